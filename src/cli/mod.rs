@@ -1,0 +1,63 @@
+//! The `bilens` command line: a thin layer over the library, one file per subcommand.
+
+mod eigen;
+mod eval;
+mod train;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Weight-based interpretability of bilinear classifiers.
+#[derive(Parser)]
+#[command(name = "bilens", version, about, long_about = None)]
+struct Cli {
+    /// Threads for matrix products and parallel loops (default: all cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a bilinear classifier; writes model.safetensors, config.json and run.json.
+    Train(train::Args),
+    /// Evaluate a model: prints one JSON object (test_accuracy, tensor_norm, ...).
+    Eval(eval::Args),
+    /// Eigendecomposition baseline: spectra, eigenvector grid, truncated eigen-models.
+    Eigen(eigen::Args),
+}
+
+/// Entry point of the binary: errors are printed with their causes, never as panics.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    crate::linalg::set_threads(threads);
+    let result = match cli.command {
+        Command::Train(a) => train::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Eigen(a) => eigen::run(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads `--data DIR`, or the embedded default set when no folder is given.
+fn load_data(dir: &Option<PathBuf>) -> anyhow::Result<crate::data::DataSplit> {
+    Ok(crate::data::load(dir.as_deref())?)
+}
+
+/// A progress bar on stderr; indicatif hides it when stderr is not a terminal.
+fn progress(len: u64, template: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}

