@@ -97,3 +97,13 @@ pub fn dot(a: MatRef<'_, f32>, b: MatRef<'_, f32>) -> f64 {
     }
     s
 }
+
+/// Copies a matrix into a column-major vector (the layout of the image-space priors).
+pub fn to_col_major(m: MatRef<'_, f32>) -> Vec<f32> {
+    (0..m.ncols()).flat_map(|j| m.col(j).iter().copied().collect::<Vec<_>>()).collect()
+}
+
+/// A matrix from a column-major slice.
+pub fn from_col_major(data: &[f32], rows: usize, cols: usize) -> Mat<f32> {
+    MatRef::from_column_major_slice(data, rows, cols).to_owned()
+}

@@ -281,7 +281,7 @@ pub struct MaskParams {
     /// `r × 2` raw centres, columns `(y, x)`; `centre = 0.9·tanh(centre_raw)`.
     pub centre_raw: Mat<f32>,
     /// Raw widths; `σ = 0.18 + 0.47·sigmoid(log_sigma)`.
-    pub log_sigma: Vec<f32>,
+    pub log_sigma: Mat<f32>,
 }
 
 impl MaskParams {
@@ -296,13 +296,13 @@ impl MaskParams {
         });
         MaskParams {
             centre_raw,
-            log_sigma: vec![0.0; rank],
+            log_sigma: Mat::zeros(rank, 1),
         }
     }
 
     /// Number of components.
     pub fn rank(&self) -> usize {
-        self.log_sigma.len()
+        self.log_sigma.nrows()
     }
 
     fn raw(&self, r: usize) -> [f32; 2] {
@@ -312,21 +312,21 @@ impl MaskParams {
     /// Bounded centres `(y, x)`, in `(−0.9, 0.9)`.
     pub fn centres(&self) -> Vec<[f32; 2]> {
         (0..self.rank())
-            .map(|r| bounded(self.raw(r), self.log_sigma[r]).0)
+            .map(|r| bounded(self.raw(r), self.log_sigma[(r, 0)]).0)
             .collect()
     }
 
     /// Bounded widths σ, in `(0.18, 0.65)`.
     pub fn sigmas(&self) -> Vec<f32> {
         (0..self.rank())
-            .map(|r| bounded(self.raw(r), self.log_sigma[r]).1)
+            .map(|r| bounded(self.raw(r), self.log_sigma[(r, 0)]).1)
             .collect()
     }
 
     /// The masks, `784 × r`, each column divided by its maximum (peak 1).
     pub fn masks(&self) -> Mat<f32> {
         let cols: Vec<Vec<f32>> = (0..self.rank())
-            .map(|r| learnable_mask(self.raw(r), self.log_sigma[r]))
+            .map(|r| learnable_mask(self.raw(r), self.log_sigma[(r, 0)]))
             .collect();
         Mat::from_fn(PIXELS, self.rank(), |p, r| cols[r][p])
     }
@@ -336,13 +336,13 @@ impl MaskParams {
     /// max-normaliser is the value at the argmax pixel q, so with `m_p = e_p/e_q`,
     /// `∂m_p/∂c = m_p (g_p − g_q)/σ²` and `∂m_p/∂σ = m_p (d_p² − d_q²)/σ³`. Computed in
     /// f64. (At exact ties of the max, `amax` would split the gradient; those have measure 0.)
-    pub fn backward(&self, upstream: MatRef<'_, f32>) -> (Mat<f32>, Vec<f32>) {
+    pub fn backward(&self, upstream: MatRef<'_, f32>) -> (Mat<f32>, Mat<f32>) {
         assert_eq!((upstream.nrows(), upstream.ncols()), (PIXELS, self.rank()));
         let mut d_centre = Mat::zeros(self.rank(), 2);
-        let mut d_log_sigma = vec![0.0; self.rank()];
+        let mut d_log_sigma = Mat::zeros(self.rank(), 1);
         for r in 0..self.rank() {
             let raw = self.raw(r).map(f64::from);
-            let ls = self.log_sigma[r] as f64;
+            let ls = self.log_sigma[(r, 0)] as f64;
             let ([cy, cx], sigma) = bounded(raw, ls);
             let m = learnable_mask(raw, ls);
             let q = (0..PIXELS).fold(0, |best, p| if m[p] > m[best] { p } else { best });
@@ -362,7 +362,7 @@ impl MaskParams {
             let sig = 1.0 / (1.0 + (-ls).exp());
             d_centre[(r, 0)] = (gy / s2 * dtanh[0]) as f32;
             d_centre[(r, 1)] = (gx / s2 * dtanh[1]) as f32;
-            d_log_sigma[r] = (gs / (s2 * sigma) * 0.47 * sig * (1.0 - sig)) as f32;
+            d_log_sigma[(r, 0)] = (gs / (s2 * sigma) * 0.47 * sig * (1.0 - sig)) as f32;
         }
         (d_centre, d_log_sigma)
     }
@@ -643,7 +643,7 @@ mod tests {
         for r in 0..rank {
             params.centre_raw[(r, 0)] += noise[(r, 0)];
             params.centre_raw[(r, 1)] += noise[(r, 1)];
-            params.log_sigma[r] += 2.0 * noise[(r, 2)];
+            params.log_sigma[(r, 0)] += 2.0 * noise[(r, 2)];
         }
         let upstream = randn(&mut g, PIXELS, rank, 1.0);
         let (d_centre, d_log_sigma) = params.backward(upstream.as_ref());
@@ -659,7 +659,7 @@ mod tests {
                 params.centre_raw[(r, 0)] as f64,
                 params.centre_raw[(r, 1)] as f64,
             ];
-            let ls = params.log_sigma[r] as f64;
+            let ls = params.log_sigma[(r, 0)] as f64;
             let mut checks = Vec::new();
             for k in 0..2 {
                 let (mut plus, mut minus) = (raw, raw);
@@ -671,7 +671,7 @@ mod tests {
                 ));
             }
             checks.push((
-                d_log_sigma[r],
+                d_log_sigma[(r, 0)],
                 (loss(r, raw, ls + h) - loss(r, raw, ls - h)) / (2.0 * h),
             ));
             for (analytic, fd) in checks {

@@ -1,0 +1,97 @@
+//! Builds the banks a recipe describes, with their initial values.
+
+use anyhow::Result;
+use faer::Mat;
+
+use super::bank::{Bank, Form, Head, HeadRule, Role};
+use super::pattern::{Base, Mask, Pattern};
+use super::recipe::{Init, MaskKind, Recipe};
+use super::templates::{self, MaskParams};
+use crate::data::Dataset;
+use crate::interaction::Interaction;
+use crate::interaction::eigen::Eigen;
+use crate::linalg::{self, Rng};
+
+/// What initialisation may read: the target (eigen-seeding) and training images (data bank).
+pub struct InitContext<'a> {
+    pub inter: &'a Interaction,
+    pub train: &'a Dataset,
+}
+
+/// Displayed bank number `index` (0, or 1 for the second bank / boosted stage).
+pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng: &mut Rng) -> Result<Bank> {
+    let (r, c) = (recipe.rank, ctx.inter.n_classes());
+    let (offset, scale) = if index == 0 { (recipe.anchor_offset, recipe.deform_scale) } else { (recipe.second_offset, recipe.second_deform_scale) };
+    let two_sided = recipe.form != Form::Symmetric;
+    let free = |rng: &mut Rng| {
+        let shift = if recipe.nonnegative { -4.0 } else { 0.0 };
+        let raw = linalg::randn(rng, ctx.inter.n_inputs(), r, recipe.init_scale) + Mat::from_fn(ctx.inter.n_inputs(), r, |_, _| shift);
+        if recipe.nonnegative { Base::Softplus { raw } } else { Base::Free { raw, passes: recipe.smooth_passes } }
+    };
+    let mut anchors = None;
+    let mut anchor_ids = None;
+    let (base_a, base_b, head_raw) = match recipe.init {
+        Init::Random => {
+            let a = free(rng);
+            let b = two_sided.then(|| free(rng));
+            (a, b, linalg::randn(rng, c, r, recipe.head_init_scale))
+        }
+        Init::Eigen => {
+            let t = Eigen::pixel(ctx.inter).top_overall(r);
+            (Base::Free { raw: t.u, passes: recipe.smooth_passes }, None, t.heads)
+        }
+        Init::Strokes | Init::Data => {
+            let (bank, shift) = match recipe.init {
+                Init::Strokes => (templates::stroke_bank(offset + recipe.anchor_shift + r), recipe.anchor_shift),
+                _ => (templates::data_bank(ctx.train.x(), &ctx.train.labels, c, 6000, 32, 0)?, 5 + offset % 7),
+            };
+            let start_a = if recipe.init == Init::Strokes { offset } else { 0 };
+            let ids_a: Vec<usize> = (start_a..start_a + r).map(|k| k % bank.ncols()).collect();
+            let ids_b: Vec<usize> = (start_a + shift..start_a + shift + r).map(|k| k % bank.ncols()).collect();
+            let pick = |ids: &[usize]| Mat::from_fn(bank.nrows(), r, |i, k| bank[(i, ids[k])]);
+            let (aa, ab) = (pick(&ids_a), pick(&ids_b));
+            let anchored = |anchor: &Mat<f32>| Base::Anchored { anchor: anchor.clone(), delta: Mat::zeros(anchor.nrows(), r), scale, passes: recipe.smooth_passes };
+            let (ba, bb) = (anchored(&aa), two_sided.then(|| anchored(&ab)));
+            anchors = Some((aa, ab));
+            anchor_ids = Some((ids_a, ids_b));
+            (ba, bb, linalg::randn(rng, c, r, recipe.head_init_scale))
+        }
+    };
+    let with_extras = |base: Base, roll: usize| {
+        let mut p = Pattern::new(base);
+        p.mask = match recipe.mask {
+            MaskKind::None => None,
+            MaskKind::Fixed => Some(Mask::Fixed(templates::fixed_masks(r, recipe.mask_sigma))),
+            MaskKind::Learnable => Some(Mask::Learnable(MaskParams::init(r, roll))),
+        };
+        p.log_amp = recipe.amplitude.then(|| Mat::zeros(r, 1));
+        p
+    };
+    let rule = if recipe.topk == 0 { HeadRule::Dense } else { HeadRule::TopK { k: recipe.topk, learn_class: recipe.learn_class } };
+    Ok(Bank {
+        form: recipe.form,
+        role: Role::Displayed,
+        a: with_extras(base_a, 0),
+        b: base_b.map(|b| with_extras(b, 3)),
+        head: Head { raw: head_raw, rule },
+        anchors,
+        anchor_ids,
+    })
+}
+
+/// The free CP residual branch: unmasked, dense heads, small random init (SPEC §7.5).
+pub fn residual_bank(recipe: &Recipe, n_inputs: usize, n_classes: usize, rng: &mut Rng) -> Bank {
+    let (r, s) = (recipe.residual_rank, recipe.residual_init_scale);
+    let free = |rng: &mut Rng| Pattern::new(Base::Free { raw: linalg::randn(rng, n_inputs, r, s), passes: 0 });
+    let a = free(rng);
+    let b = free(rng);
+    Bank {
+        form: Form::Cp,
+        role: Role::Residual,
+        a,
+        b: Some(b),
+        head: Head { raw: linalg::randn(rng, n_classes, r, s), rule: HeadRule::Dense },
+        anchors: None,
+        anchor_ids: None,
+    }
+}
