@@ -6,6 +6,7 @@
 //! components under priors) → [`metrics`] → [`figures`] → the `bilens` command line ([`cli`]).
 
 pub mod cli;
+pub mod analysis;
 pub mod data;
 pub mod decomp;
 pub mod figures;

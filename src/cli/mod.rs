@@ -1,7 +1,9 @@
 //! The `bilens` command line: a thin layer over the library, one file per subcommand.
 
+mod decompose;
 mod eigen;
 mod eval;
+mod presets;
 mod train;
 
 use std::path::PathBuf;
@@ -27,6 +29,10 @@ enum Command {
     Eval(eval::Args),
     /// Eigendecomposition baseline: spectra, eigenvector grid, truncated eigen-models.
     Eigen(eigen::Args),
+    /// Fit a decomposition preset to a model's interaction tensor and measure it.
+    Decompose(decompose::Args),
+    /// List the named decomposition recipes (or show one with --show NAME).
+    Presets(presets::Args),
 }
 
 /// Entry point of the binary: errors are printed with their causes, never as panics.
@@ -38,6 +44,8 @@ pub fn main() -> std::process::ExitCode {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Eigen(a) => eigen::run(a),
+        Command::Decompose(a) => decompose::run(a),
+        Command::Presets(a) => presets::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -108,8 +108,9 @@ pub struct Bank {
     pub head: Head,
     /// Unit-norm templates the factors are anchored to (for the anchor prior and tables).
     pub anchors: Option<(Mat<f32>, Mat<f32>)>,
-    /// Template index of each component's a- and b-anchor, for component tables.
+    /// Template index of each component's a- and b-anchor, and the names of the templates.
     pub anchor_ids: Option<(Vec<usize>, Vec<usize>)>,
+    pub anchor_names: Vec<String>,
 }
 
 impl Bank {

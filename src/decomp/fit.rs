@@ -35,10 +35,10 @@ pub struct Weights {
     pub distill: f32,
 }
 
-/// Fits every bank of `decomp` jointly for `recipe.steps` steps. `on_step(step, cosine)` is
-/// called after every step (progress bars). Stops with an error naming the step if the loss
+/// Fits every bank of `decomp` jointly for `recipe.steps` steps. `on_step(step, loss, cosine)`
+/// is called after every step (progress bars). Stops with an error naming the step if the loss
 /// becomes NaN or infinite.
-pub fn fit(decomp: &mut Decomposition, recipe: &Recipe, weights: &Weights, target: &Target<'_>, data: &FitData, stage: usize, mut on_step: impl FnMut(usize, f64)) -> Result<Vec<HistoryRow>> {
+pub fn fit(decomp: &mut Decomposition, recipe: &Recipe, weights: &Weights, target: &Target<'_>, data: &FitData, stage: usize, mut on_step: impl FnMut(usize, f64, f64)) -> Result<Vec<HistoryRow>> {
     let opt_cfg = match recipe.optimizer {
         OptimizerKind::AdamW => OptimConfig::adamw(recipe.weight_decay),
         OptimizerKind::Muon => OptimConfig::muon(recipe.weight_decay),
@@ -56,14 +56,14 @@ pub fn fit(decomp: &mut Decomposition, recipe: &Recipe, weights: &Weights, targe
         if !row.loss.is_finite() {
             bail!("decomposition diverged: the loss became {} at step {} (stage {stage})", row.loss, step + 1);
         }
-        let cosine = row.tensor_cosine;
+        let (loss, cosine) = (row.loss, row.tensor_cosine);
         if step % log_every == 0 || step + 1 == recipe.steps {
             history.push(HistoryRow { stage, step, lr, ..row });
         }
         let mut params: Vec<&mut Mat<f32>> = decomp.banks.iter_mut().flat_map(|b| b.params_mut()).collect();
         let grad_refs: Vec<&Mat<f32>> = grads.iter().collect();
         opt.step(&mut params, &grad_refs, lr);
-        on_step(step + 1, cosine);
+        on_step(step + 1, loss, cosine);
     }
     Ok(history)
 }

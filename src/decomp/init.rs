@@ -30,6 +30,7 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
     };
     let mut anchors = None;
     let mut anchor_ids = None;
+    let mut anchor_names = Vec::new();
     let (base_a, base_b, head_raw) = match recipe.init {
         Init::Random => {
             let a = free(rng);
@@ -44,6 +45,10 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
             let (bank, shift) = match recipe.init {
                 Init::Strokes => (templates::stroke_bank(offset + recipe.anchor_shift + r), recipe.anchor_shift),
                 _ => (templates::data_bank(ctx.train.x(), &ctx.train.labels, c, 6000, 32, 0)?, 5 + offset % 7),
+            };
+            anchor_names = match recipe.init {
+                Init::Strokes => templates::stroke_names(),
+                _ => templates::data_bank_names(c, 32),
             };
             let start_a = if recipe.init == Init::Strokes { offset } else { 0 };
             let ids_a: Vec<usize> = (start_a..start_a + r).map(|k| k % bank.ncols()).collect();
@@ -76,6 +81,7 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
         head: Head { raw: head_raw, rule },
         anchors,
         anchor_ids,
+        anchor_names,
     })
 }
 
@@ -93,5 +99,6 @@ pub fn residual_bank(recipe: &Recipe, n_inputs: usize, n_classes: usize, rng: &m
         head: Head { raw: linalg::randn(rng, n_classes, r, s), rule: HeadRule::Dense },
         anchors: None,
         anchor_ids: None,
+        anchor_names: Vec::new(),
     }
 }

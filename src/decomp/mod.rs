@@ -6,6 +6,8 @@
 //! any [`recipe::Recipe`]; [`presets`] names the recipes of the reference study and beyond.
 
 pub mod bank;
+pub mod components;
+pub mod experiment;
 pub mod fit;
 pub mod image_ops;
 pub mod init;
@@ -13,6 +15,7 @@ pub mod loss;
 pub mod pattern;
 pub mod presets;
 pub mod recipe;
+pub mod save;
 pub mod templates;
 
 use bank::{Bank, Factors, Role};

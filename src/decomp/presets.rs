@@ -1,1 +1,251 @@
-//! Named recipes.
+//! Named recipes: every decomposition of the reference study (SPEC §7, §11), written as
+//! data. Families share a base recipe and differ in a few fields, as in the reference's
+//! spec tables; numbers are the reference's (coefficients of its concatenated-pattern
+//! regulariser are halved to match bilens's sum-over-plus-and-minus convention, SPEC §13.8).
+
+use super::bank::Form;
+use super::loss::Priors;
+use super::recipe::{Init, MaskKind, Recipe};
+use crate::optim::OptimizerKind;
+
+/// A named recipe and the family it belongs to.
+pub struct Preset {
+    pub name: String,
+    pub family: &'static str,
+    pub recipe: Recipe,
+}
+
+/// Every preset, in the order of the reference study.
+pub fn all() -> Vec<Preset> {
+    let mut out = Vec::new();
+    notebook(&mut out);
+    search_decompositions(&mut out);
+    visual_priors(&mut out);
+    stroke_templates(&mut out);
+    stroke_mask_residual(&mut out);
+    residual_frontier(&mut out);
+    next_steps(&mut out);
+    out
+}
+
+/// The preset called `name`, or an error listing near names.
+pub fn find(name: &str) -> anyhow::Result<Preset> {
+    let all = all();
+    let names: Vec<String> = all.iter().map(|p| p.name.clone()).collect();
+    all.into_iter().find(|p| p.name == name).ok_or_else(|| {
+        let near: Vec<&String> = names.iter().filter(|n| n.contains(name) || name.contains(n.as_str())).collect();
+        anyhow::anyhow!("unknown preset '{name}'{} (`bilens presets` lists all {})", if near.is_empty() { String::new() } else { format!("; did you mean {near:?}?") }, names.len())
+    })
+}
+
+fn push(out: &mut Vec<Preset>, family: &'static str, name: &str, description: &str, recipe: Recipe) {
+    out.push(Preset { name: name.to_string(), family, recipe: Recipe { description: description.to_string(), ..recipe } });
+}
+
+/// The notebook's variants (SPEC §7.1, profile `balanced`, §11.1).
+fn notebook(out: &mut Vec<Preset>) {
+    const F: &str = "notebook";
+    let base = Recipe { rank: 32, lr: 0.03, weight_decay: 0.01, init_scale: 0.02, head_init_scale: 0.02, ..Recipe::default() };
+    let sparse_smooth = |l1, tv, d_l1, dup| Priors { display_l1: l1, display_tv: tv, head_l1: d_l1, duplicate: dup, ..Priors::default() };
+    push(out, F, "provided_sparse", "the provided CP skeleton: rank 32, 80 Muon steps, loss 1 − cosine (SPEC §4)",
+        Recipe { steps: 80, lr: 0.02, optimizer: OptimizerKind::Muon, weight_decay: 0.0, ..base.clone() });
+    push(out, F, "cp_r32_symmetry_soft", "CP with a soft a = b penalty",
+        Recipe { steps: 77, priors: Priors { symmetry: 0.05, ..Priors::default() }, ..base.clone() });
+    push(out, F, "symmetric_r32", "symmetric components d ⊗ v vᵀ", Recipe { form: Form::Symmetric, steps: 99, lr: 0.04, ..base.clone() });
+    push(out, F, "symmetric_sparse_smooth_r32", "symmetric with display L1, TV, head L1 and duplicate penalties",
+        Recipe { form: Form::Symmetric, steps: 121, lr: 0.04, priors: sparse_smooth(2e-4, 2e-3, 2e-4, 2e-3), ..base.clone() });
+    push(out, F, "evidence_split_r32", "evidence split d ⊗ (p pᵀ − n nᵀ)", Recipe { form: Form::Split, steps: 121, lr: 0.035, ..base.clone() });
+    push(out, F, "evidence_split_sparse_smooth_r32", "evidence split with sparse, smooth display priors (the notebook's BEST)",
+        Recipe { form: Form::Split, steps: 143, lr: 0.035, priors: sparse_smooth(2e-4, 2e-3, 2e-4, 1e-3), ..base.clone() });
+    push(out, F, "nonnegative_strokes_r48", "nonnegative (softplus) evidence split, rank 48",
+        Recipe { form: Form::Split, nonnegative: true, rank: 48, steps: 143, priors: sparse_smooth(3e-4, 2e-3, 2e-4, 1e-3), ..base.clone() });
+    push(out, F, "eigen_seeded_symmetric_sparse_smooth_r32", "symmetric dictionary seeded with the 32 largest-|λ| pixel eigenpairs",
+        Recipe { form: Form::Symmetric, init: Init::Eigen, steps: 99, lr: 0.02, priors: sparse_smooth(1e-4, 1e-3, 1e-4, 1e-3), ..base });
+}
+
+/// `search_decompositions.py`, batch 2 (rank 64, 260 steps; SPEC §7.2, §11.3).
+fn search_decompositions(out: &mut Vec<Preset>) {
+    const F: &str = "search_decompositions";
+    let base = Recipe { rank: 64, steps: 260, lr: 0.035, form: Form::Split, head_init_scale: 0.02, ..Recipe::default() };
+    // The reference's l1/tv act on the concatenation [plus|minus]: half of bilens's sum.
+    let p = |l1: f32, tv: f32, extra: Priors| Priors { display_l1: l1 / 2.0, display_tv: tv / 2.0, ..extra };
+    let none = Priors::default;
+    let specs: [(&str, Form, f32, Priors); 9] = [
+        ("cp_plain", Form::Cp, 0.03, none()),
+        ("cp_soft_sym_l1tv", Form::Cp, 0.03, p(2e-4, 1e-3, Priors { symmetry: 0.05, ..none() })),
+        ("split_plain", Form::Split, 0.035, none()),
+        ("split_l1_tv", Form::Split, 0.035, p(2e-4, 2e-3, Priors { head_l1: 2e-4, ..none() })),
+        ("split_strong_tv", Form::Split, 0.035, p(2e-4, 8e-3, Priors { head_l1: 2e-4, ..none() })),
+        ("split_entropy_head", Form::Split, 0.035, p(2e-4, 2e-3, Priors { head_entropy: 2e-3, ..none() })),
+        ("split_border_center", Form::Split, 0.035, p(2e-4, 2e-3, Priors { border: 2e-2, ..none() })),
+        ("split_diverse", Form::Split, 0.035, p(2e-4, 2e-3, Priors { duplicate: 1e-2, ..none() })),
+        ("sym_l1_tv", Form::Symmetric, 0.04, p(2e-4, 2e-3, Priors { head_l1: 2e-4, ..none() })),
+    ];
+    for (name, form, lr, priors) in specs {
+        push(out, F, name, "display-space regularisers on a free dictionary", Recipe { form, lr, priors, ..base.clone() });
+    }
+    push(out, F, "nonnegative_split", "nonnegative evidence split, rank 80",
+        Recipe { rank: 80, nonnegative: true, lr: 0.03, priors: p(3e-4, 2e-3, Priors { head_entropy: 1e-3, ..none() }), ..base });
+}
+
+/// `search_visual_priors.py`: raw-factor smoothing, fixed masks, top-k heads, distillation
+/// (SPEC §7.3, §11.4–11.5).
+fn visual_priors(out: &mut Vec<Preset>) {
+    const F: &str = "visual_priors";
+    let base = Recipe { rank: 64, steps: 320, weight_decay: 0.0, head_init_scale: 0.02, smooth_passes: 1, ..Recipe::default() };
+    let normal: [(&str, Form, usize, usize, f32, f32, f32, f32, f32, f32); 10] = [
+        // name, form, smooth, topk, mask σ (0 = none), lr, raw_tv, raw_lap, d_l1, distill
+        ("raw_smooth_cp_top3", Form::Cp, 1, 3, 0.0, 0.035, 5e-2, 1e-2, 2e-4, 0.08),
+        ("raw_smooth_cp_top2", Form::Cp, 1, 2, 0.0, 0.035, 5e-2, 1e-2, 2e-4, 0.08),
+        ("smooth2_cp_top3", Form::Cp, 2, 3, 0.0, 0.035, 4e-2, 8e-3, 2e-4, 0.10),
+        ("masked_cp_wide_top3", Form::Cp, 1, 3, 0.50, 0.04, 2e-2, 6e-3, 0.0, 0.10),
+        ("masked_cp_tight_top3", Form::Cp, 1, 3, 0.34, 0.04, 2e-2, 6e-3, 0.0, 0.12),
+        ("raw_smooth_split_top3", Form::Split, 1, 3, 0.0, 0.035, 5e-2, 1e-2, 2e-4, 0.08),
+        ("raw_smooth_split_top2", Form::Split, 1, 2, 0.0, 0.035, 5e-2, 1e-2, 2e-4, 0.08),
+        ("smooth2_split_top3", Form::Split, 2, 3, 0.0, 0.035, 4e-2, 8e-3, 2e-4, 0.10),
+        ("masked_split_wide_top3", Form::Split, 1, 3, 0.50, 0.04, 2e-2, 6e-3, 0.0, 0.10),
+        ("masked_split_tight_top3", Form::Split, 1, 3, 0.34, 0.04, 2e-2, 6e-3, 0.0, 0.12),
+    ];
+    for (name, form, smooth, topk, sigma, lr, raw_tv, raw_lap, head_l1, distill) in normal {
+        let mask = if sigma > 0.0 { MaskKind::Fixed } else { MaskKind::None };
+        let priors = Priors { raw_l1: 2e-4, raw_tv, raw_lap, head_l1, ..Priors::default() };
+        push(out, F, name, "smoothed free factors with optional fixed masks, top-k heads and distillation",
+            Recipe { form, smooth_passes: smooth, topk, mask, mask_sigma: sigma.max(0.01), lr, distill, priors, ..base.clone() });
+    }
+    for (form, kind) in [(Form::Cp, "cp"), (Form::Split, "split")] {
+        for (sigma, topk) in [(0.28, 2), (0.30, 2), (0.34, 2), (0.40, 2), (0.34, 1)] {
+            let name = format!("mask{:03}_{kind}_top{topk}_distill", (sigma * 100.0_f32).round() as u32);
+            let priors = Priors { raw_l1: 3e-4, raw_tv: 2e-2, raw_lap: 8e-3, ..Priors::default() };
+            let distill = if topk == 1 { 0.22 } else { 0.18 };
+            push(out, F, &name, "the 'extreme' visual priors: tight fixed masks, top-k heads, strong distillation",
+                Recipe { form, topk, mask: MaskKind::Fixed, mask_sigma: sigma, lr: 0.04, steps: 260, distill, priors, ..base.clone() });
+        }
+    }
+}
+
+/// `search_stroke_templates.py`: stroke-template anchors with smooth deformations (SPEC §7.4, §11.6).
+fn stroke_templates(out: &mut Vec<Preset>) {
+    const F: &str = "stroke_templates";
+    let base = Recipe { rank: 72, steps: 360, init: Init::Strokes, anchor_shift: 3, smooth_passes: 1, amplitude: true, ..Recipe::default() };
+    let specs: [(&str, Form, usize, f32, usize, f32, f32, f32, f32); 8] = [
+        // name, form, topk, deform scale, offset, lr, distill, anchor, deformation L2
+        ("stroke_cp_top1_resid03", Form::Cp, 1, 0.30, 0, 0.045, 0.20, 0.05, 0.015),
+        ("stroke_cp_top2_resid03", Form::Cp, 2, 0.30, 5, 0.045, 0.18, 0.05, 0.015),
+        ("stroke_cp_top3_resid04", Form::Cp, 3, 0.40, 10, 0.045, 0.16, 0.04, 0.012),
+        ("stroke_cp_top2_resid06", Form::Cp, 2, 0.60, 15, 0.04, 0.16, 0.03, 0.010),
+        ("stroke_split_top1_resid03", Form::Split, 1, 0.30, 20, 0.045, 0.20, 0.05, 0.015),
+        ("stroke_split_top2_resid03", Form::Split, 2, 0.30, 25, 0.045, 0.18, 0.05, 0.015),
+        ("stroke_split_top3_resid04", Form::Split, 3, 0.40, 30, 0.045, 0.16, 0.04, 0.012),
+        ("stroke_split_top2_resid06", Form::Split, 2, 0.60, 35, 0.04, 0.16, 0.03, 0.010),
+    ];
+    for (name, form, topk, deform_scale, anchor_offset, lr, distill, anchor, deform_l2) in specs {
+        // raw TV carries a hard-wired half-weight Laplacian in the reference.
+        let priors = Priors { anchor, deform_l2, raw_tv: 0.02, raw_lap: 0.01, head_l1: 2e-4, ..Priors::default() };
+        push(out, F, name, "stroke templates with smooth deformations and amplitudes",
+            Recipe { form, topk, deform_scale, anchor_offset, lr, distill, priors, ..base.clone() });
+    }
+}
+
+/// The reference's `StrokeMaskResidual` defaults (SPEC §7.5): anchored, learnably masked,
+/// one-hot heads, a free CP residual branch.
+fn stroke_mask_base() -> Recipe {
+    Recipe {
+        rank: 64,
+        steps: 320,
+        lr: 0.04,
+        init: Init::Strokes,
+        anchor_shift: 4,
+        smooth_passes: 1,
+        mask: MaskKind::Learnable,
+        amplitude: true,
+        topk: 1,
+        priors: Priors { anchor: 0.04, deform_l2: 0.01, raw_tv: 0.015, raw_lap: 0.0075, head_l1: 2e-4, mask_width: 0.002, residual_l2: 0.25, ..Priors::default() },
+        distill: 0.16,
+        ..Recipe::default()
+    }
+}
+
+/// `search_stroke_mask_residual.py`, the central model (SPEC §7.5, §11.7).
+fn stroke_mask_residual(out: &mut Vec<Preset>) {
+    const F: &str = "stroke_mask_residual";
+    let specs: [(&str, Form, usize, usize, f32, usize, f32, f32); 8] = [
+        // name, form, residual rank, topk, deform scale, offset, distill, residual penalty
+        ("combo_cp_top1_res8", Form::Cp, 8, 1, 0.30, 0, 0.20, 0.30),
+        ("combo_cp_top2_res8", Form::Cp, 8, 2, 0.30, 6, 0.18, 0.30),
+        ("combo_cp_top1_res16", Form::Cp, 16, 1, 0.35, 12, 0.20, 0.20),
+        ("combo_cp_top2_res16", Form::Cp, 16, 2, 0.35, 18, 0.18, 0.20),
+        ("combo_split_top1_res8", Form::Split, 8, 1, 0.30, 24, 0.20, 0.30),
+        ("combo_split_top2_res8", Form::Split, 8, 2, 0.30, 30, 0.18, 0.30),
+        ("combo_split_top1_res16", Form::Split, 16, 1, 0.35, 36, 0.20, 0.20),
+        ("combo_split_top2_res16", Form::Split, 16, 2, 0.35, 42, 0.18, 0.20),
+    ];
+    for (name, form, residual_rank, topk, deform_scale, anchor_offset, distill, residual) in specs {
+        let base = stroke_mask_base();
+        let priors = Priors { residual_l2: residual, ..base.priors.clone() };
+        push(out, F, name, "stroke templates + learnable masks + top-k heads + a free CP residual branch",
+            Recipe { form, residual_rank, topk, deform_scale, anchor_offset, distill, priors, ..base });
+    }
+}
+
+/// `search_residual_capacity_frontier.py` (SPEC §7.6, §11.8).
+fn residual_frontier(out: &mut Vec<Preset>) {
+    const F: &str = "residual_frontier";
+    let specs: [(&str, Form, usize, usize, f32, f32, f32, usize); 10] = [
+        // name, form, residual rank, offset, distill, residual penalty, deform scale, topk
+        ("cp_res16_pen020", Form::Cp, 16, 0, 0.20, 0.20, 0.35, 1),
+        ("cp_res24_pen015", Form::Cp, 24, 8, 0.20, 0.15, 0.35, 1),
+        ("cp_res32_pen012", Form::Cp, 32, 16, 0.20, 0.12, 0.35, 1),
+        ("cp_res32_pen006", Form::Cp, 32, 24, 0.18, 0.06, 0.35, 1),
+        ("cp_res48_pen010", Form::Cp, 48, 32, 0.18, 0.10, 0.35, 1),
+        ("cp_res48_pen004", Form::Cp, 48, 40, 0.16, 0.04, 0.35, 1),
+        ("split_res24_pen015", Form::Split, 24, 48, 0.20, 0.15, 0.35, 1),
+        ("split_res32_pen010", Form::Split, 32, 56, 0.18, 0.10, 0.35, 1),
+        ("cp_res32_scale045_pen010", Form::Cp, 32, 64, 0.18, 0.10, 0.45, 1),
+        ("cp_top2_res32_pen008", Form::Cp, 32, 72, 0.18, 0.08, 0.35, 2),
+    ];
+    for (name, form, residual_rank, anchor_offset, distill, residual, deform_scale, topk) in specs {
+        let base = stroke_mask_base();
+        let priors = Priors { residual_l2: residual, ..base.priors.clone() };
+        push(out, F, name, "residual-capacity frontier: more residual rank, less residual penalty",
+            Recipe { form, residual_rank, anchor_offset, distill, deform_scale, topk, steps: 300, priors, ..base });
+    }
+}
+
+/// `search_interpretable_next_steps.py` (SPEC §7.7, §11.9).
+fn next_steps(out: &mut Vec<Preset>) {
+    const F: &str = "next_steps";
+    let base = stroke_mask_base();
+    let with = |residual_l2: f32, activation: f32| Priors { residual_l2, activation, ..base.priors.clone() };
+    push(out, F, "boosted_two_stage_residual", "two displayed banks fitted in sequence: the second fits what the first missed",
+        Recipe { stages: 2, steps: 220, distill: 0.18, second_distill: 0.14, deform_scale: 0.30, second_offset: 18, second_deform_scale: 0.38, priors: with(0.0, 0.0), ..base.clone() });
+    push(out, F, "residual_anneal_res48", "a rank-48 residual whose penalty is annealed 0.04 → 0.42",
+        Recipe { residual_rank: 48, steps: 300, distill: 0.18, deform_scale: 0.35, residual_anneal: vec![0.04, 0.42], priors: with(0.0, 0.0), ..base.clone() });
+    push(out, F, "two_bank_interpretable", "two displayed banks of 64, no residual (the reference's best honest result)",
+        Recipe { banks: 2, steps: 300, distill: 0.18, deform_scale: 0.30, second_offset: 28, second_deform_scale: 0.48, priors: with(0.0, 0.0), ..base.clone() });
+    push(out, F, "activation_consistency", "penalises activation on images of other classes than the head's",
+        Recipe { residual_rank: 16, steps: 220, distill: 0.20, deform_scale: 0.35, anchor_offset: 12, priors: with(0.20, 0.08), ..base.clone() });
+    push(out, F, "data_derived_priors", "anchors from class means and their differences instead of strokes",
+        Recipe { residual_rank: 16, steps: 220, distill: 0.20, deform_scale: 0.35, init: Init::Data, priors: with(0.18, 0.0), ..base });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_unique_valid_and_include_the_reference_runs() {
+        let all = all();
+        let mut names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
+        for p in &all {
+            p.recipe.validate(10).unwrap_or_else(|e| panic!("{}: {e}", p.name));
+        }
+        for required in ["provided_sparse", "evidence_split_sparse_smooth_r32", "cp_soft_sym_l1tv", "mask034_cp_top1_distill", "stroke_cp_top1_resid03", "combo_cp_top1_res8", "combo_cp_top2_res16", "cp_res48_pen004", "two_bank_interpretable", "residual_anneal_res48", "data_derived_priors", "activation_consistency", "boosted_two_stage_residual", "symmetric_r32", "nonnegative_strokes_r48", "eigen_seeded_symmetric_sparse_smooth_r32", "combo_split_top2_res16"] {
+            assert!(names.contains(&required), "missing preset {required}");
+        }
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), n, "duplicate preset names");
+        assert!(find("combo_cp_top1_res").unwrap_err().to_string().contains("combo_cp_top1_res8"));
+    }
+}

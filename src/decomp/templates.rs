@@ -372,6 +372,19 @@ impl MaskParams {
 // Data-derived bank (§5.20)
 // ---------------------------------------------------------------------------------------
 
+/// Names of the data bank's columns, in [`data_bank`] order.
+pub fn data_bank_names(n_classes: usize, pca_dims: usize) -> Vec<String> {
+    let mut out: Vec<String> = (0..n_classes).map(|c| format!("mean({c})")).collect();
+    for i in 0..n_classes {
+        for j in i + 1..n_classes {
+            out.push(format!("mean({i})−mean({j})"));
+            out.push(format!("mean({j})−mean({i})"));
+        }
+    }
+    out.extend((0..pca_dims).map(|k| format!("pc{}", k + 1)));
+    out
+}
+
 /// The data-derived anchor bank of SPEC §5.20 (`make_data_bank`), an alternative to the
 /// stroke bank built from the training set: the `n_classes` class-mean images, then for
 /// every pair `i < j` (lexicographic) `mean_i − mean_j` and `mean_j − mean_i`, then the

@@ -10,6 +10,7 @@
 //! Bar charts of per-class values are the exception requested for heads: blue ≥ 0, red < 0.
 
 mod chart;
+pub mod components;
 pub mod colormap;
 #[cfg(test)]
 mod demo;
