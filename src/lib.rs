@@ -16,4 +16,5 @@ pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod run;
+pub mod sweep;
 pub mod tensor_file;

@@ -33,12 +33,25 @@ pub fn threads() -> usize {
     THREADS.load(Ordering::Relaxed)
 }
 
-/// faer parallelism matching [`threads`].
+thread_local! {
+    static SEQUENTIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// faer parallelism matching [`threads`], or sequential inside [`sequential`].
 pub fn par() -> Par {
-    match threads() {
-        1 => Par::Seq,
-        n => Par::rayon(n),
+    match (threads(), SEQUENTIAL.with(|s| s.get())) {
+        (1, _) | (_, true) => Par::Seq,
+        (n, false) => Par::rayon(n),
     }
+}
+
+/// Runs `f` with single-threaded matrix products on this thread: when independent jobs
+/// already occupy every core (a sweep), splitting each product would only add overhead.
+pub fn sequential<T>(f: impl FnOnce() -> T) -> T {
+    let before = SEQUENTIAL.with(|s| s.replace(true));
+    let out = f();
+    SEQUENTIAL.with(|s| s.set(before));
+    out
 }
 
 /// A `rows × cols` matrix of independent N(0, scale²) entries, drawn column by column.

@@ -1,9 +1,11 @@
 //! The `bilens` command line: a thin layer over the library, one file per subcommand.
 
 mod decompose;
+mod bench;
 mod eigen;
 mod eval;
 mod presets;
+mod sweep;
 mod train;
 
 use std::path::PathBuf;
@@ -33,6 +35,10 @@ enum Command {
     Decompose(decompose::Args),
     /// List the named decomposition recipes (or show one with --show NAME).
     Presets(presets::Args),
+    /// Run a resumable grid of presets × overrides × seeds (see examples/sweeps/tiny.toml).
+    Sweep(sweep::Args),
+    /// Time a hot path (e.g. `bench train`); prints one JSON object.
+    Bench(bench::Args),
 }
 
 /// Entry point of the binary: errors are printed with their causes, never as panics.
@@ -44,8 +50,10 @@ pub fn main() -> std::process::ExitCode {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Eigen(a) => eigen::run(a),
+        Command::Bench(a) => bench::run(a),
         Command::Decompose(a) => decompose::run(a),
         Command::Presets(a) => presets::run(a),
+        Command::Sweep(a) => sweep::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -86,7 +86,7 @@ pub struct Outcome {
 
 /// Fidelity and interpretability of a decomposition (SPEC §8), all recomputable from its
 /// factors. Pattern metrics cover the displayed components (plus and minus patterns).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Metrics {
     pub tensor_cosine: f64,
     pub displayed_cosine: f64,

@@ -2,7 +2,7 @@
 //! the gradients it touches (SPEC §5). Tensor terms act on the whole decomposition written as
 //! CP triples; bank terms act on one displayed bank's factors.
 
-use faer::Mat;
+use faer::{Mat, MatRef};
 use serde::{Deserialize, Serialize};
 
 use super::bank::{Bank, FactorGrads, Factors, Form};
@@ -96,32 +96,49 @@ impl DistillSet {
     }
 
     /// `weight · mean((f(x)/s − y/s)²)` with `f(x)_c = Σ_r D_cr (u_r·x)(w_r·x)`; returns the MSE.
+    ///
+    /// Four products with the `n × I` images dominate a step; both projections go through
+    /// one product with `[U | W]`, and both back-projections through one with `Xᵀ`.
     pub fn loss(&self, t: &CpTensor, weight: f32, g: &mut TripleGrads) -> f64 {
-        let xu = linalg::mul(self.x.as_ref(), t.u.as_ref());
-        let xw = linalg::mul(self.x.as_ref(), t.w.as_ref());
-        let acts = Mat::from_fn(xu.nrows(), xu.ncols(), |i, j| xu[(i, j)] * xw[(i, j)]);
+        let r = t.rank();
+        let proj = linalg::mul(self.x.as_ref(), hcat(&t.u, &t.w).as_ref()); // n × 2R: [XU | XW]
+        let (xu, xw) = (proj.as_ref().subcols(0, r), proj.as_ref().subcols(r, r));
+        let acts = zip(xu, xw, |a, b| a * b);
         let z = linalg::mul(acts.as_ref(), t.heads.transpose());
         let (n, c) = (z.nrows(), z.ncols());
         let s2 = self.scale * self.scale;
-        let mut mse = 0.0f64;
         let coef = 2.0 * weight / (s2 * (n * c) as f32);
-        let dz = Mat::from_fn(n, c, |i, j| {
-            let diff = z[(i, j)] - self.logits[(i, j)];
-            coef * diff
-        });
-        for j in 0..c {
-            for i in 0..n {
-                mse += ((z[(i, j)] - self.logits[(i, j)]) as f64).powi(2);
-            }
-        }
+        let diff = zip(z.as_ref(), self.logits.as_ref(), |a, b| a - b);
+        let mse: f64 = (0..c).map(|j| diff.col(j).iter().map(|&v| (v as f64).powi(2)).sum::<f64>()).sum();
+        let dz = &diff * faer::Scale(coef);
         linalg::mul_add(g.d.as_mut(), dz.transpose(), acts.as_ref(), 1.0);
         let dacts = linalg::mul(dz.as_ref(), t.heads.as_ref());
-        let du_in = Mat::from_fn(n, t.rank(), |i, j| dacts[(i, j)] * xw[(i, j)]);
-        let dw_in = Mat::from_fn(n, t.rank(), |i, j| dacts[(i, j)] * xu[(i, j)]);
-        linalg::mul_add(g.u.as_mut(), self.x.transpose(), du_in.as_ref(), 1.0);
-        linalg::mul_add(g.w.as_mut(), self.x.transpose(), dw_in.as_ref(), 1.0);
+        let back_in = hcat(&zip(dacts.as_ref(), xw, |a, b| a * b), &zip(dacts.as_ref(), xu, |a, b| a * b));
+        let back = linalg::mul(self.x.transpose(), back_in.as_ref()); // I × 2R: [dU | dW]
+        g.u += back.as_ref().subcols(0, r);
+        g.w += back.as_ref().subcols(r, r);
         mse / (n * c) as f64 / s2 as f64
     }
+}
+
+/// `[a | b]`.
+fn hcat(a: &Mat<f32>, b: &Mat<f32>) -> Mat<f32> {
+    let mut out = Mat::zeros(a.nrows(), a.ncols() + b.ncols());
+    out.as_mut().subcols_mut(0, a.ncols()).copy_from(a);
+    out.as_mut().subcols_mut(a.ncols(), b.ncols()).copy_from(b);
+    out
+}
+
+/// Elementwise `f(a, b)` over two equally shaped matrices, column by column.
+fn zip(a: MatRef<'_, f32>, b: MatRef<'_, f32>, f: impl Fn(f32, f32) -> f32) -> Mat<f32> {
+    let mut out = Mat::zeros(a.nrows(), a.ncols());
+    for j in 0..a.ncols() {
+        let (ca, cb) = (a.col(j), b.col(j));
+        for (i, o) in out.col_mut(j).iter_mut().enumerate() {
+            *o = f(ca[i], cb[i]);
+        }
+    }
+    out
 }
 
 /// Labelled images for the activation-consistency prior.

@@ -2,17 +2,14 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use faer::linalg::matmul::matmul;
-use faer::prelude::{Reborrow, ReborrowMut};
-use faer::{Accum, Mat, MatRef};
-use rand::SeedableRng;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rand::seq::SliceRandom;
-use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{Bilinear, ModelConfig};
 use crate::data::Dataset;
-use crate::linalg::{self, Rng};
+use crate::linalg;
 use crate::optim::OptimConfig;
 
 /// How the base model is trained (SPEC §3.2); defaults are the reference study's.
@@ -87,210 +84,400 @@ pub fn train(cfg: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(usize, 
     }
     let start = Instant::now();
     let mut rng = linalg::rng(cfg.seed);
-    let model_cfg = ModelConfig {
+    let layout = Layout(ModelConfig {
         n_inputs: data.n_pixels(),
         n_embed: cfg.n_embed,
         n_hidden: cfg.n_hidden,
         n_outputs: data.n_classes,
-    };
-    let mut model = Bilinear::init(model_cfg, &mut rng);
-    let mut bias = Mat::from_fn(model_cfg.n_outputs, 1, |i, _| model.bias[i]);
-    let mut opt = OptimConfig::adamw(cfg.weight_decay).build();
-    // Data parallel: each thread runs sequential GEMMs on its shard of the batch, and the
-    // shards' gradients are summed. On 2 cores this beats splitting every small GEMM in two.
+    });
+    let mut params = layout.flatten(&Bilinear::init(layout.0, &mut rng));
+    let mut opt = FlatAdamW::new(OptimConfig::adamw(cfg.weight_decay), params.len());
+    // Data parallel: each thread runs sequential GEMMs on an even shard of the batch (on 2
+    // cores this beats splitting every small GEMM in two), then updates its part of the
+    // weights from the sum of the shards' gradients.
     let shards = linalg::threads().min(cfg.batch_size);
-    let shard_size = cfg.batch_size.div_ceil(shards);
-    let mut workspaces: Vec<Workspace> = (0..shards).map(|_| Workspace::new(model_cfg, shard_size)).collect();
+    let mut workspaces: Vec<Workspace> =
+        (0..shards).map(|_| Workspace::new(layout.0, cfg.batch_size.div_ceil(shards))).collect();
     let mut order: Vec<usize> = (0..data.len()).collect();
     let mut epoch_losses = Vec::with_capacity(cfg.epochs);
     for epoch in 0..cfg.epochs {
         order.shuffle(&mut rng);
         let mut total = 0.0f64;
         for (step, batch) in order.chunks(cfg.batch_size).enumerate() {
-            let noise_seed = cfg.seed ^ ((epoch as u64) << 40) ^ ((step as u64) << 20);
-            let loss: f64 = workspaces
-                .par_iter_mut()
-                .zip(batch.par_chunks(shard_size))
-                .enumerate()
-                .map(|(k, (ws, shard))| {
-                    ws.gather(data, shard, k * shard_size, cfg, noise_seed);
-                    ws.forward_backward(&model, &bias, shard.iter().map(|&i| data.labels[i]), batch.len())
-                })
-                .sum();
+            let noise_key = gauss::child(gauss::child(gauss::child(gauss::ROOT, cfg.seed), epoch as u64), step as u64);
+            workspaces.par_iter_mut().enumerate().for_each(|(k, ws)| {
+                let (lo, hi) = (k * batch.len() / shards, (k + 1) * batch.len() / shards);
+                ws.gather(data, &batch[lo..hi], lo, cfg, noise_key);
+                ws.forward_backward(layout, &params, batch.len());
+            });
+            let loss: f64 = workspaces.iter().map(|ws| ws.loss).sum();
             if !loss.is_finite() {
                 bail!("training diverged: the loss became {loss} at epoch {} step {}", epoch + 1, step + 1);
             }
             total += loss * batch.len() as f64;
-            let used = batch.len().div_ceil(shard_size);
-            let (first, rest) = workspaces.split_at_mut(1);
-            for other in &rest[..used - 1] {
-                first[0].grads.add(&other.grads);
-            }
-            let g = &first[0].grads;
-            opt.step(
-                &mut [&mut model.w_e, &mut model.w_l, &mut model.w_r, &mut model.w_u, &mut bias],
-                &[&g.w_e, &g.w_l, &g.w_r, &g.w_u, &g.bias],
-                cfg.lr,
-            );
+            opt.step(&mut params, &workspaces, cfg.lr);
         }
         let loss = total / data.len() as f64;
         epoch_losses.push(loss);
         on_epoch(epoch + 1, loss);
     }
-    model.bias = (0..bias.nrows()).map(|i| bias[(i, 0)]).collect();
-    Ok((model, TrainReport { epoch_losses, seconds: start.elapsed().as_secs_f64() }))
+    Ok((layout.unflatten(&params), TrainReport { epoch_losses, seconds: start.elapsed().as_secs_f64() }))
 }
 
-/// Gradients of the mean cross-entropy, one per weight.
-struct Grads {
-    w_e: Mat<f32>,
-    w_l: Mat<f32>,
-    w_r: Mat<f32>,
-    w_u: Mat<f32>,
-    bias: Mat<f32>,
-}
+/// Where the weights lie in one flat vector (the gradients use the same layout): column-major
+/// `w_e` (e × d), `w_lr` (2h × e: the rows of `w_l`, then those of `w_r`, so that L and R come
+/// from one product), `w_u` (o × h), then the bias (o).
+#[derive(Clone, Copy)]
+struct Layout(ModelConfig);
 
-impl Grads {
-    fn add(&mut self, other: &Grads) {
-        self.w_e += &other.w_e;
-        self.w_l += &other.w_l;
-        self.w_r += &other.w_r;
-        self.w_u += &other.w_u;
-        self.bias += &other.bias;
+impl Layout {
+    fn sizes(self) -> [usize; 4] {
+        let c = self.0;
+        [c.n_embed * c.n_inputs, 2 * c.n_hidden * c.n_embed, c.n_outputs * c.n_hidden, c.n_outputs]
+    }
+
+    fn len(self) -> usize {
+        self.sizes().iter().sum()
+    }
+
+    /// `[w_e, w_lr, w_u, bias]`.
+    fn split(self, flat: &[f32]) -> [&[f32]; 4] {
+        let [a, b, c, _] = self.sizes();
+        let (w_e, rest) = flat.split_at(a);
+        let (w_lr, rest) = rest.split_at(b);
+        let (w_u, bias) = rest.split_at(c);
+        [w_e, w_lr, w_u, bias]
+    }
+
+    fn split_mut(self, flat: &mut [f32]) -> [&mut [f32]; 4] {
+        let [a, b, c, _] = self.sizes();
+        let (w_e, rest) = flat.split_at_mut(a);
+        let (w_lr, rest) = rest.split_at_mut(b);
+        let (w_u, bias) = rest.split_at_mut(c);
+        [w_e, w_lr, w_u, bias]
+    }
+
+    fn flatten(self, m: &Bilinear) -> Vec<f32> {
+        let mut flat = linalg::to_col_major(m.w_e.as_ref());
+        for j in 0..self.0.n_embed {
+            flat.extend(m.w_l.col(j).iter().chain(m.w_r.col(j).iter()));
+        }
+        flat.extend(linalg::to_col_major(m.w_u.as_ref()));
+        flat.extend(&m.bias);
+        assert_eq!(flat.len(), self.len());
+        flat
+    }
+
+    fn unflatten(self, flat: &[f32]) -> Bilinear {
+        let ModelConfig { n_inputs: d, n_embed: e, n_hidden: h, n_outputs: o } = self.0;
+        let [w_e, w_lr, w_u, bias] = self.split(flat);
+        Bilinear {
+            w_e: Mat::from_fn(e, d, |i, j| w_e[i + j * e]),
+            w_l: Mat::from_fn(h, e, |i, j| w_lr[i + j * 2 * h]),
+            w_r: Mat::from_fn(h, e, |i, j| w_lr[h + i + j * 2 * h]),
+            w_u: Mat::from_fn(o, h, |i, j| w_u[i + j * o]),
+            bias: bias.to_vec(),
+        }
     }
 }
 
-/// Buffers reused across steps, so the hot loop allocates nothing (shapes are per full batch;
-/// the last, shorter batch uses their leading rows).
+/// The leading `rows × cols` of a buffer as a column-major matrix.
+fn cm(buf: &[f32], rows: usize, cols: usize) -> MatRef<'_, f32> {
+    MatRef::from_column_major_slice(&buf[..rows * cols], rows, cols)
+}
+
+fn cm_mut(buf: &mut [f32], rows: usize, cols: usize) -> MatMut<'_, f32> {
+    MatMut::from_column_major_slice_mut(&mut buf[..rows * cols], rows, cols)
+}
+
+/// One thread's buffers, reused across steps so the hot loop allocates nothing; sized for a
+/// full shard, a shorter one uses their leading part. Activations are column-major.
 struct Workspace {
-    /// The current batch, row-major, and its number of images.
+    /// Images in the current shard.
+    rows: usize,
+    /// The shard's images with their noise, row-major (rows × d), and their labels.
     x: Vec<f32>,
-    batch: usize,
-    h: Mat<f32>,
-    l: Mat<f32>,
-    r: Mat<f32>,
-    p: Mat<f32>,
-    z: Mat<f32>,
-    dp: Mat<f32>,
-    dh: Mat<f32>,
-    grads: Grads,
+    labels: Vec<u8>,
+    /// `h` (rows × e), then `dh`.
+    h: Vec<f32>,
+    dh: Vec<f32>,
+    /// `[l | r]` (rows × 2h), then `[dl | dr]`.
+    lr: Vec<f32>,
+    /// `p = l ⊙ r` (rows × h), then `dp`.
+    p: Vec<f32>,
+    /// Logits before the bias (rows × o), then dLoss/dz.
+    z: Vec<f32>,
+    /// Gradient of the whole batch's mean loss through this shard's images, laid out as the
+    /// weights, and this shard's share of that loss.
+    grads: Vec<f32>,
+    loss: f64,
 }
 
 impl Workspace {
-    fn new(c: ModelConfig, batch: usize) -> Self {
-        let zeros = Mat::<f32>::zeros;
+    fn new(c: ModelConfig, rows: usize) -> Self {
+        let zeros = |cols: usize| vec![0.0f32; rows * cols];
         Self {
-            x: vec![0.0; batch * c.n_inputs],
-            batch: 0,
-            h: zeros(batch, c.n_embed),
-            l: zeros(batch, c.n_hidden),
-            r: zeros(batch, c.n_hidden),
-            p: zeros(batch, c.n_hidden),
-            z: zeros(batch, c.n_outputs),
-            dp: zeros(batch, c.n_hidden),
-            dh: zeros(batch, c.n_embed),
-            grads: Grads {
-                w_e: zeros(c.n_embed, c.n_inputs),
-                w_l: zeros(c.n_hidden, c.n_embed),
-                w_r: zeros(c.n_hidden, c.n_embed),
-                w_u: zeros(c.n_outputs, c.n_hidden),
-                bias: zeros(c.n_outputs, 1),
-            },
+            rows: 0,
+            x: zeros(c.n_inputs),
+            labels: vec![0; rows],
+            h: zeros(c.n_embed),
+            dh: zeros(c.n_embed),
+            lr: zeros(2 * c.n_hidden),
+            p: zeros(c.n_hidden),
+            z: zeros(c.n_outputs),
+            grads: vec![0.0; Layout(c).len()],
+            loss: 0.0,
         }
     }
 
-    /// Copies the batch's images into a row-major buffer, adding N(0, σ²) noise to each image
-    /// with probability p. Each image draws from its own generator, seeded by its position,
-    /// so the noise does not depend on the number of threads.
-    /// `offset` is the shard's position within the whole batch.
-    fn gather(&mut self, data: &Dataset, batch: &[usize], offset: usize, cfg: &TrainConfig, seed: u64) {
+    /// Copies the shard's images, adding N(0, σ²) noise to each with probability p. Each image
+    /// draws from its own stream, keyed by its position in the batch (the shard starts at
+    /// position `first`), so the noise does not depend on the number of threads.
+    fn gather(&mut self, data: &Dataset, images: &[usize], first: usize, cfg: &TrainConfig, key: u64) {
         let d = data.n_pixels();
-        self.batch = batch.len();
-        let x = &mut self.x[..batch.len() * d];
-        for (k, (row, &i)) in x.chunks_mut(d).zip(batch).enumerate() {
-            row.copy_from_slice(data.image(i));
-            let mut rng = Rng::seed_from_u64(seed ^ ((offset + k) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            if cfg.noise_std > 0.0 && rand::Rng::random::<f32>(&mut rng) < cfg.noise_prob {
-                for v in row.iter_mut() {
-                    let z: f32 = StandardNormal.sample(&mut rng);
-                    *v += cfg.noise_std * z;
+        self.rows = images.len();
+        for (k, (row, &i)) in self.x.chunks_exact_mut(d).zip(images).enumerate() {
+            self.labels[k] = data.labels[i];
+            let stream = gauss::child(key, (first + k) as u64);
+            if cfg.noise_std > 0.0 && gauss::uniform(gauss::draw(stream, 0)) < cfg.noise_prob {
+                gauss::add_noise(row, data.image(i), stream, cfg.noise_std);
+            } else {
+                row.copy_from_slice(data.image(i));
+            }
+        }
+    }
+
+    /// One forward and backward pass over the shard: fills `grads` with the gradient of the
+    /// whole batch's mean cross-entropy (`batch` images) and `loss` with the shard's share of it.
+    fn forward_backward(&mut self, layout: Layout, params: &[f32], batch: usize) {
+        let ModelConfig { n_inputs: d, n_embed: e, n_hidden: hd, n_outputs: o } = layout.0;
+        let n = self.rows;
+        let [w_e, w_lr, w_u, bias] = layout.split(params);
+        let (w_e, w_lr, w_u) = (cm(w_e, e, d), cm(w_lr, 2 * hd, e), cm(w_u, o, hd));
+        let [g_e, g_lr, g_u, g_bias] = layout.split_mut(&mut self.grads);
+        let x = MatRef::from_row_major_slice(&self.x[..n * d], n, d);
+        let gemm = |dst: MatMut<'_, f32>, a: MatRef<'_, f32>, b: MatRef<'_, f32>| matmul(dst, Accum::Replace, a, b, 1.0, Par::Seq);
+
+        gemm(cm_mut(&mut self.h, n, e), x, w_e.transpose());
+        let h = cm(&self.h, n, e);
+        gemm(cm_mut(&mut self.lr, n, 2 * hd), h, w_lr.transpose());
+        let (l, r) = self.lr[..2 * n * hd].split_at_mut(n * hd);
+        for ((p, l), r) in self.p[..n * hd].iter_mut().zip(&*l).zip(&*r) {
+            *p = l * r;
+        }
+        gemm(cm_mut(&mut self.z, n, o), cm(&self.p, n, hd), w_u.transpose());
+        self.loss = softmax_cross_entropy(&mut self.z[..n * o], bias, &self.labels[..n], batch);
+
+        let dz = cm(&self.z, n, o);
+        for (c, g) in g_bias.iter_mut().enumerate() {
+            *g = self.z[c * n..(c + 1) * n].iter().sum();
+        }
+        gemm(cm_mut(g_u, o, hd), dz.transpose(), cm(&self.p, n, hd));
+        gemm(cm_mut(&mut self.p, n, hd), dz, w_u);
+        // [l | r] becomes [dl | dr] = [dp ⊙ r | dp ⊙ l].
+        for ((dp, l), r) in self.p[..n * hd].iter().zip(l.iter_mut()).zip(r.iter_mut()) {
+            (*l, *r) = (dp * *r, dp * *l);
+        }
+        let dlr = cm(&self.lr, n, 2 * hd);
+        gemm(cm_mut(g_lr, 2 * hd, e), dlr.transpose(), h);
+        gemm(cm_mut(&mut self.dh, n, e), dlr, w_lr);
+        gemm(cm_mut(g_e, e, d), cm(&self.dh, n, e).transpose(), x);
+    }
+}
+
+/// Softmax cross-entropy of the logits `z + bias` (`z` column-major, one row per label), as
+/// this shard's share of a `batch`-image mean; `z` becomes dLoss/dz = (softmax − onehot) / batch.
+fn softmax_cross_entropy(z: &mut [f32], bias: &[f32], labels: &[u8], batch: usize) -> f64 {
+    let n = labels.len();
+    let mut loss = 0.0f64;
+    for (i, &y) in labels.iter().enumerate() {
+        let row_max = bias.iter().enumerate().map(|(c, b)| z[i + c * n] + b).fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0f32;
+        for (c, b) in bias.iter().enumerate() {
+            let e = (z[i + c * n] + b - row_max).exp();
+            z[i + c * n] = e;
+            sum += e;
+        }
+        loss -= ((z[i + y as usize * n] / sum) as f64).ln();
+        for c in 0..bias.len() {
+            z[i + c * n] = (z[i + c * n] / sum - if c == y as usize { 1.0 } else { 0.0 }) / batch as f32;
+        }
+    }
+    loss / batch as f64
+}
+
+/// AdamW on the flat weights, with the shards' gradients summed in shard order on the fly;
+/// each thread updates one contiguous part. The arithmetic is that of [`crate::optim::AdamW`],
+/// operation for operation (so the same bits, see the tests), which cannot be split up so.
+struct FlatAdamW {
+    cfg: OptimConfig,
+    t: i32,
+    m: Vec<f32>,
+    v: Vec<f32>,
+}
+
+impl FlatAdamW {
+    fn new(cfg: OptimConfig, len: usize) -> Self {
+        Self { cfg, t: 0, m: vec![0.0; len], v: vec![0.0; len] }
+    }
+
+    fn step(&mut self, params: &mut [f32], shards: &[Workspace], lr: f32) {
+        const BLOCK: usize = 256;
+        self.t += 1;
+        let c = &self.cfg;
+        let bc1 = 1.0 - c.beta1.powi(self.t);
+        let bc2_sqrt = (1.0 - c.beta2.powi(self.t)).sqrt();
+        let step = lr / bc1;
+        let decay = 1.0 - lr * c.weight_decay;
+        let part = params.len().div_ceil(shards.len()).next_multiple_of(BLOCK);
+        let parts = params.par_chunks_mut(part).zip(self.m.par_chunks_mut(part)).zip(self.v.par_chunks_mut(part));
+        parts.enumerate().for_each(|(k, ((p, m), v))| {
+            let mut g = [0.0f32; BLOCK];
+            for (b, ((p, m), v)) in p.chunks_mut(BLOCK).zip(m.chunks_mut(BLOCK)).zip(v.chunks_mut(BLOCK)).enumerate() {
+                let at = k * part + b * BLOCK;
+                let g = &mut g[..p.len()];
+                g.copy_from_slice(&shards[0].grads[at..at + p.len()]);
+                for shard in &shards[1..] {
+                    for (g, s) in g.iter_mut().zip(&shard.grads[at..]) {
+                        *g += s;
+                    }
+                }
+                for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(&*g) {
+                    *m = c.beta1 * *m + (1.0 - c.beta1) * g;
+                    *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
+                    *p = *p * decay - step * *m / (v.sqrt() / bc2_sqrt + c.eps);
                 }
             }
-        }
-    }
-
-    /// One forward and backward pass over this shard; fills `self.grads` with the gradient of
-    /// the whole batch's mean cross-entropy (`batch` images) and returns the shard's share of it.
-    fn forward_backward(&mut self, m: &Bilinear, bias: &Mat<f32>, labels: impl Iterator<Item = u8>, batch: usize) -> f64 {
-        let n = self.batch;
-        let x = linalg::row_major(&self.x[..n * m.w_e.ncols()], n, m.w_e.ncols());
-        let par = faer::Par::Seq;
-        let (h, l, r, p, z) = (
-            self.h.subrows_mut(0, n),
-            self.l.subrows_mut(0, n),
-            self.r.subrows_mut(0, n),
-            self.p.subrows_mut(0, n),
-            self.z.subrows_mut(0, n),
-        );
-        let (mut h, mut l, mut r, mut p, mut z) = (h, l, r, p, z);
-        matmul(h.rb_mut(), Accum::Replace, x, m.w_e.transpose(), 1.0, par);
-        matmul(l.rb_mut(), Accum::Replace, h.rb(), m.w_l.transpose(), 1.0, par);
-        matmul(r.rb_mut(), Accum::Replace, h.rb(), m.w_r.transpose(), 1.0, par);
-        zip_map(p.rb_mut(), l.rb(), r.rb(), |a, b| a * b);
-        matmul(z.rb_mut(), Accum::Replace, p.rb(), m.w_u.transpose(), 1.0, par);
-
-        // Softmax cross-entropy; z becomes dLoss/dz = (softmax − onehot) / n.
-        let mut loss = 0.0f64;
-        for (i, y) in labels.enumerate() {
-            let row_max = (0..z.ncols()).map(|c| z[(i, c)] + bias[(c, 0)]).fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0.0f32;
-            for c in 0..z.ncols() {
-                let e = (z[(i, c)] + bias[(c, 0)] - row_max).exp();
-                z[(i, c)] = e;
-                sum += e;
-            }
-            loss -= ((z[(i, y as usize)] / sum) as f64).ln();
-            for c in 0..z.ncols() {
-                z[(i, c)] = (z[(i, c)] / sum - if c == y as usize { 1.0 } else { 0.0 }) / batch as f32;
-            }
-        }
-        let g = &mut self.grads;
-        for c in 0..z.ncols() {
-            g.bias[(c, 0)] = (0..n).map(|i| z[(i, c)]).sum();
-        }
-        matmul(g.w_u.as_mut(), Accum::Replace, z.rb().transpose(), p.rb(), 1.0, par);
-        let mut dp = self.dp.subrows_mut(0, n);
-        matmul(dp.rb_mut(), Accum::Replace, z.rb(), m.w_u.as_ref(), 1.0, par);
-        // dl = dp ⊙ r goes into p's buffer, dr = dp ⊙ l into l's buffer (both are spent).
-        zip_map(p.rb_mut(), dp.rb(), r.rb(), |a, b| a * b);
-        let (dl, l_buf) = (p, l);
-        let mut dr = l_buf;
-        zip_map_inplace(dr.rb_mut(), dp.rb(), |lv, d| lv * d);
-        matmul(g.w_l.as_mut(), Accum::Replace, dl.rb().transpose(), h.rb(), 1.0, par);
-        matmul(g.w_r.as_mut(), Accum::Replace, dr.rb().transpose(), h.rb(), 1.0, par);
-        let mut dh = self.dh.subrows_mut(0, n);
-        matmul(dh.rb_mut(), Accum::Replace, dl.rb(), m.w_l.as_ref(), 1.0, par);
-        matmul(dh.rb_mut(), Accum::Add, dr.rb(), m.w_r.as_ref(), 1.0, par);
-        matmul(g.w_e.as_mut(), Accum::Replace, dh.rb().transpose(), x, 1.0, par);
-        loss / batch as f64
+        });
     }
 }
 
-/// `out[i,j] = f(a[i,j], b[i,j])`.
-fn zip_map(mut out: faer::MatMut<'_, f32>, a: MatRef<'_, f32>, b: MatRef<'_, f32>, f: impl Fn(f32, f32) -> f32) {
-    for j in 0..out.ncols() {
-        for i in 0..out.nrows() {
-            out[(i, j)] = f(a[(i, j)], b[(i, j)]);
+/// Counter-based random numbers and exact Gaussian noise, in a form the compiler vectorises.
+///
+/// A stream is SplitMix64 started at a key: draw `i` is `mix64(key + (i + 1)·γ)`, computed
+/// from `i` directly, so 16 draws are 16 independent SIMD lanes; keys derive from a parent key
+/// with [`child`]. Normals come in pairs from one 64-bit draw by the Box–Muller transform: the
+/// low 32 bits give the radius `√(−2 ln u)` with `u ∈ (0, 1]` (tails reach 6.7σ), the high bits
+/// two signs and an angle in a quarter turn (a uniform angle on the circle is a uniform angle
+/// in one quadrant with random signs). ln, sin and cos are polynomials accurate to about an
+/// ulp, so the values are N(0, 1) to f32 precision: the distribution is not approximated.
+mod gauss {
+    use std::f32::consts::FRAC_PI_2;
+
+    pub const ROOT: u64 = 0x6A09_E667_F3BC_C909;
+    const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
+    /// SplitMix64's output function, a bijection of u64.
+    #[inline(always)]
+    fn mix64(mut z: u64) -> u64 {
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// The key of sub-stream `index` of `key`.
+    pub fn child(key: u64, index: u64) -> u64 {
+        mix64(key ^ index.wrapping_mul(GAMMA))
+    }
+
+    /// Draw `i` of stream `key`.
+    #[inline(always)]
+    pub fn draw(key: u64, i: u64) -> u64 {
+        mix64(key.wrapping_add(i.wrapping_add(1).wrapping_mul(GAMMA)))
+    }
+
+    /// A uniform number in [0, 1) from the top 24 bits of a draw.
+    pub fn uniform(u: u64) -> f32 {
+        (u >> 40) as f32 * (1.0 / (1u32 << 24) as f32)
+    }
+
+    /// `dst = src + std·z`, with `z` the normals of stream `key` from draw 1 on.
+    pub fn add_noise(dst: &mut [f32], src: &[f32], key: u64, std: f32) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx512f") && has!("avx512dq") && has!("avx512vl") {
+                // SAFETY: the CPU has the features the function is compiled for.
+                return unsafe { add_noise_avx512(dst, src, key, std) };
+            }
+            if has!("avx2") {
+                // SAFETY: as above.
+                return unsafe { add_noise_avx2(dst, src, key, std) };
+            }
+        }
+        add_noise_portable(dst, src, key, std)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2")]
+    fn add_noise_avx512(dst: &mut [f32], src: &[f32], key: u64, std: f32) {
+        add_noise_portable(dst, src, key, std)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn add_noise_avx2(dst: &mut [f32], src: &[f32], key: u64, std: f32) {
+        add_noise_portable(dst, src, key, std)
+    }
+
+    /// What [`add_noise`] computes, compiled for any CPU: no fused multiply-adds, so every
+    /// instruction set gives the same bits. Pixels `32b..32b+16` take the first normal of pairs
+    /// `16b..16b+16`, the next 16 pixels their second.
+    #[inline(always)]
+    pub fn add_noise_portable(dst: &mut [f32], src: &[f32], key: u64, std: f32) {
+        let mut z = [0.0f32; 32];
+        for (block, (dst, src)) in dst.chunks_mut(32).zip(src.chunks(32)).enumerate() {
+            let first = 1 + 16 * block as u64;
+            for k in 0..16 {
+                (z[k], z[k + 16]) = pair(draw(key, first + k as u64));
+            }
+            for ((d, s), z) in dst.iter_mut().zip(src).zip(&z) {
+                *d = s + std * z;
+            }
         }
     }
-}
 
-/// `out[i,j] = f(out[i,j], a[i,j])`.
-fn zip_map_inplace(mut out: faer::MatMut<'_, f32>, a: MatRef<'_, f32>, f: impl Fn(f32, f32) -> f32) {
-    for j in 0..out.ncols() {
-        for i in 0..out.nrows() {
-            out[(i, j)] = f(out[(i, j)], a[(i, j)]);
-        }
+    /// Two independent N(0, 1) values from one draw (Box–Muller, see the module notes).
+    #[inline(always)]
+    fn pair(u: u64) -> (f32, f32) {
+        let (lo, hi) = (u as u32, (u >> 32) as u32);
+        let radius = (-2.0 * ln(lo as f32 * (1.0 / 4_294_967_296.0) + 1.0 / 8_589_934_592.0)).sqrt();
+        // The angle a·(π/2)/2²⁴ in [0, π/2), folded into [0, π/4] exactly on the integer grid.
+        let a = hi >> 8;
+        let swap = a > 1 << 23;
+        let phi = (if swap { (1 << 24) - a } else { a }) as f32 * (FRAC_PI_2 / (1u32 << 24) as f32);
+        let (s, c) = sin_cos(phi);
+        let (c, s) = if swap { (s, c) } else { (c, s) };
+        let sign = |bit: u32| (hi >> bit) << 31;
+        (f32::from_bits((radius * c).to_bits() ^ sign(0)), f32::from_bits((radius * s).to_bits() ^ sign(1)))
+    }
+
+    /// Natural log of a normal positive number: musl's `logf`, error below 1 ulp.
+    #[inline(always)]
+    pub fn ln(x: f32) -> f32 {
+        const LN2_HI: f32 = 6.931_381_225_6e-1;
+        const LN2_LO: f32 = 9.058_000_614_5e-6;
+        const LG: [f32; 4] = [0.666_666_626_93, 0.400_009_721_52, 0.284_987_866_88, 0.242_790_788_41];
+        // x = 2^k·(1 + f) with 1 + f in [√½, √2).
+        let ix = x.to_bits().wrapping_add(0x3f80_0000 - 0x3f35_04f3);
+        let k = (ix >> 23) as i32 - 0x7f;
+        let f = f32::from_bits((ix & 0x007f_ffff) + 0x3f35_04f3) - 1.0;
+        let s = f / (2.0 + f);
+        let z = s * s;
+        let w = z * z;
+        let r = z * (LG[0] + w * LG[2]) + w * (LG[1] + w * LG[3]);
+        let hfsq = 0.5 * f * f;
+        let dk = k as f32;
+        s * (hfsq + r) + dk * LN2_LO - hfsq + f + dk * LN2_HI
+    }
+
+    /// `(sin x, cos x)` for x in [0, π/4], by their Taylor series (truncation below 2e-9).
+    #[inline(always)]
+    pub fn sin_cos(x: f32) -> (f32, f32) {
+        let x2 = x * x;
+        let sin = x + x * x2 * (-1.0 / 6.0 + x2 * (1.0 / 120.0 + x2 * (-1.0 / 5040.0 + x2 * (1.0 / 362_880.0))));
+        let cos = 1.0 + x2 * (-0.5 + x2 * (1.0 / 24.0 + x2 * (-1.0 / 720.0 + x2 * (1.0 / 40_320.0 + x2 * (-1.0 / 3_628_800.0)))));
+        (sin, cos)
     }
 }
 
@@ -319,19 +506,24 @@ mod tests {
     fn backprop_matches_finite_differences() {
         let cfg = ModelConfig { n_inputs: 9, n_embed: 4, n_hidden: 6, n_outputs: 3 };
         let mut rng = linalg::rng(11);
-        let model = Bilinear::init(cfg, &mut rng);
-        let bias = Mat::from_fn(3, 1, |i, _| 0.1 * i as f32);
+        let mut model = Bilinear::init(cfg, &mut rng);
+        model.bias = vec![0.0, 0.1, 0.2];
+        let bias = Mat::from_fn(3, 1, |i, _| model.bias[i]);
         let x = linalg::randn(&mut rng, 5, 9, 1.0);
         let labels = [0u8, 2, 1, 1, 0];
+        let layout = Layout(cfg);
+        assert_eq!(layout.unflatten(&layout.flatten(&model)).w_r, model.w_r);
         let mut ws = Workspace::new(cfg, 5);
         ws.x.copy_from_slice(&linalg::to_row_major(x.as_ref()));
-        ws.batch = 5;
-        let loss = ws.forward_backward(&model, &bias, labels.iter().copied(), 5);
+        ws.labels.copy_from_slice(&labels);
+        ws.rows = 5;
+        ws.forward_backward(layout, &layout.flatten(&model), 5);
         let weights = [to_f64(model.w_e.as_ref()), to_f64(model.w_l.as_ref()), to_f64(model.w_r.as_ref()), to_f64(model.w_u.as_ref()), to_f64(bias.as_ref())];
         let x64 = to_f64(x.as_ref());
-        assert!((loss - loss_f64(&weights, &x64, &labels)).abs() < 1e-5);
-        let g = &ws.grads;
-        for (k, grad) in [&g.w_e, &g.w_l, &g.w_r, &g.w_u, &g.bias].into_iter().enumerate() {
+        assert!((ws.loss - loss_f64(&weights, &x64, &labels)).abs() < 1e-5);
+        let g = layout.unflatten(&ws.grads);
+        let g_bias = Mat::from_fn(3, 1, |i, _| g.bias[i]);
+        for (k, grad) in [&g.w_e, &g.w_l, &g.w_r, &g.w_u, &g_bias].into_iter().enumerate() {
             for j in 0..grad.ncols() {
                 for i in 0..grad.nrows() {
                     let eval = |d: f64| {
@@ -345,6 +537,84 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn flat_adamw_matches_the_optimiser_bit_for_bit() {
+        let cfg = ModelConfig { n_inputs: 300, n_embed: 3, n_hidden: 2, n_outputs: 2 };
+        let layout = Layout(cfg);
+        let mut rng = linalg::rng(5);
+        let mut model = Bilinear::init(cfg, &mut rng);
+        model.bias = vec![0.5, -0.25];
+        let mut flat = layout.flatten(&model);
+        let mut bias = Mat::from_fn(2, 1, |i, _| model.bias[i]);
+        let optim = OptimConfig::adamw(0.01);
+        let (mut reference, mut fused) = (optim.build(), FlatAdamW::new(optim, flat.len()));
+        let mut shards: Vec<Workspace> = (0..3).map(|_| Workspace::new(cfg, 1)).collect();
+        for step in 0..4 {
+            for shard in &mut shards {
+                shard.grads = linalg::randn(&mut rng, layout.len(), 1, 1.0).col(0).iter().copied().collect();
+            }
+            let mut sum = layout.unflatten(&shards[0].grads);
+            for shard in &shards[1..] {
+                let g = layout.unflatten(&shard.grads);
+                sum.w_e += &g.w_e;
+                sum.w_l += &g.w_l;
+                sum.w_r += &g.w_r;
+                sum.w_u += &g.w_u;
+                sum.bias.iter_mut().zip(&g.bias).for_each(|(a, b)| *a += b);
+            }
+            let g_bias = Mat::from_fn(2, 1, |i, _| sum.bias[i]);
+            reference.step(
+                &mut [&mut model.w_e, &mut model.w_l, &mut model.w_r, &mut model.w_u, &mut bias],
+                &[&sum.w_e, &sum.w_l, &sum.w_r, &sum.w_u, &g_bias],
+                1e-2,
+            );
+            fused.step(&mut flat, &shards, 1e-2);
+            model.bias = (0..2).map(|i| bias[(i, 0)]).collect();
+            assert_eq!(layout.flatten(&model), flat, "step {step}");
+        }
+    }
+
+    #[test]
+    fn noise_is_standard_normal() {
+        let n = 1 << 20;
+        let mut z = vec![0.0f32; n];
+        for (k, row) in z.chunks_mut(784).enumerate() {
+            gauss::add_noise(row, &vec![0.0; row.len()], gauss::child(gauss::ROOT, k as u64), 1.0);
+        }
+        let mean = z.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+        let var = z.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n as f64;
+        let kurtosis = z.iter().map(|&v| (v as f64 - mean).powi(4)).sum::<f64>() / n as f64 / var.powi(2);
+        assert!(mean.abs() < 5.0 / (n as f64).sqrt(), "mean {mean}");
+        assert!((var - 1.0).abs() < 5.0 * (2.0 / n as f64).sqrt(), "variance {var}");
+        assert!((kurtosis - 3.0).abs() < 5.0 * (24.0 / n as f64).sqrt(), "kurtosis {kurtosis}");
+        // Φ(t) at t = 0.5, 1, …, 3, on each side.
+        let phi = [0.691_462_461, 0.841_344_746, 0.933_192_799, 0.977_249_868, 0.993_790_335, 0.998_650_102];
+        for (i, &p) in phi.iter().enumerate() {
+            let t = 0.5 * (i + 1) as f32;
+            let tol = 5.0 * (p * (1.0 - p) / n as f64).sqrt();
+            let below = z.iter().filter(|&&v| v < t).count() as f64 / n as f64;
+            let above = z.iter().filter(|&&v| v > -t).count() as f64 / n as f64;
+            assert!((below - p).abs() < tol && (above - p).abs() < tol, "t = {t}: {below} {above} vs {p}");
+        }
+    }
+
+    #[test]
+    fn noise_kernels_are_accurate_and_agree_across_instruction_sets() {
+        for i in 0..100_000u32 {
+            let x = (i as f32 + 0.5) / 100_000.0 * std::f32::consts::FRAC_PI_4;
+            let (s, c) = gauss::sin_cos(x);
+            assert!((s as f64 - (x as f64).sin()).abs() < 1.2e-7 && (c as f64 - (x as f64).cos()).abs() < 1.2e-7, "{x}");
+            let u = f32::from_bits(0x3000_0000 + i * 0x2000 + (i % 7));
+            let reference = (u as f64).ln();
+            assert!((gauss::ln(u) as f64 - reference).abs() <= 1.2e-7 * reference.abs().max(1.0), "ln {u}");
+        }
+        let src: Vec<f32> = (0..784).map(|i| i as f32 / 784.0).collect();
+        let (mut fast, mut portable) = (vec![0.0; 784], vec![0.0; 784]);
+        gauss::add_noise(&mut fast, &src, 42, 0.4);
+        gauss::add_noise_portable(&mut portable, &src, 42, 0.4);
+        assert_eq!(fast, portable);
     }
 
     #[test]

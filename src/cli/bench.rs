@@ -1,0 +1,157 @@
+//! `bilens bench CASE`: times a hot path several times and prints one JSON object.
+//!
+//! Each case is a variant of [`Case`]. Timings are summarised as best and median seconds
+//! ([`Timing`]), and the load average is recorded with them: on a shared machine the numbers
+//! mean little without it.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, Par};
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::model::{ModelConfig, TrainConfig, train};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    case: Case,
+}
+
+#[derive(clap::Subcommand)]
+enum Case {
+    /// Train the default classifier N times: best/median seconds, test accuracy, and achieved
+    /// GFLOP/s against faer's throughput on the same GEMMs at the same thread count.
+    Train(TrainArgs),
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// Folder of MNIST-format IDX files (default: the embedded digits).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Number of timed training runs.
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+    #[arg(long, default_value_t = 20)]
+    epochs: usize,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let report = match args.case {
+        Case::Train(a) => bench_train(&a)?,
+    };
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// Best and median of repeated timings, in seconds.
+#[derive(Serialize)]
+struct Timing {
+    best: f64,
+    median: f64,
+    runs: Vec<f64>,
+}
+
+impl Timing {
+    fn of(runs: Vec<f64>) -> Self {
+        let mut sorted = runs.clone();
+        sorted.sort_by(f64::total_cmp);
+        let mid = sorted.len() / 2;
+        let median = if sorted.len() % 2 == 1 { sorted[mid] } else { (sorted[mid - 1] + sorted[mid]) / 2.0 };
+        Self { best: sorted[0], median, runs }
+    }
+}
+
+/// The 1-, 5- and 15-minute load averages (Linux), or null.
+fn load_average() -> Value {
+    match std::fs::read_to_string("/proc/loadavg") {
+        Ok(text) => json!(text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")),
+        Err(_) => Value::Null,
+    }
+}
+
+fn bench_train(args: &TrainArgs) -> Result<Value> {
+    if args.repeats == 0 {
+        bail!("--repeats must be at least 1");
+    }
+    let data = super::load_data(&args.data)?;
+    let cfg = TrainConfig { epochs: args.epochs, ..TrainConfig::default() };
+    let load_before = load_average();
+    let (mut seconds, mut models) = (Vec::new(), Vec::new());
+    for _ in 0..args.repeats {
+        let (model, report) = train(&cfg, &data.train, |_, _| {})?;
+        seconds.push(report.seconds);
+        models.push(model);
+    }
+    let model = &models[0];
+    let deterministic = models.iter().all(|m| m.w_e == model.w_e && m.w_l == model.w_l && m.bias == model.bias);
+    let shapes = model.config();
+    let gflop = train_gemm_flop(shapes, data.train.len() * cfg.epochs) / 1e9;
+    let ceiling = (0..3).map(|_| gemm_ceiling_seconds(shapes, &cfg, data.train.len())).fold(f64::INFINITY, f64::min);
+    let time = Timing::of(seconds);
+    Ok(json!({
+        "case": "train",
+        "threads": crate::linalg::threads(),
+        "epochs": cfg.epochs,
+        "batch_size": cfg.batch_size,
+        "train_images": data.train.len(),
+        "seconds": &time,
+        "test_accuracy": model.accuracy(&data.test),
+        "deterministic": deterministic,
+        "gemm_gflop": gflop,
+        "gflops": { "best": gflop / time.best, "median": gflop / time.median },
+        "gemm_ceiling": { "seconds": ceiling, "gflops": gflop / ceiling },
+        "fraction_of_ceiling": ceiling / time.best,
+        "load_average": { "before": load_before, "after": load_average() },
+    }))
+}
+
+/// The matrix products of one training step on a shard of `rows` images, as `(m, n, k)` of
+/// `C (m×n) = A (m×k) · B (k×n)`: forward, then backward (L and R fused, 2h wide).
+fn step_gemms(c: ModelConfig, rows: usize) -> [(usize, usize, usize); 8] {
+    let (d, e, h, h2, o, n) = (c.n_inputs, c.n_embed, c.n_hidden, 2 * c.n_hidden, c.n_outputs, rows);
+    [(n, e, d), (n, h2, e), (n, o, h), (o, h, n), (n, h, o), (h2, e, n), (n, e, h2), (e, d, n)]
+}
+
+/// Floating-point operations of the GEMMs of training on `images` images (all epochs).
+fn train_gemm_flop(c: ModelConfig, images: usize) -> f64 {
+    step_gemms(c, 1).iter().map(|&(m, n, k)| 2.0 * (m * n * k) as f64).sum::<f64>() * images as f64
+}
+
+/// Seconds faer takes for the GEMMs alone of a training run with `cfg`, split as training
+/// splits them: each thread runs sequential products on its even share of every batch.
+/// Operands are column-major and allocated up front; the slowest thread's time is returned.
+fn gemm_ceiling_seconds(c: ModelConfig, cfg: &TrainConfig, images: usize) -> f64 {
+    let threads = crate::linalg::threads().min(cfg.batch_size);
+    let batches: Vec<usize> = (0..images).step_by(cfg.batch_size).map(|s| cfg.batch_size.min(images - s)).collect();
+    let per_thread: Vec<f64> = (0..threads)
+        .into_par_iter()
+        .map(|t| {
+            let rows: Vec<usize> = batches.iter().map(|&b| (t + 1) * b / threads - t * b / threads).collect();
+            let mut sizes = rows.clone();
+            sizes.sort_unstable();
+            sizes.dedup();
+            let fill = |m, n| Mat::<f32>::from_fn(m, n, |i, j| ((i + 3 * j) % 7) as f32 * 0.1);
+            let mut operands: Vec<(usize, Vec<[Mat<f32>; 3]>)> = sizes
+                .iter()
+                .map(|&r| (r, step_gemms(c, r).iter().map(|&(m, n, k)| [fill(m, k), fill(k, n), fill(m, n)]).collect()))
+                .collect();
+            let start = Instant::now();
+            for _ in 0..cfg.epochs {
+                for r in &rows {
+                    let (_, ops) = operands.iter_mut().find(|(size, _)| size == r).expect("sizes hold every shard size");
+                    for [a, b, out] in ops.iter_mut() {
+                        matmul(out.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0, Par::Seq);
+                    }
+                }
+            }
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    per_thread.into_iter().fold(0.0, f64::max)
+}

@@ -1,0 +1,39 @@
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::decomp::experiment::Context;
+use crate::sweep::{SweepFile, cached_base_model, run_all};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The sweep file (TOML): `[base]`, optional `model`/`data`, and `[[grid]]` tables.
+    file: PathBuf,
+    /// Output folder (rerun with the same folder to resume).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let sweep = SweepFile::read(&args.file)?;
+    let specs = sweep.expand()?;
+    let data = super::load_data(&sweep.data)?;
+    let (model, model_path) = match &sweep.model {
+        Some(path) => (crate::model::load_model(path)?, path.clone()),
+        None => (cached_base_model(&args.out.join("base"), &sweep.base, &data)?, args.out.join("base/model.safetensors")),
+    };
+    let ctx = Context::new(model, &data)?;
+    let done = specs.iter().filter(|s| args.out.join("runs").join(&s.id).join("run.json").exists()).count();
+    eprintln!("{} runs, {} already finished", specs.len(), done);
+    let bar = super::progress((specs.len() - done) as u64, "sweep {bar:30} {pos}/{len} runs {msg}");
+    run_all(&ctx, &data, &model_path, &specs, &args.out, |spec, result| {
+        bar.inc(1);
+        match result {
+            Ok(()) => bar.set_message(spec.id.clone()),
+            Err(e) => bar.println(format!("failed: {}: {e:#}", spec.id)),
+        }
+    })?;
+    bar.finish_and_clear();
+    println!("{} runs finished; results in {}", specs.len(), args.out.join("results.csv").display());
+    Ok(())
+}
