@@ -135,6 +135,40 @@ impl Components {
         linalg::mul(self.activations(x).as_ref(), self.heads.transpose())
     }
 
+    /// The components at `indices` as CP triples (split components give two), for exact
+    /// cosines of sub-dictionaries.
+    pub fn tensor(&self, indices: &[usize]) -> crate::interaction::CpTensor {
+        let mut heads = Vec::new();
+        let mut u = Vec::new();
+        let mut w = Vec::new();
+        let col = |m: &Mat<f32>, r: usize| m.col(r).iter().copied().collect::<Vec<f32>>();
+        for &r in indices {
+            let d = col(&self.heads, r);
+            match self.form[r] {
+                Form::Cp => {
+                    heads.push(d);
+                    u.push(col(&self.a, r));
+                    w.push(col(&self.b, r));
+                }
+                Form::Symmetric => {
+                    heads.push(d);
+                    u.push(col(&self.a, r));
+                    w.push(col(&self.a, r));
+                }
+                Form::Split => {
+                    heads.push(d.clone());
+                    u.push(col(&self.a, r));
+                    w.push(col(&self.a, r));
+                    heads.push(d.iter().map(|v| -v).collect());
+                    u.push(col(&self.b, r));
+                    w.push(col(&self.b, r));
+                }
+            }
+        }
+        let mat = |cols: &[Vec<f32>], rows: usize| Mat::from_fn(rows, cols.len(), |i, j| cols[j][i]);
+        crate::interaction::CpTensor::new(mat(&heads, self.heads.nrows()), mat(&u, self.a.nrows()), mat(&w, self.a.nrows()))
+    }
+
     /// The class each component votes for: argmax of |head|, and the sign of that entry.
     pub fn head_class(&self, r: usize) -> (usize, f32) {
         let c = crate::model::argmax(self.heads.col(r).iter().map(|v| v.abs()));

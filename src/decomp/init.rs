@@ -41,6 +41,28 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
             let t = Eigen::pixel(ctx.inter).top_overall(r);
             (Base::Free { raw: t.u, passes: recipe.smooth_passes }, None, t.heads)
         }
+        Init::EigenPairs => {
+            let eig = Eigen::pixel(ctx.inter);
+            let pairs = eig.top_pairs(r);
+            anyhow::ensure!(pairs.len() == r, "only {} eigenvalue pairs exist, fewer than rank {r}", pairs.len());
+            let scaled = |c: usize, i: usize| -> Vec<f32> {
+                let s = eig.values[c][i].abs().sqrt() as f32;
+                eig.vectors[c].col(i).iter().map(|v| s * v).collect()
+            };
+            let (p, n): (Vec<Vec<f32>>, Vec<Vec<f32>>) = pairs.iter().map(|&(c, hi, lo)| (scaled(c, hi), scaled(c, lo))).unzip();
+            let rows = ctx.inter.n_inputs();
+            let jitter = |m: Mat<f32>, rng: &mut Rng| {
+                let scale = recipe.init_jitter * m.norm_l2() / ((m.nrows() * m.ncols()) as f32).sqrt();
+                &m + linalg::randn(rng, m.nrows(), m.ncols(), scale)
+            };
+            let (a, b) = match recipe.form {
+                Form::Split => (Mat::from_fn(rows, r, |i, k| p[k][i]), Mat::from_fn(rows, r, |i, k| n[k][i])),
+                _ => (Mat::from_fn(rows, r, |i, k| p[k][i] + n[k][i]), Mat::from_fn(rows, r, |i, k| p[k][i] - n[k][i])),
+            };
+            let (a, b) = (jitter(a, rng), jitter(b, rng));
+            let heads = Mat::from_fn(c, r, |class, k| if pairs[k].0 == class { 1.0 } else { 0.0 });
+            (Base::Free { raw: a, passes: recipe.smooth_passes }, Some(Base::Free { raw: b, passes: recipe.smooth_passes }), heads)
+        }
         Init::Strokes | Init::Data => {
             let (bank, shift) = match recipe.init {
                 Init::Strokes => (templates::stroke_bank(offset + recipe.anchor_shift + r), recipe.anchor_shift),

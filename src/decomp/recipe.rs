@@ -18,6 +18,12 @@ pub enum Init {
     Random,
     /// The globally largest-|λ| pixel-space eigenpairs, heads one-hot carrying λ (SPEC §7.1.5).
     Eigen,
+    /// Each component one class's i-th positive and i-th negative pixel eigenpair together:
+    /// `p = √λ₊ v₊`, `n = √|λ₋| v₋` (split: a = p, b = n; CP: a = p + n, b = p − n, since
+    /// `sym((p+n)(p−n)ᵀ) = ppᵀ − nnᵀ`), one-hot heads; pairs taken in order of `λ₊² + λ₋²`
+    /// over all classes. Deterministic, and as faithful as `rank` one-hot components can be
+    /// up to the pairing.
+    EigenPairs,
     /// Anchored to the 120 stroke templates (SPEC §5.19), zero deformation.
     Strokes,
     /// Anchored to class means and their differences (SPEC §5.20), zero deformation.
@@ -75,6 +81,9 @@ pub struct Recipe {
     pub learn_class: bool,
     pub head_init_scale: f32,
     pub residual_init_scale: f32,
+    /// Relative size of seeded noise added to a deterministic (eigen) initialisation, so that
+    /// seeds differ and stability across seeds means something.
+    pub init_jitter: f32,
     // --- optimisation
     pub steps: usize,
     pub lr: f32,
@@ -121,6 +130,7 @@ impl Default for Recipe {
             learn_class: false,
             head_init_scale: 0.03,
             residual_init_scale: 0.015,
+            init_jitter: 0.0,
             steps: 200,
             lr: 0.02,
             optimizer: OptimizerKind::AdamW,
@@ -150,7 +160,8 @@ impl Recipe {
         ensure!(self.mask_sigma > 0.0, "mask_sigma must be positive");
         ensure!(self.residual_anneal.is_empty() || self.residual_anneal.len() == 2, "residual_anneal must be [start, end] or empty");
         ensure!(!(self.init == Init::Eigen && self.form != Form::Symmetric), "init = \"eigen\" needs form = \"symmetric\"");
-        ensure!(!(matches!(self.init, Init::Strokes | Init::Data) && self.nonnegative), "template anchors cannot be nonnegative");
+        ensure!(!(self.init == Init::EigenPairs && self.form == Form::Symmetric), "init = \"eigen_pairs\" needs form = \"cp\" or \"split\"");
+        ensure!(!(self.init != Init::Random && self.nonnegative), "only random initialisation can be nonnegative");
         let weights = [self.tensor, self.distill, self.second_distill, self.weight_decay, self.init_scale, self.head_init_scale];
         ensure!(weights.iter().all(|w| w.is_finite() && *w >= 0.0), "weights and scales must be non-negative numbers");
         let p = &self.priors;

@@ -91,6 +91,24 @@ impl Eigen {
         self.cp_of(&all)
     }
 
+    /// `r` pairs `(class, i-th largest positive index, i-th most negative index)`, in order of
+    /// `λ₊² + λ₋²` over all classes (see `Init::EigenPairs`).
+    pub fn top_pairs(&self, r: usize) -> Vec<(usize, usize, usize)> {
+        let mut all = Vec::new();
+        for (c, v) in self.values.iter().enumerate() {
+            let n = v.len();
+            // Ascending order: positives from the end, negatives from the start.
+            for i in 0..n / 2 {
+                let (hi, lo) = (n - 1 - i, i);
+                if v[hi] > 0.0 && v[lo] < 0.0 {
+                    all.push((v[hi] * v[hi] + v[lo] * v[lo], (c, hi, lo)));
+                }
+            }
+        }
+        all.sort_by(|a, b| b.0.total_cmp(&a.0));
+        all.into_iter().take(r).map(|(_, p)| p).collect()
+    }
+
     /// Indices of class `c`'s `k` largest-|λ| eigenpairs, largest first.
     pub fn top_of_class(&self, c: usize, k: usize) -> Vec<usize> {
         let mut idx: Vec<usize> = (0..self.values[c].len()).collect();
