@@ -111,10 +111,11 @@ pub fn consensus(runs: &[Components], cfg: &ConsensusConfig) -> ConsensusReport 
         .iter()
         .scan(0, |s, &k| Some(std::mem::replace(s, *s + k)))
         .collect();
-    // Similarity between pooled components of different runs (same-run pairs never merge).
+    // Similarity of every pooled pair (same-run pairs too: the one-per-run rule, not a zero
+    // here, is what keeps them apart).
     let mut sim = vec![0.0f64; n * n];
     for p in 0..runs.len() {
-        for q in p + 1..runs.len() {
+        for q in p..runs.len() {
             let s = similarity_matrix(&runs[p], counts[p], &runs[q], counts[q], cfg.use_heads);
             for i in 0..counts[p] {
                 for j in 0..counts[q] {
@@ -379,7 +380,7 @@ mod tests {
                 assert!((a - orient * b).abs() < 1e-5, "head {:?} vs {hx:?}", c.head);
             }
             let (class, sign) = x.head_class(i);
-            assert_eq!((c.class, c.sign), (class, sign * orient as f32));
+            assert_eq!((c.class, c.sign), (class, sign * orient));
         }
     }
 

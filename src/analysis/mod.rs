@@ -4,6 +4,11 @@
 //! ([`matching`]), fixing the reference's greedy, sign-blind protocol (SPEC §13.13, §13.14).
 
 pub mod consensus;
+pub mod eigen_baseline;
+pub mod explain;
+pub mod faithfulness;
+pub mod frontier;
+pub mod gallery;
 pub mod matching;
 pub mod stability;
 
@@ -36,10 +41,8 @@ pub(crate) mod testing {
                 }
             })
             .collect();
-        for k in 0..r {
-            if form[k] == Form::Symmetric {
-                b.col_mut(k).copy_from(a.col(k));
-            }
+        for (k, _) in form.iter().enumerate().filter(|f| *f.1 == Form::Symmetric) {
+            b.col_mut(k).copy_from(a.col(k));
         }
         let plus = unit(&Mat::from_fn(PIXELS, r, |i, k| a[(i, k)] + b[(i, k)]));
         let minus = Mat::from_fn(PIXELS, r, |i, k| {

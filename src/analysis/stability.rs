@@ -172,12 +172,12 @@ pub fn reference_greedy(x: &Components, y: &Components, top: usize) -> Matching 
     let (px, py) = (patterns(x), patterns(y));
     let g = linalg::mul(px.transpose(), py.as_ref());
     let s = Mat::from_fn(g.nrows(), g.ncols(), |i, j| (g[(i, j)] as f64).abs());
-    Matching::new(
-        matching::greedy(s.as_ref())
-            .into_iter()
-            .map(|(i, j)| (i, j, s[(i, j)]))
-            .collect(),
-    )
+    let mut pairs: Vec<_> = matching::greedy(s.as_ref())
+        .into_iter()
+        .map(|(i, j)| (i, j, s[(i, j)]))
+        .collect();
+    pairs.sort_by_key(|p| p.0);
+    Matching::new(pairs)
 }
 
 /// Seed stability as a distribution over every pair of runs (the reference compared each seed

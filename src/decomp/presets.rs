@@ -9,6 +9,7 @@ use super::recipe::{Init, MaskKind, Recipe};
 use crate::optim::OptimizerKind;
 
 /// A named recipe and the family it belongs to.
+#[derive(Debug)]
 pub struct Preset {
     pub name: String,
     pub family: &'static str,
