@@ -5,8 +5,8 @@
 //! in factored form, and the eigendecomposition baseline) → [`decomp`] (shared dictionaries of
 //! components under priors) → [`metrics`] → [`figures`] → the `bilens` command line ([`cli`]).
 
-pub mod cli;
 pub mod analysis;
+pub mod cli;
 pub mod data;
 pub mod decomp;
 pub mod figures;
@@ -15,6 +15,8 @@ pub mod linalg;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod report;
 pub mod run;
+pub mod study;
 pub mod sweep;
 pub mod tensor_file;

@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 use crate::figures::{Scatter, ScatterPoint};
 
 /// The axes drawn by default: (x metric, y metric, x label, y label).
-pub const AXES: [(&str, &str, &str, &str); 4] = [
+pub const AXES: [(&str, &str, &str, &str); 5] = [
+    ("residual_fraction", "tensor_cosine", "residual fraction (lower: more of the fit is displayed)", "tensor cosine"),
     (
         "class_selectivity",
         "tensor_cosine",

@@ -5,6 +5,8 @@ mod bench;
 mod eigen;
 mod eval;
 mod presets;
+mod report;
+mod study;
 mod sweep;
 mod train;
 
@@ -37,8 +39,12 @@ enum Command {
     Presets(presets::Args),
     /// Run a resumable grid of presets × overrides × seeds (see examples/sweeps/tiny.toml).
     Sweep(sweep::Args),
+    /// The whole study: base model, eigen baseline, key presets over seeds, analyses, report.
+    Study(study::Args),
     /// Time a hot path (e.g. `bench train`); prints one JSON object.
     Bench(bench::Args),
+    /// One self-contained HTML report of a study folder, with a draw-a-digit panel.
+    Report(report::Args),
 }
 
 /// Entry point of the binary: errors are printed with their causes, never as panics.
@@ -54,6 +60,8 @@ pub fn main() -> std::process::ExitCode {
         Command::Decompose(a) => decompose::run(a),
         Command::Presets(a) => presets::run(a),
         Command::Sweep(a) => sweep::run(a),
+        Command::Study(a) => study::run_study(a),
+        Command::Report(a) => report::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -12,10 +12,18 @@ pub struct Args {
     /// Output folder (rerun with the same folder to resume).
     #[arg(long)]
     out: PathBuf,
+    /// Data folder, overriding the file's `data`.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Base model, overriding the file's `model` (and its `[base]` training).
+    #[arg(long)]
+    model: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let sweep = SweepFile::read(&args.file)?;
+    let mut sweep = SweepFile::read(&args.file)?;
+    sweep.data = args.data.or(sweep.data);
+    sweep.model = args.model.or(sweep.model);
     let specs = sweep.expand()?;
     let data = super::load_data(&sweep.data)?;
     let (model, model_path) = match &sweep.model {

@@ -90,16 +90,15 @@ impl Components {
             }
         }
         cols.sort_by(|x, y| y.strength.total_cmp(&x.strength));
-        let mat = |get: &dyn Fn(&Column) -> &Vec<f32>| {
-            let rows = cols.first().map_or(0, |c| get(c).len());
-            Mat::from_fn(rows, cols.len(), |i, j| get(&cols[j])[i])
-        };
+        // Shapes come from the decomposition, so an empty selection is still well formed.
+        let (n_inputs, n_classes) = factors.first().map_or((0, 0), |f| (f.a.nrows(), f.d.nrows()));
+        let mat = |get: &dyn Fn(&Column) -> &Vec<f32>, rows: usize| Mat::from_fn(rows, cols.len(), |i, j| get(&cols[j])[i]);
         Self {
-            a: mat(&|c| &c.a),
-            b: mat(&|c| &c.b),
-            heads: mat(&|c| &c.head),
-            plus: mat(&|c| &c.plus),
-            minus: mat(&|c| &c.minus),
+            a: mat(&|c| &c.a, n_inputs),
+            b: mat(&|c| &c.b, n_inputs),
+            heads: mat(&|c| &c.head, n_classes),
+            plus: mat(&|c| &c.plus, n_inputs),
+            minus: mat(&|c| &c.minus, n_inputs),
             origin: cols.iter().map(|c| c.origin).collect(),
             form: cols.iter().map(|c| c.form).collect(),
             role: cols.iter().map(|c| c.role).collect(),

@@ -7,6 +7,17 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub mod prof {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    pub static T: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
+    pub fn add(i: usize, t: std::time::Instant) { T[i].fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed); }
+    pub fn dump() {
+        let names = ["gather","h=xWe","lr=hWlr","p=l*r","z=pWu","softmax","bias+gWu","dp=dzWu","dl,dr","gWlr","dh","gWe","phaseA(wall)","adamw(wall)","",""];
+        for (i, n) in names.iter().enumerate() { let v = T[i].swap(0, Ordering::Relaxed); if v > 0 { eprintln!("{n:12} {:8.1} ms", v as f64 / 1e6); } }
+    }
+}
+use std::time::Instant as I;
+
 use super::{Bilinear, ModelConfig};
 use crate::data::Dataset;
 use crate::linalg;
@@ -98,30 +109,81 @@ pub fn train(cfg: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(usize, 
     let shards = linalg::threads().min(cfg.batch_size);
     let mut workspaces: Vec<Workspace> =
         (0..shards).map(|_| Workspace::new(layout.0, cfg.batch_size.div_ceil(shards))).collect();
+    let images = Images::new(data);
     let mut order: Vec<usize> = (0..data.len()).collect();
     let mut epoch_losses = Vec::with_capacity(cfg.epochs);
     for epoch in 0..cfg.epochs {
         order.shuffle(&mut rng);
-        let mut total = 0.0f64;
-        for (step, batch) in order.chunks(cfg.batch_size).enumerate() {
-            let noise_key = gauss::child(gauss::child(gauss::child(gauss::ROOT, cfg.seed), epoch as u64), step as u64);
-            workspaces.par_iter_mut().enumerate().for_each(|(k, ws)| {
-                let (lo, hi) = (k * batch.len() / shards, (k + 1) * batch.len() / shards);
-                ws.gather(data, &batch[lo..hi], lo, cfg, noise_key);
-                ws.forward_backward(layout, &params, batch.len());
-            });
-            let loss: f64 = workspaces.iter().map(|ws| ws.loss).sum();
-            if !loss.is_finite() {
-                bail!("training diverged: the loss became {loss} at epoch {} step {}", epoch + 1, step + 1);
+        // The steps run on a pool thread, so that no parallel phase has to wake this one.
+        let total = rayon::scope(|_| -> Result<f64> {
+            let mut total = 0.0f64;
+            for (step, batch) in order.chunks(cfg.batch_size).enumerate() {
+                let noise_key = gauss::child(gauss::child(gauss::child(gauss::ROOT, cfg.seed), epoch as u64), step as u64);
+                let ta = I::now();
+                workspaces.par_iter_mut().enumerate().for_each(|(k, ws)| {
+                    let (lo, hi) = (k * batch.len() / shards, (k + 1) * batch.len() / shards);
+                    let t = I::now();
+                    ws.gather(data, &images, &batch[lo..hi], lo, cfg, noise_key);
+                    prof::add(0, t);
+                    ws.forward_backward(layout, &params, batch.len());
+                });
+                prof::add(12, ta);
+                let loss: f64 = workspaces.iter().map(|ws| ws.loss).sum();
+                if !loss.is_finite() {
+                    bail!("training diverged: the loss became {loss} at epoch {} step {}", epoch + 1, step + 1);
+                }
+                total += loss * batch.len() as f64;
+                let t = I::now();
+                opt.step(&mut params, &workspaces, cfg.lr);
+                prof::add(13, t);
             }
-            total += loss * batch.len() as f64;
-            opt.step(&mut params, &workspaces, cfg.lr);
-        }
+            Ok(total)
+        })?;
         let loss = total / data.len() as f64;
         epoch_losses.push(loss);
         on_epoch(epoch + 1, loss);
     }
+    prof::dump();
     Ok((layout.unflatten(&params), TrainReport { epoch_losses, seconds: start.elapsed().as_secs_f64() }))
+}
+
+/// The training images, kept as bytes when every pixel is a multiple of 1/255 (as IDX data
+/// is): batches then gather a quarter of the bytes, converted back to the very same floats.
+enum Images<'a> {
+    Bytes(Vec<u8>, usize),
+    Floats(&'a Dataset),
+}
+
+impl<'a> Images<'a> {
+    fn new(data: &'a Dataset) -> Self {
+        const CHUNK: usize = 1 << 16;
+        let mut bytes = vec![0u8; data.pixels.len()];
+        let exact = (bytes.par_chunks_mut(CHUNK).zip(data.pixels.par_chunks(CHUNK)))
+            .map(|(bytes, pixels)| {
+                simd(#[inline(always)] || {
+                    let mut exact = true;
+                    for (b, &x) in bytes.iter_mut().zip(pixels) {
+                        *b = (x * 255.0 + 0.5) as u8;
+                        exact &= *b as f32 / 255.0 == x;
+                    }
+                    exact
+                })
+            })
+            .reduce(|| true, |a, b| a & b);
+        if exact { Images::Bytes(bytes, data.n_pixels()) } else { Images::Floats(data) }
+    }
+
+    /// Writes image `i` into `row`.
+    fn copy(&self, i: usize, row: &mut [f32]) {
+        match self {
+            Images::Bytes(bytes, d) => simd(#[inline(always)] || {
+                for (x, &b) in row.iter_mut().zip(&bytes[i * d..(i + 1) * d]) {
+                    *x = b as f32 / 255.0;
+                }
+            }),
+            Images::Floats(data) => row.copy_from_slice(data.image(i)),
+        }
+    }
 }
 
 /// Where the weights lie in one flat vector (the gradients use the same layout): column-major
@@ -191,21 +253,23 @@ fn cm_mut(buf: &mut [f32], rows: usize, cols: usize) -> MatMut<'_, f32> {
 }
 
 /// One thread's buffers, reused across steps so the hot loop allocates nothing; sized for a
-/// full shard, a shorter one uses their leading part. Activations are column-major.
+/// full shard, a shorter one uses their leading part. Activations hold one image per column
+/// (`h` is e × rows, …), which puts every product in faer's fastest layout and keeps each
+/// image's values contiguous.
 struct Workspace {
     /// Images in the current shard.
     rows: usize,
-    /// The shard's images with their noise, row-major (rows × d), and their labels.
+    /// The shard's images with their noise, one per column (d × rows), and their labels.
     x: Vec<f32>,
     labels: Vec<u8>,
-    /// `h` (rows × e), then `dh`.
+    /// `h`, then `dh` (e × rows).
     h: Vec<f32>,
     dh: Vec<f32>,
-    /// `[l | r]` (rows × 2h), then `[dl | dr]`.
+    /// `[l; r]` (2h × rows), then `[dl; dr]`.
     lr: Vec<f32>,
-    /// `p = l ⊙ r` (rows × h), then `dp`.
+    /// `p = l ⊙ r` (h × rows), then `dp`.
     p: Vec<f32>,
-    /// Logits before the bias (rows × o), then dLoss/dz.
+    /// Logits (o × rows), then dLoss/dz.
     z: Vec<f32>,
     /// Gradient of the whole batch's mean loss through this shard's images, laid out as the
     /// weights, and this shard's share of that loss.
@@ -215,7 +279,7 @@ struct Workspace {
 
 impl Workspace {
     fn new(c: ModelConfig, rows: usize) -> Self {
-        let zeros = |cols: usize| vec![0.0f32; rows * cols];
+        let zeros = |features: usize| vec![0.0f32; features * rows];
         Self {
             rows: 0,
             x: zeros(c.n_inputs),
@@ -233,16 +297,14 @@ impl Workspace {
     /// Copies the shard's images, adding N(0, σ²) noise to each with probability p. Each image
     /// draws from its own stream, keyed by its position in the batch (the shard starts at
     /// position `first`), so the noise does not depend on the number of threads.
-    fn gather(&mut self, data: &Dataset, images: &[usize], first: usize, cfg: &TrainConfig, key: u64) {
-        let d = data.n_pixels();
-        self.rows = images.len();
-        for (k, (row, &i)) in self.x.chunks_exact_mut(d).zip(images).enumerate() {
+    fn gather(&mut self, data: &Dataset, images: &Images, batch: &[usize], first: usize, cfg: &TrainConfig, key: u64) {
+        self.rows = batch.len();
+        for (k, (column, &i)) in self.x.chunks_exact_mut(data.n_pixels()).zip(batch).enumerate() {
             self.labels[k] = data.labels[i];
+            images.copy(i, column);
             let stream = gauss::child(key, (first + k) as u64);
             if cfg.noise_std > 0.0 && gauss::uniform(gauss::draw(stream, 0)) < cfg.noise_prob {
-                gauss::add_noise(row, data.image(i), stream, cfg.noise_std);
-            } else {
-                row.copy_from_slice(data.image(i));
+                gauss::add_noise(column, stream, cfg.noise_std);
             }
         }
     }
@@ -255,52 +317,83 @@ impl Workspace {
         let [w_e, w_lr, w_u, bias] = layout.split(params);
         let (w_e, w_lr, w_u) = (cm(w_e, e, d), cm(w_lr, 2 * hd, e), cm(w_u, o, hd));
         let [g_e, g_lr, g_u, g_bias] = layout.split_mut(&mut self.grads);
-        let x = MatRef::from_row_major_slice(&self.x[..n * d], n, d);
         let gemm = |dst: MatMut<'_, f32>, a: MatRef<'_, f32>, b: MatRef<'_, f32>| matmul(dst, Accum::Replace, a, b, 1.0, Par::Seq);
+        let x = cm(&self.x, d, n);
 
-        gemm(cm_mut(&mut self.h, n, e), x, w_e.transpose());
-        let h = cm(&self.h, n, e);
-        gemm(cm_mut(&mut self.lr, n, 2 * hd), h, w_lr.transpose());
-        let (l, r) = self.lr[..2 * n * hd].split_at_mut(n * hd);
-        for ((p, l), r) in self.p[..n * hd].iter_mut().zip(&*l).zip(&*r) {
-            *p = l * r;
+        let t = I::now();
+        gemm(cm_mut(&mut self.h, e, n), w_e, x);
+        prof::add(1, t);
+        let h = cm(&self.h, e, n);
+        let t = I::now();
+        gemm(cm_mut(&mut self.lr, 2 * hd, n), w_lr, h);
+        prof::add(2, t);
+        let t = I::now();
+        for (p, lr) in self.p[..hd * n].chunks_exact_mut(hd).zip(self.lr.chunks_exact(2 * hd)) {
+            let (l, r) = lr.split_at(hd);
+            for ((p, l), r) in p.iter_mut().zip(l).zip(r) {
+                *p = l * r;
+            }
         }
-        gemm(cm_mut(&mut self.z, n, o), cm(&self.p, n, hd), w_u.transpose());
-        self.loss = softmax_cross_entropy(&mut self.z[..n * o], bias, &self.labels[..n], batch);
+        prof::add(3, t);
+        let t = I::now();
+        gemm(cm_mut(&mut self.z, o, n), w_u, cm(&self.p, hd, n));
+        prof::add(4, t);
+        let t = I::now();
+        self.loss = softmax_cross_entropy(&mut self.z[..o * n], bias, &self.labels[..n], batch);
+        prof::add(5, t);
 
-        let dz = cm(&self.z, n, o);
-        for (c, g) in g_bias.iter_mut().enumerate() {
-            *g = self.z[c * n..(c + 1) * n].iter().sum();
+        let t = I::now();
+        let dz = cm(&self.z, o, n);
+        g_bias.fill(0.0);
+        for column in self.z[..o * n].chunks_exact(o) {
+            for (g, dz) in g_bias.iter_mut().zip(column) {
+                *g += dz;
+            }
         }
-        gemm(cm_mut(g_u, o, hd), dz.transpose(), cm(&self.p, n, hd));
-        gemm(cm_mut(&mut self.p, n, hd), dz, w_u);
-        // [l | r] becomes [dl | dr] = [dp ⊙ r | dp ⊙ l].
-        for ((dp, l), r) in self.p[..n * hd].iter().zip(l.iter_mut()).zip(r.iter_mut()) {
-            (*l, *r) = (dp * *r, dp * *l);
+        gemm(cm_mut(g_u, o, hd), dz, cm(&self.p, hd, n).transpose());
+        prof::add(6, t);
+        let t = I::now();
+        gemm(cm_mut(&mut self.p, hd, n), w_u.transpose(), dz);
+        prof::add(7, t);
+        let t = I::now();
+        // [l; r] becomes [dl; dr] = [dp ⊙ r; dp ⊙ l].
+        for (dp, lr) in self.p[..hd * n].chunks_exact(hd).zip(self.lr.chunks_exact_mut(2 * hd)) {
+            let (l, r) = lr.split_at_mut(hd);
+            for ((dp, l), r) in dp.iter().zip(l).zip(r) {
+                (*l, *r) = (dp * *r, dp * *l);
+            }
         }
-        let dlr = cm(&self.lr, n, 2 * hd);
-        gemm(cm_mut(g_lr, 2 * hd, e), dlr.transpose(), h);
-        gemm(cm_mut(&mut self.dh, n, e), dlr, w_lr);
-        gemm(cm_mut(g_e, e, d), cm(&self.dh, n, e).transpose(), x);
+        prof::add(8, t);
+        let dlr = cm(&self.lr, 2 * hd, n);
+        let t = I::now();
+        gemm(cm_mut(g_lr, 2 * hd, e), dlr, h.transpose());
+        prof::add(9, t);
+        let t = I::now();
+        gemm(cm_mut(&mut self.dh, e, n), w_lr.transpose(), dlr);
+        prof::add(10, t);
+        let t = I::now();
+        gemm(cm_mut(g_e, e, d), cm(&self.dh, e, n), x.transpose());
+        prof::add(11, t);
     }
 }
 
-/// Softmax cross-entropy of the logits `z + bias` (`z` column-major, one row per label), as
-/// this shard's share of a `batch`-image mean; `z` becomes dLoss/dz = (softmax − onehot) / batch.
+/// Softmax cross-entropy of the logits `z + bias` (one image per column of `z`), as this
+/// shard's share of a `batch`-image mean; `z` becomes dLoss/dz = (softmax − onehot) / batch.
 fn softmax_cross_entropy(z: &mut [f32], bias: &[f32], labels: &[u8], batch: usize) -> f64 {
-    let n = labels.len();
     let mut loss = 0.0f64;
-    for (i, &y) in labels.iter().enumerate() {
-        let row_max = bias.iter().enumerate().map(|(c, b)| z[i + c * n] + b).fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0f32;
-        for (c, b) in bias.iter().enumerate() {
-            let e = (z[i + c * n] + b - row_max).exp();
-            z[i + c * n] = e;
-            sum += e;
+    for (column, &y) in z.chunks_exact_mut(bias.len()).zip(labels) {
+        for (z, b) in column.iter_mut().zip(bias) {
+            *z += b;
         }
-        loss -= ((z[i + y as usize * n] / sum) as f64).ln();
-        for c in 0..bias.len() {
-            z[i + c * n] = (z[i + c * n] / sum - if c == y as usize { 1.0 } else { 0.0 }) / batch as f32;
+        let max = column.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0f32;
+        for z in column.iter_mut() {
+            *z = (*z - max).exp();
+            sum += *z;
+        }
+        loss -= ((column[y as usize] / sum) as f64).ln();
+        for (c, z) in column.iter_mut().enumerate() {
+            *z = (*z / sum - if c == y as usize { 1.0 } else { 0.0 }) / batch as f32;
         }
     }
     loss / batch as f64
@@ -331,7 +424,7 @@ impl FlatAdamW {
         let decay = 1.0 - lr * c.weight_decay;
         let part = params.len().div_ceil(shards.len()).next_multiple_of(BLOCK);
         let parts = params.par_chunks_mut(part).zip(self.m.par_chunks_mut(part)).zip(self.v.par_chunks_mut(part));
-        parts.enumerate().for_each(|(k, ((p, m), v))| {
+        parts.enumerate().for_each(|(k, ((p, m), v))| simd(#[inline(always)] || {
             let mut g = [0.0f32; BLOCK];
             for (b, ((p, m), v)) in p.chunks_mut(BLOCK).zip(m.chunks_mut(BLOCK)).zip(v.chunks_mut(BLOCK)).enumerate() {
                 let at = k * part + b * BLOCK;
@@ -348,8 +441,36 @@ impl FlatAdamW {
                     *p = *p * decay - step * *m / (v.sqrt() / bc2_sqrt + c.eps);
                 }
             }
-        });
+        }));
     }
+}
+
+/// Runs `f` compiled for AVX-512 or AVX2 where the CPU has them, so that its loops vectorise
+/// wide. The results are the same bits on every CPU: Rust never fuses a multiply and an add
+/// unless asked to, and division and square root are correctly rounded.
+#[inline(always)]
+fn simd<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2")]
+        fn avx512<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        if has!("avx512f") && has!("avx512dq") && has!("avx512vl") {
+            // SAFETY: the CPU has the features the function is compiled for.
+            return unsafe { avx512(f) };
+        }
+        if has!("avx2") && has!("fma") {
+            // SAFETY: as above.
+            return unsafe { avx2(f) };
+        }
+    }
+    f()
 }
 
 /// Counter-based random numbers and exact Gaussian noise, in a form the compiler vectorises.
@@ -391,48 +512,24 @@ mod gauss {
         (u >> 40) as f32 * (1.0 / (1u32 << 24) as f32)
     }
 
-    /// `dst = src + std·z`, with `z` the normals of stream `key` from draw 1 on.
-    pub fn add_noise(dst: &mut [f32], src: &[f32], key: u64, std: f32) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::is_x86_feature_detected as has;
-            if has!("avx512f") && has!("avx512dq") && has!("avx512vl") {
-                // SAFETY: the CPU has the features the function is compiled for.
-                return unsafe { add_noise_avx512(dst, src, key, std) };
-            }
-            if has!("avx2") {
-                // SAFETY: as above.
-                return unsafe { add_noise_avx2(dst, src, key, std) };
-            }
-        }
-        add_noise_portable(dst, src, key, std)
+    /// `x += std·z`, with `z` the normals of stream `key` from draw 1 on.
+    pub fn add_noise(x: &mut [f32], key: u64, std: f32) {
+        super::simd(#[inline(always)] || add_noise_portable(x, key, std))
     }
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2")]
-    fn add_noise_avx512(dst: &mut [f32], src: &[f32], key: u64, std: f32) {
-        add_noise_portable(dst, src, key, std)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn add_noise_avx2(dst: &mut [f32], src: &[f32], key: u64, std: f32) {
-        add_noise_portable(dst, src, key, std)
-    }
-
-    /// What [`add_noise`] computes, compiled for any CPU: no fused multiply-adds, so every
-    /// instruction set gives the same bits. Pixels `32b..32b+16` take the first normal of pairs
-    /// `16b..16b+16`, the next 16 pixels their second.
+    /// [`add_noise`] for any instruction set (the same bits, see [`simd`](super::simd)).
+    /// Pixels `32b..32b+16` take the first normal of pairs `16b..16b+16`, the next 16 pixels
+    /// their second.
     #[inline(always)]
-    pub fn add_noise_portable(dst: &mut [f32], src: &[f32], key: u64, std: f32) {
+    pub fn add_noise_portable(x: &mut [f32], key: u64, std: f32) {
         let mut z = [0.0f32; 32];
-        for (block, (dst, src)) in dst.chunks_mut(32).zip(src.chunks(32)).enumerate() {
+        for (block, x) in x.chunks_mut(32).enumerate() {
             let first = 1 + 16 * block as u64;
             for k in 0..16 {
                 (z[k], z[k + 16]) = pair(draw(key, first + k as u64));
             }
-            for ((d, s), z) in dst.iter_mut().zip(src).zip(&z) {
-                *d = s + std * z;
+            for (x, z) in x.iter_mut().zip(&z) {
+                *x += std * z;
             }
         }
     }
@@ -581,7 +678,7 @@ mod tests {
         let n = 1 << 20;
         let mut z = vec![0.0f32; n];
         for (k, row) in z.chunks_mut(784).enumerate() {
-            gauss::add_noise(row, &vec![0.0; row.len()], gauss::child(gauss::ROOT, k as u64), 1.0);
+            gauss::add_noise(row, gauss::child(gauss::ROOT, k as u64), 1.0);
         }
         let mean = z.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
         let var = z.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n as f64;
@@ -610,10 +707,10 @@ mod tests {
             let reference = (u as f64).ln();
             assert!((gauss::ln(u) as f64 - reference).abs() <= 1.2e-7 * reference.abs().max(1.0), "ln {u}");
         }
-        let src: Vec<f32> = (0..784).map(|i| i as f32 / 784.0).collect();
-        let (mut fast, mut portable) = (vec![0.0; 784], vec![0.0; 784]);
-        gauss::add_noise(&mut fast, &src, 42, 0.4);
-        gauss::add_noise_portable(&mut portable, &src, 42, 0.4);
+        let mut fast: Vec<f32> = (0..784).map(|i| i as f32 / 784.0).collect();
+        let mut portable = fast.clone();
+        gauss::add_noise(&mut fast, 42, 0.4);
+        gauss::add_noise_portable(&mut portable, 42, 0.4);
         assert_eq!(fast, portable);
     }
 

@@ -1,0 +1,162 @@
+//! The whole study in one call: train (or load) a base model, its eigen baseline, the key
+//! presets (the main recipe over several seeds), per-run analyses, seed stability and
+//! consensus, frontier plots, and the HTML report. Every stage is cached on disk, so an
+//! interrupted study resumes where it stopped.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde_json::{Map, Value, json};
+
+use crate::analysis::{consensus, eigen_baseline, explain, faithfulness, frontier, gallery, stability};
+use crate::data::DataSplit;
+use crate::decomp::bank::Role;
+use crate::decomp::components::Components;
+use crate::decomp::experiment::Context;
+use crate::decomp::{presets, save};
+use crate::figures::{self, Cell, Grid, Scale};
+use crate::model::{Bilinear, TrainConfig, load_model};
+use crate::run::{write_atomic, write_json};
+use crate::sweep::{RunSpec, cached_base_model, run_all, run_id};
+
+/// The recipe whose seeds are compared for stability and consensus.
+pub const MAIN: &str = "combo_cp_top1_res8";
+
+/// What the study runs: `(preset, overrides)` once each, and `main` (with `main_sets`)
+/// over `seeds`.
+pub struct Plan {
+    pub runs: Vec<(String, Vec<String>)>,
+    pub main: String,
+    pub main_sets: Vec<String>,
+    pub seeds: Vec<u64>,
+}
+
+impl Plan {
+    /// The key presets of the reference study, each at its own settings.
+    pub fn standard() -> Self {
+        let runs = [
+            ("provided_sparse", vec!["rank=64", "steps=200"]),
+            ("evidence_split_sparse_smooth_r32", vec![]),
+            ("cp_soft_sym_l1tv", vec![]),
+            ("mask034_cp_top1_distill", vec![]),
+            ("stroke_cp_top1_resid03", vec![]),
+            ("cp_res48_pen004", vec![]),
+            ("two_bank_interpretable", vec![]),
+        ];
+        let runs = runs.iter().map(|(p, s)| (p.to_string(), s.iter().map(|s| s.to_string()).collect())).collect();
+        Self { runs, main: MAIN.to_string(), main_sets: Vec::new(), seeds: vec![0, 1, 2] }
+    }
+
+    /// A smoke-test plan: three short runs (tests and demos).
+    pub fn quick() -> Self {
+        let sets = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        Self { runs: vec![("provided_sparse".into(), sets(&["rank=16", "steps=40"]))], main: MAIN.into(), main_sets: sets(&["steps=40", "distill_images=1024"]), seeds: vec![0, 1] }
+    }
+
+    pub fn specs(&self) -> Vec<RunSpec> {
+        let once = self.runs.iter().map(|(p, s)| RunSpec { id: run_id(p, s, 0), preset: p.clone(), sets: s.clone(), seed: 0 });
+        let mains = self.seeds.iter().map(|&seed| RunSpec { id: run_id(&self.main, &self.main_sets, seed), preset: self.main.clone(), sets: self.main_sets.clone(), seed });
+        once.chain(mains).collect()
+    }
+}
+
+/// Runs the study into `out`, returning the report's path. `model` skips training.
+pub fn run(data: &DataSplit, model: Option<&Path>, base: &TrainConfig, plan: &Plan, out: &Path, log: impl Fn(&str) + Sync) -> Result<PathBuf> {
+    let (model, model_path): (Bilinear, PathBuf) = match model {
+        Some(p) => (load_model(p)?, p.to_path_buf()),
+        None => {
+            log("training the base model");
+            (cached_base_model(&out.join("base"), base, data)?, out.join("base/model.safetensors"))
+        }
+    };
+    if !out.join("eigen/run.json").exists() {
+        log("eigen baseline");
+        eigen_baseline::write(&model, &model_path, data, &out.join("eigen"), 4, &eigen_baseline::DEFAULT_KS)?;
+    }
+    let ctx = Context::new(model, data)?;
+    let specs = plan.specs();
+    log(&format!("{} decompositions", specs.len()));
+    run_all(&ctx, data, &model_path, &specs, out, |spec, r| log(&format!("  {} {}", spec.id, if r.is_ok() { "done" } else { "FAILED" })))?;
+    log("per-run analyses");
+    for spec in &specs {
+        analyse_run(&ctx, &out.join("runs").join(&spec.id))?;
+    }
+    log("stability, consensus and frontiers");
+    let mains: Vec<&RunSpec> = specs.iter().filter(|s| s.preset == plan.main).collect();
+    across_runs(&mains, out)?;
+    let rows = crate::sweep::collect_results(out, &specs)?;
+    draw_frontiers(&rows, &out.join("analysis"))?;
+    let report = out.join("report.html");
+    crate::report::write(out, &report, None)?;
+    Ok(report)
+}
+
+/// Components of a finished run: `(displayed, residual)`.
+fn run_components(dir: &Path) -> Result<(Components, Components)> {
+    let mut d = save::load_factors(&dir.join("factors.safetensors"))?;
+    Ok((Components::of(&mut d, |r| r == Role::Displayed), Components::of(&mut d, |r| r == Role::Residual)))
+}
+
+/// Gallery, explanations and faithfulness curves of one run folder (skipped when present).
+pub fn analyse_run(ctx: &Context, dir: &Path) -> Result<()> {
+    if dir.join("faithfulness.csv").exists() {
+        return Ok(());
+    }
+    let (shown, residual) = run_components(dir)?;
+    figures::draw_grid(&gallery::gallery(&shown, &ctx.test, 8, 6), &dir.join("gallery.png"))?;
+    let images: Vec<(&[f32], u8)> = (0..4).map(|i| (ctx.test.image(i), ctx.test.labels[i])).collect();
+    let rest = |x: &[f32]| {
+        let z = residual.logits(faer::MatRef::from_row_major_slice(x, 1, x.len()));
+        (0..ctx.model.bias.len()).map(|c| ctx.model.bias[c] + z[(0, c)]).collect()
+    };
+    figures::draw_grid(&explain::explanations(&shown, rest, &images, 2, 4), &dir.join("explanations.png"))?;
+    let eigen = crate::interaction::eigen::Eigen::pixel(&ctx.inter);
+    let points = faithfulness::curves(&ctx.inter, &eigen, &shown, Some(&residual), &ctx.test);
+    figures::draw_lines(&faithfulness::chart(&points, |p| p.test_accuracy, "test accuracy (no bias)", "Faithfulness: accuracy as the strongest components are kept or dropped"), &dir.join("faithfulness.png"))?;
+    write_atomic(&dir.join("faithfulness.csv"), &crate::decomp::experiment::csv_bytes(&points)?)
+}
+
+/// Seed stability and the consensus dictionary over the runs of the main recipe.
+fn across_runs(mains: &[&RunSpec], out: &Path) -> Result<()> {
+    let dir = out.join("analysis");
+    let runs: Vec<Components> = mains.iter().map(|s| run_components(&out.join("runs").join(&s.id)).map(|c| c.0)).collect::<Result<_>>()?;
+    if runs.len() < 2 {
+        return Ok(());
+    }
+    let ids: Vec<&str> = mains.iter().map(|s| s.id.as_str()).collect();
+    let top = 24.min(runs[0].len());
+    let hungarian = stability::seed_stability(&runs, top, false)?;
+    let index_wise: Vec<f64> = (0..runs.len()).flat_map(|i| (i + 1..runs.len()).map(move |j| (i, j))).map(|(i, j)| stability::index_wise(&runs[i], &runs[j], top, false).mean).collect();
+    write_json(&dir.join("stability.json"), &json!({ "runs": ids, "top": top, "hungarian": hungarian, "index_wise_mean": index_wise.iter().sum::<f64>() / index_wise.len() as f64, "index_wise_pairs": index_wise }))?;
+    let report = consensus::consensus(&runs, &consensus::ConsensusConfig::default());
+    write_json(&dir.join("consensus.json"), &json!({ "runs": ids, "mean_support_top12": report.mean_support_top(12), "mean_similarity_top12": report.mean_similarity_top(12), "report": report }))?;
+    figures::draw_grid(&consensus_grid(&report, 12), &dir.join("consensus.png"))
+}
+
+/// The `k` best consensus clusters: mean plus, mean minus, mean head.
+fn consensus_grid(r: &consensus::ConsensusReport, k: usize) -> Grid {
+    let shown: Vec<&consensus::Cluster> = r.clusters.iter().take(k).collect();
+    Grid {
+        title: format!("Consensus dictionary over {} seeds: the {} best-supported clusters", r.runs, shown.len()),
+        column_titles: shown.iter().map(|c| format!("{}{} · {}/{} seeds\nsimilarity {:.2}", if c.sign < 0.0 { "−" } else { "+" }, c.class, c.support, r.runs, c.mean_similarity)).collect(),
+        row_labels: vec!["plus".into(), "minus".into(), "head".into()],
+        rows: vec![
+            shown.iter().map(|c| Cell::Pattern(c.plus.clone())).collect(),
+            shown.iter().map(|c| if c.minus.iter().all(|v| *v == 0.0) { Cell::Empty } else { Cell::Pattern(c.minus.clone()) }).collect(),
+            shown.iter().map(|c| Cell::Bars(c.head.clone())).collect(),
+        ],
+        cell_titles: Vec::new(),
+        image_side: (28, 28),
+        caption: format!("Clusters of sign-aligned components from different seeds (at most one per seed, similarity ≥ {:.2}); patterns are the members' means. {}", r.config.min_similarity, figures::components::CONVENTION),
+        scale: Scale::Shared,
+    }
+}
+
+/// Fidelity-vs-interpretability scatters over all finished runs.
+fn draw_frontiers(rows: &[Map<String, Value>], dir: &Path) -> Result<()> {
+    let family = |preset: &str| presets::find(preset).map(|p| p.family.to_string()).unwrap_or_else(|_| "other".into());
+    for (x, y, xl, yl) in frontier::AXES {
+        figures::draw_scatter(&frontier::scatter(rows, x, y, xl, yl, family), &dir.join(format!("frontier_{y}_vs_{x}.png")))?;
+    }
+    Ok(())
+}
