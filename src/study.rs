@@ -82,8 +82,9 @@ pub fn run(data: &DataSplit, model: Option<&Path>, base: &TrainConfig, plan: &Pl
         analyse_run(&ctx, &out.join("runs").join(&spec.id))?;
     }
     log("stability, consensus and frontiers");
-    let mains: Vec<&RunSpec> = specs.iter().filter(|s| s.preset == plan.main).collect();
-    across_runs(&mains, out)?;
+    for (name, group) in seed_groups(&specs) {
+        seed_analysis(out, &name, &group)?;
+    }
     let rows = crate::sweep::collect_results(out, &specs)?;
     draw_frontiers(&rows, &out.join("analysis"))?;
     let report = out.join("report.html");
@@ -116,21 +117,38 @@ pub fn analyse_run(ctx: &Context, dir: &Path) -> Result<()> {
     write_atomic(&dir.join("faithfulness.csv"), &crate::decomp::experiment::csv_bytes(&points)?)
 }
 
-/// Seed stability and the consensus dictionary over the runs of the main recipe.
-fn across_runs(mains: &[&RunSpec], out: &Path) -> Result<()> {
+/// Seed stability (Hungarian, sign-aware, top 24, every pair of seeds) and the consensus
+/// dictionary of runs that differ only in their seed, written as
+/// `analysis/{stability,consensus}_<name>.json` and `analysis/consensus_<name>.png`.
+pub fn seed_analysis(out: &Path, name: &str, group: &[&RunSpec]) -> Result<()> {
     let dir = out.join("analysis");
-    let runs: Vec<Components> = mains.iter().map(|s| run_components(&out.join("runs").join(&s.id)).map(|c| c.0)).collect::<Result<_>>()?;
+    let runs: Vec<Components> = group.iter().map(|s| run_components(&out.join("runs").join(&s.id)).map(|c| c.0)).collect::<Result<_>>()?;
     if runs.len() < 2 {
         return Ok(());
     }
-    let ids: Vec<&str> = mains.iter().map(|s| s.id.as_str()).collect();
+    let ids: Vec<&str> = group.iter().map(|s| s.id.as_str()).collect();
     let top = 24.min(runs[0].len());
     let hungarian = stability::seed_stability(&runs, top, false)?;
     let index_wise: Vec<f64> = (0..runs.len()).flat_map(|i| (i + 1..runs.len()).map(move |j| (i, j))).map(|(i, j)| stability::index_wise(&runs[i], &runs[j], top, false).mean).collect();
-    write_json(&dir.join("stability.json"), &json!({ "runs": ids, "top": top, "hungarian": hungarian, "index_wise_mean": index_wise.iter().sum::<f64>() / index_wise.len() as f64, "index_wise_pairs": index_wise }))?;
+    let index_wise_mean = index_wise.iter().sum::<f64>() / index_wise.len() as f64;
+    write_json(&dir.join(format!("stability_{name}.json")), &json!({ "runs": ids, "top": top, "hungarian": hungarian, "index_wise_mean": index_wise_mean, "index_wise_pairs": index_wise }))?;
     let report = consensus::consensus(&runs, &consensus::ConsensusConfig::default());
-    write_json(&dir.join("consensus.json"), &json!({ "runs": ids, "mean_support_top12": report.mean_support_top(12), "mean_similarity_top12": report.mean_similarity_top(12), "report": report }))?;
-    figures::draw_grid(&consensus_grid(&report, 12), &dir.join("consensus.png"))
+    write_json(&dir.join(format!("consensus_{name}.json")), &json!({ "runs": ids, "mean_support_top12": report.mean_support_top(12), "mean_similarity_top12": report.mean_similarity_top(12), "report": report }))?;
+    figures::draw_grid(&consensus_grid(&report, 12), &dir.join(format!("consensus_{name}.png")))
+}
+
+/// Groups of runs that differ only in their seed, named by preset and overrides.
+pub fn seed_groups(specs: &[RunSpec]) -> Vec<(String, Vec<&RunSpec>)> {
+    let mut groups: Vec<(String, Vec<&RunSpec>)> = Vec::new();
+    for s in specs {
+        let name = run_id(&s.preset, &s.sets, 0).trim_end_matches("__seed=0").to_string();
+        match groups.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, g)) => g.push(s),
+            None => groups.push((name, vec![s])),
+        }
+    }
+    groups.retain(|(_, g)| g.len() >= 2);
+    groups
 }
 
 /// The `k` best consensus clusters: mean plus, mean minus, mean head.

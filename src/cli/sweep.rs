@@ -42,6 +42,9 @@ pub fn run(args: Args) -> Result<()> {
         }
     })?;
     bar.finish_and_clear();
+    for (name, group) in crate::study::seed_groups(&specs) {
+        crate::study::seed_analysis(&args.out, &name, &group)?;
+    }
     println!("{} runs finished; results in {}", specs.len(), args.out.join("results.csv").display());
     Ok(())
 }

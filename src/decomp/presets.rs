@@ -26,6 +26,7 @@ pub fn all() -> Vec<Preset> {
     stroke_mask_residual(&mut out);
     residual_frontier(&mut out);
     next_steps(&mut out);
+    beyond(&mut out);
     out
 }
 
@@ -227,6 +228,32 @@ fn next_steps(out: &mut Vec<Preset>) {
         Recipe { residual_rank: 16, steps: 220, distill: 0.20, deform_scale: 0.35, anchor_offset: 12, priors: with(0.20, 0.08), ..base.clone() });
     push(out, F, "data_derived_priors", "anchors from class means and their differences instead of strokes",
         Recipe { residual_rank: 16, steps: 220, distill: 0.20, deform_scale: 0.35, init: Init::Data, priors: with(0.18, 0.0), ..base });
+}
+
+/// bilens's own recipes (issue: a displayed-only dictionary that is faithful, one-hot and
+/// the same across seeds). A one-hot CP component `d_c·sym(a bᵀ) = d_c(ppᵀ − nnᵀ)` can hold
+/// one positive and one negative eigen-direction of its class, so 128 components start from
+/// each class's paired eigenvectors (exact up to the pairing, deterministic, classes chosen
+/// by the data rather than at random), then a smoothness prior and distillation trade a
+/// little fidelity for readable patterns; classes stay learnable (straight-through heads).
+fn beyond(out: &mut Vec<Preset>) {
+    const F: &str = "beyond";
+    let base = Recipe {
+        rank: 128,
+        init: Init::EigenPairs,
+        init_jitter: 0.1,
+        topk: 1,
+        learn_class: true,
+        steps: 200,
+        lr: 0.003,
+        weight_decay: 0.0,
+        distill: 0.2,
+        ..Recipe::default()
+    };
+    push(out, F, "eigen_pairs_onehot", "128 one-hot CP components from paired class eigenvectors, lightly smoothed, no residual",
+        Recipe { priors: Priors { raw_tv: 0.5, ..Priors::default() }, ..base.clone() });
+    push(out, F, "eigen_pairs_smooth", "as eigen_pairs_onehot with a strong smoothness prior and distillation: smoother patterns, same accuracy",
+        Recipe { distill: 3.0, priors: Priors { raw_tv: 2.0, ..Priors::default() }, ..base });
 }
 
 #[cfg(test)]
