@@ -1,3 +1,5 @@
+use std::io::Write;
+
 use anyhow::Result;
 
 use crate::decomp::presets;
@@ -10,13 +12,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    match args.show {
-        Some(name) => print!("{}", toml::to_string(&presets::find(&name)?.recipe)?),
-        None => {
-            for p in presets::all() {
-                println!("{:<42} {:<22} {}", p.name, p.family, p.recipe.description);
-            }
-        }
+    let mut out = std::io::stdout().lock();
+    let written = match args.show {
+        Some(name) => write!(out, "{}", toml::to_string(&presets::find(&name)?.recipe)?),
+        None => presets::all().iter().try_for_each(|p| writeln!(out, "{:<42} {:<22} {}", p.name, p.family, p.recipe.description)),
+    };
+    match written {
+        // A closed pipe (`bilens presets | head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
-    Ok(())
 }

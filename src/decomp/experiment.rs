@@ -113,6 +113,10 @@ pub struct Metrics {
     /// Tensor cosine of the per-class pixel eigendecomposition truncated to the same number
     /// of displayed components (globally largest |λ|): the baseline at matched capacity.
     pub eigen_cosine_matched: f64,
+    /// Share of first-bank components whose head class (argmax |d|) differs from the one they
+    /// started with: 0 when classes are frozen, as under the reference's hard top-k heads.
+    #[serde(default)]
+    pub class_changes: f64,
 }
 
 /// Builds and fits the decomposition `recipe` describes; `on_step(stage, step, loss, cosine)`.
@@ -126,6 +130,7 @@ pub fn run(ctx: &Context, recipe: &Recipe, seed: u64, mut on_step: impl FnMut(us
         banks.push(residual_bank(recipe, ctx.inter.n_inputs(), ctx.inter.n_classes(), &mut rng));
     }
     let mut decomposition = Decomposition { banks };
+    let initial_classes = head_classes(&decomposition.banks[0].head.heads());
     let data = FitData {
         distill: (recipe.distill > 0.0).then(|| ctx.distill_set(recipe.distill_images, None)),
         activation: (recipe.priors.activation > 0.0).then(|| LabelledSet { x: ctx.activation.x.clone(), y: ctx.activation.y.clone() }),
@@ -141,8 +146,15 @@ pub fn run(ctx: &Context, recipe: &Recipe, seed: u64, mut on_step: impl FnMut(us
         history.extend(fit(&mut second, recipe, &weights, &Target::new(&ctx.inter, Some(first)), &data, 2, |s, l, c| on_step(2, s, l, c))?);
         decomposition.banks.extend(second.banks);
     }
-    let metrics = evaluate(ctx, &mut decomposition);
+    let mut metrics = evaluate(ctx, &mut decomposition);
+    let classes = head_classes(&decomposition.banks[0].head.heads());
+    metrics.class_changes = classes.iter().zip(&initial_classes).filter(|(a, b)| a != b).count() as f64 / classes.len().max(1) as f64;
     Ok(Outcome { decomposition, history, metrics })
+}
+
+/// The class each head column votes for most strongly.
+fn head_classes(heads: &Mat<f32>) -> Vec<usize> {
+    (0..heads.ncols()).map(|r| crate::model::argmax(heads.col(r).iter().map(|v| v.abs()))).collect()
 }
 
 /// Every metric of [`Metrics`] for a decomposition.
@@ -185,6 +197,7 @@ pub fn evaluate(ctx: &Context, d: &mut Decomposition) -> Metrics {
         displayed_components: shown.len(),
         residual_components: all.len() - shown.len(),
         eigen_cosine_matched: ctx.inter.cosine(&ctx.pixel_eigen.top_overall(shown.len())),
+        class_changes: 0.0,
     }
 }
 
