@@ -1,5 +1,5 @@
 //! The whole study in one call: train (or load) a base model, its eigen baseline, the key
-//! presets (the main recipe over several seeds), per-run analyses, seed stability and
+//! presets (some over several seeds), per-run analyses, seed stability and
 //! consensus, frontier plots, and the HTML report. Every stage is cached on disk, so an
 //! interrupted study resumes where it stopped.
 
@@ -19,44 +19,49 @@ use crate::model::{Bilinear, TrainConfig, load_model};
 use crate::run::{write_atomic, write_json};
 use crate::sweep::{RunSpec, cached_base_model, run_all, run_id};
 
-/// The recipe whose seeds are compared for stability and consensus.
-pub const MAIN: &str = "combo_cp_top1_res8";
-
-/// What the study runs: `(preset, overrides)` once each, and `main` (with `main_sets`)
-/// over `seeds`.
+/// What the study runs: each `(preset, overrides, seeds)` once per seed. Presets run over
+/// several seeds get stability and consensus analyses.
 pub struct Plan {
-    pub runs: Vec<(String, Vec<String>)>,
-    pub main: String,
-    pub main_sets: Vec<String>,
-    pub seeds: Vec<u64>,
+    pub runs: Vec<(String, Vec<String>, Vec<u64>)>,
 }
 
 impl Plan {
-    /// The key presets of the reference study, each at its own settings.
+    /// The key presets of the reference study at their own settings, its main recipe and
+    /// bilens's eigen-pair dictionary over three seeds.
     pub fn standard() -> Self {
-        let runs = [
-            ("provided_sparse", vec!["rank=64", "steps=200"]),
-            ("evidence_split_sparse_smooth_r32", vec![]),
-            ("cp_soft_sym_l1tv", vec![]),
-            ("mask034_cp_top1_distill", vec![]),
-            ("stroke_cp_top1_resid03", vec![]),
-            ("cp_res48_pen004", vec![]),
-            ("two_bank_interpretable", vec![]),
-        ];
-        let runs = runs.iter().map(|(p, s)| (p.to_string(), s.iter().map(|s| s.to_string()).collect())).collect();
-        Self { runs, main: MAIN.to_string(), main_sets: Vec::new(), seeds: vec![0, 1, 2] }
+        let once = |p: &str, sets: &[&str]| (p.to_string(), sets.iter().map(|s| s.to_string()).collect(), vec![0]);
+        let seeded = |p: &str| (p.to_string(), Vec::new(), vec![0, 1, 2]);
+        Self {
+            runs: vec![
+                once("provided_sparse", &["rank=64", "steps=200"]),
+                once("evidence_split_sparse_smooth_r32", &[]),
+                once("cp_soft_sym_l1tv", &[]),
+                once("mask034_cp_top1_distill", &[]),
+                once("stroke_cp_top1_resid03", &[]),
+                once("cp_res48_pen004", &[]),
+                once("two_bank_interpretable", &[]),
+                seeded("combo_cp_top1_res8"),
+                seeded("eigen_pairs_onehot"),
+            ],
+        }
     }
 
-    /// A smoke-test plan: three short runs (tests and demos).
+    /// A smoke-test plan: a few short runs (tests and demos).
     pub fn quick() -> Self {
         let sets = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
-        Self { runs: vec![("provided_sparse".into(), sets(&["rank=16", "steps=40"]))], main: MAIN.into(), main_sets: sets(&["steps=40", "distill_images=1024"]), seeds: vec![0, 1] }
+        Self {
+            runs: vec![
+                ("provided_sparse".into(), sets(&["rank=16", "steps=40"]), vec![0]),
+                ("combo_cp_top1_res8".into(), sets(&["steps=40", "distill_images=1024"]), vec![0, 1]),
+            ],
+        }
     }
 
     pub fn specs(&self) -> Vec<RunSpec> {
-        let once = self.runs.iter().map(|(p, s)| RunSpec { id: run_id(p, s, 0), preset: p.clone(), sets: s.clone(), seed: 0 });
-        let mains = self.seeds.iter().map(|&seed| RunSpec { id: run_id(&self.main, &self.main_sets, seed), preset: self.main.clone(), sets: self.main_sets.clone(), seed });
-        once.chain(mains).collect()
+        self.runs
+            .iter()
+            .flat_map(|(p, sets, seeds)| seeds.iter().map(move |&seed| RunSpec { id: run_id(p, sets, seed), preset: p.clone(), sets: sets.clone(), seed }))
+            .collect()
     }
 }
 

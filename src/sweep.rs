@@ -181,13 +181,22 @@ pub fn collect_results(out: &Path, specs: &[RunSpec]) -> Result<Vec<serde_json::
 fn write_results(out: &Path, specs: &[RunSpec]) -> Result<()> {
     let rows = collect_results(out, specs)?;
     write_json(&out.join("results.json"), &rows)?;
+    // Columns: the union of all rows' keys in first-seen order (runs written by an older
+    // bilens may lack newer metrics; their cells stay empty).
+    let mut columns: Vec<&String> = Vec::new();
+    for key in rows.iter().flat_map(|r| r.keys()) {
+        if !columns.contains(&key) {
+            columns.push(key);
+        }
+    }
     let mut w = csv::Writer::from_writer(Vec::new());
-    if let Some(first) = rows.first() {
-        w.write_record(first.keys())?;
+    if !rows.is_empty() {
+        w.write_record(&columns)?;
         for row in &rows {
-            w.write_record(row.values().map(|v| match v {
-                Value::String(s) => s.clone(),
-                v => v.to_string(),
+            w.write_record(columns.iter().map(|k| match row.get(*k) {
+                Some(Value::String(s)) => s.clone(),
+                Some(v) => v.to_string(),
+                None => String::new(),
             }))?;
         }
     }
