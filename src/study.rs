@@ -176,7 +176,7 @@ fn consensus_grid(r: &consensus::ConsensusReport, k: usize) -> Grid {
 }
 
 /// Fidelity-vs-interpretability scatters over all finished runs.
-fn draw_frontiers(rows: &[Map<String, Value>], dir: &Path) -> Result<()> {
+pub fn draw_frontiers(rows: &[Map<String, Value>], dir: &Path) -> Result<()> {
     let family = |preset: &str| presets::find(preset).map(|p| p.family.to_string()).unwrap_or_else(|_| "other".into());
     for (x, y, xl, yl) in frontier::AXES {
         figures::draw_scatter(&frontier::scatter(rows, x, y, xl, yl, family), &dir.join(format!("frontier_{y}_vs_{x}.png")))?;

@@ -34,40 +34,26 @@ pub const AXES: [(&str, &str, &str, &str); 5] = [
     ),
 ];
 
-/// A scatter of `y` against `x` over result rows (as in `results.json`), one point per row,
-/// grouped by preset family `group(preset)`, Pareto front (maximising both) marked.
-pub fn scatter(
-    rows: &[Map<String, Value>],
-    x: &str,
-    y: &str,
-    x_label: &str,
-    y_label: &str,
-    group: impl Fn(&str) -> String,
-) -> Scatter {
+/// A scatter of `y` against `x` over result rows (as in `results.json`): one point per
+/// configuration (runs that differ only in seed are averaged), grouped by preset family
+/// `group(preset)`, Pareto front marked (maximising both, except that a residual fraction
+/// is better low).
+pub fn scatter(rows: &[Map<String, Value>], x: &str, y: &str, x_label: &str, y_label: &str, group: impl Fn(&str) -> String) -> Scatter {
     let num = |row: &Map<String, Value>, k: &str| row.get(k).and_then(Value::as_f64);
-    let points = rows
-        .iter()
-        .filter_map(|row| {
-            let preset = row.get("preset")?.as_str()?;
-            let label = row.get("run_id").and_then(Value::as_str).unwrap_or(preset);
-            Some(ScatterPoint {
-                label: short(label),
-                x: num(row, x)?,
-                y: num(row, y)?,
-                group: group(preset),
-            })
-        })
-        .collect();
-    Scatter {
-        title: format!("{y_label} vs {x_label}"),
-        x_label: x_label.to_string(),
-        y_label: y_label.to_string(),
-        points,
-        pareto: Some((true, true)),
+    // (label, family, Σx, Σy, runs)
+    let mut configs: Vec<(String, String, f64, f64, usize)> = Vec::new();
+    for row in rows {
+        let (Some(preset), Some(vx), Some(vy)) = (row.get("preset").and_then(Value::as_str), num(row, x), num(row, y)) else { continue };
+        let id = row.get("run_id").and_then(Value::as_str).unwrap_or(preset);
+        let label = id.rsplit_once("__seed=").map_or(id, |(head, _)| head).to_string();
+        match configs.iter_mut().find(|c| c.0 == label) {
+            Some(c) => (c.2, c.3, c.4) = (c.2 + vx, c.3 + vy, c.4 + 1),
+            None => configs.push((label, group(preset), vx, vy, 1)),
+        }
     }
-}
-
-/// Run ids without the default-seed suffix, to keep labels short.
-fn short(id: &str) -> String {
-    id.trim_end_matches("__seed=0").to_string()
+    let points = configs
+        .into_iter()
+        .map(|(label, group, sx, sy, n)| ScatterPoint { label: if n > 1 { format!("{label} ({n} seeds)") } else { label }, x: sx / n as f64, y: sy / n as f64, group })
+        .collect();
+    Scatter { title: format!("{y_label} vs {x_label}"), x_label: x_label.to_string(), y_label: y_label.to_string(), points, pareto: Some((x != "residual_fraction", true)) }
 }

@@ -45,6 +45,7 @@ pub fn run(args: Args) -> Result<()> {
     for (name, group) in crate::study::seed_groups(&specs) {
         crate::study::seed_analysis(&args.out, &name, &group)?;
     }
+    crate::study::draw_frontiers(&crate::sweep::collect_results(&args.out, &specs)?, &args.out.join("analysis"))?;
     println!("{} runs finished; results in {}", specs.len(), args.out.join("results.csv").display());
     Ok(())
 }
