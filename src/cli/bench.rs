@@ -112,10 +112,11 @@ fn bench_train(args: &TrainArgs) -> Result<Value> {
 }
 
 /// The matrix products of one training step on a shard of `rows` images, as `(m, n, k)` of
-/// `C (m×n) = A (m×k) · B (k×n)`: forward, then backward (L and R fused, 2h wide).
+/// `C (m×n) = A (m×k) · B (k×n)`, one image per column as training stores activations:
+/// forward (L and R fused, 2h wide), then backward.
 fn step_gemms(c: ModelConfig, rows: usize) -> [(usize, usize, usize); 8] {
     let (d, e, h, h2, o, n) = (c.n_inputs, c.n_embed, c.n_hidden, 2 * c.n_hidden, c.n_outputs, rows);
-    [(n, e, d), (n, h2, e), (n, o, h), (o, h, n), (n, h, o), (h2, e, n), (n, e, h2), (e, d, n)]
+    [(e, n, d), (h2, n, e), (o, n, h), (o, h, n), (h, n, o), (h2, e, n), (e, n, h2), (e, d, n)]
 }
 
 /// Floating-point operations of the GEMMs of training on `images` images (all epochs).

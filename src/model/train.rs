@@ -7,17 +7,6 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub mod prof {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    pub static T: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
-    pub fn add(i: usize, t: std::time::Instant) { T[i].fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed); }
-    pub fn dump() {
-        let names = ["gather","h=xWe","lr=hWlr","p=l*r","z=pWu","softmax","bias+gWu","dp=dzWu","dl,dr","gWlr","dh","gWe","phaseA(wall)","adamw(wall)","",""];
-        for (i, n) in names.iter().enumerate() { let v = T[i].swap(0, Ordering::Relaxed); if v > 0 { eprintln!("{n:12} {:8.1} ms", v as f64 / 1e6); } }
-    }
-}
-use std::time::Instant as I;
-
 use super::{Bilinear, ModelConfig};
 use crate::data::Dataset;
 use crate::linalg;
@@ -88,7 +77,15 @@ pub struct TrainReport {
 
 /// Trains a bilinear classifier on `data` with AdamW, mini-batches reshuffled every epoch and
 /// Gaussian input noise; `on_epoch(epoch, loss)` is called after each epoch.
-pub fn train(cfg: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(usize, f64)) -> Result<(Bilinear, TrainReport)> {
+pub fn train(cfg: &TrainConfig, data: &Dataset, on_epoch: impl FnMut(usize, f64)) -> Result<(Bilinear, TrainReport)> {
+    train_sharded(cfg, data, linalg::threads().min(cfg.batch_size), on_epoch)
+}
+
+/// [`train`] with every batch split into `shards` even parts, run in parallel: each runs
+/// sequential GEMMs on its part (on 2 cores this beats splitting every small GEMM in two),
+/// then each updates one part of the weights from the sum of all parts' gradients. The result
+/// depends on `shards` (through the order of that sum) and on nothing else.
+fn train_sharded(cfg: &TrainConfig, data: &Dataset, shards: usize, mut on_epoch: impl FnMut(usize, f64)) -> Result<(Bilinear, TrainReport)> {
     cfg.validate()?;
     if data.is_empty() {
         bail!("cannot train on an empty data set");
@@ -103,10 +100,6 @@ pub fn train(cfg: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(usize, 
     });
     let mut params = layout.flatten(&Bilinear::init(layout.0, &mut rng));
     let mut opt = FlatAdamW::new(OptimConfig::adamw(cfg.weight_decay), params.len());
-    // Data parallel: each thread runs sequential GEMMs on an even shard of the batch (on 2
-    // cores this beats splitting every small GEMM in two), then updates its part of the
-    // weights from the sum of the shards' gradients.
-    let shards = linalg::threads().min(cfg.batch_size);
     let mut workspaces: Vec<Workspace> =
         (0..shards).map(|_| Workspace::new(layout.0, cfg.batch_size.div_ceil(shards))).collect();
     let images = Images::new(data);
@@ -114,28 +107,22 @@ pub fn train(cfg: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(usize, 
     let mut epoch_losses = Vec::with_capacity(cfg.epochs);
     for epoch in 0..cfg.epochs {
         order.shuffle(&mut rng);
-        // The steps run on a pool thread, so that no parallel phase has to wake this one.
+        // The steps run on a pool thread, so that no parallel phase has to wake this one up.
         let total = rayon::scope(|_| -> Result<f64> {
             let mut total = 0.0f64;
             for (step, batch) in order.chunks(cfg.batch_size).enumerate() {
                 let noise_key = gauss::child(gauss::child(gauss::child(gauss::ROOT, cfg.seed), epoch as u64), step as u64);
-                let ta = I::now();
                 workspaces.par_iter_mut().enumerate().for_each(|(k, ws)| {
                     let (lo, hi) = (k * batch.len() / shards, (k + 1) * batch.len() / shards);
-                    let t = I::now();
                     ws.gather(data, &images, &batch[lo..hi], lo, cfg, noise_key);
-                    prof::add(0, t);
                     ws.forward_backward(layout, &params, batch.len());
                 });
-                prof::add(12, ta);
                 let loss: f64 = workspaces.iter().map(|ws| ws.loss).sum();
                 if !loss.is_finite() {
                     bail!("training diverged: the loss became {loss} at epoch {} step {}", epoch + 1, step + 1);
                 }
                 total += loss * batch.len() as f64;
-                let t = I::now();
                 opt.step(&mut params, &workspaces, cfg.lr);
-                prof::add(13, t);
             }
             Ok(total)
         })?;
@@ -143,7 +130,6 @@ pub fn train(cfg: &TrainConfig, data: &Dataset, mut on_epoch: impl FnMut(usize, 
         epoch_losses.push(loss);
         on_epoch(epoch + 1, loss);
     }
-    prof::dump();
     Ok((layout.unflatten(&params), TrainReport { epoch_losses, seconds: start.elapsed().as_secs_f64() }))
 }
 
@@ -173,15 +159,31 @@ impl<'a> Images<'a> {
         if exact { Images::Bytes(bytes, data.n_pixels()) } else { Images::Floats(data) }
     }
 
-    /// Writes image `i` into `row`.
-    fn copy(&self, i: usize, row: &mut [f32]) {
+    /// Writes image `i` into `out`.
+    fn copy(&self, i: usize, out: &mut [f32]) {
         match self {
             Images::Bytes(bytes, d) => simd(#[inline(always)] || {
-                for (x, &b) in row.iter_mut().zip(&bytes[i * d..(i + 1) * d]) {
+                for (x, &b) in out.iter_mut().zip(&bytes[i * d..(i + 1) * d]) {
                     *x = b as f32 / 255.0;
                 }
             }),
-            Images::Floats(data) => row.copy_from_slice(data.image(i)),
+            Images::Floats(data) => out.copy_from_slice(data.image(i)),
+        }
+    }
+
+    /// Asks the CPU to start loading image `i` into the cache (a hint: it cannot fault).
+    fn prefetch(&self, i: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let (start, bytes) = match self {
+                Images::Bytes(bytes, d) => (bytes[i * d..].as_ptr(), *d),
+                Images::Floats(data) => (data.image(i).as_ptr().cast::<u8>(), 4 * data.n_pixels()),
+            };
+            for offset in (0..bytes).step_by(64) {
+                // SAFETY: prefetching is a hint that never faults.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset).cast()) };
+            }
         }
     }
 }
@@ -300,6 +302,9 @@ impl Workspace {
     fn gather(&mut self, data: &Dataset, images: &Images, batch: &[usize], first: usize, cfg: &TrainConfig, key: u64) {
         self.rows = batch.len();
         for (k, (column, &i)) in self.x.chunks_exact_mut(data.n_pixels()).zip(batch).enumerate() {
+            if let Some(&next) = batch.get(k + 1) {
+                images.prefetch(next);
+            }
             self.labels[k] = data.labels[i];
             images.copy(i, column);
             let stream = gauss::child(key, (first + k) as u64);
@@ -320,29 +325,20 @@ impl Workspace {
         let gemm = |dst: MatMut<'_, f32>, a: MatRef<'_, f32>, b: MatRef<'_, f32>| matmul(dst, Accum::Replace, a, b, 1.0, Par::Seq);
         let x = cm(&self.x, d, n);
 
-        let t = I::now();
         gemm(cm_mut(&mut self.h, e, n), w_e, x);
-        prof::add(1, t);
         let h = cm(&self.h, e, n);
-        let t = I::now();
         gemm(cm_mut(&mut self.lr, 2 * hd, n), w_lr, h);
-        prof::add(2, t);
-        let t = I::now();
-        for (p, lr) in self.p[..hd * n].chunks_exact_mut(hd).zip(self.lr.chunks_exact(2 * hd)) {
-            let (l, r) = lr.split_at(hd);
-            for ((p, l), r) in p.iter_mut().zip(l).zip(r) {
-                *p = l * r;
+        simd(#[inline(always)] || {
+            for (p, lr) in self.p[..hd * n].chunks_exact_mut(hd).zip(self.lr.chunks_exact(2 * hd)) {
+                let (l, r) = lr.split_at(hd);
+                for ((p, l), r) in p.iter_mut().zip(l).zip(r) {
+                    *p = l * r;
+                }
             }
-        }
-        prof::add(3, t);
-        let t = I::now();
+        });
         gemm(cm_mut(&mut self.z, o, n), w_u, cm(&self.p, hd, n));
-        prof::add(4, t);
-        let t = I::now();
         self.loss = softmax_cross_entropy(&mut self.z[..o * n], bias, &self.labels[..n], batch);
-        prof::add(5, t);
 
-        let t = I::now();
         let dz = cm(&self.z, o, n);
         g_bias.fill(0.0);
         for column in self.z[..o * n].chunks_exact(o) {
@@ -351,29 +347,22 @@ impl Workspace {
             }
         }
         gemm(cm_mut(g_u, o, hd), dz, cm(&self.p, hd, n).transpose());
-        prof::add(6, t);
-        let t = I::now();
         gemm(cm_mut(&mut self.p, hd, n), w_u.transpose(), dz);
-        prof::add(7, t);
-        let t = I::now();
         // [l; r] becomes [dl; dr] = [dp ⊙ r; dp ⊙ l].
-        for (dp, lr) in self.p[..hd * n].chunks_exact(hd).zip(self.lr.chunks_exact_mut(2 * hd)) {
-            let (l, r) = lr.split_at_mut(hd);
-            for ((dp, l), r) in dp.iter().zip(l).zip(r) {
-                (*l, *r) = (dp * *r, dp * *l);
+        simd(#[inline(always)] || {
+            for (dp, lr) in self.p[..hd * n].chunks_exact(hd).zip(self.lr.chunks_exact_mut(2 * hd)) {
+                let (l, r) = lr.split_at_mut(hd);
+                for ((dp, l), r) in dp.iter().zip(l).zip(r) {
+                    let (lv, rv) = (*l, *r);
+                    *l = dp * rv;
+                    *r = dp * lv;
+                }
             }
-        }
-        prof::add(8, t);
+        });
         let dlr = cm(&self.lr, 2 * hd, n);
-        let t = I::now();
         gemm(cm_mut(g_lr, 2 * hd, e), dlr, h.transpose());
-        prof::add(9, t);
-        let t = I::now();
         gemm(cm_mut(&mut self.dh, e, n), w_lr.transpose(), dlr);
-        prof::add(10, t);
-        let t = I::now();
         gemm(cm_mut(g_e, e, d), cm(&self.dh, e, n), x.transpose());
-        prof::add(11, t);
     }
 }
 
@@ -399,9 +388,10 @@ fn softmax_cross_entropy(z: &mut [f32], bias: &[f32], labels: &[u8], batch: usiz
     loss / batch as f64
 }
 
-/// AdamW on the flat weights, with the shards' gradients summed in shard order on the fly;
-/// each thread updates one contiguous part. The arithmetic is that of [`crate::optim::AdamW`],
-/// operation for operation (so the same bits, see the tests), which cannot be split up so.
+/// AdamW on the flat weights, in one contiguous part per shard updated in parallel, with the
+/// shards' gradients summed in shard order on the fly. The arithmetic is that of
+/// [`crate::optim::AdamW`] operation for operation (so the same bits, see the tests), which
+/// works on whole matrices and cannot be split up so.
 struct FlatAdamW {
     cfg: OptimConfig,
     t: i32,
@@ -457,7 +447,7 @@ fn simd<R>(f: impl FnOnce() -> R) -> R {
         fn avx512<R>(f: impl FnOnce() -> R) -> R {
             f()
         }
-        #[target_feature(enable = "avx2,fma")]
+        #[target_feature(enable = "avx2")]
         fn avx2<R>(f: impl FnOnce() -> R) -> R {
             f()
         }
@@ -465,7 +455,7 @@ fn simd<R>(f: impl FnOnce() -> R) -> R {
             // SAFETY: the CPU has the features the function is compiled for.
             return unsafe { avx512(f) };
         }
-        if has!("avx2") && has!("fma") {
+        if has!("avx2") {
             // SAFETY: as above.
             return unsafe { avx2(f) };
         }
@@ -552,9 +542,14 @@ mod gauss {
     /// Natural log of a normal positive number: musl's `logf`, error below 1 ulp.
     #[inline(always)]
     pub fn ln(x: f32) -> f32 {
-        const LN2_HI: f32 = 6.931_381_225_6e-1;
-        const LN2_LO: f32 = 9.058_000_614_5e-6;
-        const LG: [f32; 4] = [0.666_666_626_93, 0.400_009_721_52, 0.284_987_866_88, 0.242_790_788_41];
+        const LN2_HI: f32 = f32::from_bits(0x3f31_7180);
+        const LN2_LO: f32 = f32::from_bits(0x3717_f7d1);
+        const LG: [f32; 4] = [
+            f32::from_bits(0x3f2a_aaaa), // 0xaaaaaa.0p-24
+            f32::from_bits(0x3ecc_ce13), // 0xccce13.0p-25
+            f32::from_bits(0x3e91_e9ee), // 0x91e9ee.0p-25
+            f32::from_bits(0x3e78_9e26), // 0xf89e26.0p-26
+        ];
         // x = 2^k·(1 + f) with 1 + f in [√½, √2).
         let ix = x.to_bits().wrapping_add(0x3f80_0000 - 0x3f35_04f3);
         let k = (ix >> 23) as i32 - 0x7f;
@@ -722,6 +717,40 @@ mod tests {
         let huge = TrainConfig { lr: 1e12, epochs: 3, batch_size: 32, ..TrainConfig::default() };
         let err = train(&huge, &data, |_, _| {}).unwrap_err().to_string();
         assert!(err.contains("diverged") && err.contains("epoch"), "{err}");
+    }
+
+    #[test]
+    fn shards_change_only_rounding_and_stay_deterministic() {
+        // 257 images in batches of 64: the last batch holds one image, so two shards are empty.
+        let data = crate::data::embedded().train.subset(&(0..257).collect::<Vec<_>>());
+        let cfg = TrainConfig { epochs: 2, batch_size: 64, ..TrainConfig::default() };
+        let (_, one) = train_sharded(&cfg, &data, 1, |_, _| {}).unwrap();
+        let (a, three) = train_sharded(&cfg, &data, 3, |_, _| {}).unwrap();
+        let (b, _) = train_sharded(&cfg, &data, 3, |_, _| {}).unwrap();
+        assert_eq!((a.w_e, a.w_l, a.bias), (b.w_e, b.w_l, b.bias));
+        for (x, y) in one.epoch_losses.iter().zip(&three.epoch_losses) {
+            assert!((x - y).abs() < 1e-3 * x, "{:?} vs {:?}", one.epoch_losses, three.epoch_losses);
+        }
+        let huge = TrainConfig { lr: 1e12, ..cfg };
+        assert!(train_sharded(&huge, &data, 3, |_, _| {}).unwrap_err().to_string().contains("diverged"));
+    }
+
+    #[test]
+    fn images_are_gathered_exactly() {
+        let mut data = crate::data::embedded().train.subset(&[0, 1, 2]);
+        let check = |data: &Dataset, bytes: bool| {
+            let images = Images::new(data);
+            assert_eq!(matches!(images, Images::Bytes(..)), bytes);
+            let mut out = vec![0.0; data.n_pixels()];
+            for i in 0..data.len() {
+                images.prefetch(i);
+                images.copy(i, &mut out);
+                assert_eq!(out, data.image(i));
+            }
+        };
+        check(&data, true);
+        data.pixels[5] = 0.3;
+        check(&data, false);
     }
 
     #[test]
