@@ -27,6 +27,28 @@ enum Case {
     /// Train the default classifier N times: best/median seconds, test accuracy, and achieved
     /// GFLOP/s against faer's throughput on the same GEMMs at the same thread count.
     Train(TrainArgs),
+    /// Time the fit loop of a decomposition preset (after setup): milliseconds per step.
+    Decompose(DecomposeArgs),
+}
+
+#[derive(clap::Args)]
+struct DecomposeArgs {
+    /// The base model.
+    #[arg(long)]
+    model: PathBuf,
+    /// Folder of MNIST-format IDX files (default: the embedded digits).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long)]
+    preset: String,
+    /// Recipe overrides, as for `bilens decompose`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Steps per timed fit.
+    #[arg(long, default_value_t = 50)]
+    steps: usize,
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
 }
 
 #[derive(clap::Args)]
@@ -44,9 +66,47 @@ struct TrainArgs {
 pub fn run(args: Args) -> Result<()> {
     let report = match args.case {
         Case::Train(a) => bench_train(&a)?,
+        Case::Decompose(a) => bench_decompose(&a)?,
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+/// Times `fit` on a freshly initialised decomposition, excluding the shared setup (base model,
+/// data splits, distillation targets) and the final evaluation.
+fn bench_decompose(args: &DecomposeArgs) -> Result<Value> {
+    use crate::decomp::experiment::Context;
+    use crate::decomp::fit::{FitData, Weights, fit};
+    use crate::decomp::loss::Target;
+    if args.repeats == 0 || args.steps == 0 {
+        bail!("--repeats and --steps must be at least 1");
+    }
+    let mut sets = args.sets.clone();
+    sets.push(format!("steps={}", args.steps));
+    let recipe = super::decompose::recipe(&args.preset, None, &sets)?;
+    anyhow::ensure!(recipe.stages == 1, "bench times single-stage presets");
+    let data = super::load_data(&args.data)?;
+    let ctx = Context::new(crate::model::load_model(&args.model)?, &data)?;
+    let fit_data = FitData { distill: (recipe.distill > 0.0).then(|| ctx.distill_set(recipe.distill_images, None)), activation: None };
+    let target = Target::new(&ctx.inter, None);
+    let weights = Weights { tensor: recipe.tensor, distill: recipe.distill };
+    let mut runs = Vec::new();
+    for seed in 0..args.repeats as u64 {
+        let mut d = crate::decomp::experiment::initial(&ctx, &recipe, seed)?;
+        let start = Instant::now();
+        fit(&mut d, &recipe, &weights, &target, &fit_data, 1, |_, _, _| {})?;
+        runs.push(start.elapsed().as_secs_f64() / args.steps as f64);
+    }
+    let t = Timing::of(runs);
+    Ok(json!({
+        "case": "decompose",
+        "preset": args.preset,
+        "overrides": args.sets,
+        "threads": crate::linalg::threads(),
+        "steps": args.steps,
+        "ms_per_step": { "best": 1e3 * t.best, "median": 1e3 * t.median },
+        "load_average": load_average(),
+    }))
 }
 
 /// Best and median of repeated timings, in seconds.

@@ -67,7 +67,9 @@ impl Context {
         })
     }
 
-    fn distill_set(&self, n: usize, minus: Option<&crate::interaction::CpTensor>) -> DistillSet {
+    /// The distillation set: `n` fixed training images and the base model's logits on them,
+    /// minus those of `minus` (the first stage of a boosted fit).
+    pub fn distill_set(&self, n: usize, minus: Option<&crate::interaction::CpTensor>) -> DistillSet {
         let x = self.distill_x.as_ref().subrows(0, n.min(self.distill_x.nrows())).to_owned();
         let mut logits = self.model.logits(x.as_ref());
         if let Some(t) = minus {
@@ -123,13 +125,7 @@ pub struct Metrics {
 pub fn run(ctx: &Context, recipe: &Recipe, seed: u64, mut on_step: impl FnMut(usize, usize, f64, f64)) -> Result<Outcome> {
     recipe.validate(ctx.inter.n_classes())?;
     let mut rng = linalg::rng(seed);
-    let init_ctx = InitContext { inter: &ctx.inter, train: &ctx.train };
-    let first_stage_banks = if recipe.stages == 2 { 1 } else { recipe.banks };
-    let mut banks = (0..first_stage_banks).map(|i| displayed_bank(recipe, i, &init_ctx, &mut rng)).collect::<Result<Vec<_>>>()?;
-    if recipe.residual_rank > 0 {
-        banks.push(residual_bank(recipe, ctx.inter.n_inputs(), ctx.inter.n_classes(), &mut rng));
-    }
-    let mut decomposition = Decomposition { banks };
+    let mut decomposition = first_stage(ctx, recipe, &mut rng)?;
     let initial_classes = head_classes(&decomposition.banks[0].head.heads());
     let data = FitData {
         distill: (recipe.distill > 0.0).then(|| ctx.distill_set(recipe.distill_images, None)),
@@ -140,6 +136,7 @@ pub fn run(ctx: &Context, recipe: &Recipe, seed: u64, mut on_step: impl FnMut(us
     if recipe.stages == 2 {
         // Boosting: the second bank fits the tensor and the logits the first one missed.
         let first = decomposition.tensor();
+        let init_ctx = InitContext { inter: &ctx.inter, train: &ctx.train };
         let mut second = Decomposition { banks: vec![displayed_bank(recipe, 1, &init_ctx, &mut rng)?] };
         let data = FitData { distill: (recipe.second_distill > 0.0).then(|| ctx.distill_set(recipe.distill_images, Some(&first))), activation: None };
         let weights = Weights { tensor: recipe.tensor, distill: recipe.second_distill };
@@ -150,6 +147,21 @@ pub fn run(ctx: &Context, recipe: &Recipe, seed: u64, mut on_step: impl FnMut(us
     let classes = head_classes(&decomposition.banks[0].head.heads());
     metrics.class_changes = classes.iter().zip(&initial_classes).filter(|(a, b)| a != b).count() as f64 / classes.len().max(1) as f64;
     Ok(Outcome { decomposition, history, metrics })
+}
+
+/// The initial decomposition of `recipe`'s first stage for `seed` (what [`run`] fits).
+pub fn initial(ctx: &Context, recipe: &Recipe, seed: u64) -> Result<Decomposition> {
+    first_stage(ctx, recipe, &mut linalg::rng(seed))
+}
+
+fn first_stage(ctx: &Context, recipe: &Recipe, rng: &mut linalg::Rng) -> Result<Decomposition> {
+    let init_ctx = InitContext { inter: &ctx.inter, train: &ctx.train };
+    let first_stage_banks = if recipe.stages == 2 { 1 } else { recipe.banks };
+    let mut banks = (0..first_stage_banks).map(|i| displayed_bank(recipe, i, &init_ctx, rng)).collect::<Result<Vec<_>>>()?;
+    if recipe.residual_rank > 0 {
+        banks.push(residual_bank(recipe, ctx.inter.n_inputs(), ctx.inter.n_classes(), rng));
+    }
+    Ok(Decomposition { banks })
 }
 
 /// The class each head column votes for most strongly.
