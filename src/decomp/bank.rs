@@ -2,7 +2,7 @@
 //! `d_k ⊗ sym(a_k b_kᵀ)` (CP), `d_k ⊗ a_k a_kᵀ` (symmetric) or `d_k ⊗ (a_k a_kᵀ − b_k b_kᵀ)`
 //! (evidence split; `a` = positive, `b` = negative evidence), SPEC §6.
 
-use faer::Mat;
+use faer::{Mat, MatMut, MatRef};
 use serde::{Deserialize, Serialize};
 
 use super::pattern::Pattern;
@@ -34,7 +34,10 @@ pub enum HeadRule {
     /// in the reference, masked entries get no gradient, so each component's class is frozen
     /// at its random initialisation (SPEC §13.15); with `learn_class = true` the gradient
     /// passes straight through the mask, so a masked class can grow and take over.
-    TopK { k: usize, learn_class: bool },
+    TopK {
+        k: usize,
+        learn_class: bool,
+    },
 }
 
 /// Class heads of a bank.
@@ -119,22 +122,49 @@ impl Bank {
     }
 
     pub fn forward(&mut self) -> Factors {
-        let a = self.a.forward();
-        let b = match &mut self.b {
-            Some(p) => p.forward(),
-            None => a.clone(),
+        let (a, b) = match &mut self.b {
+            Some(pb) if self.a.is_cheap() => (self.a.forward(), pb.forward()),
+            Some(pb) => {
+                let pa = &mut self.a;
+                crate::linalg::join(|| pa.forward(), false, || pb.forward(), false)
+            }
+            None => {
+                let a = self.a.forward();
+                (a.clone(), a)
+            }
         };
         Factors { a, b, d: self.head.heads() }
     }
 
     /// The bank as symmetrised CP triples: `(d, a, b)`, `(d, a, a)`, or `(d, a, a) | (−d, b, b)`.
     pub fn triples(&self, f: &Factors) -> CpTensor {
+        let (n, c, i) = (self.n_triples(), f.d.nrows(), f.a.nrows());
+        let (mut d, mut u, mut w) = (Mat::zeros(c, n), Mat::zeros(i, n), Mat::zeros(i, n));
+        self.write_triples(f, d.as_mut(), u.as_mut(), w.as_mut());
+        CpTensor::new(d, u, w)
+    }
+
+    /// Writes [`Bank::triples`] into `n_triples` columns of heads and factor matrices.
+    pub fn write_triples(&self, f: &Factors, mut d: MatMut<'_, f32>, mut u: MatMut<'_, f32>, mut w: MatMut<'_, f32>) {
         match self.form {
-            Form::Cp => CpTensor::new(f.d.clone(), f.a.clone(), f.b.clone()),
-            Form::Symmetric => CpTensor::new(f.d.clone(), f.a.clone(), f.a.clone()),
+            Form::Cp => {
+                d.copy_from(&f.d);
+                u.copy_from(&f.a);
+                w.copy_from(&f.b);
+            }
+            Form::Symmetric => {
+                d.copy_from(&f.d);
+                u.copy_from(&f.a);
+                w.copy_from(&f.a);
+            }
             Form::Split => {
-                let pos = CpTensor::new(f.d.clone(), f.a.clone(), f.a.clone());
-                pos.concat(&CpTensor::new(-&f.d, f.b.clone(), f.b.clone()))
+                let r = self.rank();
+                d.as_mut().subcols_mut(0, r).copy_from(&f.d);
+                d.as_mut().subcols_mut(r, r).copy_from(-&f.d);
+                for mut m in [u, w] {
+                    m.as_mut().subcols_mut(0, r).copy_from(&f.a);
+                    m.as_mut().subcols_mut(r, r).copy_from(&f.b);
+                }
             }
         }
     }
@@ -145,16 +175,15 @@ impl Bank {
     }
 
     /// Maps gradients on this bank's triples (columns of dD, dU, dW) to its factor gradients.
-    pub fn triple_grads(&self, dd: &Mat<f32>, du: &Mat<f32>, dw: &Mat<f32>) -> FactorGrads {
+    pub fn triple_grads(&self, dd: MatRef<'_, f32>, du: MatRef<'_, f32>, dw: MatRef<'_, f32>) -> FactorGrads {
         let r = self.rank();
-        let cols = |m: &Mat<f32>, start: usize| m.as_ref().subcols(start, r).to_owned();
         match self.form {
-            Form::Cp => FactorGrads { a: du.clone(), b: dw.clone(), d: dd.clone() },
-            Form::Symmetric => FactorGrads { a: du + dw, b: Mat::zeros(du.nrows(), r), d: dd.clone() },
+            Form::Cp => FactorGrads { a: du.to_owned(), b: dw.to_owned(), d: dd.to_owned() },
+            Form::Symmetric => FactorGrads { a: du + dw, b: Mat::zeros(du.nrows(), r), d: dd.to_owned() },
             Form::Split => FactorGrads {
-                a: cols(du, 0) + cols(dw, 0),
-                b: cols(du, r) + cols(dw, r),
-                d: cols(dd, 0) - cols(dd, r),
+                a: du.subcols(0, r) + dw.subcols(0, r),
+                b: du.subcols(r, r) + dw.subcols(r, r),
+                d: dd.subcols(0, r) - dd.subcols(r, r),
             },
         }
     }
@@ -185,15 +214,27 @@ impl Bank {
 
     /// Parameter gradients (in [`Bank::params_mut`] order) from factor gradients, plus the
     /// parameter-level penalties (deformation L2, mask width) with the given weights.
-    pub fn backward(&self, g: &FactorGrads, deform: f32, width: f32, penalty: &mut f64) -> Vec<Mat<f32>> {
-        let mut ga = self.a.backward(&g.a);
-        *penalty += self.a.parameter_penalty(deform, width, &mut ga);
-        if let Some(b) = &self.b {
-            let mut gb = b.backward(&g.b);
-            *penalty += b.parameter_penalty(deform, width, &mut gb);
+    pub fn backward(&self, g: FactorGrads, deform: f32, width: f32, penalty: &mut f64) -> Vec<Mat<f32>> {
+        let side = |p: &Pattern, d: Mat<f32>| {
+            let mut grads = p.backward_owned(d);
+            let penalty = p.parameter_penalty(deform, width, &mut grads);
+            (grads, penalty)
+        };
+        let FactorGrads { a: da, b: db, d: dd } = g;
+        let ((mut ga, pa), b) = match &self.b {
+            Some(b) if self.a.is_cheap() => (side(&self.a, da), Some(side(b, db))),
+            Some(b) => {
+                let (a, b) = crate::linalg::join(|| side(&self.a, da), false, || side(b, db), false);
+                (a, Some(b))
+            }
+            None => (side(&self.a, da), None),
+        };
+        *penalty += pa;
+        if let Some((gb, pb)) = b {
+            *penalty += pb;
             ga.extend(gb);
         }
-        ga.push(self.head.backward(&g.d));
+        ga.push(self.head.backward(&dd));
         ga
     }
 }

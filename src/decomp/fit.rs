@@ -6,8 +6,9 @@ use serde::Serialize;
 
 use super::Decomposition;
 use super::bank::{FactorGrads, Role};
-use super::loss::{self, DistillSet, LabelledSet, TripleGrads, Target};
+use super::loss::{self, DistillSet, LabelledSet, Target, TripleGrads};
 use super::recipe::Recipe;
+use crate::linalg;
 use crate::optim::{OptimConfig, OptimizerKind, cosine_lr};
 
 /// Data the data-dependent terms read.
@@ -38,7 +39,15 @@ pub struct Weights {
 /// Fits every bank of `decomp` jointly for `recipe.steps` steps. `on_step(step, loss, cosine)`
 /// is called after every step (progress bars). Stops with an error naming the step if the loss
 /// becomes NaN or infinite.
-pub fn fit(decomp: &mut Decomposition, recipe: &Recipe, weights: &Weights, target: &Target<'_>, data: &FitData, stage: usize, mut on_step: impl FnMut(usize, f64, f64)) -> Result<Vec<HistoryRow>> {
+pub fn fit(
+    decomp: &mut Decomposition,
+    recipe: &Recipe,
+    weights: &Weights,
+    target: &Target<'_>,
+    data: &FitData,
+    stage: usize,
+    mut on_step: impl FnMut(usize, f64, f64),
+) -> Result<Vec<HistoryRow>> {
     let opt_cfg = match recipe.optimizer {
         OptimizerKind::AdamW => OptimConfig::adamw(recipe.weight_decay),
         OptimizerKind::Muon => OptimConfig::muon(recipe.weight_decay),
@@ -70,33 +79,87 @@ pub fn fit(decomp: &mut Decomposition, recipe: &Recipe, weights: &Weights, targe
 
 /// The loss at the current parameters and its gradient with respect to every raw parameter
 /// (in the order of the banks' `params_mut`).
-pub fn loss_and_grads(decomp: &mut Decomposition, recipe: &Recipe, weights: &Weights, residual_weight: f32, target: &Target<'_>, data: &FitData) -> (HistoryRow, Vec<Mat<f32>>) {
+pub fn loss_and_grads(
+    decomp: &mut Decomposition,
+    recipe: &Recipe,
+    weights: &Weights,
+    residual_weight: f32,
+    target: &Target<'_>,
+    data: &FitData,
+) -> (HistoryRow, Vec<Mat<f32>>) {
     let factors = decomp.forward();
-    let parts: Vec<_> = decomp.banks.iter().zip(&factors).map(|(b, f)| b.triples(f)).collect();
-    let t = super::concat_all(&parts);
-    let mut tg = TripleGrads::zeros(&t);
-    let cosine = if weights.tensor > 0.0 { target.cosine_loss(&t, weights.tensor, &mut tg) } else { target.cosine(&t) };
-    let distill_mse = match (&data.distill, weights.distill > 0.0) {
-        (Some(set), true) => set.loss(&t, weights.distill, &mut tg),
-        _ => 0.0,
+    // All banks as one CP tensor, each bank writing its triples into its own columns.
+    let n: usize = decomp.banks.iter().map(|b| b.n_triples()).sum();
+    let (c, i) = (factors[0].d.nrows(), factors[0].a.nrows());
+    let (mut d, mut u, mut w) = (Mat::zeros(c, n), Mat::zeros(i, n), Mat::zeros(i, n));
+    let mut start = 0;
+    for (bank, f) in decomp.banks.iter().zip(&factors) {
+        let k = bank.n_triples();
+        bank.write_triples(f, d.as_mut().subcols_mut(start, k), u.as_mut().subcols_mut(start, k), w.as_mut().subcols_mut(start, k));
+        start += k;
+    }
+    let t = crate::interaction::CpTensor::new(d, u, w);
+    // The tensor term, the distillation term and the bank priors are independent: with several
+    // threads they run side by side (the distillation splits its own work further). Each
+    // writes its own gradients, summed below in a fixed order whatever the thread count.
+    let tensor_term = || {
+        let mut tg = TripleGrads::zeros(&t);
+        let cosine = if weights.tensor > 0.0 { target.cosine_loss(&t, weights.tensor, &mut tg) } else { target.cosine(&t) };
+        (cosine, tg)
+    };
+    let distill_term = || match (&data.distill, weights.distill > 0.0) {
+        (Some(set), true) => {
+            let mut tg = TripleGrads::zeros(&t);
+            Some((set.loss(&t, weights.distill, &mut tg), tg))
+        }
+        _ => None,
+    };
+    let prior_terms = || {
+        let banks = decomp.banks.iter().zip(&factors);
+        banks
+            .map(|(bank, f)| {
+                let mut g = FactorGrads::zeros(f);
+                let penalty = match bank.role {
+                    Role::Displayed => loss::bank_priors(&recipe.priors, bank, f, &mut g, data.activation.as_ref()),
+                    Role::Residual => loss::residual_l2(residual_weight, f, &mut g),
+                };
+                (penalty, g)
+            })
+            .collect::<Vec<_>>()
+    };
+    // Side by side only when there is enough work to share (waking a thread costs ~20 µs).
+    let heavy = (data.distill.is_some() && weights.distill > 0.0) || (data.activation.is_some() && recipe.priors.activation != 0.0);
+    let ((cosine, mut tg), (distill, priors)) = if heavy {
+        linalg::join(tensor_term, true, || linalg::join(distill_term, true, prior_terms, false), true)
+    } else {
+        (tensor_term(), (distill_term(), prior_terms()))
+    };
+    let distill_mse = match distill {
+        Some((mse, d)) => {
+            tg.d += &d.d;
+            tg.u += &d.u;
+            tg.w += &d.w;
+            mse
+        }
+        None => 0.0,
     };
     let mut penalty = 0.0;
     let mut grads = Vec::new();
     let mut start = 0;
-    for (bank, f) in decomp.banks.iter().zip(&factors) {
+    for (bank, (prior, gp)) in decomp.banks.iter().zip(priors) {
         let n = bank.n_triples();
-        let cols = |m: &Mat<f32>| m.as_ref().subcols(start, n).to_owned();
-        let mut g: FactorGrads = bank.triple_grads(&cols(&tg.d), &cols(&tg.u), &cols(&tg.w));
+        let mut g: FactorGrads =
+            bank.triple_grads(tg.d.as_ref().subcols(start, n), tg.u.as_ref().subcols(start, n), tg.w.as_ref().subcols(start, n));
         start += n;
-        penalty += match bank.role {
-            Role::Displayed => loss::bank_priors(&recipe.priors, bank, f, &mut g, data.activation.as_ref()),
-            Role::Residual => loss::residual_l2(residual_weight, f, &mut g),
-        };
+        g.a += &gp.a;
+        g.b += &gp.b;
+        g.d += &gp.d;
+        penalty += prior;
         let (deform, width) = match bank.role {
             Role::Displayed => (recipe.priors.deform_l2, recipe.priors.mask_width),
             Role::Residual => (0.0, 0.0),
         };
-        grads.extend(bank.backward(&g, deform, width, &mut penalty));
+        grads.extend(bank.backward(g, deform, width, &mut penalty));
     }
     let loss = weights.tensor as f64 * (1.0 - cosine) + weights.distill as f64 * distill_mse + penalty;
     (HistoryRow { stage: 0, step: 0, loss, tensor_cosine: cosine, distill_mse, penalty, lr: 0.0 }, grads)
@@ -158,7 +221,7 @@ mod tests {
             let g = &grads[k];
             for _ in 0..6 {
                 let (i, j) = (rand::Rng::random_range(&mut rng, 0..g.nrows()), rand::Rng::random_range(&mut rng, 0..g.ncols()));
-                let mut eval = |delta: f32| {
+                let eval = |delta: f32| {
                     let mut e = d.clone();
                     *e.banks.iter_mut().flat_map(|b| b.params_mut()).nth(k).unwrap().get_mut(i, j) += delta;
                     loss_and_grads(&mut e, recipe, &weights, recipe.priors.residual_l2, &target, &data).0.loss
@@ -167,34 +230,82 @@ mod tests {
                 let fd = (eval(eps) - eval(-eps)) / (2.0 * eps as f64);
                 let got = g[(i, j)] as f64;
                 let scale = fd.abs().max(got.abs()).max(2e-3);
-                assert!((fd - got).abs() < 3e-2 * scale, "{}: parameter {k} entry ({i},{j}): analytic {got} vs finite difference {fd}", recipe.description);
+                assert!(
+                    (fd - got).abs() < 3e-2 * scale,
+                    "{}: parameter {k} entry ({i},{j}): analytic {got} vs finite difference {fd}",
+                    recipe.description
+                );
             }
         }
     }
 
     #[test]
     fn free_cp_with_every_pattern_prior() {
-        let mut r = Recipe { description: "free cp".into(), rank: 3, residual_rank: 2, smooth_passes: 1, distill: 0.3, ..Recipe::default() };
-        r.priors = loss::Priors { raw_l1: 0.1, raw_tv: 0.2, raw_lap: 0.1, display_l1: 0.1, display_tv: 0.1, duplicate: 0.3, border: 0.2, symmetry: 0.5, residual_l2: 0.3, ..Default::default() };
+        let mut r =
+            Recipe { description: "free cp".into(), rank: 3, residual_rank: 2, smooth_passes: 1, distill: 0.3, ..Recipe::default() };
+        r.priors = loss::Priors {
+            raw_l1: 0.1,
+            raw_tv: 0.2,
+            raw_lap: 0.1,
+            display_l1: 0.1,
+            display_tv: 0.1,
+            duplicate: 0.3,
+            border: 0.2,
+            symmetry: 0.5,
+            residual_l2: 0.3,
+            ..Default::default()
+        };
         check(&r, false);
         // Head priors apart: the entropy is too curved near zero entries for a shared step size.
-        let h = Recipe { description: "head priors".into(), rank: 3, distill: 0.3, priors: loss::Priors { head_l1: 0.1, head_entropy: 0.1, ..Default::default() }, ..Recipe::default() };
+        let h = Recipe {
+            description: "head priors".into(),
+            rank: 3,
+            distill: 0.3,
+            priors: loss::Priors { head_l1: 0.1, head_entropy: 0.1, ..Default::default() },
+            ..Recipe::default()
+        };
         check(&h, false);
     }
 
     #[test]
     fn split_strokes_with_masks_amplitude_and_top1_heads() {
-        let mut r = Recipe { description: "split strokes".into(), form: Form::Split, rank: 3, init: Init::Strokes, smooth_passes: 1, mask: MaskKind::Learnable, amplitude: true, topk: 1, distill: 0.2, ..Recipe::default() };
+        let mut r = Recipe {
+            description: "split strokes".into(),
+            form: Form::Split,
+            rank: 3,
+            init: Init::Strokes,
+            smooth_passes: 1,
+            mask: MaskKind::Learnable,
+            amplitude: true,
+            topk: 1,
+            distill: 0.2,
+            ..Recipe::default()
+        };
         r.priors = loss::Priors { anchor: 0.5, deform_l2: 0.3, mask_width: 0.2, raw_tv: 0.1, activation: 0.4, ..Default::default() };
         check(&r, false);
     }
 
     #[test]
     fn symmetric_and_nonnegative_and_boosted_target() {
-        let mut r = Recipe { description: "symmetric fixed mask".into(), form: Form::Symmetric, rank: 3, mask: MaskKind::Fixed, mask_sigma: 0.4, topk: 2, ..Recipe::default() };
+        let mut r = Recipe {
+            description: "symmetric fixed mask".into(),
+            form: Form::Symmetric,
+            rank: 3,
+            mask: MaskKind::Fixed,
+            mask_sigma: 0.4,
+            topk: 2,
+            ..Recipe::default()
+        };
         r.priors = loss::Priors { display_l1: 0.2, display_tv: 0.2, duplicate: 0.2, raw_l1: 0.1, ..Default::default() };
         check(&r, true);
-        let n = Recipe { description: "nonnegative split".into(), form: Form::Split, rank: 3, nonnegative: true, banks: 2, ..Recipe::default() };
+        let n = Recipe {
+            description: "nonnegative split".into(),
+            form: Form::Split,
+            rank: 3,
+            nonnegative: true,
+            banks: 2,
+            ..Recipe::default()
+        };
         check(&n, false);
     }
 

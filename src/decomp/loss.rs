@@ -40,37 +40,50 @@ impl<'a> Target<'a> {
         Self { inter, minus, norm_sq }
     }
 
-    /// `⟨sym T, target⟩`, gradient (weighted) accumulated into `g`.
-    fn inner(&self, t: &CpTensor, weight: f32, g: Option<&mut TripleGrads>) -> f64 {
-        match g {
-            None => self.inter.inner(t, None) - self.minus.as_ref().map_or(0.0, |s| t.inner(s, None)),
-            Some(g) => {
-                let mut v = self.inter.inner(t, Some((weight, &mut g.d, &mut g.u, &mut g.w)));
-                if let Some(s) = &self.minus {
-                    v -= t.inner(s, Some((-weight, &mut g.d, &mut g.u, &mut g.w)));
-                }
-                v
-            }
-        }
+    /// `⟨sym T, target⟩`.
+    fn inner(&self, t: &CpTensor) -> f64 {
+        self.inter.inner(t, None) - self.minus.as_ref().map_or(0.0, |s| t.inner(s, None))
     }
 
     /// Exact tensor cosine to the target.
     pub fn cosine(&self, t: &CpTensor) -> f64 {
         let denom = (t.norm_sq(None) * self.norm_sq).sqrt();
-        if denom > 0.0 { self.inner(t, 0.0, None) / denom } else { 0.0 }
+        if denom > 0.0 { self.inner(t) / denom } else { 0.0 }
     }
 
     /// `weight · (1 − cos(T, target))`; returns the cosine.
+    ///
+    /// Every product is computed once: the values first, then the gradients with weights that
+    /// depend on them.
     pub fn cosine_loss(&self, t: &CpTensor, weight: f32, g: &mut TripleGrads) -> f64 {
-        let n = t.norm_sq(None);
+        // ‖T‖² and ⟨T, B⟩ are independent; so are their gradients (the norm's goes to a
+        // buffer of its own, added last, whatever the thread count).
+        let (norm, inter) = linalg::join(|| t.grams(t), false, || self.inter.project(t), false);
+        let n = norm.value();
         let denom = (n * self.norm_sq).sqrt();
         if denom == 0.0 {
             return 0.0;
         }
-        let cos = self.inner(t, 0.0, None) / denom;
-        // ∂cos = ∂⟨T,B⟩/(‖T‖‖B‖) − cos·∂‖T‖²/(2‖T‖²).
-        self.inner(t, -weight / denom as f32, Some(g));
-        t.norm_sq(Some(((weight as f64 * cos / (2.0 * n)) as f32, &mut g.d, &mut g.u, &mut g.w)));
+        let minus = self.minus.as_ref().map(|s| t.grams(s));
+        let cos = (inter.value() - minus.as_ref().map_or(0.0, |m| m.value())) / denom;
+        // ∂cos = ∂⟨T,B⟩/(‖T‖‖B‖) − cos·∂‖T‖²/(2‖T‖²), and ∂‖T‖² = 2 ∂_T⟨T, S⟩ at S = T.
+        let w_inner = -weight / denom as f32;
+        let w_norm = (weight as f64 * cos / n) as f32;
+        let mut gn = TripleGrads::zeros(t);
+        linalg::join(
+            || {
+                inter.add_grad(w_inner, &mut g.d, &mut g.u, &mut g.w);
+                if let Some(m) = &minus {
+                    m.add_grad(-w_inner, &mut g.d, &mut g.u, &mut g.w);
+                }
+            },
+            false,
+            || norm.add_grad(w_norm, &mut gn.d, &mut gn.u, &mut gn.w),
+            false,
+        );
+        g.d += &gn.d;
+        g.u += &gn.u;
+        g.w += &gn.w;
         cos
     }
 }
@@ -78,12 +91,29 @@ impl<'a> Target<'a> {
 /// Logit distillation data (SPEC §5.14): images, the base model's logits on them, and one
 /// global scale `s` (their standard deviation).
 pub struct DistillSet {
-    /// `n × I`.
+    /// `n × I`. Read once by [`DistillSet::new`]; changing it afterwards is not seen by a sparse set.
     pub x: Mat<f32>,
     /// `n × C` target logits.
     pub logits: Mat<f32>,
     pub scale: f32,
+    /// `x` in blocks of rows, kept sparse when it is mostly zeros (digits on a black background).
+    sparse: Option<Vec<SparseBlock>>,
 }
+
+/// Rows `start .. start + len` of the images, as sparse rows (`len × I`) and as sparse rows of
+/// the transpose (`I × len`), for the forward and the backward product.
+struct SparseBlock {
+    start: usize,
+    rows: linalg::SparseRows,
+    transposed: linalg::SparseRows,
+}
+
+/// Images per sparse block: a block's projections (`len × 2R`) stay in cache between the
+/// forward and the backward product, and blocks are the unit of parallel work.
+const SPARSE_BLOCK: usize = 1024;
+
+/// Images denser than this go through dense products.
+const MAX_SPARSE_DENSITY: f64 = 0.5;
 
 impl DistillSet {
     /// `s` = unbiased std over all target logits, clamped at 1e-4 as in the reference.
@@ -92,14 +122,36 @@ impl DistillSet {
         let vals = || (0..logits.ncols()).flat_map(|j| (0..logits.nrows()).map(move |i| (i, j))).map(|(i, j)| logits[(i, j)] as f64);
         let mean = vals().sum::<f64>() / n;
         let var = vals().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-        Self { x, logits, scale: (var.sqrt() as f32).max(1e-4) }
+        let nonzero = (0..x.ncols()).map(|j| linalg::col(x.as_ref(), j).iter().filter(|&&v| v != 0.0).count()).sum::<usize>();
+        let sparse = ((nonzero as f64) < MAX_SPARSE_DENSITY * (x.nrows() * x.ncols()) as f64).then(|| {
+            (0..x.nrows())
+                .step_by(SPARSE_BLOCK)
+                .map(|start| {
+                    let block = x.as_ref().subrows(start, SPARSE_BLOCK.min(x.nrows() - start));
+                    SparseBlock {
+                        start,
+                        rows: linalg::SparseRows::from_dense(block),
+                        transposed: linalg::SparseRows::from_dense(block.transpose()),
+                    }
+                })
+                .collect()
+        });
+        Self { x, logits, scale: (var.sqrt() as f32).max(1e-4), sparse }
     }
 
     /// `weight · mean((f(x)/s − y/s)²)` with `f(x)_c = Σ_r D_cr (u_r·x)(w_r·x)`; returns the MSE.
     ///
     /// Four products with the `n × I` images dominate a step; both projections go through
-    /// one product with `[U | W]`, and both back-projections through one with `Xᵀ`.
+    /// one product with `[U | W]`, and both back-projections through one with `Xᵀ`. Mostly-zero
+    /// images (MNIST) take sparse products, the rest dense ones.
     pub fn loss(&self, t: &CpTensor, weight: f32, g: &mut TripleGrads) -> f64 {
+        match &self.sparse {
+            Some(blocks) => self.sparse_loss(blocks, t, weight, g),
+            None => self.dense_loss(t, weight, g),
+        }
+    }
+
+    fn dense_loss(&self, t: &CpTensor, weight: f32, g: &mut TripleGrads) -> f64 {
         let r = t.rank();
         let proj = linalg::mul(self.x.as_ref(), hcat(&t.u, &t.w).as_ref()); // n × 2R: [XU | XW]
         let (xu, xw) = (proj.as_ref().subcols(0, r), proj.as_ref().subcols(r, r));
@@ -118,6 +170,97 @@ impl DistillSet {
         g.u += back.as_ref().subcols(0, r);
         g.w += back.as_ref().subcols(r, r);
         mse / (n * c) as f64 / s2 as f64
+    }
+
+    /// [`DistillSet::loss`] through sparse products, block by block: per block, the
+    /// projections `X_b [U | W]`, the logits and their error, and the back-projection
+    /// `X_bᵀ [dacts ⊙ XW | dacts ⊙ XU]`; block results are summed in block order, so the
+    /// result does not depend on the number of threads.
+    fn sparse_loss(&self, blocks: &[SparseBlock], t: &CpTensor, weight: f32, g: &mut TripleGrads) -> f64 {
+        let (r, c, pixels) = (t.rank(), t.heads.nrows(), t.u.nrows());
+        let n = self.x.nrows();
+        let width = (2 * r).div_ceil(linalg::SIMD_WIDTH) * linalg::SIMD_WIDTH;
+        // [U | W] row-major, zero-padded to `width` columns.
+        let mut uw = vec![0.0f32; pixels * width];
+        for k in 0..r {
+            let (u, w) = (linalg::col(t.u.as_ref(), k), linalg::col(t.w.as_ref(), k));
+            for p in 0..pixels {
+                uw[p * width + k] = u[p];
+                uw[p * width + r + k] = w[p];
+            }
+        }
+        let s2 = self.scale * self.scale;
+        let coef = 2.0 * weight / (s2 * (n * c) as f32);
+        let block = |b: &SparseBlock| linalg::sequential(|| self.sparse_block(b, t, &uw, width, coef));
+        let parts: Vec<(Vec<f32>, Mat<f32>, f64)> = if linalg::parallel() {
+            use rayon::prelude::*;
+            blocks.par_iter().map(block).collect()
+        } else {
+            blocks.iter().map(block).collect()
+        };
+        let mut mse = 0.0;
+        for (_, gd, m) in &parts {
+            g.d += gd;
+            mse += m;
+        }
+        // [dU | dW] += Σ_blocks back-projections, summed in block order, pixel by pixel.
+        let mut sum = vec![0.0f32; width];
+        for p in 0..pixels {
+            sum.copy_from_slice(&parts[0].0[p * width..][..width]);
+            for (back, _, _) in &parts[1..] {
+                sum.iter_mut().zip(&back[p * width..][..width]).for_each(|(s, v)| *s += v);
+            }
+            for k in 0..r {
+                g.u[(p, k)] += sum[k];
+                g.w[(p, k)] += sum[r + k];
+            }
+        }
+        mse / (n * c) as f64 / s2 as f64
+    }
+
+    /// One block of [`DistillSet::sparse_loss`]: `(X_bᵀ back_in` row-major `I × width`, its
+    /// share of `dD`, its sum of squared errors).
+    fn sparse_block(&self, b: &SparseBlock, t: &CpTensor, uw: &[f32], width: usize, coef: f32) -> (Vec<f32>, Mat<f32>, f64) {
+        let (r, c, len) = (t.rank(), t.heads.nrows(), b.rows.nrows());
+        let mut proj = vec![0.0f32; len * width]; // [XU | XW | 0], row-major
+        b.rows.mul_add_row_major(uw, width, &mut proj);
+        let mut acts = vec![0.0f32; len * r];
+        for (a, p) in acts.chunks_exact_mut(r).zip(proj.chunks_exact(width)) {
+            for ((a, &xu), &xw) in a.iter_mut().zip(&p[..r]).zip(&p[r..2 * r]) {
+                *a = xu * xw;
+            }
+        }
+        let acts_m = MatRef::from_row_major_slice(&acts, len, r);
+        let mut dz = linalg::mul(acts_m, t.heads.transpose()); // z, then its error, then dz
+        let mut sse = 0.0f64;
+        for j in 0..c {
+            let target = &linalg::col(self.logits.as_ref(), j)[b.start..b.start + len];
+            for (z, &y) in linalg::col_mut(dz.as_mut(), j).iter_mut().zip(target) {
+                let diff = *z - y;
+                sse += (diff as f64).powi(2);
+                *z = coef * diff;
+            }
+        }
+        let gd = linalg::mul(dz.transpose(), acts_m);
+        let mut dacts = vec![0.0f32; len * r];
+        faer::linalg::matmul::matmul(
+            faer::MatMut::from_row_major_slice_mut(&mut dacts, len, r),
+            faer::Accum::Replace,
+            dz.as_ref(),
+            t.heads.as_ref(),
+            1.0,
+            faer::Par::Seq,
+        );
+        // The projections' storage becomes the back-projection's input [dacts ⊙ XW | dacts ⊙ XU].
+        for (p, da) in proj.chunks_exact_mut(width).zip(dacts.chunks_exact(r)) {
+            let (xu, rest) = p.split_at_mut(r);
+            for ((u, w), &da) in xu.iter_mut().zip(&mut rest[..r]).zip(da) {
+                (*u, *w) = (da * *w, da * *u);
+            }
+        }
+        let mut back = vec![0.0f32; b.transposed.nrows() * width];
+        b.transposed.mul_add_row_major(&proj, width, &mut back);
+        (back, gd, sse)
     }
 }
 
@@ -243,10 +386,10 @@ fn concat(a: &Mat<f32>, b: &Mat<f32>) -> Vec<f32> {
 
 /// Adds a column-major gradient of `[a|b]` (or of `a` alone) into the factor gradients.
 fn split_into(g: &[f32], ga: &mut Mat<f32>, gb: Option<&mut Mat<f32>>) {
-    let (rows, r) = (ga.nrows(), ga.ncols());
-    *ga += linalg::from_col_major(&g[..rows * r], rows, r);
+    let half = ga.nrows() * ga.ncols();
+    linalg::add_col_major(ga.as_mut(), &g[..half]);
     if let Some(gb) = gb {
-        *gb += linalg::from_col_major(&g[rows * r..], rows, r);
+        linalg::add_col_major(gb.as_mut(), &g[half..]);
     }
 }
 
@@ -279,7 +422,7 @@ fn display_priors(p: &Priors, form: Form, f: &Factors, g: &mut FactorGrads) -> f
     total += weighted(p.duplicate, |gr| image_ops::duplicate(&pats, two, gr), &mut gp);
     total += weighted(p.border, |gr| image_ops::border(&pats, two, gr), &mut gp);
     let gsrc = image_ops::normalize_columns_backward(&src, &gp, two);
-    let (gs, gt) = (linalg::from_col_major(&gsrc[..half], 784, r), linalg::from_col_major(&gsrc[half..], 784, r));
+    let (gs, gt) = (linalg::from_col_major(&gsrc[..half], f.a.nrows(), r), linalg::from_col_major(&gsrc[half..], f.a.nrows(), r));
     match form {
         Form::Cp => {
             g.a += &gs + &gt;
@@ -298,13 +441,14 @@ fn display_priors(p: &Priors, form: Form, f: &Factors, g: &mut FactorGrads) -> f
 fn anchor_mse(weight: f32, x: &Mat<f32>, anchor: &Mat<f32>, g: &mut Mat<f32>) -> f64 {
     let shape = Images::mnist(x.ncols());
     let xv = linalg::to_col_major(x.as_ref());
-    let nx = image_ops::normalize_columns(&xv, shape);
-    let av = linalg::to_col_major(anchor.as_ref());
-    let diff: Vec<f32> = nx.iter().zip(&av).map(|(a, b)| a - b).collect();
+    let mut diff = image_ops::normalize_columns(&xv, shape);
+    for (j, d) in diff.chunks_exact_mut(x.nrows()).enumerate() {
+        d.iter_mut().zip(linalg::col(anchor.as_ref(), j)).for_each(|(v, &a)| *v -= a);
+    }
     let mut gd = vec![0.0f32; diff.len()];
     let v = image_ops::mean_square(&diff, Some((weight, &mut gd)));
     let gx = image_ops::normalize_columns_backward(&xv, &gd, shape);
-    *g += linalg::from_col_major(&gx, x.nrows(), x.ncols());
+    linalg::add_col_major(g.as_mut(), &gx);
     weight as f64 * v
 }
 
@@ -352,4 +496,53 @@ pub fn residual_l2(weight: f32, f: &Factors, g: &mut FactorGrads) -> f64 {
         *gm += m * faer::Scale(2.0 * weight / n);
     }
     weight as f64 * total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sparse images (about 30% nonzero) over more than one block.
+    fn sparse_images(n: usize, pixels: usize) -> Mat<f32> {
+        Mat::from_fn(n, pixels, |i, j| if (i * 7 + j * 13) % 10 < 3 { ((i + 2 * j) % 11) as f32 / 11.0 } else { 0.0 })
+    }
+
+    #[test]
+    fn sparse_distillation_matches_the_dense_products() {
+        let (n, pixels, rank, classes) = (SPARSE_BLOCK + 300, 50, 5, 3);
+        let x = sparse_images(n, pixels);
+        let t = CpTensor::random(classes, pixels, rank, &mut linalg::rng(1));
+        let logits = linalg::randn(&mut linalg::rng(2), n, classes, 1.0);
+        let set = DistillSet::new(x, logits);
+        assert!(set.sparse.is_some());
+        let run = |sparse: bool| {
+            let mut g = TripleGrads::zeros(&t);
+            let v = if sparse { set.loss(&t, 0.7, &mut g) } else { set.dense_loss(&t, 0.7, &mut g) };
+            (v, g)
+        };
+        let ((vs, gs), (vd, gd)) = (run(true), run(false));
+        assert!((vs - vd).abs() < 1e-5 * vd.abs(), "{vs} vs {vd}");
+        for (a, b) in [(&gs.d, &gd.d), (&gs.u, &gd.u), (&gs.w, &gd.w)] {
+            let err = (a - b).norm_l2() / b.norm_l2();
+            assert!(err < 1e-5, "relative gradient difference {err}");
+        }
+    }
+
+    #[test]
+    fn sparse_products_match_dense_ones() {
+        let (rows, cols) = (37, 2 * linalg::SPARSE_COLUMN_GROUP + 11);
+        let x = sparse_images(rows, cols);
+        let sp = linalg::SparseRows::from_dense(x.as_ref());
+        assert!(sp.density() < 0.5);
+        for width in [linalg::SIMD_WIDTH, 3 * linalg::SIMD_WIDTH, 10 * linalg::SIMD_WIDTH] {
+            let b = linalg::randn(&mut linalg::rng(3), cols, width, 1.0);
+            let b_rows = linalg::to_row_major(b.as_ref());
+            let mut out = vec![1.0; rows * width];
+            sp.mul_add_row_major(&b_rows, width, &mut out);
+            let mut dense = linalg::mul(x.as_ref(), b.as_ref());
+            linalg::map_in_place(dense.as_mut(), |_, _, v| v + 1.0);
+            let err = (linalg::row_major(&out, rows, width) - &dense).norm_l2() / dense.norm_l2();
+            assert!(err < 1e-6, "width {width}: {err}");
+        }
+    }
 }

@@ -43,9 +43,12 @@ pub struct Pattern {
     cache: Option<Cache>,
 }
 
+/// What [`Pattern::backward`] needs from the forward pass.
 #[derive(Clone, Debug)]
 struct Cache {
-    base: Mat<f32>,
+    /// The base factor, when a learnable mask or an amplitude needs it.
+    base: Option<Mat<f32>>,
+    /// The learnable masks (fixed ones are read from [`Pattern::mask`]).
     mask: Option<Mat<f32>>,
 }
 
@@ -68,24 +71,42 @@ impl Pattern {
     pub fn forward(&mut self) -> Mat<f32> {
         let base = match &self.base {
             Base::Free { raw, passes } => smooth(raw, *passes),
-            Base::Softplus { raw } => Mat::from_fn(raw.nrows(), raw.ncols(), |i, j| softplus(raw[(i, j)])),
-            Base::Anchored { anchor, delta, scale, passes } => anchor + smooth(delta, *passes) * faer::Scale(*scale),
+            Base::Softplus { raw } => {
+                let mut m = raw.clone();
+                linalg::map_in_place(m.as_mut(), |_, _, v| softplus(v));
+                m
+            }
+            Base::Anchored { anchor, delta, scale, passes } => {
+                let mut m = smooth(delta, *passes);
+                for j in 0..m.ncols() {
+                    let a = linalg::col(anchor.as_ref(), j);
+                    linalg::col_mut(m.as_mut(), j).iter_mut().zip(a).for_each(|(v, &a)| *v = a + *v * scale);
+                }
+                m
+            }
         };
-        let mask = self.mask.as_ref().map(|m| match m {
-            Mask::Fixed(m) => m.clone(),
-            Mask::Learnable(p) => p.masks(),
-        });
-        let mut out = match &mask {
-            Some(m) => Mat::from_fn(base.nrows(), base.ncols(), |i, j| base[(i, j)] * m[(i, j)]),
-            None => base.clone(),
+        let learned = match &self.mask {
+            Some(Mask::Learnable(p)) => Some(p.masks()),
+            _ => None,
         };
-        if let Some(la) = &self.log_amp {
-            for j in 0..out.ncols() {
-                let amp = la[(j, 0)].exp();
-                out.col_mut(j).iter_mut().for_each(|v| *v *= amp);
+        let mask = match &self.mask {
+            Some(Mask::Fixed(m)) => Some(m),
+            _ => learned.as_ref(),
+        };
+        let amps = self.amplitudes();
+        // The backward pass needs the base only through a learnable mask or an amplitude.
+        let keep_base = learned.is_some() || amps.is_some();
+        let (mut out, cached_base) = if keep_base { (base.clone(), Some(base)) } else { (base, None) };
+        for j in 0..out.ncols() {
+            let amp = amps.as_ref().map_or(1.0, |a| a[j]);
+            let o = linalg::col_mut(out.as_mut(), j);
+            match mask {
+                Some(m) => o.iter_mut().zip(linalg::col(m.as_ref(), j)).for_each(|(v, &m)| *v *= m * amp),
+                None if amp != 1.0 => o.iter_mut().for_each(|v| *v *= amp),
+                None => {}
             }
         }
-        self.cache = Some(Cache { base, mask });
+        self.cache = Some(Cache { base: cached_base, mask: learned });
         out
     }
 
@@ -105,34 +126,85 @@ impl Pattern {
         out
     }
 
+    /// Whether forward and backward are little more than a copy (a free factor without
+    /// smoothing, mask or amplitude), so not worth handing to another thread.
+    pub fn is_cheap(&self) -> bool {
+        matches!(self.base, Base::Free { passes: 0, .. }) && self.mask.is_none() && self.log_amp.is_none()
+    }
+
+    /// `exp(log_amp)` per component, if the pattern has amplitudes.
+    fn amplitudes(&self) -> Option<Vec<f32>> {
+        self.log_amp.as_ref().map(|la| linalg::col(la.as_ref(), 0).iter().map(|v| v.exp()).collect())
+    }
+
     /// Gradients of the raw parameters given `∂L/∂factor` (after [`Pattern::forward`]).
     pub fn backward(&self, d_out: &Mat<f32>) -> PatternGrads {
+        self.backward_owned(d_out.clone())
+    }
+
+    /// [`Pattern::backward`], reusing `d_out`'s storage.
+    pub fn backward_owned(&self, mut d: Mat<f32>) -> PatternGrads {
         let cache = self.cache.as_ref().expect("Pattern::backward called before forward");
-        let (rows, r) = (d_out.nrows(), d_out.ncols());
-        let mut grads = Vec::new();
-        let amp = |j: usize| self.log_amp.as_ref().map_or(1.0, |la| la[(j, 0)].exp());
-        // Through the amplitude: d(masked) = d_out · amp.
-        let d_masked = Mat::from_fn(rows, r, |i, j| d_out[(i, j)] * amp(j));
-        let d_base = match &cache.mask {
-            Some(m) => Mat::from_fn(rows, r, |i, j| d_masked[(i, j)] * m[(i, j)]),
-            None => d_masked.clone(),
+        let r = d.ncols();
+        let mask = match &self.mask {
+            Some(Mask::Fixed(m)) => Some(m),
+            Some(Mask::Learnable(_)) => cache.mask.as_ref(),
+            None => None,
         };
-        grads.push(match &self.base {
-            Base::Free { passes, .. } => smooth_adjoint(&d_base, *passes),
-            Base::Softplus { raw } => Mat::from_fn(rows, r, |i, j| d_base[(i, j)] * sigmoid(raw[(i, j)])),
-            Base::Anchored { scale, passes, .. } => smooth_adjoint(&d_base, *passes) * faer::Scale(*scale),
+        let amps = self.amplitudes();
+        // ∂out/∂log_amp_j = out_j = base_j ⊙ mask_j · amp_j.
+        let d_log_amp = amps.as_ref().map(|amps| {
+            let base = cache.base.as_ref().expect("base cached for amplitudes");
+            Mat::from_fn(r, 1, |j, _| {
+                let (dc, bc) = (linalg::col(d.as_ref(), j), linalg::col(base.as_ref(), j));
+                let sum: f32 = match mask {
+                    Some(m) => dc.iter().zip(bc).zip(linalg::col(m.as_ref(), j)).map(|((&g, &b), &m)| g * b * m).sum(),
+                    None => dc.iter().zip(bc).map(|(&g, &b)| g * b).sum(),
+                };
+                sum * amps[j]
+            })
         });
-        if let Some(Mask::Learnable(p)) = &self.mask {
-            let d_mask = Mat::from_fn(rows, r, |i, j| d_masked[(i, j)] * cache.base[(i, j)]);
-            let (dc, ds) = p.backward(d_mask.as_ref());
+        // Through the amplitude: d(masked) = d_out · amp.
+        if let Some(amps) = &amps {
+            for (j, &amp) in amps.iter().enumerate() {
+                linalg::col_mut(d.as_mut(), j).iter_mut().for_each(|v| *v *= amp);
+            }
+        }
+        // Through a learnable mask: d(mask) = d(masked) ⊙ base.
+        let d_mask_params = match &self.mask {
+            Some(Mask::Learnable(p)) => {
+                let base = cache.base.as_ref().expect("base cached for learnable masks");
+                let mut d_mask = d.clone();
+                for j in 0..r {
+                    linalg::col_mut(d_mask.as_mut(), j).iter_mut().zip(linalg::col(base.as_ref(), j)).for_each(|(v, &b)| *v *= b);
+                }
+                Some(p.backward(d_mask.as_ref()))
+            }
+            _ => None,
+        };
+        // d(base) = d(masked) ⊙ mask.
+        if let Some(m) = mask {
+            for j in 0..r {
+                linalg::col_mut(d.as_mut(), j).iter_mut().zip(linalg::col(m.as_ref(), j)).for_each(|(v, &m)| *v *= m);
+            }
+        }
+        let mut grads = vec![match &self.base {
+            Base::Free { passes, .. } => smooth_adjoint(d, *passes),
+            Base::Softplus { raw } => {
+                linalg::map_in_place(d.as_mut(), |i, j, v| v * sigmoid(raw[(i, j)]));
+                d
+            }
+            Base::Anchored { scale, passes, .. } => {
+                let mut g = smooth_adjoint(d, *passes);
+                linalg::map_in_place(g.as_mut(), |_, _, v| v * scale);
+                g
+            }
+        }];
+        if let Some((dc, ds)) = d_mask_params {
             grads.push(dc);
             grads.push(ds);
         }
-        if let Some(la) = &self.log_amp {
-            // ∂out/∂log_amp_j = out_j.
-            let masked = |i: usize, j: usize| cache.base[(i, j)] * cache.mask.as_ref().map_or(1.0, |m| m[(i, j)]);
-            grads.push(Mat::from_fn(la.nrows(), 1, |j, _| (0..rows).map(|i| d_out[(i, j)] * masked(i, j) * amp(j)).sum()));
-        }
+        grads.extend(d_log_amp);
         grads
     }
 
@@ -142,10 +214,15 @@ impl Pattern {
     pub fn parameter_penalty(&self, deform: f32, width: f32, grads: &mut PatternGrads) -> f64 {
         let mut total = 0.0;
         if let (Base::Anchored { delta, .. }, true) = (&self.base, deform != 0.0) {
-            let v = linalg::to_col_major(delta.as_ref());
-            let mut g = linalg::to_col_major(grads[0].as_ref());
-            total += deform as f64 * image_ops::mean_square(&v, Some((deform, &mut g)));
-            grads[0] = linalg::from_col_major(&g, delta.nrows(), delta.ncols());
+            // deform · mean(δ²), gradient 2·deform·δ/len, accumulated in f64 as mean_square does.
+            let scale = 2.0 * deform / (delta.nrows() * delta.ncols()).max(1) as f32;
+            let mut sum = 0.0f64;
+            for j in 0..delta.ncols() {
+                let dc = linalg::col(delta.as_ref(), j);
+                sum += dc.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>();
+                linalg::col_mut(grads[0].as_mut(), j).iter_mut().zip(dc).for_each(|(g, &v)| *g += scale * v);
+            }
+            total += deform as f64 * sum / (delta.nrows() * delta.ncols()).max(1) as f64;
         }
         if let (Some(Mask::Learnable(p)), true) = (&self.mask, width != 0.0) {
             let sig = p.sigmas();
@@ -168,9 +245,9 @@ fn smooth(m: &Mat<f32>, passes: usize) -> Mat<f32> {
     linalg::from_col_major(&v, m.nrows(), m.ncols())
 }
 
-fn smooth_adjoint(m: &Mat<f32>, passes: usize) -> Mat<f32> {
+fn smooth_adjoint(m: Mat<f32>, passes: usize) -> Mat<f32> {
     if passes == 0 {
-        return m.clone();
+        return m;
     }
     let v = image_ops::smooth_adjoint(&linalg::to_col_major(m.as_ref()), Images::mnist(m.ncols()), passes);
     linalg::from_col_major(&v, m.nrows(), m.ncols())

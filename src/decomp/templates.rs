@@ -22,17 +22,17 @@ pub const N_STROKES: usize = 120;
 
 /// Grid coordinates `(y, x)` of pixel `p` (§0).
 fn coords<T: Float>(p: usize) -> (T, T) {
-    let at = |i: usize| T::from(-1.0 + 2.0 * i as f64 / 27.0).unwrap();
-    (at(p / SIDE), at(p % SIDE))
+    (grid(p / SIDE), grid(p % SIDE))
+}
+
+/// Coordinate of row or column `i` on the `[−1, 1]` grid (§0).
+fn grid<T: Float>(i: usize) -> T {
+    T::from(-1.0 + 2.0 * i as f64 / 27.0).unwrap()
 }
 
 /// `linspace(lo, hi, n)` as in PyTorch (`n = 1` gives `[lo]`).
 fn linspace(lo: f32, hi: f32, n: usize) -> Vec<f32> {
-    let step = if n > 1 {
-        (hi - lo) / (n - 1) as f32
-    } else {
-        0.0
-    };
+    let step = if n > 1 { (hi - lo) / (n - 1) as f32 } else { 0.0 };
     (0..n).map(|i| lo + step * i as f32).collect()
 }
 
@@ -49,11 +49,7 @@ fn centre_normalise(m: &mut Mat<f32>) {
     for j in 0..m.ncols() {
         let col = m.col(j);
         let mean = col.iter().map(|&v| v as f64).sum::<f64>() / col.nrows() as f64;
-        let norm = col
-            .iter()
-            .map(|&v| (v as f64 - mean).powi(2))
-            .sum::<f64>()
-            .sqrt();
+        let norm = col.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>().sqrt();
         let scale = 1.0 / norm.max(1e-8);
         for v in m.col_mut(j).iter_mut() {
             *v = ((*v as f64 - mean) * scale) as f32;
@@ -68,65 +64,31 @@ fn centre_normalise(m: &mut Mat<f32>) {
 /// One hand-made stroke template; `long` only changes the name of a bar.
 #[derive(Clone, Copy, Debug)]
 enum Stroke {
-    Line {
-        cy: f32,
-        cx: f32,
-        theta: f32,
-        length: f32,
-        width: f32,
-        long: bool,
-    },
-    Arc {
-        cy: f32,
-        cx: f32,
-        radius: f32,
-        theta0: f32,
-        span: f32,
-    },
-    Blob {
-        cy: f32,
-        cx: f32,
-        sy: f32,
-        sx: f32,
-    },
+    Line { cy: f32, cx: f32, theta: f32, length: f32, width: f32, long: bool },
+    Arc { cy: f32, cx: f32, radius: f32, theta0: f32, span: f32 },
+    Blob { cy: f32, cx: f32, sy: f32, sx: f32 },
 }
 
 impl Stroke {
     /// The template's value at grid point `(y, x)` (formulas of §5.19).
     fn value(&self, y: f32, x: f32) -> f32 {
         match *self {
-            Stroke::Line {
-                cy,
-                cx,
-                theta,
-                length,
-                width,
-                ..
-            } => {
+            Stroke::Line { cy, cx, theta, length, width, .. } => {
                 let (dy, dx) = (y - cy, x - cx);
                 let (s, c) = theta.sin_cos();
                 let par = dx * c + dy * s;
                 let perp = -dx * s + dy * c;
                 (-(perp * perp / (2.0 * width * width) + par * par / (2.0 * length * length))).exp()
             }
-            Stroke::Arc {
-                cy,
-                cx,
-                radius,
-                theta0,
-                span,
-            } => {
+            Stroke::Arc { cy, cx, radius, theta0, span } => {
                 let (dy, dx) = (y - cy, x - cx);
                 let rho = (dx * dx + dy * dy).sqrt().max(1e-6);
                 let phi = dy.atan2(dx);
                 let delta = (phi - theta0).sin().atan2((phi - theta0).cos()).abs();
                 let width = span / 2.4;
-                (-(rho - radius).powi(2) / (2.0 * 0.055 * 0.055)).exp()
-                    * (-delta * delta / (2.0 * width * width)).exp()
+                (-(rho - radius).powi(2) / (2.0 * 0.055 * 0.055)).exp() * (-delta * delta / (2.0 * width * width)).exp()
             }
-            Stroke::Blob { cy, cx, sy, sx } => {
-                (-(((y - cy) / sy).powi(2) + ((x - cx) / sx).powi(2)) / 2.0).exp()
-            }
+            Stroke::Blob { cy, cx, sy, sx } => (-(((y - cy) / sy).powi(2) + ((x - cx) / sx).powi(2)) / 2.0).exp(),
         }
     }
 
@@ -134,13 +96,7 @@ impl Stroke {
     fn name(&self) -> String {
         let deg = |a: f32| a.to_degrees().round() as i32;
         match *self {
-            Stroke::Line {
-                cy,
-                cx,
-                theta,
-                long,
-                ..
-            } => {
+            Stroke::Line { cy, cx, theta, long, .. } => {
                 let kind = if long { "longbar" } else { "bar" };
                 format!("{kind}(cy={cy:.2},cx={cx:.2},θ={}°)", deg(theta))
             }
@@ -155,21 +111,8 @@ impl Stroke {
 
 /// The 120 strokes in the exact order of §5.19 (anchors are taken as contiguous slices).
 fn strokes() -> Vec<Stroke> {
-    let line = |cy, cx, theta, length, width, long| Stroke::Line {
-        cy,
-        cx,
-        theta,
-        length,
-        width,
-        long,
-    };
-    let arc = |cy, cx, theta0, span| Stroke::Arc {
-        cy,
-        cx,
-        radius: 0.34,
-        theta0,
-        span,
-    };
+    let line = |cy, cx, theta, length, width, long| Stroke::Line { cy, cx, theta, length, width, long };
+    let arc = |cy, cx, theta0, span| Stroke::Arc { cy, cx, radius: 0.34, theta0, span };
     let mut out = Vec::with_capacity(N_STROKES);
     for cy in [-0.55, -0.25, 0.05, 0.35, 0.62] {
         for cx in [-0.45, -0.18, 0.12, 0.42] {
@@ -194,12 +137,7 @@ fn strokes() -> Vec<Stroke> {
     }
     for cy in [-0.62, -0.25, 0.15, 0.55] {
         for cx in [-0.48, 0.0, 0.48] {
-            out.push(Stroke::Blob {
-                cy,
-                cx,
-                sy: 0.12,
-                sx: 0.12,
-            });
+            out.push(Stroke::Blob { cy, cx, sy: 0.12, sx: 0.12 });
         }
     }
     debug_assert_eq!(out.len(), N_STROKES);
@@ -232,17 +170,21 @@ pub fn stroke_names() -> Vec<String> {
 
 /// One Gaussian mask `exp(−‖g_p − c‖²/(2σ²))` over the 784 pixels, divided by its maximum
 /// (peak = 1). Generic so that tests can evaluate it in f64.
+///
+/// The Gaussian is separable, `exp(−(y−c_y)²/2σ²) · exp(−(x−c_x)²/2σ²)`, and so is its
+/// maximum over the grid: 56 exponentials per mask instead of 784.
 fn gaussian_mask<T: Float>(centre: [T; 2], sigma: T) -> Vec<T> {
     let two_var = T::from(2.0).unwrap() * sigma * sigma;
-    let raw: Vec<T> = (0..PIXELS)
-        .map(|p| {
-            let (y, x) = coords::<T>(p);
-            let d2 = (y - centre[0]).powi(2) + (x - centre[1]).powi(2);
-            (-d2 / two_var).exp()
+    let axis = |c: T| -> [T; SIDE] {
+        std::array::from_fn(|i| {
+            let d = grid::<T>(i) - c;
+            (-(d * d) / two_var).exp()
         })
-        .collect();
-    let max = raw.iter().fold(T::neg_infinity(), |a, &b| a.max(b));
-    raw.into_iter().map(|v| v / max).collect()
+    };
+    let (ey, ex) = (axis(centre[0]), axis(centre[1]));
+    let peak = |e: &[T; SIDE]| e.iter().fold(T::neg_infinity(), |a, &b| a.max(b));
+    let max = peak(&ey) * peak(&ex);
+    (0..PIXELS).map(|p| ey[p / SIDE] * ex[p % SIDE] / max).collect()
 }
 
 /// Bounded parameterisation of §5.18: `centre = 0.9·tanh(raw)`, `σ = 0.18 + 0.47·sigmoid(ℓ)`.
@@ -294,10 +236,7 @@ impl MaskParams {
             let c = centres[(r + rank - roll % rank) % rank][k];
             (c / 0.9).clamp(-0.95, 0.95).atanh()
         });
-        MaskParams {
-            centre_raw,
-            log_sigma: Mat::zeros(rank, 1),
-        }
+        MaskParams { centre_raw, log_sigma: Mat::zeros(rank, 1) }
     }
 
     /// Number of components.
@@ -311,24 +250,22 @@ impl MaskParams {
 
     /// Bounded centres `(y, x)`, in `(−0.9, 0.9)`.
     pub fn centres(&self) -> Vec<[f32; 2]> {
-        (0..self.rank())
-            .map(|r| bounded(self.raw(r), self.log_sigma[(r, 0)]).0)
-            .collect()
+        (0..self.rank()).map(|r| bounded(self.raw(r), self.log_sigma[(r, 0)]).0).collect()
     }
 
     /// Bounded widths σ, in `(0.18, 0.65)`.
     pub fn sigmas(&self) -> Vec<f32> {
-        (0..self.rank())
-            .map(|r| bounded(self.raw(r), self.log_sigma[(r, 0)]).1)
-            .collect()
+        (0..self.rank()).map(|r| bounded(self.raw(r), self.log_sigma[(r, 0)]).1).collect()
     }
 
     /// The masks, `784 × r`, each column divided by its maximum (peak 1).
     pub fn masks(&self) -> Mat<f32> {
-        let cols: Vec<Vec<f32>> = (0..self.rank())
-            .map(|r| learnable_mask(self.raw(r), self.log_sigma[(r, 0)]))
-            .collect();
-        Mat::from_fn(PIXELS, self.rank(), |p, r| cols[r][p])
+        let mut m = Mat::zeros(PIXELS, self.rank());
+        for r in 0..self.rank() {
+            let col = learnable_mask(self.raw(r), self.log_sigma[(r, 0)]);
+            crate::linalg::col_mut(m.as_mut(), r).copy_from_slice(&col);
+        }
+        m
     }
 
     /// Gradients `(∂L/∂centre_raw (r × 2), ∂L/∂log_sigma (r))` from `upstream = ∂L/∂masks`
@@ -349,9 +286,10 @@ impl MaskParams {
             let (yq, xq) = coords::<f64>(q);
             let d2q = (yq - cy).powi(2) + (xq - cx).powi(2);
             let (mut gy, mut gx, mut gs) = (0.0, 0.0, 0.0);
-            for p in 0..PIXELS {
-                let (y, x) = coords::<f64>(p);
-                let g = upstream[(p, r)] as f64 * m[p];
+            let at: [f64; SIDE] = std::array::from_fn(grid::<f64>);
+            for (p, (&u, &mp)) in upstream.col(r).iter().zip(&m).enumerate() {
+                let (y, x) = (at[p / SIDE], at[p % SIDE]);
+                let g = u as f64 * mp;
                 gy += g * (y - yq);
                 gx += g * (x - xq);
                 gs += g * ((y - cy).powi(2) + (x - cx).powi(2) - d2q);
@@ -407,30 +345,16 @@ pub fn data_bank(
     seed: u64,
 ) -> Result<Mat<f32>> {
     let n = images.nrows();
-    ensure!(
-        images.ncols() == PIXELS,
-        "data_bank: images must have {PIXELS} columns, got {}",
-        images.ncols()
-    );
-    ensure!(
-        labels.len() == n,
-        "data_bank: {} labels for {n} images",
-        labels.len()
-    );
-    ensure!(
-        pca_dims <= PIXELS,
-        "data_bank: pca_dims {pca_dims} exceeds {PIXELS}"
-    );
+    ensure!(images.ncols() == PIXELS, "data_bank: images must have {PIXELS} columns, got {}", images.ncols());
+    ensure!(labels.len() == n, "data_bank: {} labels for {n} images", labels.len());
+    ensure!(pca_dims <= PIXELS, "data_bank: pca_dims {pca_dims} exceeds {PIXELS}");
     ensure!(pca_dims == 0 || n > 0, "data_bank: no images for the PCA");
 
     let mut sums = vec![vec![0.0f64; PIXELS]; n_classes];
     let mut counts = vec![0usize; n_classes];
     for (i, &label) in labels.iter().enumerate() {
         let c = label as usize;
-        ensure!(
-            c < n_classes,
-            "data_bank: label {c} of image {i} is not below {n_classes}"
-        );
+        ensure!(c < n_classes, "data_bank: label {c} of image {i} is not below {n_classes}");
         counts[c] += 1;
         for (p, s) in sums[c].iter_mut().enumerate() {
             *s += images[(i, p)] as f64;
@@ -439,11 +363,7 @@ pub fn data_bank(
     if let Some(c) = counts.iter().position(|&k| k == 0) {
         bail!("data_bank: class {c} has no images, so its mean image is undefined");
     }
-    let means: Vec<Vec<f64>> = sums
-        .iter()
-        .zip(&counts)
-        .map(|(s, &k)| s.iter().map(|v| v / k as f64).collect())
-        .collect();
+    let means: Vec<Vec<f64>> = sums.iter().zip(&counts).map(|(s, &k)| s.iter().map(|v| v / k as f64).collect()).collect();
 
     let mut cols: Vec<Vec<f64>> = means.clone();
     for i in 0..n_classes {
@@ -452,12 +372,7 @@ pub fn data_bank(
             cols.push((0..PIXELS).map(|p| means[j][p] - means[i][p]).collect());
         }
     }
-    cols.extend(principal_directions(
-        images,
-        pca_images.min(n),
-        pca_dims,
-        seed,
-    )?);
+    cols.extend(principal_directions(images, pca_images.min(n), pca_dims, seed)?);
 
     let mut bank = Mat::from_fn(PIXELS, cols.len(), |p, k| cols[k][p] as f32);
     centre_normalise(&mut bank);
@@ -466,12 +381,7 @@ pub fn data_bank(
 
 /// Top `dims` principal directions of `k` seeded random rows of `images` (centred by their
 /// mean), from the f64 covariance's eigenvectors; sign fixed so the largest-|·| entry is > 0.
-fn principal_directions(
-    images: MatRef<'_, f32>,
-    k: usize,
-    dims: usize,
-    seed: u64,
-) -> Result<Vec<Vec<f64>>> {
+fn principal_directions(images: MatRef<'_, f32>, k: usize, dims: usize, seed: u64) -> Result<Vec<Vec<f64>>> {
     if dims == 0 {
         return Ok(Vec::new());
     }
@@ -482,24 +392,13 @@ fn principal_directions(
         x.col_mut(p).iter_mut().for_each(|v| *v -= mean);
     }
     let mut cov = Mat::<f64>::zeros(PIXELS, PIXELS);
-    matmul(
-        cov.as_mut(),
-        Accum::Replace,
-        x.transpose(),
-        x.as_ref(),
-        1.0,
-        par(),
-    );
-    let eig = cov
-        .self_adjoint_eigen(Side::Lower)
-        .map_err(|e| anyhow::anyhow!("data_bank: covariance eigendecomposition failed: {e:?}"))?;
+    matmul(cov.as_mut(), Accum::Replace, x.transpose(), x.as_ref(), 1.0, par());
+    let eig = cov.self_adjoint_eigen(Side::Lower).map_err(|e| anyhow::anyhow!("data_bank: covariance eigendecomposition failed: {e:?}"))?;
     // Eigenvalues are ascending: the last `dims` columns, reversed.
     Ok((0..dims)
         .map(|d| {
             let mut v: Vec<f64> = eig.U().col(PIXELS - 1 - d).iter().copied().collect();
-            let peak = v
-                .iter()
-                .fold(0.0f64, |a, &b| if b.abs() > a.abs() { b } else { a });
+            let peak = v.iter().fold(0.0f64, |a, &b| if b.abs() > a.abs() { b } else { a });
             if peak < 0.0 {
                 v.iter_mut().for_each(|e| *e = -*e);
             }
@@ -514,12 +413,7 @@ mod tests {
     use crate::linalg::randn;
 
     fn argmax(col: impl Iterator<Item = f32>) -> usize {
-        col.enumerate()
-            .fold(
-                (0, f32::NEG_INFINITY),
-                |b, (i, v)| if v > b.1 { (i, v) } else { b },
-            )
-            .0
+        col.enumerate().fold((0, f32::NEG_INFINITY), |b, (i, v)| if v > b.1 { (i, v) } else { b }).0
     }
 
     /// Pixel (row, col) nearest to grid point (y, x).
@@ -534,15 +428,9 @@ mod tests {
         let total: f64 = w.iter().sum();
         let moment = |f: &dyn Fn(usize) -> f64| {
             let mean = (0..PIXELS).map(|p| w[p] * f(p)).sum::<f64>() / total;
-            (0..PIXELS)
-                .map(|p| w[p] * (f(p) - mean).powi(2))
-                .sum::<f64>()
-                / total
+            (0..PIXELS).map(|p| w[p] * (f(p) - mean).powi(2)).sum::<f64>() / total
         };
-        (
-            moment(&|p| (p / SIDE) as f64),
-            moment(&|p| (p % SIDE) as f64),
-        )
+        (moment(&|p| (p / SIDE) as f64), moment(&|p| (p % SIDE) as f64))
     }
 
     #[test]
@@ -551,12 +439,7 @@ mod tests {
         assert_eq!((bank.nrows(), bank.ncols()), (PIXELS, 120));
         for k in 0..120 {
             let mean = bank.col(k).iter().map(|&v| v as f64).sum::<f64>() / PIXELS as f64;
-            let norm = bank
-                .col(k)
-                .iter()
-                .map(|&v| (v as f64).powi(2))
-                .sum::<f64>()
-                .sqrt();
+            let norm = bank.col(k).iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt();
             assert!(mean.abs() < 1e-6, "column {k} mean {mean}");
             assert!((norm - 1.0).abs() < 1e-5, "column {k} norm {norm}");
         }
@@ -575,16 +458,10 @@ mod tests {
         let p0 = argmax(bank.col(0).iter().copied());
         assert_eq!((p0 / SIDE, p0 % SIDE), nearest_pixel(-0.55, -0.45));
         let (rows, cols) = spread(&bank, 0);
-        assert!(
-            cols > 4.0 * rows,
-            "column 0 should be horizontal: {rows} {cols}"
-        );
+        assert!(cols > 4.0 * rows, "column 0 should be horizontal: {rows} {cols}");
         // Column 1: same place, vertical.
         let (rows, cols) = spread(&bank, 1);
-        assert!(
-            rows > 4.0 * cols,
-            "column 1 should be vertical: {rows} {cols}"
-        );
+        assert!(rows > 4.0 * cols, "column 1 should be vertical: {rows} {cols}");
         // 80–83 long horizontal, 84–87 long vertical.
         for k in 80..84 {
             let (rows, cols) = spread(&bank, k);
@@ -618,11 +495,7 @@ mod tests {
             let max = masks.col(r).iter().fold(f32::MIN, |a, &b| a.max(b));
             assert_eq!(max, 1.0);
             let p = argmax(masks.col(r).iter().copied());
-            assert_eq!(
-                (p / SIDE, p % SIDE),
-                nearest_pixel(coords[r / 8], coords[r % 8]),
-                "mask {r}"
-            );
+            assert_eq!((p / SIDE, p % SIDE), nearest_pixel(coords[r / 8], coords[r % 8]), "mask {r}");
         }
         assert!((coords[0] + 0.75).abs() < 1e-7 && (coords[7] - 0.75).abs() < 1e-7);
     }
@@ -634,9 +507,7 @@ mod tests {
         let coords = linspace(-0.72, 0.72, 8);
         let (ca, cb) = (a.centres(), b.centres());
         for r in 0..64 {
-            assert!(
-                (ca[r][0] - coords[r / 8]).abs() < 1e-6 && (ca[r][1] - coords[r % 8]).abs() < 1e-6
-            );
+            assert!((ca[r][0] - coords[r / 8]).abs() < 1e-6 && (ca[r][1] - coords[r % 8]).abs() < 1e-6);
             assert_eq!(cb[r], ca[(r + 64 - 3) % 64]);
         }
         assert!(a.sigmas().iter().all(|&s| (s - 0.415).abs() < 1e-6));
@@ -668,31 +539,19 @@ mod tests {
         };
         let h = 1e-6;
         for r in 0..rank {
-            let raw = [
-                params.centre_raw[(r, 0)] as f64,
-                params.centre_raw[(r, 1)] as f64,
-            ];
+            let raw = [params.centre_raw[(r, 0)] as f64, params.centre_raw[(r, 1)] as f64];
             let ls = params.log_sigma[(r, 0)] as f64;
             let mut checks = Vec::new();
             for k in 0..2 {
                 let (mut plus, mut minus) = (raw, raw);
                 plus[k] += h;
                 minus[k] -= h;
-                checks.push((
-                    d_centre[(r, k)],
-                    (loss(r, plus, ls) - loss(r, minus, ls)) / (2.0 * h),
-                ));
+                checks.push((d_centre[(r, k)], (loss(r, plus, ls) - loss(r, minus, ls)) / (2.0 * h)));
             }
-            checks.push((
-                d_log_sigma[(r, 0)],
-                (loss(r, raw, ls + h) - loss(r, raw, ls - h)) / (2.0 * h),
-            ));
+            checks.push((d_log_sigma[(r, 0)], (loss(r, raw, ls + h) - loss(r, raw, ls - h)) / (2.0 * h)));
             for (analytic, fd) in checks {
                 let rel = (analytic as f64 - fd).abs() / fd.abs().max(1e-3);
-                assert!(
-                    rel < 1e-5,
-                    "component {r}: analytic {analytic} vs fd {fd} (rel {rel:e})"
-                );
+                assert!(rel < 1e-5, "component {r}: analytic {analytic} vs fd {fd} (rel {rel:e})");
             }
         }
     }
@@ -714,24 +573,15 @@ mod tests {
         let bank = data_bank(x.as_ref(), &labels, 10, 40, 6, 11).unwrap();
         assert_eq!(bank.ncols(), 10 + 90 + 6);
         for k in 0..bank.ncols() {
-            let norm = bank
-                .col(k)
-                .iter()
-                .map(|&v| (v as f64).powi(2))
-                .sum::<f64>()
-                .sqrt();
+            let norm = bank.col(k).iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt();
             assert!((norm - 1.0).abs() < 1e-5, "column {k} norm {norm}");
         }
         // Column 0 ∝ centred class-0 mean.
-        let mut mean0: Vec<f64> = (0..PIXELS)
-            .map(|p| (0..40).step_by(10).map(|i| x[(i, p)] as f64).sum::<f64>())
-            .collect();
+        let mut mean0: Vec<f64> = (0..PIXELS).map(|p| (0..40).step_by(10).map(|i| x[(i, p)] as f64).sum::<f64>()).collect();
         let mu = mean0.iter().sum::<f64>() / PIXELS as f64;
         mean0.iter_mut().for_each(|v| *v -= mu);
         let norm0 = mean0.iter().map(|v| v * v).sum::<f64>().sqrt();
-        let cos: f64 = (0..PIXELS)
-            .map(|p| bank[(p, 0)] as f64 * mean0[p] / norm0)
-            .sum();
+        let cos: f64 = (0..PIXELS).map(|p| bank[(p, 0)] as f64 * mean0[p] / norm0).sum();
         assert!((cos - 1.0).abs() < 1e-5, "cos {cos}");
         // Column 10 = mean_0 − mean_1, column 11 its negation.
         for p in 0..PIXELS {
@@ -742,16 +592,11 @@ mod tests {
         let variance = |k: usize| {
             let proj = crate::linalg::mul(x.as_ref(), pca.col(k).as_mat());
             let mean = proj.col(0).iter().map(|&v| v as f64).sum::<f64>() / 40.0;
-            proj.col(0)
-                .iter()
-                .map(|&v| (v as f64 - mean).powi(2))
-                .sum::<f64>()
+            proj.col(0).iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>()
         };
         for a in 0..6 {
             for b in a + 1..6 {
-                let dot: f64 = (0..PIXELS)
-                    .map(|p| pca[(p, a)] as f64 * pca[(p, b)] as f64)
-                    .sum();
+                let dot: f64 = (0..PIXELS).map(|p| pca[(p, a)] as f64 * pca[(p, b)] as f64).sum();
                 assert!(dot.abs() < 1e-4, "pca {a}·{b} = {dot}");
             }
             if a > 0 {

@@ -38,26 +38,28 @@ impl CpTensor {
     /// respect to `T = self` (`grad = (weight, dD, dU, dW)`, accumulated):
     /// `½ Σ_rs (D_TᵀD_S)_rs [(U_TᵀU_S)_rs (W_TᵀW_S)_rs + (U_TᵀW_S)_rs (W_TᵀU_S)_rs]`.
     pub fn inner(&self, s: &CpTensor, grad: Option<(f32, &mut Mat<f32>, &mut Mat<f32>, &mut Mat<f32>)>) -> f64 {
+        let grams = self.grams(s);
+        if let Some((weight, dd, du, dw)) = grad {
+            grams.add_grad(weight, dd, du, dw);
+        }
+        grams.value()
+    }
+
+    /// The Gram matrices behind [`CpTensor::inner`], so that a caller can read the value first
+    /// and add the gradient later with a weight that depends on it (the cosine does).
+    pub fn grams<'a>(&'a self, s: &'a CpTensor) -> CpGrams<'a> {
         let gram = |a: &Mat<f32>, b: &Mat<f32>| linalg::mul(a.transpose(), b.as_ref());
-        let (gd, guu, gww, guw, gwu) = (gram(&self.heads, &s.heads), gram(&self.u, &s.u), gram(&self.w, &s.w), gram(&self.u, &s.w), gram(&self.w, &s.u));
-        let (rt, rs) = (self.rank(), s.rank());
+        let (d, uu, ww, uw) = (gram(&self.heads, &s.heads), gram(&self.u, &s.u), gram(&self.w, &s.w), gram(&self.u, &s.w));
+        // ⟨T, T⟩: WᵀU is (UᵀW)ᵀ.
+        let wu = if std::ptr::eq(self, s) { uw.transpose().to_owned() } else { gram(&self.w, &s.u) };
         let mut total = 0.0f64;
-        for j in 0..rs {
-            for i in 0..rt {
-                total += gd[(i, j)] as f64 * (guu[(i, j)] as f64 * gww[(i, j)] as f64 + guw[(i, j)] as f64 * gwu[(i, j)] as f64);
+        for j in 0..s.rank() {
+            let [cd, cuu, cww, cuw, cwu] = [&d, &uu, &ww, &uw, &wu].map(|m| linalg::col(m.as_ref(), j));
+            for i in 0..self.rank() {
+                total += cd[i] as f64 * (cuu[i] as f64 * cww[i] as f64 + cuw[i] as f64 * cwu[i] as f64);
             }
         }
-        if let Some((weight, dd, du, dw)) = grad {
-            let half = 0.5 * weight;
-            let had = |a: &Mat<f32>, b: &Mat<f32>| Mat::from_fn(rt, rs, |i, j| a[(i, j)] * b[(i, j)]);
-            let mix = Mat::from_fn(rt, rs, |i, j| guu[(i, j)] * gww[(i, j)] + guw[(i, j)] * gwu[(i, j)]);
-            linalg::mul_add(dd.as_mut(), s.heads.as_ref(), mix.transpose(), half);
-            linalg::mul_add(du.as_mut(), s.u.as_ref(), had(&gd, &gww).transpose(), half);
-            linalg::mul_add(du.as_mut(), s.w.as_ref(), had(&gd, &gwu).transpose(), half);
-            linalg::mul_add(dw.as_mut(), s.w.as_ref(), had(&gd, &guu).transpose(), half);
-            linalg::mul_add(dw.as_mut(), s.u.as_ref(), had(&gd, &guw).transpose(), half);
-        }
-        0.5 * total
+        CpGrams { t: self, s, d, uu, ww, uw, wu, value: 0.5 * total }
     }
 
     /// `‖sym T‖²_F`, and optionally its gradient (accumulated, as in [`CpTensor::inner`]).
@@ -81,7 +83,12 @@ impl CpTensor {
 
     /// Components side by side: `[self | other]`.
     pub fn concat(&self, other: &CpTensor) -> CpTensor {
-        let cat = |a: &Mat<f32>, b: &Mat<f32>| Mat::from_fn(a.nrows(), a.ncols() + b.ncols(), |i, j| if j < a.ncols() { a[(i, j)] } else { b[(i, j - a.ncols())] });
+        let cat = |a: &Mat<f32>, b: &Mat<f32>| {
+            let mut m = Mat::zeros(a.nrows(), a.ncols() + b.ncols());
+            m.as_mut().subcols_mut(0, a.ncols()).copy_from(a);
+            m.as_mut().subcols_mut(a.ncols(), b.ncols()).copy_from(b);
+            m
+        };
         CpTensor::new(cat(&self.heads, &other.heads), cat(&self.u, &other.u), cat(&self.w, &other.w))
     }
 
@@ -94,6 +101,41 @@ impl CpTensor {
     /// The dense symmetrised tensor in f64. Test oracle for small sizes only.
     pub fn dense(&self) -> Vec<Mat<f64>> {
         dense_cp(&super::to_f64(self.heads.as_ref()), &super::to_f64(self.u.as_ref()), &super::to_f64(self.w.as_ref()))
+    }
+}
+
+/// Gram matrices of two CP tensors `T` and `S` (`D_TᵀD_S`, `U_TᵀU_S`, `W_TᵀW_S`, `U_TᵀW_S`,
+/// `W_TᵀU_S`): the inner product, and its gradient with respect to `T` on request.
+pub struct CpGrams<'a> {
+    t: &'a CpTensor,
+    s: &'a CpTensor,
+    d: Mat<f32>,
+    uu: Mat<f32>,
+    ww: Mat<f32>,
+    uw: Mat<f32>,
+    wu: Mat<f32>,
+    value: f64,
+}
+
+impl CpGrams<'_> {
+    /// `⟨sym T, sym S⟩`.
+    pub fn value(&self) -> f64 {
+        self.value
+    }
+
+    /// Adds `weight · ∇_T⟨sym T, sym S⟩` into `(dD, dU, dW)`.
+    pub fn add_grad(&self, weight: f32, dd: &mut Mat<f32>, du: &mut Mat<f32>, dw: &mut Mat<f32>) {
+        let (t, s) = (self.t, self.s);
+        let (rt, rs) = (t.rank(), s.rank());
+        let half = 0.5 * weight;
+        let (d, uu, ww, uw, wu) = (&self.d, &self.uu, &self.ww, &self.uw, &self.wu);
+        let had = |a: &Mat<f32>, b: &Mat<f32>| Mat::from_fn(rt, rs, |i, j| a[(i, j)] * b[(i, j)]);
+        let mix = Mat::from_fn(rt, rs, |i, j| uu[(i, j)] * ww[(i, j)] + uw[(i, j)] * wu[(i, j)]);
+        linalg::mul_add(dd.as_mut(), s.heads.as_ref(), mix.transpose(), half);
+        linalg::mul_add(du.as_mut(), s.u.as_ref(), had(d, ww).transpose(), half);
+        linalg::mul_add(du.as_mut(), s.w.as_ref(), had(d, wu).transpose(), half);
+        linalg::mul_add(dw.as_mut(), s.w.as_ref(), had(d, uu).transpose(), half);
+        linalg::mul_add(dw.as_mut(), s.u.as_ref(), had(d, uw).transpose(), half);
     }
 }
 
@@ -124,7 +166,13 @@ pub(crate) mod tests {
     }
 
     /// As [`check_gradient`], with the oracle taking f64 factors (so the perturbation is exact).
-    pub(crate) fn check_gradient_f64(t: &CpTensor, f: impl Fn(&Mat<f64>, &Mat<f64>, &Mat<f64>) -> f64, dd: &Mat<f32>, du: &Mat<f32>, dw: &Mat<f32>) {
+    pub(crate) fn check_gradient_f64(
+        t: &CpTensor,
+        f: impl Fn(&Mat<f64>, &Mat<f64>, &Mat<f64>) -> f64,
+        dd: &Mat<f32>,
+        du: &Mat<f32>,
+        dw: &Mat<f32>,
+    ) {
         let base = [to_f64(t.heads.as_ref()), to_f64(t.u.as_ref()), to_f64(t.w.as_ref())];
         let analytic = [dd, du, dw];
         let eps = 1e-5;
@@ -169,7 +217,13 @@ pub(crate) mod tests {
         let t = CpTensor::random(3, 8, 4, &mut linalg::rng(5));
         let s = CpTensor::random(3, 8, 6, &mut linalg::rng(6));
         let sd = s.dense();
-        let dense_inner = |d: &Mat<f64>, u: &Mat<f64>, w: &Mat<f64>| dense_cp(d, u, w).iter().zip(&sd).map(|(a, b)| (0..8).flat_map(|i| (0..8).map(move |j| (i, j))).map(|(i, j)| a[(i, j)] * b[(i, j)]).sum::<f64>()).sum::<f64>();
+        let dense_inner = |d: &Mat<f64>, u: &Mat<f64>, w: &Mat<f64>| {
+            dense_cp(d, u, w)
+                .iter()
+                .zip(&sd)
+                .map(|(a, b)| (0..8).flat_map(|i| (0..8).map(move |j| (i, j))).map(|(i, j)| a[(i, j)] * b[(i, j)]).sum::<f64>())
+                .sum::<f64>()
+        };
         let exact = dense_inner(&to_f64(t.heads.as_ref()), &to_f64(t.u.as_ref()), &to_f64(t.w.as_ref()));
         assert!((t.inner(&s, None) - exact).abs() < 1e-4 * exact.abs().max(1.0));
         let (mut dd, mut du, mut dw) = (Mat::zeros(3, 4), Mat::zeros(8, 4), Mat::zeros(8, 4));

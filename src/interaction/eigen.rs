@@ -63,7 +63,13 @@ impl Eigen {
         let (g_vals, g_vecs) = eigh(&(&we * we.transpose()));
         // Directions W_e cannot reach carry no interaction; drop them from the square root.
         let floor = 1e-12 * g_vals.iter().copied().fold(0.0, f64::max);
-        let scaled = |power: f64| Mat::from_fn(g_vecs.nrows(), g_vecs.ncols(), |i, k| if g_vals[k] > floor { g_vecs[(i, k)] * g_vals[k].powf(power) } else { 0.0 });
+        let scaled = |power: f64| {
+            Mat::from_fn(
+                g_vecs.nrows(),
+                g_vecs.ncols(),
+                |i, k| if g_vals[k] > floor { g_vecs[(i, k)] * g_vals[k].powf(power) } else { 0.0 },
+            )
+        };
         let root = scaled(0.5) * g_vecs.transpose();
         let inv_root = scaled(-0.5) * g_vecs.transpose();
         let lift = we.transpose() * inv_root; // maps eigenvectors y of G½QG½ to unit pixel vectors
@@ -79,7 +85,8 @@ impl Eigen {
     /// The `k` largest-|λ| terms of every class as a CP tensor with one-hot heads carrying λ
     /// (`k ≥ E` keeps everything and reproduces `B` exactly).
     pub fn truncated(&self, k: usize) -> CpTensor {
-        let picks: Vec<(usize, usize)> = (0..self.values.len()).flat_map(|c| self.top_of_class(c, k).into_iter().map(move |i| (c, i))).collect();
+        let picks: Vec<(usize, usize)> =
+            (0..self.values.len()).flat_map(|c| self.top_of_class(c, k).into_iter().map(move |i| (c, i))).collect();
         self.cp_of(&picks)
     }
 
@@ -119,7 +126,8 @@ impl Eigen {
 
     fn cp_of(&self, picks: &[(usize, usize)]) -> CpTensor {
         let n = self.vectors[0].nrows();
-        let heads = Mat::from_fn(self.values.len(), picks.len(), |c, r| if picks[r].0 == c { self.values[c][picks[r].1] as f32 } else { 0.0 });
+        let heads =
+            Mat::from_fn(self.values.len(), picks.len(), |c, r| if picks[r].0 == c { self.values[c][picks[r].1] as f32 } else { 0.0 });
         let u = Mat::from_fn(n, picks.len(), |i, r| self.vectors[picks[r].0][(i, picks[r].1)]);
         CpTensor::new(heads, u.clone(), u)
     }

@@ -8,9 +8,10 @@
 mod cp;
 pub mod eigen;
 
-pub use cp::CpTensor;
+pub use cp::{CpGrams, CpTensor};
 
-use faer::{Mat, MatRef};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef};
 
 use crate::linalg;
 use crate::model::Bilinear;
@@ -93,37 +94,39 @@ impl Interaction {
 
     /// `⟨sym(T), B⟩` for a CP tensor `T`, and optionally its gradient with respect to the
     /// heads and both factor matrices (`grad = (weight, dD, dU, dW)`, accumulated).
-    ///
-    /// `⟨sym T, B⟩ = Σ_{c,r} D_cr (W_e u_r)ᵀ Q_c (W_e w_r)`: two projections to embedding space
-    /// and one stacked product with all `Q_c`.
     pub fn inner(&self, t: &CpTensor, grad: Option<(f32, &mut Mat<f32>, &mut Mat<f32>, &mut Mat<f32>)>) -> f64 {
-        let (e, r) = (self.n_embed(), t.rank());
-        let pu = linalg::mul(self.w_e.as_ref(), t.u.as_ref()); // E × R
-        let pw = linalg::mul(self.w_e.as_ref(), t.w.as_ref());
-        let qpw = linalg::mul(self.q.as_ref(), pw.as_ref()); // (C·E) × R
-        let mut s = Mat::<f32>::zeros(self.n_classes, r); // s_cr = pu_rᵀ Q_c pw_r
+        let p = self.project(t);
+        if let Some((weight, dd, du, dw)) = grad {
+            p.add_grad(weight, dd, du, dw);
+        }
+        p.value()
+    }
+
+    /// The products behind [`Interaction::inner`], so that a caller can read the value first
+    /// and add the gradient later with a weight that depends on it (the cosine does).
+    ///
+    /// `⟨sym T, B⟩ = Σ_{c,r} D_cr (W_e u_r)ᵀ Q_c (W_e w_r)`: both factor matrices projected to
+    /// embedding space side by side, `P = W_e [U | W]`, and one stacked product `Q P` with all
+    /// `Q_c` (its `W`-half gives the value, its `U`-half the gradient of `W`).
+    pub fn project<'a>(&'a self, t: &'a CpTensor) -> Projection<'a> {
+        let (e, r, c) = (self.n_embed(), t.rank(), self.n_classes);
+        let mut p = Mat::<f32>::zeros(e, 2 * r); // [P_u | P_w]
+        let par = linalg::par();
+        matmul(p.as_mut().subcols_mut(0, r), Accum::Replace, self.w_e.as_ref(), t.u.as_ref(), 1.0, par);
+        matmul(p.as_mut().subcols_mut(r, r), Accum::Replace, self.w_e.as_ref(), t.w.as_ref(), 1.0, par);
+        let qp = linalg::mul(self.q.as_ref(), p.as_ref()); // (C·E) × 2R: [Q P_u | Q P_w]
+        let mut s = Mat::<f32>::zeros(c, r); // s_cr = p_u,rᵀ Q_c p_w,r
         let mut total = 0.0f64;
-        for c in 0..self.n_classes {
-            for k in 0..r {
-                let mut acc = 0.0f64;
-                for i in 0..e {
-                    acc += pu[(i, k)] as f64 * qpw[(c * e + i, k)] as f64;
-                }
-                s[(c, k)] = acc as f32;
-                total += t.heads[(c, k)] as f64 * acc;
+        for k in 0..r {
+            let pu = linalg::col(p.as_ref(), k);
+            let qpw = linalg::col(qp.as_ref(), r + k);
+            for class in 0..c {
+                let v = dot_f64(pu, &qpw[class * e..(class + 1) * e]);
+                s[(class, k)] = v as f32;
+                total += t.heads[(class, k)] as f64 * v;
             }
         }
-        if let Some((weight, dd, du, dw)) = grad {
-            *dd += &s * faer::Scale(weight);
-            // dU = W_eᵀ Σ_c D_c (Q_c P_w); dW = W_eᵀ Σ_c D_c (Q_c P_u).
-            let qpu = linalg::mul(self.q.as_ref(), pu.as_ref());
-            let head_weighted = |qp: &Mat<f32>| {
-                Mat::from_fn(e, r, |i, k| (0..self.n_classes).map(|c| t.heads[(c, k)] * qp[(c * e + i, k)]).sum::<f32>())
-            };
-            linalg::mul_add(du.as_mut(), self.w_e.transpose(), head_weighted(&qpw).as_ref(), weight);
-            linalg::mul_add(dw.as_mut(), self.w_e.transpose(), head_weighted(&qpu).as_ref(), weight);
-        }
-        total
+        Projection { inter: self, t, qp, s, value: total }
     }
 
     /// Tensor cosine `cos(sym T, B)` (SPEC §8.1), exact.
@@ -137,6 +140,65 @@ impl Interaction {
         let we = to_f64(self.w_e.as_ref());
         (0..self.n_classes).map(|c| we.transpose() * to_f64(self.q(c)) * &we).collect()
     }
+}
+
+/// The projections of one CP tensor through `B` ([`Interaction::project`]).
+pub struct Projection<'a> {
+    inter: &'a Interaction,
+    t: &'a CpTensor,
+    /// `[Q P_u | Q P_w]`, `(C·E) × 2R`.
+    qp: Mat<f32>,
+    /// `s_cr = p_u,rᵀ Q_c p_w,r`, `C × R`.
+    s: Mat<f32>,
+    value: f64,
+}
+
+impl Projection<'_> {
+    /// `⟨sym T, B⟩`.
+    pub fn value(&self) -> f64 {
+        self.value
+    }
+
+    /// Adds `weight · ∇_T⟨sym T, B⟩` into `(dD, dU, dW)`:
+    /// `dD = S`, `dU = W_eᵀ Σ_c D_c (Q_c P_w)`, `dW = W_eᵀ Σ_c D_c (Q_c P_u)`.
+    pub fn add_grad(&self, weight: f32, dd: &mut Mat<f32>, du: &mut Mat<f32>, dw: &mut Mat<f32>) {
+        let (inter, t) = (self.inter, self.t);
+        let (e, r, c) = (inter.n_embed(), t.rank(), inter.n_classes);
+        for k in 0..r {
+            for class in 0..c {
+                dd[(class, k)] += weight * self.s[(class, k)];
+            }
+        }
+        // Head-weighted sums over classes, [Σ_c D_c Q_c P_u | Σ_c D_c Q_c P_w], E × 2R.
+        let mut hw = Mat::<f32>::zeros(e, 2 * r);
+        for j in 0..2 * r {
+            let src = linalg::col(self.qp.as_ref(), j);
+            let dst = linalg::col_mut(hw.as_mut(), j);
+            for class in 0..c {
+                let h = t.heads[(class, j % r)];
+                for (o, &v) in dst.iter_mut().zip(&src[class * e..(class + 1) * e]) {
+                    *o += h * v;
+                }
+            }
+        }
+        let par = linalg::par();
+        matmul(du.as_mut(), Accum::Add, inter.w_e.transpose(), hw.as_ref().subcols(r, r), weight, par);
+        matmul(dw.as_mut(), Accum::Add, inter.w_e.transpose(), hw.as_ref().subcols(0, r), weight, par);
+    }
+}
+
+/// `Σ a_i b_i` accumulated in f64, in eight independent lanes (so it vectorises).
+fn dot_f64(a: &[f32], b: &[f32]) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            lanes[l] += x[l] as f64 * y[l] as f64;
+        }
+    }
+    let tail: f64 = ra.iter().zip(rb).map(|(&x, &y)| x as f64 * y as f64).sum();
+    lanes.iter().sum::<f64>() + tail
 }
 
 /// f64 copy of a matrix, for the few places where exactness beats speed.
@@ -157,7 +219,10 @@ mod tests {
     }
 
     fn dense_dot(a: &[Mat<f64>], b: &[Mat<f64>]) -> f64 {
-        a.iter().zip(b).map(|(x, y)| (0..x.nrows()).flat_map(|i| (0..x.ncols()).map(move |j| (i, j))).map(|(i, j)| x[(i, j)] * y[(i, j)]).sum::<f64>()).sum()
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (0..x.nrows()).flat_map(|i| (0..x.ncols()).map(move |j| (i, j))).map(|(i, j)| x[(i, j)] * y[(i, j)]).sum::<f64>())
+            .sum()
     }
 
     #[test]
