@@ -75,7 +75,14 @@ impl RunClock {
     }
 
     /// The record of this run; `inputs` names files it read (e.g. `{"model": path}`).
-    pub fn finish(&self, seed: u64, config: impl Serialize, data: Option<DataRecord>, inputs: Value, metrics: impl Serialize) -> Result<RunRecord> {
+    pub fn finish(
+        &self,
+        seed: u64,
+        config: impl Serialize,
+        data: Option<DataRecord>,
+        inputs: Value,
+        metrics: impl Serialize,
+    ) -> Result<RunRecord> {
         Ok(RunRecord {
             command: self.command.clone(),
             bilens_version: env!("CARGO_PKG_VERSION"),

@@ -60,13 +60,22 @@ impl Plan {
     pub fn specs(&self) -> Vec<RunSpec> {
         self.runs
             .iter()
-            .flat_map(|(p, sets, seeds)| seeds.iter().map(move |&seed| RunSpec { id: run_id(p, sets, seed), preset: p.clone(), sets: sets.clone(), seed }))
+            .flat_map(|(p, sets, seeds)| {
+                seeds.iter().map(move |&seed| RunSpec { id: run_id(p, sets, seed), preset: p.clone(), sets: sets.clone(), seed })
+            })
             .collect()
     }
 }
 
 /// Runs the study into `out`, returning the report's path. `model` skips training.
-pub fn run(data: &DataSplit, model: Option<&Path>, base: &TrainConfig, plan: &Plan, out: &Path, log: impl Fn(&str) + Sync) -> Result<PathBuf> {
+pub fn run(
+    data: &DataSplit,
+    model: Option<&Path>,
+    base: &TrainConfig,
+    plan: &Plan,
+    out: &Path,
+    log: impl Fn(&str) + Sync,
+) -> Result<PathBuf> {
     let (model, model_path): (Bilinear, PathBuf) = match model {
         Some(p) => (load_model(p)?, p.to_path_buf()),
         None => {
@@ -118,7 +127,15 @@ pub fn analyse_run(ctx: &Context, dir: &Path) -> Result<()> {
     figures::draw_grid(&explain::explanations(&shown, rest, &images, 2, 4), &dir.join("explanations.png"))?;
     let eigen = crate::interaction::eigen::Eigen::pixel(&ctx.inter);
     let points = faithfulness::curves(&ctx.inter, &eigen, &shown, Some(&residual), &ctx.test);
-    figures::draw_lines(&faithfulness::chart(&points, |p| p.test_accuracy, "test accuracy (no bias)", "Faithfulness: accuracy as the strongest components are kept or dropped"), &dir.join("faithfulness.png"))?;
+    figures::draw_lines(
+        &faithfulness::chart(
+            &points,
+            |p| p.test_accuracy,
+            "test accuracy (no bias)",
+            "Faithfulness: accuracy as the strongest components are kept or dropped",
+        ),
+        &dir.join("faithfulness.png"),
+    )?;
     write_atomic(&dir.join("faithfulness.csv"), &crate::decomp::experiment::csv_bytes(&points)?)
 }
 
@@ -134,11 +151,20 @@ pub fn seed_analysis(out: &Path, name: &str, group: &[&RunSpec]) -> Result<()> {
     let ids: Vec<&str> = group.iter().map(|s| s.id.as_str()).collect();
     let top = 24.min(runs[0].len());
     let hungarian = stability::seed_stability(&runs, top, false)?;
-    let index_wise: Vec<f64> = (0..runs.len()).flat_map(|i| (i + 1..runs.len()).map(move |j| (i, j))).map(|(i, j)| stability::index_wise(&runs[i], &runs[j], top, false).mean).collect();
+    let index_wise: Vec<f64> = (0..runs.len())
+        .flat_map(|i| (i + 1..runs.len()).map(move |j| (i, j)))
+        .map(|(i, j)| stability::index_wise(&runs[i], &runs[j], top, false).mean)
+        .collect();
     let index_wise_mean = index_wise.iter().sum::<f64>() / index_wise.len() as f64;
-    write_json(&dir.join(format!("stability_{name}.json")), &json!({ "runs": ids, "top": top, "hungarian": hungarian, "index_wise_mean": index_wise_mean, "index_wise_pairs": index_wise }))?;
+    write_json(
+        &dir.join(format!("stability_{name}.json")),
+        &json!({ "runs": ids, "top": top, "hungarian": hungarian, "index_wise_mean": index_wise_mean, "index_wise_pairs": index_wise }),
+    )?;
     let report = consensus::consensus(&runs, &consensus::ConsensusConfig::default());
-    write_json(&dir.join(format!("consensus_{name}.json")), &json!({ "runs": ids, "mean_support_top12": report.mean_support_top(12), "mean_similarity_top12": report.mean_similarity_top(12), "report": report }))?;
+    write_json(
+        &dir.join(format!("consensus_{name}.json")),
+        &json!({ "runs": ids, "mean_support_top12": report.mean_support_top(12), "mean_similarity_top12": report.mean_similarity_top(12), "report": report }),
+    )?;
     figures::draw_grid(&consensus_grid(&report, 12), &dir.join(format!("consensus_{name}.png")))
 }
 
@@ -161,7 +187,19 @@ fn consensus_grid(r: &consensus::ConsensusReport, k: usize) -> Grid {
     let shown: Vec<&consensus::Cluster> = r.clusters.iter().take(k).collect();
     Grid {
         title: format!("Consensus dictionary over {} seeds: the {} best-supported clusters", r.runs, shown.len()),
-        column_titles: shown.iter().map(|c| format!("{}{} · {}/{} seeds\nsimilarity {:.2}", if c.sign < 0.0 { "−" } else { "+" }, c.class, c.support, r.runs, c.mean_similarity)).collect(),
+        column_titles: shown
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}{} · {}/{} seeds\nsimilarity {:.2}",
+                    if c.sign < 0.0 { "−" } else { "+" },
+                    c.class,
+                    c.support,
+                    r.runs,
+                    c.mean_similarity
+                )
+            })
+            .collect(),
         row_labels: vec!["plus".into(), "minus".into(), "head".into()],
         rows: vec![
             shown.iter().map(|c| Cell::Pattern(c.plus.clone())).collect(),
@@ -170,7 +208,11 @@ fn consensus_grid(r: &consensus::ConsensusReport, k: usize) -> Grid {
         ],
         cell_titles: Vec::new(),
         image_side: (28, 28),
-        caption: format!("Clusters of sign-aligned components from different seeds (at most one per seed, similarity ≥ {:.2}); patterns are the members' means. {}", r.config.min_similarity, figures::components::CONVENTION),
+        caption: format!(
+            "Clusters of sign-aligned components from different seeds (at most one per seed, similarity ≥ {:.2}); patterns are the members' means. {}",
+            r.config.min_similarity,
+            figures::components::CONVENTION
+        ),
         scale: Scale::Shared,
     }
 }

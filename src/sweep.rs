@@ -75,7 +75,8 @@ impl SweepFile {
                     toml::Value::Array(vs) => vs.iter().collect(),
                     v => vec![v],
                 };
-                combos = combos.into_iter().flat_map(|c| values.iter().map(move |v| [c.clone(), vec![format!("{key}={v}")]].concat())).collect();
+                combos =
+                    combos.into_iter().flat_map(|c| values.iter().map(move |v| [c.clone(), vec![format!("{key}={v}")]].concat())).collect();
             }
             for preset in &grid.presets {
                 let recipe = crate::decomp::presets::find(preset)?.recipe;
@@ -113,7 +114,8 @@ pub fn cached_base_model(dir: &Path, cfg: &TrainConfig, data: &DataSplit) -> Res
     let clock = RunClock::start("train");
     let (model, report) = train(cfg, &data.train, |_, _| {})?;
     save_model(&model, &path, Default::default())?;
-    let metrics = json!({ "test_accuracy": model.accuracy(&data.test), "epoch_losses": report.epoch_losses, "train_seconds": report.seconds });
+    let metrics =
+        json!({ "test_accuracy": model.accuracy(&data.test), "epoch_losses": report.epoch_losses, "train_seconds": report.seconds });
     write_json(&dir.join("run.json"), &clock.finish(cfg.seed, cfg, Some(DataRecord::of(data)), json!({}), metrics)?)?;
     Ok(model)
 }
@@ -121,7 +123,14 @@ pub fn cached_base_model(dir: &Path, cfg: &TrainConfig, data: &DataSplit) -> Res
 /// Runs every unfinished configuration of `specs` into `out/runs/<id>/` (in parallel, one
 /// single-threaded run per core) and rewrites `out/results.csv` and `out/results.json`
 /// after each. Failed runs are reported and left unfinished; the others go on.
-pub fn run_all(ctx: &Context, data: &DataSplit, model_path: &Path, specs: &[RunSpec], out: &Path, on_done: impl Fn(&RunSpec, &Result<()>) + Sync) -> Result<()> {
+pub fn run_all(
+    ctx: &Context,
+    data: &DataSplit,
+    model_path: &Path,
+    specs: &[RunSpec],
+    out: &Path,
+    on_done: impl Fn(&RunSpec, &Result<()>) + Sync,
+) -> Result<()> {
     let todo: Vec<&RunSpec> = specs.iter().filter(|s| !is_finished(&out.join("runs").join(&s.id))).collect();
     let table_lock = Mutex::new(());
     let failures: Vec<String> = todo
@@ -224,7 +233,11 @@ mod tests {
         .unwrap();
         let specs = file.expand().unwrap();
         assert_eq!(specs.len(), 8, "2 presets × 2 ranks × 2 seeds, the second grid repeats one");
-        assert!(specs.iter().any(|s| s.id == "provided_sparse__rank=8__steps=5__seed=1"), "{:?}", specs.iter().map(|s| &s.id).collect::<Vec<_>>());
+        assert!(
+            specs.iter().any(|s| s.id == "provided_sparse__rank=8__steps=5__seed=1"),
+            "{:?}",
+            specs.iter().map(|s| &s.id).collect::<Vec<_>>()
+        );
         let bad: SweepFile = toml::from_str("[[grid]]\npresets = [\"nope\"]\n").unwrap();
         assert!(bad.expand().unwrap_err().to_string().contains("nope"));
         let bad_key: SweepFile = toml::from_str("[[grid]]\npresets = [\"provided_sparse\"]\nset = { rnak = 3 }\n").unwrap();

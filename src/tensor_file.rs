@@ -35,8 +35,7 @@ pub struct TensorFile {
 impl TensorFile {
     pub fn read(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let parsed = SafeTensors::deserialize(&bytes)
-            .with_context(|| format!("{} is not a valid safetensors file", path.display()))?;
+        let parsed = SafeTensors::deserialize(&bytes).with_context(|| format!("{} is not a valid safetensors file", path.display()))?;
         let (_, header) = SafeTensors::read_metadata(&bytes)?;
         let mut tensors = HashMap::new();
         for (name, view) in parsed.tensors() {

@@ -28,14 +28,30 @@ fn tiny_study(root: &Path) -> PathBuf {
     std::fs::write(&sweep, "[base]\nepochs = 1\n\n[[grid]]\npresets = [\"combo_cp_top1_res8\", \"evidence_split_r32\"]\nseeds = [0]\nset = { steps = 20, rank = 8, distill_images = 512 }\n").unwrap();
     let study = root.join("study");
     bilens(&["sweep", sweep.to_str().unwrap(), "--out", study.to_str().unwrap()]);
-    bilens(&["eigen", "--model", study.join("base/model.safetensors").to_str().unwrap(), "--out", study.join("eigen").to_str().unwrap(), "--ks", "1,4,16"]);
+    bilens(&[
+        "eigen",
+        "--model",
+        study.join("base/model.safetensors").to_str().unwrap(),
+        "--out",
+        study.join("eigen").to_str().unwrap(),
+        "--ks",
+        "1,4,16",
+    ]);
     study
 }
 
 /// Runs headless Chromium with a fresh profile; returns (stdout, stderr).
 fn chromium(profile: &Path, extra: &[&str], url: &str) -> (String, String) {
     let out = Command::new(CHROMIUM)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync", "--disable-component-update"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-sync",
+            "--disable-component-update",
+        ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(["--enable-logging=stderr", "--v=0"])
         .args(extra)
@@ -92,7 +108,11 @@ fn report_of_a_tiny_study_passes_its_browser_self_check() {
     assert_no_console_errors(&stderr);
 
     let shot = root.join("report.png");
-    let (_, stderr) = chromium(&root.join("profile-shot"), &["--hide-scrollbars", &format!("--screenshot={}", shot.display()), "--window-size=1400,2000"], &url);
+    let (_, stderr) = chromium(
+        &root.join("profile-shot"),
+        &["--hide-scrollbars", &format!("--screenshot={}", shot.display()), "--window-size=1400,2000"],
+        &url,
+    );
     let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("no screenshot at {}: {e}\n{stderr}", shot.display()));
     // A blank 1400×2000 page compresses to ~13 kB; figures and text make it far larger.
     assert!(png.starts_with(b"\x89PNG") && png.len() > 50_000, "screenshot of {} bytes", png.len());

@@ -34,11 +34,7 @@ impl Default for ConsensusConfig {
     /// 28 per run as the reference (which picked by a score, not by strength); 0.5 because
     /// the reference's 0.32 admits pairs that share little more than a blob of ink.
     fn default() -> Self {
-        Self {
-            per_run: 28,
-            min_similarity: 0.5,
-            use_heads: false,
-        }
+        Self { per_run: 28, min_similarity: 0.5, use_heads: false }
     }
 }
 
@@ -101,16 +97,9 @@ impl ConsensusReport {
 /// Clusters the strongest components of `runs` (see the module docs).
 pub fn consensus(runs: &[Components], cfg: &ConsensusConfig) -> ConsensusReport {
     let counts: Vec<usize> = runs.iter().map(|r| cfg.per_run.min(r.len())).collect();
-    let pool: Vec<(usize, usize)> = counts
-        .iter()
-        .enumerate()
-        .flat_map(|(r, &k)| (0..k).map(move |i| (r, i)))
-        .collect();
+    let pool: Vec<(usize, usize)> = counts.iter().enumerate().flat_map(|(r, &k)| (0..k).map(move |i| (r, i))).collect();
     let n = pool.len();
-    let offset: Vec<usize> = counts
-        .iter()
-        .scan(0, |s, &k| Some(std::mem::replace(s, *s + k)))
-        .collect();
+    let offset: Vec<usize> = counts.iter().scan(0, |s, &k| Some(std::mem::replace(s, *s + k))).collect();
     // Similarity of every pooled pair (same-run pairs too: the one-per-run rule, not a zero
     // here, is what keeps them apart).
     let mut sim = vec![0.0f64; n * n];
@@ -126,16 +115,8 @@ pub fn consensus(runs: &[Components], cfg: &ConsensusConfig) -> ConsensusReport 
         }
     }
     let groups = agglomerate(&pool, &sim, runs.len(), cfg.min_similarity);
-    let mut clusters: Vec<(usize, Cluster)> = groups
-        .iter()
-        .map(|g| (g[0], describe(runs, &pool, &sim, g, cfg.use_heads)))
-        .collect();
-    clusters.sort_by(|(fa, a), (fb, b)| {
-        b.support
-            .cmp(&a.support)
-            .then(b.mean_similarity.total_cmp(&a.mean_similarity))
-            .then(fa.cmp(fb))
-    });
+    let mut clusters: Vec<(usize, Cluster)> = groups.iter().map(|g| (g[0], describe(runs, &pool, &sim, g, cfg.use_heads))).collect();
+    clusters.sort_by(|(fa, a), (fb, b)| b.support.cmp(&a.support).then(b.mean_similarity.total_cmp(&a.mean_similarity)).then(fa.cmp(fb)));
     let clusters: Vec<Cluster> = clusters.into_iter().map(|c| c.1).collect();
     let chosen = reference_selection(&clusters, 12, 2);
     ConsensusReport {
@@ -151,11 +132,7 @@ pub fn consensus(runs: &[Components], cfg: &ConsensusConfig) -> ConsensusReport 
 
 /// The reference's `select_clusters` (SPEC §7.9): first clusters with support ≥ 2, at most
 /// `max_per_class` per class, in order, up to `max_clusters`; then any remaining, in order.
-pub fn reference_selection(
-    clusters: &[Cluster],
-    max_clusters: usize,
-    max_per_class: usize,
-) -> Vec<usize> {
+pub fn reference_selection(clusters: &[Cluster], max_clusters: usize, max_per_class: usize) -> Vec<usize> {
     let mut chosen = Vec::new();
     let mut per_class = std::collections::HashMap::<usize, usize>::new();
     for (i, c) in clusters.iter().enumerate() {
@@ -174,12 +151,7 @@ pub fn reference_selection(
 }
 
 /// Pool indices of each cluster (each sorted), by constrained average linkage.
-fn agglomerate(
-    pool: &[(usize, usize)],
-    sim: &[f64],
-    runs: usize,
-    threshold: f64,
-) -> Vec<Vec<usize>> {
+fn agglomerate(pool: &[(usize, usize)], sim: &[f64], runs: usize, threshold: f64) -> Vec<Vec<usize>> {
     let n = pool.len();
     let words = runs.div_ceil(64).max(1);
     let mut members: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
@@ -194,8 +166,7 @@ fn agglomerate(
         let mut best: Option<(f64, usize, usize)> = None;
         for a in (0..n).filter(|&a| alive[a]) {
             for b in (a + 1..n).filter(|&b| alive[b]) {
-                let disjoint =
-                    (0..words).all(|w| run_set[a * words + w] & run_set[b * words + w] == 0);
+                let disjoint = (0..words).all(|w| run_set[a * words + w] & run_set[b * words + w] == 0);
                 let avg = link[a * n + b] / (members[a].len() * members[b].len()) as f64;
                 if disjoint && avg >= threshold && best.is_none_or(|(v, _, _)| avg > v) {
                     best = Some((avg, a, b));
@@ -215,79 +186,43 @@ fn agglomerate(
         members[a].sort_unstable();
         alive[b] = false;
     }
-    (0..n)
-        .filter(|&i| alive[i])
-        .map(|i| std::mem::take(&mut members[i]))
-        .collect()
+    (0..n).filter(|&i| alive[i]).map(|i| std::mem::take(&mut members[i])).collect()
 }
 
 /// Statistics and aligned consensus of one cluster (pool indices `g`).
-fn describe(
-    runs: &[Components],
-    pool: &[(usize, usize)],
-    sim: &[f64],
-    g: &[usize],
-    use_heads: bool,
-) -> Cluster {
+fn describe(runs: &[Components], pool: &[(usize, usize)], sim: &[f64], g: &[usize], use_heads: bool) -> Cluster {
     let n = pool.len();
-    let pair_sims: Vec<f64> = g
-        .iter()
-        .enumerate()
-        .flat_map(|(k, &a)| g[k + 1..].iter().map(move |&b| sim[a * n + b]))
-        .collect();
+    let pair_sims: Vec<f64> = g.iter().enumerate().flat_map(|(k, &a)| g[k + 1..].iter().map(move |&b| sim[a * n + b])).collect();
     // Align every member to the medoid (most similar to the rest; earliest on ties).
     let total = |a: usize| g.iter().map(|&b| sim[a * n + b]).sum::<f64>();
-    let medoid = g
-        .iter()
-        .copied()
-        .fold(g[0], |m, a| if total(a) > total(m) { a } else { m });
+    let medoid = g.iter().copied().fold(g[0], |m, a| if total(a) > total(m) { a } else { m });
     let (mr, mi) = pool[medoid];
     let med = &runs[mr];
     let (pixels, classes) = (med.plus.nrows(), med.heads.nrows());
-    let (mut plus, mut minus, mut head) = (
-        vec![0.0f32; pixels],
-        vec![0.0f32; pixels],
-        vec![0.0f32; classes],
-    );
+    let (mut plus, mut minus, mut head) = (vec![0.0f32; pixels], vec![0.0f32; pixels], vec![0.0f32; classes]);
     let mut swapped = Vec::with_capacity(g.len());
     let mut votes = Vec::with_capacity(g.len());
     for &m in g {
         let (r, i) = pool[m];
         let c = &runs[r];
         let (_, swap) = oriented_similarity(med, mi, c, i, use_heads);
-        let (p, q, h) = if swap {
-            (&c.minus, &c.plus, -1.0)
-        } else {
-            (&c.plus, &c.minus, 1.0)
-        };
+        let (p, q, h) = if swap { (&c.minus, &c.plus, -1.0) } else { (&c.plus, &c.minus, 1.0) };
         accumulate(&mut plus, &column(p, i), &column(&med.plus, mi));
         accumulate(&mut minus, &column(q, i), &column(&med.minus, mi));
         let aligned: Vec<f32> = c.heads.col(i).iter().map(|v| h * v).collect();
         votes.push(crate::model::argmax(aligned.iter().map(|v| v.abs())));
-        head.iter_mut()
-            .zip(&aligned)
-            .for_each(|(s, v)| *s += v / g.len() as f32);
+        head.iter_mut().zip(&aligned).for_each(|(s, v)| *s += v / g.len() as f32);
         swapped.push(swap);
     }
     normalise(&mut plus);
     normalise(&mut minus);
     let count = |k: usize| votes.iter().filter(|&&v| v == k).count();
-    let class = (0..classes).fold(0, |b, k| {
-        if (count(k), head[k].abs()) > (count(b), head[b].abs()) {
-            k
-        } else {
-            b
-        }
-    });
+    let class = (0..classes).fold(0, |b, k| if (count(k), head[k].abs()) > (count(b), head[b].abs()) { k } else { b });
     Cluster {
         members: g.iter().map(|&m| pool[m]).collect(),
         swapped,
         support: g.len(),
-        mean_similarity: if pair_sims.is_empty() {
-            1.0
-        } else {
-            mean(pair_sims.iter().copied())
-        },
+        mean_similarity: if pair_sims.is_empty() { 1.0 } else { mean(pair_sims.iter().copied()) },
         min_similarity: pair_sims.iter().copied().reduce(f64::min).unwrap_or(1.0),
         plus,
         minus,
@@ -330,11 +265,7 @@ mod tests {
     fn cos(a: &[f32], b: impl Iterator<Item = f32>) -> f64 {
         let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
         for (x, y) in a.iter().zip(b) {
-            (ab, aa, bb) = (
-                ab + (x * y) as f64,
-                aa + (x * x) as f64,
-                bb + (y * y) as f64,
-            );
+            (ab, aa, bb) = (ab + (x * y) as f64, aa + (x * x) as f64, bb + (y * y) as f64);
         }
         ab / (aa * bb).sqrt().max(1e-30)
     }
@@ -348,27 +279,16 @@ mod tests {
         let swap = |p: &[usize]| p.iter().map(|&k| k < 6 && k % 3 != 1).collect::<Vec<_>>();
         let y = transform(&x, &p1, &flip, &swap(&p1));
         let z = transform(&x, &p2, &[true; 8], &swap(&p2));
-        let cfg = ConsensusConfig {
-            per_run: 8,
-            ..Default::default()
-        };
+        let cfg = ConsensusConfig { per_run: 8, ..Default::default() };
         let rep = consensus(&[x.clone(), y, z], &cfg);
         assert_eq!((rep.runs, rep.components, rep.clusters.len()), (3, 24, 8));
-        assert!(
-            (rep.mean_support_top(8) - 3.0).abs() < 1e-12
-                && (rep.mean_similarity_top(8) - 1.0).abs() < 1e-5
-        );
+        assert!((rep.mean_support_top(8) - 3.0).abs() < 1e-12 && (rep.mean_similarity_top(8) - 1.0).abs() < 1e-5);
         assert!((rep.chosen_mean_support - 3.0).abs() < 1e-12 && rep.chosen.len() == 8);
         for c in &rep.clusters {
-            assert_eq!(
-                c.members.iter().map(|m| m.0).collect::<Vec<_>>(),
-                vec![0, 1, 2]
-            );
+            assert_eq!(c.members.iter().map(|m| m.0).collect::<Vec<_>>(), vec![0, 1, 2]);
             let (i, j, k) = (c.members[0].1, c.members[1].1, c.members[2].1);
             assert_eq!((p1[j], p2[k]), (i, i), "cluster {:?}", c.members);
-            assert!(
-                (c.min_similarity - 1.0).abs() < 1e-5 && (c.class_agreement - 1.0).abs() < 1e-12
-            );
+            assert!((c.min_similarity - 1.0).abs() < 1e-5 && (c.class_agreement - 1.0).abs() < 1e-12);
             // The consensus is x's component up to the symmetries, with its full head: a
             // head averaged without alignment would shrink.
             let id = cos(&c.plus, x.plus.col(i).iter().copied()).abs();
@@ -387,19 +307,9 @@ mod tests {
     #[test]
     fn unrelated_random_runs_give_mostly_singletons() {
         let runs: Vec<Components> = (0..3).map(|s| random_components(30 + s, 10, 0)).collect();
-        let rep = consensus(
-            &runs,
-            &ConsensusConfig {
-                per_run: 10,
-                ..Default::default()
-            },
-        );
+        let rep = consensus(&runs, &ConsensusConfig { per_run: 10, ..Default::default() });
         let singles = rep.clusters.iter().filter(|c| c.support == 1).count();
-        assert!(
-            singles * 10 >= rep.clusters.len() * 9,
-            "{singles} of {}",
-            rep.clusters.len()
-        );
+        assert!(singles * 10 >= rep.clusters.len() * 9, "{singles} of {}", rep.clusters.len());
         assert_eq!(rep.clusters.iter().map(|c| c.support).sum::<usize>(), 30);
         assert!(rep.clusters.iter().all(|c| c.mean_similarity >= 0.5));
     }
@@ -414,14 +324,7 @@ mod tests {
             m.col_mut(1).iter_mut().zip(c0).for_each(|(v, c)| *v = c);
         }
         assert!((component_similarity(&x, 0, &x, 1, true) - 1.0).abs() < 1e-9);
-        let rep = consensus(
-            &[x.clone(), x.clone()],
-            &ConsensusConfig {
-                per_run: 4,
-                min_similarity: 0.5,
-                use_heads: true,
-            },
-        );
+        let rep = consensus(&[x.clone(), x.clone()], &ConsensusConfig { per_run: 4, min_similarity: 0.5, use_heads: true });
         for c in &rep.clusters {
             let mut r: Vec<usize> = c.members.iter().map(|m| m.0).collect();
             r.dedup();
@@ -430,12 +333,7 @@ mod tests {
         assert_eq!(rep.clusters.len(), 4);
         assert!(rep.clusters.iter().all(|c| c.support == 2));
         // A single run cannot agree with itself.
-        assert!(
-            consensus(&[x], &ConsensusConfig::default())
-                .clusters
-                .iter()
-                .all(|c| c.support == 1)
-        );
+        assert!(consensus(&[x], &ConsensusConfig::default()).clusters.iter().all(|c| c.support == 1));
     }
 
     #[test]

@@ -29,14 +29,7 @@ struct TruncationRow {
 }
 
 /// The eigen baseline of `model` into `out`: truncation table, figures and `run.json`.
-pub fn write(
-    model: &Bilinear,
-    model_path: &Path,
-    data: &DataSplit,
-    out: &Path,
-    show: usize,
-    ks: &[usize],
-) -> Result<()> {
+pub fn write(model: &Bilinear, model_path: &Path, data: &DataSplit, out: &Path, show: usize, ks: &[usize]) -> Result<()> {
     let clock = RunClock::start("eigen");
     let inter = Interaction::new(model);
     let embedding = Eigen::embedding(&inter);
@@ -66,21 +59,12 @@ pub fn write(
     draw_eigenvectors(&pixel, show, &out.join("eigenvectors_pixel.png"))?;
     figures::draw_lines(&spectrum_chart(&embedding), &out.join("eigenspectrum.png"))?;
     figures::draw_lines(
-        &truncation_chart(
-            &rows,
-            |r| r.test_accuracy_with_bias,
-            "test accuracy (with bias)",
-        ),
+        &truncation_chart(&rows, |r| r.test_accuracy_with_bias, "test accuracy (with bias)"),
         &out.join("truncation_accuracy.png"),
     )?;
-    figures::draw_lines(
-        &truncation_chart(&rows, |r| r.tensor_cosine, "tensor cosine"),
-        &out.join("truncation_cosine.png"),
-    )?;
+    figures::draw_lines(&truncation_chart(&rows, |r| r.tensor_cosine, "tensor cosine"), &out.join("truncation_cosine.png"))?;
 
-    let extremes = |eig: &Eigen, pick: fn(&[f64]) -> f64| {
-        eig.values.iter().map(|v| pick(v)).collect::<Vec<_>>()
-    };
+    let extremes = |eig: &Eigen, pick: fn(&[f64]) -> f64| eig.values.iter().map(|v| pick(v)).collect::<Vec<_>>();
     let metrics = json!({
         "tensor_norm": inter.norm(),
         "test_accuracy": model.accuracy(&data.test),
@@ -91,13 +75,7 @@ pub fn write(
         "truncation": rows,
     });
     let inputs = json!({ "model": model_path, "model_sha256": file_sha256(model_path)? });
-    let record = clock.finish(
-        0,
-        json!({ "show": show, "ks": ks }),
-        Some(DataRecord::of(data)),
-        inputs,
-        &metrics,
-    )?;
+    let record = clock.finish(0, json!({ "show": show, "ks": ks }), Some(DataRecord::of(data)), inputs, &metrics)?;
     write_json(&out.join("run.json"), &record)
 }
 
@@ -123,22 +101,9 @@ fn draw_eigenvectors(eig: &Eigen, show: usize, path: &std::path::Path) -> Result
     let mut titles = Vec::new();
     for (c, values) in eig.values.iter().enumerate() {
         let n = values.len();
-        let order: Vec<usize> = (0..show.min(n))
-            .map(|i| n - 1 - i)
-            .chain((0..show.min(n)).collect::<Vec<_>>())
-            .collect();
-        rows.push(
-            order
-                .iter()
-                .map(|&k| Cell::Pattern(eig.vectors[c].col(k).iter().copied().collect()))
-                .collect(),
-        );
-        titles.push(
-            order
-                .iter()
-                .map(|&k| format!("{:+.3}", values[k]))
-                .collect(),
-        );
+        let order: Vec<usize> = (0..show.min(n)).map(|i| n - 1 - i).chain((0..show.min(n)).collect::<Vec<_>>()).collect();
+        rows.push(order.iter().map(|&k| Cell::Pattern(eig.vectors[c].col(k).iter().copied().collect())).collect());
+        titles.push(order.iter().map(|&k| format!("{:+.3}", values[k])).collect());
     }
     let basis = match eig.basis {
         Basis::Embedding => "embedding-space eigenvectors projected to pixels",
@@ -151,7 +116,8 @@ fn draw_eigenvectors(eig: &Eigen, show: usize, path: &std::path::Path) -> Result
         rows,
         cell_titles: titles,
         image_side: (28, 28),
-        caption: "red = positive pixel weight, blue = negative, white = 0; each row shares one symmetric colour scale; titles give λ".to_string(),
+        caption: "red = positive pixel weight, blue = negative, white = 0; each row shares one symmetric colour scale; titles give λ"
+            .to_string(),
         scale: Scale::PerRow,
     };
     figures::draw_grid(&grid, path)
@@ -166,10 +132,7 @@ fn spectrum_chart(eig: &Eigen) -> LineChart {
             .values
             .iter()
             .enumerate()
-            .map(|(c, v)| Series {
-                name: format!("digit {c}"),
-                points: v.iter().enumerate().map(|(i, &l)| (i as f64, l)).collect(),
-            })
+            .map(|(c, v)| Series { name: format!("digit {c}"), points: v.iter().enumerate().map(|(i, &l)| (i as f64, l)).collect() })
             .collect(),
         log_x: false,
         log_y: false,
@@ -177,20 +140,12 @@ fn spectrum_chart(eig: &Eigen) -> LineChart {
     }
 }
 
-fn truncation_chart(
-    rows: &[TruncationRow],
-    value: fn(&TruncationRow) -> f64,
-    y_label: &str,
-) -> LineChart {
+fn truncation_chart(rows: &[TruncationRow], value: fn(&TruncationRow) -> f64, y_label: &str) -> LineChart {
     let series = [Basis::Embedding, Basis::Pixel]
         .into_iter()
         .map(|b| Series {
             name: format!("{b:?} eigenvectors").to_lowercase(),
-            points: rows
-                .iter()
-                .filter(|r| r.basis == b)
-                .map(|r| (r.k as f64, value(r)))
-                .collect(),
+            points: rows.iter().filter(|r| r.basis == b).map(|r| (r.k as f64, value(r))).collect(),
         })
         .collect();
     LineChart {

@@ -9,61 +9,36 @@ use crate::figures::{Cell, Grid, Scale};
 /// Contributions `d_cr · act_r(x)` of every displayed component to every class, `C × R`.
 pub fn contributions(c: &Components, x: &[f32]) -> faer::Mat<f32> {
     let acts = c.activations(MatRef::from_row_major_slice(x, 1, x.len()));
-    faer::Mat::from_fn(c.heads.nrows(), c.len(), |class, r| {
-        c.heads[(class, r)] * acts[(0, r)]
-    })
+    faer::Mat::from_fn(c.heads.nrows(), c.len(), |class, r| c.heads[(class, r)] * acts[(0, r)])
 }
 
 /// One row per (image, top class): the image, then the `m` components voting most for the
 /// class and the `m` voting most against it, each titled with its contribution.
 /// `rest(x)` gives the logits not explained by `shown` (residual branch and bias).
-pub fn explanations(
-    shown: &Components,
-    rest: impl Fn(&[f32]) -> Vec<f32>,
-    images: &[(&[f32], u8)],
-    top_classes: usize,
-    m: usize,
-) -> Grid {
+pub fn explanations(shown: &Components, rest: impl Fn(&[f32]) -> Vec<f32>, images: &[(&[f32], u8)], top_classes: usize, m: usize) -> Grid {
     let mut rows = Vec::new();
     let mut titles = Vec::new();
     let mut labels = Vec::new();
     for (x, label) in images {
         let contrib = contributions(shown, x);
         let other = rest(x);
-        let logits: Vec<f32> = (0..contrib.nrows())
-            .map(|c| contrib.row(c).iter().sum::<f32>() + other[c])
-            .collect();
+        let logits: Vec<f32> = (0..contrib.nrows()).map(|c| contrib.row(c).iter().sum::<f32>() + other[c]).collect();
         let mut classes: Vec<usize> = (0..logits.len()).collect();
         classes.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
         for &class in classes.iter().take(top_classes) {
             let mut order: Vec<usize> = (0..shown.len()).collect();
             order.sort_by(|&a, &b| contrib[(class, b)].total_cmp(&contrib[(class, a)]));
-            let picks: Vec<usize> = order
-                .iter()
-                .take(m)
-                .chain(order.iter().rev().take(m))
-                .copied()
-                .collect();
+            let picks: Vec<usize> = order.iter().take(m).chain(order.iter().rev().take(m)).copied().collect();
             let mut row = vec![Cell::Digit(x.to_vec())];
             let mut t = vec![format!("label {label}")];
             for &r in &picks {
                 // Show the pattern this image actually matches more strongly.
-                let (p, q) = (
-                    dot(shown.plus.col(r).iter(), x),
-                    dot(shown.minus.col(r).iter(), x),
-                );
-                let col = if p.abs() >= q.abs() {
-                    &shown.plus
-                } else {
-                    &shown.minus
-                };
+                let (p, q) = (dot(shown.plus.col(r).iter(), x), dot(shown.minus.col(r).iter(), x));
+                let col = if p.abs() >= q.abs() { &shown.plus } else { &shown.minus };
                 row.push(Cell::Pattern(col.col(r).iter().copied().collect()));
                 t.push(format!("#{} {:+.2}", r + 1, contrib[(class, r)]));
             }
-            labels.push(format!(
-                "class {class}: {:.2}\n(other {:+.2})",
-                logits[class], other[class]
-            ));
+            labels.push(format!("class {class}: {:.2}\n(other {:+.2})", logits[class], other[class]));
             rows.push(row);
             titles.push(t);
         }

@@ -24,36 +24,20 @@ pub struct Point {
 
 /// Component counts evaluated: powers of two and their midpoints up to `max`, and `max`.
 pub fn ks(max: usize) -> Vec<usize> {
-    let mut out: Vec<usize> = [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256]
-        .into_iter()
-        .filter(|&k| k < max)
-        .collect();
+    let mut out: Vec<usize> = [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256].into_iter().filter(|&k| k < max).collect();
     out.push(max);
     out
 }
 
 /// Keep/drop curves of the displayed components `shown` (strength order), with `rest` the
 /// remaining (residual) components, and the eigen baseline.
-pub fn curves(
-    inter: &Interaction,
-    eigen: &Eigen,
-    shown: &Components,
-    rest: Option<&Components>,
-    test: &Dataset,
-) -> Vec<Point> {
+pub fn curves(inter: &Interaction, eigen: &Eigen, shown: &Components, rest: Option<&Components>, test: &Dataset) -> Vec<Point> {
     let acc = |t: &CpTensor| accuracy(test, |x| t.logits(x));
-    let rest_tensor = rest
-        .filter(|r| !r.is_empty())
-        .map(|r| r.tensor(&(0..r.len()).collect::<Vec<_>>()));
+    let rest_tensor = rest.filter(|r| !r.is_empty()).map(|r| r.tensor(&(0..r.len()).collect::<Vec<_>>()));
     let mut out = Vec::new();
     for k in ks(shown.len()) {
         let keep = shown.tensor(&(0..k).collect::<Vec<_>>());
-        out.push(Point {
-            k,
-            mode: "keep",
-            test_accuracy: acc(&keep),
-            tensor_cosine: inter.cosine(&keep),
-        });
+        out.push(Point { k, mode: "keep", test_accuracy: acc(&keep), tensor_cosine: inter.cosine(&keep) });
         let kept: Vec<usize> = (k..shown.len()).collect();
         let dropped = match (kept.is_empty(), &rest_tensor) {
             (true, None) => None,
@@ -62,19 +46,9 @@ pub fn curves(
             (false, Some(r)) => Some(shown.tensor(&kept).concat(r)),
         };
         let (a, c) = dropped.map_or((f64::NAN, 0.0), |t| (acc(&t), inter.cosine(&t)));
-        out.push(Point {
-            k,
-            mode: "drop",
-            test_accuracy: a,
-            tensor_cosine: c,
-        });
+        out.push(Point { k, mode: "drop", test_accuracy: a, tensor_cosine: c });
         let e = eigen.top_overall(k);
-        out.push(Point {
-            k,
-            mode: "eigen",
-            test_accuracy: acc(&e),
-            tensor_cosine: inter.cosine(&e),
-        });
+        out.push(Point { k, mode: "eigen", test_accuracy: acc(&e), tensor_cosine: inter.cosine(&e) });
     }
     out
 }
@@ -89,11 +63,7 @@ pub fn chart(points: &[Point], value: fn(&Point) -> f64, y_label: &str, title: &
                 "drop" => "drop the k strongest".to_string(),
                 _ => "eigen baseline, k components".to_string(),
             },
-            points: points
-                .iter()
-                .filter(|p| p.mode == mode)
-                .map(|p| (p.k as f64, value(p)))
-                .collect(),
+            points: points.iter().filter(|p| p.mode == mode).map(|p| (p.k as f64, value(p))).collect(),
         })
         .collect();
     LineChart {

@@ -8,30 +8,10 @@ use crate::figures::{Scatter, ScatterPoint};
 /// The axes drawn by default: (x metric, y metric, x label, y label).
 pub const AXES: [(&str, &str, &str, &str); 5] = [
     ("residual_fraction", "tensor_cosine", "residual fraction (lower: more of the fit is displayed)", "tensor cosine"),
-    (
-        "class_selectivity",
-        "tensor_cosine",
-        "class selectivity (1 = one-hot heads)",
-        "tensor cosine",
-    ),
-    (
-        "locality_7x7",
-        "tensor_cosine",
-        "locality (7×7 energy share)",
-        "tensor cosine",
-    ),
-    (
-        "displayed_cosine",
-        "tensor_cosine",
-        "displayed-dictionary cosine",
-        "tensor cosine (with residual)",
-    ),
-    (
-        "class_selectivity",
-        "displayed_test_accuracy",
-        "class selectivity",
-        "displayed-only test accuracy",
-    ),
+    ("class_selectivity", "tensor_cosine", "class selectivity (1 = one-hot heads)", "tensor cosine"),
+    ("locality_7x7", "tensor_cosine", "locality (7×7 energy share)", "tensor cosine"),
+    ("displayed_cosine", "tensor_cosine", "displayed-dictionary cosine", "tensor cosine (with residual)"),
+    ("class_selectivity", "displayed_test_accuracy", "class selectivity", "displayed-only test accuracy"),
 ];
 
 /// A scatter of `y` against `x` over result rows (as in `results.json`): one point per
@@ -53,7 +33,18 @@ pub fn scatter(rows: &[Map<String, Value>], x: &str, y: &str, x_label: &str, y_l
     }
     let points = configs
         .into_iter()
-        .map(|(label, group, sx, sy, n)| ScatterPoint { label: if n > 1 { format!("{label} ({n} seeds)") } else { label }, x: sx / n as f64, y: sy / n as f64, group })
+        .map(|(label, group, sx, sy, n)| ScatterPoint {
+            label: if n > 1 { format!("{label} ({n} seeds)") } else { label },
+            x: sx / n as f64,
+            y: sy / n as f64,
+            group,
+        })
         .collect();
-    Scatter { title: format!("{y_label} vs {x_label}"), x_label: x_label.to_string(), y_label: y_label.to_string(), points, pareto: Some((x != "residual_fraction", true)) }
+    Scatter {
+        title: format!("{y_label} vs {x_label}"),
+        x_label: x_label.to_string(),
+        y_label: y_label.to_string(),
+        points,
+        pareto: Some((x != "residual_fraction", true)),
+    }
 }

@@ -28,16 +28,8 @@ pub fn gallery(c: &Components, test: &Dataset, k: usize, n: usize) -> Grid {
     for r in 0..k {
         let (pos, neg) = top_images(&acts, r, n);
         let (class, sign) = c.head_class(r);
-        labels.push(format!(
-            "#{} {}{}",
-            r + 1,
-            if sign < 0.0 { "−" } else { "+" },
-            class
-        ));
-        let mut row = vec![
-            Cell::Pattern(c.plus.col(r).iter().copied().collect()),
-            Cell::Pattern(c.minus.col(r).iter().copied().collect()),
-        ];
+        labels.push(format!("#{} {}{}", r + 1, if sign < 0.0 { "−" } else { "+" }, class));
+        let mut row = vec![Cell::Pattern(c.plus.col(r).iter().copied().collect()), Cell::Pattern(c.minus.col(r).iter().copied().collect())];
         let mut t = vec![String::new(), String::new()];
         for &i in pos.iter().chain(&neg) {
             row.push(Cell::Digit(test.image(i).to_vec()));

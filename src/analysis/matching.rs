@@ -8,25 +8,15 @@ use faer::MatRef;
 ///
 /// Optimal, unlike [`greedy`]: taking the single best pair first can force two poor ones later.
 pub fn optimal(score: MatRef<'_, f64>) -> Vec<(usize, usize)> {
-    assert!(
-        score.col_iter().all(|c| c.iter().all(|v| v.is_finite())),
-        "assignment scores must be finite"
-    );
+    assert!(score.col_iter().all(|c| c.iter().all(|v| v.is_finite())), "assignment scores must be finite");
     let (n, m) = (score.nrows(), score.ncols());
     if n == 0 || m == 0 {
         return Vec::new();
     }
     let mut pairs = if n <= m {
-        hungarian_max(n, m, |i, j| score[(i, j)])
-            .into_iter()
-            .enumerate()
-            .collect::<Vec<_>>()
+        hungarian_max(n, m, |i, j| score[(i, j)]).into_iter().enumerate().collect::<Vec<_>>()
     } else {
-        hungarian_max(m, n, |i, j| score[(j, i)])
-            .into_iter()
-            .enumerate()
-            .map(|(j, i)| (i, j))
-            .collect()
+        hungarian_max(m, n, |i, j| score[(j, i)]).into_iter().enumerate().map(|(j, i)| (i, j)).collect()
     };
     pairs.sort_unstable();
     pairs
@@ -37,8 +27,7 @@ pub fn optimal(score: MatRef<'_, f64>) -> Vec<(usize, usize)> {
 /// `min(rows, cols)` pairs are taken. Returned in the order taken.
 pub fn greedy(score: MatRef<'_, f64>) -> Vec<(usize, usize)> {
     let (n, m) = (score.nrows(), score.ncols());
-    let mut entries: Vec<(usize, usize)> =
-        (0..n).flat_map(|i| (0..m).map(move |j| (i, j))).collect();
+    let mut entries: Vec<(usize, usize)> = (0..n).flat_map(|i| (0..m).map(move |j| (i, j))).collect();
     // Stable sort keeps row-major order among equal scores, as Python's sort does.
     entries.sort_by(|&(a, b), &(c, d)| score[(c, d)].total_cmp(&score[(a, b)]));
     let (mut row_used, mut col_used) = (vec![false; n], vec![false; m]);
@@ -164,34 +153,18 @@ mod tests {
         cols.sort_unstable();
         rows.dedup();
         cols.dedup();
-        assert_eq!(
-            (rows.len(), cols.len()),
-            (n.min(m), n.min(m)),
-            "not one-to-one: {pairs:?}"
-        );
+        assert_eq!((rows.len(), cols.len()), (n.min(m), n.min(m)), "not one-to-one: {pairs:?}");
         assert!(rows.iter().all(|&i| i < n) && cols.iter().all(|&j| j < m));
     }
 
     #[test]
     fn optimal_equals_brute_force_on_random_matrices() {
-        for (seed, n, m) in [
-            (1, 6, 6),
-            (2, 6, 6),
-            (3, 6, 6),
-            (4, 4, 7),
-            (5, 4, 7),
-            (6, 7, 4),
-            (7, 1, 5),
-            (8, 5, 1),
-        ] {
+        for (seed, n, m) in [(1, 6, 6), (2, 6, 6), (3, 6, 6), (4, 4, 7), (5, 4, 7), (6, 7, 4), (7, 1, 5), (8, 5, 1)] {
             let s = random(seed, n, m);
             let pairs = optimal(s.as_ref());
             assert_valid(&pairs, n, m);
             let (got, want) = (total(s.as_ref(), &pairs), brute_force(s.as_ref()));
-            assert!(
-                (got - want).abs() < 1e-9,
-                "{n}x{m} seed {seed}: {got} vs brute force {want}"
-            );
+            assert!((got - want).abs() < 1e-9, "{n}x{m} seed {seed}: {got} vs brute force {want}");
             // Greedy is never better than the optimum.
             let g = greedy(s.as_ref());
             assert_valid(&g, n, m);

@@ -32,26 +32,12 @@ pub(crate) mod testing {
         let a = linalg::randn(&mut rng, PIXELS, r, 1.0);
         let mut b = linalg::randn(&mut rng, PIXELS, r, 1.0);
         let heads = linalg::randn(&mut rng, CLASSES, r, 1.0);
-        let form: Vec<Form> = (0..r)
-            .map(|k| {
-                if k + n_sym >= r {
-                    Form::Symmetric
-                } else {
-                    Form::Cp
-                }
-            })
-            .collect();
+        let form: Vec<Form> = (0..r).map(|k| if k + n_sym >= r { Form::Symmetric } else { Form::Cp }).collect();
         for (k, _) in form.iter().enumerate().filter(|f| *f.1 == Form::Symmetric) {
             b.col_mut(k).copy_from(a.col(k));
         }
         let plus = unit(&Mat::from_fn(PIXELS, r, |i, k| a[(i, k)] + b[(i, k)]));
-        let minus = Mat::from_fn(PIXELS, r, |i, k| {
-            if form[k] == Form::Symmetric {
-                0.0
-            } else {
-                a[(i, k)] - b[(i, k)]
-            }
-        });
+        let minus = Mat::from_fn(PIXELS, r, |i, k| if form[k] == Form::Symmetric { 0.0 } else { a[(i, k)] - b[(i, k)] });
         Components {
             origin: (0..r).map(|k| (0, k)).collect(),
             role: vec![Role::Displayed; r],

@@ -28,32 +28,15 @@ const ZERO_SQ: f64 = 1e-12;
 /// With `use_heads`, each orientation's score is multiplied by the cosine of the heads (y's
 /// head negated under the swap, as the symmetry negates `d`), clamped at 0: components that
 /// vote against each other's classes are not the same component, however alike they look.
-pub fn component_similarity(
-    x: &Components,
-    i: usize,
-    y: &Components,
-    j: usize,
-    use_heads: bool,
-) -> f64 {
+pub fn component_similarity(x: &Components, i: usize, y: &Components, j: usize, use_heads: bool) -> f64 {
     oriented_similarity(x, i, y, j, use_heads).0
 }
 
 /// [`component_similarity`] and whether the swap `(P, M, d) → (M, P, −d)` of `y`'s
 /// component is the orientation that achieves it (ties go to the one whose heads agree).
-pub fn oriented_similarity(
-    x: &Components,
-    i: usize,
-    y: &Components,
-    j: usize,
-    use_heads: bool,
-) -> (f64, bool) {
+pub fn oriented_similarity(x: &Components, i: usize, y: &Components, j: usize, use_heads: bool) -> (f64, bool) {
     let col = |m: &Mat<f32>, k: usize| m.col(k).iter().map(|&v| v as f64).collect::<Vec<f64>>();
-    let (xp, xm, yp, ym) = (
-        col(&x.plus, i),
-        col(&x.minus, i),
-        col(&y.plus, j),
-        col(&y.minus, j),
-    );
+    let (xp, xm, yp, ym) = (col(&x.plus, i), col(&x.minus, i), col(&y.plus, j), col(&y.minus, j));
     let (xh, yh) = (col(&x.heads, i), col(&y.heads, j));
     let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
     let cos = |a: &[f64], b: &[f64]| {
@@ -76,13 +59,7 @@ pub fn oriented_similarity(
 
 /// [`component_similarity`] of each of `x`'s first `nx` components (rows) with each of `y`'s
 /// first `ny` (columns), computed with matrix products (f32 accumulation).
-pub fn similarity_matrix(
-    x: &Components,
-    nx: usize,
-    y: &Components,
-    ny: usize,
-    use_heads: bool,
-) -> Mat<f64> {
+pub fn similarity_matrix(x: &Components, nx: usize, y: &Components, ny: usize, use_heads: bool) -> Mat<f64> {
     let (nx, ny) = (nx.min(x.len()), ny.min(y.len()));
     let (xp, xpz) = unit_columns(x.plus.as_ref(), nx);
     let (xm, xmz) = unit_columns(x.minus.as_ref(), nx);
@@ -91,13 +68,7 @@ pub fn similarity_matrix(
     let (ym, ymz) = unit_columns(y.minus.as_ref(), ny);
     let (yh, _) = unit_columns(y.heads.as_ref(), ny);
     let gram = |a: &Mat<f32>, b: &Mat<f32>| linalg::mul(a.transpose(), b.as_ref());
-    let (pp, mm, pm, mp, hh) = (
-        gram(&xp, &yp),
-        gram(&xm, &ym),
-        gram(&xp, &ym),
-        gram(&xm, &yp),
-        gram(&xh, &yh),
-    );
+    let (pp, mm, pm, mp, hh) = (gram(&xp, &yp), gram(&xm, &ym), gram(&xp, &ym), gram(&xm, &yp), gram(&xh, &yh));
     Mat::from_fn(nx, ny, |i, j| {
         let c = Cosines {
             pp: pp[(i, j)] as f64,
@@ -135,12 +106,7 @@ impl Matching {
 /// unequal counts the surplus components stay unmatched and do not enter the mean.
 pub fn match_runs(x: &Components, y: &Components, top: usize, use_heads: bool) -> Matching {
     let s = similarity_matrix(x, top, y, top, use_heads);
-    Matching::new(
-        matching::optimal(s.as_ref())
-            .into_iter()
-            .map(|(i, j)| (i, j, s[(i, j)]))
-            .collect(),
-    )
+    Matching::new(matching::optimal(s.as_ref()).into_iter().map(|(i, j)| (i, j, s[(i, j)])).collect())
 }
 
 /// Each of `x`'s `top` strongest components against the component of `y` at the same
@@ -165,17 +131,12 @@ pub fn reference_greedy(x: &Components, y: &Components, top: usize) -> Matching 
         let k = top.min(c.len());
         let (p, _) = unit_columns(c.plus.as_ref(), k);
         let (m, _) = unit_columns(c.minus.as_ref(), k);
-        Mat::from_fn(p.nrows(), 2 * k, |r, j| {
-            if j < k { p[(r, j)] } else { m[(r, j - k)] }
-        })
+        Mat::from_fn(p.nrows(), 2 * k, |r, j| if j < k { p[(r, j)] } else { m[(r, j - k)] })
     };
     let (px, py) = (patterns(x), patterns(y));
     let g = linalg::mul(px.transpose(), py.as_ref());
     let s = Mat::from_fn(g.nrows(), g.ncols(), |i, j| (g[(i, j)] as f64).abs());
-    let mut pairs: Vec<_> = matching::greedy(s.as_ref())
-        .into_iter()
-        .map(|(i, j)| (i, j, s[(i, j)]))
-        .collect();
+    let mut pairs: Vec<_> = matching::greedy(s.as_ref()).into_iter().map(|(i, j)| (i, j, s[(i, j)])).collect();
     pairs.sort_by_key(|p| p.0);
     Matching::new(pairs)
 }
@@ -198,16 +159,8 @@ pub struct StabilityReport {
 }
 
 /// [`match_runs`] over all pairs of `runs` (at least two), summarised.
-pub fn seed_stability(
-    runs: &[Components],
-    top: usize,
-    use_heads: bool,
-) -> anyhow::Result<StabilityReport> {
-    anyhow::ensure!(
-        runs.len() >= 2,
-        "seed stability needs at least two runs, got {}",
-        runs.len()
-    );
+pub fn seed_stability(runs: &[Components], top: usize, use_heads: bool) -> anyhow::Result<StabilityReport> {
+    anyhow::ensure!(runs.len() >= 2, "seed stability needs at least two runs, got {}", runs.len());
     let mut pairs = Vec::new();
     let mut greedy = 0.0;
     for i in 0..runs.len() {
@@ -219,11 +172,7 @@ pub fn seed_stability(
     let mut v: Vec<f64> = pairs.iter().map(|p| p.2).collect();
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    let median = if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    };
+    let median = if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) };
     Ok(StabilityReport {
         runs: runs.len(),
         top,
@@ -254,11 +203,7 @@ fn combine(c: &Cosines, use_heads: bool) -> (f64, bool) {
     let [xp, xm, yp, ym] = c.present;
     let mean = |terms: [(bool, f64); 2]| {
         let used: Vec<f64> = terms.iter().filter(|t| t.0).map(|t| t.1.abs()).collect();
-        if used.is_empty() {
-            0.0
-        } else {
-            used.iter().sum::<f64>() / used.len() as f64
-        }
+        if used.is_empty() { 0.0 } else { used.iter().sum::<f64>() / used.len() as f64 }
     };
     let mut same = mean([(xp || yp, c.pp), (xm || ym, c.mm)]);
     let mut swap = mean([(xp || ym, c.pm), (xm || yp, c.mp)]);
@@ -273,19 +218,10 @@ fn combine(c: &Cosines, use_heads: bool) -> (f64, bool) {
 /// The first `k` columns of `m`, each scaled to unit norm (absent columns stay zero), and
 /// which are present.
 fn unit_columns(m: MatRef<'_, f32>, k: usize) -> (Mat<f32>, Vec<bool>) {
-    let norms: Vec<f64> = (0..k)
-        .map(|j| m.col(j).iter().map(|&v| (v as f64).powi(2)).sum::<f64>())
-        .collect();
+    let norms: Vec<f64> = (0..k).map(|j| m.col(j).iter().map(|&v| (v as f64).powi(2)).sum::<f64>()).collect();
     let present: Vec<bool> = norms.iter().map(|&n| n > ZERO_SQ).collect();
-    let scale: Vec<f32> = norms
-        .iter()
-        .zip(&present)
-        .map(|(&n, &p)| if p { (1.0 / n.sqrt()) as f32 } else { 0.0 })
-        .collect();
-    (
-        Mat::from_fn(m.nrows(), k, |i, j| m[(i, j)] * scale[j]),
-        present,
-    )
+    let scale: Vec<f32> = norms.iter().zip(&present).map(|(&n, &p)| if p { (1.0 / n.sqrt()) as f32 } else { 0.0 }).collect();
+    (Mat::from_fn(m.nrows(), k, |i, j| m[(i, j)] * scale[j]), present)
 }
 
 #[cfg(test)]
@@ -294,10 +230,7 @@ mod tests {
     use crate::analysis::testing::{random_components, transform};
 
     fn is_identity(m: &Matching) -> bool {
-        m.pairs
-            .iter()
-            .enumerate()
-            .all(|(k, p)| p.0 == k && p.1 == k)
+        m.pairs.iter().enumerate().all(|(k, p)| p.0 == k && p.1 == k)
     }
 
     #[test]
@@ -330,11 +263,7 @@ mod tests {
             // The origins travel with the components, so index-wise recovers it too.
             let iw = index_wise(&x, &y, 10, heads);
             assert_eq!(iw.pairs.len(), 10);
-            assert!(
-                iw.pairs
-                    .iter()
-                    .all(|&(i, j, s)| perm[j] == i && (s - 1.0).abs() < 1e-9)
-            );
+            assert!(iw.pairs.iter().all(|&(i, j, s)| perm[j] == i && (s - 1.0).abs() < 1e-9));
         }
         // The swap is found as the orientation, exactly where it was applied.
         for j in 0..10 {
@@ -392,10 +321,7 @@ mod tests {
         let y = transform(&x, &[1, 0, 3, 2, 5, 4, 7, 6], &[true; 8], &[true; 8]);
         let z = random_components(9, 8, 0);
         let rep = seed_stability(&[x, y, z], 8, false).unwrap();
-        assert_eq!(
-            rep.pairs.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(),
-            vec![(0, 1), (0, 2), (1, 2)]
-        );
+        assert_eq!(rep.pairs.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(), vec![(0, 1), (0, 2), (1, 2)]);
         assert!((rep.pairs[0].2 - 1.0).abs() < 1e-5 && (rep.max - 1.0).abs() < 1e-5);
         assert!(rep.pairs[1].2 < 0.6 && rep.min == rep.pairs[1].2.min(rep.pairs[2].2));
         let mut v: Vec<f64> = rep.pairs.iter().map(|p| p.2).collect();
@@ -414,10 +340,6 @@ mod tests {
         let g = reference_greedy(&x, &y, 4);
         assert_eq!(g.pairs.len(), 8);
         assert!((g.mean - 1.0).abs() < 1e-5);
-        assert!(
-            g.pairs.iter().all(|&(i, j, _)| (i < 4) != (j < 4)),
-            "plus matched to minus: {:?}",
-            g.pairs
-        );
+        assert!(g.pairs.iter().all(|&(i, j, _)| (i < 4) != (j < 4)), "plus matched to minus: {:?}", g.pairs);
     }
 }

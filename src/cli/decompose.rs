@@ -64,7 +64,13 @@ pub fn run(args: Args) -> Result<()> {
     let m = &outcome.metrics;
     println!(
         "{}: tensor cosine {:.4} (displayed {:.4}), test accuracy {:.4} ({:.4} with bias), selectivity {:.3}; results in {}",
-        args.preset, m.tensor_cosine, m.displayed_cosine, m.test_accuracy, m.test_accuracy_with_bias, m.class_selectivity, args.out.display()
+        args.preset,
+        m.tensor_cosine,
+        m.displayed_cosine,
+        m.test_accuracy,
+        m.test_accuracy_with_bias,
+        m.class_selectivity,
+        args.out.display()
     );
     Ok(())
 }

@@ -31,4 +31,3 @@ pub fn run(args: Args) -> Result<()> {
     println!("eigen baseline of {} written to {}", args.model.display(), args.out.display());
     Ok(())
 }
-

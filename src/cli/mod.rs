@@ -1,7 +1,7 @@
 //! The `bilens` command line: a thin layer over the library, one file per subcommand.
 
-mod decompose;
 mod bench;
+mod decompose;
 mod eigen;
 mod eval;
 mod presets;

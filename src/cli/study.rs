@@ -32,7 +32,8 @@ pub fn run_study(args: Args) -> Result<()> {
     let data = super::load_data(&args.data)?;
     let base = TrainConfig { epochs: args.epochs, noise_std: args.noise_std, ..TrainConfig::default() };
     let plan = if args.quick { Plan::quick() } else { Plan::standard() };
-    let report = run(&data, args.model.as_deref(), &base, &plan, &args.out, |msg| eprintln!("[{:6.1} s] {msg}", start.elapsed().as_secs_f64()))?;
+    let report =
+        run(&data, args.model.as_deref(), &base, &plan, &args.out, |msg| eprintln!("[{:6.1} s] {msg}", start.elapsed().as_secs_f64()))?;
     println!("study finished in {:.0} s; open {}", start.elapsed().as_secs_f64(), report.display());
     Ok(())
 }

@@ -31,10 +31,7 @@ pub struct IdxImages<'a> {
 /// Reads a file whole, decompressing it when it starts with the gzip magic bytes, so callers
 /// never care whether a download was unpacked.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
-    let raw = std::fs::read(path).map_err(|source| DataError::Io {
-        file: path.to_path_buf(),
-        source,
-    })?;
+    let raw = std::fs::read(path).map_err(|source| DataError::Io { file: path.to_path_buf(), source })?;
     decompress(&raw, path)
 }
 
@@ -45,12 +42,7 @@ pub fn decompress(raw: &[u8], file: &Path) -> Result<Vec<u8>, DataError> {
         return Ok(raw.to_vec());
     }
     let mut out = Vec::new();
-    MultiGzDecoder::new(raw)
-        .read_to_end(&mut out)
-        .map_err(|source| DataError::Gzip {
-            file: file.to_path_buf(),
-            source,
-        })?;
+    MultiGzDecoder::new(raw).read_to_end(&mut out).map_err(|source| DataError::Gzip { file: file.to_path_buf(), source })?;
     Ok(out)
 }
 
@@ -67,53 +59,27 @@ pub fn parse_images<'a>(bytes: &'a [u8], file: &Path) -> Result<IdxImages<'a>, D
     let rows = be_u32(bytes, 8) as usize;
     let cols = be_u32(bytes, 12) as usize;
     if rows == 0 || cols == 0 {
-        return Err(DataError::BadShape {
-            file: file.to_path_buf(),
-            rows,
-            cols,
-        });
+        return Err(DataError::BadShape { file: file.to_path_buf(), rows, cols });
     }
     // u32 × u32 × u32 can overflow u64 only in theory; checked anyway, as it comes from a file.
     let expected = (n as u64)
         .checked_mul(rows as u64)
         .and_then(|x| x.checked_mul(cols as u64))
         .and_then(|x| x.checked_add(IMAGES_HEADER as u64))
-        .ok_or_else(|| DataError::BadShape {
-            file: file.to_path_buf(),
-            rows,
-            cols,
-        })?;
+        .ok_or_else(|| DataError::BadShape { file: file.to_path_buf(), rows, cols })?;
     check_exact_len(bytes, expected, file)?;
-    Ok(IdxImages {
-        n,
-        rows,
-        cols,
-        pixels: &bytes[IMAGES_HEADER..],
-    })
+    Ok(IdxImages { n, rows, cols, pixels: &bytes[IMAGES_HEADER..] })
 }
 
 /// Parses an IDX label file (already decompressed), rejecting any label `>= n_classes`.
-pub fn parse_labels<'a>(
-    bytes: &'a [u8],
-    n_classes: usize,
-    file: &Path,
-) -> Result<&'a [u8], DataError> {
+pub fn parse_labels<'a>(bytes: &'a [u8], n_classes: usize, file: &Path) -> Result<&'a [u8], DataError> {
     check_magic(bytes, LABELS_MAGIC, "label", file)?;
     check_len(bytes, LABELS_HEADER as u64, file)?;
     let n = be_u32(bytes, 4) as u64;
     check_exact_len(bytes, LABELS_HEADER as u64 + n, file)?;
     let labels = &bytes[LABELS_HEADER..];
-    if let Some((index, &value)) = labels
-        .iter()
-        .enumerate()
-        .find(|&(_, &l)| l as usize >= n_classes)
-    {
-        return Err(DataError::LabelOutOfRange {
-            file: file.to_path_buf(),
-            index,
-            value,
-            n_classes,
-        });
+    if let Some((index, &value)) = labels.iter().enumerate().find(|&(_, &l)| l as usize >= n_classes) {
+        return Err(DataError::LabelOutOfRange { file: file.to_path_buf(), index, value, n_classes });
     }
     Ok(labels)
 }
@@ -145,11 +111,7 @@ fn be_u32(bytes: &[u8], at: usize) -> u32 {
 /// At least `min` bytes (the header).
 fn check_len(bytes: &[u8], min: u64, file: &Path) -> Result<(), DataError> {
     if (bytes.len() as u64) < min {
-        return Err(DataError::Truncated {
-            file: file.to_path_buf(),
-            expected: min,
-            actual: bytes.len() as u64,
-        });
+        return Err(DataError::Truncated { file: file.to_path_buf(), expected: min, actual: bytes.len() as u64 });
     }
     Ok(())
 }
@@ -158,31 +120,17 @@ fn check_len(bytes: &[u8], min: u64, file: &Path) -> Result<(), DataError> {
 fn check_exact_len(bytes: &[u8], expected: u64, file: &Path) -> Result<(), DataError> {
     check_len(bytes, expected, file)?;
     if bytes.len() as u64 > expected {
-        return Err(DataError::TrailingBytes {
-            file: file.to_path_buf(),
-            expected,
-            actual: bytes.len() as u64,
-        });
+        return Err(DataError::TrailingBytes { file: file.to_path_buf(), expected, actual: bytes.len() as u64 });
     }
     Ok(())
 }
 
 /// Checked before the header length, so that a swapped or foreign file is named as such.
-fn check_magic(
-    bytes: &[u8],
-    expected: u32,
-    kind: &'static str,
-    file: &Path,
-) -> Result<(), DataError> {
+fn check_magic(bytes: &[u8], expected: u32, kind: &'static str, file: &Path) -> Result<(), DataError> {
     check_len(bytes, 4, file)?;
     let found = be_u32(bytes, 0);
     if found != expected {
-        return Err(DataError::BadMagic {
-            file: file.to_path_buf(),
-            kind,
-            found,
-            expected,
-        });
+        return Err(DataError::BadMagic { file: file.to_path_buf(), kind, found, expected });
     }
     Ok(())
 }
@@ -209,17 +157,7 @@ mod tests {
         let bytes = encode_labels(&[0, 9, 3]);
         assert_eq!(parse_labels(&bytes, 10, p()).unwrap(), &[0, 9, 3]);
         let err = parse_labels(&bytes, 9, p()).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                DataError::LabelOutOfRange {
-                    index: 1,
-                    value: 9,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, DataError::LabelOutOfRange { index: 1, value: 9, .. }), "{err}");
     }
 
     #[test]
@@ -228,23 +166,10 @@ mod tests {
         for len in 0..IMAGES_HEADER {
             let err = parse_images(&full[..len], p()).unwrap_err();
             let want = if len < 4 { 4 } else { 16 };
-            assert!(
-                matches!(err, DataError::Truncated { expected, actual, .. } if expected == want && actual == len as u64),
-                "{err}"
-            );
+            assert!(matches!(err, DataError::Truncated { expected, actual, .. } if expected == want && actual == len as u64), "{err}");
         }
         let err = parse_labels(&encode_labels(&[1])[..6], 10, p()).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                DataError::Truncated {
-                    expected: 8,
-                    actual: 6,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, DataError::Truncated { expected: 8, actual: 6, .. }), "{err}");
     }
 
     #[test]
@@ -252,17 +177,7 @@ mod tests {
         let mut bytes = encode_labels(&[1, 2]);
         bytes.push(0);
         let err = parse_labels(&bytes, 10, p()).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                DataError::TrailingBytes {
-                    expected: 10,
-                    actual: 11,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, DataError::TrailingBytes { expected: 10, actual: 11, .. }), "{err}");
         let bytes = encode_images(0, 28, &[]);
         let err = parse_images(&bytes, p()).unwrap_err();
         assert!(matches!(err, DataError::BadShape { rows: 0, .. }), "{err}");
@@ -271,17 +186,7 @@ mod tests {
     #[test]
     fn swapped_files_report_bad_magic() {
         let err = parse_images(&encode_labels(&[0; 20]), p()).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                DataError::BadMagic {
-                    found: LABELS_MAGIC,
-                    expected: IMAGES_MAGIC,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, DataError::BadMagic { found: LABELS_MAGIC, expected: IMAGES_MAGIC, .. }), "{err}");
         assert!(err.to_string().contains("0x00000801"), "{err}");
     }
 }

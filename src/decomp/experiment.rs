@@ -7,13 +7,13 @@ use anyhow::Result;
 use faer::Mat;
 use serde::Serialize;
 
+use super::Decomposition;
 use super::bank::Role;
 use super::components::Components;
 use super::fit::{FitData, HistoryRow, Weights, fit};
 use super::init::{InitContext, displayed_bank, residual_bank};
 use super::loss::{DistillSet, LabelledSet, Target};
 use super::recipe::Recipe;
-use super::Decomposition;
 use crate::data::{DataSplit, Dataset};
 use crate::interaction::Interaction;
 use crate::interaction::eigen::Eigen;
@@ -41,8 +41,18 @@ pub struct Context {
 
 impl Context {
     pub fn new(model: Bilinear, data: &DataSplit) -> Result<Self> {
-        anyhow::ensure!(model.config().n_inputs == data.train.n_pixels(), "the model takes {} inputs but the images have {} pixels", model.config().n_inputs, data.train.n_pixels());
-        anyhow::ensure!(model.config().n_outputs == data.train.n_classes, "the model has {} outputs but the data {} classes", model.config().n_outputs, data.train.n_classes);
+        anyhow::ensure!(
+            model.config().n_inputs == data.train.n_pixels(),
+            "the model takes {} inputs but the images have {} pixels",
+            model.config().n_inputs,
+            data.train.n_pixels()
+        );
+        anyhow::ensure!(
+            model.config().n_outputs == data.train.n_classes,
+            "the model has {} outputs but the data {} classes",
+            model.config().n_outputs,
+            data.train.n_classes
+        );
         let n_val = VALIDATION_IMAGES.min(data.train.len() / 5);
         let (train, validation) = data.train.split_off(n_val, DATA_SEED);
         let pick = |n: usize, seed: u64| {
@@ -138,7 +148,10 @@ pub fn run(ctx: &Context, recipe: &Recipe, seed: u64, mut on_step: impl FnMut(us
         let first = decomposition.tensor();
         let init_ctx = InitContext { inter: &ctx.inter, train: &ctx.train };
         let mut second = Decomposition { banks: vec![displayed_bank(recipe, 1, &init_ctx, &mut rng)?] };
-        let data = FitData { distill: (recipe.second_distill > 0.0).then(|| ctx.distill_set(recipe.distill_images, Some(&first))), activation: None };
+        let data = FitData {
+            distill: (recipe.second_distill > 0.0).then(|| ctx.distill_set(recipe.distill_images, Some(&first))),
+            activation: None,
+        };
         let weights = Weights { tensor: recipe.tensor, distill: recipe.second_distill };
         history.extend(fit(&mut second, recipe, &weights, &Target::new(&ctx.inter, Some(first)), &data, 2, |s, l, c| on_step(2, s, l, c))?);
         decomposition.banks.extend(second.banks);
@@ -230,8 +243,20 @@ pub fn write_outputs(out: &std::path::Path, title: &str, recipe: &Recipe, outcom
     let meta = std::collections::HashMap::from([("recipe".to_string(), serde_json::to_string(recipe)?)]);
     super::save::save_factors(&mut outcome.decomposition, &out.join("factors.safetensors"), meta)?;
     let k = shown.len().min(16);
-    crate::figures::components::draw_components(&shown, k, &format!("{title}: {k} strongest displayed components"), None, &out.join("components.png"))?;
-    crate::figures::components::draw_components(&shown, k, &format!("{title}: top pixels (q = 0.70)"), Some(0.70), &out.join("components_top_pixels.png"))?;
+    crate::figures::components::draw_components(
+        &shown,
+        k,
+        &format!("{title}: {k} strongest displayed components"),
+        None,
+        &out.join("components.png"),
+    )?;
+    crate::figures::components::draw_components(
+        &shown,
+        k,
+        &format!("{title}: top pixels (q = 0.70)"),
+        Some(0.70),
+        &out.join("components_top_pixels.png"),
+    )?;
     Ok(())
 }
 

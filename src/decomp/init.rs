@@ -21,7 +21,8 @@ pub struct InitContext<'a> {
 /// Displayed bank number `index` (0, or 1 for the second bank / boosted stage).
 pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng: &mut Rng) -> Result<Bank> {
     let (r, c) = (recipe.rank, ctx.inter.n_classes());
-    let (offset, scale) = if index == 0 { (recipe.anchor_offset, recipe.deform_scale) } else { (recipe.second_offset, recipe.second_deform_scale) };
+    let (offset, scale) =
+        if index == 0 { (recipe.anchor_offset, recipe.deform_scale) } else { (recipe.second_offset, recipe.second_deform_scale) };
     let two_sided = recipe.form != Form::Symmetric;
     let free = |rng: &mut Rng| {
         let shift = if recipe.nonnegative { -4.0 } else { 0.0 };
@@ -77,7 +78,12 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
             let ids_b: Vec<usize> = (start_a + shift..start_a + shift + r).map(|k| k % bank.ncols()).collect();
             let pick = |ids: &[usize]| Mat::from_fn(bank.nrows(), r, |i, k| bank[(i, ids[k])]);
             let (aa, ab) = (pick(&ids_a), pick(&ids_b));
-            let anchored = |anchor: &Mat<f32>| Base::Anchored { anchor: anchor.clone(), delta: Mat::zeros(anchor.nrows(), r), scale, passes: recipe.smooth_passes };
+            let anchored = |anchor: &Mat<f32>| Base::Anchored {
+                anchor: anchor.clone(),
+                delta: Mat::zeros(anchor.nrows(), r),
+                scale,
+                passes: recipe.smooth_passes,
+            };
             let (ba, bb) = (anchored(&aa), two_sided.then(|| anchored(&ab)));
             anchors = Some((aa, ab));
             anchor_ids = Some((ids_a, ids_b));

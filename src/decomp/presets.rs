@@ -36,7 +36,11 @@ pub fn find(name: &str) -> anyhow::Result<Preset> {
     let names: Vec<String> = all.iter().map(|p| p.name.clone()).collect();
     all.into_iter().find(|p| p.name == name).ok_or_else(|| {
         let near: Vec<&String> = names.iter().filter(|n| n.contains(name) || name.contains(n.as_str())).collect();
-        anyhow::anyhow!("unknown preset '{name}'{} (`bilens presets` lists all {})", if near.is_empty() { String::new() } else { format!("; did you mean {near:?}?") }, names.len())
+        anyhow::anyhow!(
+            "unknown preset '{name}'{} (`bilens presets` lists all {})",
+            if near.is_empty() { String::new() } else { format!("; did you mean {near:?}?") },
+            names.len()
+        )
     })
 }
 
@@ -49,20 +53,63 @@ fn notebook(out: &mut Vec<Preset>) {
     const F: &str = "notebook";
     let base = Recipe { rank: 32, lr: 0.03, weight_decay: 0.01, init_scale: 0.02, head_init_scale: 0.02, ..Recipe::default() };
     let sparse_smooth = |l1, tv, d_l1, dup| Priors { display_l1: l1, display_tv: tv, head_l1: d_l1, duplicate: dup, ..Priors::default() };
-    push(out, F, "provided_sparse", "the provided CP skeleton: rank 32, 80 Muon steps, loss 1 − cosine (SPEC §4)",
-        Recipe { steps: 80, lr: 0.02, optimizer: OptimizerKind::Muon, weight_decay: 0.0, ..base.clone() });
-    push(out, F, "cp_r32_symmetry_soft", "CP with a soft a = b penalty",
-        Recipe { steps: 77, priors: Priors { symmetry: 0.05, ..Priors::default() }, ..base.clone() });
+    push(
+        out,
+        F,
+        "provided_sparse",
+        "the provided CP skeleton: rank 32, 80 Muon steps, loss 1 − cosine (SPEC §4)",
+        Recipe { steps: 80, lr: 0.02, optimizer: OptimizerKind::Muon, weight_decay: 0.0, ..base.clone() },
+    );
+    push(
+        out,
+        F,
+        "cp_r32_symmetry_soft",
+        "CP with a soft a = b penalty",
+        Recipe { steps: 77, priors: Priors { symmetry: 0.05, ..Priors::default() }, ..base.clone() },
+    );
     push(out, F, "symmetric_r32", "symmetric components d ⊗ v vᵀ", Recipe { form: Form::Symmetric, steps: 99, lr: 0.04, ..base.clone() });
-    push(out, F, "symmetric_sparse_smooth_r32", "symmetric with display L1, TV, head L1 and duplicate penalties",
-        Recipe { form: Form::Symmetric, steps: 121, lr: 0.04, priors: sparse_smooth(2e-4, 2e-3, 2e-4, 2e-3), ..base.clone() });
-    push(out, F, "evidence_split_r32", "evidence split d ⊗ (p pᵀ − n nᵀ)", Recipe { form: Form::Split, steps: 121, lr: 0.035, ..base.clone() });
-    push(out, F, "evidence_split_sparse_smooth_r32", "evidence split with sparse, smooth display priors (the notebook's BEST)",
-        Recipe { form: Form::Split, steps: 143, lr: 0.035, priors: sparse_smooth(2e-4, 2e-3, 2e-4, 1e-3), ..base.clone() });
-    push(out, F, "nonnegative_strokes_r48", "nonnegative (softplus) evidence split, rank 48",
-        Recipe { form: Form::Split, nonnegative: true, rank: 48, steps: 143, priors: sparse_smooth(3e-4, 2e-3, 2e-4, 1e-3), ..base.clone() });
-    push(out, F, "eigen_seeded_symmetric_sparse_smooth_r32", "symmetric dictionary seeded with the 32 largest-|λ| pixel eigenpairs",
-        Recipe { form: Form::Symmetric, init: Init::Eigen, steps: 99, lr: 0.02, priors: sparse_smooth(1e-4, 1e-3, 1e-4, 1e-3), ..base });
+    push(
+        out,
+        F,
+        "symmetric_sparse_smooth_r32",
+        "symmetric with display L1, TV, head L1 and duplicate penalties",
+        Recipe { form: Form::Symmetric, steps: 121, lr: 0.04, priors: sparse_smooth(2e-4, 2e-3, 2e-4, 2e-3), ..base.clone() },
+    );
+    push(
+        out,
+        F,
+        "evidence_split_r32",
+        "evidence split d ⊗ (p pᵀ − n nᵀ)",
+        Recipe { form: Form::Split, steps: 121, lr: 0.035, ..base.clone() },
+    );
+    push(
+        out,
+        F,
+        "evidence_split_sparse_smooth_r32",
+        "evidence split with sparse, smooth display priors (the notebook's BEST)",
+        Recipe { form: Form::Split, steps: 143, lr: 0.035, priors: sparse_smooth(2e-4, 2e-3, 2e-4, 1e-3), ..base.clone() },
+    );
+    push(
+        out,
+        F,
+        "nonnegative_strokes_r48",
+        "nonnegative (softplus) evidence split, rank 48",
+        Recipe {
+            form: Form::Split,
+            nonnegative: true,
+            rank: 48,
+            steps: 143,
+            priors: sparse_smooth(3e-4, 2e-3, 2e-4, 1e-3),
+            ..base.clone()
+        },
+    );
+    push(
+        out,
+        F,
+        "eigen_seeded_symmetric_sparse_smooth_r32",
+        "symmetric dictionary seeded with the 32 largest-|λ| pixel eigenpairs",
+        Recipe { form: Form::Symmetric, init: Init::Eigen, steps: 99, lr: 0.02, priors: sparse_smooth(1e-4, 1e-3, 1e-4, 1e-3), ..base },
+    );
 }
 
 /// `search_decompositions.py`, batch 2 (rank 64, 260 steps; SPEC §7.2, §11.3).
@@ -86,8 +133,13 @@ fn search_decompositions(out: &mut Vec<Preset>) {
     for (name, form, lr, priors) in specs {
         push(out, F, name, "display-space regularisers on a free dictionary", Recipe { form, lr, priors, ..base.clone() });
     }
-    push(out, F, "nonnegative_split", "nonnegative evidence split, rank 80",
-        Recipe { rank: 80, nonnegative: true, lr: 0.03, priors: p(3e-4, 2e-3, Priors { head_entropy: 1e-3, ..none() }), ..base });
+    push(
+        out,
+        F,
+        "nonnegative_split",
+        "nonnegative evidence split, rank 80",
+        Recipe { rank: 80, nonnegative: true, lr: 0.03, priors: p(3e-4, 2e-3, Priors { head_entropy: 1e-3, ..none() }), ..base },
+    );
 }
 
 /// `search_visual_priors.py`: raw-factor smoothing, fixed masks, top-k heads, distillation
@@ -111,16 +163,26 @@ fn visual_priors(out: &mut Vec<Preset>) {
     for (name, form, smooth, topk, sigma, lr, raw_tv, raw_lap, head_l1, distill) in normal {
         let mask = if sigma > 0.0 { MaskKind::Fixed } else { MaskKind::None };
         let priors = Priors { raw_l1: 2e-4, raw_tv, raw_lap, head_l1, ..Priors::default() };
-        push(out, F, name, "smoothed free factors with optional fixed masks, top-k heads and distillation",
-            Recipe { form, smooth_passes: smooth, topk, mask, mask_sigma: sigma.max(0.01), lr, distill, priors, ..base.clone() });
+        push(
+            out,
+            F,
+            name,
+            "smoothed free factors with optional fixed masks, top-k heads and distillation",
+            Recipe { form, smooth_passes: smooth, topk, mask, mask_sigma: sigma.max(0.01), lr, distill, priors, ..base.clone() },
+        );
     }
     for (form, kind) in [(Form::Cp, "cp"), (Form::Split, "split")] {
         for (sigma, topk) in [(0.28, 2), (0.30, 2), (0.34, 2), (0.40, 2), (0.34, 1)] {
             let name = format!("mask{:03}_{kind}_top{topk}_distill", (sigma * 100.0_f32).round() as u32);
             let priors = Priors { raw_l1: 3e-4, raw_tv: 2e-2, raw_lap: 8e-3, ..Priors::default() };
             let distill = if topk == 1 { 0.22 } else { 0.18 };
-            push(out, F, &name, "the 'extreme' visual priors: tight fixed masks, top-k heads, strong distillation",
-                Recipe { form, topk, mask: MaskKind::Fixed, mask_sigma: sigma, lr: 0.04, steps: 260, distill, priors, ..base.clone() });
+            push(
+                out,
+                F,
+                &name,
+                "the 'extreme' visual priors: tight fixed masks, top-k heads, strong distillation",
+                Recipe { form, topk, mask: MaskKind::Fixed, mask_sigma: sigma, lr: 0.04, steps: 260, distill, priors, ..base.clone() },
+            );
         }
     }
 }
@@ -128,7 +190,8 @@ fn visual_priors(out: &mut Vec<Preset>) {
 /// `search_stroke_templates.py`: stroke-template anchors with smooth deformations (SPEC §7.4, §11.6).
 fn stroke_templates(out: &mut Vec<Preset>) {
     const F: &str = "stroke_templates";
-    let base = Recipe { rank: 72, steps: 360, init: Init::Strokes, anchor_shift: 3, smooth_passes: 1, amplitude: true, ..Recipe::default() };
+    let base =
+        Recipe { rank: 72, steps: 360, init: Init::Strokes, anchor_shift: 3, smooth_passes: 1, amplitude: true, ..Recipe::default() };
     let specs: [(&str, Form, usize, f32, usize, f32, f32, f32, f32); 8] = [
         // name, form, topk, deform scale, offset, lr, distill, anchor, deformation L2
         ("stroke_cp_top1_resid03", Form::Cp, 1, 0.30, 0, 0.045, 0.20, 0.05, 0.015),
@@ -143,8 +206,13 @@ fn stroke_templates(out: &mut Vec<Preset>) {
     for (name, form, topk, deform_scale, anchor_offset, lr, distill, anchor, deform_l2) in specs {
         // raw TV carries a hard-wired half-weight Laplacian in the reference.
         let priors = Priors { anchor, deform_l2, raw_tv: 0.02, raw_lap: 0.01, head_l1: 2e-4, ..Priors::default() };
-        push(out, F, name, "stroke templates with smooth deformations and amplitudes",
-            Recipe { form, topk, deform_scale, anchor_offset, lr, distill, priors, ..base.clone() });
+        push(
+            out,
+            F,
+            name,
+            "stroke templates with smooth deformations and amplitudes",
+            Recipe { form, topk, deform_scale, anchor_offset, lr, distill, priors, ..base.clone() },
+        );
     }
 }
 
@@ -161,7 +229,16 @@ fn stroke_mask_base() -> Recipe {
         mask: MaskKind::Learnable,
         amplitude: true,
         topk: 1,
-        priors: Priors { anchor: 0.04, deform_l2: 0.01, raw_tv: 0.015, raw_lap: 0.0075, head_l1: 2e-4, mask_width: 0.002, residual_l2: 0.25, ..Priors::default() },
+        priors: Priors {
+            anchor: 0.04,
+            deform_l2: 0.01,
+            raw_tv: 0.015,
+            raw_lap: 0.0075,
+            head_l1: 2e-4,
+            mask_width: 0.002,
+            residual_l2: 0.25,
+            ..Priors::default()
+        },
         distill: 0.16,
         ..Recipe::default()
     }
@@ -184,8 +261,13 @@ fn stroke_mask_residual(out: &mut Vec<Preset>) {
     for (name, form, residual_rank, topk, deform_scale, anchor_offset, distill, residual) in specs {
         let base = stroke_mask_base();
         let priors = Priors { residual_l2: residual, ..base.priors.clone() };
-        push(out, F, name, "stroke templates + learnable masks + top-k heads + a free CP residual branch",
-            Recipe { form, residual_rank, topk, deform_scale, anchor_offset, distill, priors, ..base });
+        push(
+            out,
+            F,
+            name,
+            "stroke templates + learnable masks + top-k heads + a free CP residual branch",
+            Recipe { form, residual_rank, topk, deform_scale, anchor_offset, distill, priors, ..base },
+        );
     }
 }
 
@@ -208,8 +290,13 @@ fn residual_frontier(out: &mut Vec<Preset>) {
     for (name, form, residual_rank, anchor_offset, distill, residual, deform_scale, topk) in specs {
         let base = stroke_mask_base();
         let priors = Priors { residual_l2: residual, ..base.priors.clone() };
-        push(out, F, name, "residual-capacity frontier: more residual rank, less residual penalty",
-            Recipe { form, residual_rank, anchor_offset, distill, deform_scale, topk, steps: 300, priors, ..base });
+        push(
+            out,
+            F,
+            name,
+            "residual-capacity frontier: more residual rank, less residual penalty",
+            Recipe { form, residual_rank, anchor_offset, distill, deform_scale, topk, steps: 300, priors, ..base },
+        );
     }
 }
 
@@ -218,16 +305,76 @@ fn next_steps(out: &mut Vec<Preset>) {
     const F: &str = "next_steps";
     let base = stroke_mask_base();
     let with = |residual_l2: f32, activation: f32| Priors { residual_l2, activation, ..base.priors.clone() };
-    push(out, F, "boosted_two_stage_residual", "two displayed banks fitted in sequence: the second fits what the first missed",
-        Recipe { stages: 2, steps: 220, distill: 0.18, second_distill: 0.14, deform_scale: 0.30, second_offset: 18, second_deform_scale: 0.38, priors: with(0.0, 0.0), ..base.clone() });
-    push(out, F, "residual_anneal_res48", "a rank-48 residual whose penalty is annealed 0.04 → 0.42",
-        Recipe { residual_rank: 48, steps: 300, distill: 0.18, deform_scale: 0.35, residual_anneal: vec![0.04, 0.42], priors: with(0.0, 0.0), ..base.clone() });
-    push(out, F, "two_bank_interpretable", "two displayed banks of 64, no residual (the reference's best honest result)",
-        Recipe { banks: 2, steps: 300, distill: 0.18, deform_scale: 0.30, second_offset: 28, second_deform_scale: 0.48, priors: with(0.0, 0.0), ..base.clone() });
-    push(out, F, "activation_consistency", "penalises activation on images of other classes than the head's",
-        Recipe { residual_rank: 16, steps: 220, distill: 0.20, deform_scale: 0.35, anchor_offset: 12, priors: with(0.20, 0.08), ..base.clone() });
-    push(out, F, "data_derived_priors", "anchors from class means and their differences instead of strokes",
-        Recipe { residual_rank: 16, steps: 220, distill: 0.20, deform_scale: 0.35, init: Init::Data, priors: with(0.18, 0.0), ..base });
+    push(
+        out,
+        F,
+        "boosted_two_stage_residual",
+        "two displayed banks fitted in sequence: the second fits what the first missed",
+        Recipe {
+            stages: 2,
+            steps: 220,
+            distill: 0.18,
+            second_distill: 0.14,
+            deform_scale: 0.30,
+            second_offset: 18,
+            second_deform_scale: 0.38,
+            priors: with(0.0, 0.0),
+            ..base.clone()
+        },
+    );
+    push(
+        out,
+        F,
+        "residual_anneal_res48",
+        "a rank-48 residual whose penalty is annealed 0.04 → 0.42",
+        Recipe {
+            residual_rank: 48,
+            steps: 300,
+            distill: 0.18,
+            deform_scale: 0.35,
+            residual_anneal: vec![0.04, 0.42],
+            priors: with(0.0, 0.0),
+            ..base.clone()
+        },
+    );
+    push(
+        out,
+        F,
+        "two_bank_interpretable",
+        "two displayed banks of 64, no residual (the reference's best honest result)",
+        Recipe {
+            banks: 2,
+            steps: 300,
+            distill: 0.18,
+            deform_scale: 0.30,
+            second_offset: 28,
+            second_deform_scale: 0.48,
+            priors: with(0.0, 0.0),
+            ..base.clone()
+        },
+    );
+    push(
+        out,
+        F,
+        "activation_consistency",
+        "penalises activation on images of other classes than the head's",
+        Recipe {
+            residual_rank: 16,
+            steps: 220,
+            distill: 0.20,
+            deform_scale: 0.35,
+            anchor_offset: 12,
+            priors: with(0.20, 0.08),
+            ..base.clone()
+        },
+    );
+    push(
+        out,
+        F,
+        "data_derived_priors",
+        "anchors from class means and their differences instead of strokes",
+        Recipe { residual_rank: 16, steps: 220, distill: 0.20, deform_scale: 0.35, init: Init::Data, priors: with(0.18, 0.0), ..base },
+    );
 }
 
 /// bilens's own recipes (issue: a displayed-only dictionary that is faithful, one-hot and
@@ -250,10 +397,20 @@ fn beyond(out: &mut Vec<Preset>) {
         distill: 0.2,
         ..Recipe::default()
     };
-    push(out, F, "eigen_pairs_onehot", "128 one-hot CP components from paired class eigenvectors, lightly smoothed, no residual",
-        Recipe { priors: Priors { raw_tv: 0.5, ..Priors::default() }, ..base.clone() });
-    push(out, F, "eigen_pairs_smooth", "as eigen_pairs_onehot with a strong smoothness prior and distillation: smoother patterns, same accuracy",
-        Recipe { distill: 3.0, priors: Priors { raw_tv: 2.0, ..Priors::default() }, ..base });
+    push(
+        out,
+        F,
+        "eigen_pairs_onehot",
+        "128 one-hot CP components from paired class eigenvectors, lightly smoothed, no residual",
+        Recipe { priors: Priors { raw_tv: 0.5, ..Priors::default() }, ..base.clone() },
+    );
+    push(
+        out,
+        F,
+        "eigen_pairs_smooth",
+        "as eigen_pairs_onehot with a strong smoothness prior and distillation: smoother patterns, same accuracy",
+        Recipe { distill: 3.0, priors: Priors { raw_tv: 2.0, ..Priors::default() }, ..base },
+    );
 }
 
 #[cfg(test)]
@@ -267,7 +424,25 @@ mod tests {
         for p in &all {
             p.recipe.validate(10).unwrap_or_else(|e| panic!("{}: {e}", p.name));
         }
-        for required in ["provided_sparse", "evidence_split_sparse_smooth_r32", "cp_soft_sym_l1tv", "mask034_cp_top1_distill", "stroke_cp_top1_resid03", "combo_cp_top1_res8", "combo_cp_top2_res16", "cp_res48_pen004", "two_bank_interpretable", "residual_anneal_res48", "data_derived_priors", "activation_consistency", "boosted_two_stage_residual", "symmetric_r32", "nonnegative_strokes_r48", "eigen_seeded_symmetric_sparse_smooth_r32", "combo_split_top2_res16"] {
+        for required in [
+            "provided_sparse",
+            "evidence_split_sparse_smooth_r32",
+            "cp_soft_sym_l1tv",
+            "mask034_cp_top1_distill",
+            "stroke_cp_top1_resid03",
+            "combo_cp_top1_res8",
+            "combo_cp_top2_res16",
+            "cp_res48_pen004",
+            "two_bank_interpretable",
+            "residual_anneal_res48",
+            "data_derived_priors",
+            "activation_consistency",
+            "boosted_two_stage_residual",
+            "symmetric_r32",
+            "nonnegative_strokes_r48",
+            "eigen_seeded_symmetric_sparse_smooth_r32",
+            "combo_split_top2_res16",
+        ] {
             assert!(names.contains(&required), "missing preset {required}");
         }
         let n = names.len();

@@ -160,12 +160,31 @@ impl Recipe {
         ensure!(self.mask_sigma > 0.0, "mask_sigma must be positive");
         ensure!(self.residual_anneal.is_empty() || self.residual_anneal.len() == 2, "residual_anneal must be [start, end] or empty");
         ensure!(!(self.init == Init::Eigen && self.form != Form::Symmetric), "init = \"eigen\" needs form = \"symmetric\"");
-        ensure!(!(self.init == Init::EigenPairs && self.form == Form::Symmetric), "init = \"eigen_pairs\" needs form = \"cp\" or \"split\"");
+        ensure!(
+            !(self.init == Init::EigenPairs && self.form == Form::Symmetric),
+            "init = \"eigen_pairs\" needs form = \"cp\" or \"split\""
+        );
         ensure!(!(self.init != Init::Random && self.nonnegative), "only random initialisation can be nonnegative");
         let weights = [self.tensor, self.distill, self.second_distill, self.weight_decay, self.init_scale, self.head_init_scale];
         ensure!(weights.iter().all(|w| w.is_finite() && *w >= 0.0), "weights and scales must be non-negative numbers");
         let p = &self.priors;
-        let priors = [p.raw_l1, p.raw_tv, p.raw_lap, p.display_l1, p.display_tv, p.duplicate, p.border, p.symmetry, p.head_l1, p.head_entropy, p.anchor, p.deform_l2, p.mask_width, p.residual_l2, p.activation];
+        let priors = [
+            p.raw_l1,
+            p.raw_tv,
+            p.raw_lap,
+            p.display_l1,
+            p.display_tv,
+            p.duplicate,
+            p.border,
+            p.symmetry,
+            p.head_l1,
+            p.head_entropy,
+            p.anchor,
+            p.deform_l2,
+            p.mask_width,
+            p.residual_l2,
+            p.activation,
+        ];
         ensure!(priors.iter().all(|w| w.is_finite() && *w >= 0.0), "prior weights must be non-negative numbers");
         Ok(())
     }
@@ -217,7 +236,9 @@ mod tests {
 
     #[test]
     fn overrides_reach_fields_and_priors() {
-        let r = Recipe::default().with_overrides(&["rank=32".into(), "optimizer=muon".into(), "raw_tv=0.02".into(), "form=\"split\"".into()]).unwrap();
+        let r = Recipe::default()
+            .with_overrides(&["rank=32".into(), "optimizer=muon".into(), "raw_tv=0.02".into(), "form=\"split\"".into()])
+            .unwrap();
         assert_eq!(r.rank, 32);
         assert_eq!(r.optimizer, OptimizerKind::Muon);
         assert_eq!(r.priors.raw_tv, 0.02);

@@ -16,7 +16,8 @@ use crate::tensor_file::{Named, TensorFile};
 /// banks' forms and roles as metadata; `extra` metadata (e.g. the recipe) is added.
 pub fn save_factors(d: &mut Decomposition, path: &Path, mut extra: HashMap<String, String>) -> Result<()> {
     let factors = d.forward();
-    let names: Vec<[String; 3]> = (0..factors.len()).map(|i| [format!("bank{i}.a"), format!("bank{i}.b"), format!("bank{i}.heads")]).collect();
+    let names: Vec<[String; 3]> =
+        (0..factors.len()).map(|i| [format!("bank{i}.a"), format!("bank{i}.b"), format!("bank{i}.heads")]).collect();
     let mut tensors = Vec::new();
     for (f, n) in factors.iter().zip(&names) {
         tensors.push(Named::matrix(&n[0], f.a.as_ref()));
@@ -42,7 +43,11 @@ pub fn load_factors(path: &Path) -> Result<Decomposition> {
             t.matrix(t.shape[0], t.shape[1])
         };
         let (a, b, heads) = (get("a")?, get("b")?, get("heads")?);
-        anyhow::ensure!(a.ncols() == heads.ncols() && a.nrows() == b.nrows() && a.ncols() == b.ncols(), "bank{i}: inconsistent factor shapes in {}", path.display());
+        anyhow::ensure!(
+            a.ncols() == heads.ncols() && a.nrows() == b.nrows() && a.ncols() == b.ncols(),
+            "bank{i}: inconsistent factor shapes in {}",
+            path.display()
+        );
         let free = |m: Mat<f32>| Pattern::new(Base::Free { raw: m, passes: 0 });
         out.push(Bank {
             form,

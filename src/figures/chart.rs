@@ -114,40 +114,23 @@ pub fn render_lines(chart: &LineChart) -> Result<Vec<u8>> {
         .collect();
     let all = || runs.iter().flatten().flatten();
     if all().next().is_none() {
-        bail!(
-            "line chart {:?}: no plottable points (empty, non-finite, or ≤ 0 on a log axis)",
-            chart.title
-        );
+        bail!("line chart {:?}: no plottable points (empty, non-finite, or ≤ 0 on a log axis)", chart.title);
     }
     let x_axis = Axis::fit(all().map(|p| p.0), kx, 0.03)?;
     let y_axis = Axis::fit(all().map(|p| p.1), ky, 0.05)?;
     let mut canvas = Canvas::new(CHART_SIZE.0, CHART_SIZE.1, SS as usize)?;
     canvas.draw(|area| {
-        let mut plot = frame(
-            area,
-            &chart.title,
-            &chart.x_label,
-            &chart.y_label,
-            &x_axis,
-            &y_axis,
-        )?;
+        let mut plot = frame(area, &chart.title, &chart.x_label, &chart.y_label, &x_axis, &y_axis)?;
         for (k, (series, runs)) in chart.series.iter().zip(&runs).enumerate() {
             if runs.is_empty() {
                 continue;
             }
             let c = colour(k);
             let style = c.stroke_width(px(2));
-            let drawn =
-                plot.draw_series(runs.iter().map(|r| PathElement::new(r.clone(), style)))?;
-            drawn.label(series.name.as_str()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + px(22), y)], c.stroke_width(px(2)))
-            });
+            let drawn = plot.draw_series(runs.iter().map(|r| PathElement::new(r.clone(), style)))?;
+            drawn.label(series.name.as_str()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + px(22), y)], c.stroke_width(px(2))));
             if chart.markers {
-                plot.draw_series(
-                    runs.iter()
-                        .flatten()
-                        .map(|&p| Circle::new(p, px(3), c.filled())),
-                )?;
+                plot.draw_series(runs.iter().flatten().map(|&p| Circle::new(p, px(3), c.filled())))?;
             }
         }
         if chart.series.len() > 1 {
@@ -167,16 +150,9 @@ pub fn draw_lines(chart: &LineChart, path: &Path) -> Result<()> {
 
 /// Renders a scatter plot to PNG bytes; [`draw_scatter`] writes them to a file.
 pub fn render_scatter(plot: &Scatter) -> Result<Vec<u8>> {
-    let points: Vec<&ScatterPoint> = plot
-        .points
-        .iter()
-        .filter(|p| p.x.is_finite() && p.y.is_finite())
-        .collect();
+    let points: Vec<&ScatterPoint> = plot.points.iter().filter(|p| p.x.is_finite() && p.y.is_finite()).collect();
     if points.is_empty() {
-        bail!(
-            "scatter {:?}: no points with finite coordinates",
-            plot.title
-        );
+        bail!("scatter {:?}: no points with finite coordinates", plot.title);
     }
     let x_axis = Axis::fit(points.iter().map(|p| p.x), Kind::Linear, 0.08)?;
     let y_axis = Axis::fit(points.iter().map(|p| p.y), Kind::Linear, 0.08)?;
@@ -189,30 +165,15 @@ pub fn render_scatter(plot: &Scatter) -> Result<Vec<u8>> {
     let front = plot.pareto.map(|maximise| pareto_front(&points, maximise));
     let mut canvas = Canvas::new(CHART_SIZE.0, CHART_SIZE.1, SS as usize)?;
     canvas.draw(|area| {
-        let mut chart = frame(
-            area,
-            &plot.title,
-            &plot.x_label,
-            &plot.y_label,
-            &x_axis,
-            &y_axis,
-        )?;
+        let mut chart = frame(area, &plot.title, &plot.x_label, &plot.y_label, &x_axis, &y_axis)?;
         if let Some(front) = &front {
             let line: Vec<(f64, f64)> = front.iter().map(|&k| (points[k].x, points[k].y)).collect();
             let grey = RGBColor(90, 90, 90);
             chart
-                .draw_series(std::iter::once(PathElement::new(
-                    line.clone(),
-                    grey.stroke_width(px(1)),
-                )))?
+                .draw_series(std::iter::once(PathElement::new(line.clone(), grey.stroke_width(px(1)))))?
                 .label("Pareto front")
-                .legend(move |(x, y)| {
-                    Circle::new((x + px(11), y), px(6), grey.stroke_width(px(2)))
-                });
-            chart.draw_series(
-                line.iter()
-                    .map(|&p| Circle::new(p, px(8), grey.stroke_width(px(2)))),
-            )?;
+                .legend(move |(x, y)| Circle::new((x + px(11), y), px(6), grey.stroke_width(px(2))));
+            chart.draw_series(line.iter().map(|&p| Circle::new(p, px(8), grey.stroke_width(px(2)))))?;
         }
         let right_quarter = x_axis.lo + 0.75 * (x_axis.hi - x_axis.lo);
         let label_font = (FONT, px(POINT_LABEL_PT)).into_font();
@@ -221,23 +182,12 @@ pub fn render_scatter(plot: &Scatter) -> Result<Vec<u8>> {
             let members = points.iter().filter(|p| p.group == *name);
             let drawn = chart.draw_series(members.map(|p| {
                 // Labels go right of the point, or left of it near the right edge.
-                let (dx, h) = if p.x > right_quarter {
-                    (px(-9), HPos::Right)
-                } else {
-                    (px(9), HPos::Left)
-                };
-                let style = label_font
-                    .clone()
-                    .color(&BLACK)
-                    .pos(Pos::new(h, VPos::Bottom));
-                EmptyElement::at((p.x, p.y))
-                    + Circle::new((0, 0), px(5), c.filled())
-                    + Text::new(p.label.clone(), (dx, px(-5)), style)
+                let (dx, h) = if p.x > right_quarter { (px(-9), HPos::Right) } else { (px(9), HPos::Left) };
+                let style = label_font.clone().color(&BLACK).pos(Pos::new(h, VPos::Bottom));
+                EmptyElement::at((p.x, p.y)) + Circle::new((0, 0), px(5), c.filled()) + Text::new(p.label.clone(), (dx, px(-5)), style)
             }))?;
             let name = if name.is_empty() { "(no group)" } else { name };
-            drawn
-                .label(name)
-                .legend(move |(x, y)| Circle::new((x + px(11), y), px(5), c.filled()));
+            drawn.label(name).legend(move |(x, y)| Circle::new((x + px(11), y), px(5), c.filled()));
         }
         if groups.len() > 1 || front.is_some() {
             let pts: Vec<(f64, f64)> = points.iter().map(|p| (p.x, p.y)).collect();
@@ -255,22 +205,12 @@ pub fn draw_scatter(plot: &Scatter, path: &Path) -> Result<()> {
 }
 
 /// Renders a bar chart to PNG bytes; [`bar_chart`] writes them to a file.
-pub fn render_bar_chart(
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    bars: &[(String, f64)],
-) -> Result<Vec<u8>> {
+pub fn render_bar_chart(title: &str, x_label: &str, y_label: &str, bars: &[(String, f64)]) -> Result<Vec<u8>> {
     if !bars.iter().any(|b| b.1.is_finite()) {
         bail!("bar chart {title:?}: no finite values");
     }
     let n = bars.len();
-    let widest = bars
-        .iter()
-        .map(|b| text_width(&b.0, TICK_PT))
-        .max()
-        .unwrap_or(0) as usize
-        + 10;
+    let widest = bars.iter().map(|b| text_width(&b.0, TICK_PT)).max().unwrap_or(0) as usize + 10;
     let every = (n * widest).div_ceil(BAR_CHART_SIZE.0 - 120).max(1);
     let names = bars.iter().map(|b| b.0.clone()).collect();
     let x_axis = Axis {
@@ -285,20 +225,12 @@ pub fn render_bar_chart(
     canvas.draw(|area| {
         let mut chart = frame(area, title, x_label, y_label, &x_axis, &y_axis)?;
         let half = if n > 200 { 0.5 } else { 0.4 };
-        chart.draw_series(
-            bars.iter()
-                .enumerate()
-                .filter(|(_, b)| b.1.is_finite())
-                .map(|(k, b)| {
-                    let c = if b.1 >= 0.0 { BAR_POS } else { BAR_NEG };
-                    Rectangle::new([(k as f64 - half, 0.0), (k as f64 + half, b.1)], c.filled())
-                }),
-        )?;
+        chart.draw_series(bars.iter().enumerate().filter(|(_, b)| b.1.is_finite()).map(|(k, b)| {
+            let c = if b.1 >= 0.0 { BAR_POS } else { BAR_NEG };
+            Rectangle::new([(k as f64 - half, 0.0), (k as f64 + half, b.1)], c.filled())
+        }))?;
         let zero = RGBColor(60, 60, 60);
-        chart.draw_series(std::iter::once(PathElement::new(
-            vec![(x_axis.lo, 0.0), (x_axis.hi, 0.0)],
-            zero.stroke_width(px(1)),
-        )))?;
+        chart.draw_series(std::iter::once(PathElement::new(vec![(x_axis.lo, 0.0), (x_axis.hi, 0.0)], zero.stroke_width(px(1)))))?;
         Ok(())
     })?;
     canvas.into_png()
@@ -306,31 +238,16 @@ pub fn render_bar_chart(
 
 /// Draws signed bars (e.g. an eigenvalue spectrum) as a PNG at `path`: blue ≥ 0, red < 0, with
 /// a zero line; many bars get every k-th label. Non-finite values leave their slot empty.
-pub fn bar_chart(
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    bars: &[(String, f64)],
-    path: &Path,
-) -> Result<()> {
+pub fn bar_chart(title: &str, x_label: &str, y_label: &str, bars: &[(String, f64)], path: &Path) -> Result<()> {
     crate::run::write_atomic(path, &render_bar_chart(title, x_label, y_label, bars)?)
 }
 
 /// Indices of the non-dominated points, sorted by x. `maximise` says, per axis, whether larger is better.
 fn pareto_front(points: &[&ScatterPoint], (max_x, max_y): (bool, bool)) -> Vec<usize> {
     let better = |a: f64, b: f64, maximise: bool| if maximise { a >= b } else { a <= b };
-    let dominates = |a: &ScatterPoint, b: &ScatterPoint| {
-        better(a.x, b.x, max_x) && better(a.y, b.y, max_y) && (a.x != b.x || a.y != b.y)
-    };
-    let mut front: Vec<usize> = (0..points.len())
-        .filter(|&i| !points.iter().any(|q| dominates(q, points[i])))
-        .collect();
-    front.sort_by(|&a, &b| {
-        points[a]
-            .x
-            .total_cmp(&points[b].x)
-            .then(points[a].y.total_cmp(&points[b].y))
-    });
+    let dominates = |a: &ScatterPoint, b: &ScatterPoint| better(a.x, b.x, max_x) && better(a.y, b.y, max_y) && (a.x != b.x || a.y != b.y);
+    let mut front: Vec<usize> = (0..points.len()).filter(|&i| !points.iter().any(|q| dominates(q, points[i]))).collect();
+    front.sort_by(|&a, &b| points[a].x.total_cmp(&points[b].x).then(points[a].y.total_cmp(&points[b].y)));
     front
 }
 
@@ -340,10 +257,7 @@ fn densify(run: &[(f64, f64)]) -> Vec<(f64, f64)> {
     for w in run.windows(2) {
         out.extend((1..8).map(|k| {
             let t = k as f64 / 8.0;
-            (
-                w[0].0 + t * (w[1].0 - w[0].0),
-                w[0].1 + t * (w[1].1 - w[0].1),
-            )
+            (w[0].0 + t * (w[1].0 - w[0].0), w[0].1 + t * (w[1].1 - w[0].1))
         }));
     }
     out
@@ -352,22 +266,10 @@ fn densify(run: &[(f64, f64)]) -> Vec<(f64, f64)> {
 type Chart<'a, 'b> = ChartContext<'a, BitMapBackend<'b, RGBPixel>, Cartesian2d<Axis, Axis>>;
 
 /// Title, axes, ticks and grid lines shared by every chart.
-fn frame<'a, 'b>(
-    area: &'a Area<'b>,
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    x: &Axis,
-    y: &Axis,
-) -> Result<Chart<'a, 'b>> {
+fn frame<'a, 'b>(area: &'a Area<'b>, title: &str, x_label: &str, y_label: &str, x: &Axis, y: &Axis) -> Result<Chart<'a, 'b>> {
     let (w, _) = area.dim_in_pixel();
     let title = fit(title, px(TITLE_PT), w.saturating_sub(px(40)));
-    let y_tick_w = y
-        .major
-        .iter()
-        .map(|&t| text_width(&y.label(t), px(TICK_PT)))
-        .max()
-        .unwrap_or(0);
+    let y_tick_w = y.major.iter().map(|&t| text_width(&y.label(t), px(TICK_PT))).max().unwrap_or(0);
     let mut builder = ChartBuilder::on(area);
     builder
         .margin(px(18))
@@ -377,9 +279,7 @@ fn frame<'a, 'b>(
     if !title.is_empty() {
         builder.caption(&title, (FONT, px(TITLE_PT)));
     }
-    let mut chart = builder
-        .build_cartesian_2d(x.clone(), y.clone())
-        .context("laying out the chart")?;
+    let mut chart = builder.build_cartesian_2d(x.clone(), y.clone()).context("laying out the chart")?;
     let mut mesh = chart.configure_mesh();
     mesh.x_desc(x_label)
         .y_desc(y_label)
@@ -397,19 +297,9 @@ fn frame<'a, 'b>(
 }
 
 /// Draws the series legend in the plot corner holding the fewest of `points` (plot coordinates).
-fn legend<'a, 'b: 'a>(
-    chart: &mut Chart<'a, 'b>,
-    x: &Axis,
-    y: &Axis,
-    points: &[(f64, f64)],
-) -> Result<()> {
+fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, x: &Axis, y: &Axis, points: &[(f64, f64)]) -> Result<()> {
     use SeriesLabelPosition::*;
-    let corners = [
-        (UpperRight, true, true),
-        (UpperLeft, false, true),
-        (LowerRight, true, false),
-        (LowerLeft, false, false),
-    ];
+    let corners = [(UpperRight, true, true), (UpperLeft, false, true), (LowerRight, true, false), (LowerLeft, false, false)];
     let crowd = |right: bool, top: bool| {
         let in_corner = |&&(px, py): &&(f64, f64)| {
             let u = (px - x.lo) / (x.hi - x.lo);
@@ -418,10 +308,7 @@ fn legend<'a, 'b: 'a>(
         };
         points.iter().filter(in_corner).count()
     };
-    let best = corners
-        .into_iter()
-        .min_by_key(|&(_, r, t)| crowd(r, t))
-        .map_or(UpperRight, |c| c.0);
+    let best = corners.into_iter().min_by_key(|&(_, r, t)| crowd(r, t)).map_or(UpperRight, |c| c.0);
     chart
         .configure_series_labels()
         .position(best)
@@ -464,12 +351,8 @@ impl Axis {
     /// Fits limits around `values` (plot coordinates, see [`to_plot`]) with `margin`
     /// (a fraction of the span) each side.
     fn fit(values: impl IntoIterator<Item = f64>, kind: Kind, margin: f64) -> Result<Self> {
-        let (min, max) = values
-            .into_iter()
-            .filter(|v| v.is_finite())
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-                (a.min(v), b.max(v))
-            });
+        let (min, max) =
+            values.into_iter().filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
         if min > max {
             bail!("no finite values for an axis");
         }
@@ -481,18 +364,8 @@ impl Axis {
             (0.1 * min.abs()).max(if min == 0.0 { 1.0 } else { 0.0 })
         };
         let (lo, hi) = (min - pad, max + pad);
-        let (major, minor) = if kind == Kind::Log {
-            log_ticks(lo, hi)
-        } else {
-            (linear_ticks(lo, hi), vec![])
-        };
-        Ok(Self {
-            lo,
-            hi,
-            major,
-            minor,
-            kind,
-        })
+        let (major, minor) = if kind == Kind::Log { log_ticks(lo, hi) } else { (linear_ticks(lo, hi), vec![]) };
+        Ok(Self { lo, hi, major, minor, kind })
     }
 
     /// Tick label of plot coordinate `t`.
@@ -501,33 +374,17 @@ impl Axis {
             Kind::Log => fmt_num(10f64.powf(t)),
             Kind::Categories(names) => {
                 let k = t.round();
-                if (t - k).abs() < 1e-6 && k >= 0.0 {
-                    names.get(k as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
+                if (t - k).abs() < 1e-6 && k >= 0.0 { names.get(k as usize).cloned().unwrap_or_default() } else { String::new() }
             }
             Kind::Linear => {
-                let step = self
-                    .major
-                    .windows(2)
-                    .map(|w| w[1] - w[0])
-                    .next()
-                    .unwrap_or(1.0);
+                let step = self.major.windows(2).map(|w| w[1] - w[0]).next().unwrap_or(1.0);
                 let big = self.lo.abs().max(self.hi.abs());
                 if !(1e-4..1e5).contains(&step) || big >= 1e6 {
                     return fmt_num(t);
                 }
                 let decimals = (-step.log10().floor()).max(0.0) as usize;
                 let s = format!("{t:.decimals$}");
-                if s.trim_start_matches('-')
-                    .chars()
-                    .all(|c| c == '0' || c == '.')
-                {
-                    "0".into()
-                } else {
-                    s
-                }
+                if s.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') { "0".into() } else { s }
             }
         }
     }
@@ -554,11 +411,7 @@ impl Ranged for Axis {
     }
 
     fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
-        if hint.weight().allow_light_points() {
-            self.minor.clone()
-        } else {
-            self.major.clone()
-        }
+        if hint.weight().allow_light_points() { self.minor.clone() } else { self.major.clone() }
     }
 
     fn range(&self) -> std::ops::Range<f64> {
@@ -579,11 +432,7 @@ fn linear_ticks(lo: f64, hi: f64) -> Vec<f64> {
         return vec![lo];
     }
     let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0]
-        .into_iter()
-        .map(|m| m * mag)
-        .find(|&s| s >= raw)
-        .unwrap_or(10.0 * mag);
+    let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * mag).find(|&s| s >= raw).unwrap_or(10.0 * mag);
     let (first, last) = ((lo / step).ceil() as i64, (hi / step).floor() as i64);
     if last.saturating_sub(first) > 100 {
         return vec![lo, hi]; // float trouble at extreme magnitudes; never loop for long
@@ -598,11 +447,7 @@ fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
     let decades = (last - first + 1).max(0) as usize;
     let in_range = |t: &f64| (lo..=hi).contains(t);
     let at = |m: f64, d: i64| (m * 10f64.powi(d as i32)).log10();
-    let mantissas: &[f64] = if decades < 3 {
-        &[1.0, 2.0, 5.0]
-    } else {
-        &[1.0]
-    };
+    let mantissas: &[f64] = if decades < 3 { &[1.0, 2.0, 5.0] } else { &[1.0] };
     let stride = decades.div_ceil(10).max(1);
     let span = (lo.floor() as i64)..=(hi.ceil() as i64);
     let major: Vec<f64> = span
@@ -613,22 +458,9 @@ fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
         .collect();
     if major.len() < 2 {
         let lin = linear_ticks(10f64.powf(lo), 10f64.powf(hi));
-        return (
-            lin.into_iter()
-                .filter(|&v| v > 0.0)
-                .map(f64::log10)
-                .filter(in_range)
-                .collect(),
-            vec![],
-        );
+        return (lin.into_iter().filter(|&v| v > 0.0).map(f64::log10).filter(in_range).collect(), vec![]);
     }
-    let minor = if decades <= 8 {
-        span.flat_map(|d| (2..10).map(move |m| at(m as f64, d)))
-            .filter(in_range)
-            .collect()
-    } else {
-        vec![]
-    };
+    let minor = if decades <= 8 { span.flat_map(|d| (2..10).map(move |m| at(m as f64, d))).filter(in_range).collect() } else { vec![] };
     (major, minor)
 }
 
@@ -640,9 +472,7 @@ mod tests {
     fn loss_chart() -> LineChart {
         let curve = |name: &str, scale: f64| Series {
             name: name.into(),
-            points: (1..=50)
-                .map(|k| (k as f64 * 100.0, scale * (k as f64).powf(-0.7)))
-                .collect(),
+            points: (1..=50).map(|k| (k as f64 * 100.0, scale * (k as f64).powf(-0.7))).collect(),
         };
         LineChart {
             title: "Loss".into(),
@@ -672,10 +502,7 @@ mod tests {
         chart.series[0].points[7].1 = f64::NAN;
         chart.series[1].points[0].0 = -1.0;
         assert!(render_lines(&chart).is_ok());
-        chart.series = vec![Series {
-            name: "bad".into(),
-            points: vec![(1.0, 0.0), (2.0, -1.0), (f64::NAN, 1.0)],
-        }];
+        chart.series = vec![Series { name: "bad".into(), points: vec![(1.0, 0.0), (2.0, -1.0), (f64::NAN, 1.0)] }];
         let err = render_lines(&chart).unwrap_err();
         assert!(err.to_string().contains("no plottable points"), "{err}");
     }
@@ -685,18 +512,9 @@ mod tests {
         let mut chart = loss_chart();
         chart.series.clear();
         assert!(render_lines(&chart).is_err());
-        chart.series = vec![Series {
-            name: "none".into(),
-            points: vec![],
-        }];
+        chart.series = vec![Series { name: "none".into(), points: vec![] }];
         assert!(render_lines(&chart).is_err());
-        let empty = Scatter {
-            title: "t".into(),
-            x_label: "x".into(),
-            y_label: "y".into(),
-            points: vec![],
-            pareto: None,
-        };
+        let empty = Scatter { title: "t".into(), x_label: "x".into(), y_label: "y".into(), points: vec![], pareto: None };
         assert!(render_scatter(&empty).is_err());
         assert!(render_bar_chart("t", "x", "y", &[]).is_err());
         assert!(render_bar_chart("t", "x", "y", &[("a".into(), f64::NAN)]).is_err());
@@ -704,12 +522,7 @@ mod tests {
 
     #[test]
     fn scatter_renders_with_pareto_front() {
-        let point = |label: &str, x, y, group: &str| ScatterPoint {
-            label: label.into(),
-            x,
-            y,
-            group: group.into(),
-        };
+        let point = |label: &str, x, y, group: &str| ScatterPoint { label: label.into(), x, y, group: group.into() };
         let plot = Scatter {
             title: "Sparsity vs accuracy".into(),
             x_label: "active components".into(),
@@ -724,10 +537,7 @@ mod tests {
             pareto: Some((false, true)),
         };
         let finite: Vec<&ScatterPoint> = plot.points.iter().filter(|p| p.x.is_finite()).collect();
-        let front: Vec<&str> = pareto_front(&finite, (false, true))
-            .iter()
-            .map(|&k| finite[k].label.as_str())
-            .collect();
+        let front: Vec<&str> = pareto_front(&finite, (false, true)).iter().map(|&k| finite[k].label.as_str()).collect();
         assert_eq!(front, ["a", "b", "d"]);
         let (w, h, _) = decode(&render_scatter(&plot).unwrap());
         assert_eq!((w as usize, h as usize), CHART_SIZE);
@@ -736,32 +546,17 @@ mod tests {
 
     #[test]
     fn bar_chart_renders_png() {
-        let bars: Vec<(String, f64)> = (0..30)
-            .map(|k| (format!("λ{k}"), 3.0 - 0.2 * k as f64))
-            .collect();
-        let (w, h, _) =
-            decode(&render_bar_chart("Spectrum", "index", "eigenvalue", &bars).unwrap());
+        let bars: Vec<(String, f64)> = (0..30).map(|k| (format!("λ{k}"), 3.0 - 0.2 * k as f64)).collect();
+        let (w, h, _) = decode(&render_bar_chart("Spectrum", "index", "eigenvalue", &bars).unwrap());
         assert_eq!((w as usize, h as usize), BAR_CHART_SIZE);
-        bar_chart(
-            "Spectrum",
-            "index",
-            "eigenvalue",
-            &bars,
-            &out_dir("chart").join("bars.png"),
-        )
-        .unwrap();
+        bar_chart("Spectrum", "index", "eigenvalue", &bars, &out_dir("chart").join("bars.png")).unwrap();
     }
 
     #[test]
     fn ticks_are_sensible() {
         let ticks = linear_ticks(-0.05, 1.05);
         assert_eq!(ticks.len(), 6);
-        assert!(
-            ticks
-                .iter()
-                .zip([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
-                .all(|(a, b)| (a - b).abs() < 1e-12)
-        );
+        assert!(ticks.iter().zip([0.0, 0.2, 0.4, 0.6, 0.8, 1.0]).all(|(a, b)| (a - b).abs() < 1e-12));
         let (major, minor) = log_ticks(-3.2, 0.3);
         let labels: Vec<String> = major.iter().map(|&t| fmt_num(10f64.powf(t))).collect();
         assert_eq!(labels, ["0.001", "0.01", "0.1", "1"]);

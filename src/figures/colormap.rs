@@ -81,21 +81,13 @@ mod tests {
         assert_eq!(diverging(-5.0, vmax), diverging(-vmax, vmax));
         assert_eq!(diverging(f32::INFINITY, vmax), diverging(vmax, vmax));
         for sign in [1.0f32, -1.0] {
-            let lum: Vec<f32> = (0..=10)
-                .map(|k| luminance(diverging(sign * vmax * k as f32 / 10.0, vmax)))
-                .collect();
-            assert!(
-                lum.windows(2).all(|w| w[1] <= w[0]),
-                "darkens away from 0: {lum:?}"
-            );
+            let lum: Vec<f32> = (0..=10).map(|k| luminance(diverging(sign * vmax * k as f32 / 10.0, vmax))).collect();
+            assert!(lum.windows(2).all(|w| w[1] <= w[0]), "darkens away from 0: {lum:?}");
         }
         // Equal magnitudes have comparable lightness on both sides.
         for k in 1..=10 {
             let v = vmax * k as f32 / 10.0;
-            let (p, n) = (
-                luminance(diverging(v, vmax)),
-                luminance(diverging(-v, vmax)),
-            );
+            let (p, n) = (luminance(diverging(v, vmax)), luminance(diverging(-v, vmax)));
             assert!((p - n).abs() < 30.0, "lightness at ±{v}: {p} vs {n}");
         }
     }

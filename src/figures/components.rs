@@ -35,7 +35,9 @@ pub fn component_grid(c: &Components, k: usize, title: &str, top_pixels: Option<
             format!("#{} {}{}\nσ {:.0}%", r + 1, if sign < 0.0 { "−" } else { "+" }, class, 100.0 * c.strength[r] / total.max(1e-12))
         })
         .collect();
-    let label = |form: &[Form], cp: &str, split: &str| if form.iter().take(k).all(|f| *f == Form::Split) { split.to_string() } else { cp.to_string() };
+    let label = |form: &[Form], cp: &str, split: &str| {
+        if form.iter().take(k).all(|f| *f == Form::Split) { split.to_string() } else { cp.to_string() }
+    };
     Grid {
         title: title.to_string(),
         column_titles: titles,
@@ -47,7 +49,10 @@ pub fn component_grid(c: &Components, k: usize, title: &str, top_pixels: Option<
         ],
         cell_titles: Vec::new(),
         image_side: (28, 28),
-        caption: format!("{}{CONVENTION} Columns are ordered by strength σ = ‖a‖‖b‖‖d‖ (share of the total in the title).", if top_pixels.is_some() { "Top pixels only (display filter). " } else { "" }),
+        caption: format!(
+            "{}{CONVENTION} Columns are ordered by strength σ = ‖a‖‖b‖‖d‖ (share of the total in the title).",
+            if top_pixels.is_some() { "Top pixels only (display filter). " } else { "" }
+        ),
         scale: Scale::Shared,
     }
 }

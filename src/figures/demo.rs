@@ -19,8 +19,7 @@ fn digit(seven: bool) -> Vec<f32> {
             let (r, c) = ((k / 28) as f32, (k % 28) as f32);
             let d = if seven {
                 let top = (r - 7.0).abs() + if (8.0..=20.0).contains(&c) { 0.0 } else { 9.0 };
-                let stem = (c - (20.0 - (r - 7.0) * 0.45)).abs()
-                    + if (7.0..=23.0).contains(&r) { 0.0 } else { 9.0 };
+                let stem = (c - (20.0 - (r - 7.0) * 0.45)).abs() + if (7.0..=23.0).contains(&r) { 0.0 } else { 9.0 };
                 top.min(stem)
             } else {
                 ((((r - 14.0) / 1.3).powi(2) + (c - 14.0).powi(2)).sqrt() - 7.0).abs()
@@ -40,40 +39,16 @@ fn demo() {
         let mut row: Vec<Cell> = (0..7)
             .map(|j| {
                 let sign = if (i + j) % 2 == 0 { 1.0 } else { -1.0 };
-                let mut p = blob(
-                    6.0 + 2.5 * j as f32,
-                    8.0 + 3.0 * i as f32,
-                    2.0 + j as f32 * 0.5,
-                    sign,
-                );
+                let mut p = blob(6.0 + 2.5 * j as f32, 8.0 + 3.0 * i as f32, 2.0 + j as f32 * 0.5, sign);
                 let q = blob(20.0 - 2.0 * j as f32, 20.0, 3.0, -0.6 * sign);
-                p.iter_mut()
-                    .zip(q)
-                    .for_each(|(a, b)| *a = (*a + b) * (1.0 + i as f32));
+                p.iter_mut().zip(q).for_each(|(a, b)| *a = (*a + b) * (1.0 + i as f32));
                 Cell::Pattern(p)
             })
             .collect();
-        row[6] = if i == 3 {
-            Cell::Empty
-        } else {
-            Cell::Digit(digit(i % 2 == 0))
-        };
-        row.push(Cell::Bars(
-            (0..10)
-                .map(|k| ((k as f32 + i as f32) * 1.3).sin() * (1.0 + i as f32))
-                .collect(),
-        ));
-        cell_titles.push(
-            (0..8)
-                .map(|j| {
-                    if j < 6 {
-                        format!("λ={:+.2}", 1.5 - 0.4 * j as f32 - i as f32)
-                    } else {
-                        String::new()
-                    }
-                })
-                .collect(),
-        );
+        row[6] = if i == 3 { Cell::Empty } else { Cell::Digit(digit(i % 2 == 0)) };
+        row.push(Cell::Bars((0..10).map(|k| ((k as f32 + i as f32) * 1.3).sin() * (1.0 + i as f32)).collect()));
+        cell_titles
+            .push((0..8).map(|j| if j < 6 { format!("λ={:+.2}", 1.5 - 0.4 * j as f32 - i as f32) } else { String::new() }).collect());
         rows.push(row);
     }
     let mut grid = Grid {
@@ -102,21 +77,12 @@ fn demo() {
 
     let big = Grid {
         title: "24 × 12 per-cell".into(),
-        column_titles: (0..24)
-            .map(|j| format!("c{j}\nλ={:.2}", 1.0 / (j + 1) as f32))
-            .collect(),
+        column_titles: (0..24).map(|j| format!("c{j}\nλ={:.2}", 1.0 / (j + 1) as f32)).collect(),
         row_labels: (0..12).map(|i| format!("digit {i}")).collect(),
         rows: (0..12)
             .map(|i| {
                 (0..24)
-                    .map(|j| {
-                        Cell::Pattern(blob(
-                            j as f32 + 2.0,
-                            2.0 * i as f32 + 3.0,
-                            3.0,
-                            if j % 3 == 0 { -1.0 } else { 1.0 },
-                        ))
-                    })
+                    .map(|j| Cell::Pattern(blob(j as f32 + 2.0, 2.0 * i as f32 + 3.0, 3.0, if j % 3 == 0 { -1.0 } else { 1.0 })))
                     .collect()
             })
             .collect(),
@@ -127,40 +93,22 @@ fn demo() {
     };
     let start = std::time::Instant::now();
     let bytes = render_grid(&big).unwrap();
-    eprintln!(
-        "24×12 grid: {:?}, {} kB",
-        start.elapsed(),
-        bytes.len() / 1024
-    );
+    eprintln!("24×12 grid: {:?}, {} kB", start.elapsed(), bytes.len() / 1024);
     crate::run::write_atomic(&dir.join("grid_big.png"), &bytes).unwrap();
-    let ten = Grid {
-        rows: big.rows[..8].iter().map(|r| r[..10].to_vec()).collect(),
-        ..big.clone()
-    };
+    let ten = Grid { rows: big.rows[..8].iter().map(|r| r[..10].to_vec()).collect(), ..big.clone() };
     let start = std::time::Instant::now();
     render_grid(&ten).unwrap();
     eprintln!("8×10 grid: {:?}", start.elapsed());
 
     let series = |name: &str, a: f64, b: f64| Series {
         name: name.into(),
-        points: (1..=60)
-            .map(|k| {
-                (
-                    k as f64 * 50.0,
-                    a * (k as f64).powf(-b) + 0.01 * (k as f64 * 0.7).sin().abs(),
-                )
-            })
-            .collect(),
+        points: (1..=60).map(|k| (k as f64 * 50.0, a * (k as f64).powf(-b) + 0.01 * (k as f64 * 0.7).sin().abs())).collect(),
     };
     let chart = LineChart {
         title: "Training loss".into(),
         x_label: "step".into(),
         y_label: "cross-entropy".into(),
-        series: vec![
-            series("train", 2.3, 0.9),
-            series("test", 2.4, 0.7),
-            series("test (pruned)", 2.6, 0.6),
-        ],
+        series: vec![series("train", 2.3, 0.9), series("test", 2.4, 0.7), series("test (pruned)", 2.6, 0.6)],
         log_x: false,
         log_y: true,
         markers: true,
@@ -172,9 +120,7 @@ fn demo() {
         y_label: "test accuracy".into(),
         series: vec![Series {
             name: "eigen".into(),
-            points: (0..=10)
-                .map(|k| (2f64.powi(k), 1.0 - 0.9 * (-(k as f64) / 2.0).exp()))
-                .collect(),
+            points: (0..=10).map(|k| (2f64.powi(k), 1.0 - 0.9 * (-(k as f64) / 2.0).exp())).collect(),
         }],
         log_x: true,
         log_y: false,
@@ -211,22 +157,8 @@ fn demo() {
     };
     draw_scatter(&scatter, &dir.join("scatter.png")).unwrap();
 
-    let bars: Vec<(String, f64)> = (0..64)
-        .map(|k| {
-            (
-                format!("{k}"),
-                4.0 * (-(k as f64) / 8.0).exp() - 0.6 * (k as f64 / 64.0),
-            )
-        })
-        .collect();
-    bar_chart(
-        "Eigenvalue spectrum, digit 3",
-        "eigenvalue index",
-        "λ",
-        &bars,
-        &dir.join("bars.png"),
-    )
-    .unwrap();
+    let bars: Vec<(String, f64)> = (0..64).map(|k| (format!("{k}"), 4.0 * (-(k as f64) / 8.0).exp() - 0.6 * (k as f64 / 64.0))).collect();
+    bar_chart("Eigenvalue spectrum, digit 3", "eigenvalue index", "λ", &bars, &dir.join("bars.png")).unwrap();
 
     let minimal = Grid {
         title: String::new(),

@@ -104,16 +104,10 @@ pub fn draw_grid(grid: &Grid, path: &Path) -> Result<()> {
 /// Checks every cell and returns the number of columns.
 fn validate(grid: &Grid) -> Result<usize> {
     let (r, c) = grid.image_side;
-    ensure!(
-        r > 0 && c > 0 && r.checked_mul(c).is_some_and(|n| n <= 1 << 20),
-        "image_side {r}×{c} is empty or too large"
-    );
+    ensure!(r > 0 && c > 0 && r.checked_mul(c).is_some_and(|n| n <= 1 << 20), "image_side {r}×{c} is empty or too large");
     let ncols = grid.rows.iter().map(Vec::len).max().unwrap_or(0);
     ensure!(ncols > 0, "nothing to draw: the grid has no cells");
-    ensure!(
-        grid.rows.iter().flatten().any(|cell| *cell != Cell::Empty),
-        "nothing to draw: every cell of the grid is Empty"
-    );
+    ensure!(grid.rows.iter().flatten().any(|cell| *cell != Cell::Empty), "nothing to draw: every cell of the grid is Empty");
     for (i, row) in grid.rows.iter().enumerate() {
         for (j, cell) in row.iter().enumerate() {
             let (kind, values) = match cell {
@@ -123,10 +117,7 @@ fn validate(grid: &Grid) -> Result<usize> {
                 Cell::Empty => continue,
             };
             if matches!(cell, Cell::Bars(_)) {
-                ensure!(
-                    !values.is_empty(),
-                    "bars cell at row {i}, column {j} has no values"
-                );
+                ensure!(!values.is_empty(), "bars cell at row {i}, column {j} has no values");
             } else {
                 ensure!(
                     values.len() == r * c,
@@ -146,15 +137,8 @@ fn validate(grid: &Grid) -> Result<usize> {
 /// Symmetric limit of every cell of one kind under `scale` (1 where the data are all zero).
 fn limits(grid: &Grid, ncols: usize, of: impl Fn(&Cell) -> Option<&[f32]>) -> Vec<Vec<f32>> {
     let max_abs = |v: &[f32]| v.iter().fold(0f32, |m, x| m.max(x.abs()));
-    let cell_max: Vec<Vec<f32>> = grid
-        .rows
-        .iter()
-        .map(|row| {
-            (0..ncols)
-                .map(|j| row.get(j).and_then(&of).map_or(0.0, max_abs))
-                .collect()
-        })
-        .collect();
+    let cell_max: Vec<Vec<f32>> =
+        grid.rows.iter().map(|row| (0..ncols).map(|j| row.get(j).and_then(&of).map_or(0.0, max_abs)).collect()).collect();
     let global = cell_max.iter().flatten().fold(0f32, |m, &x| m.max(x));
     let nonzero = |x: f32| if x > 0.0 { x } else { 1.0 };
     cell_max
@@ -173,19 +157,11 @@ fn limits(grid: &Grid, ncols: usize, of: impl Fn(&Cell) -> Option<&[f32]>) -> Ve
 }
 
 fn pattern_values(cell: &Cell) -> Option<&[f32]> {
-    if let Cell::Pattern(v) = cell {
-        Some(v)
-    } else {
-        None
-    }
+    if let Cell::Pattern(v) = cell { Some(v) } else { None }
 }
 
 fn bar_values(cell: &Cell) -> Option<&[f32]> {
-    if let Cell::Bars(v) = cell {
-        Some(v)
-    } else {
-        None
-    }
+    if let Cell::Bars(v) = cell { Some(v) } else { None }
 }
 
 /// Pixel positions of everything, computed once so painting and lettering agree.
@@ -243,52 +219,29 @@ impl Layout {
         // Column titles: the largest common font size at which all fit; if none does, shrinking
         // would only make every title small, so keep the default and truncate the culprits.
         let head_w = (cell.0 + GAP_X - 2) as u32;
-        let split =
-            |s: &str| -> Vec<String> { s.split('\n').take(3).map(str::to_string).collect() };
-        let raw_heads: Vec<Vec<String>> = (0..ncols)
-            .map(|j| grid.column_titles.get(j).map_or(vec![], |t| split(t)))
-            .collect();
-        let fits = |pt: f64| {
-            raw_heads
-                .iter()
-                .flatten()
-                .all(|l| text_width(l, pt) <= head_w)
-        };
-        let head_pt = [HEAD_PT, 11.0, 10.0, HEAD_MIN_PT]
-            .into_iter()
-            .find(|&pt| fits(pt))
-            .unwrap_or(HEAD_PT);
-        let heads: Vec<Vec<String>> = raw_heads
-            .iter()
-            .map(|lines| lines.iter().map(|l| fit(l, head_pt, head_w)).collect())
-            .collect();
+        let split = |s: &str| -> Vec<String> { s.split('\n').take(3).map(str::to_string).collect() };
+        let raw_heads: Vec<Vec<String>> = (0..ncols).map(|j| grid.column_titles.get(j).map_or(vec![], |t| split(t))).collect();
+        let fits = |pt: f64| raw_heads.iter().flatten().all(|l| text_width(l, pt) <= head_w);
+        let head_pt = [HEAD_PT, 11.0, 10.0, HEAD_MIN_PT].into_iter().find(|&pt| fits(pt)).unwrap_or(HEAD_PT);
+        let heads: Vec<Vec<String>> = raw_heads.iter().map(|lines| lines.iter().map(|l| fit(l, head_pt, head_w)).collect()).collect();
         let head_lines = heads.iter().map(Vec::len).max().unwrap_or(0) as i64;
 
         let cell_w = cell.0 as u32;
-        let cell_titles: Vec<Vec<String>> = (grid.cell_titles.iter())
-            .map(|row| row.iter().map(|t| fit(t, SMALL_PT, cell_w)).collect())
-            .collect();
-        let strip = if cell_titles.iter().flatten().any(|t| !t.is_empty()) {
-            line_h(SMALL_PT) + 1
-        } else {
-            0
-        };
+        let cell_titles: Vec<Vec<String>> =
+            (grid.cell_titles.iter()).map(|row| row.iter().map(|t| fit(t, SMALL_PT, cell_w)).collect()).collect();
+        let strip = if cell_titles.iter().flatten().any(|t| !t.is_empty()) { line_h(SMALL_PT) + 1 } else { 0 };
 
         // Row labels, plus the row's limit when each row has its own scale.
         let row_labels: Vec<Vec<String>> = (0..grid.rows.len())
             .map(|i| {
                 let label = grid.row_labels.get(i).map_or("", String::as_str);
-                split(label)
-                    .iter()
-                    .map(|s| fit(s, LABEL_PT, MAX_LABEL_W))
-                    .collect()
+                split(label).iter().map(|s| fit(s, LABEL_PT, MAX_LABEL_W)).collect()
             })
             .collect();
         let row_scales: Vec<Option<String>> = (0..grid.rows.len())
             .map(|i| {
                 let has_pattern = grid.rows[i].iter().any(|c| pattern_values(c).is_some());
-                (grid.scale == Scale::PerRow && has_pattern)
-                    .then(|| format!("±{}", fmt_num(pattern_vmax[i][0] as f64)))
+                (grid.scale == Scale::PerRow && has_pattern).then(|| format!("±{}", fmt_num(pattern_vmax[i][0] as f64)))
             })
             .collect();
         let label_w = (row_labels.iter().flatten().map(|l| text_width(l, LABEL_PT)))
@@ -298,11 +251,7 @@ impl Layout {
         let label_w = if label_w > 0 { label_w + 10 } else { 0 };
 
         let grid_w = ncols as i64 * (cell.0 + GAP_X) - GAP_X;
-        let min_width = if has_patterns || has_bars {
-            MIN_WIDTH
-        } else {
-            240
-        };
+        let min_width = if has_patterns || has_bars { MIN_WIDTH } else { 240 };
         let width = (PAD + label_w + grid_w + PAD).max(min_width);
         let text_w = (width - 2 * PAD) as u32;
         let title = wrap(&grid.title, TITLE_PT, text_w);
@@ -349,22 +298,14 @@ impl Layout {
     }
 
     fn cell_origin(&self, i: usize, j: usize) -> (i64, i64) {
-        (
-            self.origin.0 + j as i64 * (self.cell.0 + GAP_X),
-            self.origin.1 + self.strip + i as i64 * (self.strip + self.cell.1 + GAP_Y),
-        )
+        (self.origin.0 + j as i64 * (self.cell.0 + GAP_X), self.origin.1 + self.strip + i as i64 * (self.strip + self.cell.1 + GAP_Y))
     }
 
     /// Bars geometry: (left edge, bar pitch, zero line y, half height) for `n` bars.
     fn bar_geometry(&self, (x, y): (i64, i64), n: usize) -> (f64, f64, i64, i64) {
         let (w, h) = self.cell;
         let half = (h - BAR_TOP - BAR_BOTTOM) / 2;
-        (
-            x as f64 + 2.0,
-            (w - 4) as f64 / n as f64,
-            y + BAR_TOP + half,
-            half - 1,
-        )
+        (x as f64 + 2.0, (w - 4) as f64 / n as f64, y + BAR_TOP + half, half - 1)
     }
 
     fn render(&self, grid: &Grid) -> Result<Vec<u8>> {
@@ -373,14 +314,13 @@ impl Layout {
         for (i, row) in grid.rows.iter().enumerate() {
             for (j, cell) in row.iter().enumerate() {
                 let (x, y) = self.cell_origin(i, j);
-                let paint_image =
-                    |canvas: &mut Canvas, v: &[f32], colour: &dyn Fn(f32) -> [u8; 3]| {
-                        let z = self.zoom;
-                        for (k, &value) in v.iter().enumerate() {
-                            let (r, c) = ((k / cols_px) as i64, (k % cols_px) as i64);
-                            canvas.fill_rect(x + c * z, y + r * z, z, z, colour(value));
-                        }
-                    };
+                let paint_image = |canvas: &mut Canvas, v: &[f32], colour: &dyn Fn(f32) -> [u8; 3]| {
+                    let z = self.zoom;
+                    for (k, &value) in v.iter().enumerate() {
+                        let (r, c) = ((k / cols_px) as i64, (k % cols_px) as i64);
+                        canvas.fill_rect(x + c * z, y + r * z, z, z, colour(value));
+                    }
+                };
                 match cell {
                     Cell::Pattern(v) => {
                         let vmax = self.pattern_vmax[i][j];
@@ -391,15 +331,10 @@ impl Layout {
                         let (left, pitch, zero_y, half) = self.bar_geometry((x, y), v.len());
                         let vmax = self.bar_vmax[i][j];
                         for (k, &value) in v.iter().enumerate() {
-                            let len =
-                                ((value / vmax).clamp(-1.0, 1.0) * half as f32).round() as i64;
+                            let len = ((value / vmax).clamp(-1.0, 1.0) * half as f32).round() as i64;
                             let x0 = (left + k as f64 * pitch + 1.0).round() as i64;
                             let x1 = (left + (k + 1) as f64 * pitch - 1.0).round() as i64;
-                            let (top, colour) = if value >= 0.0 {
-                                (zero_y - len, BAR_POS)
-                            } else {
-                                (zero_y, BAR_NEG)
-                            };
+                            let (top, colour) = if value >= 0.0 { (zero_y - len, BAR_POS) } else { (zero_y, BAR_NEG) };
                             canvas.fill_rect(x0, top, (x1 - x0).max(1), len.abs(), colour);
                         }
                         canvas.fill_rect(x, zero_y, self.cell.0, 1, ZERO_LINE);
@@ -416,17 +351,9 @@ impl Layout {
 
     /// Position of the colourbar (when patterns exist) and of the bar-colour key.
     fn legend_x(&self) -> (i64, i64) {
-        let colourbar_w = if self.has_patterns {
-            COLOURBAR_W + 120
-        } else {
-            0
-        };
+        let colourbar_w = if self.has_patterns { COLOURBAR_W + 120 } else { 0 };
         let total = colourbar_w + if self.has_bars { LEGEND_KEY_W } else { 0 };
-        let x = if self.origin.0 + total <= self.width - PAD {
-            self.origin.0
-        } else {
-            PAD
-        };
+        let x = if self.origin.0 + total <= self.width - PAD { self.origin.0 } else { PAD };
         (x, x + colourbar_w)
     }
 
@@ -450,26 +377,14 @@ impl Layout {
     fn letter(&self, canvas: &mut Canvas, grid: &Grid) -> Result<()> {
         let centre_x = self.width / 2;
         for (k, line) in self.title.iter().enumerate() {
-            canvas.text(
-                line,
-                (centre_x, self.title_top + k as i64 * line_h(TITLE_PT)),
-                TITLE_PT,
-                INK,
-                HPos::Center,
-            )?;
+            canvas.text(line, (centre_x, self.title_top + k as i64 * line_h(TITLE_PT)), TITLE_PT, INK, HPos::Center)?;
         }
         let lh = line_h(self.head_pt);
         for (j, lines) in self.heads.iter().enumerate() {
             let x = self.cell_origin(0, j).0;
             for (k, line) in lines.iter().enumerate() {
                 let top = self.origin.1 - 4 - (lines.len() - k) as i64 * lh + 2;
-                canvas.text(
-                    line,
-                    (x + self.cell.0 / 2, top),
-                    self.head_pt,
-                    INK,
-                    HPos::Center,
-                )?;
+                canvas.text(line, (x + self.cell.0 / 2, top), self.head_pt, INK, HPos::Center)?;
             }
         }
         let lh = line_h(LABEL_PT);
@@ -478,13 +393,7 @@ impl Layout {
             let block = lines.len() as i64 * lh + scale.as_ref().map_or(0, |_| line_h(SMALL_PT));
             let top = y + self.cell.1 / 2 - block / 2 + 2;
             for (k, line) in lines.iter().enumerate() {
-                canvas.text(
-                    line,
-                    (x - 10, top + k as i64 * lh),
-                    LABEL_PT,
-                    INK,
-                    HPos::Right,
-                )?;
+                canvas.text(line, (x - 10, top + k as i64 * lh), LABEL_PT, INK, HPos::Right)?;
             }
             if let Some(scale) = scale {
                 let y = top + lines.len() as i64 * lh;
@@ -505,32 +414,14 @@ impl Layout {
         }
         self.letter_legend(canvas, grid.scale)?;
         for (k, line) in self.caption.iter().enumerate() {
-            canvas.text(
-                line,
-                (PAD, self.caption_top + k as i64 * line_h(CAPTION_PT)),
-                CAPTION_PT,
-                INK,
-                HPos::Left,
-            )?;
+            canvas.text(line, (PAD, self.caption_top + k as i64 * line_h(CAPTION_PT)), CAPTION_PT, INK, HPos::Left)?;
         }
         Ok(())
     }
 
-    fn letter_bars(
-        &self,
-        canvas: &mut Canvas,
-        (x, y): (i64, i64),
-        n: usize,
-        vmax: f32,
-    ) -> Result<()> {
+    fn letter_bars(&self, canvas: &mut Canvas, (x, y): (i64, i64), n: usize, vmax: f32) -> Result<()> {
         let (left, pitch, _, _) = self.bar_geometry((x, y), n);
-        canvas.text(
-            &format!("±{}", fmt_num(vmax as f64)),
-            (x + 3, y + 3),
-            9.0,
-            MUTED,
-            HPos::Left,
-        )?;
+        canvas.text(&format!("±{}", fmt_num(vmax as f64)), (x + 3, y + 3), 9.0, MUTED, HPos::Left)?;
         let widest = text_width(&(n - 1).to_string(), SMALL_PT) as f64 + 3.0;
         let every = (widest / pitch).ceil().max(1.0) as usize;
         let label_top = y + self.cell.1 - BAR_BOTTOM + 3;
@@ -548,62 +439,21 @@ impl Layout {
         if self.has_patterns {
             let (neg, pos, note) = match scale {
                 Scale::Shared => {
-                    let v = fmt_num(
-                        self.pattern_vmax
-                            .iter()
-                            .flatten()
-                            .next()
-                            .copied()
-                            .unwrap_or(1.0) as f64,
-                    );
+                    let v = fmt_num(self.pattern_vmax.iter().flatten().next().copied().unwrap_or(1.0) as f64);
                     (format!("−{v}"), format!("+{v}"), "")
                 }
                 Scale::PerRow => ("−max".into(), "+max".into(), "per row"),
                 Scale::PerCell => ("−max".into(), "+max".into(), "per cell"),
             };
             canvas.text(&neg, (bar_x, label_y), SMALL_PT, INK, HPos::Left)?;
-            canvas.text(
-                "0",
-                (bar_x + COLOURBAR_W / 2, label_y),
-                SMALL_PT,
-                INK,
-                HPos::Center,
-            )?;
-            canvas.text(
-                &pos,
-                (bar_x + COLOURBAR_W, label_y),
-                SMALL_PT,
-                INK,
-                HPos::Right,
-            )?;
-            let note = if note.is_empty() {
-                "patterns".to_string()
-            } else {
-                format!("patterns, {note}")
-            };
-            canvas.text(
-                &note,
-                (bar_x + COLOURBAR_W + 10, y),
-                SMALL_PT,
-                MUTED,
-                HPos::Left,
-            )?;
+            canvas.text("0", (bar_x + COLOURBAR_W / 2, label_y), SMALL_PT, INK, HPos::Center)?;
+            canvas.text(&pos, (bar_x + COLOURBAR_W, label_y), SMALL_PT, INK, HPos::Right)?;
+            let note = if note.is_empty() { "patterns".to_string() } else { format!("patterns, {note}") };
+            canvas.text(&note, (bar_x + COLOURBAR_W + 10, y), SMALL_PT, MUTED, HPos::Left)?;
         }
         if self.has_bars {
-            canvas.text(
-                "bars ≥ 0",
-                (key_x + COLOURBAR_H + 5, y),
-                SMALL_PT,
-                INK,
-                HPos::Left,
-            )?;
-            canvas.text(
-                "< 0",
-                (key_x + 70 + COLOURBAR_H + 5, y),
-                SMALL_PT,
-                INK,
-                HPos::Left,
-            )?;
+            canvas.text("bars ≥ 0", (key_x + COLOURBAR_H + 5, y), SMALL_PT, INK, HPos::Left)?;
+            canvas.text("< 0", (key_x + 70 + COLOURBAR_H + 5, y), SMALL_PT, INK, HPos::Left)?;
         }
         Ok(())
     }
@@ -626,9 +476,7 @@ mod tests {
     fn grid(rows: Vec<Vec<Cell>>) -> Grid {
         Grid {
             title: "Test grid".into(),
-            column_titles: (0..rows[0].len())
-                .map(|j| format!("c{j}\nλ=0.{j}"))
-                .collect(),
+            column_titles: (0..rows[0].len()).map(|j| format!("c{j}\nλ=0.{j}")).collect(),
             row_labels: (0..rows.len()).map(|i| format!("row {i}")).collect(),
             rows,
             cell_titles: vec![],
@@ -659,28 +507,17 @@ mod tests {
             let (x, y) = layout.cell_origin(0, j);
             (x + 56 + 1, y + 56 + 1)
         };
-        assert_eq!(
-            at(centre(0)),
-            diverging(1.0, 1.0),
-            "peak of the positive blob is full red"
-        );
+        assert_eq!(at(centre(0)), diverging(1.0, 1.0), "peak of the positive blob is full red");
         let [r, _, b] = at(centre(1));
         assert!(b > r, "negative blob is blue");
-        assert_eq!(
-            at(centre(1)),
-            diverging(-0.5, 1.0),
-            "shared scale: half-strength blue"
-        );
+        assert_eq!(at(centre(1)), diverging(-0.5, 1.0), "shared scale: half-strength blue");
         assert_eq!(at(centre(3)), [0, 0, 0], "digit ink is black");
         draw_grid(&g, &out_dir("grid").join("grid.png")).unwrap();
     }
 
     #[test]
     fn per_cell_scale_saturates_each_cell() {
-        let mut g = grid(vec![vec![
-            Cell::Pattern(blob(14.0, 14.0, 1.0)),
-            Cell::Pattern(blob(14.0, 14.0, -0.5)),
-        ]]);
+        let mut g = grid(vec![vec![Cell::Pattern(blob(14.0, 14.0, 1.0)), Cell::Pattern(blob(14.0, 14.0, -0.5))]]);
         g.scale = Scale::PerCell;
         let layout = Layout::new(&g).unwrap();
         let (w, _, px) = decode(&render_grid(&g).unwrap());
@@ -692,13 +529,7 @@ mod tests {
     #[test]
     fn large_grid_and_ragged_rows_render() {
         let rows: Vec<Vec<Cell>> = (0..12)
-            .map(|i| {
-                (0..24 - i)
-                    .map(|j| {
-                        Cell::Pattern(blob(j as f32, i as f32 * 2.0, 1.0 - 2.0 * (j % 2) as f32))
-                    })
-                    .collect()
-            })
+            .map(|i| (0..24 - i).map(|j| Cell::Pattern(blob(j as f32, i as f32 * 2.0, 1.0 - 2.0 * (j % 2) as f32))).collect())
             .collect();
         let mut g = grid(rows);
         g.scale = Scale::PerRow;

@@ -10,15 +10,14 @@
 //! Bar charts of per-class values are the exception requested for heads: blue ≥ 0, red < 0.
 
 mod chart;
-pub mod components;
 pub mod colormap;
+pub mod components;
 #[cfg(test)]
 mod demo;
 mod grid;
 
 pub use chart::{
-    LineChart, Scatter, ScatterPoint, Series, bar_chart, draw_lines, draw_scatter,
-    render_bar_chart, render_lines, render_scatter,
+    LineChart, Scatter, ScatterPoint, Series, bar_chart, draw_lines, draw_scatter, render_bar_chart, render_lines, render_scatter,
 };
 pub use grid::{Cell, Grid, Scale, draw_grid, render_grid};
 
@@ -44,17 +43,9 @@ const MAX_PIXELS: usize = 30_000_000;
 fn ensure_font() -> Result<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
-        plotters::style::register_font(
-            FONT,
-            FontStyle::Normal,
-            include_bytes!("../../assets/fonts/DejaVuSans.ttf"),
-        )
-        .is_ok()
+        plotters::style::register_font(FONT, FontStyle::Normal, include_bytes!("../../assets/fonts/DejaVuSans.ttf")).is_ok()
     });
-    ensure!(
-        ok,
-        "the vendored font assets/fonts/DejaVuSans.ttf could not be parsed"
-    );
+    ensure!(ok, "the vendored font assets/fonts/DejaVuSans.ttf could not be parsed");
     Ok(())
 }
 
@@ -82,22 +73,11 @@ impl Canvas {
             (1..=MAX_SIDE).contains(&width) && (1..=MAX_SIDE).contains(&height),
             "figure size {width}×{height} px is outside 1..={MAX_SIDE} px per side"
         );
-        ensure!(
-            (1..=4).contains(&ss),
-            "supersampling factor {ss} outside 1..=4"
-        );
+        ensure!((1..=4).contains(&ss), "supersampling factor {ss} outside 1..=4");
         let (w, h) = (width * ss, height * ss);
-        ensure!(
-            w * h <= MAX_PIXELS,
-            "figure of {w}×{h} drawing pixels is too large"
-        );
+        ensure!(w * h <= MAX_PIXELS, "figure of {w}×{h} drawing pixels is too large");
         ensure_font()?;
-        Ok(Self {
-            width: w as u32,
-            height: h as u32,
-            ss: ss as u32,
-            buf: vec![255; w * h * 3],
-        })
+        Ok(Self { width: w as u32, height: h as u32, ss: ss as u32, buf: vec![255; w * h * 3] })
     }
 
     /// Fills a rectangle given in drawing pixels (clipped to the canvas).
@@ -132,30 +112,18 @@ impl Canvas {
             .map_err(|e| anyhow!("creating the drawing backend: {e}"))?;
         let area = backend.into_drawing_area();
         f(&area)?;
-        area.present()
-            .map_err(|e| anyhow!("finishing the drawing: {e}"))
+        area.present().map_err(|e| anyhow!("finishing the drawing: {e}"))
     }
 
     /// Draws one line of text whose visual top (cap height) is at `y`, anchored horizontally by
     /// `h` at `x` (drawing pixels). Rasterised [`TEXT_SS`]× larger and blended in with coverage.
-    pub(crate) fn text(
-        &mut self,
-        s: &str,
-        (x, y): (i64, i64),
-        size: f64,
-        rgb: [u8; 3],
-        h: HPos,
-    ) -> Result<()> {
+    pub(crate) fn text(&mut self, s: &str, (x, y): (i64, i64), size: f64, rgb: [u8; 3], h: HPos) -> Result<()> {
         if s.is_empty() {
             return Ok(());
         }
         let ts = TEXT_SS as f64;
         let big = (FONT, size * ts).into_font();
-        let w = big
-            .box_size(s)
-            .map_err(|e| anyhow!("measuring text {s:?}: {e:?}"))?
-            .0 as f64
-            / ts;
+        let w = big.box_size(s).map_err(|e| anyhow!("measuring text {s:?}: {e:?}"))?.0 as f64 / ts;
         let left = match h {
             HPos::Left => x as f64,
             HPos::Center => x as f64 - w / 2.0,
@@ -164,31 +132,18 @@ impl Canvas {
         // Scratch area in canvas pixels; DejaVu reaches ~0.17·size above cap height and
         // ~0.83·size below it.
         let pad = 2;
-        let (x0, y0) = (
-            left.floor() as i64 - pad,
-            y - pad - (0.2 * size).ceil() as i64,
-        );
-        let (cw, ch) = (
-            w.ceil() as i64 + 2 * pad + 1,
-            (1.1 * size).ceil() as i64 + 2 * pad,
-        );
+        let (x0, y0) = (left.floor() as i64 - pad, y - pad - (0.2 * size).ceil() as i64);
+        let (cw, ch) = (w.ceil() as i64 + 2 * pad + 1, (1.1 * size).ceil() as i64 + 2 * pad);
         let (sw, sh) = (cw * TEXT_SS, ch * TEXT_SS);
         let mut scratch = vec![255u8; (sw * sh * 3) as usize];
         {
-            let backend = BitMapBackend::<RGBPixel>::with_buffer_and_format(
-                &mut scratch,
-                (sw as u32, sh as u32),
-            )
-            .map_err(|e| anyhow!("creating the text backend: {e}"))?;
+            let backend = BitMapBackend::<RGBPixel>::with_buffer_and_format(&mut scratch, (sw as u32, sh as u32))
+                .map_err(|e| anyhow!("creating the text backend: {e}"))?;
             let area = backend.into_drawing_area();
             let style = big.color(&BLACK).pos(Pos::new(HPos::Left, VPos::Top));
             // ab_glyph puts cap tops about 0.13·size above the anchor.
-            let at = (
-                ((left - x0 as f64) * ts).round() as i32,
-                (((y - y0) as f64 + 0.13 * size) * ts).round() as i32,
-            );
-            area.draw_text(s, &style, at)
-                .map_err(|e| anyhow!("drawing text {s:?}: {e}"))?;
+            let at = (((left - x0 as f64) * ts).round() as i32, (((y - y0) as f64 + 0.13 * size) * ts).round() as i32);
+            area.draw_text(s, &style, at).map_err(|e| anyhow!("drawing text {s:?}: {e}"))?;
         }
         let norm = (TEXT_SS * TEXT_SS * 255) as f32;
         for j in 0..ch {
@@ -234,9 +189,7 @@ impl Canvas {
                         let src = (((y * ss + k / ss) * self.width as usize) + x * ss + k % ss) * 3;
                         (0..3).for_each(|c| sum[c] += self.buf[src + c] as u32);
                     }
-                    (0..3).for_each(|c| {
-                        out[(y * w + x) * 3 + c] = ((sum[c] + norm / 2) / norm) as u8
-                    });
+                    (0..3).for_each(|c| out[(y * w + x) * 3 + c] = ((sum[c] + norm / 2) / norm) as u8);
                 }
             }
             out
@@ -246,9 +199,7 @@ impl Canvas {
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
         let mut writer = encoder.write_header().context("writing the PNG header")?;
-        writer
-            .write_image_data(&pixels)
-            .context("encoding the PNG")?;
+        writer.write_image_data(&pixels).context("encoding the PNG")?;
         writer.finish().context("finishing the PNG")?;
         Ok(out)
     }
@@ -261,11 +212,7 @@ pub(crate) fn text_width(text: &str, size: f64) -> u32 {
     if ensure_font().is_err() {
         return 0;
     }
-    (FONT, size)
-        .into_font()
-        .box_size(text)
-        .map(|(w, _)| w)
-        .unwrap_or(0)
+    (FONT, size).into_font().box_size(text).map(|(w, _)| w).unwrap_or(0)
 }
 
 /// Greedy word wrap to `max_w` pixels; explicit '\n' are kept, over-long words get their own line.
@@ -274,11 +221,7 @@ pub(crate) fn wrap(s: &str, size: f64, max_w: u32) -> Vec<String> {
     for para in s.split('\n') {
         let mut line = String::new();
         for word in para.split_whitespace() {
-            let candidate = if line.is_empty() {
-                word.to_string()
-            } else {
-                format!("{line} {word}")
-            };
+            let candidate = if line.is_empty() { word.to_string() } else { format!("{line} {word}") };
             if text_width(&candidate, size) <= max_w || line.is_empty() {
                 line = candidate;
             } else {
@@ -329,11 +272,7 @@ pub(crate) fn fmt_num(v: f64) -> String {
     }
     let decimals = (2 - a.log10().floor() as i32).max(0) as usize;
     let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
 }
 
 #[cfg(test)]
@@ -378,11 +317,7 @@ mod tests {
         ensure_font().unwrap();
         let lines = wrap("a fairly long caption that must wrap onto lines", 12.0, 100);
         assert!(lines.len() > 1);
-        assert!(
-            lines
-                .iter()
-                .all(|l| text_width(l, 12.0) <= 100 || !l.contains(' '))
-        );
+        assert!(lines.iter().all(|l| text_width(l, 12.0) <= 100 || !l.contains(' ')));
         let short = fit("a very long column title indeed", 12.0, 60);
         assert!(short.ends_with('…') && text_width(&short, 12.0) <= 60);
     }
@@ -390,17 +325,11 @@ mod tests {
     #[test]
     fn text_leaves_ink_where_asked() {
         let mut canvas = Canvas::new(120, 40, 1).unwrap();
-        canvas
-            .text("Hello", (60, 10), 14.0, [0, 0, 0], HPos::Center)
-            .unwrap();
-        let dark = |x0: usize, x1: usize| {
-            (10..30).any(|y| (x0..x1).any(|x| canvas.buf[(y * 120 + x) * 3] < 100))
-        };
+        canvas.text("Hello", (60, 10), 14.0, [0, 0, 0], HPos::Center).unwrap();
+        let dark = |x0: usize, x1: usize| (10..30).any(|y| (x0..x1).any(|x| canvas.buf[(y * 120 + x) * 3] < 100));
         assert!(dark(35, 85), "ink around the centre");
         assert!(!dark(0, 25) && !dark(95, 120), "nothing far from it");
-        canvas
-            .text("clipped", (-50, -5), 14.0, [0, 0, 0], HPos::Left)
-            .unwrap();
+        canvas.text("clipped", (-50, -5), 14.0, [0, 0, 0], HPos::Left).unwrap();
     }
 
     #[test]

@@ -40,11 +40,7 @@ pub fn gini(column: &[f32]) -> f64 {
     }
     x.sort_by(f64::total_cmp);
     let n = x.len() as f64;
-    let weighted: f64 = x
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| (2.0 * (i + 1) as f64 - n - 1.0) * v)
-        .sum();
+    let weighted: f64 = x.iter().enumerate().map(|(i, &v)| (2.0 * (i + 1) as f64 - n - 1.0) * v).sum();
     weighted / (n * total)
 }
 
@@ -56,25 +52,15 @@ pub fn mean_gini(patterns: MatRef<'_, f32>) -> f64 {
 /// 7×7 patch locality of one `h × w` pattern (SPEC §5.7): the largest share of its energy `Σv²`
 /// inside one fully contained 7×7 window. Uniform MNIST image 49/784, single pixel 1, zero 0.
 pub fn locality(column: &[f32], h: usize, w: usize) -> f64 {
-    assert_eq!(
-        column.len(),
-        h * w,
-        "pattern of {} pixels is not {h}×{w}",
-        column.len()
-    );
+    assert_eq!(column.len(), h * w, "pattern of {} pixels is not {h}×{w}", column.len());
     let k = LOCALITY_WINDOW;
-    assert!(
-        h >= k && w >= k,
-        "locality needs images of at least {k}×{k} pixels, got {h}×{w}"
-    );
+    assert!(h >= k && w >= k, "locality needs images of at least {k}×{k} pixels, got {h}×{w}");
     // Summed-area table of the energy, (h + 1) × (w + 1), row-major.
     let mut table = vec![0.0; (h + 1) * (w + 1)];
     for r in 0..h {
         for c in 0..w {
             let e = (column[w * r + c] as f64).powi(2);
-            table[(w + 1) * (r + 1) + c + 1] =
-                e + table[(w + 1) * r + c + 1] + table[(w + 1) * (r + 1) + c]
-                    - table[(w + 1) * r + c];
+            table[(w + 1) * (r + 1) + c + 1] = e + table[(w + 1) * r + c + 1] + table[(w + 1) * (r + 1) + c] - table[(w + 1) * r + c];
         }
     }
     let at = |r: usize, c: usize| table[(w + 1) * r + c];
@@ -113,17 +99,8 @@ pub fn top1_head_mass(heads: MatRef<'_, f32>) -> f64 {
 
 /// `display_tv` (SPEC §8.10): total variation (§5.4) of the display patterns as given.
 pub fn display_tv(patterns: MatRef<'_, f32>, h: usize, w: usize) -> f64 {
-    assert_eq!(
-        patterns.nrows(),
-        h * w,
-        "patterns have {} rows, not {h}×{w}",
-        patterns.nrows()
-    );
-    let shape = Images {
-        h,
-        w,
-        n: patterns.ncols(),
-    };
+    assert_eq!(patterns.nrows(), h * w, "patterns have {} rows, not {h}×{w}", patterns.nrows());
+    let shape = Images { h, w, n: patterns.ncols() };
     image_ops::total_variation(&column_major(patterns), shape, None)
 }
 
@@ -131,10 +108,7 @@ pub fn display_tv(patterns: MatRef<'_, f32>, h: usize, w: usize) -> f64 {
 /// values (SPEC §9.3). NaN if any value is NaN.
 pub fn quantile(values: &[f32], q: f64) -> f64 {
     assert!(!values.is_empty(), "quantile of an empty set");
-    assert!(
-        (0.0..=1.0).contains(&q),
-        "quantile level {q} outside [0, 1]"
-    );
+    assert!((0.0..=1.0).contains(&q), "quantile level {q} outside [0, 1]");
     if values.iter().any(|v| v.is_nan()) {
         return f64::NAN;
     }
@@ -152,10 +126,7 @@ pub fn denoise_top_pixels(column: &[f32], q: f64) -> Vec<f32> {
     let abs: Vec<f32> = column.iter().map(|v| v.abs()).collect();
     // Compared in f32, the dtype torch computes the threshold in.
     let threshold = quantile(&abs, q) as f32;
-    column
-        .iter()
-        .map(|&v| if v.abs() < threshold { 0.0 } else { v })
-        .collect()
+    column.iter().map(|&v| if v.abs() < threshold { 0.0 } else { v }).collect()
 }
 
 #[cfg(test)]
@@ -210,13 +181,7 @@ mod tests {
 
     #[test]
     fn selectivity_of_one_hot_and_uniform_heads() {
-        let one_hot = Mat::<f32>::from_fn(10, 6, |c, r| {
-            if c == (r * 7) % 10 {
-                0.5 - r as f32
-            } else {
-                0.0
-            }
-        });
+        let one_hot = Mat::<f32>::from_fn(10, 6, |c, r| if c == (r * 7) % 10 { 0.5 - r as f32 } else { 0.0 });
         assert!((class_selectivity(one_hot.as_ref()) - 1.0).abs() < 1e-8);
         assert!((top1_head_mass(one_hot.as_ref()) - 1.0).abs() < 1e-12);
         let uniform = Mat::<f32>::from_fn(10, 6, |_, r| if r % 2 == 0 { 0.2 } else { -3.0 });
@@ -229,17 +194,8 @@ mod tests {
     #[test]
     fn display_tv_matches_image_ops() {
         let m = Mat::<f32>::from_fn(PIXELS, 3, |p, j| ((p * 7 + j * 13) % 11) as f32 - 5.0);
-        assert_eq!(
-            display_tv(
-                Mat::<f32>::from_fn(PIXELS, 2, |_, _| 1.0).as_ref(),
-                SIDE,
-                SIDE
-            ),
-            0.0
-        );
-        let data: Vec<f32> = (0..3)
-            .flat_map(|j| m.col(j).iter().copied().collect::<Vec<_>>())
-            .collect();
+        assert_eq!(display_tv(Mat::<f32>::from_fn(PIXELS, 2, |_, _| 1.0).as_ref(), SIDE, SIDE), 0.0);
+        let data: Vec<f32> = (0..3).flat_map(|j| m.col(j).iter().copied().collect::<Vec<_>>()).collect();
         let expected = image_ops::total_variation(&data, Images::mnist(3), None);
         assert_eq!(display_tv(m.as_ref(), SIDE, SIDE), expected);
     }
@@ -263,10 +219,7 @@ mod tests {
         // Position 0.7·783 = 548.1: the 784 − 549 = 235 largest magnitudes survive.
         let kept: Vec<usize> = (0..PIXELS).filter(|&p| y[p] != 0.0).collect();
         assert_eq!(kept.len(), 235);
-        let smallest_kept = kept
-            .iter()
-            .map(|&p| x[p].abs())
-            .fold(f32::INFINITY, f32::min);
+        let smallest_kept = kept.iter().map(|&p| x[p].abs()).fold(f32::INFINITY, f32::min);
         for p in 0..PIXELS {
             if y[p] != 0.0 {
                 assert_eq!(y[p], x[p], "kept pixels keep value and sign");

@@ -48,12 +48,7 @@ impl Bilinear {
     }
 
     pub fn config(&self) -> ModelConfig {
-        ModelConfig {
-            n_inputs: self.w_e.ncols(),
-            n_embed: self.w_e.nrows(),
-            n_hidden: self.w_l.nrows(),
-            n_outputs: self.w_u.nrows(),
-        }
+        ModelConfig { n_inputs: self.w_e.ncols(), n_embed: self.w_e.nrows(), n_hidden: self.w_l.nrows(), n_outputs: self.w_u.nrows() }
     }
 
     /// Logits for a batch `x` (`n × n_inputs`), with the output bias.

@@ -7,6 +7,6 @@ mod io;
 mod train;
 
 pub use bilinear::{Bilinear, ModelConfig};
+pub use bilinear::{accuracy, argmax};
 pub use io::{load_model, save_model};
 pub use train::{TrainConfig, TrainReport, train};
-pub use bilinear::{accuracy, argmax};

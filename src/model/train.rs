@@ -85,23 +85,22 @@ pub fn train(cfg: &TrainConfig, data: &Dataset, on_epoch: impl FnMut(usize, f64)
 /// sequential GEMMs on its part (on 2 cores this beats splitting every small GEMM in two),
 /// then each updates one part of the weights from the sum of all parts' gradients. The result
 /// depends on `shards` (through the order of that sum) and on nothing else.
-fn train_sharded(cfg: &TrainConfig, data: &Dataset, shards: usize, mut on_epoch: impl FnMut(usize, f64)) -> Result<(Bilinear, TrainReport)> {
+fn train_sharded(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    shards: usize,
+    mut on_epoch: impl FnMut(usize, f64),
+) -> Result<(Bilinear, TrainReport)> {
     cfg.validate()?;
     if data.is_empty() {
         bail!("cannot train on an empty data set");
     }
     let start = Instant::now();
     let mut rng = linalg::rng(cfg.seed);
-    let layout = Layout(ModelConfig {
-        n_inputs: data.n_pixels(),
-        n_embed: cfg.n_embed,
-        n_hidden: cfg.n_hidden,
-        n_outputs: data.n_classes,
-    });
+    let layout = Layout(ModelConfig { n_inputs: data.n_pixels(), n_embed: cfg.n_embed, n_hidden: cfg.n_hidden, n_outputs: data.n_classes });
     let mut params = layout.flatten(&Bilinear::init(layout.0, &mut rng));
     let mut opt = FlatAdamW::new(OptimConfig::adamw(cfg.weight_decay), params.len());
-    let mut workspaces: Vec<Workspace> =
-        (0..shards).map(|_| Workspace::new(layout.0, cfg.batch_size.div_ceil(shards))).collect();
+    let mut workspaces: Vec<Workspace> = (0..shards).map(|_| Workspace::new(layout.0, cfg.batch_size.div_ceil(shards))).collect();
     let images = Images::new(data);
     let mut order: Vec<usize> = (0..data.len()).collect();
     let mut epoch_losses = Vec::with_capacity(cfg.epochs);
@@ -146,14 +145,17 @@ impl<'a> Images<'a> {
         let mut bytes = vec![0u8; data.pixels.len()];
         let exact = (bytes.par_chunks_mut(CHUNK).zip(data.pixels.par_chunks(CHUNK)))
             .map(|(bytes, pixels)| {
-                simd(#[inline(always)] || {
-                    let mut exact = true;
-                    for (b, &x) in bytes.iter_mut().zip(pixels) {
-                        *b = (x * 255.0 + 0.5) as u8;
-                        exact &= *b as f32 / 255.0 == x;
-                    }
-                    exact
-                })
+                simd(
+                    #[inline(always)]
+                    || {
+                        let mut exact = true;
+                        for (b, &x) in bytes.iter_mut().zip(pixels) {
+                            *b = (x * 255.0 + 0.5) as u8;
+                            exact &= *b as f32 / 255.0 == x;
+                        }
+                        exact
+                    },
+                )
             })
             .reduce(|| true, |a, b| a & b);
         if exact { Images::Bytes(bytes, data.n_pixels()) } else { Images::Floats(data) }
@@ -162,11 +164,14 @@ impl<'a> Images<'a> {
     /// Writes image `i` into `out`.
     fn copy(&self, i: usize, out: &mut [f32]) {
         match self {
-            Images::Bytes(bytes, d) => simd(#[inline(always)] || {
-                for (x, &b) in out.iter_mut().zip(&bytes[i * d..(i + 1) * d]) {
-                    *x = b as f32 / 255.0;
-                }
-            }),
+            Images::Bytes(bytes, d) => simd(
+                #[inline(always)]
+                || {
+                    for (x, &b) in out.iter_mut().zip(&bytes[i * d..(i + 1) * d]) {
+                        *x = b as f32 / 255.0;
+                    }
+                },
+            ),
             Images::Floats(data) => out.copy_from_slice(data.image(i)),
         }
     }
@@ -328,14 +333,17 @@ impl Workspace {
         gemm(cm_mut(&mut self.h, e, n), w_e, x);
         let h = cm(&self.h, e, n);
         gemm(cm_mut(&mut self.lr, 2 * hd, n), w_lr, h);
-        simd(#[inline(always)] || {
-            for (p, lr) in self.p[..hd * n].chunks_exact_mut(hd).zip(self.lr.chunks_exact(2 * hd)) {
-                let (l, r) = lr.split_at(hd);
-                for ((p, l), r) in p.iter_mut().zip(l).zip(r) {
-                    *p = l * r;
+        simd(
+            #[inline(always)]
+            || {
+                for (p, lr) in self.p[..hd * n].chunks_exact_mut(hd).zip(self.lr.chunks_exact(2 * hd)) {
+                    let (l, r) = lr.split_at(hd);
+                    for ((p, l), r) in p.iter_mut().zip(l).zip(r) {
+                        *p = l * r;
+                    }
                 }
-            }
-        });
+            },
+        );
         gemm(cm_mut(&mut self.z, o, n), w_u, cm(&self.p, hd, n));
         self.loss = softmax_cross_entropy(&mut self.z[..o * n], bias, &self.labels[..n], batch);
 
@@ -349,16 +357,19 @@ impl Workspace {
         gemm(cm_mut(g_u, o, hd), dz, cm(&self.p, hd, n).transpose());
         gemm(cm_mut(&mut self.p, hd, n), w_u.transpose(), dz);
         // [l; r] becomes [dl; dr] = [dp ⊙ r; dp ⊙ l].
-        simd(#[inline(always)] || {
-            for (dp, lr) in self.p[..hd * n].chunks_exact(hd).zip(self.lr.chunks_exact_mut(2 * hd)) {
-                let (l, r) = lr.split_at_mut(hd);
-                for ((dp, l), r) in dp.iter().zip(l).zip(r) {
-                    let (lv, rv) = (*l, *r);
-                    *l = dp * rv;
-                    *r = dp * lv;
+        simd(
+            #[inline(always)]
+            || {
+                for (dp, lr) in self.p[..hd * n].chunks_exact(hd).zip(self.lr.chunks_exact_mut(2 * hd)) {
+                    let (l, r) = lr.split_at_mut(hd);
+                    for ((dp, l), r) in dp.iter().zip(l).zip(r) {
+                        let (lv, rv) = (*l, *r);
+                        *l = dp * rv;
+                        *r = dp * lv;
+                    }
                 }
-            }
-        });
+            },
+        );
         let dlr = cm(&self.lr, 2 * hd, n);
         gemm(cm_mut(g_lr, 2 * hd, e), dlr, h.transpose());
         gemm(cm_mut(&mut self.dh, e, n), w_lr.transpose(), dlr);
@@ -414,24 +425,29 @@ impl FlatAdamW {
         let decay = 1.0 - lr * c.weight_decay;
         let part = params.len().div_ceil(shards.len()).next_multiple_of(BLOCK);
         let parts = params.par_chunks_mut(part).zip(self.m.par_chunks_mut(part)).zip(self.v.par_chunks_mut(part));
-        parts.enumerate().for_each(|(k, ((p, m), v))| simd(#[inline(always)] || {
-            let mut g = [0.0f32; BLOCK];
-            for (b, ((p, m), v)) in p.chunks_mut(BLOCK).zip(m.chunks_mut(BLOCK)).zip(v.chunks_mut(BLOCK)).enumerate() {
-                let at = k * part + b * BLOCK;
-                let g = &mut g[..p.len()];
-                g.copy_from_slice(&shards[0].grads[at..at + p.len()]);
-                for shard in &shards[1..] {
-                    for (g, s) in g.iter_mut().zip(&shard.grads[at..]) {
-                        *g += s;
+        parts.enumerate().for_each(|(k, ((p, m), v))| {
+            simd(
+                #[inline(always)]
+                || {
+                    let mut g = [0.0f32; BLOCK];
+                    for (b, ((p, m), v)) in p.chunks_mut(BLOCK).zip(m.chunks_mut(BLOCK)).zip(v.chunks_mut(BLOCK)).enumerate() {
+                        let at = k * part + b * BLOCK;
+                        let g = &mut g[..p.len()];
+                        g.copy_from_slice(&shards[0].grads[at..at + p.len()]);
+                        for shard in &shards[1..] {
+                            for (g, s) in g.iter_mut().zip(&shard.grads[at..]) {
+                                *g += s;
+                            }
+                        }
+                        for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(&*g) {
+                            *m = c.beta1 * *m + (1.0 - c.beta1) * g;
+                            *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
+                            *p = *p * decay - step * *m / (v.sqrt() / bc2_sqrt + c.eps);
+                        }
                     }
-                }
-                for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(&*g) {
-                    *m = c.beta1 * *m + (1.0 - c.beta1) * g;
-                    *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
-                    *p = *p * decay - step * *m / (v.sqrt() / bc2_sqrt + c.eps);
-                }
-            }
-        }));
+                },
+            )
+        });
     }
 }
 
@@ -504,7 +520,10 @@ mod gauss {
 
     /// `x += std·z`, with `z` the normals of stream `key` from draw 1 on.
     pub fn add_noise(x: &mut [f32], key: u64, std: f32) {
-        super::simd(#[inline(always)] || add_noise_portable(x, key, std))
+        super::simd(
+            #[inline(always)]
+            || add_noise_portable(x, key, std),
+        )
     }
 
     /// [`add_noise`] for any instruction set (the same bits, see [`simd`](super::simd)).
@@ -610,7 +629,13 @@ mod tests {
         ws.labels.copy_from_slice(&labels);
         ws.rows = 5;
         ws.forward_backward(layout, &layout.flatten(&model), 5);
-        let weights = [to_f64(model.w_e.as_ref()), to_f64(model.w_l.as_ref()), to_f64(model.w_r.as_ref()), to_f64(model.w_u.as_ref()), to_f64(bias.as_ref())];
+        let weights = [
+            to_f64(model.w_e.as_ref()),
+            to_f64(model.w_l.as_ref()),
+            to_f64(model.w_r.as_ref()),
+            to_f64(model.w_u.as_ref()),
+            to_f64(bias.as_ref()),
+        ];
         let x64 = to_f64(x.as_ref());
         assert!((ws.loss - loss_f64(&weights, &x64, &labels)).abs() < 1e-5);
         let g = layout.unflatten(&ws.grads);

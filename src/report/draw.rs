@@ -92,7 +92,11 @@ fn payload(study: &Study, id: &str, data_dir: Option<&Path>) -> Result<(Value, V
     let check: Vec<usize> = (0..menu.len().min(CHECK_IMAGES)).collect();
     let x = Mat::from_fn(check.len(), pixels, |k, p| split.test.image(menu[check[k]])[p]);
     let logits = all.logits(x.as_ref());
-    let check: Vec<Value> = check.iter().enumerate().map(|(k, &m)| json!({ "image": m, "logits": (0..classes).map(|c| (logits[(k, c)] + bias[c]) as f64).collect::<Vec<f64>>() })).collect();
+    let check: Vec<Value> = check
+        .iter()
+        .enumerate()
+        .map(|(k, &m)| json!({ "image": m, "logits": (0..classes).map(|c| (logits[(k, c)] + bias[c]) as f64).collect::<Vec<f64>>() }))
+        .collect();
 
     // Displayed components are numbered as in components.csv; residual ones within the residual.
     let mut shown_rank = 0;
@@ -149,7 +153,8 @@ fn base_bias(study: &Study, run: Option<&Value>, classes: usize, notes: &mut Vec
             Err(e) => notes.push(format!("{e:#}")),
         }
     }
-    notes.push("No base model found (base/model.safetensors or the run's recorded model): logits are shown without the output bias.".into());
+    notes
+        .push("No base model found (base/model.safetensors or the run's recorded model): logits are shown without the output bias.".into());
     vec![0.0; classes]
 }
 
@@ -211,10 +216,19 @@ mod tests {
         std::fs::create_dir_all(&run).unwrap();
         let mut rng = crate::linalg::rng(7);
         let m = |rows, cols, rng: &mut _| crate::linalg::randn(rng, rows, cols, 0.05);
-        let mats: Vec<(String, Mat<f32>)> =
-            (0..3).flat_map(|i| [(format!("bank{i}.a"), m(784, 4, &mut rng)), (format!("bank{i}.b"), m(784, 4, &mut rng)), (format!("bank{i}.heads"), m(10, 4, &mut rng))]).collect();
+        let mats: Vec<(String, Mat<f32>)> = (0..3)
+            .flat_map(|i| {
+                [
+                    (format!("bank{i}.a"), m(784, 4, &mut rng)),
+                    (format!("bank{i}.b"), m(784, 4, &mut rng)),
+                    (format!("bank{i}.heads"), m(10, 4, &mut rng)),
+                ]
+            })
+            .collect();
         let named: Vec<Named> = mats.iter().map(|(n, mat)| Named::matrix(n, mat.as_ref())).collect();
-        let banks = serde_json::to_string(&[(Form::Cp, Role::Displayed), (Form::Split, Role::Displayed), (Form::Symmetric, Role::Residual)]).unwrap();
+        let banks =
+            serde_json::to_string(&[(Form::Cp, Role::Displayed), (Form::Split, Role::Displayed), (Form::Symmetric, Role::Residual)])
+                .unwrap();
         crate::tensor_file::write(&run.join("factors.safetensors"), &named, [("banks".to_string(), banks)].into()).unwrap();
         std::fs::write(dir.join("results.json"), r#"[{"run_id":"r__seed=0","preset":"r","seed":0,"overrides":""}]"#).unwrap();
         let cfg = crate::model::ModelConfig { n_inputs: 784, n_embed: 8, n_hidden: 8, n_outputs: 10 };
@@ -231,7 +245,9 @@ mod tests {
         let study = Study::read(&dir);
         let (p, notes) = payload(&study, "r__seed=0", None).unwrap();
         assert!(notes.is_empty(), "{notes:?}");
-        let floats = |k: &str| unbase64(p[k].as_str().unwrap()).chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect::<Vec<f64>>();
+        let floats = |k: &str| {
+            unbase64(p[k].as_str().unwrap()).chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect::<Vec<f64>>()
+        };
         let (a, b) = (floats("a"), floats("b"));
         let (rank, classes) = (p["rank"].as_u64().unwrap() as usize, p["classes"].as_u64().unwrap() as usize);
         assert_eq!((rank, classes, a.len()), (12, 10, 12 * 784));

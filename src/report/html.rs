@@ -172,7 +172,10 @@ impl Html {
     pub fn key_values(&mut self, fields: &[(String, Value)]) -> &mut Self {
         self.raw("<table class=\"kv\"><tbody>");
         for (k, v) in fields {
-            self.raw("<tr>").elem("th", &[], k).elem("td", &[("class", if v.is_number() { "num" } else { "" })], &fmt_value(v)).raw("</tr>");
+            self.raw("<tr>")
+                .elem("th", &[], k)
+                .elem("td", &[("class", if v.is_number() { "num" } else { "" })], &fmt_value(v))
+                .raw("</tr>");
         }
         self.raw("</tbody></table>")
     }

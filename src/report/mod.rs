@@ -98,7 +98,10 @@ impl Study {
         let base = json("base/run.json");
         let results = json("results.json");
         let (rows, rows_source) = match results {
-            Some(Value::Array(items)) => (items.into_iter().filter_map(|v| if let Value::Object(m) = v { Some(m) } else { None }).collect(), "results.json".to_string()),
+            Some(Value::Array(items)) => (
+                items.into_iter().filter_map(|v| if let Value::Object(m) = v { Some(m) } else { None }).collect(),
+                "results.json".to_string(),
+            ),
             Some(_) => {
                 notes.push("results.json is not an array of rows; rebuilt the table from runs/".into());
                 (rows_from_run_folders(dir, &mut notes), "runs/*/metrics.json".to_string())
@@ -135,7 +138,8 @@ fn rows_from_run_folders(dir: &Path, notes: &mut Vec<String>) -> Vec<Map<String,
         row.insert("run_id".into(), Value::from(id));
         row.insert("preset".into(), inputs["preset"].clone());
         row.insert("seed".into(), run["seed"].clone());
-        let overrides = inputs["overrides"].as_array().map(|o| o.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ")).unwrap_or_default();
+        let overrides =
+            inputs["overrides"].as_array().map(|o| o.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ")).unwrap_or_default();
         row.insert("overrides".into(), Value::from(overrides));
         row.extend(metrics);
         rows.push(row);
@@ -164,7 +168,10 @@ pub fn build(opts: &Options) -> Result<String> {
     let study = Study::read(&opts.dir);
     let main = main_run(&study.rows, opts.main_run.as_deref())?;
     let mut h = Html::new();
-    let title = format!("bilens report: {}", opts.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| opts.dir.display().to_string()));
+    let title = format!(
+        "bilens report: {}",
+        opts.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| opts.dir.display().to_string())
+    );
     h.raw("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
     h.raw("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
     h.elem("title", &[], &title);
@@ -246,7 +253,11 @@ mod tests {
         std::fs::write(dir.join("eigen/truncation.csv"), "basis,k,components,tensor_cosine\nembedding,1,10,0.51234567\n").unwrap();
         std::fs::write(dir.join("analysis/frontier_acc.png"), tiny_png()).unwrap();
         std::fs::write(dir.join("analysis/stability.json"), r#"[{"run":"a<b>","mean":0.25},{"run":"c","mean":0.5}]"#).unwrap();
-        std::fs::write(dir.join("analysis/consensus.json"), r#"{"runs":3,"note":"see https://example.org","clusters":[{"size":2,"score":0.9}]}"#).unwrap();
+        std::fs::write(
+            dir.join("analysis/consensus.json"),
+            r#"{"runs":3,"note":"see https://example.org","clusters":[{"size":2,"score":0.9}]}"#,
+        )
+        .unwrap();
         let rows = r#"[{"run_id":"x__seed=0","preset":"x","seed":0,"overrides":"","tensor_cosine":0.123456,"test_accuracy":0.9}]"#;
         std::fs::write(dir.join("results.json"), rows).unwrap();
         let page = build(&Options::new(&dir)).unwrap();
@@ -261,10 +272,11 @@ mod tests {
 
     #[test]
     fn main_run_prefers_the_requested_then_the_combo_preset() {
-        let rows: Vec<Map<String, Value>> = ["provided_sparse__seed=0", "combo_cp_top1_res8__steps=60__seed=0", "combo_cp_top1_res8__seed=1"]
-            .iter()
-            .map(|id| serde_json::from_value(serde_json::json!({ "run_id": id, "preset": id.split("__").next().unwrap() })).unwrap())
-            .collect();
+        let rows: Vec<Map<String, Value>> =
+            ["provided_sparse__seed=0", "combo_cp_top1_res8__steps=60__seed=0", "combo_cp_top1_res8__seed=1"]
+                .iter()
+                .map(|id| serde_json::from_value(serde_json::json!({ "run_id": id, "preset": id.split("__").next().unwrap() })).unwrap())
+                .collect();
         assert_eq!(main_run(&rows, None).unwrap(), Some("combo_cp_top1_res8__steps=60__seed=0"));
         assert_eq!(main_run(&rows, Some("combo_cp_top1_res8__seed=1")).unwrap(), Some("combo_cp_top1_res8__seed=1"));
         assert_eq!(main_run(&rows, Some("provided_sparse")).unwrap(), Some("provided_sparse__seed=0"));

@@ -13,11 +13,14 @@ use crate::decomp::components::Components;
 use crate::figures::{Cell, Grid, LineChart, Scale, Series};
 
 /// Metrics shown in a run's summary line.
-const SUMMARY_METRICS: [(&str, &str); 3] = [("tensor_cosine", "cosine"), ("test_accuracy_with_bias", "acc (bias)"), ("class_selectivity", "selectivity")];
+const SUMMARY_METRICS: [(&str, &str); 3] =
+    [("tensor_cosine", "cosine"), ("test_accuracy_with_bias", "acc (bias)"), ("class_selectivity", "selectivity")];
 
 /// Scalar fields of a JSON object, in order (nested objects and arrays left out).
 fn scalars(v: &Value) -> Vec<(String, Value)> {
-    v.as_object().map(|m| m.iter().filter(|(_, v)| !v.is_object() && !v.is_array()).map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+    v.as_object()
+        .map(|m| m.iter().filter(|(_, v)| !v.is_object() && !v.is_array()).map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
 }
 
 /// Embeds `dir/name` as a figure if it is there; returns whether it was.
@@ -58,7 +61,9 @@ pub fn header(h: &mut Html, study: &Study, title: &str) {
          This page summarises one study: the eigendecomposition baseline, every decomposition run, and a live panel that runs the main decomposition on digits you draw.",
     );
     h.open("nav", &[]);
-    for (id, name) in [("eigen", "Eigen baseline"), ("results", "Results"), ("draw", "Draw a digit"), ("runs", "Runs"), ("analysis", "Analysis")] {
+    for (id, name) in
+        [("eigen", "Eigen baseline"), ("results", "Results"), ("draw", "Draw a digit"), ("runs", "Runs"), ("analysis", "Analysis")]
+    {
         h.elem("a", &[("href", &format!("#{id}"))], name);
     }
     h.close("nav").close("header");
@@ -68,7 +73,10 @@ pub fn header(h: &mut Html, study: &Study, title: &str) {
 
     h.open("section", &[("id", "base")]).elem("h2", &[], "Base model and data");
     let Some(base) = &study.base else {
-        h.missing(&format!("No base model record: {} is missing (a sweep without `model =` trains one there).", study.dir.join("base/run.json").display()));
+        h.missing(&format!(
+            "No base model record: {} is missing (a sweep without `model =` trains one there).",
+            study.dir.join("base/run.json").display()
+        ));
         h.elem("p", &[("class", "muted")], &format!("Report written by bilens {}.", env!("CARGO_PKG_VERSION")));
         h.close("section");
         return;
@@ -96,7 +104,11 @@ pub fn eigen(h: &mut Html, study: &Study) {
     let dir = study.dir.join("eigen");
     h.open("section", &[("id", "eigen")]).elem("h2", &[], "Eigendecomposition baseline");
     if !dir.is_dir() {
-        h.missing(&format!("No eigen baseline: eigen/ is missing (run `bilens eigen --model {} --out {}`).", study.dir.join("base/model.safetensors").display(), dir.display()));
+        h.missing(&format!(
+            "No eigen baseline: eigen/ is missing (run `bilens eigen --model {} --out {}`).",
+            study.dir.join("base/model.safetensors").display(),
+            dir.display()
+        ));
         h.close("section");
         return;
     }
@@ -131,9 +143,10 @@ pub fn eigen(h: &mut Html, study: &Study) {
         h.missing("eigen/truncation.csv is missing.");
     }
     h.open("div", &[("class", "figs two")]);
-    for (name, caption) in
-        [("eigenvectors.png", "Top eigenvectors per digit (embedding space); click to enlarge"), ("eigenvectors_pixel.png", "Top eigenvectors per digit (pixel space); click to enlarge")]
-    {
+    for (name, caption) in [
+        ("eigenvectors.png", "Top eigenvectors per digit (embedding space); click to enlarge"),
+        ("eigenvectors_pixel.png", "Top eigenvectors per digit (pixel space); click to enlarge"),
+    ] {
         if !png_file(h, &dir, name, &format!("{name}: {caption}")) {
             h.missing(&format!("eigen/{name} is missing."));
         }
@@ -157,8 +170,13 @@ pub fn results(h: &mut Html, study: &Study) {
             }
         }
     }
-    let rows: Vec<Vec<Value>> = study.rows.iter().map(|r| headers.iter().map(|k| r.get(k).cloned().unwrap_or(Value::Null)).collect()).collect();
-    h.elem("p", &[], &format!("{} run(s), from {}. Click a column header to sort; click a run id to open its section.", rows.len(), study.rows_source));
+    let rows: Vec<Vec<Value>> =
+        study.rows.iter().map(|r| headers.iter().map(|k| r.get(k).cloned().unwrap_or(Value::Null)).collect()).collect();
+    h.elem(
+        "p",
+        &[],
+        &format!("{} run(s), from {}. Click a column header to sort; click a run id to open its section.", rows.len(), study.rows_source),
+    );
     h.table(&headers, &rows, headers.iter().position(|k| k == "run_id"));
     h.close("section");
 }
@@ -180,7 +198,8 @@ fn run(h: &mut Html, study: &Study, id: &str, row: &Map<String, Value>, is_main:
     let dir = study.run_dir(id);
     // The main run starts open: it is the one the draw-a-digit panel explains.
     let anchor = format!("run-{}", anchor_id(id));
-    let attrs: &[(&str, &str)] = if is_main { &[("class", "run"), ("id", &anchor), ("open", "")] } else { &[("class", "run"), ("id", &anchor)] };
+    let attrs: &[(&str, &str)] =
+        if is_main { &[("class", "run"), ("id", &anchor), ("open", "")] } else { &[("class", "run"), ("id", &anchor)] };
     h.open("details", attrs);
     h.open("summary", &[]).elem("span", &[("class", "run-id")], id);
     if is_main {
@@ -201,11 +220,19 @@ fn run(h: &mut Html, study: &Study, id: &str, row: &Map<String, Value>, is_main:
     h.elem(
         "p",
         &[("class", "muted")],
-        &format!("preset {} · seed {} · overrides: {}", field("preset"), field("seed"), if field("overrides").is_empty() { "none".to_string() } else { field("overrides") }),
+        &format!(
+            "preset {} · seed {} · overrides: {}",
+            field("preset"),
+            field("seed"),
+            if field("overrides").is_empty() { "none".to_string() } else { field("overrides") }
+        ),
     );
     h.elem("h3", &[], "Metrics");
-    let metrics: Vec<(String, Value)> =
-        row.iter().filter(|(k, v)| !matches!(k.as_str(), "run_id" | "preset" | "seed" | "overrides") && !v.is_object() && !v.is_array()).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let metrics: Vec<(String, Value)> = row
+        .iter()
+        .filter(|(k, v)| !matches!(k.as_str(), "run_id" | "preset" | "seed" | "overrides") && !v.is_object() && !v.is_array())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     h.open("div", &[("class", "kv-cols")]).key_values(&metrics).close("div");
     if let Ok(Some(record)) = read_json(&dir.join("run.json")) {
         let recipe = scalars(&record["config"]);
@@ -217,7 +244,9 @@ fn run(h: &mut Html, study: &Study, id: &str, row: &Map<String, Value>, is_main:
 
     h.elem("h3", &[], "Components");
     let mut any = false;
-    for (name, caption) in [("components.png", "strongest displayed components"), ("components_top_pixels.png", "top pixels only (display filter)")] {
+    for (name, caption) in
+        [("components.png", "strongest displayed components"), ("components_top_pixels.png", "top pixels only (display filter)")]
+    {
         any |= png_file(h, &dir, name, &format!("{name}: {caption}"));
     }
     if !any {
@@ -274,9 +303,24 @@ fn history_charts(path: &Path) -> Result<Option<Vec<Figure>>> {
         let j = col(name)?;
         let series = stages
             .iter()
-            .map(|&s| Series { name: format!("stage {s}"), points: rows.iter().filter(|r| r.get(stage).and_then(Value::as_i64) == Some(s)).map(|r| (num(r, step), num(r, j))).collect() })
+            .map(|&s| Series {
+                name: format!("stage {s}"),
+                points: rows
+                    .iter()
+                    .filter(|r| r.get(stage).and_then(Value::as_i64) == Some(s))
+                    .map(|r| (num(r, step), num(r, j)))
+                    .collect(),
+            })
             .collect();
-        let chart = LineChart { title: format!("{label} during the fit"), x_label: "step".into(), y_label: label.into(), series, log_x: false, log_y, markers: false };
+        let chart = LineChart {
+            title: format!("{label} during the fit"),
+            x_label: "step".into(),
+            y_label: label.into(),
+            series,
+            log_x: false,
+            log_y,
+            markers: false,
+        };
         Ok((crate::figures::render_lines(&chart)?, format!("history.csv: {label} per step")))
     };
     let loss_positive = col("loss").map(|j| rows.iter().all(|r| num(r, j) > 0.0)).unwrap_or(false);
@@ -310,7 +354,11 @@ fn component_cards(h: &mut Html, dir: &Path, cards: usize) {
         }
     };
     let total: f32 = shown.strength.iter().sum();
-    h.elem("p", &[("class", "muted")], &format!("The {} strongest of {} displayed components (strongest first).", cards.min(shown.len()), shown.len()));
+    h.elem(
+        "p",
+        &[("class", "muted")],
+        &format!("The {} strongest of {} displayed components (strongest first).", cards.min(shown.len()), shown.len()),
+    );
     h.open("div", &[("class", "cards")]);
     for r in 0..cards.min(shown.len()) {
         let (class, sign) = shown.head_class(r);
@@ -320,7 +368,11 @@ fn component_cards(h: &mut Html, dir: &Path, cards: usize) {
             title: title.clone(),
             column_titles: vec!["plus".into(), "minus".into(), "head".into()],
             row_labels: vec![String::new()],
-            rows: vec![vec![Cell::Pattern(col(&shown.plus)), if shown.form[r] == Form::Symmetric { Cell::Empty } else { Cell::Pattern(col(&shown.minus)) }, Cell::Bars(col(&shown.heads))]],
+            rows: vec![vec![
+                Cell::Pattern(col(&shown.plus)),
+                if shown.form[r] == Form::Symmetric { Cell::Empty } else { Cell::Pattern(col(&shown.minus)) },
+                Cell::Bars(col(&shown.heads)),
+            ]],
             cell_titles: Vec::new(),
             image_side: (28, 28),
             caption: String::new(),
@@ -329,7 +381,9 @@ fn component_cards(h: &mut Html, dir: &Path, cards: usize) {
         h.open("div", &[("class", "card")]);
         match crate::figures::render_grid(&grid) {
             Ok(png) => {
-                h.open("figure", &[]).img(&png, &format!("component {title}, strength share {:.1}%", 100.0 * shown.strength[r] / total.max(1e-12))).close("figure");
+                h.open("figure", &[])
+                    .img(&png, &format!("component {title}, strength share {:.1}%", 100.0 * shown.strength[r] / total.max(1e-12)))
+                    .close("figure");
             }
             Err(e) => {
                 h.missing(&format!("{e:#}"));
@@ -352,8 +406,18 @@ fn card_fields(headers: &[String], row: &[Value]) -> Vec<(String, Value)> {
     let text = |v: Value| fmt_value(&v);
     let pair = |a: &str, b: &str| Value::from(format!("{} / {}", text(get(a)), text(get(b))));
     let mut out = vec![
-        ("strength share".to_string(), get("strength_share").as_f64().map(|s| Value::from(format!("{:.1}%", 100.0 * s))).unwrap_or(Value::Null)),
-        ("head".into(), Value::from(format!("digit {}, {}", text(get("head_class")), if get("head_sign").as_f64().unwrap_or(1.0) < 0.0 { "negative" } else { "positive" }))),
+        (
+            "strength share".to_string(),
+            get("strength_share").as_f64().map(|s| Value::from(format!("{:.1}%", 100.0 * s))).unwrap_or(Value::Null),
+        ),
+        (
+            "head".into(),
+            Value::from(format!(
+                "digit {}, {}",
+                text(get("head_class")),
+                if get("head_sign").as_f64().unwrap_or(1.0) < 0.0 { "negative" } else { "positive" }
+            )),
+        ),
         ("form, bank:index".into(), Value::from(format!("{}, {}:{}", text(get("form")), text(get("bank")), text(get("index"))))),
         ("selectivity".into(), get("selectivity")),
         ("locality + / −".into(), pair("locality_plus", "locality_minus")),
@@ -448,12 +512,20 @@ fn as_table(items: &[Value]) -> Option<(Vec<String>, Vec<Vec<Value>>)> {
         for m in items.iter().filter_map(Value::as_object) {
             headers.extend(m.keys().filter(|k| !headers.contains(k)).cloned().collect::<Vec<_>>());
         }
-        let rows = items.iter().filter_map(Value::as_object).map(|m| headers.iter().map(|k| m.get(k).map(cell).unwrap_or(Value::Null)).collect()).collect();
+        let rows = items
+            .iter()
+            .filter_map(Value::as_object)
+            .map(|m| headers.iter().map(|k| m.get(k).map(cell).unwrap_or(Value::Null)).collect())
+            .collect();
         return Some((headers, rows));
     }
     if items.iter().all(|v| v.as_array().is_some_and(|a| a.iter().all(flat))) {
         let width = items.iter().filter_map(Value::as_array).map(Vec::len).max().unwrap_or(0);
-        let rows = items.iter().filter_map(Value::as_array).map(|a| (0..width).map(|j| a.get(j).cloned().unwrap_or(Value::Null)).collect()).collect();
+        let rows = items
+            .iter()
+            .filter_map(Value::as_array)
+            .map(|a| (0..width).map(|j| a.get(j).cloned().unwrap_or(Value::Null)).collect())
+            .collect();
         return Some(((0..width).map(|j| format!("[{j}]")).collect(), rows));
     }
     None
