@@ -86,11 +86,7 @@ impl Optimizer for AdamW {
             self.v = self.m.clone();
         }
         self.t += 1;
-        let c = &self.cfg;
-        let bc1 = 1.0 - c.beta1.powi(self.t);
-        let bc2_sqrt = (1.0 - c.beta2.powi(self.t)).sqrt();
-        let step = lr / bc1;
-        let decay = 1.0 - lr * c.weight_decay;
+        let update = AdamWStep::new(&self.cfg, self.t, lr);
         for (k, (p, g)) in params.iter_mut().zip(grads).enumerate() {
             let (m, v) = (&mut self.m[k], &mut self.v[k]);
             for j in 0..p.ncols() {
@@ -98,13 +94,43 @@ impl Optimizer for AdamW {
                 let (mc, vc) = (m.col_mut(j).try_as_col_major_mut().unwrap(), v.col_mut(j).try_as_col_major_mut().unwrap());
                 let (pc, mc, vc) = (pc.as_slice_mut(), mc.as_slice_mut(), vc.as_slice_mut());
                 for i in 0..pc.len() {
-                    let gi = gc[i];
-                    mc[i] = c.beta1 * mc[i] + (1.0 - c.beta1) * gi;
-                    vc[i] = c.beta2 * vc[i] + (1.0 - c.beta2) * gi * gi;
-                    pc[i] = pc[i] * decay - step * mc[i] / (vc[i].sqrt() / bc2_sqrt + c.eps);
+                    update.apply(&mut pc[i], &mut mc[i], &mut vc[i], gc[i]);
                 }
             }
         }
+    }
+}
+
+/// One AdamW step's constants (`t` is the 1-based step count), shared by every AdamW loop so
+/// that they all compute exactly PyTorch's update.
+pub(crate) struct AdamWStep {
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    decay: f32,
+    step: f32,
+    bc2_sqrt: f32,
+}
+
+impl AdamWStep {
+    pub(crate) fn new(c: &OptimConfig, t: i32, lr: f32) -> Self {
+        let bc1 = 1.0 - c.beta1.powi(t);
+        Self {
+            beta1: c.beta1,
+            beta2: c.beta2,
+            eps: c.eps,
+            decay: 1.0 - lr * c.weight_decay,
+            step: lr / bc1,
+            bc2_sqrt: (1.0 - c.beta2.powi(t)).sqrt(),
+        }
+    }
+
+    /// Decoupled decay, moment updates and the bias-corrected step for one parameter.
+    #[inline(always)]
+    pub(crate) fn apply(&self, p: &mut f32, m: &mut f32, v: &mut f32, g: f32) {
+        *m = self.beta1 * *m + (1.0 - self.beta1) * g;
+        *v = self.beta2 * *v + (1.0 - self.beta2) * g * g;
+        *p = *p * self.decay - self.step * *m / (v.sqrt() / self.bc2_sqrt + self.eps);
     }
 }
 

@@ -244,60 +244,60 @@ fn stroke_mask_base() -> Recipe {
     }
 }
 
-/// `search_stroke_mask_residual.py`, the central model (SPEC §7.5, §11.7).
-fn stroke_mask_residual(out: &mut Vec<Preset>) {
-    const F: &str = "stroke_mask_residual";
-    let specs: [(&str, Form, usize, usize, f32, usize, f32, f32); 8] = [
-        // name, form, residual rank, topk, deform scale, offset, distill, residual penalty
-        ("combo_cp_top1_res8", Form::Cp, 8, 1, 0.30, 0, 0.20, 0.30),
-        ("combo_cp_top2_res8", Form::Cp, 8, 2, 0.30, 6, 0.18, 0.30),
-        ("combo_cp_top1_res16", Form::Cp, 16, 1, 0.35, 12, 0.20, 0.20),
-        ("combo_cp_top2_res16", Form::Cp, 16, 2, 0.35, 18, 0.18, 0.20),
-        ("combo_split_top1_res8", Form::Split, 8, 1, 0.30, 24, 0.20, 0.30),
-        ("combo_split_top2_res8", Form::Split, 8, 2, 0.30, 30, 0.18, 0.30),
-        ("combo_split_top1_res16", Form::Split, 16, 1, 0.35, 36, 0.20, 0.20),
-        ("combo_split_top2_res16", Form::Split, 16, 2, 0.35, 42, 0.18, 0.20),
-    ];
-    for (name, form, residual_rank, topk, deform_scale, anchor_offset, distill, residual) in specs {
+/// One stroke-mask-residual recipe: name, form, residual rank, top-k, deformation scale,
+/// template offset, distillation weight, residual penalty.
+type ResidualSpec = (&'static str, Form, usize, usize, f32, usize, f32, f32);
+
+/// Pushes [`stroke_mask_base`] variants that differ in the fields of [`ResidualSpec`].
+fn push_residual_family(out: &mut Vec<Preset>, family: &'static str, description: &str, steps: usize, specs: &[ResidualSpec]) {
+    for &(name, form, residual_rank, topk, deform_scale, anchor_offset, distill, residual) in specs {
         let base = stroke_mask_base();
         let priors = Priors { residual_l2: residual, ..base.priors.clone() };
-        push(
-            out,
-            F,
-            name,
-            "stroke templates + learnable masks + top-k heads + a free CP residual branch",
-            Recipe { form, residual_rank, topk, deform_scale, anchor_offset, distill, priors, ..base },
-        );
+        let recipe = Recipe { form, residual_rank, topk, deform_scale, anchor_offset, distill, steps, priors, ..base };
+        push(out, family, name, description, recipe);
     }
+}
+
+/// `search_stroke_mask_residual.py`, the central model (SPEC §7.5, §11.7).
+fn stroke_mask_residual(out: &mut Vec<Preset>) {
+    push_residual_family(
+        out,
+        "stroke_mask_residual",
+        "stroke templates + learnable masks + top-k heads + a free CP residual branch",
+        320,
+        &[
+            ("combo_cp_top1_res8", Form::Cp, 8, 1, 0.30, 0, 0.20, 0.30),
+            ("combo_cp_top2_res8", Form::Cp, 8, 2, 0.30, 6, 0.18, 0.30),
+            ("combo_cp_top1_res16", Form::Cp, 16, 1, 0.35, 12, 0.20, 0.20),
+            ("combo_cp_top2_res16", Form::Cp, 16, 2, 0.35, 18, 0.18, 0.20),
+            ("combo_split_top1_res8", Form::Split, 8, 1, 0.30, 24, 0.20, 0.30),
+            ("combo_split_top2_res8", Form::Split, 8, 2, 0.30, 30, 0.18, 0.30),
+            ("combo_split_top1_res16", Form::Split, 16, 1, 0.35, 36, 0.20, 0.20),
+            ("combo_split_top2_res16", Form::Split, 16, 2, 0.35, 42, 0.18, 0.20),
+        ],
+    );
 }
 
 /// `search_residual_capacity_frontier.py` (SPEC §7.6, §11.8).
 fn residual_frontier(out: &mut Vec<Preset>) {
-    const F: &str = "residual_frontier";
-    let specs: [(&str, Form, usize, usize, f32, f32, f32, usize); 10] = [
-        // name, form, residual rank, offset, distill, residual penalty, deform scale, topk
-        ("cp_res16_pen020", Form::Cp, 16, 0, 0.20, 0.20, 0.35, 1),
-        ("cp_res24_pen015", Form::Cp, 24, 8, 0.20, 0.15, 0.35, 1),
-        ("cp_res32_pen012", Form::Cp, 32, 16, 0.20, 0.12, 0.35, 1),
-        ("cp_res32_pen006", Form::Cp, 32, 24, 0.18, 0.06, 0.35, 1),
-        ("cp_res48_pen010", Form::Cp, 48, 32, 0.18, 0.10, 0.35, 1),
-        ("cp_res48_pen004", Form::Cp, 48, 40, 0.16, 0.04, 0.35, 1),
-        ("split_res24_pen015", Form::Split, 24, 48, 0.20, 0.15, 0.35, 1),
-        ("split_res32_pen010", Form::Split, 32, 56, 0.18, 0.10, 0.35, 1),
-        ("cp_res32_scale045_pen010", Form::Cp, 32, 64, 0.18, 0.10, 0.45, 1),
-        ("cp_top2_res32_pen008", Form::Cp, 32, 72, 0.18, 0.08, 0.35, 2),
-    ];
-    for (name, form, residual_rank, anchor_offset, distill, residual, deform_scale, topk) in specs {
-        let base = stroke_mask_base();
-        let priors = Priors { residual_l2: residual, ..base.priors.clone() };
-        push(
-            out,
-            F,
-            name,
-            "residual-capacity frontier: more residual rank, less residual penalty",
-            Recipe { form, residual_rank, anchor_offset, distill, deform_scale, topk, steps: 300, priors, ..base },
-        );
-    }
+    push_residual_family(
+        out,
+        "residual_frontier",
+        "residual-capacity frontier: more residual rank, less residual penalty",
+        300,
+        &[
+            ("cp_res16_pen020", Form::Cp, 16, 1, 0.35, 0, 0.20, 0.20),
+            ("cp_res24_pen015", Form::Cp, 24, 1, 0.35, 8, 0.20, 0.15),
+            ("cp_res32_pen012", Form::Cp, 32, 1, 0.35, 16, 0.20, 0.12),
+            ("cp_res32_pen006", Form::Cp, 32, 1, 0.35, 24, 0.18, 0.06),
+            ("cp_res48_pen010", Form::Cp, 48, 1, 0.35, 32, 0.18, 0.10),
+            ("cp_res48_pen004", Form::Cp, 48, 1, 0.35, 40, 0.16, 0.04),
+            ("split_res24_pen015", Form::Split, 24, 1, 0.35, 48, 0.20, 0.15),
+            ("split_res32_pen010", Form::Split, 32, 1, 0.35, 56, 0.18, 0.10),
+            ("cp_res32_scale045_pen010", Form::Cp, 32, 1, 0.45, 64, 0.18, 0.10),
+            ("cp_top2_res32_pen008", Form::Cp, 32, 2, 0.35, 72, 0.18, 0.08),
+        ],
+    );
 }
 
 /// `search_interpretable_next_steps.py` (SPEC §7.7, §11.9).

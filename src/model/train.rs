@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{Bilinear, ModelConfig};
 use crate::data::Dataset;
 use crate::linalg;
-use crate::optim::OptimConfig;
+use crate::optim::{AdamWStep, OptimConfig};
 
 /// How the base model is trained (SPEC §3.2); defaults are the reference study's.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -418,11 +418,7 @@ impl FlatAdamW {
     fn step(&mut self, params: &mut [f32], shards: &[Workspace], lr: f32) {
         const BLOCK: usize = 256;
         self.t += 1;
-        let c = &self.cfg;
-        let bc1 = 1.0 - c.beta1.powi(self.t);
-        let bc2_sqrt = (1.0 - c.beta2.powi(self.t)).sqrt();
-        let step = lr / bc1;
-        let decay = 1.0 - lr * c.weight_decay;
+        let update = AdamWStep::new(&self.cfg, self.t, lr);
         let part = params.len().div_ceil(shards.len()).next_multiple_of(BLOCK);
         let parts = params.par_chunks_mut(part).zip(self.m.par_chunks_mut(part)).zip(self.v.par_chunks_mut(part));
         parts.enumerate().for_each(|(k, ((p, m), v))| {
@@ -440,9 +436,7 @@ impl FlatAdamW {
                             }
                         }
                         for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(&*g) {
-                            *m = c.beta1 * *m + (1.0 - c.beta1) * g;
-                            *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
-                            *p = *p * decay - step * *m / (v.sqrt() / bc2_sqrt + c.eps);
+                            update.apply(p, m, v, g);
                         }
                     }
                 },
