@@ -92,9 +92,7 @@ pub fn run(
     log(&format!("{} decompositions", specs.len()));
     run_all(&ctx, data, &model_path, &specs, out, |spec, r| log(&format!("  {} {}", spec.id, if r.is_ok() { "done" } else { "FAILED" })))?;
     log("per-run analyses");
-    for spec in &specs {
-        analyse_run(&ctx, &out.join("runs").join(&spec.id))?;
-    }
+    analyse_runs(&ctx, out, &specs)?;
     log("stability, consensus and frontiers");
     for (name, group) in seed_groups(&specs) {
         seed_analysis(out, &name, &group)?;
@@ -110,6 +108,16 @@ pub fn run(
 fn run_components(dir: &Path) -> Result<(Components, Components)> {
     let mut d = save::load_factors(&dir.join("factors.safetensors"))?;
     Ok((Components::of(&mut d, |r| r == Role::Displayed), Components::of(&mut d, |r| r == Role::Residual)))
+}
+
+/// [`analyse_run`] for every finished run of `specs`, one run per core.
+pub fn analyse_runs(ctx: &Context, out: &Path, specs: &[RunSpec]) -> Result<()> {
+    use rayon::prelude::*;
+    specs
+        .par_iter()
+        .map(|s| out.join("runs").join(&s.id))
+        .filter(|dir| dir.join("run.json").exists())
+        .try_for_each(|dir| crate::linalg::sequential(|| analyse_run(ctx, &dir)))
 }
 
 /// Gallery, explanations and faithfulness curves of one run folder (skipped when present).

@@ -42,6 +42,7 @@ pub fn run(args: Args) -> Result<()> {
         }
     })?;
     bar.finish_and_clear();
+    crate::study::analyse_runs(&ctx, &args.out, &specs)?;
     for (name, group) in crate::study::seed_groups(&specs) {
         crate::study::seed_analysis(&args.out, &name, &group)?;
     }

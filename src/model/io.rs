@@ -52,3 +52,44 @@ pub fn load_model(path: &Path) -> Result<Bilinear> {
         bias,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ModelConfig;
+
+    #[test]
+    fn round_trip_and_pytorch_layout() {
+        let dir = std::env::temp_dir().join(format!("bilens-model-io-{}", std::process::id()));
+        let path = dir.join("m.safetensors");
+        let cfg = ModelConfig { n_inputs: 12, n_embed: 4, n_hidden: 6, n_outputs: 3 };
+        let mut m = Bilinear::init(cfg, &mut crate::linalg::rng(1));
+        m.bias = vec![0.5, -1.0, 2.0];
+        save_model(&m, &path, HashMap::new()).unwrap();
+        let back = load_model(&path).unwrap();
+        assert_eq!(
+            (back.w_e, back.w_l, back.w_r, back.w_u, back.bias),
+            (m.w_e.clone(), m.w_l.clone(), m.w_r.clone(), m.w_u.clone(), m.bias.clone())
+        );
+        // The file holds exactly PyTorch's state_dict names and shapes, row-major.
+        let f = TensorFile::read(&path).unwrap();
+        let shapes: Vec<(&str, Vec<usize>)> =
+            ["w_e", "w_lr_param", "w_u", "bias"].iter().map(|n| (*n, f.get(n).unwrap().shape.clone())).collect();
+        assert_eq!(shapes, vec![("w_e", vec![4, 12]), ("w_lr_param", vec![2, 6, 4]), ("w_u", vec![3, 6]), ("bias", vec![3])]);
+        assert_eq!(f.get("w_lr_param").unwrap().values[6 * 4], m.w_r[(0, 0)], "index 1 of w_lr_param is the right projection");
+        // Inconsistent shapes are an error naming the file, not a panic.
+        crate::tensor_file::write(
+            &path,
+            &[
+                Named::matrix("w_e", m.w_e.as_ref()),
+                Named { name: "w_lr_param", shape: vec![2, 6, 5], values: vec![0.0; 60] },
+                Named::matrix("w_u", m.w_u.as_ref()),
+            ],
+            HashMap::new(),
+        )
+        .unwrap();
+        let err = format!("{:#}", load_model(&path).unwrap_err());
+        assert!(err.contains("m.safetensors") && err.contains("inconsistent"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
