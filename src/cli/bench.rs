@@ -33,12 +33,8 @@ enum Case {
 
 #[derive(clap::Args)]
 struct DecomposeArgs {
-    /// The base model.
-    #[arg(long)]
-    model: PathBuf,
-    /// Folder of MNIST-format IDX files (default: the embedded digits).
-    #[arg(long)]
-    data: Option<PathBuf>,
+    #[command(flatten)]
+    inputs: super::ModelAndData,
     #[arg(long)]
     preset: String,
     /// Recipe overrides, as for `bilens decompose`.
@@ -85,8 +81,8 @@ fn bench_decompose(args: &DecomposeArgs) -> Result<Value> {
     sets.push(format!("steps={}", args.steps));
     let recipe = super::decompose::recipe(&args.preset, None, &sets)?;
     anyhow::ensure!(recipe.stages == 1, "bench times single-stage presets");
-    let data = super::load_data(&args.data)?;
-    let ctx = Context::new(crate::model::load_model(&args.model)?, &data)?;
+    let data = super::load_data(&args.inputs.data)?;
+    let ctx = Context::new(crate::model::load_model(&args.inputs.model)?, &data)?;
     let fit_data = FitData { distill: (recipe.distill > 0.0).then(|| ctx.distill_set(recipe.distill_images, None)), activation: None };
     let target = Target::new(&ctx.inter, None);
     let weights = Weights { tensor: recipe.tensor, distill: recipe.distill };

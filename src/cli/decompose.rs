@@ -11,12 +11,8 @@ use crate::run::{DataRecord, RunClock, file_sha256, write_json};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The base model (safetensors, bilens or PyTorch state_dict names).
-    #[arg(long)]
-    model: PathBuf,
-    /// Folder of MNIST-format IDX files (default: the embedded digits).
-    #[arg(long)]
-    data: Option<PathBuf>,
+    #[command(flatten)]
+    inputs: super::ModelAndData,
     /// A named recipe (`bilens presets` lists them).
     #[arg(long)]
     preset: String,
@@ -46,8 +42,8 @@ pub fn recipe(preset: &str, config: Option<&Path>, sets: &[String]) -> Result<Re
 pub fn run(args: Args) -> Result<()> {
     let clock = RunClock::start("decompose");
     let recipe = recipe(&args.preset, args.config.as_deref(), &args.sets)?;
-    let data = super::load_data(&args.data)?;
-    let ctx = Context::new(load_model(&args.model)?, &data)?;
+    let data = super::load_data(&args.inputs.data)?;
+    let ctx = Context::new(load_model(&args.inputs.model)?, &data)?;
     recipe.validate(ctx.inter.n_classes())?;
     let total = (recipe.steps * recipe.stages) as u64;
     let bar = super::progress(total, "{prefix} {bar:30} {pos}/{len} steps {msg}");
@@ -58,7 +54,7 @@ pub fn run(args: Args) -> Result<()> {
     })?;
     bar.finish_and_clear();
     experiment::write_outputs(&args.out, &args.preset, &recipe, &mut outcome)?;
-    let inputs = json!({ "model": args.model, "model_sha256": file_sha256(&args.model)?, "preset": args.preset, "overrides": args.sets, "config_file": args.config });
+    let inputs = json!({ "model": args.inputs.model, "model_sha256": file_sha256(&args.inputs.model)?, "preset": args.preset, "overrides": args.sets, "config_file": args.config });
     let record = clock.finish(args.seed, &recipe, Some(DataRecord::of(&data)), inputs, &outcome.metrics)?;
     write_json(&args.out.join("run.json"), &record)?;
     let m = &outcome.metrics;

@@ -7,12 +7,8 @@ use crate::model::load_model;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A bilinear model in safetensors (bilens or PyTorch state_dict names).
-    #[arg(long)]
-    model: PathBuf,
-    /// Folder of MNIST-format IDX files (default: the embedded digits).
-    #[arg(long)]
-    data: Option<PathBuf>,
+    #[command(flatten)]
+    inputs: super::ModelAndData,
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
@@ -25,9 +21,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let model = load_model(&args.model)?;
-    let data = super::load_data(&args.data)?;
-    eigen_baseline::write(&model, &args.model, &data, &args.out, args.show, &args.ks)?;
-    println!("eigen baseline of {} written to {}", args.model.display(), args.out.display());
+    let model = load_model(&args.inputs.model)?;
+    let data = super::load_data(&args.inputs.data)?;
+    eigen_baseline::write(&model, &args.inputs.model, &data, &args.out, args.show, &args.ks)?;
+    println!("eigen baseline of {} written to {}", args.inputs.model.display(), args.out.display());
     Ok(())
 }

@@ -1,5 +1,3 @@
-use std::path::PathBuf;
-
 use anyhow::Result;
 use serde_json::json;
 
@@ -8,17 +6,13 @@ use crate::model::load_model;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A bilinear model in safetensors (bilens or PyTorch state_dict names).
-    #[arg(long)]
-    model: PathBuf,
-    /// Folder of MNIST-format IDX files (default: the embedded digits).
-    #[arg(long)]
-    data: Option<PathBuf>,
+    #[command(flatten)]
+    inputs: super::ModelAndData,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let model = load_model(&args.model)?;
-    let data = super::load_data(&args.data)?;
+    let model = load_model(&args.inputs.model)?;
+    let data = super::load_data(&args.inputs.data)?;
     if model.config().n_inputs != data.test.n_pixels() {
         anyhow::bail!("the model takes {} inputs but the images have {} pixels", model.config().n_inputs, data.test.n_pixels());
     }
@@ -26,7 +20,7 @@ pub fn run(args: Args) -> Result<()> {
     let out = json!({
         "test_accuracy": model.accuracy(&data.test),
         "tensor_norm": inter.norm(),
-        "model": args.model,
+        "model": args.inputs.model,
         "model_config": model.config(),
         "data": crate::run::DataRecord::of(&data),
     });

@@ -72,6 +72,17 @@ pub fn main() -> std::process::ExitCode {
     }
 }
 
+/// The inputs most commands share: a model file and a data folder.
+#[derive(clap::Args)]
+struct ModelAndData {
+    /// A bilinear model in safetensors (bilens or PyTorch state_dict names).
+    #[arg(long)]
+    model: PathBuf,
+    /// Folder of MNIST-format IDX files (default: the embedded digits).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
 /// Loads `--data DIR`, or the embedded default set when no folder is given.
 fn load_data(dir: &Option<PathBuf>) -> anyhow::Result<crate::data::DataSplit> {
     Ok(crate::data::load(dir.as_deref())?)
