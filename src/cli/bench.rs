@@ -35,11 +35,8 @@ enum Case {
 struct DecomposeArgs {
     #[command(flatten)]
     inputs: super::ModelAndData,
-    #[arg(long)]
-    preset: String,
-    /// Recipe overrides, as for `bilens decompose`.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    sets: Vec<String>,
+    #[command(flatten)]
+    choice: super::PresetChoice,
     /// Steps per timed fit.
     #[arg(long, default_value_t = 50)]
     steps: usize,
@@ -77,9 +74,9 @@ fn bench_decompose(args: &DecomposeArgs) -> Result<Value> {
     if args.repeats == 0 || args.steps == 0 {
         bail!("--repeats and --steps must be at least 1");
     }
-    let mut sets = args.sets.clone();
+    let mut sets = args.choice.sets.clone();
     sets.push(format!("steps={}", args.steps));
-    let recipe = super::decompose::recipe(&args.preset, None, &sets)?;
+    let recipe = super::decompose::recipe(&args.choice.preset, None, &sets)?;
     anyhow::ensure!(recipe.stages == 1, "bench times single-stage presets");
     let data = super::load_data(&args.inputs.data)?;
     let ctx = Context::new(crate::model::load_model(&args.inputs.model)?, &data)?;
@@ -96,8 +93,8 @@ fn bench_decompose(args: &DecomposeArgs) -> Result<Value> {
     let t = Timing::of(runs);
     Ok(json!({
         "case": "decompose",
-        "preset": args.preset,
-        "overrides": args.sets,
+        "preset": args.choice.preset,
+        "overrides": args.choice.sets,
         "threads": crate::linalg::threads(),
         "steps": args.steps,
         "ms_per_step": { "best": 1e3 * t.best, "median": 1e3 * t.median },

@@ -13,12 +13,8 @@ use crate::run::{DataRecord, RunClock, file_sha256, write_json};
 pub struct Args {
     #[command(flatten)]
     inputs: super::ModelAndData,
-    /// A named recipe (`bilens presets` lists them).
-    #[arg(long)]
-    preset: String,
-    /// Override a recipe field, e.g. `--set rank=32 --set steps=80 --set optimizer=muon`.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    sets: Vec<String>,
+    #[command(flatten)]
+    choice: super::PresetChoice,
     /// TOML file of overrides (applied before `--set`).
     #[arg(long)]
     config: Option<PathBuf>,
@@ -41,26 +37,26 @@ pub fn recipe(preset: &str, config: Option<&Path>, sets: &[String]) -> Result<Re
 
 pub fn run(args: Args) -> Result<()> {
     let clock = RunClock::start("decompose");
-    let recipe = recipe(&args.preset, args.config.as_deref(), &args.sets)?;
+    let recipe = recipe(&args.choice.preset, args.config.as_deref(), &args.choice.sets)?;
     let data = super::load_data(&args.inputs.data)?;
     let ctx = Context::new(load_model(&args.inputs.model)?, &data)?;
     recipe.validate(ctx.inter.n_classes())?;
     let total = (recipe.steps * recipe.stages) as u64;
     let bar = super::progress(total, "{prefix} {bar:30} {pos}/{len} steps {msg}");
-    bar.set_prefix(args.preset.clone());
+    bar.set_prefix(args.choice.preset.clone());
     let mut outcome = experiment::run(&ctx, &recipe, args.seed, |_, _, loss, cos| {
         bar.inc(1);
         bar.set_message(format!("loss {loss:.4} cosine {cos:.4}"));
     })?;
     bar.finish_and_clear();
-    experiment::write_outputs(&args.out, &args.preset, &recipe, &mut outcome)?;
-    let inputs = json!({ "model": args.inputs.model, "model_sha256": file_sha256(&args.inputs.model)?, "preset": args.preset, "overrides": args.sets, "config_file": args.config });
+    experiment::write_outputs(&args.out, &args.choice.preset, &recipe, &mut outcome)?;
+    let inputs = json!({ "model": args.inputs.model, "model_sha256": file_sha256(&args.inputs.model)?, "preset": args.choice.preset, "overrides": args.choice.sets, "config_file": args.config });
     let record = clock.finish(args.seed, &recipe, Some(DataRecord::of(&data)), inputs, &outcome.metrics)?;
     write_json(&args.out.join("run.json"), &record)?;
     let m = &outcome.metrics;
     println!(
         "{}: tensor cosine {:.4} (displayed {:.4}), test accuracy {:.4} ({:.4} with bias), selectivity {:.3}; results in {}",
-        args.preset,
+        args.choice.preset,
         m.tensor_cosine,
         m.displayed_cosine,
         m.test_accuracy,

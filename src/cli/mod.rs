@@ -83,6 +83,17 @@ struct ModelAndData {
     data: Option<PathBuf>,
 }
 
+/// A preset and its `--set` overrides (decompose, bench).
+#[derive(clap::Args)]
+struct PresetChoice {
+    /// A named recipe (`bilens presets` lists them).
+    #[arg(long)]
+    preset: String,
+    /// Override a recipe field, e.g. `--set rank=32 --set steps=80 --set optimizer=muon`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+}
+
 /// Loads `--data DIR`, or the embedded default set when no folder is given.
 fn load_data(dir: &Option<PathBuf>) -> anyhow::Result<crate::data::DataSplit> {
     Ok(crate::data::load(dir.as_deref())?)
