@@ -1,9 +1,11 @@
-//! Small shared numerics: the thread knob, seeded random numbers, and faer conveniences.
+//! Small shared numerics: parallelism, seeded random numbers, and faer conveniences.
 //!
 //! Matrices are faer `Mat<f32>`; patterns and factors are stored one component per column
-//! (784 × r), as in the reference study.
-
-use std::sync::atomic::{AtomicUsize, Ordering};
+//! (`inputs × r`), as in the reference study.
+//!
+//! Parallelism follows the rayon pool the work runs in: matrix products and parallel loops use
+//! as many threads as [`rayon::current_num_threads`] says, so a caller chooses the thread count
+//! by running inside a pool of that size ([`with_threads`]); there is no global setting.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
@@ -18,19 +20,12 @@ pub fn rng(seed: u64) -> Rng {
     Rng::seed_from_u64(seed)
 }
 
-static THREADS: AtomicUsize = AtomicUsize::new(1);
+/// The most threads bilens accepts (far above any machine it runs on; a guard against typos).
+pub const MAX_THREADS: usize = 1024;
 
-/// Sets the number of threads used by matrix products and by rayon's global pool.
-pub fn set_threads(n: usize) {
-    let n = n.max(1);
-    THREADS.store(n, Ordering::Relaxed);
-    // The global pool can only be built once; later calls keep the first pool.
-    let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
-}
-
-/// Threads chosen with [`set_threads`] (1 until then).
+/// Threads of the pool the caller runs in.
 pub fn threads() -> usize {
-    THREADS.load(Ordering::Relaxed)
+    rayon::current_num_threads()
 }
 
 thread_local! {
@@ -94,6 +89,11 @@ pub fn mul_add(dst: faer::MatMut<'_, f32>, lhs: MatRef<'_, f32>, rhs: MatRef<'_,
     matmul(dst, Accum::Add, lhs, rhs, alpha, par());
 }
 
+/// f64 copy of a matrix, for the few places where exactness beats speed.
+pub fn to_f64(m: MatRef<'_, f32>) -> Mat<f64> {
+    Mat::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)] as f64)
+}
+
 /// A row-major `rows × cols` slice viewed as a matrix (no copy).
 pub fn row_major(data: &[f32], rows: usize, cols: usize) -> MatRef<'_, f32> {
     MatRef::from_row_major_slice(data, rows, cols)
@@ -116,6 +116,7 @@ pub fn from_row_major(data: &[f32], rows: usize, cols: usize) -> Mat<f32> {
 }
 
 /// Frobenius inner product of two equally shaped matrices, accumulated in f64.
+#[cfg(test)]
 pub fn dot(a: MatRef<'_, f32>, b: MatRef<'_, f32>) -> f64 {
     assert_eq!((a.nrows(), a.ncols()), (b.nrows(), b.ncols()));
     let mut s = 0.0f64;
@@ -219,11 +220,8 @@ impl SparseRows {
         self.rows
     }
 
-    pub fn ncols(&self) -> usize {
-        self.cols
-    }
-
     /// Share of entries that are nonzero.
+    #[cfg(test)]
     pub fn density(&self) -> f64 {
         self.val.len() as f64 / (self.rows * self.cols).max(1) as f64
     }

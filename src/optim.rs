@@ -166,6 +166,7 @@ impl Muon {
 /// iteration on the `m × m` Gram matrices, accumulates `Π = P₄⋯P₀`, and touches the long
 /// side only twice (`A₀ = XXᵀ` and `ΠX`): the same map in exact arithmetic, at a third of the
 /// work for the `784 × r` factors of a decomposition.
+#[cfg(test)]
 pub fn newton_schulz(g: MatRef<'_, f32>) -> Mat<f32> {
     let mut out = Mat::zeros(g.nrows(), g.ncols());
     newton_schulz_add(g, out.as_mut(), 1.0);
@@ -221,7 +222,7 @@ fn newton_schulz_direct(g: MatRef<'_, f32>) -> Mat<f32> {
     let transposed = g.nrows() > g.ncols();
     let mut x = if transposed { g.transpose().to_owned() } else { g.to_owned() };
     let norm = x.norm_l2().max(NS_EPS);
-    x = x * faer::Scale(1.0 / norm);
+    x *= faer::Scale(1.0 / norm);
     let (a, b, c) = NS_COEFFICIENTS;
     for _ in 0..NS_STEPS {
         let gram = crate::linalg::mul(x.as_ref(), x.transpose());

@@ -4,6 +4,8 @@
 //! pointer events, and render a non-trivial screenshot. Skipped when /usr/bin/chromium is
 //! absent (install it with `apt-get install -y chromium`).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -13,13 +15,6 @@ fn bilens(args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_bilens")).args(args).output().expect("running bilens");
     assert!(out.status.success(), "bilens {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
     out
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bilens-report-browser-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// A study folder: base model (1 epoch), two 20-step rank-8 runs, the eigen baseline.
@@ -79,7 +74,7 @@ fn assert_no_console_errors(stderr: &str) {
 
 #[test]
 fn report_of_a_tiny_study_passes_its_browser_self_check() {
-    let root = temp_dir("study");
+    let root = common::temp_dir("report-browser");
     let study = tiny_study(&root);
     let report = root.join("report.html");
     bilens(&["report", study.to_str().unwrap(), "--out", report.to_str().unwrap()]);
@@ -88,7 +83,7 @@ fn report_of_a_tiny_study_passes_its_browser_self_check() {
     assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("src=\"//"), "the page is offline");
 
     if !Path::new(CHROMIUM).exists() {
-        eprintln!("skipping the browser checks: {CHROMIUM} not found (apt-get install -y chromium)");
+        common::skip("browser", &format!("{CHROMIUM} not found (scripts/setup.sh installs it)"));
         return;
     }
     let url = format!("file://{}", report.display());

@@ -36,7 +36,7 @@ fn killed_sweep_resumes_without_losing_or_duplicating_runs() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let at_kill = finished(&out);
-    assert!(at_kill >= 1 && at_kill < 6, "the kill should land mid-sweep ({at_kill} of 6 finished)");
+    assert!((1..6).contains(&at_kill), "the kill should land mid-sweep ({at_kill} of 6 finished)");
 
     let status = sweep().status().unwrap();
     assert!(status.success());

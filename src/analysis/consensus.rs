@@ -17,7 +17,7 @@
 use serde::Serialize;
 
 use super::stability::{oriented_similarity, similarity_matrix};
-use crate::decomp::components::Components;
+use crate::decomp::Components;
 
 /// What to pool and how alike components must be to count as one.
 #[derive(Clone, Debug, Serialize)]
@@ -198,18 +198,18 @@ fn describe(runs: &[Components], pool: &[(usize, usize)], sim: &[f64], g: &[usiz
     let medoid = g.iter().copied().fold(g[0], |m, a| if total(a) > total(m) { a } else { m });
     let (mr, mi) = pool[medoid];
     let med = &runs[mr];
-    let (pixels, classes) = (med.plus.nrows(), med.heads.nrows());
+    let (pixels, classes) = (med.inputs, med.outputs);
     let (mut plus, mut minus, mut head) = (vec![0.0f32; pixels], vec![0.0f32; pixels], vec![0.0f32; classes]);
     let mut swapped = Vec::with_capacity(g.len());
     let mut votes = Vec::with_capacity(g.len());
     for &m in g {
         let (r, i) = pool[m];
-        let c = &runs[r];
-        let (_, swap) = oriented_similarity(med, mi, c, i, use_heads);
+        let (_, swap) = oriented_similarity(med, mi, &runs[r], i, use_heads);
+        let (c, mc) = (&runs[r].items[i], &med.items[mi]);
         let (p, q, h) = if swap { (&c.minus, &c.plus, -1.0) } else { (&c.plus, &c.minus, 1.0) };
-        accumulate(&mut plus, &column(p, i), &column(&med.plus, mi));
-        accumulate(&mut minus, &column(q, i), &column(&med.minus, mi));
-        let aligned: Vec<f32> = c.heads.col(i).iter().map(|v| h * v).collect();
+        accumulate(&mut plus, p, &mc.plus);
+        accumulate(&mut minus, q, &mc.minus);
+        let aligned: Vec<f32> = c.head.iter().map(|v| h * v).collect();
         votes.push(crate::model::argmax(aligned.iter().map(|v| v.abs())));
         head.iter_mut().zip(&aligned).for_each(|(s, v)| *s += v / g.len() as f32);
         swapped.push(swap);
@@ -238,10 +238,6 @@ fn accumulate(sum: &mut [f32], x: &[f32], reference: &[f32]) {
     let agree: f32 = x.iter().zip(reference).map(|(a, b)| a * b).sum();
     let s = if agree < 0.0 { -1.0 } else { 1.0 };
     sum.iter_mut().zip(x).for_each(|(t, v)| *t += s * v);
-}
-
-fn column(m: &faer::Mat<f32>, k: usize) -> Vec<f32> {
-    m.col(k).iter().copied().collect()
 }
 
 fn normalise(v: &mut [f32]) {
@@ -291,15 +287,16 @@ mod tests {
             assert!((c.min_similarity - 1.0).abs() < 1e-5 && (c.class_agreement - 1.0).abs() < 1e-12);
             // The consensus is x's component up to the symmetries, with its full head: a
             // head averaged without alignment would shrink.
-            let id = cos(&c.plus, x.plus.col(i).iter().copied()).abs();
-            let sw = cos(&c.plus, x.minus.col(i).iter().copied()).abs();
-            let hx: Vec<f32> = x.heads.col(i).iter().copied().collect();
+            let xi = &x.items[i];
+            let id = cos(&c.plus, xi.plus.iter().copied()).abs();
+            let sw = cos(&c.plus, xi.minus.iter().copied()).abs();
+            let hx: Vec<f32> = xi.head.clone();
             let (same, orient) = if id > sw { (id, 1.0) } else { (sw, -1.0) };
             assert!(same > 1.0 - 1e-5, "patterns {id} / {sw}");
             for (a, b) in c.head.iter().zip(&hx) {
                 assert!((a - orient * b).abs() < 1e-5, "head {:?} vs {hx:?}", c.head);
             }
-            let (class, sign) = x.head_class(i);
+            let (class, sign) = xi.head_class();
             assert_eq!((c.class, c.sign), (class, sign * orient));
         }
     }
@@ -319,10 +316,7 @@ mod tests {
         // Run 0 holds the same component twice; run 1 is a copy. Without the constraint the
         // four would form one cluster of "support" 4.
         let mut x = random_components(40, 4, 0);
-        for m in [&mut x.a, &mut x.b, &mut x.plus, &mut x.minus, &mut x.heads] {
-            let c0: Vec<f32> = m.col(0).iter().copied().collect();
-            m.col_mut(1).iter_mut().zip(c0).for_each(|(v, c)| *v = c);
-        }
+        x.items[1] = crate::decomp::Component { index: 1, ..x.items[0].clone() };
         assert!((component_similarity(&x, 0, &x, 1, true) - 1.0).abs() < 1e-9);
         let rep = consensus(&[x.clone(), x.clone()], &ConsensusConfig { per_run: 4, min_similarity: 0.5, use_heads: true });
         for c in &rep.clusters {

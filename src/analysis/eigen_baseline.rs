@@ -1,40 +1,45 @@
-//! The eigendecomposition baseline of a model as files: the truncation table (accuracy and
-//! cosine of the top-k eigen-model per class), eigenvector grids and spectra (SPEC §3.4).
+//! The eigendecomposition baseline of a model (SPEC §3.4): the truncation table (accuracy and
+//! cosine of the top-k eigen-model per class), eigenvector grids and spectra.
 
-use std::path::Path;
-
-use anyhow::Result;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::data::DataSplit;
-use crate::figures::{self, Cell, Grid, LineChart, Scale, Series};
+use crate::data::Dataset;
+use crate::figures::{Cell, Figure, Grid, LineChart, Scale, Series};
+use crate::image::ImageShape;
 use crate::interaction::eigen::{Basis, Eigen};
 use crate::interaction::{CpTensor, Interaction};
-use crate::model::{Bilinear, accuracy};
-use crate::run::{DataRecord, RunClock, file_sha256, write_atomic, write_json};
+use crate::model::{Bilinear, accuracy, add_bias};
 
 /// Eigenvectors kept per class in the truncated models, by default.
 pub const DEFAULT_KS: [usize; 13] = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96];
 
 /// Fidelity of the model that keeps the top-k eigenvectors of every class.
-#[derive(Serialize)]
-struct TruncationRow {
-    basis: Basis,
-    k: usize,
-    components: usize,
-    tensor_cosine: f64,
-    test_accuracy: f64,
-    test_accuracy_with_bias: f64,
+#[derive(Clone, Debug, Serialize)]
+pub struct TruncationRow {
+    pub basis: Basis,
+    pub k: usize,
+    pub components: usize,
+    pub tensor_cosine: f64,
+    pub test_accuracy: Option<f64>,
+    pub test_accuracy_with_bias: Option<f64>,
 }
 
-/// The eigen baseline of `model` into `out`: truncation table, figures and `run.json`.
-pub fn write(model: &Bilinear, model_path: &Path, data: &DataSplit, out: &Path, show: usize, ks: &[usize]) -> Result<()> {
-    let clock = RunClock::start("eigen");
+/// The eigen baseline of one model.
+pub struct EigenBaseline {
+    pub rows: Vec<TruncationRow>,
+    /// Summary numbers (norm, accuracy, extreme eigenvalues per class, the truncation rows).
+    pub metrics: Value,
+    /// `(file name, figure)`; eigenvector grids only when the inputs are images.
+    pub figures: Vec<(&'static str, Figure)>,
+}
+
+/// The eigen baseline of `model`: truncations to each `k` of `ks` (accuracy on `test` when
+/// given) and figures showing `show` eigenvectors of each sign per class.
+pub fn eigen_baseline(model: &Bilinear, test: Option<&Dataset>, image: Option<ImageShape>, show: usize, ks: &[usize]) -> EigenBaseline {
     let inter = Interaction::new(model);
     let embedding = Eigen::embedding(&inter);
     let pixel = Eigen::pixel(&inter);
-
     let mut rows = Vec::new();
     for eig in [&embedding, &pixel] {
         for &k in ks {
@@ -44,59 +49,52 @@ pub fn write(model: &Bilinear, model_path: &Path, data: &DataSplit, out: &Path, 
                 k,
                 components: t.rank(),
                 tensor_cosine: inter.cosine(&t),
-                test_accuracy: cp_accuracy(&t, None, &data.test),
-                test_accuracy_with_bias: cp_accuracy(&t, Some(model), &data.test),
+                test_accuracy: test.map(|d| cp_accuracy(&t, None, d)),
+                test_accuracy_with_bias: test.map(|d| cp_accuracy(&t, Some(&model.bias), d)),
             });
         }
     }
-    let mut csv = csv::Writer::from_writer(Vec::new());
-    for r in &rows {
-        csv.serialize(r)?;
+    let mut figures = vec![
+        ("eigenspectrum.png", Figure::Lines(spectrum_chart(&embedding))),
+        ("truncation_cosine.png", Figure::Lines(truncation_chart(&rows, |r| Some(r.tensor_cosine), "tensor cosine"))),
+    ];
+    if test.is_some() {
+        figures.push((
+            "truncation_accuracy.png",
+            Figure::Lines(truncation_chart(&rows, |r| r.test_accuracy_with_bias, "test accuracy (with bias)")),
+        ));
     }
-    write_atomic(&out.join("truncation.csv"), &csv.into_inner()?)?;
-
-    draw_eigenvectors(&embedding, show, &out.join("eigenvectors.png"))?;
-    draw_eigenvectors(&pixel, show, &out.join("eigenvectors_pixel.png"))?;
-    figures::draw_lines(&spectrum_chart(&embedding), &out.join("eigenspectrum.png"))?;
-    figures::draw_lines(
-        &truncation_chart(&rows, |r| r.test_accuracy_with_bias, "test accuracy (with bias)"),
-        &out.join("truncation_accuracy.png"),
-    )?;
-    figures::draw_lines(&truncation_chart(&rows, |r| r.tensor_cosine, "tensor cosine"), &out.join("truncation_cosine.png"))?;
-
+    if let Some(shape) = image {
+        figures.push(("eigenvectors.png", Figure::Grid(eigenvector_grid(&embedding, shape, show))));
+        figures.push(("eigenvectors_pixel.png", Figure::Grid(eigenvector_grid(&pixel, shape, show))));
+    }
     let extremes = |eig: &Eigen, pick: fn(&[f64]) -> f64| eig.values.iter().map(|v| pick(v)).collect::<Vec<_>>();
     let metrics = json!({
         "tensor_norm": inter.norm(),
-        "test_accuracy": model.accuracy(&data.test),
+        "test_accuracy": test.map(|d| model.accuracy(d)),
         "embedding_largest_eigenvalue": extremes(&embedding, |v| v[v.len() - 1]),
         "embedding_smallest_eigenvalue": extremes(&embedding, |v| v[0]),
         "pixel_largest_eigenvalue": extremes(&pixel, |v| v[v.len() - 1]),
         "pixel_smallest_eigenvalue": extremes(&pixel, |v| v[0]),
         "truncation": rows,
     });
-    let inputs = json!({ "model": model_path, "model_sha256": file_sha256(model_path)? });
-    let record = clock.finish(0, json!({ "show": show, "ks": ks }), Some(DataRecord::of(data)), inputs, &metrics)?;
-    write_json(&out.join("run.json"), &record)
+    EigenBaseline { rows, metrics, figures }
 }
 
-/// Test accuracy of the quadratic model `xᵀ T_c x` (+ the base model's bias when given).
-fn cp_accuracy(t: &CpTensor, bias_from: Option<&Bilinear>, test: &crate::data::Dataset) -> f64 {
+/// Test accuracy of the quadratic model `xᵀ T_c x` (+ `bias` when given).
+fn cp_accuracy(t: &CpTensor, bias: Option<&[f32]>, test: &Dataset) -> f64 {
     accuracy(test, |x| {
         let mut z = t.logits(x);
-        if let Some(m) = bias_from {
-            for j in 0..z.ncols() {
-                for i in 0..z.nrows() {
-                    z[(i, j)] += m.bias[j];
-                }
-            }
+        if let Some(b) = bias {
+            add_bias(&mut z, b);
         }
         z
     })
 }
 
-/// Rows are digits; columns the `show` most positive then the `show` most negative
+/// Rows are classes; columns the `show` most positive then the `show` most negative
 /// eigenvectors, each titled with its eigenvalue.
-fn draw_eigenvectors(eig: &Eigen, show: usize, path: &std::path::Path) -> Result<()> {
+fn eigenvector_grid(eig: &Eigen, shape: ImageShape, show: usize) -> Grid {
     let mut rows = Vec::new();
     let mut titles = Vec::new();
     for (c, values) in eig.values.iter().enumerate() {
@@ -109,18 +107,17 @@ fn draw_eigenvectors(eig: &Eigen, show: usize, path: &std::path::Path) -> Result
         Basis::Embedding => "embedding-space eigenvectors projected to pixels",
         Basis::Pixel => "unit pixel-space eigenvectors",
     };
-    let grid = Grid {
+    Grid {
         title: format!("Top positive and negative eigenvectors per digit ({basis})"),
         column_titles: (1..=show).map(|i| format!("+{i}")).chain((1..=show).map(|i| format!("−{i}"))).collect(),
         row_labels: (0..eig.values.len()).map(|c| format!("digit {c}")).collect(),
         rows,
         cell_titles: titles,
-        image_side: (28, 28),
+        image_side: (shape.height, shape.width),
         caption: "red = positive pixel weight, blue = negative, white = 0; each row shares one symmetric colour scale; titles give λ"
             .to_string(),
         scale: Scale::PerRow,
-    };
-    figures::draw_grid(&grid, path)
+    }
 }
 
 fn spectrum_chart(eig: &Eigen) -> LineChart {
@@ -140,12 +137,12 @@ fn spectrum_chart(eig: &Eigen) -> LineChart {
     }
 }
 
-fn truncation_chart(rows: &[TruncationRow], value: fn(&TruncationRow) -> f64, y_label: &str) -> LineChart {
+fn truncation_chart(rows: &[TruncationRow], value: fn(&TruncationRow) -> Option<f64>, y_label: &str) -> LineChart {
     let series = [Basis::Embedding, Basis::Pixel]
         .into_iter()
         .map(|b| Series {
             name: format!("{b:?} eigenvectors").to_lowercase(),
-            points: rows.iter().filter(|r| r.basis == b).map(|r| (r.k as f64, value(r))).collect(),
+            points: rows.iter().filter(|r| r.basis == b).filter_map(|r| Some((r.k as f64, value(r)?))).collect(),
         })
         .collect();
     LineChart {

@@ -3,19 +3,27 @@
 
 use faer::MatRef;
 
-use crate::decomp::components::Components;
+use crate::decomp::Components;
 use crate::figures::{Cell, Grid, Scale};
+use crate::image::ImageShape;
 
 /// Contributions `d_cr · act_r(x)` of every displayed component to every class, `C × R`.
 pub fn contributions(c: &Components, x: &[f32]) -> faer::Mat<f32> {
     let acts = c.activations(MatRef::from_row_major_slice(x, 1, x.len()));
-    faer::Mat::from_fn(c.heads.nrows(), c.len(), |class, r| c.heads[(class, r)] * acts[(0, r)])
+    faer::Mat::from_fn(c.outputs, c.len(), |class, r| c.items[r].head[class] * acts[(0, r)])
 }
 
 /// One row per (image, top class): the image, then the `m` components voting most for the
 /// class and the `m` voting most against it, each titled with its contribution.
 /// `rest(x)` gives the logits not explained by `shown` (residual branch and bias).
-pub fn explanations(shown: &Components, rest: impl Fn(&[f32]) -> Vec<f32>, images: &[(&[f32], u8)], top_classes: usize, m: usize) -> Grid {
+pub fn explanations(
+    shown: &Components,
+    rest: impl Fn(&[f32]) -> Vec<f32>,
+    images: &[(&[f32], u8)],
+    shape: ImageShape,
+    top_classes: usize,
+    m: usize,
+) -> Grid {
     let mut rows = Vec::new();
     let mut titles = Vec::new();
     let mut labels = Vec::new();
@@ -33,9 +41,9 @@ pub fn explanations(shown: &Components, rest: impl Fn(&[f32]) -> Vec<f32>, image
             let mut t = vec![format!("label {label}")];
             for &r in &picks {
                 // Show the pattern this image actually matches more strongly.
-                let (p, q) = (dot(shown.plus.col(r).iter(), x), dot(shown.minus.col(r).iter(), x));
-                let col = if p.abs() >= q.abs() { &shown.plus } else { &shown.minus };
-                row.push(Cell::Pattern(col.col(r).iter().copied().collect()));
+                let c = &shown.items[r];
+                let (p, q) = (dot(c.plus.iter(), x), dot(c.minus.iter(), x));
+                row.push(Cell::Pattern(if p.abs() >= q.abs() { c.plus.clone() } else { c.minus.clone() }));
                 t.push(format!("#{} {:+.2}", r + 1, contrib[(class, r)]));
             }
             labels.push(format!("class {class}: {:.2}\n(other {:+.2})", logits[class], other[class]));
@@ -49,7 +57,7 @@ pub fn explanations(shown: &Components, rest: impl Fn(&[f32]) -> Vec<f32>, image
         row_labels: labels,
         rows,
         cell_titles: titles,
-        image_side: (28, 28),
+        image_side: (shape.height, shape.width),
         caption: "Each row: one input and one of its highest logits; the logit is the sum of the component contributions d_c·(a·x)(b·x) shown in the titles, plus 'other' \
                   (residual branch and output bias). Each pattern shown is the one (plus or minus) the input projects on more strongly."
             .to_string(),

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::data::Dataset;
-use crate::decomp::components::Components;
+use crate::decomp::Components;
 use crate::figures::{LineChart, Series};
 use crate::interaction::eigen::Eigen;
 use crate::interaction::{CpTensor, Interaction};

@@ -3,7 +3,7 @@
 //! follow the same strength order of [`Components`]).
 
 use crate::data::Dataset;
-use crate::decomp::components::Components;
+use crate::decomp::Components;
 use crate::figures::{Cell, Grid, Scale};
 
 /// Indices of the `n` images with the largest and the `n` with the most negative activation
@@ -27,9 +27,10 @@ pub fn gallery(c: &Components, test: &Dataset, k: usize, n: usize) -> Grid {
     let mut labels = Vec::new();
     for r in 0..k {
         let (pos, neg) = top_images(&acts, r, n);
-        let (class, sign) = c.head_class(r);
+        let comp = &c.items[r];
+        let (class, sign) = comp.head_class();
         labels.push(format!("#{} {}{}", r + 1, if sign < 0.0 { "−" } else { "+" }, class));
-        let mut row = vec![Cell::Pattern(c.plus.col(r).iter().copied().collect()), Cell::Pattern(c.minus.col(r).iter().copied().collect())];
+        let mut row = vec![Cell::Pattern(comp.plus.clone()), Cell::Pattern(comp.minus.clone())];
         let mut t = vec![String::new(), String::new()];
         for &i in pos.iter().chain(&neg) {
             row.push(Cell::Digit(test.image(i).to_vec()));
@@ -44,7 +45,7 @@ pub fn gallery(c: &Components, test: &Dataset, k: usize, n: usize) -> Grid {
         row_labels: labels,
         rows,
         cell_titles: titles,
-        image_side: (28, 28),
+        image_side: (test.shape.height, test.shape.width),
         caption: "Rows: the strongest components (strength order, class and sign of the head). Image titles: true label · activation (a·x)(b·x) before the head; \
                   a high activation pushes the head's class up if the head weight is positive. Patterns: red positive, blue negative, one scale per row."
             .to_string(),

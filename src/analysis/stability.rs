@@ -12,7 +12,7 @@ use faer::{Mat, MatRef};
 use serde::Serialize;
 
 use super::matching;
-use crate::decomp::components::Components;
+use crate::decomp::Components;
 use crate::linalg;
 
 /// Columns with a squared norm below this are absent patterns (the zero minus of symmetric
@@ -35,9 +35,10 @@ pub fn component_similarity(x: &Components, i: usize, y: &Components, j: usize, 
 /// [`component_similarity`] and whether the swap `(P, M, d) → (M, P, −d)` of `y`'s
 /// component is the orientation that achieves it (ties go to the one whose heads agree).
 pub fn oriented_similarity(x: &Components, i: usize, y: &Components, j: usize, use_heads: bool) -> (f64, bool) {
-    let col = |m: &Mat<f32>, k: usize| m.col(k).iter().map(|&v| v as f64).collect::<Vec<f64>>();
-    let (xp, xm, yp, ym) = (col(&x.plus, i), col(&x.minus, i), col(&y.plus, j), col(&y.minus, j));
-    let (xh, yh) = (col(&x.heads, i), col(&y.heads, j));
+    let f64s = |v: &[f32]| v.iter().map(|&v| v as f64).collect::<Vec<f64>>();
+    let (cx, cy) = (&x.items[i], &y.items[j]);
+    let (xp, xm, yp, ym) = (f64s(&cx.plus), f64s(&cx.minus), f64s(&cy.plus), f64s(&cy.minus));
+    let (xh, yh) = (f64s(&cx.head), f64s(&cy.head));
     let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
     let cos = |a: &[f64], b: &[f64]| {
         let n = (dot(a, a) * dot(b, b)).sqrt();
@@ -61,12 +62,13 @@ pub fn oriented_similarity(x: &Components, i: usize, y: &Components, j: usize, u
 /// first `ny` (columns), computed with matrix products (f32 accumulation).
 pub fn similarity_matrix(x: &Components, nx: usize, y: &Components, ny: usize, use_heads: bool) -> Mat<f64> {
     let (nx, ny) = (nx.min(x.len()), ny.min(y.len()));
-    let (xp, xpz) = unit_columns(x.plus.as_ref(), nx);
-    let (xm, xmz) = unit_columns(x.minus.as_ref(), nx);
-    let (xh, _) = unit_columns(x.heads.as_ref(), nx);
-    let (yp, ypz) = unit_columns(y.plus.as_ref(), ny);
-    let (ym, ymz) = unit_columns(y.minus.as_ref(), ny);
-    let (yh, _) = unit_columns(y.heads.as_ref(), ny);
+    let (x, y) = (x.top(nx), y.top(ny));
+    let (xp, xpz) = unit_columns(x.plus().as_ref(), nx);
+    let (xm, xmz) = unit_columns(x.minus().as_ref(), nx);
+    let (xh, _) = unit_columns(x.heads().as_ref(), nx);
+    let (yp, ypz) = unit_columns(y.plus().as_ref(), ny);
+    let (ym, ymz) = unit_columns(y.minus().as_ref(), ny);
+    let (yh, _) = unit_columns(y.heads().as_ref(), ny);
     let gram = |a: &Mat<f32>, b: &Mat<f32>| linalg::mul(a.transpose(), b.as_ref());
     let (pp, mm, pm, mp, hh) = (gram(&xp, &yp), gram(&xm, &ym), gram(&xp, &ym), gram(&xm, &yp), gram(&xh, &yh));
     Mat::from_fn(nx, ny, |i, j| {
@@ -110,13 +112,14 @@ pub fn match_runs(x: &Components, y: &Components, top: usize, use_heads: bool) -
 }
 
 /// Each of `x`'s `top` strongest components against the component of `y` at the same
-/// parameter position (`origin`: bank and index). For template-anchored runs this pairs the
+/// parameter position (bank and index). For template-anchored runs this pairs the
 /// components that share an anchor, the comparison SPEC §13.13 notes was never made; a
 /// component whose origin `y` lacks is skipped.
 pub fn index_wise(x: &Components, y: &Components, top: usize, use_heads: bool) -> Matching {
     let pairs = (0..top.min(x.len()))
         .filter_map(|i| {
-            let j = y.origin.iter().position(|&o| o == x.origin[i])?;
+            let origin = (x.items[i].bank, x.items[i].index);
+            let j = y.iter().position(|c| (c.bank, c.index) == origin)?;
             Some((i, j, component_similarity(x, i, y, j, use_heads)))
         })
         .collect();
@@ -128,9 +131,9 @@ pub fn index_wise(x: &Components, y: &Components, top: usize, use_heads: bool) -
 /// greedy assignment. Pattern index `top + k` is component k's minus.
 pub fn reference_greedy(x: &Components, y: &Components, top: usize) -> Matching {
     let patterns = |c: &Components| {
-        let k = top.min(c.len());
-        let (p, _) = unit_columns(c.plus.as_ref(), k);
-        let (m, _) = unit_columns(c.minus.as_ref(), k);
+        let (k, c) = (top.min(c.len()), c.top(top));
+        let (p, _) = unit_columns(c.plus().as_ref(), k);
+        let (m, _) = unit_columns(c.minus().as_ref(), k);
         Mat::from_fn(p.nrows(), 2 * k, |r, j| if j < k { p[(r, j)] } else { m[(r, j - k)] })
     };
     let (px, py) = (patterns(x), patterns(y));
@@ -278,10 +281,8 @@ mod tests {
         let x = random_components(3, 4, 0);
         // Negating only the head (no pattern swap) is not a symmetry.
         let mut y = x.clone();
-        for r in 0..y.len() {
-            for c in 0..y.heads.nrows() {
-                y.heads[(c, r)] = -y.heads[(c, r)];
-            }
+        for c in &mut y.items {
+            c.head.iter_mut().for_each(|v| *v = -*v);
         }
         let plain = component_similarity(&x, 0, &y, 0, false);
         let with_heads = component_similarity(&x, 0, &y, 0, true);
@@ -294,7 +295,7 @@ mod tests {
     #[test]
     fn symmetric_components_compare_by_plus_alone() {
         let x = random_components(4, 6, 6);
-        assert!(x.minus.col(0).iter().all(|&v| v == 0.0));
+        assert!(x.items[0].minus.iter().all(|&v| v == 0.0));
         let y = transform(&x, &[1, 0, 2, 3, 4, 5], &[true; 6], &[false; 6]);
         assert!((component_similarity(&x, 1, &y, 0, true) - 1.0).abs() < 1e-9);
         let z = random_components(5, 6, 0);

@@ -68,9 +68,8 @@ pub fn run(args: Args) -> Result<()> {
 /// Times `fit` on a freshly initialised decomposition, excluding the shared setup (base model,
 /// data splits, distillation targets) and the final evaluation.
 fn bench_decompose(args: &DecomposeArgs) -> Result<Value> {
-    use crate::decomp::experiment::Context;
-    use crate::decomp::fit::{FitData, Weights, fit};
-    use crate::decomp::loss::Target;
+    use crate::decomp::context::{Context, ContextOptions, initial};
+    use crate::decomp::fit::fit;
     if args.repeats == 0 || args.steps == 0 {
         bail!("--repeats and --steps must be at least 1");
     }
@@ -79,15 +78,13 @@ fn bench_decompose(args: &DecomposeArgs) -> Result<Value> {
     let recipe = super::decompose::recipe(&args.choice.preset, None, &sets)?;
     anyhow::ensure!(recipe.stages == 1, "bench times single-stage presets");
     let data = super::load_data(&args.inputs.data)?;
-    let ctx = Context::new(crate::model::load_model(&args.inputs.model)?, &data)?;
-    let fit_data = FitData { distill: (recipe.distill > 0.0).then(|| ctx.distill_set(recipe.distill_images, None)), activation: None };
-    let target = Target::new(&ctx.inter, None);
-    let weights = Weights { tensor: recipe.tensor, distill: recipe.distill };
+    let ctx = Context::new(crate::model::load_model(&args.inputs.model)?, Some(&data), &ContextOptions::default())?;
+    let fit_data = ctx.fit_data(&recipe, 1, None)?;
     let mut runs = Vec::new();
     for seed in 0..args.repeats as u64 {
-        let mut d = crate::decomp::experiment::initial(&ctx, &recipe, seed)?;
+        let mut d = initial(&ctx, &recipe, seed)?;
         let start = Instant::now();
-        fit(&mut d, &recipe, &weights, &target, &fit_data, 1, |_, _, _| {})?;
+        fit(&mut d, &recipe, &fit_data, 1, &mut |_| {})?;
         runs.push(start.elapsed().as_secs_f64() / args.steps as f64);
     }
     let t = Timing::of(runs);

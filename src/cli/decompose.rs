@@ -3,11 +3,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use serde_json::json;
 
-use crate::decomp::experiment::{self, Context};
-use crate::decomp::presets;
-use crate::decomp::recipe::Recipe;
+use crate::decomp::{Context, ContextOptions, Recipe, presets};
+use crate::io::file_sha256;
 use crate::model::load_model;
-use crate::run::{DataRecord, RunClock, file_sha256, write_json};
+use crate::pipeline::folder::{FolderLock, check_kind};
+use crate::pipeline::record::{DataRecord, RunClock};
+use crate::pipeline::run::{RunFacts, decompose, run_identity, write_run};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -39,28 +40,33 @@ pub fn run(args: Args) -> Result<()> {
     let clock = RunClock::start("decompose");
     let recipe = recipe(&args.choice.preset, args.config.as_deref(), &args.choice.sets)?;
     let data = super::load_data(&args.inputs.data)?;
-    let ctx = Context::new(load_model(&args.inputs.model)?, &data)?;
-    recipe.validate(ctx.inter.n_classes())?;
+    let options = ContextOptions::default();
+    let ctx = Context::new(load_model(&args.inputs.model)?, Some(&data), &options)?;
+    recipe.validate(&ctx.limits())?;
+    let _lock = FolderLock::acquire(&args.out)?;
+    check_kind(&args.out, "decompose")?;
+    let model_sha256 = file_sha256(&args.inputs.model)?;
+    let identity = run_identity(&model_sha256, Some(&data.checksum), &options, &recipe, args.seed);
     let total = (recipe.steps * recipe.stages) as u64;
     let bar = super::progress(total, "{prefix} {bar:30} {pos}/{len} steps {msg}");
     bar.set_prefix(args.choice.preset.clone());
-    let mut outcome = experiment::run(&ctx, &recipe, args.seed, |_, _, loss, cos| {
+    let outcome = decompose(&ctx, &recipe, args.seed, &mut |s| {
         bar.inc(1);
-        bar.set_message(format!("loss {loss:.4} cosine {cos:.4}"));
+        bar.set_message(format!("loss {:.4} cosine {:.4}", s.loss, s.tensor_cosine));
     })?;
     bar.finish_and_clear();
-    experiment::write_outputs(&args.out, &args.choice.preset, &recipe, &mut outcome)?;
-    let inputs = json!({ "model": args.inputs.model, "model_sha256": file_sha256(&args.inputs.model)?, "preset": args.choice.preset, "overrides": args.choice.sets, "config_file": args.config });
-    let record = clock.finish(args.seed, &recipe, Some(DataRecord::of(&data)), inputs, &outcome.metrics)?;
-    write_json(&args.out.join("run.json"), &record)?;
+    let inputs = json!({ "model": args.inputs.model, "model_sha256": model_sha256, "preset": args.choice.preset, "overrides": args.choice.sets, "config_file": args.config });
+    let facts = RunFacts { clock: &clock, identity: &identity, seed: args.seed, data: Some(DataRecord::of(&data)), inputs };
+    write_run(&args.out, &args.choice.preset, &ctx, &recipe, &outcome, facts)?;
     let m = &outcome.metrics;
+    let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
     println!(
-        "{}: tensor cosine {:.4} (displayed {:.4}), test accuracy {:.4} ({:.4} with bias), selectivity {:.3}; results in {}",
+        "{}: tensor cosine {:.4} (displayed {:.4}), test accuracy {} ({} with bias), selectivity {:.3}; results in {}",
         args.choice.preset,
         m.tensor_cosine,
         m.displayed_cosine,
-        m.test_accuracy,
-        m.test_accuracy_with_bias,
+        pct(m.test_accuracy),
+        pct(m.test_accuracy_with_bias),
         m.class_selectivity,
         args.out.display()
     );

@@ -2,8 +2,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::analysis::eigen_baseline;
+use crate::io::file_sha256;
 use crate::model::load_model;
+use crate::pipeline::eigen::write_eigen;
+use crate::pipeline::folder::{FolderLock, check_kind};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,7 +25,10 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let model = load_model(&args.inputs.model)?;
     let data = super::load_data(&args.inputs.data)?;
-    eigen_baseline::write(&model, &args.inputs.model, &data, &args.out, args.show, &args.ks)?;
+    let _lock = FolderLock::acquire(&args.out)?;
+    check_kind(&args.out, "eigen")?;
+    let sha = file_sha256(&args.inputs.model)?;
+    write_eigen(&model, &args.inputs.model, &sha, Some(&data), &args.out, args.show, &args.ks, true)?;
     println!("eigen baseline of {} written to {}", args.inputs.model.display(), args.out.display());
     Ok(())
 }

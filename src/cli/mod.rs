@@ -50,9 +50,31 @@ enum Command {
 /// Entry point of the binary: errors are printed with their causes, never as panics.
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    crate::linalg::set_threads(threads);
-    let result = match cli.command {
+    let result = set_threads(cli.threads).and_then(|()| run(cli.command));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--threads N` sizes rayon's global pool, which every matrix product and parallel loop uses
+/// (without it: all cores).
+fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    let Some(n) = threads else { return Ok(()) };
+    anyhow::ensure!(
+        (1..=crate::linalg::MAX_THREADS).contains(&n),
+        "--threads {n} is out of range: allowed 1..={}",
+        crate::linalg::MAX_THREADS
+    );
+    rayon::ThreadPoolBuilder::new().num_threads(n).build_global()?;
+    Ok(())
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Eigen(a) => eigen::run(a),
@@ -60,15 +82,8 @@ pub fn main() -> std::process::ExitCode {
         Command::Decompose(a) => decompose::run(a),
         Command::Presets(a) => presets::run(a),
         Command::Sweep(a) => sweep::run(a),
-        Command::Study(a) => study::run_study(a),
+        Command::Study(a) => study::run_study_command(a),
         Command::Report(a) => report::run(a),
-    };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
     }
 }
 

@@ -2,8 +2,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
+use crate::decomp::ContextOptions;
 use crate::model::TrainConfig;
-use crate::study::{Plan, run};
+use crate::pipeline::base::BaseSource;
+use crate::study::{Plan, StudyOptions, run_study};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -25,15 +27,29 @@ pub struct Args {
     /// A few short runs instead of the full plan (a smoke test).
     #[arg(long)]
     quick: bool,
+    /// Redo stages made from other inputs instead of stopping.
+    #[arg(long)]
+    fresh: bool,
 }
 
-pub fn run_study(args: Args) -> Result<()> {
+pub fn run_study_command(args: Args) -> Result<()> {
     let start = std::time::Instant::now();
     let data = super::load_data(&args.data)?;
-    let base = TrainConfig { epochs: args.epochs, noise_std: args.noise_std, ..TrainConfig::default() };
-    let plan = if args.quick { Plan::quick() } else { Plan::standard() };
-    let report =
-        run(&data, args.model.as_deref(), &base, &plan, &args.out, |msg| eprintln!("[{:6.1} s] {msg}", start.elapsed().as_secs_f64()))?;
+    let base = match args.model {
+        Some(path) => BaseSource::File(path),
+        None => {
+            let cfg = TrainConfig { epochs: args.epochs, noise_std: args.noise_std, ..TrainConfig::default() };
+            cfg.validate(&data.train)?;
+            BaseSource::Train(cfg)
+        }
+    };
+    let options = StudyOptions {
+        base,
+        plan: if args.quick { Plan::quick() } else { Plan::standard() },
+        context: ContextOptions::default(),
+        fresh: args.fresh,
+    };
+    let report = run_study(&data, &options, &args.out, &|msg| eprintln!("[{:6.1} s] {msg}", start.elapsed().as_secs_f64()))?;
     println!("study finished in {:.0} s; open {}", start.elapsed().as_secs_f64(), report.display());
     Ok(())
 }

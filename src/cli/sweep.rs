@@ -2,8 +2,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::decomp::experiment::Context;
-use crate::sweep::{SweepFile, cached_base_model, run_all};
+use crate::decomp::{Context, ContextOptions};
+use crate::pipeline::base::{BaseSource, base_model};
+use crate::pipeline::folder::{FolderLock, StudyFolder};
+use crate::pipeline::sweep::{Execution, SweepFile, execute};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -18,6 +20,9 @@ pub struct Args {
     /// Base model, overriding the file's `model` (and its `[base]` training).
     #[arg(long)]
     model: Option<PathBuf>,
+    /// Redo runs (and the base model) made from other inputs instead of stopping.
+    #[arg(long)]
+    fresh: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -26,27 +31,20 @@ pub fn run(args: Args) -> Result<()> {
     sweep.model = args.model.or(sweep.model);
     let specs = sweep.expand()?;
     let data = super::load_data(&sweep.data)?;
-    let (model, model_path) = match &sweep.model {
-        Some(path) => (crate::model::load_model(path)?, path.clone()),
-        None => (cached_base_model(&args.out.join("base"), &sweep.base, &data)?, args.out.join("base/model.safetensors")),
-    };
-    let ctx = Context::new(model, &data)?;
-    let done = specs.iter().filter(|s| args.out.join("runs").join(&s.id).join("run.json").exists()).count();
-    eprintln!("{} runs, {} already finished", specs.len(), done);
-    let bar = super::progress((specs.len() - done) as u64, "sweep {bar:30} {pos}/{len} runs {msg}");
-    run_all(&ctx, &data, &model_path, &specs, &args.out, |spec, result| {
-        bar.inc(1);
-        match result {
-            Ok(()) => bar.set_message(spec.id.clone()),
-            Err(e) => bar.println(format!("failed: {}: {e:#}", spec.id)),
+    let _lock = FolderLock::acquire(&args.out)?;
+    let folder = StudyFolder::new(&args.out);
+    let source = match &sweep.model {
+        Some(path) => BaseSource::File(path.clone()),
+        None => {
+            sweep.base.validate(&data.train)?;
+            BaseSource::Train(sweep.base.clone())
         }
-    })?;
-    bar.finish_and_clear();
-    crate::study::analyse_runs(&ctx, &args.out, &specs)?;
-    for (name, group) in crate::study::seed_groups(&specs) {
-        crate::study::seed_analysis(&args.out, &name, &group)?;
-    }
-    crate::study::draw_frontiers(&crate::sweep::collect_results(&args.out, &specs)?, &args.out.join("analysis"))?;
-    println!("{} runs finished; results in {}", specs.len(), args.out.join("results.csv").display());
+    };
+    let log = |msg: &str| eprintln!("{msg}");
+    let base = base_model(&source, &data, &folder.base(), args.fresh, &log)?;
+    let ctx = Context::new(base.model.clone(), Some(&data), &ContextOptions::default())?;
+    let x = Execution { ctx: &ctx, base: &base, data: &data, folder: &folder, fresh: args.fresh, log: &log };
+    execute(&x, &specs)?;
+    println!("{} runs finished; results in {}", specs.len(), folder.results_csv().display());
     Ok(())
 }

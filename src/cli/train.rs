@@ -1,11 +1,10 @@
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use serde_json::json;
 
-use crate::model::{TrainConfig, save_model, train};
-use crate::run::{DataRecord, RunClock, write_json};
+use crate::model::TrainConfig;
+use crate::pipeline::base::train_command;
+use crate::pipeline::folder::{FolderLock, check_kind};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -54,42 +53,18 @@ impl Args {
         }
         set!(epochs <- epochs, seed <- seed, batch_size <- batch_size, lr <- lr, weight_decay <- weight_decay,
              noise_std <- noise_std, noise_prob <- noise_prob, n_embed <- embed, n_hidden <- hidden);
-        cfg.validate()?;
         Ok(cfg)
     }
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let clock = RunClock::start("train");
     let cfg = args.config()?;
     let data = super::load_data(&args.data)?;
-    let bar = super::progress(cfg.epochs as u64, "training {bar:30} epoch {pos}/{len} {msg}");
-    let (model, report) = train(&cfg, &data.train, |_, loss| {
-        bar.set_message(format!("loss {loss:.4}"));
-        bar.inc(1);
-    })?;
-    bar.finish_and_clear();
-    let test_accuracy = model.accuracy(&data.test);
-    let train_accuracy = model.accuracy(&data.train);
-    let model_path = args.out.join("model.safetensors");
-    let meta = HashMap::from([("format".to_string(), "bilens bilinear classifier (PyTorch state_dict names)".to_string())]);
-    save_model(&model, &model_path, meta)?;
-    write_json(&args.out.join("config.json"), &json!({ "model": model.config(), "train": &cfg }))?;
-    let metrics = json!({
-        "test_accuracy": test_accuracy,
-        "train_accuracy": train_accuracy,
-        "epoch_losses": report.epoch_losses,
-        "train_seconds": report.seconds,
-        "tensor_norm": crate::interaction::Interaction::new(&model).norm(),
-    });
-    let record = clock.finish(cfg.seed, &cfg, Some(DataRecord::of(&data)), json!({}), &metrics)?;
-    write_json(&args.out.join("run.json"), &record)?;
-    println!(
-        "test accuracy {:.4} after {} epochs ({:.2} s of training); model in {}",
-        test_accuracy,
-        cfg.epochs,
-        report.seconds,
-        model_path.display()
-    );
+    cfg.validate(&data.train)?;
+    let _lock = FolderLock::acquire(&args.out)?;
+    check_kind(&args.out, "train")?;
+    let model = train_command(&cfg, &data, &args.out)?;
+    let accuracy = if data.test.is_empty() { "no test images".to_string() } else { format!("{:.4}", model.accuracy(&data.test)) };
+    println!("test accuracy {accuracy} after {} epochs; model in {}", cfg.epochs, args.out.join("model.safetensors").display());
     Ok(())
 }

@@ -10,6 +10,11 @@ use flate2::read::MultiGzDecoder;
 
 use super::DataError;
 
+/// The largest IDX payload read (pixel or label bytes): far above any IDX data set (EMNIST's
+/// largest file is 0.7 GB), and a bound on what a damaged or hostile header can make bilens
+/// allocate.
+pub const MAX_BYTES: u64 = 1 << 32;
+
 /// Magic number of an IDX file of unsigned bytes with three dimensions (images).
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;
 /// Magic number of an IDX file of unsigned bytes with one dimension (labels).
@@ -28,21 +33,58 @@ pub struct IdxImages<'a> {
     pub pixels: &'a [u8],
 }
 
-/// Reads a file whole, decompressing it when it starts with the gzip magic bytes, so callers
-/// never care whether a download was unpacked.
+/// Reads an IDX file, decompressing it when it starts with the gzip magic bytes (so callers
+/// never care whether a download was unpacked). Reading stops one byte after the size its
+/// header declares: a gzip bomb or a file with trailing data costs no more memory than the
+/// data set it claims to be, and is then rejected by the parsers as too long.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
-    let raw = std::fs::read(path).map_err(|source| DataError::Io { file: path.to_path_buf(), source })?;
-    decompress(&raw, path)
+    let io = |source| DataError::Io { file: path.to_path_buf(), source };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut magic = [0u8; 2];
+    let n = file.read(&mut magic).map_err(io)?;
+    let start = std::io::Cursor::new(magic[..n].to_vec());
+    if is_gzip(&magic[..n]) {
+        let gz = MultiGzDecoder::new(start.chain(file));
+        read_bounded(gz, path).map_err(|e| match e {
+            DataError::Io { source, .. } => DataError::Gzip { file: path.to_path_buf(), source },
+            other => other,
+        })
+    } else {
+        read_bounded(start.chain(file), path)
+    }
 }
 
-/// Decompresses `raw` when it is gzip data; otherwise returns it unchanged. `file` names the
-/// origin in errors.
+/// Decompresses `raw` when it is gzip data; otherwise returns it unchanged, with the same bound
+/// as [`read_file`]. `file` names the origin in errors.
 pub fn decompress(raw: &[u8], file: &Path) -> Result<Vec<u8>, DataError> {
     if !is_gzip(raw) {
         return Ok(raw.to_vec());
     }
+    read_bounded(MultiGzDecoder::new(raw), file).map_err(|e| match e {
+        DataError::Io { source, .. } => DataError::Gzip { file: file.to_path_buf(), source },
+        other => other,
+    })
+}
+
+/// Reads the IDX header, then at most one byte more than the payload it declares.
+fn read_bounded(mut reader: impl Read, file: &Path) -> Result<Vec<u8>, DataError> {
+    let io = |source| DataError::Io { file: file.to_path_buf(), source };
     let mut out = Vec::new();
-    MultiGzDecoder::new(raw).read_to_end(&mut out).map_err(|source| DataError::Gzip { file: file.to_path_buf(), source })?;
+    (&mut reader).take(8).read_to_end(&mut out).map_err(io)?;
+    let header = match out.get(..4).map(|m| be_u32(m, 0)) {
+        Some(IMAGES_MAGIC) => IMAGES_HEADER,
+        _ => LABELS_HEADER,
+    };
+    (&mut reader).take((header - out.len().min(header)) as u64).read_to_end(&mut out).map_err(io)?;
+    if out.len() < header {
+        return Ok(out); // the parsers report the short header
+    }
+    let dims: Vec<u64> = (1..header / 4).map(|i| be_u32(&out, 4 * i) as u64).collect();
+    let payload = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d)).filter(|&p| p <= MAX_BYTES);
+    let Some(payload) = payload else {
+        return Err(DataError::TooLarge { file: file.to_path_buf(), dims, max: MAX_BYTES });
+    };
+    reader.take(payload + 1).read_to_end(&mut out).map_err(io)?;
     Ok(out)
 }
 
@@ -71,17 +113,13 @@ pub fn parse_images<'a>(bytes: &'a [u8], file: &Path) -> Result<IdxImages<'a>, D
     Ok(IdxImages { n, rows, cols, pixels: &bytes[IMAGES_HEADER..] })
 }
 
-/// Parses an IDX label file (already decompressed), rejecting any label `>= n_classes`.
-pub fn parse_labels<'a>(bytes: &'a [u8], n_classes: usize, file: &Path) -> Result<&'a [u8], DataError> {
+/// Parses an IDX label file (already decompressed).
+pub fn parse_labels<'a>(bytes: &'a [u8], file: &Path) -> Result<&'a [u8], DataError> {
     check_magic(bytes, LABELS_MAGIC, "label", file)?;
     check_len(bytes, LABELS_HEADER as u64, file)?;
     let n = be_u32(bytes, 4) as u64;
     check_exact_len(bytes, LABELS_HEADER as u64 + n, file)?;
-    let labels = &bytes[LABELS_HEADER..];
-    if let Some((index, &value)) = labels.iter().enumerate().find(|&(_, &l)| l as usize >= n_classes) {
-        return Err(DataError::LabelOutOfRange { file: file.to_path_buf(), index, value, n_classes });
-    }
-    Ok(labels)
+    Ok(&bytes[LABELS_HEADER..])
 }
 
 /// Encodes images as an (uncompressed) IDX file: for exporting subsets and for tests.
@@ -153,11 +191,29 @@ mod tests {
     }
 
     #[test]
-    fn labels_round_trip_and_range() {
+    fn labels_round_trip() {
         let bytes = encode_labels(&[0, 9, 3]);
-        assert_eq!(parse_labels(&bytes, 10, p()).unwrap(), &[0, 9, 3]);
-        let err = parse_labels(&bytes, 9, p()).unwrap_err();
-        assert!(matches!(err, DataError::LabelOutOfRange { index: 1, value: 9, .. }), "{err}");
+        assert_eq!(parse_labels(&bytes, p()).unwrap(), &[0, 9, 3]);
+    }
+
+    #[test]
+    fn gzip_bombs_and_huge_headers_are_bounded() {
+        use std::io::Write;
+        // A header promising one 28×28 image, then 50 MB of zeros: reading stops after 785 bytes.
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(&encode_images(28, 28, &[0; 784])[..16]).unwrap();
+        enc.write_all(&vec![0u8; 50 << 20]).unwrap();
+        let bomb = enc.finish().unwrap();
+        assert!(bomb.len() < 100_000);
+        let bytes = decompress(&bomb, p()).unwrap();
+        assert_eq!(bytes.len(), 16 + 784 + 1);
+        assert!(matches!(parse_images(&bytes, p()).unwrap_err(), DataError::TrailingBytes { .. }));
+        // A header declaring 2³² × 2³² × 1 pixels is refused before anything is read.
+        let mut huge = encode_images(1, 1, &[]);
+        huge[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
+        huge[8..12].copy_from_slice(&u32::MAX.to_be_bytes());
+        let err = read_bounded(&huge[..], p()).unwrap_err();
+        assert!(matches!(err, DataError::TooLarge { .. }) && err.to_string().contains("mem.idx"), "{err}");
     }
 
     #[test]
@@ -168,7 +224,7 @@ mod tests {
             let want = if len < 4 { 4 } else { 16 };
             assert!(matches!(err, DataError::Truncated { expected, actual, .. } if expected == want && actual == len as u64), "{err}");
         }
-        let err = parse_labels(&encode_labels(&[1])[..6], 10, p()).unwrap_err();
+        let err = parse_labels(&encode_labels(&[1])[..6], p()).unwrap_err();
         assert!(matches!(err, DataError::Truncated { expected: 8, actual: 6, .. }), "{err}");
     }
 
@@ -176,7 +232,7 @@ mod tests {
     fn trailing_bytes_and_zero_dims_are_rejected() {
         let mut bytes = encode_labels(&[1, 2]);
         bytes.push(0);
-        let err = parse_labels(&bytes, 10, p()).unwrap_err();
+        let err = parse_labels(&bytes, p()).unwrap_err();
         assert!(matches!(err, DataError::TrailingBytes { expected: 10, actual: 11, .. }), "{err}");
         let bytes = encode_images(0, 28, &[]);
         let err = parse_images(&bytes, p()).unwrap_err();

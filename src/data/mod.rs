@@ -14,8 +14,7 @@ use faer::MatRef;
 use rand::seq::SliceRandom;
 use sha2::{Digest, Sha256};
 
-/// Number of classes of MNIST-format data sets; labels must be below it.
-pub const N_CLASSES: usize = 10;
+pub use crate::image::ImageShape;
 
 /// The standard MNIST file names, without `.gz`, in the order they are read and hashed.
 pub const FILE_NAMES: [&str; 4] =
@@ -60,20 +59,22 @@ pub enum DataError {
     BadShape { file: PathBuf, rows: usize, cols: usize },
     #[error("{} holds {n_images} images but {} holds {n_labels} labels", .images.display(), .labels.display())]
     CountMismatch { images: PathBuf, labels: PathBuf, n_images: usize, n_labels: usize },
-    #[error("{}: label number {index} is {value}, but labels must be below {n_classes} (the number of classes)", .file.display())]
-    LabelOutOfRange { file: PathBuf, index: usize, value: u8, n_classes: usize },
+    #[error("{} declares {dims:?} entries, more than the {max} bytes bilens reads from one IDX file", .file.display())]
+    TooLarge { file: PathBuf, dims: Vec<u64>, max: u64 },
     #[error("{} holds {}×{} images but {} holds {}×{} images; train and test must match", .train.display(), .train_shape.0, .train_shape.1, .test.display(), .test_shape.0, .test_shape.1)]
     ShapeMismatch { train: PathBuf, test: PathBuf, train_shape: (usize, usize), test_shape: (usize, usize) },
 }
 
-/// One set of images and labels; pixels are row-major n × (rows*cols), scaled to [0, 1]
+/// One set of images and labels; pixels are row-major `n × shape.pixels()`, scaled to [0, 1]
 /// (u8/255), no normalisation, so weights read directly as pixel patterns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     pub pixels: Vec<f32>,
     pub labels: Vec<u8>,
-    pub rows: usize,
-    pub cols: usize,
+    /// The images' height and width, from the IDX header.
+    pub shape: ImageShape,
+    /// Classes of the data set (labels are below it): one more than the largest label of the
+    /// train and test files together.
     pub n_classes: usize,
 }
 
@@ -83,9 +84,8 @@ impl Dataset {
         Dataset {
             pixels: images.pixels.iter().map(|&p| p as f32 / 255.0).collect(),
             labels: labels.to_vec(),
-            rows: images.rows,
-            cols: images.cols,
-            n_classes: N_CLASSES,
+            shape: ImageShape::new(images.rows, images.cols),
+            n_classes: classes_of(labels),
         }
     }
 
@@ -99,9 +99,9 @@ impl Dataset {
         self.labels.is_empty()
     }
 
-    /// Pixels per image (`rows * cols`): the input dimension of a model.
+    /// Pixels per image: the input dimension of a model.
     pub fn n_pixels(&self) -> usize {
-        self.rows * self.cols
+        self.shape.pixels()
     }
 
     /// The images as an n × n_pixels matrix, without copying, for batched products.
@@ -130,13 +130,7 @@ impl Dataset {
         for &i in indices {
             pixels.extend_from_slice(self.image(i));
         }
-        Dataset {
-            pixels,
-            labels: indices.iter().map(|&i| self.labels[i]).collect(),
-            rows: self.rows,
-            cols: self.cols,
-            n_classes: self.n_classes,
-        }
+        Dataset { pixels, labels: indices.iter().map(|&i| self.labels[i]).collect(), shape: self.shape, n_classes: self.n_classes }
     }
 
     /// Deterministic split of this set into (rest, held_out) with `held_out` drawn by a seeded
@@ -180,16 +174,19 @@ pub fn load_dir(dir: &Path) -> Result<DataSplit, DataError> {
         hasher.update(&bytes);
         contents.push(bytes);
     }
-    let train = parse_pair(&contents[0], &paths[0], &contents[1], &paths[1])?;
-    let test = parse_pair(&contents[2], &paths[2], &contents[3], &paths[3])?;
-    if (train.rows, train.cols) != (test.rows, test.cols) {
+    let mut train = parse_pair(&contents[0], &paths[0], &contents[1], &paths[1])?;
+    let mut test = parse_pair(&contents[2], &paths[2], &contents[3], &paths[3])?;
+    if train.shape != test.shape {
         return Err(DataError::ShapeMismatch {
             train: paths[0].clone(),
             test: paths[2].clone(),
-            train_shape: (train.rows, train.cols),
-            test_shape: (test.rows, test.cols),
+            train_shape: (train.shape.height, train.shape.width),
+            test_shape: (test.shape.height, test.shape.width),
         });
     }
+    // One class count for both sets, so a class absent from one of them still has its logit.
+    let n_classes = train.n_classes.max(test.n_classes);
+    (train.n_classes, test.n_classes) = (n_classes, n_classes);
     Ok(DataSplit { train, test, source: folder.display().to_string(), checksum: hex(&hasher.finalize()) })
 }
 
@@ -230,7 +227,7 @@ fn parse_embedded() -> Result<(Dataset, String), DataError> {
 /// Parses one images file and its labels file into a set, checking the counts agree.
 fn parse_pair(images: &[u8], images_path: &Path, labels: &[u8], labels_path: &Path) -> Result<Dataset, DataError> {
     let images = idx::parse_images(images, images_path)?;
-    let labels = idx::parse_labels(labels, N_CLASSES, labels_path)?;
+    let labels = idx::parse_labels(labels, labels_path)?;
     if images.n != labels.len() {
         return Err(DataError::CountMismatch {
             images: images_path.to_path_buf(),
@@ -284,6 +281,11 @@ fn locate(dir: &Path) -> Result<(PathBuf, Vec<PathBuf>), DataError> {
 
 fn find_in(folder: &Path, name: &str) -> Option<PathBuf> {
     [name.to_string(), format!("{name}.gz")].into_iter().map(|n| folder.join(n)).find(|p| p.is_file())
+}
+
+/// One more than the largest label (1 for an empty set, so that a class count is never 0).
+fn classes_of(labels: &[u8]) -> usize {
+    labels.iter().max().map_or(1, |&m| m as usize + 1)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -375,7 +377,7 @@ mod tests {
             let split = load_dir(&tmp.0).unwrap();
             assert_eq!(split.source, tmp.0.display().to_string());
             for (set, n, offset, labels) in [(&split.train, 5, 0, train_labels()), (&split.test, 3, 1000, test_labels())] {
-                assert_eq!((set.len(), set.rows, set.cols, set.n_pixels()), (n, ROWS, COLS, 6));
+                assert_eq!((set.len(), set.shape, set.n_pixels(), set.n_classes), (n, ImageShape::new(ROWS, COLS), 6, 10));
                 assert_eq!(set.labels, labels);
                 let want: Vec<f32> = pixels(n, offset).iter().map(|&p| p as f32 / 255.0).collect();
                 assert_eq!(set.pixels, want);
@@ -466,12 +468,13 @@ mod tests {
     }
 
     #[test]
-    fn label_out_of_range_is_rejected() {
+    fn classes_come_from_the_labels_of_both_sets() {
         let tmp = TempDir::new("label");
         let paths = write_set(&tmp.0, true);
-        std::fs::write(&paths[1], gzip(&idx::encode_labels(&[5, 0, 4, 10, 9]))).unwrap();
-        let err = load_err(&tmp.0, &paths[1]);
-        assert!(matches!(err, DataError::LabelOutOfRange { index: 3, value: 10, n_classes: 10, .. }), "{err}");
+        std::fs::write(&paths[1], gzip(&idx::encode_labels(&[5, 0, 4, 25, 9]))).unwrap();
+        let split = load_dir(&tmp.0).unwrap();
+        assert_eq!((split.train.n_classes, split.test.n_classes), (26, 26));
+        assert_eq!(split.test.class_counts().len(), 26);
     }
 
     #[test]
@@ -498,7 +501,7 @@ mod tests {
         assert_eq!(split.source, EMBEDDED_SOURCE);
         assert_eq!((split.train.len(), split.test.len()), (8_000, 2_000));
         for set in [&split.train, &split.test] {
-            assert_eq!((set.rows, set.cols, set.n_classes), (28, 28, 10));
+            assert_eq!((set.shape, set.n_classes), (ImageShape::MNIST, 10));
             assert_eq!(set.pixels.len(), set.len() * 784);
             assert!(set.labels.iter().all(|&l| l < 10));
             assert!(set.pixels.iter().all(|&p| (0.0..=1.0).contains(&p)));
@@ -519,7 +522,7 @@ mod tests {
     fn shared_mnist_folder() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist");
         if !dir.is_dir() {
-            eprintln!("skipped: {} is absent", dir.display());
+            crate::test_skip::skip("reference", &format!("{} is absent", dir.display()));
             return;
         }
         let split = load(Some(&dir)).unwrap();
@@ -537,12 +540,12 @@ mod tests {
     fn fashion_mnist_debian_package() {
         let dir = Path::new("/usr/share/datasets/fashion-mnist");
         if !dir.is_dir() {
-            eprintln!("skipped: {} is absent (apt-get install dataset-fashion-mnist)", dir.display());
+            crate::test_skip::skip("fashion-mnist", &format!("{} is absent (scripts/setup.sh installs it)", dir.display()));
             return;
         }
         let split = load_dir(dir).unwrap();
         assert_eq!((split.train.len(), split.test.len()), (60_000, 10_000));
-        assert_eq!((split.train.rows, split.train.cols), (28, 28));
+        assert_eq!(split.train.shape, ImageShape::MNIST);
         assert!(split.train.labels.iter().chain(&split.test.labels).all(|&l| l < 10));
         // Fashion-MNIST is balanced.
         assert_eq!(split.train.class_counts(), [6000; 10]);
@@ -555,8 +558,7 @@ mod tests {
         let set = Dataset {
             pixels: (0..n).map(|i| i as f32).collect(),
             labels: (0..n).map(|i| (i % 10) as u8).collect(),
-            rows: 1,
-            cols: 1,
+            shape: ImageShape::new(1, 1),
             n_classes: 10,
         };
         let (rest, held) = set.split_off(12, 7);

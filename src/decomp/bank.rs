@@ -1,46 +1,28 @@
-//! A bank: `r` components sharing one parameterisation. Component `k` contributes
-//! `d_k ⊗ sym(a_k b_kᵀ)` (CP), `d_k ⊗ a_k a_kᵀ` (symmetric) or `d_k ⊗ (a_k a_kᵀ − b_k b_kᵀ)`
-//! (evidence split; `a` = positive, `b` = negative evidence), SPEC §6.
+//! A bank: `r` components of one [`Form`] sharing one parameterisation ([`Pattern`]s for `a`
+//! and `b`, and a [`Head`]).
 
 use faer::{Mat, MatMut, MatRef};
 use serde::{Deserialize, Serialize};
 
-use super::pattern::Pattern;
+use super::form::{FactorGrads, Factors, Form, Role};
+use super::pattern::{Pattern, PatternGrads, Tape};
 use crate::interaction::CpTensor;
 
-/// How a component's two factors combine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Form {
-    Cp,
-    Symmetric,
-    Split,
-}
-
-/// Whether a bank is shown to people (and so carries the interpretability priors) or is a
-/// free residual that only absorbs fit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Displayed,
-    Residual,
-}
-
-/// How raw head parameters become the class heads `D` (`C × r`).
+/// How raw head parameters become the heads `D` (`outputs × r`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HeadRule {
     Dense,
     /// Keep each column's `k` largest |entries| (SPEC §5.13). With `learn_class = false`, as
     /// in the reference, masked entries get no gradient, so each component's class is frozen
-    /// at its random initialisation (SPEC §13.15); with `learn_class = true` the gradient
-    /// passes straight through the mask, so a masked class can grow and take over.
+    /// at its initialisation (SPEC §13.15); with `learn_class = true` the gradient passes
+    /// straight through the mask, so a masked class can grow and take over.
     TopK {
         k: usize,
         learn_class: bool,
     },
 }
 
-/// Class heads of a bank.
+/// Heads of a bank.
 #[derive(Clone, Debug)]
 pub struct Head {
     pub raw: Mat<f32>,
@@ -78,25 +60,24 @@ impl Head {
     }
 }
 
-/// The effective factors of a bank after one forward pass (`b = a` for symmetric banks).
+/// The stroke or data templates a bank's factors are anchored to.
 #[derive(Clone, Debug)]
-pub struct Factors {
+pub struct Anchors {
+    /// Unit-norm templates of each component's `a` and `b` (`inputs × r`).
     pub a: Mat<f32>,
     pub b: Mat<f32>,
-    pub d: Mat<f32>,
+    /// Template index of each component's a- and b-anchor.
+    pub ids_a: Vec<usize>,
+    pub ids_b: Vec<usize>,
+    /// Names of the templates, by index.
+    pub names: Vec<String>,
 }
 
-/// Gradients with respect to a bank's effective factors.
-#[derive(Clone, Debug)]
-pub struct FactorGrads {
-    pub a: Mat<f32>,
-    pub b: Mat<f32>,
-    pub d: Mat<f32>,
-}
-
-impl FactorGrads {
-    pub fn zeros(f: &Factors) -> Self {
-        Self { a: Mat::zeros(f.a.nrows(), f.a.ncols()), b: Mat::zeros(f.b.nrows(), f.b.ncols()), d: Mat::zeros(f.d.nrows(), f.d.ncols()) }
+impl Anchors {
+    /// Names of component `k`'s two templates.
+    pub fn names_of(&self, k: usize) -> (String, String) {
+        let name = |i: usize| self.names.get(i).cloned().unwrap_or_else(|| format!("template {i}"));
+        (name(self.ids_a[k]), name(self.ids_b[k]))
     }
 }
 
@@ -109,11 +90,13 @@ pub struct Bank {
     /// The second factor; `None` for symmetric banks.
     pub b: Option<Pattern>,
     pub head: Head,
-    /// Unit-norm templates the factors are anchored to (for the anchor prior and tables).
-    pub anchors: Option<(Mat<f32>, Mat<f32>)>,
-    /// Template index of each component's a- and b-anchor, and the names of the templates.
-    pub anchor_ids: Option<(Vec<usize>, Vec<usize>)>,
-    pub anchor_names: Vec<String>,
+    pub anchors: Option<Anchors>,
+}
+
+/// What [`Bank::backward`] needs from [`Bank::forward`].
+pub struct BankTape {
+    a: Tape,
+    b: Option<Tape>,
 }
 
 impl Bank {
@@ -121,22 +104,29 @@ impl Bank {
         self.a.rank()
     }
 
-    pub fn forward(&mut self) -> Factors {
-        let (a, b) = match &mut self.b {
-            Some(pb) if self.a.is_cheap() => (self.a.forward(), pb.forward()),
+    /// The effective factors, and the tape for [`Bank::backward`].
+    pub fn forward(&self) -> (Factors, BankTape) {
+        let ((a, ta), b) = match &self.b {
+            Some(pb) if self.a.is_cheap() => (self.a.forward(), Some(pb.forward())),
             Some(pb) => {
-                let pa = &mut self.a;
-                crate::linalg::join(|| pa.forward(), false, || pb.forward(), false)
+                let (a, b) = crate::linalg::join(|| self.a.forward(), false, || pb.forward(), false);
+                (a, Some(b))
             }
-            None => {
-                let a = self.a.forward();
-                (a.clone(), a)
-            }
+            None => (self.a.forward(), None),
         };
-        Factors { a, b, d: self.head.heads() }
+        let (b, tb) = match b {
+            Some((b, tb)) => (b, Some(tb)),
+            None => (a.clone(), None),
+        };
+        (Factors { a, b, d: self.head.heads() }, BankTape { a: ta, b: tb })
     }
 
-    /// The bank as symmetrised CP triples: `(d, a, b)`, `(d, a, a)`, or `(d, a, a) | (−d, b, b)`.
+    /// The effective factors.
+    pub fn factors(&self) -> Factors {
+        self.forward().0
+    }
+
+    /// The bank as CP triples (see [`Form::write_triples`]).
     pub fn triples(&self, f: &Factors) -> CpTensor {
         let (n, c, i) = (self.n_triples(), f.d.nrows(), f.a.nrows());
         let (mut d, mut u, mut w) = (Mat::zeros(c, n), Mat::zeros(i, n), Mat::zeros(i, n));
@@ -145,64 +135,26 @@ impl Bank {
     }
 
     /// Writes [`Bank::triples`] into `n_triples` columns of heads and factor matrices.
-    pub fn write_triples(&self, f: &Factors, mut d: MatMut<'_, f32>, mut u: MatMut<'_, f32>, mut w: MatMut<'_, f32>) {
-        match self.form {
-            Form::Cp => {
-                d.copy_from(&f.d);
-                u.copy_from(&f.a);
-                w.copy_from(&f.b);
-            }
-            Form::Symmetric => {
-                d.copy_from(&f.d);
-                u.copy_from(&f.a);
-                w.copy_from(&f.a);
-            }
-            Form::Split => {
-                let r = self.rank();
-                d.as_mut().subcols_mut(0, r).copy_from(&f.d);
-                d.as_mut().subcols_mut(r, r).copy_from(-&f.d);
-                for mut m in [u, w] {
-                    m.as_mut().subcols_mut(0, r).copy_from(&f.a);
-                    m.as_mut().subcols_mut(r, r).copy_from(&f.b);
-                }
-            }
-        }
+    pub fn write_triples(&self, f: &Factors, d: MatMut<'_, f32>, u: MatMut<'_, f32>, w: MatMut<'_, f32>) {
+        self.form.write_triples(f, d, u, w)
     }
 
     /// Number of triples this bank contributes to the CP form.
     pub fn n_triples(&self) -> usize {
-        if self.form == Form::Split { 2 * self.rank() } else { self.rank() }
+        self.rank() * self.form.triples_per_component()
     }
 
-    /// Maps gradients on this bank's triples (columns of dD, dU, dW) to its factor gradients.
+    /// Factor gradients from gradients on this bank's triples.
     pub fn triple_grads(&self, dd: MatRef<'_, f32>, du: MatRef<'_, f32>, dw: MatRef<'_, f32>) -> FactorGrads {
-        let r = self.rank();
-        match self.form {
-            Form::Cp => FactorGrads { a: du.to_owned(), b: dw.to_owned(), d: dd.to_owned() },
-            Form::Symmetric => FactorGrads { a: du + dw, b: Mat::zeros(du.nrows(), r), d: dd.to_owned() },
-            Form::Split => FactorGrads {
-                a: du.subcols(0, r) + dw.subcols(0, r),
-                b: du.subcols(r, r) + dw.subcols(r, r),
-                d: dd.subcols(0, r) - dd.subcols(r, r),
-            },
-        }
+        self.form.factor_grads(self.rank(), dd, du, dw)
     }
 
-    /// Strength σ of each component (SPEC §9.1): `‖a‖‖b‖‖d‖`, `‖v‖²‖d‖` or `(‖p‖²+‖n‖²)‖d‖`.
+    /// Strength σ of each component (SPEC §9.1).
     pub fn strengths(&self, f: &Factors) -> Vec<f32> {
-        (0..self.rank())
-            .map(|k| {
-                let (na, nb, nd) = (f.a.col(k).norm_l2(), f.b.col(k).norm_l2(), f.d.col(k).norm_l2());
-                match self.form {
-                    Form::Cp => na * nb * nd,
-                    Form::Symmetric => na * na * nd,
-                    Form::Split => (na * na + nb * nb) * nd,
-                }
-            })
-            .collect()
+        (0..self.rank()).map(|k| self.form.strength(f.a.col(k).norm_l2(), f.b.col(k).norm_l2(), f.d.col(k).norm_l2())).collect()
     }
 
-    /// Raw parameters in a fixed order.
+    /// Raw parameters in a fixed order: `a`'s, then `b`'s, then the head.
     pub fn params_mut(&mut self) -> Vec<&mut Mat<f32>> {
         let mut out = self.a.params_mut();
         if let Some(b) = &mut self.b {
@@ -212,29 +164,38 @@ impl Bank {
         out
     }
 
-    /// Parameter gradients (in [`Bank::params_mut`] order) from factor gradients, plus the
-    /// parameter-level penalties (deformation L2, mask width) with the given weights.
-    pub fn backward(&self, g: FactorGrads, deform: f32, width: f32, penalty: &mut f64) -> Vec<Mat<f32>> {
-        let side = |p: &Pattern, d: Mat<f32>| {
-            let mut grads = p.backward_owned(d);
-            let penalty = p.parameter_penalty(deform, width, &mut grads);
-            (grads, penalty)
-        };
-        let FactorGrads { a: da, b: db, d: dd } = g;
-        let ((mut ga, pa), b) = match &self.b {
-            Some(b) if self.a.is_cheap() => (side(&self.a, da), Some(side(b, db))),
-            Some(b) => {
-                let (a, b) = crate::linalg::join(|| side(&self.a, da), false, || side(b, db), false);
-                (a, Some(b))
-            }
-            None => (side(&self.a, da), None),
-        };
-        *penalty += pa;
-        if let Some((gb, pb)) = b {
-            *penalty += pb;
-            ga.extend(gb);
+    /// Zero gradients of every raw parameter, in [`Bank::params_mut`] order.
+    pub fn zero_param_grads(&self) -> Vec<Mat<f32>> {
+        let mut out = self.a.zero_grads();
+        if let Some(b) = &self.b {
+            out.extend(b.zero_grads());
         }
-        ga.push(self.head.backward(&dd));
-        ga
+        out.push(Mat::zeros(self.head.raw.nrows(), self.head.raw.ncols()));
+        out
+    }
+
+    /// The sides `(pattern, offset of its first raw parameter)`: `a`, then `b` if it has one.
+    pub fn sides(&self) -> Vec<(&Pattern, usize)> {
+        let mut out = vec![(&self.a, 0)];
+        if let Some(b) = &self.b {
+            out.push((b, self.a.zero_grads().len()));
+        }
+        out
+    }
+
+    /// Raw parameter gradients (in [`Bank::params_mut`] order) from factor gradients.
+    pub fn backward(&self, tape: &BankTape, g: FactorGrads) -> Vec<Mat<f32>> {
+        let FactorGrads { a: da, b: db, d: dd } = g;
+        let (mut grads, gb): (PatternGrads, Option<PatternGrads>) = match (&self.b, &tape.b) {
+            (Some(b), Some(tb)) if self.a.is_cheap() => (self.a.backward(&tape.a, da), Some(b.backward(tb, db))),
+            (Some(b), Some(tb)) => {
+                let (ga, gb) = crate::linalg::join(|| self.a.backward(&tape.a, da), false, || b.backward(tb, db), false);
+                (ga, Some(gb))
+            }
+            _ => (self.a.backward(&tape.a, da), None),
+        };
+        grads.extend(gb.into_iter().flatten());
+        grads.push(self.head.backward(&dd));
+        grads
     }
 }

@@ -1,19 +1,16 @@
-//! The display view of a decomposition: one entry per component, sorted by strength, with
-//! the unit-norm patterns people look at (SPEC §4.1, §9). Everything downstream (metrics,
-//! figures, galleries, stability) reads this one type, so indices agree everywhere.
+//! The display view of a decomposition: one [`Component`] record per component, sorted by
+//! strength, with the unit-norm patterns people look at (SPEC §4.1, §9). Everything downstream
+//! (metrics, figures, galleries, stability, the report) reads this one type, so indices agree
+//! everywhere.
 
-use faer::Mat;
-use serde::Serialize;
+use faer::{Mat, MatRef};
 
 use super::Decomposition;
-use super::bank::{Form, Role};
-use super::image_ops::{self, Images};
-use super::loss::display_sources;
-use super::pattern::Mask;
+use super::form::{Form, Role};
+use crate::interaction::CpTensor;
 use crate::linalg;
-use crate::metrics::patterns;
 
-/// Where a component's mask sits (learnable masks only).
+/// Where a component's learnable masks sit.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MaskInfo {
     pub centre_a: [f32; 2],
@@ -22,72 +19,79 @@ pub struct MaskInfo {
     pub sigma_b: f32,
 }
 
-/// Components of (part of) a decomposition, strongest first.
-#[derive(Clone, Debug)]
-pub struct Components {
-    /// Bank index and position within the bank of each component.
-    pub origin: Vec<(usize, usize)>,
-    pub form: Vec<Form>,
-    pub role: Vec<Role>,
-    /// Effective factors `I × R` (`b = a` for symmetric components).
-    pub a: Mat<f32>,
-    pub b: Mat<f32>,
-    /// Heads `C × R`.
-    pub heads: Mat<f32>,
-    /// Unit display patterns `I × R`: CP `N(a+b)` / `N(a−b)`, split `N(p)` / `N(n)`,
-    /// symmetric `N(v)` / zeros.
-    pub plus: Mat<f32>,
-    pub minus: Mat<f32>,
+/// One component: `head ⊗` the tensor its form makes of `(a, b)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Component {
+    /// Bank index and position within the bank.
+    pub bank: usize,
+    pub index: usize,
+    pub form: Form,
+    pub role: Role,
+    /// Effective factors (`b = a` for symmetric components).
+    pub a: Vec<f32>,
+    pub b: Vec<f32>,
+    /// One weight per output (class).
+    pub head: Vec<f32>,
+    /// Unit display patterns (see [`Form::display`]); `minus` is zero for symmetric components.
+    pub plus: Vec<f32>,
+    pub minus: Vec<f32>,
     /// Strength σ (SPEC §9.1).
-    pub strength: Vec<f32>,
-    /// Template indices `(a, b)` of anchored components, and their names.
-    pub anchor: Vec<Option<(usize, usize)>>,
-    pub anchor_names: Vec<Option<(String, String)>>,
-    pub mask: Vec<Option<MaskInfo>>,
+    pub strength: f32,
+    /// Names of the templates of anchored components.
+    pub anchors: Option<(String, String)>,
+    pub mask: Option<MaskInfo>,
+}
+
+impl Component {
+    /// Its contribution before the head for one input: [`Form::activation`] of `a·x`, `b·x`.
+    pub fn activation(&self, x: &[f32]) -> f32 {
+        let dot = |v: &[f32]| v.iter().zip(x).map(|(p, q)| p * q).sum::<f32>();
+        self.form.activation(dot(&self.a), dot(&self.b))
+    }
+
+    /// The output its head votes for most strongly (argmax |head|), and that entry's sign.
+    pub fn head_class(&self) -> (usize, f32) {
+        let c = crate::model::argmax(self.head.iter().map(|v| v.abs()));
+        (c, self.head[c].signum())
+    }
+}
+
+/// Components of (part of) a decomposition, strongest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Components {
+    pub items: Vec<Component>,
+    /// Input size and output count, so an empty selection is still well formed.
+    pub inputs: usize,
+    pub outputs: usize,
 }
 
 impl Components {
-    /// Components of the banks `keep` selects, sorted by strength (descending).
-    pub fn of(d: &mut Decomposition, keep: impl Fn(Role) -> bool) -> Self {
-        let factors = d.forward();
-        let mut cols: Vec<Column> = Vec::new();
+    /// Components of the banks whose role `keep` accepts, sorted by strength (descending).
+    pub fn of(d: &Decomposition, keep: impl Fn(Role) -> bool) -> Self {
+        let mut items = Vec::new();
+        let factors = d.factors();
         for (bi, (bank, f)) in d.banks.iter().zip(&factors).enumerate() {
             if !keep(bank.role) {
                 continue;
             }
-            let r = bank.rank();
-            let (s, t) = display_sources(bank.form, f);
-            let norm = |m: &Mat<f32>| {
-                linalg::from_col_major(
-                    &image_ops::normalize_columns(&linalg::to_col_major(m.as_ref()), Images { h: m.nrows(), w: 1, n: r }),
-                    m.nrows(),
-                    r,
-                )
-            };
-            let (plus, minus) = (norm(&s), if bank.form == Form::Symmetric { t } else { norm(&t) });
+            let (plus, minus) = bank.form.display(&f.a, &f.b);
             let strength = bank.strengths(f);
-            let masks = |p: &super::pattern::Pattern| match &p.mask {
-                Some(Mask::Learnable(m)) => Some((m.centres(), m.sigmas())),
-                _ => None,
-            };
-            let (ma, mb) = (masks(&bank.a), bank.b.as_ref().and_then(masks));
-            for k in 0..r {
+            let mask_of = |p: &super::pattern::Pattern| p.learnable_mask().map(|(m, _)| (m.centres(), m.sigmas()));
+            let (ma, mb) = (mask_of(&bank.a), bank.b.as_ref().and_then(mask_of));
+            for k in 0..bank.rank() {
                 let col = |m: &Mat<f32>| m.col(k).iter().copied().collect::<Vec<f32>>();
-                cols.push(Column {
-                    origin: (bi, k),
+                items.push(Component {
+                    bank: bi,
+                    index: k,
                     form: bank.form,
                     role: bank.role,
                     a: col(&f.a),
                     b: col(&f.b),
                     head: col(&f.d),
-                    plus: col(&plus),
-                    minus: col(&minus),
+                    plus: unit(col(&plus)),
+                    minus: unit(col(&minus)),
                     strength: strength[k],
-                    anchor: bank.anchor_ids.as_ref().map(|(ia, ib)| (ia[k], ib[k])),
-                    anchor_names: bank.anchor_ids.as_ref().map(|(ia, ib)| {
-                        let name = |i: usize| bank.anchor_names.get(i).cloned().unwrap_or_else(|| format!("template {i}"));
-                        (name(ia[k]), name(ib[k]))
-                    }),
+                    anchors: bank.anchors.as_ref().map(|an| an.names_of(k)),
                     mask: ma.as_ref().map(|(c, s)| {
                         let (cb, sb) = mb.as_ref().map_or((c[k], s[k]), |(c, s)| (c[k], s[k]));
                         MaskInfo { centre_a: c[k], sigma_a: s[k], centre_b: cb, sigma_b: sb }
@@ -95,162 +99,151 @@ impl Components {
                 });
             }
         }
-        cols.sort_by(|x, y| y.strength.total_cmp(&x.strength));
-        // Shapes come from the decomposition, so an empty selection is still well formed.
-        let (n_inputs, n_classes) = factors.first().map_or((0, 0), |f| (f.a.nrows(), f.d.nrows()));
-        let mat = |get: &dyn Fn(&Column) -> &Vec<f32>, rows: usize| Mat::from_fn(rows, cols.len(), |i, j| get(&cols[j])[i]);
-        Self {
-            a: mat(&|c| &c.a, n_inputs),
-            b: mat(&|c| &c.b, n_inputs),
-            heads: mat(&|c| &c.head, n_classes),
-            plus: mat(&|c| &c.plus, n_inputs),
-            minus: mat(&|c| &c.minus, n_inputs),
-            origin: cols.iter().map(|c| c.origin).collect(),
-            form: cols.iter().map(|c| c.form).collect(),
-            role: cols.iter().map(|c| c.role).collect(),
-            strength: cols.iter().map(|c| c.strength).collect(),
-            anchor: cols.iter().map(|c| c.anchor).collect(),
-            anchor_names: cols.iter().map(|c| c.anchor_names.clone()).collect(),
-            mask: cols.iter().map(|c| c.mask).collect(),
-        }
+        items.sort_by(|x, y| y.strength.total_cmp(&x.strength));
+        let (inputs, outputs) = factors.first().map_or((0, 0), |f| (f.a.nrows(), f.d.nrows()));
+        Self { items, inputs, outputs }
     }
 
     pub fn len(&self) -> usize {
-        self.strength.len()
+        self.items.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.strength.is_empty()
+        self.items.is_empty()
     }
 
-    /// Each component's contribution before its head, for a batch `x` (`n × I`):
-    /// CP `(a·x)(b·x)`, symmetric `(a·x)²`, split `(a·x)² − (b·x)²`, so that
-    /// `logit_c = Σ_r heads[c,r] · act_r`.
-    pub fn activations(&self, x: faer::MatRef<'_, f32>) -> Mat<f32> {
-        let (xa, xb) = (linalg::mul(x, self.a.as_ref()), linalg::mul(x, self.b.as_ref()));
-        Mat::from_fn(xa.nrows(), xa.ncols(), |i, r| match self.form[r] {
-            Form::Cp => xa[(i, r)] * xb[(i, r)],
-            Form::Symmetric => xa[(i, r)] * xa[(i, r)],
-            Form::Split => xa[(i, r)] * xa[(i, r)] - xb[(i, r)] * xb[(i, r)],
-        })
+    pub fn iter(&self) -> std::slice::Iter<'_, Component> {
+        self.items.iter()
+    }
+
+    /// The first `k` components (the `k` strongest).
+    pub fn top(&self, k: usize) -> Components {
+        Components { items: self.items.iter().take(k).cloned().collect(), ..*self }
+    }
+
+    /// One column per component of `get`'s vectors (`rows × len`).
+    fn matrix(&self, rows: usize, get: impl Fn(&Component) -> &[f32]) -> Mat<f32> {
+        Mat::from_fn(rows, self.len(), |i, r| get(&self.items[r])[i])
+    }
+
+    pub fn a(&self) -> Mat<f32> {
+        self.matrix(self.inputs, |c| &c.a)
+    }
+
+    pub fn b(&self) -> Mat<f32> {
+        self.matrix(self.inputs, |c| &c.b)
+    }
+
+    pub fn heads(&self) -> Mat<f32> {
+        self.matrix(self.outputs, |c| &c.head)
+    }
+
+    pub fn plus(&self) -> Mat<f32> {
+        self.matrix(self.inputs, |c| &c.plus)
+    }
+
+    pub fn minus(&self) -> Mat<f32> {
+        self.matrix(self.inputs, |c| &c.minus)
+    }
+
+    /// Strengths, strongest first.
+    pub fn strengths(&self) -> Vec<f32> {
+        self.items.iter().map(|c| c.strength).collect()
+    }
+
+    /// Each component's contribution before its head for a batch `x` (`n × inputs`), so that
+    /// `logit_c = Σ_r head[c] · act_r`.
+    pub fn activations(&self, x: MatRef<'_, f32>) -> Mat<f32> {
+        let (xa, xb) = (linalg::mul(x, self.a().as_ref()), linalg::mul(x, self.b().as_ref()));
+        Mat::from_fn(xa.nrows(), xa.ncols(), |i, r| self.items[r].form.activation(xa[(i, r)], xb[(i, r)]))
     }
 
     /// Logits of the components alone (no bias).
-    pub fn logits(&self, x: faer::MatRef<'_, f32>) -> Mat<f32> {
-        linalg::mul(self.activations(x).as_ref(), self.heads.transpose())
+    pub fn logits(&self, x: MatRef<'_, f32>) -> Mat<f32> {
+        linalg::mul(self.activations(x).as_ref(), self.heads().transpose())
     }
 
     /// The components at `indices` as CP triples (split components give two), for exact
     /// cosines of sub-dictionaries.
-    pub fn tensor(&self, indices: &[usize]) -> crate::interaction::CpTensor {
-        let mut heads = Vec::new();
-        let mut u = Vec::new();
-        let mut w = Vec::new();
-        let col = |m: &Mat<f32>, r: usize| m.col(r).iter().copied().collect::<Vec<f32>>();
+    pub fn tensor(&self, indices: &[usize]) -> CpTensor {
+        let n: usize = indices.iter().map(|&r| self.items[r].form.triples_per_component()).sum();
+        let (mut d, mut u, mut w) = (Mat::zeros(self.outputs, n), Mat::zeros(self.inputs, n), Mat::zeros(self.inputs, n));
+        let mut at = 0;
         for &r in indices {
-            let d = col(&self.heads, r);
-            match self.form[r] {
-                Form::Cp => {
-                    heads.push(d);
-                    u.push(col(&self.a, r));
-                    w.push(col(&self.b, r));
-                }
-                Form::Symmetric => {
-                    heads.push(d);
-                    u.push(col(&self.a, r));
-                    w.push(col(&self.a, r));
-                }
-                Form::Split => {
-                    heads.push(d.clone());
-                    u.push(col(&self.a, r));
-                    w.push(col(&self.a, r));
-                    heads.push(d.iter().map(|v| -v).collect());
-                    u.push(col(&self.b, r));
-                    w.push(col(&self.b, r));
-                }
-            }
+            let c = &self.items[r];
+            let k = c.form.triples_per_component();
+            let f = super::form::Factors {
+                a: Mat::from_fn(self.inputs, 1, |i, _| c.a[i]),
+                b: Mat::from_fn(self.inputs, 1, |i, _| c.b[i]),
+                d: Mat::from_fn(self.outputs, 1, |i, _| c.head[i]),
+            };
+            c.form.write_triples(&f, d.as_mut().subcols_mut(at, k), u.as_mut().subcols_mut(at, k), w.as_mut().subcols_mut(at, k));
+            at += k;
         }
-        let mat = |cols: &[Vec<f32>], rows: usize| Mat::from_fn(rows, cols.len(), |i, j| cols[j][i]);
-        crate::interaction::CpTensor::new(mat(&heads, self.heads.nrows()), mat(&u, self.a.nrows()), mat(&w, self.a.nrows()))
+        CpTensor::new(d, u, w)
     }
 
-    /// The class each component votes for: argmax of |head|, and the sign of that entry.
-    pub fn head_class(&self, r: usize) -> (usize, f32) {
-        let c = crate::model::argmax(self.heads.col(r).iter().map(|v| v.abs()));
-        (c, self.heads[(c, r)].signum())
+    /// All components as CP triples.
+    pub fn tensor_all(&self) -> CpTensor {
+        self.tensor(&(0..self.len()).collect::<Vec<_>>())
     }
 }
 
-struct Column {
-    origin: (usize, usize),
-    form: Form,
-    role: Role,
-    a: Vec<f32>,
-    b: Vec<f32>,
-    head: Vec<f32>,
-    plus: Vec<f32>,
-    minus: Vec<f32>,
-    strength: f32,
-    anchor: Option<(usize, usize)>,
-    anchor_names: Option<(String, String)>,
-    mask: Option<MaskInfo>,
+/// `v / ‖v‖` (zero stays zero).
+fn unit(mut v: Vec<f32>) -> Vec<f32> {
+    let norm = v.iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
+    if norm > 1e-8 {
+        v.iter_mut().for_each(|x| *x = (*x as f64 / norm) as f32);
+    }
+    v
 }
 
-/// One row of the per-component table (SPEC §14's wish list).
-#[derive(Clone, Debug, Serialize)]
-pub struct ComponentRow {
-    pub rank: usize,
-    pub bank: usize,
-    pub index: usize,
-    pub form: Form,
-    pub strength: f32,
-    pub strength_share: f32,
-    pub head_class: usize,
-    pub head_sign: f32,
-    pub selectivity: f64,
-    pub locality_plus: f64,
-    pub locality_minus: f64,
-    pub gini_plus: f64,
-    pub gini_minus: f64,
-    pub anchor_a: String,
-    pub anchor_b: String,
-    pub mask_centre_a: String,
-    pub mask_sigma_a: String,
-    pub mask_centre_b: String,
-    pub mask_sigma_b: String,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decomp::bank::{Bank, Head, HeadRule};
+    use crate::decomp::pattern::Pattern;
+    use crate::interaction::Interaction;
 
-/// The per-component table of `c`, in its (strength) order.
-pub fn table(c: &Components) -> Vec<ComponentRow> {
-    let total: f32 = c.strength.iter().sum();
-    let col = |m: &Mat<f32>, r: usize| m.col(r).iter().copied().collect::<Vec<f32>>();
-    let opt = |v: Option<String>| v.unwrap_or_default();
-    (0..c.len())
-        .map(|r| {
-            let (head_class, head_sign) = c.head_class(r);
-            let (plus, minus) = (col(&c.plus, r), col(&c.minus, r));
-            let m = c.mask[r];
-            ComponentRow {
-                rank: r + 1,
-                bank: c.origin[r].0,
-                index: c.origin[r].1,
-                form: c.form[r],
-                strength: c.strength[r],
-                strength_share: c.strength[r] / total.max(1e-12),
-                head_class,
-                head_sign,
-                selectivity: patterns::component_selectivity(&col(&c.heads, r)),
-                locality_plus: patterns::locality(&plus, 28, 28),
-                locality_minus: patterns::locality(&minus, 28, 28),
-                gini_plus: patterns::gini(&plus),
-                gini_minus: patterns::gini(&minus),
-                anchor_a: opt(c.anchor_names[r].as_ref().map(|(a, _)| a.clone())),
-                anchor_b: opt(c.anchor_names[r].as_ref().map(|(_, b)| b.clone())),
-                mask_centre_a: opt(m.map(|m| format!("({:.2}, {:.2})", m.centre_a[0], m.centre_a[1]))),
-                mask_sigma_a: opt(m.map(|m| format!("{:.3}", m.sigma_a))),
-                mask_centre_b: opt(m.map(|m| format!("({:.2}, {:.2})", m.centre_b[0], m.centre_b[1]))),
-                mask_sigma_b: opt(m.map(|m| format!("{:.3}", m.sigma_b))),
-            }
-        })
-        .collect()
+    /// A decomposition with one bank of every form and a residual bank.
+    pub(crate) fn mixed(seed: u64, inputs: usize, outputs: usize) -> Decomposition {
+        let mut rng = linalg::rng(seed);
+        let mut bank = |form: Form, role: Role, r: usize| Bank {
+            form,
+            role,
+            a: Pattern::fixed(linalg::randn(&mut rng, inputs, r, 1.0)),
+            b: form.has_second_factor().then(|| Pattern::fixed(linalg::randn(&mut rng, inputs, r, 1.0))),
+            head: Head { raw: linalg::randn(&mut rng, outputs, r, 1.0), rule: HeadRule::Dense },
+            anchors: None,
+        };
+        let banks = vec![
+            bank(Form::Cp, Role::Displayed, 3),
+            bank(Form::Symmetric, Role::Displayed, 2),
+            bank(Form::Split, Role::Displayed, 2),
+            bank(Form::Cp, Role::Residual, 2),
+        ];
+        Decomposition { banks }
+    }
+
+    #[test]
+    fn components_are_the_decomposition() {
+        let d = mixed(1, 11, 3);
+        let inter = Interaction::new(&crate::interaction::tests::small_model(2));
+        let all = Components::of(&d, |_| true);
+        assert_eq!(all.len(), 9);
+        assert!(all.strengths().windows(2).all(|w| w[0] >= w[1]), "strongest first");
+        // Same tensor (so the same cosine) and the same logits as the banks they come from.
+        assert!((inter.cosine(&all.tensor_all()) - inter.cosine(&d.tensor())).abs() < 1e-6);
+        let x = linalg::randn(&mut linalg::rng(3), 6, 11, 1.0);
+        let (z, want) = (all.logits(x.as_ref()), d.tensor().logits(x.as_ref()));
+        assert!((&z - &want).norm_l2() < 1e-4 * want.norm_l2());
+        for (i, c) in all.iter().enumerate().take(3) {
+            let xi: Vec<f32> = x.row(0).iter().copied().collect();
+            assert!((c.activation(&xi) - all.activations(x.as_ref())[(0, i)]).abs() < 1e-4);
+        }
+        let shown = Components::of(&d, |r| r == Role::Displayed);
+        assert!((inter.cosine(&shown.tensor_all()) - inter.cosine(&d.displayed_tensor())).abs() < 1e-6);
+        assert!(shown.iter().filter(|c| c.form == Form::Symmetric).all(|c| c.minus.iter().all(|&v| v == 0.0)));
+        assert!(shown.iter().all(|c| (c.plus.iter().map(|v| v * v).sum::<f32>() - 1.0).abs() < 1e-4), "unit plus patterns");
+    }
 }

@@ -1,52 +1,64 @@
-//! The one optimisation loop every recipe runs through.
+//! The one optimisation loop every recipe runs through: at every step, the registered terms
+//! whose weight is not zero ([`terms::active`]) add their values and gradients; the optimiser
+//! updates the raw parameters of every bank.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use faer::Mat;
-use serde::Serialize;
+use rayon::prelude::*;
 
 use super::Decomposition;
-use super::bank::{FactorGrads, Role};
-use super::loss::{self, DistillSet, LabelledSet, Target, TripleGrads};
+use super::bank::Bank;
 use super::recipe::Recipe;
+use super::terms::{self, FitData, Grads, Input, Schedule, Term};
+use crate::error::Error;
 use crate::linalg;
 use crate::optim::{OptimConfig, OptimizerKind, cosine_lr};
 
-/// Data the data-dependent terms read.
-#[derive(Default)]
-pub struct FitData {
-    pub distill: Option<DistillSet>,
-    pub activation: Option<LabelledSet>,
-}
-
 /// One logged point of a fit (values before that step's update, as the reference logs them).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct HistoryRow {
     pub stage: usize,
     pub step: usize,
-    pub loss: f64,
-    pub tensor_cosine: f64,
-    pub distill_mse: f64,
-    pub penalty: f64,
     pub lr: f32,
+    /// `Σ weight · value` over the active terms.
+    pub loss: f64,
+    /// The exact tensor cosine of the whole decomposition to its target.
+    pub tensor_cosine: f64,
+    /// Each active term's value (before its weight), in registry order.
+    pub terms: Vec<(&'static str, f64)>,
 }
 
-/// Loss weights that can change between stages of one run.
-pub struct Weights {
-    pub tensor: f32,
-    pub distill: f32,
+/// What a step callback sees (after the step's update).
+#[derive(Clone, Copy, Debug)]
+pub struct Step<'a> {
+    pub stage: usize,
+    /// Steps done in this stage, 1-based.
+    pub step: usize,
+    pub steps: usize,
+    pub loss: f64,
+    /// The latest tensor cosine computed (every step when the tensor term is active).
+    pub tensor_cosine: f64,
+    pub terms: &'a [(&'static str, f64)],
 }
 
-/// Fits every bank of `decomp` jointly for `recipe.steps` steps. `on_step(step, loss, cosine)`
-/// is called after every step (progress bars). Stops with an error naming the step if the loss
-/// becomes NaN or infinite.
+/// The loss at the current parameters, term by term.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    pub loss: f64,
+    pub terms: Vec<(&'static str, f64)>,
+    /// The tensor cosine, when the tensor term ran or it was asked for.
+    pub tensor_cosine: Option<f64>,
+}
+
+/// Fits every bank of `decomp` jointly for `recipe.steps` steps; `on_step` is called after
+/// every step. Stops with [`Error::Diverged`] naming the step, the stage and the term whose
+/// value stopped being a finite number.
 pub fn fit(
     decomp: &mut Decomposition,
     recipe: &Recipe,
-    weights: &Weights,
-    target: &Target<'_>,
-    data: &FitData,
+    data: &FitData<'_>,
     stage: usize,
-    mut on_step: impl FnMut(usize, f64, f64),
+    on_step: &mut dyn FnMut(&Step<'_>),
 ) -> Result<Vec<HistoryRow>> {
     let opt_cfg = match recipe.optimizer {
         OptimizerKind::AdamW => OptimConfig::adamw(recipe.weight_decay),
@@ -55,144 +67,153 @@ pub fn fit(
     let mut opt = opt_cfg.build();
     let log_every = (recipe.steps / 50).max(1);
     let mut history = Vec::new();
+    let mut cosine = f64::NAN;
     for step in 0..recipe.steps {
+        let at = Schedule { stage, step, steps: recipe.steps };
         let lr = if recipe.cosine_schedule { cosine_lr(recipe.lr, step, recipe.steps) } else { recipe.lr };
-        let residual_weight = match recipe.residual_anneal[..] {
-            [start, end] => start + (end - start) * step as f32 / (recipe.steps.max(2) - 1) as f32,
-            _ => recipe.priors.residual_l2,
-        };
-        let (row, grads) = loss_and_grads(decomp, recipe, weights, residual_weight, target, data);
-        if !row.loss.is_finite() {
-            bail!("decomposition diverged: the loss became {} at step {} (stage {stage})", row.loss, step + 1);
+        let log = step % log_every == 0 || step + 1 == recipe.steps;
+        let active = terms::active(recipe, at);
+        let (eval, grads) = loss_and_grads(decomp, &active, data, log);
+        if let Some((name, value)) =
+            eval.terms.iter().find(|(_, v)| !v.is_finite()).or((!eval.loss.is_finite()).then_some(&("loss", eval.loss)))
+        {
+            return Err(Error::Diverged(format!(
+                "the fit diverged at step {} of stage {stage}: the {name} term became {value} (try a smaller lr than {})",
+                step + 1,
+                recipe.lr
+            ))
+            .into());
         }
-        let (loss, cosine) = (row.loss, row.tensor_cosine);
-        if step % log_every == 0 || step + 1 == recipe.steps {
-            history.push(HistoryRow { stage, step, lr, ..row });
+        cosine = eval.tensor_cosine.unwrap_or(cosine);
+        if log {
+            history.push(HistoryRow { stage, step, lr, loss: eval.loss, tensor_cosine: cosine, terms: eval.terms.clone() });
         }
         let mut params: Vec<&mut Mat<f32>> = decomp.banks.iter_mut().flat_map(|b| b.params_mut()).collect();
         let grad_refs: Vec<&Mat<f32>> = grads.iter().collect();
         opt.step(&mut params, &grad_refs, lr);
-        on_step(step + 1, loss, cosine);
+        on_step(&Step { stage, step: step + 1, steps: recipe.steps, loss: eval.loss, tensor_cosine: cosine, terms: &eval.terms });
     }
     Ok(history)
 }
 
-/// The loss at the current parameters and its gradient with respect to every raw parameter
-/// (in the order of the banks' `params_mut`).
+/// The loss of the `active` terms (with their weights) at the current parameters, and its
+/// gradient with respect to every raw parameter (in the order of the banks' `params_mut`);
+/// `want_cosine` computes the tensor cosine even when the tensor term is off.
+///
+/// Costly terms run side by side when there are two or more of them (waking a thread costs
+/// ~20 µs, so cheap terms stay together on one). Each group of terms adds into gradients of its
+/// own, summed in registry order afterwards: the result does not depend on the thread count.
 pub fn loss_and_grads(
-    decomp: &mut Decomposition,
-    recipe: &Recipe,
-    weights: &Weights,
-    residual_weight: f32,
-    target: &Target<'_>,
-    data: &FitData,
-) -> (HistoryRow, Vec<Mat<f32>>) {
-    let factors = decomp.forward();
-    // All banks as one CP tensor, each bank writing its triples into its own columns.
-    let n: usize = decomp.banks.iter().map(|b| b.n_triples()).sum();
-    let (c, i) = (factors[0].d.nrows(), factors[0].a.nrows());
-    let (mut d, mut u, mut w) = (Mat::zeros(c, n), Mat::zeros(i, n), Mat::zeros(i, n));
-    let mut start = 0;
-    for (bank, f) in decomp.banks.iter().zip(&factors) {
-        let k = bank.n_triples();
-        bank.write_triples(f, d.as_mut().subcols_mut(start, k), u.as_mut().subcols_mut(start, k), w.as_mut().subcols_mut(start, k));
-        start += k;
-    }
-    let t = crate::interaction::CpTensor::new(d, u, w);
-    // The tensor term, the distillation term and the bank priors are independent: with several
-    // threads they run side by side (the distillation splits its own work further). Each
-    // writes its own gradients, summed below in a fixed order whatever the thread count.
-    let tensor_term = || {
-        let mut tg = TripleGrads::zeros(&t);
-        let cosine = if weights.tensor > 0.0 { target.cosine_loss(&t, weights.tensor, &mut tg) } else { target.cosine(&t) };
-        (cosine, tg)
+    decomp: &Decomposition,
+    active: &[(&dyn Term, f32)],
+    data: &FitData<'_>,
+    want_cosine: bool,
+) -> (Evaluation, Vec<Mat<f32>>) {
+    let (factors, tapes): (Vec<_>, Vec<_>) = decomp.banks.iter().map(Bank::forward).unzip();
+    let banks: Vec<&Bank> = decomp.banks.iter().collect();
+    let triples = super::triples_of(&banks, &factors);
+    let input = Input { banks: &decomp.banks, factors: &factors, triples: &triples, data };
+
+    let mut groups: Vec<Vec<(&dyn Term, f32)>> = active.iter().filter(|(t, _)| t.heavy()).map(|&a| vec![a]).collect();
+    let parallel = groups.len() >= 2 && linalg::parallel();
+    groups.push(active.iter().filter(|(t, _)| !t.heavy()).copied().collect());
+    let eval_group = |group: &Vec<(&dyn Term, f32)>| {
+        let mut grads = Grads::new(banks.len());
+        let values: Vec<(&'static str, f64)> = group.iter().map(|(t, w)| (t.name(), t.eval(&input, *w, &mut grads))).collect();
+        (values, grads)
     };
-    let distill_term = || match (&data.distill, weights.distill > 0.0) {
-        (Some(set), true) => {
-            let mut tg = TripleGrads::zeros(&t);
-            Some((set.loss(&t, weights.distill, &mut tg), tg))
-        }
-        _ => None,
-    };
-    let prior_terms = || {
-        let banks = decomp.banks.iter().zip(&factors);
-        banks
-            .map(|(bank, f)| {
-                let mut g = FactorGrads::zeros(f);
-                let penalty = match bank.role {
-                    Role::Displayed => loss::bank_priors(&recipe.priors, bank, f, &mut g, data.activation.as_ref()),
-                    Role::Residual => loss::residual_l2(residual_weight, f, &mut g),
-                };
-                (penalty, g)
-            })
-            .collect::<Vec<_>>()
-    };
-    // Side by side only when there is enough work to share (waking a thread costs ~20 µs).
-    let heavy = (data.distill.is_some() && weights.distill > 0.0) || (data.activation.is_some() && recipe.priors.activation != 0.0);
-    let ((cosine, mut tg), (distill, priors)) = if heavy {
-        linalg::join(tensor_term, true, || linalg::join(distill_term, true, prior_terms, false), true)
+    let light = groups.len() - 1;
+    let results: Vec<(Vec<(&'static str, f64)>, Grads)> = if parallel {
+        groups.par_iter().enumerate().map(|(i, g)| if i == light { linalg::sequential(|| eval_group(g)) } else { eval_group(g) }).collect()
     } else {
-        (tensor_term(), (distill_term(), prior_terms()))
+        groups.iter().map(eval_group).collect()
     };
-    let distill_mse = match distill {
-        Some((mse, d)) => {
-            tg.d += &d.d;
-            tg.u += &d.u;
-            tg.w += &d.w;
-            mse
-        }
-        None => 0.0,
-    };
-    let mut penalty = 0.0;
-    let mut grads = Vec::new();
-    let mut start = 0;
-    for (bank, (prior, gp)) in decomp.banks.iter().zip(priors) {
-        let n = bank.n_triples();
-        let mut g: FactorGrads =
-            bank.triple_grads(tg.d.as_ref().subcols(start, n), tg.u.as_ref().subcols(start, n), tg.w.as_ref().subcols(start, n));
-        start += n;
-        g.a += &gp.a;
-        g.b += &gp.b;
-        g.d += &gp.d;
-        penalty += prior;
-        let (deform, width) = match bank.role {
-            Role::Displayed => (recipe.priors.deform_l2, recipe.priors.mask_width),
-            Role::Residual => (0.0, 0.0),
-        };
-        grads.extend(bank.backward(g, deform, width, &mut penalty));
+
+    let mut total = Grads::new(banks.len());
+    let mut values = Vec::new();
+    for (v, g) in results {
+        values.extend(v);
+        total.add(g);
     }
-    let loss = weights.tensor as f64 * (1.0 - cosine) + weights.distill as f64 * distill_mse + penalty;
-    (HistoryRow { stage: 0, step: 0, loss, tensor_cosine: cosine, distill_mse, penalty, lr: 0.0 }, grads)
+    // Report the terms in registry order, whatever the grouping.
+    values.sort_by_key(|(name, _)| active.iter().position(|(t, _)| t.name() == *name));
+    let weight_of = |name: &str| active.iter().find(|(t, _)| t.name() == name).map_or(0.0, |(_, w)| *w as f64);
+    let loss = values.iter().map(|(name, v)| weight_of(name) * v).sum();
+    let tensor_cosine = match values.iter().find(|(name, _)| *name == "tensor") {
+        Some((_, v)) => Some(1.0 - v),
+        None => want_cosine.then(|| data.target.cosine(&triples)),
+    };
+
+    let mut param_grads = Vec::new();
+    let mut start = 0;
+    for (i, (bank, tape)) in decomp.banks.iter().zip(&tapes).enumerate() {
+        let n = bank.n_triples();
+        let mut g = match &total.triples {
+            Some(t) => bank.triple_grads(t.d.as_ref().subcols(start, n), t.u.as_ref().subcols(start, n), t.w.as_ref().subcols(start, n)),
+            None => super::FactorGrads::zeros(&factors[i]),
+        };
+        start += n;
+        if let Some(f) = &total.factors[i] {
+            g.add(f);
+        }
+        let mut p = bank.backward(tape, g);
+        if let Some(extra) = &total.params[i] {
+            p.iter_mut().zip(extra).for_each(|(a, b)| *a += b);
+        }
+        param_grads.extend(p);
+    }
+    (Evaluation { loss, terms: values, tensor_cosine }, param_grads)
+}
+
+/// The history as CSV: `stage, step, lr, loss, tensor_cosine`, then one column per term that
+/// was active at some step (registry order; empty where it was off).
+pub fn history_csv(rows: &[HistoryRow]) -> Result<Vec<u8>> {
+    let names: Vec<&str> =
+        terms::REGISTRY.iter().map(|t| t.name()).filter(|n| rows.iter().any(|r| r.terms.iter().any(|(m, _)| m == n))).collect();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header: Vec<&str> = ["stage", "step", "lr", "loss", "tensor_cosine"].into_iter().chain(names.iter().copied()).collect();
+    w.write_record(&header)?;
+    for r in rows {
+        let mut record = vec![r.stage.to_string(), r.step.to_string(), r.lr.to_string(), r.loss.to_string(), r.tensor_cosine.to_string()];
+        record.extend(names.iter().map(|n| r.terms.iter().find(|(m, _)| m == n).map_or(String::new(), |(_, v)| v.to_string())));
+        w.write_record(&record)?;
+    }
+    Ok(w.into_inner()?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::data::Dataset;
-    use crate::decomp::bank::Form;
+    use crate::decomp::bank::{Head, HeadRule};
     use crate::decomp::init::{InitContext, displayed_bank, residual_bank};
-    use crate::decomp::recipe::{Init, MaskKind};
-    use crate::interaction::Interaction;
-    use crate::linalg;
+    use crate::decomp::terms::{DistillSet, LabelledSet, REGISTRY, Target};
+    use crate::image::ImageShape;
+    use crate::interaction::{CpTensor, Interaction};
     use crate::model::{Bilinear, ModelConfig};
 
-    fn setup() -> (Interaction, Dataset, FitData) {
+    fn setup() -> (Interaction, Dataset) {
         let cfg = ModelConfig { n_inputs: 784, n_embed: 6, n_hidden: 8, n_outputs: 3 };
         let model = Bilinear::init(cfg, &mut linalg::rng(1));
-        let mut rng = linalg::rng(2);
         let x = Mat::from_fn(24, 784, |i, j| (((i * 31 + j * 7) % 17) as f32 / 17.0).powi(2));
         let labels: Vec<u8> = (0..24).map(|i| (i % 3) as u8).collect();
-        let train = Dataset { pixels: linalg::to_row_major(x.as_ref()), labels: labels.clone(), rows: 28, cols: 28, n_classes: 3 };
-        let data = FitData {
-            distill: Some(DistillSet::new(x.clone(), linalg::randn(&mut rng, 24, 3, 1.0))),
-            activation: Some(LabelledSet { x, y: labels }),
-        };
-        (Interaction::new(&model), train, data)
+        let train = Dataset { pixels: linalg::to_row_major(x.as_ref()), labels, shape: ImageShape::MNIST, n_classes: 3 };
+        (Interaction::new(&model), train)
+    }
+
+    fn data<'a>(inter: &'a Interaction, train: &Dataset, minus: Option<CpTensor>) -> FitData<'a> {
+        let x = train.x().to_owned();
+        FitData {
+            target: Target::new(inter, minus),
+            image: Some(train.shape),
+            distill: Some(DistillSet::new(x.clone(), linalg::randn(&mut linalg::rng(2), 24, 3, 1.0))),
+            labelled: Some(LabelledSet { x, y: train.labels.clone() }),
+        }
     }
 
     fn build(recipe: &Recipe, inter: &Interaction, train: &Dataset) -> Decomposition {
         let mut rng = linalg::rng(3);
-        let ctx = InitContext { inter, train };
+        let ctx = InitContext { inter, train: Some(train), image: Some(train.shape) };
         let mut banks: Vec<_> = (0..recipe.banks).map(|i| displayed_bank(recipe, i, &ctx, &mut rng).unwrap()).collect();
         if recipe.residual_rank > 0 {
             banks.push(residual_bank(recipe, 784, 3, &mut rng));
@@ -207,27 +228,25 @@ mod tests {
 
     /// Central differences of the f32 loss (accumulated in f64) at sampled entries of every
     /// parameter; the exact f64 oracles of each building block are tested in their modules,
-    /// this test checks how the loop wires them together.
-    fn check(recipe: &Recipe, target_minus: bool) {
-        let (inter, train, data) = setup();
-        let mut d = build(recipe, &inter, &train);
-        let minus = target_minus.then(|| crate::interaction::CpTensor::random(3, 784, 2, &mut linalg::rng(9)));
-        let target = Target::new(&inter, minus);
-        let weights = Weights { tensor: recipe.tensor, distill: recipe.distill };
-        let (_, grads) = loss_and_grads(&mut d, recipe, &weights, recipe.priors.residual_l2, &target, &data);
+    /// this checks how the loop wires them together. Returns the values of the active terms.
+    fn check(recipe: &Recipe, target_minus: bool) -> Vec<(&'static str, f64)> {
+        let (inter, train) = setup();
+        let d = build(recipe, &inter, &train);
+        let minus = target_minus.then(|| CpTensor::random(3, 784, 2, &mut linalg::rng(9)));
+        let data = data(&inter, &train, minus);
+        let active = terms::active(recipe, Schedule { stage: 1, step: 3, steps: 10 });
+        let (eval, grads) = loss_and_grads(&d, &active, &data, false);
         let mut rng = linalg::rng(4);
-        let n_params = grads.len();
-        for k in 0..n_params {
-            let g = &grads[k];
+        for (k, g) in grads.iter().enumerate() {
             for _ in 0..6 {
                 let (i, j) = (rand::Rng::random_range(&mut rng, 0..g.nrows()), rand::Rng::random_range(&mut rng, 0..g.ncols()));
-                let eval = |delta: f32| {
+                let eval_at = |delta: f32| {
                     let mut e = d.clone();
                     *e.banks.iter_mut().flat_map(|b| b.params_mut()).nth(k).unwrap().get_mut(i, j) += delta;
-                    loss_and_grads(&mut e, recipe, &weights, recipe.priors.residual_l2, &target, &data).0.loss
+                    loss_and_grads(&e, &active, &data, false).0.loss
                 };
                 let eps = 2e-3;
-                let fd = (eval(eps) - eval(-eps)) / (2.0 * eps as f64);
+                let fd = (eval_at(eps) - eval_at(-eps)) / (2.0 * eps as f64);
                 let got = g[(i, j)] as f64;
                 let scale = fd.abs().max(got.abs()).max(2e-3);
                 assert!(
@@ -237,70 +256,50 @@ mod tests {
                 );
             }
         }
+        eval.terms
     }
 
     #[test]
-    fn free_cp_with_every_pattern_prior() {
-        let mut r =
-            Recipe { description: "free cp".into(), rank: 3, residual_rank: 2, smooth_passes: 1, distill: 0.3, ..Recipe::default() };
-        r.priors = loss::Priors {
-            raw_l1: 0.1,
-            raw_tv: 0.2,
-            raw_lap: 0.1,
-            display_l1: 0.1,
-            display_tv: 0.1,
-            duplicate: 0.3,
-            border: 0.2,
-            symmetry: 0.5,
-            residual_l2: 0.3,
-            ..Default::default()
-        };
-        check(&r, false);
-        // Head priors apart: the entropy is too curved near zero entries for a shared step size.
-        let h = Recipe {
-            description: "head priors".into(),
-            rank: 3,
-            distill: 0.3,
-            priors: loss::Priors { head_l1: 0.1, head_entropy: 0.1, ..Default::default() },
-            ..Recipe::default()
-        };
-        check(&h, false);
+    fn every_registered_term_has_its_gradient_wired() {
+        for term in REGISTRY {
+            let recipe = Recipe { description: format!("probe of {}", term.name()), ..term.probe() };
+            let values = check(&recipe, false);
+            let value =
+                values.iter().find(|(n, _)| *n == term.name()).unwrap_or_else(|| panic!("{} is not active in its probe", term.name()));
+            assert!(value.1 != 0.0, "{} is zero in its probe", term.name());
+        }
     }
 
     #[test]
-    fn split_strokes_with_masks_amplitude_and_top1_heads() {
+    fn forms_masks_and_heads_are_wired() {
         let mut r = Recipe {
             description: "split strokes".into(),
-            form: Form::Split,
+            form: crate::decomp::Form::Split,
             rank: 3,
-            init: Init::Strokes,
+            init: crate::decomp::Init::Strokes,
             smooth_passes: 1,
-            mask: MaskKind::Learnable,
+            mask: crate::decomp::MaskKind::Learnable,
             amplitude: true,
             topk: 1,
             distill: 0.2,
             ..Recipe::default()
         };
-        r.priors = loss::Priors { anchor: 0.5, deform_l2: 0.3, mask_width: 0.2, raw_tv: 0.1, activation: 0.4, ..Default::default() };
+        r.priors = terms::Priors { anchor: 0.5, deform_l2: 0.3, mask_width: 0.2, raw_tv: 0.1, activation: 0.4, ..Default::default() };
         check(&r, false);
-    }
-
-    #[test]
-    fn symmetric_and_nonnegative_and_boosted_target() {
-        let mut r = Recipe {
+        let mut s = Recipe {
             description: "symmetric fixed mask".into(),
-            form: Form::Symmetric,
+            form: crate::decomp::Form::Symmetric,
             rank: 3,
-            mask: MaskKind::Fixed,
+            mask: crate::decomp::MaskKind::Fixed,
             mask_sigma: 0.4,
             topk: 2,
             ..Recipe::default()
         };
-        r.priors = loss::Priors { display_l1: 0.2, display_tv: 0.2, duplicate: 0.2, raw_l1: 0.1, ..Default::default() };
-        check(&r, true);
+        s.priors = terms::Priors { display_l1: 0.2, display_tv: 0.2, duplicate: 0.2, raw_l1: 0.1, ..Default::default() };
+        check(&s, true);
         let n = Recipe {
             description: "nonnegative split".into(),
-            form: Form::Split,
+            form: crate::decomp::Form::Split,
             rank: 3,
             nonnegative: true,
             banks: 2,
@@ -310,8 +309,47 @@ mod tests {
     }
 
     #[test]
+    fn divergence_names_the_step_and_the_term() {
+        let (inter, train) = setup();
+        let recipe = Recipe { rank: 3, steps: 5, lr: 1e30, optimizer: OptimizerKind::AdamW, ..Recipe::default() };
+        let mut d = build(&recipe, &inter, &train);
+        let err = fit(&mut d, &recipe, &data(&inter, &train, None), 1, &mut |_| {}).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("diverged at step") && msg.contains("stage 1") && msg.contains("term"), "{msg}");
+        assert!(matches!(Error::from(err), Error::Diverged(_)));
+    }
+
+    #[test]
+    fn history_has_a_column_per_active_term() {
+        let (inter, train) = setup();
+        let mut recipe = Recipe { rank: 3, steps: 4, distill: 0.2, ..Recipe::default() };
+        recipe.priors.raw_l1 = 0.1;
+        let mut d = build(&recipe, &inter, &train);
+        let rows = fit(&mut d, &recipe, &data(&inter, &train, None), 1, &mut |_| {}).unwrap();
+        let csv = String::from_utf8(history_csv(&rows).unwrap()).unwrap();
+        assert!(csv.starts_with("stage,step,lr,loss,tensor_cosine,tensor,distill,raw_l1\n"), "{csv}");
+        assert_eq!(csv.lines().count(), 5);
+        for r in &rows {
+            let weighted: f64 = r
+                .terms
+                .iter()
+                .map(|(n, v)| {
+                    v * if *n == "tensor" {
+                        1.0
+                    } else if *n == "distill" {
+                        0.2
+                    } else {
+                        0.1
+                    }
+                })
+                .sum();
+            assert!((weighted - r.loss).abs() < 1e-6 * r.loss.abs().max(1.0));
+            assert!((r.tensor_cosine - (1.0 - r.terms[0].1)).abs() < 1e-12);
+        }
+    }
+
+    #[test]
     fn learnable_classes_pass_gradient_through_the_head_mask() {
-        use crate::decomp::bank::{Head, HeadRule};
         let raw = Mat::from_fn(3, 2, |i, j| [0.3, -0.1, 0.05, 0.2, 0.4, -0.6][i + 3 * j]);
         let dd = Mat::from_fn(3, 2, |i, j| (i + j) as f32 + 1.0);
         let frozen = Head { raw: raw.clone(), rule: HeadRule::TopK { k: 1, learn_class: false } };

@@ -1,21 +1,25 @@
 //! Builds the banks a recipe describes, with their initial values.
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use faer::Mat;
 
-use super::bank::{Bank, Form, Head, HeadRule, Role};
+use super::bank::{Anchors, Bank, Head, HeadRule};
+use super::form::{Form, Role};
 use super::pattern::{Base, Mask, Pattern};
 use super::recipe::{Init, MaskKind, Recipe};
-use super::templates::{self, MaskParams};
 use crate::data::Dataset;
+use crate::image::ImageShape;
+use crate::image::templates::{self, MaskParams};
 use crate::interaction::Interaction;
 use crate::interaction::eigen::Eigen;
 use crate::linalg::{self, Rng};
 
-/// What initialisation may read: the target (eigen-seeding) and training images (data bank).
+/// What initialisation may read: the target (eigen-seeding), training images (data bank) and
+/// the image grid (templates, masks, smoothing).
 pub struct InitContext<'a> {
     pub inter: &'a Interaction,
-    pub train: &'a Dataset,
+    pub train: Option<&'a Dataset>,
+    pub image: Option<ImageShape>,
 }
 
 /// Displayed bank number `index` (0, or 1 for the second bank / boosted stage).
@@ -23,15 +27,14 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
     let (r, c) = (recipe.rank, ctx.inter.n_classes());
     let (offset, scale) =
         if index == 0 { (recipe.anchor_offset, recipe.deform_scale) } else { (recipe.second_offset, recipe.second_deform_scale) };
-    let two_sided = recipe.form != Form::Symmetric;
+    let two_sided = recipe.form.has_second_factor();
+    let image = ctx.image;
     let free = |rng: &mut Rng| {
         let shift = if recipe.nonnegative { -4.0 } else { 0.0 };
         let raw = linalg::randn(rng, ctx.inter.n_inputs(), r, recipe.init_scale) + Mat::from_fn(ctx.inter.n_inputs(), r, |_, _| shift);
         if recipe.nonnegative { Base::Softplus { raw } } else { Base::Free { raw, passes: recipe.smooth_passes } }
     };
     let mut anchors = None;
-    let mut anchor_ids = None;
-    let mut anchor_names = Vec::new();
     let (base_a, base_b, head_raw) = match recipe.init {
         Init::Random => {
             let a = free(rng);
@@ -50,28 +53,29 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
                 let s = eig.values[c][i].abs().sqrt() as f32;
                 eig.vectors[c].col(i).iter().map(|v| s * v).collect()
             };
-            let (p, n): (Vec<Vec<f32>>, Vec<Vec<f32>>) = pairs.iter().map(|&(c, hi, lo)| (scaled(c, hi), scaled(c, lo))).unzip();
+            let (a, b): (Vec<Vec<f32>>, Vec<Vec<f32>>) =
+                pairs.iter().map(|&(c, hi, lo)| recipe.form.from_evidence(&scaled(c, hi), &scaled(c, lo))).unzip();
             let rows = ctx.inter.n_inputs();
             let jitter = |m: Mat<f32>, rng: &mut Rng| {
                 let scale = recipe.init_jitter * m.norm_l2() / ((m.nrows() * m.ncols()) as f32).sqrt();
                 &m + linalg::randn(rng, m.nrows(), m.ncols(), scale)
             };
-            let (a, b) = match recipe.form {
-                Form::Split => (Mat::from_fn(rows, r, |i, k| p[k][i]), Mat::from_fn(rows, r, |i, k| n[k][i])),
-                _ => (Mat::from_fn(rows, r, |i, k| p[k][i] + n[k][i]), Mat::from_fn(rows, r, |i, k| p[k][i] - n[k][i])),
-            };
+            let (a, b) = (Mat::from_fn(rows, r, |i, k| a[k][i]), Mat::from_fn(rows, r, |i, k| b[k][i]));
             let (a, b) = (jitter(a, rng), jitter(b, rng));
             let heads = Mat::from_fn(c, r, |class, k| if pairs[k].0 == class { 1.0 } else { 0.0 });
             (Base::Free { raw: a, passes: recipe.smooth_passes }, Some(Base::Free { raw: b, passes: recipe.smooth_passes }), heads)
         }
         Init::Strokes | Init::Data => {
-            let (bank, shift) = match recipe.init {
-                Init::Strokes => (templates::stroke_bank(offset + recipe.anchor_shift + r), recipe.anchor_shift),
-                _ => (templates::data_bank(ctx.train.x(), &ctx.train.labels, c, 6000, 32, 0)?, 5 + offset % 7),
-            };
-            anchor_names = match recipe.init {
-                Init::Strokes => templates::stroke_names(),
-                _ => templates::data_bank_names(c, 32),
+            let (bank, shift, names) = match recipe.init {
+                Init::Strokes => {
+                    let shape = image.context("stroke templates need an image shape")?;
+                    (templates::stroke_bank(shape, templates::N_STROKES), recipe.anchor_shift, templates::stroke_names())
+                }
+                _ => {
+                    let train = ctx.train.context("data-derived templates need training images")?;
+                    let bank = templates::data_bank(train.x(), &train.labels, c, 6000, 32, 0)?;
+                    (bank, 5 + offset % 7, templates::data_bank_names(c, 32))
+                }
             };
             let start_a = if recipe.init == Init::Strokes { offset } else { 0 };
             let ids_a: Vec<usize> = (start_a..start_a + r).map(|k| k % bank.ncols()).collect();
@@ -85,38 +89,35 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
                 passes: recipe.smooth_passes,
             };
             let (ba, bb) = (anchored(&aa), two_sided.then(|| anchored(&ab)));
-            anchors = Some((aa, ab));
-            anchor_ids = Some((ids_a, ids_b));
+            anchors = Some(Anchors { a: aa, b: ab, ids_a, ids_b, names });
             (ba, bb, linalg::randn(rng, c, r, recipe.head_init_scale))
         }
     };
-    let with_extras = |base: Base, roll: usize| {
-        let mut p = Pattern::new(base);
+    let with_extras = |base: Base, roll: usize| -> Result<Pattern> {
+        let mut p = Pattern::new(base, image);
         p.mask = match recipe.mask {
             MaskKind::None => None,
-            MaskKind::Fixed => Some(Mask::Fixed(templates::fixed_masks(r, recipe.mask_sigma))),
+            MaskKind::Fixed => Some(Mask::Fixed(templates::fixed_masks(image.context("masks need an image shape")?, r, recipe.mask_sigma))),
             MaskKind::Learnable => Some(Mask::Learnable(MaskParams::init(r, roll))),
         };
         p.log_amp = recipe.amplitude.then(|| Mat::zeros(r, 1));
-        p
+        Ok(p)
     };
     let rule = if recipe.topk == 0 { HeadRule::Dense } else { HeadRule::TopK { k: recipe.topk, learn_class: recipe.learn_class } };
     Ok(Bank {
         form: recipe.form,
         role: Role::Displayed,
-        a: with_extras(base_a, 0),
-        b: base_b.map(|b| with_extras(b, 3)),
+        a: with_extras(base_a, 0)?,
+        b: base_b.map(|b| with_extras(b, 3)).transpose()?,
         head: Head { raw: head_raw, rule },
         anchors,
-        anchor_ids,
-        anchor_names,
     })
 }
 
 /// The free CP residual branch: unmasked, dense heads, small random init (SPEC §7.5).
 pub fn residual_bank(recipe: &Recipe, n_inputs: usize, n_classes: usize, rng: &mut Rng) -> Bank {
     let (r, s) = (recipe.residual_rank, recipe.residual_init_scale);
-    let free = |rng: &mut Rng| Pattern::new(Base::Free { raw: linalg::randn(rng, n_inputs, r, s), passes: 0 });
+    let free = |rng: &mut Rng| Pattern::new(Base::Free { raw: linalg::randn(rng, n_inputs, r, s), passes: 0 }, None);
     let a = free(rng);
     let b = free(rng);
     Bank {
@@ -126,7 +127,5 @@ pub fn residual_bank(recipe: &Recipe, n_inputs: usize, n_classes: usize, rng: &m
         b: Some(b),
         head: Head { raw: linalg::randn(rng, n_classes, r, s), rule: HeadRule::Dense },
         anchors: None,
-        anchor_ids: None,
-        anchor_names: Vec::new(),
     }
 }

@@ -1,24 +1,33 @@
-//! Shared dictionaries of components for the interaction tensor (SPEC §4–§7).
+//! Shared dictionaries of components for the interaction tensor (SPEC §4–§7): the fitting
+//! engine. Nothing here writes files or draws.
 //!
-//! A [`Decomposition`] is a list of [`bank::Bank`]s. Each bank maps its raw parameters to
-//! effective factors `(a, b, d)` ([`pattern`], [`bank`]); the whole decomposition is written
-//! as symmetrised CP triples for the tensor terms ([`loss`]); one loop ([`fit`]) optimises
-//! any [`recipe::Recipe`]; [`presets`] names the recipes of the reference study and beyond.
+//! A [`Decomposition`] is a list of [`Bank`]s of components; a component's [`Form`] says what
+//! its factors mean ([`form`]); each bank maps raw parameters to effective factors
+//! ([`pattern`], [`bank`]); loss terms are units in [`terms`], one file each, registered in one
+//! list; one loop ([`fit`]) optimises any [`Recipe`] against a shared [`Context`]; [`presets`]
+//! names the recipes of the reference study and beyond; [`Components`] is the display view.
 
 pub mod bank;
 pub mod components;
-pub mod experiment;
+pub mod context;
+pub mod factors;
 pub mod fit;
-pub mod image_ops;
+pub mod form;
 pub mod init;
-pub mod loss;
 pub mod pattern;
 pub mod presets;
 pub mod recipe;
-pub mod save;
-pub mod templates;
+pub mod terms;
 
-use bank::{Bank, Factors, Role};
+pub use bank::{Bank, Head, HeadRule};
+pub use components::{Component, Components};
+pub use context::{Context, ContextOptions, Fitted};
+pub use fit::{HistoryRow, Step};
+pub use form::{FactorGrads, Factors, Form, Role};
+pub use recipe::{Init, MaskKind, Recipe};
+pub use terms::Priors;
+
+use faer::Mat;
 
 use crate::interaction::CpTensor;
 
@@ -30,28 +39,42 @@ pub struct Decomposition {
 
 impl Decomposition {
     /// Effective factors of every bank.
-    pub fn forward(&mut self) -> Vec<Factors> {
-        self.banks.iter_mut().map(|b| b.forward()).collect()
+    pub fn factors(&self) -> Vec<Factors> {
+        self.banks.iter().map(Bank::factors).collect()
     }
 
     /// All banks (displayed and residual) as CP triples: the tensor the fit is judged by.
-    pub fn tensor(&mut self) -> CpTensor {
+    pub fn tensor(&self) -> CpTensor {
         self.tensor_of(|_| true)
     }
 
     /// Displayed banks only: what people see.
-    pub fn displayed_tensor(&mut self) -> CpTensor {
+    pub fn displayed_tensor(&self) -> CpTensor {
         self.tensor_of(|b| b.role == Role::Displayed)
     }
 
-    fn tensor_of(&mut self, keep: impl Fn(&Bank) -> bool) -> CpTensor {
-        let factors = self.forward();
-        let parts: Vec<CpTensor> = self.banks.iter().zip(&factors).filter(|(b, _)| keep(b)).map(|(b, f)| b.triples(f)).collect();
-        concat_all(&parts)
+    /// Whether a free residual bank absorbs part of the fit.
+    pub fn has_residual(&self) -> bool {
+        self.banks.iter().any(|b| b.role == Role::Residual)
+    }
+
+    fn tensor_of(&self, keep: impl Fn(&Bank) -> bool) -> CpTensor {
+        let banks: Vec<&Bank> = self.banks.iter().filter(|b| keep(b)).collect();
+        let factors: Vec<Factors> = banks.iter().map(|b| b.factors()).collect();
+        triples_of(&banks, &factors)
     }
 }
 
-/// Triples of several tensors side by side (an empty list gives a rank-0 tensor).
-pub fn concat_all(parts: &[CpTensor]) -> CpTensor {
-    parts.iter().skip(1).fold(parts[0].clone(), |acc, p| acc.concat(p))
+/// The banks written side by side as one CP tensor, each in its own columns.
+pub(crate) fn triples_of(banks: &[&Bank], factors: &[Factors]) -> CpTensor {
+    let n: usize = banks.iter().map(|b| b.n_triples()).sum();
+    let (c, i) = factors.first().map_or((0, 0), |f| (f.d.nrows(), f.a.nrows()));
+    let (mut d, mut u, mut w) = (Mat::zeros(c, n), Mat::zeros(i, n), Mat::zeros(i, n));
+    let mut start = 0;
+    for (bank, f) in banks.iter().zip(factors) {
+        let k = bank.n_triples();
+        bank.write_triples(f, d.as_mut().subcols_mut(start, k), u.as_mut().subcols_mut(start, k), w.as_mut().subcols_mut(start, k));
+        start += k;
+    }
+    CpTensor::new(d, u, w)
 }

@@ -1,18 +1,19 @@
-//! How one side of a bank's components (a `784 × r` factor matrix) is parameterised.
+//! How one side of a bank's components (an `inputs × r` factor matrix) is parameterised.
 //!
-//! A factor is built in up to four stages, each optional, so that every family of the
+//! A factor is built in up to three stages, each optional, so that every family of the
 //! reference study is one configuration of the same pipeline (SPEC §6, §7.3–§7.5):
 //!
 //! `base` (free, softplus-nonnegative, or anchor + s·smooth(δ)) → `⊙ mask` (fixed or
 //! learnable Gaussian) → `· exp(log_amp)` (per-component amplitude).
 //!
-//! `forward` caches what `backward` needs; `backward` turns `∂L/∂factor` into gradients of
-//! the raw parameters.
+//! [`Pattern::forward`] reads the parameters and returns the factor with a [`Tape`] of what
+//! [`Pattern::backward`] needs to turn `∂L/∂factor` into gradients of the raw parameters.
 
 use faer::Mat;
 
-use super::image_ops::{self, Images};
-use super::templates::MaskParams;
+use crate::image::ImageShape;
+use crate::image::ops::{self, Images};
+use crate::image::templates::MaskParams;
 use crate::linalg;
 
 /// The first stage of a factor.
@@ -40,12 +41,14 @@ pub struct Pattern {
     pub mask: Option<Mask>,
     /// Per-component log amplitudes (`r × 1`), if the family has them.
     pub log_amp: Option<Mat<f32>>,
-    cache: Option<Cache>,
+    /// The image grid smoothing and learnable masks work on (`None` for inputs that are not
+    /// images, where neither may be used).
+    pub image: Option<ImageShape>,
 }
 
-/// What [`Pattern::backward`] needs from the forward pass.
-#[derive(Clone, Debug)]
-struct Cache {
+/// What [`Pattern::backward`] needs from [`Pattern::forward`].
+#[derive(Clone, Debug, Default)]
+pub struct Tape {
     /// The base factor, when a learnable mask or an amplitude needs it.
     base: Option<Mat<f32>>,
     /// The learnable masks (fixed ones are read from [`Pattern::mask`]).
@@ -56,8 +59,13 @@ struct Cache {
 pub type PatternGrads = Vec<Mat<f32>>;
 
 impl Pattern {
-    pub fn new(base: Base) -> Self {
-        Self { base, mask: None, log_amp: None, cache: None }
+    pub fn new(base: Base, image: Option<ImageShape>) -> Self {
+        Self { base, mask: None, log_amp: None, image }
+    }
+
+    /// A free, unsmoothed factor (fitted factors read back from a file).
+    pub fn fixed(values: Mat<f32>) -> Self {
+        Self::new(Base::Free { raw: values, passes: 0 }, None)
     }
 
     pub fn rank(&self) -> usize {
@@ -67,17 +75,17 @@ impl Pattern {
         }
     }
 
-    /// The factor matrix (`784 × r`); caches intermediate values for [`Pattern::backward`].
-    pub fn forward(&mut self) -> Mat<f32> {
+    /// The factor matrix and the tape for [`Pattern::backward`].
+    pub fn forward(&self) -> (Mat<f32>, Tape) {
         let base = match &self.base {
-            Base::Free { raw, passes } => smooth(raw, *passes),
+            Base::Free { raw, passes } => self.smooth(raw, *passes),
             Base::Softplus { raw } => {
                 let mut m = raw.clone();
                 linalg::map_in_place(m.as_mut(), |_, _, v| softplus(v));
                 m
             }
             Base::Anchored { anchor, delta, scale, passes } => {
-                let mut m = smooth(delta, *passes);
+                let mut m = self.smooth(delta, *passes);
                 for j in 0..m.ncols() {
                     let a = linalg::col(anchor.as_ref(), j);
                     linalg::col_mut(m.as_mut(), j).iter_mut().zip(a).for_each(|(v, &a)| *v = a + *v * scale);
@@ -86,7 +94,7 @@ impl Pattern {
             }
         };
         let learned = match &self.mask {
-            Some(Mask::Learnable(p)) => Some(p.masks()),
+            Some(Mask::Learnable(p)) => Some(p.masks(self.shape())),
             _ => None,
         };
         let mask = match &self.mask {
@@ -96,7 +104,7 @@ impl Pattern {
         let amps = self.amplitudes();
         // The backward pass needs the base only through a learnable mask or an amplitude.
         let keep_base = learned.is_some() || amps.is_some();
-        let (mut out, cached_base) = if keep_base { (base.clone(), Some(base)) } else { (base, None) };
+        let (mut out, kept_base) = if keep_base { (base.clone(), Some(base)) } else { (base, None) };
         for j in 0..out.ncols() {
             let amp = amps.as_ref().map_or(1.0, |a| a[j]);
             let o = linalg::col_mut(out.as_mut(), j);
@@ -106,8 +114,7 @@ impl Pattern {
                 None => {}
             }
         }
-        self.cache = Some(Cache { base: cached_base, mask: learned });
-        out
+        (out, Tape { base: kept_base, mask: learned })
     }
 
     /// Raw parameters, in a fixed order (the optimiser keeps state by position).
@@ -126,6 +133,39 @@ impl Pattern {
         out
     }
 
+    /// Zero gradients for every raw parameter, in [`Pattern::params_mut`] order.
+    pub fn zero_grads(&self) -> PatternGrads {
+        let mut shapes = vec![match &self.base {
+            Base::Free { raw, .. } | Base::Softplus { raw } => (raw.nrows(), raw.ncols()),
+            Base::Anchored { delta, .. } => (delta.nrows(), delta.ncols()),
+        }];
+        if let Some(Mask::Learnable(p)) = &self.mask {
+            shapes.push((p.centre_raw.nrows(), 2));
+            shapes.push((p.log_sigma.nrows(), 1));
+        }
+        if let Some(la) = &self.log_amp {
+            shapes.push((la.nrows(), 1));
+        }
+        shapes.into_iter().map(|(r, c)| Mat::zeros(r, c)).collect()
+    }
+
+    /// The template deformation `δ` of an anchored base and its position among the raw
+    /// parameters (always first).
+    pub fn deformation(&self) -> Option<(&Mat<f32>, usize)> {
+        match &self.base {
+            Base::Anchored { delta, .. } => Some((delta, 0)),
+            _ => None,
+        }
+    }
+
+    /// The learnable masks and the position of their `log_sigma` among the raw parameters.
+    pub fn learnable_mask(&self) -> Option<(&MaskParams, usize)> {
+        match &self.mask {
+            Some(Mask::Learnable(p)) => Some((p, 2)),
+            _ => None,
+        }
+    }
+
     /// Whether forward and backward are little more than a copy (a free factor without
     /// smoothing, mask or amplitude), so not worth handing to another thread.
     pub fn is_cheap(&self) -> bool {
@@ -137,24 +177,19 @@ impl Pattern {
         self.log_amp.as_ref().map(|la| linalg::col(la.as_ref(), 0).iter().map(|v| v.exp()).collect())
     }
 
-    /// Gradients of the raw parameters given `∂L/∂factor` (after [`Pattern::forward`]).
-    pub fn backward(&self, d_out: &Mat<f32>) -> PatternGrads {
-        self.backward_owned(d_out.clone())
-    }
-
-    /// [`Pattern::backward`], reusing `d_out`'s storage.
-    pub fn backward_owned(&self, mut d: Mat<f32>) -> PatternGrads {
-        let cache = self.cache.as_ref().expect("Pattern::backward called before forward");
+    /// Gradients of the raw parameters given `∂L/∂factor` (`d`, consumed) and the tape of the
+    /// forward pass that made the factor.
+    pub fn backward(&self, tape: &Tape, mut d: Mat<f32>) -> PatternGrads {
         let r = d.ncols();
         let mask = match &self.mask {
             Some(Mask::Fixed(m)) => Some(m),
-            Some(Mask::Learnable(_)) => cache.mask.as_ref(),
+            Some(Mask::Learnable(_)) => tape.mask.as_ref(),
             None => None,
         };
         let amps = self.amplitudes();
         // ∂out/∂log_amp_j = out_j = base_j ⊙ mask_j · amp_j.
         let d_log_amp = amps.as_ref().map(|amps| {
-            let base = cache.base.as_ref().expect("base cached for amplitudes");
+            let base = tape.base.as_ref().expect("base kept for amplitudes");
             Mat::from_fn(r, 1, |j, _| {
                 let (dc, bc) = (linalg::col(d.as_ref(), j), linalg::col(base.as_ref(), j));
                 let sum: f32 = match mask {
@@ -173,12 +208,12 @@ impl Pattern {
         // Through a learnable mask: d(mask) = d(masked) ⊙ base.
         let d_mask_params = match &self.mask {
             Some(Mask::Learnable(p)) => {
-                let base = cache.base.as_ref().expect("base cached for learnable masks");
+                let base = tape.base.as_ref().expect("base kept for learnable masks");
                 let mut d_mask = d.clone();
                 for j in 0..r {
                     linalg::col_mut(d_mask.as_mut(), j).iter_mut().zip(linalg::col(base.as_ref(), j)).for_each(|(v, &b)| *v *= b);
                 }
-                Some(p.backward(d_mask.as_ref()))
+                Some(p.backward(self.shape(), d_mask.as_ref()))
             }
             _ => None,
         };
@@ -189,13 +224,13 @@ impl Pattern {
             }
         }
         let mut grads = vec![match &self.base {
-            Base::Free { passes, .. } => smooth_adjoint(d, *passes),
+            Base::Free { passes, .. } => self.smooth_adjoint(d, *passes),
             Base::Softplus { raw } => {
                 linalg::map_in_place(d.as_mut(), |i, j, v| v * sigmoid(raw[(i, j)]));
                 d
             }
             Base::Anchored { scale, passes, .. } => {
-                let mut g = smooth_adjoint(d, *passes);
+                let mut g = self.smooth_adjoint(d, *passes);
                 linalg::map_in_place(g.as_mut(), |_, _, v| v * scale);
                 g
             }
@@ -208,49 +243,26 @@ impl Pattern {
         grads
     }
 
-    /// Penalties on the raw parameters themselves: `deform · mean(δ²)` (anchored bases) and
-    /// `width · mean(σ)` (learnable masks, pushes masks narrower). Adds their gradients into
-    /// `grads` (same order as [`Pattern::params_mut`]) and returns their value.
-    pub fn parameter_penalty(&self, deform: f32, width: f32, grads: &mut PatternGrads) -> f64 {
-        let mut total = 0.0;
-        if let (Base::Anchored { delta, .. }, true) = (&self.base, deform != 0.0) {
-            // deform · mean(δ²), gradient 2·deform·δ/len, accumulated in f64 as mean_square does.
-            let scale = 2.0 * deform / (delta.nrows() * delta.ncols()).max(1) as f32;
-            let mut sum = 0.0f64;
-            for j in 0..delta.ncols() {
-                let dc = linalg::col(delta.as_ref(), j);
-                sum += dc.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>();
-                linalg::col_mut(grads[0].as_mut(), j).iter_mut().zip(dc).for_each(|(g, &v)| *g += scale * v);
-            }
-            total += deform as f64 * sum / (delta.nrows() * delta.ncols()).max(1) as f64;
-        }
-        if let (Some(Mask::Learnable(p)), true) = (&self.mask, width != 0.0) {
-            let sig = p.sigmas();
-            let n = sig.len() as f32;
-            total += width as f64 * sig.iter().map(|&s| s as f64).sum::<f64>() / n as f64;
-            for (r, &ls) in p.log_sigma.col(0).iter().enumerate() {
-                let s = sigmoid(ls);
-                grads[2][(r, 0)] += width / n * 0.47 * s * (1.0 - s);
-            }
-        }
-        total
+    /// The image grid; recipes that smooth or mask are validated to have one.
+    fn shape(&self) -> ImageShape {
+        self.image.expect("smoothing and learnable masks need an image shape (checked when the recipe is validated)")
     }
-}
 
-fn smooth(m: &Mat<f32>, passes: usize) -> Mat<f32> {
-    if passes == 0 {
-        return m.clone();
+    fn smooth(&self, m: &Mat<f32>, passes: usize) -> Mat<f32> {
+        if passes == 0 {
+            return m.clone();
+        }
+        let v = ops::smooth(&linalg::to_col_major(m.as_ref()), Images::of(self.shape(), m.ncols()), passes);
+        linalg::from_col_major(&v, m.nrows(), m.ncols())
     }
-    let v = image_ops::smooth(&linalg::to_col_major(m.as_ref()), Images::mnist(m.ncols()), passes);
-    linalg::from_col_major(&v, m.nrows(), m.ncols())
-}
 
-fn smooth_adjoint(m: Mat<f32>, passes: usize) -> Mat<f32> {
-    if passes == 0 {
-        return m;
+    fn smooth_adjoint(&self, m: Mat<f32>, passes: usize) -> Mat<f32> {
+        if passes == 0 {
+            return m;
+        }
+        let v = ops::smooth_adjoint(&linalg::to_col_major(m.as_ref()), Images::of(self.shape(), m.ncols()), passes);
+        linalg::from_col_major(&v, m.nrows(), m.ncols())
     }
-    let v = image_ops::smooth_adjoint(&linalg::to_col_major(m.as_ref()), Images::mnist(m.ncols()), passes);
-    linalg::from_col_major(&v, m.nrows(), m.ncols())
 }
 
 pub(crate) fn softplus(x: f32) -> f32 {

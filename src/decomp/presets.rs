@@ -3,9 +3,9 @@
 //! spec tables; numbers are the reference's (coefficients of its concatenated-pattern
 //! regulariser are halved to match bilens's sum-over-plus-and-minus convention, SPEC §13.8).
 
-use super::bank::Form;
-use super::loss::Priors;
+use super::form::Form;
 use super::recipe::{Init, MaskKind, Recipe};
+use super::terms::Priors;
 use crate::optim::OptimizerKind;
 
 /// A named recipe and the family it belongs to.
@@ -147,8 +147,9 @@ fn search_decompositions(out: &mut Vec<Preset>) {
 fn visual_priors(out: &mut Vec<Preset>) {
     const F: &str = "visual_priors";
     let base = Recipe { rank: 64, steps: 320, weight_decay: 0.0, head_init_scale: 0.02, smooth_passes: 1, ..Recipe::default() };
-    let normal: [(&str, Form, usize, usize, f32, f32, f32, f32, f32, f32); 10] = [
-        // name, form, smooth, topk, mask σ (0 = none), lr, raw_tv, raw_lap, d_l1, distill
+    /// name, form, smoothing passes, top-k, mask σ (0 = none), lr, raw_tv, raw_lap, head L1, distill
+    type Spec = (&'static str, Form, usize, usize, f32, f32, f32, f32, f32, f32);
+    let normal: [Spec; 10] = [
         ("raw_smooth_cp_top3", Form::Cp, 1, 3, 0.0, 0.035, 5e-2, 1e-2, 2e-4, 0.08),
         ("raw_smooth_cp_top2", Form::Cp, 1, 2, 0.0, 0.035, 5e-2, 1e-2, 2e-4, 0.08),
         ("smooth2_cp_top3", Form::Cp, 2, 3, 0.0, 0.035, 4e-2, 8e-3, 2e-4, 0.10),
@@ -192,8 +193,9 @@ fn stroke_templates(out: &mut Vec<Preset>) {
     const F: &str = "stroke_templates";
     let base =
         Recipe { rank: 72, steps: 360, init: Init::Strokes, anchor_shift: 3, smooth_passes: 1, amplitude: true, ..Recipe::default() };
-    let specs: [(&str, Form, usize, f32, usize, f32, f32, f32, f32); 8] = [
-        // name, form, topk, deform scale, offset, lr, distill, anchor, deformation L2
+    /// name, form, top-k, deformation scale, template offset, lr, distill, anchor, deformation L2
+    type Spec = (&'static str, Form, usize, f32, usize, f32, f32, f32, f32);
+    let specs: [Spec; 8] = [
         ("stroke_cp_top1_resid03", Form::Cp, 1, 0.30, 0, 0.045, 0.20, 0.05, 0.015),
         ("stroke_cp_top2_resid03", Form::Cp, 2, 0.30, 5, 0.045, 0.18, 0.05, 0.015),
         ("stroke_cp_top3_resid04", Form::Cp, 3, 0.40, 10, 0.045, 0.16, 0.04, 0.012),
@@ -421,8 +423,10 @@ mod tests {
     fn presets_are_unique_valid_and_include_the_reference_runs() {
         let all = all();
         let mut names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
+        let limits =
+            crate::decomp::recipe::Limits { inputs: 784, outputs: 10, image: Some(crate::image::ImageShape::MNIST), train_images: 9000 };
         for p in &all {
-            p.recipe.validate(10).unwrap_or_else(|e| panic!("{}: {e}", p.name));
+            p.recipe.validate(&limits).unwrap_or_else(|e| panic!("{}: {e}", p.name));
         }
         for required in [
             "provided_sparse",

@@ -3,12 +3,24 @@
 //! optimiser. Presets (see [`super::presets`]) are named recipes; any field can be
 //! overridden from TOML or with `--set key=value`.
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use super::bank::Form;
-use super::loss::Priors;
+use super::form::Form;
+use super::terms::{self, Priors};
+use crate::error::Error;
+use crate::image::ImageShape;
 use crate::optim::OptimizerKind;
+
+/// The most components a bank may have (memory grows with `rank × inputs`).
+pub const MAX_RANK: usize = 8192;
+/// The most steps a fit may run.
+pub const MAX_STEPS: usize = 1_000_000;
+/// The largest template offset or shift (banks of templates wrap around, so larger values
+/// only alias smaller ones).
+pub const MAX_TEMPLATE_OFFSET: usize = 100_000;
+/// The most box-smoothing passes.
+pub const MAX_SMOOTH_PASSES: usize = 50;
 
 /// How the displayed factors start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,7 +110,9 @@ pub struct Recipe {
     pub distill: f32,
     /// Distillation weight of the second stage of a boosted fit.
     pub second_distill: f32,
+    /// Training images the distillation term reads (the first ones of a fixed shuffle).
     pub distill_images: usize,
+    /// Labelled training images the activation-consistency prior reads.
     pub activation_images: usize,
     /// Linear schedule `[start, end]` for `residual_l2` (residual annealing); empty = fixed.
     pub residual_anneal: Vec<f32>,
@@ -147,46 +161,97 @@ impl Default for Recipe {
     }
 }
 
+/// What a recipe is checked against: the model and data it will run on.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Inputs of the interaction tensor (pixels for images).
+    pub inputs: usize,
+    /// Outputs (classes) of the model.
+    pub outputs: usize,
+    /// The image grid of the inputs, if they are images.
+    pub image: Option<ImageShape>,
+    /// Training images available to data-reading terms and initialisations.
+    pub train_images: usize,
+}
+
 impl Recipe {
-    /// Rejects settings that cannot run, naming the field.
-    pub fn validate(&self, n_classes: usize) -> Result<()> {
-        ensure!(self.rank > 0, "rank must be positive");
-        ensure!(self.steps > 0, "steps must be positive");
-        ensure!(self.lr.is_finite() && self.lr > 0.0, "lr must be a positive number, got {}", self.lr);
-        ensure!((1..=2).contains(&self.banks), "banks must be 1 or 2, got {}", self.banks);
-        ensure!((1..=2).contains(&self.stages), "stages must be 1 or 2, got {}", self.stages);
-        ensure!(self.banks == 1 || self.stages == 1, "banks = 2 and stages = 2 cannot be combined");
-        ensure!(self.topk <= n_classes, "topk must be at most the number of classes ({n_classes}), got {}", self.topk);
-        ensure!(self.mask_sigma > 0.0, "mask_sigma must be positive");
-        ensure!(self.residual_anneal.is_empty() || self.residual_anneal.len() == 2, "residual_anneal must be [start, end] or empty");
-        ensure!(!(self.init == Init::Eigen && self.form != Form::Symmetric), "init = \"eigen\" needs form = \"symmetric\"");
-        ensure!(
-            !(self.init == Init::EigenPairs && self.form == Form::Symmetric),
-            "init = \"eigen_pairs\" needs form = \"cp\" or \"split\""
-        );
-        ensure!(!(self.init != Init::Random && self.nonnegative), "only random initialisation can be nonnegative");
-        let weights = [self.tensor, self.distill, self.second_distill, self.weight_decay, self.init_scale, self.head_init_scale];
-        ensure!(weights.iter().all(|w| w.is_finite() && *w >= 0.0), "weights and scales must be non-negative numbers");
-        let p = &self.priors;
-        let priors = [
-            p.raw_l1,
-            p.raw_tv,
-            p.raw_lap,
-            p.display_l1,
-            p.display_tv,
-            p.duplicate,
-            p.border,
-            p.symmetry,
-            p.head_l1,
-            p.head_entropy,
-            p.anchor,
-            p.deform_l2,
-            p.mask_width,
-            p.residual_l2,
-            p.activation,
+    /// Rejects settings that cannot run on `limits`, before any work, naming the field and the
+    /// allowed range.
+    pub fn validate(&self, limits: &Limits) -> Result<(), Error> {
+        let fail = |msg: String| Err(Error::Invalid(msg));
+        let range = |name: &str, v: usize, lo: usize, hi: usize| -> Result<(), Error> {
+            if (lo..=hi).contains(&v) { Ok(()) } else { fail(format!("{name} = {v} is out of range: allowed {lo}..={hi}")) }
+        };
+        let number = |name: &str, v: f32, positive: bool| -> Result<(), Error> {
+            let ok = v.is_finite() && if positive { v > 0.0 } else { v >= 0.0 };
+            if ok { Ok(()) } else { fail(format!("{name} = {v}: must be a finite number {}", if positive { "> 0" } else { "≥ 0" })) }
+        };
+        range("rank", self.rank, 1, MAX_RANK)?;
+        range("residual_rank", self.residual_rank, 0, MAX_RANK)?;
+        range("steps", self.steps, 1, MAX_STEPS)?;
+        range("banks", self.banks, 1, 2)?;
+        range("stages", self.stages, 1, 2)?;
+        if self.banks == 2 && self.stages == 2 {
+            return fail("banks = 2 and stages = 2 cannot be combined".into());
+        }
+        range("topk", self.topk, 0, limits.outputs)?;
+        range("smooth_passes", self.smooth_passes, 0, MAX_SMOOTH_PASSES)?;
+        for (name, v) in [("anchor_offset", self.anchor_offset), ("anchor_shift", self.anchor_shift), ("second_offset", self.second_offset)]
+        {
+            range(name, v, 0, MAX_TEMPLATE_OFFSET)?;
+        }
+        number("lr", self.lr, true)?;
+        number("mask_sigma", self.mask_sigma, true)?;
+        for (name, v) in [
+            ("weight_decay", self.weight_decay),
+            ("init_scale", self.init_scale),
+            ("head_init_scale", self.head_init_scale),
+            ("residual_init_scale", self.residual_init_scale),
+            ("init_jitter", self.init_jitter),
+            ("deform_scale", self.deform_scale),
+            ("second_deform_scale", self.second_deform_scale),
+        ] {
+            number(name, v, false)?;
+        }
+        if !(self.residual_anneal.is_empty() || self.residual_anneal.len() == 2) {
+            return fail(format!("residual_anneal = {:?}: must be [start, end] or empty", self.residual_anneal));
+        }
+        match (self.init, self.form) {
+            (Init::Eigen, f) if f != Form::Symmetric => return fail("init = \"eigen\" needs form = \"symmetric\"".into()),
+            (Init::EigenPairs, Form::Symmetric) => return fail("init = \"eigen_pairs\" needs form = \"cp\" or \"split\"".into()),
+            _ => {}
+        }
+        if self.init != Init::Random && self.nonnegative {
+            return fail("nonnegative = true needs init = \"random\"".into());
+        }
+        let image_work = [
+            (self.smooth_passes > 0, "smooth_passes > 0"),
+            (self.mask != MaskKind::None, "mask"),
+            (self.init == Init::Strokes, "init = \"strokes\""),
         ];
-        ensure!(priors.iter().all(|w| w.is_finite() && *w >= 0.0), "prior weights must be non-negative numbers");
-        Ok(())
+        for (used, what) in image_work {
+            match limits.image {
+                _ if !used => {}
+                None => return fail(format!("{what} works on images, but these inputs have no image shape")),
+                Some(s) if !s.supports_image_work() => {
+                    return fail(format!("{what} needs images of at least {0}×{0} pixels; these are {s}", ImageShape::MIN_SIDE));
+                }
+                Some(_) => {}
+            }
+        }
+        if self.init == Init::Data && limits.train_images == 0 {
+            return fail("init = \"data\" needs training images, and there are none".into());
+        }
+        let distills = self.distill != 0.0 || (self.stages == 2 && self.second_distill != 0.0);
+        if distills {
+            range("distill_images", self.distill_images, 1, limits.train_images.max(1))
+                .map_err(|e| Error::Invalid(format!("{e} (the training images available to distillation)")))?;
+        }
+        if self.priors.activation != 0.0 {
+            range("activation_images", self.activation_images, 1, limits.train_images.max(1))
+                .map_err(|e| Error::Invalid(format!("{e} (the training images available)")))?;
+        }
+        terms::validate(self, limits.image).map_err(Error::Invalid)
     }
 
     /// Applies `key=value` overrides; `key` is a recipe field or a field of `priors`, and
@@ -251,10 +316,24 @@ mod tests {
     }
 
     #[test]
-    fn validation_names_the_field() {
-        let bad = Recipe { topk: 11, ..Recipe::default() };
-        assert!(bad.validate(10).unwrap_err().to_string().contains("topk"));
-        let bad = Recipe { lr: f32::NAN, ..Recipe::default() };
-        assert!(bad.validate(10).unwrap_err().to_string().contains("lr"));
+    fn validation_names_the_field_and_the_range() {
+        let limits = Limits { inputs: 784, outputs: 10, image: Some(ImageShape::MNIST), train_images: 7000 };
+        let err = |r: Recipe| r.validate(&limits).unwrap_err().to_string();
+        assert!(err(Recipe { topk: 11, ..Recipe::default() }).contains("topk = 11 is out of range: allowed 0..=10"));
+        assert!(err(Recipe { lr: f32::NAN, ..Recipe::default() }).contains("lr = NaN"));
+        assert!(err(Recipe { rank: 100_000, ..Recipe::default() }).contains("allowed 1..=8192"));
+        assert!(err(Recipe { anchor_offset: 1_000_000_000, ..Recipe::default() }).contains("anchor_offset"));
+        for field in ["deform_scale", "init_jitter", "residual_init_scale"] {
+            let r = Recipe::default().with_overrides(&[format!("{field}=nan")]).unwrap();
+            assert!(err(r).contains(field), "{field}");
+        }
+        let r = Recipe { distill: 0.1, distill_images: 0, ..Recipe::default() };
+        assert!(err(r).contains("distill_images = 0"));
+        let r = Recipe { distill: 0.1, distill_images: 9000, ..Recipe::default() };
+        assert!(err(r).contains("allowed 1..=7000"));
+        let no_image = Limits { image: None, ..limits };
+        let r = Recipe { smooth_passes: 1, ..Recipe::default() };
+        assert!(r.validate(&no_image).unwrap_err().to_string().contains("no image shape"));
+        assert!(Recipe::default().validate(&no_image).is_ok());
     }
 }

@@ -145,7 +145,7 @@ pub fn render_lines(chart: &LineChart) -> Result<Vec<u8>> {
 /// Draws a line chart (~900×600 px) as a PNG at `path`; a legend appears with more than one
 /// series. Log axes drop non-positive values (see the module docs).
 pub fn draw_lines(chart: &LineChart, path: &Path) -> Result<()> {
-    crate::run::write_atomic(path, &render_lines(chart)?)
+    crate::io::write_atomic(path, &render_lines(chart)?)
 }
 
 /// Renders a scatter plot to PNG bytes; [`draw_scatter`] writes them to a file.
@@ -201,7 +201,7 @@ pub fn render_scatter(plot: &Scatter) -> Result<Vec<u8>> {
 /// Draws a scatter plot (~900×600 px) as a PNG at `path`: one colour per group with a legend,
 /// every point annotated with its label. Points with non-finite coordinates are dropped.
 pub fn draw_scatter(plot: &Scatter, path: &Path) -> Result<()> {
-    crate::run::write_atomic(path, &render_scatter(plot)?)
+    crate::io::write_atomic(path, &render_scatter(plot)?)
 }
 
 /// Renders a bar chart to PNG bytes; [`bar_chart`] writes them to a file.
@@ -239,7 +239,7 @@ pub fn render_bar_chart(title: &str, x_label: &str, y_label: &str, bars: &[(Stri
 /// Draws signed bars (e.g. an eigenvalue spectrum) as a PNG at `path`: blue ≥ 0, red < 0, with
 /// a zero line; many bars get every k-th label. Non-finite values leave their slot empty.
 pub fn bar_chart(title: &str, x_label: &str, y_label: &str, bars: &[(String, f64)], path: &Path) -> Result<()> {
-    crate::run::write_atomic(path, &render_bar_chart(title, x_label, y_label, bars)?)
+    crate::io::write_atomic(path, &render_bar_chart(title, x_label, y_label, bars)?)
 }
 
 /// Indices of the non-dominated points, sorted by x. `maximise` says, per axis, whether larger is better.

@@ -94,7 +94,7 @@ fn demo() {
     let start = std::time::Instant::now();
     let bytes = render_grid(&big).unwrap();
     eprintln!("24×12 grid: {:?}, {} kB", start.elapsed(), bytes.len() / 1024);
-    crate::run::write_atomic(&dir.join("grid_big.png"), &bytes).unwrap();
+    crate::io::write_atomic(&dir.join("grid_big.png"), &bytes).unwrap();
     let ten = Grid { rows: big.rows[..8].iter().map(|r| r[..10].to_vec()).collect(), ..big.clone() };
     let start = std::time::Instant::now();
     render_grid(&ten).unwrap();

@@ -98,7 +98,7 @@ pub fn render_grid(grid: &Grid) -> Result<Vec<u8>> {
 /// Draws a component grid as a PNG at `path` (written atomically). Errors, never panics, on an
 /// empty grid, wrong image lengths or non-finite values (reported with their row and column).
 pub fn draw_grid(grid: &Grid, path: &Path) -> Result<()> {
-    crate::run::write_atomic(path, &render_grid(grid)?)
+    crate::io::write_atomic(path, &render_grid(grid)?)
 }
 
 /// Checks every cell and returns the number of columns.

@@ -1,4 +1,6 @@
-//! Figures as PNG files, drawn in pure Rust (plotters + the vendored DejaVu Sans font).
+//! Figures as PNG files, drawn in pure Rust (plotters + the vendored DejaVu Sans font). This
+//! module only renders: a figure is plain data ([`Grid`], [`LineChart`], [`Scatter`]) built by
+//! the modules that know what it shows, and nothing here reads a decomposition or a metric.
 //!
 //! Three kinds: component/heatmap grids ([`draw_grid`]), line charts ([`draw_lines`]) and
 //! labelled scatter plots ([`draw_scatter`]), plus signed bar charts ([`bar_chart`]).
@@ -11,7 +13,6 @@
 
 mod chart;
 pub mod colormap;
-pub mod components;
 #[cfg(test)]
 mod demo;
 mod grid;
@@ -20,6 +21,30 @@ pub use chart::{
     LineChart, Scatter, ScatterPoint, Series, bar_chart, draw_lines, draw_scatter, render_bar_chart, render_lines, render_scatter,
 };
 pub use grid::{Cell, Grid, Scale, draw_grid, render_grid};
+
+/// Any figure, for code that makes several kinds.
+#[derive(Debug, Clone)]
+pub enum Figure {
+    Grid(Grid),
+    Lines(LineChart),
+    Scatter(Scatter),
+}
+
+impl Figure {
+    /// The PNG bytes.
+    pub fn render(&self) -> Result<Vec<u8>> {
+        match self {
+            Figure::Grid(g) => render_grid(g),
+            Figure::Lines(c) => render_lines(c),
+            Figure::Scatter(s) => render_scatter(s),
+        }
+    }
+
+    /// Writes the PNG to `path` (atomically).
+    pub fn draw(&self, path: &std::path::Path) -> Result<()> {
+        crate::io::write_atomic(path, &self.render()?)
+    }
+}
 
 use anyhow::{Context, Result, anyhow, ensure};
 use plotters::backend::{BitMapBackend, RGBPixel};

@@ -34,13 +34,13 @@ impl CpTensor {
         self.u.ncols()
     }
 
-    /// `⟨sym T, sym S⟩` from Gram matrices (SPEC §15.2), and optionally its gradient with
-    /// respect to `T = self` (`grad = (weight, dD, dU, dW)`, accumulated):
+    /// `⟨sym T, sym S⟩` from Gram matrices (SPEC §15.2), and optionally `weight ·` its gradient
+    /// with respect to `T = self`, accumulated into `grad`:
     /// `½ Σ_rs (D_TᵀD_S)_rs [(U_TᵀU_S)_rs (W_TᵀW_S)_rs + (U_TᵀW_S)_rs (W_TᵀU_S)_rs]`.
-    pub fn inner(&self, s: &CpTensor, grad: Option<(f32, &mut Mat<f32>, &mut Mat<f32>, &mut Mat<f32>)>) -> f64 {
+    pub fn inner(&self, s: &CpTensor, grad: Option<(f32, &mut CpGrads)>) -> f64 {
         let grams = self.grams(s);
-        if let Some((weight, dd, du, dw)) = grad {
-            grams.add_grad(weight, dd, du, dw);
+        if let Some((weight, g)) = grad {
+            grams.add_grad(weight, g);
         }
         grams.value()
     }
@@ -63,9 +63,9 @@ impl CpTensor {
     }
 
     /// `‖sym T‖²_F`, and optionally its gradient (accumulated, as in [`CpTensor::inner`]).
-    pub fn norm_sq(&self, grad: Option<(f32, &mut Mat<f32>, &mut Mat<f32>, &mut Mat<f32>)>) -> f64 {
+    pub fn norm_sq(&self, grad: Option<(f32, &mut CpGrads)>) -> f64 {
         // ∇⟨T, T⟩ = 2 ∇_T⟨T, S⟩ at S = T.
-        self.inner(self, grad.map(|(w, dd, du, dw)| (2.0 * w, dd, du, dw)))
+        self.inner(self, grad.map(|(w, g)| (2.0 * w, g)))
     }
 
     /// Logits `f(x)_c = Σ_r D_cr (u_r·x)(w_r·x)` for a batch `x` (`n × I`), no bias.
@@ -104,6 +104,27 @@ impl CpTensor {
     }
 }
 
+/// Gradients with respect to a CP tensor's heads and factors: `(dD, dU, dW)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CpGrads {
+    pub d: Mat<f32>,
+    pub u: Mat<f32>,
+    pub w: Mat<f32>,
+}
+
+impl CpGrads {
+    pub fn zeros(t: &CpTensor) -> Self {
+        Self { d: Mat::zeros(t.heads.nrows(), t.rank()), u: Mat::zeros(t.u.nrows(), t.rank()), w: Mat::zeros(t.w.nrows(), t.rank()) }
+    }
+
+    /// `self += other`.
+    pub fn add(&mut self, other: &CpGrads) {
+        self.d += &other.d;
+        self.u += &other.u;
+        self.w += &other.w;
+    }
+}
+
 /// Gram matrices of two CP tensors `T` and `S` (`D_TᵀD_S`, `U_TᵀU_S`, `W_TᵀW_S`, `U_TᵀW_S`,
 /// `W_TᵀU_S`): the inner product, and its gradient with respect to `T` on request.
 pub struct CpGrams<'a> {
@@ -123,8 +144,9 @@ impl CpGrams<'_> {
         self.value
     }
 
-    /// Adds `weight · ∇_T⟨sym T, sym S⟩` into `(dD, dU, dW)`.
-    pub fn add_grad(&self, weight: f32, dd: &mut Mat<f32>, du: &mut Mat<f32>, dw: &mut Mat<f32>) {
+    /// Adds `weight · ∇_T⟨sym T, sym S⟩` into `g`.
+    pub fn add_grad(&self, weight: f32, g: &mut CpGrads) {
+        let CpGrads { d: dd, u: du, w: dw } = g;
         let (t, s) = (self.t, self.s);
         let (rt, rs) = (t.rank(), s.rank());
         let half = 0.5 * weight;
@@ -155,10 +177,10 @@ pub(crate) mod tests {
     use super::*;
     use crate::interaction::to_f64;
 
-    /// Checks analytic gradients `(dD, dU, dW)` of a function of a CP tensor against central
-    /// finite differences computed entirely in f64 by `f`.
-    pub(crate) fn check_gradient(t: &CpTensor, f: impl Fn(&CpTensor) -> f64, dd: &Mat<f32>, du: &Mat<f32>, dw: &Mat<f32>) {
-        check_gradient_f64(t, |d, u, w| f(&CpTensor::new(to32(d), to32(u), to32(w))), dd, du, dw);
+    /// Checks analytic gradients `g` of a function of a CP tensor against central finite
+    /// differences computed entirely in f64 by `f`.
+    pub(crate) fn check_gradient(t: &CpTensor, f: impl Fn(&CpTensor) -> f64, g: &CpGrads) {
+        check_gradient_f64(t, |d, u, w| f(&CpTensor::new(to32(d), to32(u), to32(w))), g);
     }
 
     fn to32(m: &Mat<f64>) -> Mat<f32> {
@@ -166,15 +188,9 @@ pub(crate) mod tests {
     }
 
     /// As [`check_gradient`], with the oracle taking f64 factors (so the perturbation is exact).
-    pub(crate) fn check_gradient_f64(
-        t: &CpTensor,
-        f: impl Fn(&Mat<f64>, &Mat<f64>, &Mat<f64>) -> f64,
-        dd: &Mat<f32>,
-        du: &Mat<f32>,
-        dw: &Mat<f32>,
-    ) {
+    pub(crate) fn check_gradient_f64(t: &CpTensor, f: impl Fn(&Mat<f64>, &Mat<f64>, &Mat<f64>) -> f64, g: &CpGrads) {
         let base = [to_f64(t.heads.as_ref()), to_f64(t.u.as_ref()), to_f64(t.w.as_ref())];
-        let analytic = [dd, du, dw];
+        let analytic = [&g.d, &g.u, &g.w];
         let eps = 1e-5;
         for (which, g) in analytic.iter().enumerate() {
             for j in 0..g.ncols() {
@@ -207,9 +223,9 @@ pub(crate) mod tests {
     #[test]
     fn norm_gradient_matches_finite_differences() {
         let t = CpTensor::random(3, 9, 5, &mut linalg::rng(2));
-        let (mut dd, mut du, mut dw) = (Mat::zeros(3, 5), Mat::zeros(9, 5), Mat::zeros(9, 5));
-        t.norm_sq(Some((1.0, &mut dd, &mut du, &mut dw)));
-        check_gradient_f64(&t, dense_norm_sq, &dd, &du, &dw);
+        let mut g = CpGrads::zeros(&t);
+        t.norm_sq(Some((1.0, &mut g)));
+        check_gradient_f64(&t, dense_norm_sq, &g);
     }
 
     #[test]
@@ -226,9 +242,9 @@ pub(crate) mod tests {
         };
         let exact = dense_inner(&to_f64(t.heads.as_ref()), &to_f64(t.u.as_ref()), &to_f64(t.w.as_ref()));
         assert!((t.inner(&s, None) - exact).abs() < 1e-4 * exact.abs().max(1.0));
-        let (mut dd, mut du, mut dw) = (Mat::zeros(3, 4), Mat::zeros(8, 4), Mat::zeros(8, 4));
-        t.inner(&s, Some((1.0, &mut dd, &mut du, &mut dw)));
-        check_gradient_f64(&t, dense_inner, &dd, &du, &dw);
+        let mut g = CpGrads::zeros(&t);
+        t.inner(&s, Some((1.0, &mut g)));
+        check_gradient_f64(&t, dense_inner, &g);
     }
 
     #[test]

@@ -143,11 +143,11 @@ mod tests {
         let dense = inter.dense();
         for basis in [Basis::Embedding, Basis::Pixel] {
             let eig = Eigen::new(&inter, basis);
-            for c in 0..inter.n_classes() {
+            for (c, target) in dense.iter().enumerate() {
                 let v = to_f64(eig.vectors[c].as_ref());
                 let scaled = Mat::from_fn(v.nrows(), v.ncols(), |i, k| v[(i, k)] * eig.values[c][k]);
                 let rebuilt = &scaled * v.transpose();
-                let err = (&rebuilt - &dense[c]).norm_l2() / dense[c].norm_l2();
+                let err = (&rebuilt - target).norm_l2() / target.norm_l2();
                 assert!(err < 1e-5, "{basis:?} class {c}: relative error {err}");
             }
         }

@@ -8,7 +8,7 @@
 mod cp;
 pub mod eigen;
 
-pub use cp::{CpGrams, CpTensor};
+pub use cp::{CpGrads, CpGrams, CpTensor};
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef};
@@ -92,12 +92,12 @@ impl Interaction {
             .sum()
     }
 
-    /// `⟨sym(T), B⟩` for a CP tensor `T`, and optionally its gradient with respect to the
-    /// heads and both factor matrices (`grad = (weight, dD, dU, dW)`, accumulated).
-    pub fn inner(&self, t: &CpTensor, grad: Option<(f32, &mut Mat<f32>, &mut Mat<f32>, &mut Mat<f32>)>) -> f64 {
+    /// `⟨sym(T), B⟩` for a CP tensor `T`, and optionally `weight ·` its gradient with respect
+    /// to the heads and both factor matrices, accumulated into `grad`.
+    pub fn inner(&self, t: &CpTensor, grad: Option<(f32, &mut CpGrads)>) -> f64 {
         let p = self.project(t);
-        if let Some((weight, dd, du, dw)) = grad {
-            p.add_grad(weight, dd, du, dw);
+        if let Some((weight, g)) = grad {
+            p.add_grad(weight, g);
         }
         p.value()
     }
@@ -159,9 +159,10 @@ impl Projection<'_> {
         self.value
     }
 
-    /// Adds `weight · ∇_T⟨sym T, B⟩` into `(dD, dU, dW)`:
+    /// Adds `weight · ∇_T⟨sym T, B⟩` into `g`:
     /// `dD = S`, `dU = W_eᵀ Σ_c D_c (Q_c P_w)`, `dW = W_eᵀ Σ_c D_c (Q_c P_u)`.
-    pub fn add_grad(&self, weight: f32, dd: &mut Mat<f32>, du: &mut Mat<f32>, dw: &mut Mat<f32>) {
+    pub fn add_grad(&self, weight: f32, g: &mut CpGrads) {
+        let CpGrads { d: dd, u: du, w: dw } = g;
         let (inter, t) = (self.inter, self.t);
         let (e, r, c) = (inter.n_embed(), t.rank(), inter.n_classes);
         for k in 0..r {
@@ -201,13 +202,10 @@ fn dot_f64(a: &[f32], b: &[f32]) -> f64 {
     lanes.iter().sum::<f64>() + tail
 }
 
-/// f64 copy of a matrix, for the few places where exactness beats speed.
-pub fn to_f64(m: MatRef<'_, f32>) -> Mat<f64> {
-    Mat::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)] as f64)
-}
+pub use crate::linalg::to_f64;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::ModelConfig;
 
@@ -269,11 +267,11 @@ mod tests {
     fn inner_product_gradient_matches_finite_differences() {
         let inter = Interaction::new(&small_model(6));
         let t = CpTensor::random(3, 11, 4, &mut linalg::rng(7));
-        let (mut dd, mut du, mut dw) = (Mat::zeros(3, 4), Mat::zeros(11, 4), Mat::zeros(11, 4));
-        inter.inner(&t, Some((1.0, &mut dd, &mut du, &mut dw)));
+        let mut g = CpGrads::zeros(&t);
+        inter.inner(&t, Some((1.0, &mut g)));
         // The oracle: f64 dense inner product.
         let b = inter.dense();
         let f = |t: &CpTensor| dense_dot(&t.dense(), &b);
-        cp::tests::check_gradient(&t, f, &dd, &du, &dw);
+        cp::tests::check_gradient(&t, f, &g);
     }
 }

@@ -1,13 +1,14 @@
 //! Interpretability metrics of display patterns and class heads (SPEC §5.6–§5.9, §8.6–§8.10) and
 //! the display-only "top pixels" filter (§9.3).
 //!
-//! Patterns are `h·w × n` matrices, one row-major image per column (784 × n for MNIST); heads are
+//! Patterns are `pixels × n` matrices, one row-major image per column; heads are
 //! `classes × r`. Inputs are `f32` as stored, results `f64`. No gradients: these are read-outs.
 //! Means over an empty set of columns are 0 rather than PyTorch's NaN.
 
 use faer::MatRef;
 
-use crate::decomp::image_ops::{self, Images};
+use crate::image::ImageShape;
+use crate::image::ops::{self as image_ops, Images};
 
 const EPS: f64 = 1e-8;
 
@@ -49,9 +50,10 @@ pub fn mean_gini(patterns: MatRef<'_, f32>) -> f64 {
     mean_over_columns(patterns, gini)
 }
 
-/// 7×7 patch locality of one `h × w` pattern (SPEC §5.7): the largest share of its energy `Σv²`
+/// 7×7 patch locality of one pattern (SPEC §5.7): the largest share of its energy `Σv²`
 /// inside one fully contained 7×7 window. Uniform MNIST image 49/784, single pixel 1, zero 0.
-pub fn locality(column: &[f32], h: usize, w: usize) -> f64 {
+pub fn locality(column: &[f32], shape: ImageShape) -> f64 {
+    let (h, w) = (shape.height, shape.width);
     assert_eq!(column.len(), h * w, "pattern of {} pixels is not {h}×{w}", column.len());
     let k = LOCALITY_WINDOW;
     assert!(h >= k && w >= k, "locality needs images of at least {k}×{k} pixels, got {h}×{w}");
@@ -74,8 +76,8 @@ pub fn locality(column: &[f32], h: usize, w: usize) -> f64 {
 }
 
 /// `locality_7x7` (SPEC §8.7): mean [`locality`] over the pattern columns.
-pub fn mean_locality(patterns: MatRef<'_, f32>, h: usize, w: usize) -> f64 {
-    mean_over_columns(patterns, |col| locality(col, h, w))
+pub fn mean_locality(patterns: MatRef<'_, f32>, shape: ImageShape) -> f64 {
+    mean_over_columns(patterns, |col| locality(col, shape))
 }
 
 /// `class_selectivity` (SPEC §5.8, §8.8): 1 − mean normalised entropy of the `|D|` columns;
@@ -98,10 +100,9 @@ pub fn top1_head_mass(heads: MatRef<'_, f32>) -> f64 {
 }
 
 /// `display_tv` (SPEC §8.10): total variation (§5.4) of the display patterns as given.
-pub fn display_tv(patterns: MatRef<'_, f32>, h: usize, w: usize) -> f64 {
-    assert_eq!(patterns.nrows(), h * w, "patterns have {} rows, not {h}×{w}", patterns.nrows());
-    let shape = Images { h, w, n: patterns.ncols() };
-    image_ops::total_variation(&column_major(patterns), shape, None)
+pub fn display_tv(patterns: MatRef<'_, f32>, shape: ImageShape) -> f64 {
+    assert_eq!(patterns.nrows(), shape.pixels(), "patterns have {} rows, not {shape}", patterns.nrows());
+    image_ops::total_variation(&column_major(patterns), Images::of(shape, patterns.ncols()), None)
 }
 
 /// `torch.quantile` with linear interpolation: the value at position `q·(len − 1)` of the sorted
@@ -136,6 +137,7 @@ mod tests {
 
     const SIDE: usize = 28;
     const PIXELS: usize = SIDE * SIDE;
+    const MNIST: ImageShape = ImageShape::MNIST;
 
     fn random(len: usize, seed: u64) -> Vec<f32> {
         use rand::Rng;
@@ -151,14 +153,14 @@ mod tests {
 
     #[test]
     fn locality_known_values() {
-        assert!((locality(&[0.3; PIXELS], SIDE, SIDE) - 0.0625).abs() < 1e-12);
-        assert!((locality(&impulse(0, -2.0), SIDE, SIDE) - 1.0).abs() < 1e-12);
-        assert!((locality(&impulse(PIXELS - 1, 0.5), SIDE, SIDE) - 1.0).abs() < 1e-12);
-        assert_eq!(locality(&[0.0; PIXELS], SIDE, SIDE), 0.0);
+        assert!((locality(&[0.3; PIXELS], MNIST) - 0.0625).abs() < 1e-12);
+        assert!((locality(&impulse(0, -2.0), MNIST) - 1.0).abs() < 1e-12);
+        assert!((locality(&impulse(PIXELS - 1, 0.5), MNIST) - 1.0).abs() < 1e-12);
+        assert_eq!(locality(&[0.0; PIXELS], MNIST), 0.0);
         // Two far-apart pixels of equal energy: one window holds half.
         let mut two = impulse(0, 1.0);
         two[PIXELS - 1] = -1.0;
-        assert!((locality(&two, SIDE, SIDE) - 0.5).abs() < 1e-12);
+        assert!((locality(&two, MNIST) - 0.5).abs() < 1e-12);
     }
 
     #[test]
@@ -174,7 +176,7 @@ mod tests {
     fn means_count_zero_columns_as_zero() {
         let mut m = Mat::<f32>::zeros(PIXELS, 2);
         m[(5 * SIDE + 5, 0)] = 1.0;
-        assert!((mean_locality(m.as_ref(), SIDE, SIDE) - 0.5).abs() < 1e-12);
+        assert!((mean_locality(m.as_ref(), MNIST) - 0.5).abs() < 1e-12);
         assert!((mean_gini(m.as_ref()) - 783.0 / 784.0 / 2.0).abs() < 1e-12);
         assert_eq!(mean_gini(Mat::<f32>::zeros(PIXELS, 0).as_ref()), 0.0);
     }
@@ -194,10 +196,10 @@ mod tests {
     #[test]
     fn display_tv_matches_image_ops() {
         let m = Mat::<f32>::from_fn(PIXELS, 3, |p, j| ((p * 7 + j * 13) % 11) as f32 - 5.0);
-        assert_eq!(display_tv(Mat::<f32>::from_fn(PIXELS, 2, |_, _| 1.0).as_ref(), SIDE, SIDE), 0.0);
+        assert_eq!(display_tv(Mat::<f32>::from_fn(PIXELS, 2, |_, _| 1.0).as_ref(), MNIST), 0.0);
         let data: Vec<f32> = (0..3).flat_map(|j| m.col(j).iter().copied().collect::<Vec<_>>()).collect();
-        let expected = image_ops::total_variation(&data, Images::mnist(3), None);
-        assert_eq!(display_tv(m.as_ref(), SIDE, SIDE), expected);
+        let expected = image_ops::total_variation(&data, Images::of(MNIST, 3), None);
+        assert_eq!(display_tv(m.as_ref(), MNIST), expected);
     }
 
     #[test]

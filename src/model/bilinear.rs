@@ -58,11 +58,7 @@ impl Bilinear {
         let r = linalg::mul(h.as_ref(), self.w_r.transpose());
         let p = Mat::from_fn(l.nrows(), l.ncols(), |i, j| l[(i, j)] * r[(i, j)]);
         let mut z = linalg::mul(p.as_ref(), self.w_u.transpose());
-        for j in 0..z.ncols() {
-            for i in 0..z.nrows() {
-                z[(i, j)] += self.bias[j];
-            }
-        }
+        add_bias(&mut z, &self.bias);
         z
     }
 
@@ -87,6 +83,13 @@ pub fn accuracy(data: &Dataset, logits: impl Fn(MatRef<'_, f32>) -> Mat<f32>) ->
         }
     }
     correct as f64 / data.len().max(1) as f64
+}
+
+/// Adds `bias[c]` to column `c` of a batch of logits (one image per row).
+pub fn add_bias(z: &mut Mat<f32>, bias: &[f32]) {
+    for (j, &b) in bias.iter().enumerate().take(z.ncols()) {
+        z.col_mut(j).iter_mut().for_each(|v| *v += b);
+    }
 }
 
 /// Index of the largest value (first on ties), as `torch.argmax`.

@@ -1,18 +1,18 @@
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
 use super::Bilinear;
-use crate::tensor_file::{Named, TensorFile};
+use crate::io::tensors::{Named, TensorFile};
 
 /// Saves `model` with PyTorch's `state_dict` names and shapes (`w_e` [E,I], `w_lr_param`
 /// [2,H,E], `w_u` [C,H], `bias` [C]), so `model.load_state_dict(load_file(path))` works.
-pub fn save_model(model: &Bilinear, path: &Path, metadata: HashMap<String, String>) -> Result<()> {
+pub fn save_model(model: &Bilinear, path: &Path, metadata: &BTreeMap<String, String>) -> Result<()> {
     let c = model.config();
     let mut lr = crate::linalg::to_row_major(model.w_l.as_ref());
     lr.extend(crate::linalg::to_row_major(model.w_r.as_ref()));
-    crate::tensor_file::write(
+    crate::io::tensors::write(
         path,
         &[
             Named::matrix("w_e", model.w_e.as_ref()),
@@ -65,7 +65,7 @@ mod tests {
         let cfg = ModelConfig { n_inputs: 12, n_embed: 4, n_hidden: 6, n_outputs: 3 };
         let mut m = Bilinear::init(cfg, &mut crate::linalg::rng(1));
         m.bias = vec![0.5, -1.0, 2.0];
-        save_model(&m, &path, HashMap::new()).unwrap();
+        save_model(&m, &path, &BTreeMap::new()).unwrap();
         let back = load_model(&path).unwrap();
         assert_eq!(
             (back.w_e, back.w_l, back.w_r, back.w_u, back.bias),
@@ -78,14 +78,14 @@ mod tests {
         assert_eq!(shapes, vec![("w_e", vec![4, 12]), ("w_lr_param", vec![2, 6, 4]), ("w_u", vec![3, 6]), ("bias", vec![3])]);
         assert_eq!(f.get("w_lr_param").unwrap().values[6 * 4], m.w_r[(0, 0)], "index 1 of w_lr_param is the right projection");
         // Inconsistent shapes are an error naming the file, not a panic.
-        crate::tensor_file::write(
+        crate::io::tensors::write(
             &path,
             &[
                 Named::matrix("w_e", m.w_e.as_ref()),
                 Named { name: "w_lr_param", shape: vec![2, 6, 5], values: vec![0.0; 60] },
                 Named::matrix("w_u", m.w_u.as_ref()),
             ],
-            HashMap::new(),
+            &BTreeMap::new(),
         )
         .unwrap();
         let err = format!("{:#}", load_model(&path).unwrap_err());

@@ -7,6 +7,6 @@ mod io;
 mod train;
 
 pub use bilinear::{Bilinear, ModelConfig};
-pub use bilinear::{accuracy, argmax};
+pub use bilinear::{accuracy, add_bias, argmax};
 pub use io::{load_model, save_model};
-pub use train::{TrainConfig, TrainReport, train};
+pub use train::{TrainConfig, TrainReport, train, train_shards};

@@ -14,8 +14,7 @@ use serde_json::{Value, json};
 use super::Study;
 use super::html::{Html, anchor_id, base64, base64_f32, script_json};
 use crate::data::{self, DataSplit};
-use crate::decomp::bank::{Form, Role};
-use crate::decomp::components::Components;
+use crate::decomp::{Components, Role};
 
 /// Test images offered in the panel's menu (the first of each digit, then more in order)
 /// and how many of them the self-check uses.
@@ -71,9 +70,9 @@ fn payload(study: &Study, id: &str, data_dir: Option<&Path>) -> Result<(Value, V
     let run_dir = study.run_dir(id);
     let path = run_dir.join("factors.safetensors");
     ensure!(path.exists(), "{} is missing", path.display());
-    let mut d = crate::decomp::save::load_factors(&path)?;
-    let all = Components::of(&mut d, |_| true);
-    let (pixels, classes, rank) = (all.a.nrows(), all.heads.nrows(), all.len());
+    let d = crate::decomp::factors::load_factors(&path)?;
+    let all = Components::of(&d, |_| true);
+    let (pixels, classes, rank) = (all.inputs, all.outputs, all.len());
     ensure!(pixels == 28 * 28, "the panel needs 28×28 inputs; these factors have {pixels}");
     let mut notes = Vec::new();
     let run_record = super::read_json(&run_dir.join("run.json")).ok().flatten();
@@ -102,9 +101,8 @@ fn payload(study: &Study, id: &str, data_dir: Option<&Path>) -> Result<(Value, V
     let mut shown_rank = 0;
     let mut residual_rank = 0;
     let labels: Vec<String> = all
-        .role
         .iter()
-        .map(|role| match role {
+        .map(|c| match c.role {
             Role::Displayed => {
                 shown_rank += 1;
                 format!("#{shown_rank}")
@@ -115,24 +113,19 @@ fn payload(study: &Study, id: &str, data_dir: Option<&Path>) -> Result<(Value, V
             }
         })
         .collect();
-    let form = |f: &Form| match f {
-        Form::Cp => "cp",
-        Form::Symmetric => "symmetric",
-        Form::Split => "split",
-    };
-    let column_major = |m: &Mat<f32>| (0..rank).flat_map(|r| m.col(r).iter().copied().collect::<Vec<f32>>()).collect::<Vec<f32>>();
+    let column_major = |get: fn(&crate::decomp::Component) -> &Vec<f32>| all.iter().flat_map(|c| get(c).clone()).collect::<Vec<f32>>();
     let payload = json!({
         "run_id": id,
         "pixels": pixels,
         "side": 28,
         "classes": classes,
         "rank": rank,
-        "a": base64_f32(column_major(&all.a)),
-        "b": base64_f32(column_major(&all.b)),
+        "a": base64_f32(column_major(|c| &c.a)),
+        "b": base64_f32(column_major(|c| &c.b)),
         // f32 values widened to f64 print exactly, so the browser sees the same numbers.
-        "heads": (0..classes).map(|c| (0..rank).map(|r| all.heads[(c, r)] as f64).collect::<Vec<f64>>()).collect::<Vec<_>>(),
+        "heads": (0..classes).map(|c| all.iter().map(|comp| comp.head[c] as f64).collect::<Vec<f64>>()).collect::<Vec<_>>(),
         "bias": bias.iter().map(|&b| b as f64).collect::<Vec<f64>>(),
-        "form": all.form.iter().map(form).collect::<Vec<_>>(),
+        "form": all.iter().map(|c| c.form.as_str()).collect::<Vec<_>>(),
         "label": labels,
         "tolerance": TOLERANCE,
         "images": images,
@@ -204,8 +197,9 @@ fn menu_images(labels: &[u8], n: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decomp::Form;
+    use crate::io::tensors::Named;
     use crate::report::html::tests::unbase64;
-    use crate::tensor_file::Named;
 
     /// A study with one run of three banks (CP displayed, split displayed, symmetric
     /// residual) and a base model with a non-zero bias.
@@ -229,12 +223,12 @@ mod tests {
         let banks =
             serde_json::to_string(&[(Form::Cp, Role::Displayed), (Form::Split, Role::Displayed), (Form::Symmetric, Role::Residual)])
                 .unwrap();
-        crate::tensor_file::write(&run.join("factors.safetensors"), &named, [("banks".to_string(), banks)].into()).unwrap();
+        crate::io::tensors::write(&run.join("factors.safetensors"), &named, &[("banks".to_string(), banks)].into()).unwrap();
         std::fs::write(dir.join("results.json"), r#"[{"run_id":"r__seed=0","preset":"r","seed":0,"overrides":""}]"#).unwrap();
         let cfg = crate::model::ModelConfig { n_inputs: 784, n_embed: 8, n_hidden: 8, n_outputs: 10 };
         let mut model = crate::model::Bilinear::init(cfg, &mut rng);
         model.bias = (0..10).map(|c| c as f32 * 0.25 - 1.0).collect();
-        crate::model::save_model(&model, &dir.join("base/model.safetensors"), Default::default()).unwrap();
+        crate::model::save_model(&model, &dir.join("base/model.safetensors"), &Default::default()).unwrap();
         dir
     }
 

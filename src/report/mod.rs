@@ -46,10 +46,8 @@ pub(crate) struct Study {
     pub dir: PathBuf,
     /// `base/run.json`.
     pub base: Option<Value>,
-    /// One row per finished run (`results.json`, or rebuilt from `runs/*/` without it).
+    /// One row per finished run (`results.json`).
     pub rows: Vec<Map<String, Value>>,
-    /// Where `rows` came from, for the page.
-    pub rows_source: String,
     /// Problems met while reading (shown at the top of the page).
     pub notes: Vec<String>,
 }
@@ -88,63 +86,29 @@ impl Study {
     /// Reads what exists; never fails (problems become notes on the page).
     pub fn read(dir: &Path) -> Self {
         let mut notes = Vec::new();
-        let mut json = |rel: &str| match read_json(&dir.join(rel)) {
+        let base = match read_json(&dir.join("base/run.json")) {
             Ok(v) => v,
             Err(e) => {
                 notes.push(format!("{e:#}"));
                 None
             }
         };
-        let base = json("base/run.json");
-        let results = json("results.json");
-        let (rows, rows_source) = match results {
-            Some(Value::Array(items)) => (
-                items.into_iter().filter_map(|v| if let Value::Object(m) = v { Some(m) } else { None }).collect(),
-                "results.json".to_string(),
-            ),
-            Some(_) => {
-                notes.push("results.json is not an array of rows; rebuilt the table from runs/".into());
-                (rows_from_run_folders(dir, &mut notes), "runs/*/metrics.json".to_string())
+        let results = dir.join("results.json");
+        let rows = match crate::pipeline::results::read_results(&results) {
+            Ok(rows) => rows.iter().map(crate::pipeline::ResultRow::to_map).collect(),
+            Err(_) if !results.exists() => Vec::new(),
+            Err(e) => {
+                notes.push(format!("{e:#}"));
+                Vec::new()
             }
-            None => (rows_from_run_folders(dir, &mut notes), "runs/*/metrics.json (no results.json)".to_string()),
         };
-        Self { dir: dir.to_path_buf(), base, rows, rows_source, notes }
+        Self { dir: dir.to_path_buf(), base, rows, notes }
     }
 
     /// `DIR/runs/<run_id>`.
     pub fn run_dir(&self, run_id: &str) -> PathBuf {
         self.dir.join("runs").join(run_id)
     }
-}
-
-/// The results table rebuilt from finished run folders (those with a `run.json`), by name.
-fn rows_from_run_folders(dir: &Path, notes: &mut Vec<String>) -> Vec<Map<String, Value>> {
-    let Ok(entries) = std::fs::read_dir(dir.join("runs")) else { return Vec::new() };
-    let mut dirs: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("run.json").exists()).collect();
-    dirs.sort();
-    let mut rows = Vec::new();
-    for d in dirs {
-        let (run, metrics) = match (read_json(&d.join("run.json")), read_json(&d.join("metrics.json"))) {
-            (Ok(Some(r)), Ok(Some(Value::Object(m)))) => (r, m),
-            (Err(e), _) | (_, Err(e)) => {
-                notes.push(format!("{e:#}"));
-                continue;
-            }
-            _ => continue,
-        };
-        let inputs = &run["inputs"];
-        let id = d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let mut row = Map::new();
-        row.insert("run_id".into(), Value::from(id));
-        row.insert("preset".into(), inputs["preset"].clone());
-        row.insert("seed".into(), run["seed"].clone());
-        let overrides =
-            inputs["overrides"].as_array().map(|o| o.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ")).unwrap_or_default();
-        row.insert("overrides".into(), Value::from(overrides));
-        row.extend(metrics);
-        rows.push(row);
-    }
-    rows
 }
 
 /// The run the draw-a-digit panel uses: `wanted` as an exact run id, else the first run whose
@@ -194,7 +158,7 @@ pub fn write(dir: &Path, out: &Path, main_run: Option<&str>) -> Result<()> {
 
 /// Builds the page and writes it to `out` (atomically).
 pub fn write_with(opts: &Options, out: &Path) -> Result<()> {
-    crate::run::write_atomic(out, build(opts)?.as_bytes())
+    crate::io::write_atomic(out, build(opts)?.as_bytes())
 }
 
 #[cfg(test)]

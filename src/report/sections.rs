@@ -8,8 +8,7 @@ use serde_json::{Map, Value};
 
 use super::html::{Html, anchor_id, fmt_value};
 use super::{Study, read_csv, read_json};
-use crate::decomp::bank::{Form, Role};
-use crate::decomp::components::Components;
+use crate::decomp::{Components, Role};
 use crate::figures::{Cell, Grid, LineChart, Scale, Series};
 
 /// Metrics shown in a run's summary line.
@@ -175,7 +174,7 @@ pub fn results(h: &mut Html, study: &Study) {
     h.elem(
         "p",
         &[],
-        &format!("{} run(s), from {}. Click a column header to sort; click a run id to open its section.", rows.len(), study.rows_source),
+        &format!("{} run(s), from results.json. Click a column header to sort; click a run id to open its section.", rows.len()),
     );
     h.table(&headers, &rows, headers.iter().position(|k| k == "run_id"));
     h.close("section");
@@ -335,15 +334,15 @@ fn component_cards(h: &mut Html, dir: &Path, cards: usize) {
         h.missing("factors.safetensors is missing, so there are no component cards.");
         return;
     }
-    let shown = match crate::decomp::save::load_factors(&path) {
-        Ok(mut d) => Components::of(&mut d, |r| r == Role::Displayed),
+    let shown = match crate::decomp::factors::load_factors(&path) {
+        Ok(d) => Components::of(&d, |r| r == Role::Displayed),
         Err(e) => {
             h.missing(&format!("{e:#}"));
             return;
         }
     };
-    if shown.a.nrows() != 28 * 28 {
-        h.missing(&format!("component cards need 28×28 images; these factors have {} inputs", shown.a.nrows()));
+    if shown.inputs != 28 * 28 {
+        h.missing(&format!("component cards need 28×28 images; these factors have {} inputs", shown.inputs));
         return;
     }
     let table = match read_csv(&dir.join("components.csv")) {
@@ -353,25 +352,24 @@ fn component_cards(h: &mut Html, dir: &Path, cards: usize) {
             None
         }
     };
-    let total: f32 = shown.strength.iter().sum();
+    let total: f32 = shown.strengths().iter().sum();
     h.elem(
         "p",
         &[("class", "muted")],
         &format!("The {} strongest of {} displayed components (strongest first).", cards.min(shown.len()), shown.len()),
     );
     h.open("div", &[("class", "cards")]);
-    for r in 0..cards.min(shown.len()) {
-        let (class, sign) = shown.head_class(r);
+    for (r, comp) in shown.iter().enumerate().take(cards) {
+        let (class, sign) = comp.head_class();
         let title = format!("#{} {}{}", r + 1, if sign < 0.0 { "−" } else { "+" }, class);
-        let col = |m: &faer::Mat<f32>| m.col(r).iter().copied().collect::<Vec<f32>>();
         let grid = Grid {
             title: title.clone(),
             column_titles: vec!["plus".into(), "minus".into(), "head".into()],
             row_labels: vec![String::new()],
             rows: vec![vec![
-                Cell::Pattern(col(&shown.plus)),
-                if shown.form[r] == Form::Symmetric { Cell::Empty } else { Cell::Pattern(col(&shown.minus)) },
-                Cell::Bars(col(&shown.heads)),
+                Cell::Pattern(comp.plus.clone()),
+                if comp.form.has_minus() { Cell::Pattern(comp.minus.clone()) } else { Cell::Empty },
+                Cell::Bars(comp.head.clone()),
             ]],
             cell_titles: Vec::new(),
             image_side: (28, 28),
@@ -382,7 +380,7 @@ fn component_cards(h: &mut Html, dir: &Path, cards: usize) {
         match crate::figures::render_grid(&grid) {
             Ok(png) => {
                 h.open("figure", &[])
-                    .img(&png, &format!("component {title}, strength share {:.1}%", 100.0 * shown.strength[r] / total.max(1e-12)))
+                    .img(&png, &format!("component {title}, strength share {:.1}%", 100.0 * comp.strength / total.max(1e-12)))
                     .close("figure");
             }
             Err(e) => {

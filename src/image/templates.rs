@@ -2,9 +2,9 @@
 //! the data-derived bank (§5.20), fixed Gaussian masks (§5.17) and learnable Gaussian masks
 //! with an exact backward pass (§5.18).
 //!
-//! Every bank or mask is a `784 × n` matrix with one template per column; pixels follow
-//! SPEC §0 (`p = 28·row + col`, `y = −1 + 2·row/27` with `y = −1` the top row,
-//! `x = −1 + 2·col/27`).
+//! Every bank or mask is a `pixels × n` matrix with one template per column, defined on the
+//! `[−1, 1]²` grid of [`ImageShape`] (SPEC §0), so the same stroke or mask lands on the same
+//! place of the image whatever its size.
 
 use std::f32::consts::{FRAC_PI_2, FRAC_PI_4, PI};
 
@@ -13,22 +13,11 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Side};
 use num_traits::Float;
 
+use super::ImageShape;
 use crate::linalg::{par, rng};
 
-const SIDE: usize = 28;
-const PIXELS: usize = SIDE * SIDE;
 /// Number of templates in the stroke bank (§5.19).
 pub const N_STROKES: usize = 120;
-
-/// Grid coordinates `(y, x)` of pixel `p` (§0).
-fn coords<T: Float>(p: usize) -> (T, T) {
-    (grid(p / SIDE), grid(p % SIDE))
-}
-
-/// Coordinate of row or column `i` on the `[−1, 1]` grid (§0).
-fn grid<T: Float>(i: usize) -> T {
-    T::from(-1.0 + 2.0 * i as f64 / 27.0).unwrap()
-}
 
 /// `linspace(lo, hi, n)` as in PyTorch (`n = 1` gives `[lo]`).
 fn linspace(lo: f32, hi: f32, n: usize) -> Vec<f32> {
@@ -146,16 +135,16 @@ fn strokes() -> Vec<Stroke> {
 
 /// The stroke-template bank of SPEC §5.19 (`make_template_bank(n)`), used as anchors for
 /// template-anchored decompositions: 120 bars, arcs, loops and blobs, each column
-/// mean-subtracted and unit-norm. For `n > 120` the bank is tiled (column k is template
-/// `k mod 120`), as the reference does; returns the first `n` columns.
-pub fn stroke_bank(n: usize) -> Mat<f32> {
+/// mean-subtracted and unit-norm, drawn on `shape`'s grid. For `n > 120` the bank is tiled
+/// (column k is template `k mod 120`), as the reference does; returns the first `n` columns.
+pub fn stroke_bank(shape: ImageShape, n: usize) -> Mat<f32> {
     let bank = strokes();
-    let mut m = Mat::from_fn(PIXELS, N_STROKES, |p, k| {
-        let (y, x) = coords::<f32>(p);
+    let mut m = Mat::from_fn(shape.pixels(), N_STROKES, |p, k| {
+        let (y, x) = shape.coords::<f32>(p);
         bank[k].value(y, x)
     });
     centre_normalise(&mut m);
-    Mat::from_fn(PIXELS, n, |p, k| m[(p, k % N_STROKES)])
+    Mat::from_fn(shape.pixels(), n, |p, k| m[(p, k % N_STROKES)])
 }
 
 /// Human-readable names of the 120 stroke templates, in bank order (for component tables;
@@ -168,23 +157,27 @@ pub fn stroke_names() -> Vec<String> {
 // Gaussian locality masks (§5.17, §5.18)
 // ---------------------------------------------------------------------------------------
 
-/// One Gaussian mask `exp(−‖g_p − c‖²/(2σ²))` over the 784 pixels, divided by its maximum
-/// (peak = 1). Generic so that tests can evaluate it in f64.
+/// One Gaussian mask `exp(−‖g_p − c‖²/(2σ²))` over the pixels of `shape`, divided by its
+/// maximum (peak = 1). Generic so that tests can evaluate it in f64.
 ///
 /// The Gaussian is separable, `exp(−(y−c_y)²/2σ²) · exp(−(x−c_x)²/2σ²)`, and so is its
-/// maximum over the grid: 56 exponentials per mask instead of 784.
-fn gaussian_mask<T: Float>(centre: [T; 2], sigma: T) -> Vec<T> {
+/// maximum over the grid: `height + width` exponentials per mask instead of `height · width`.
+fn gaussian_mask<T: Float>(shape: ImageShape, centre: [T; 2], sigma: T) -> Vec<T> {
     let two_var = T::from(2.0).unwrap() * sigma * sigma;
-    let axis = |c: T| -> [T; SIDE] {
-        std::array::from_fn(|i| {
-            let d = grid::<T>(i) - c;
-            (-(d * d) / two_var).exp()
-        })
+    let axis = |c: T, coords: Vec<T>| -> Vec<T> {
+        coords
+            .into_iter()
+            .map(|v| {
+                let d = v - c;
+                (-(d * d) / two_var).exp()
+            })
+            .collect()
     };
-    let (ey, ex) = (axis(centre[0]), axis(centre[1]));
-    let peak = |e: &[T; SIDE]| e.iter().fold(T::neg_infinity(), |a, &b| a.max(b));
+    let ey = axis(centre[0], (0..shape.height).map(|i| shape.y(i)).collect());
+    let ex = axis(centre[1], (0..shape.width).map(|i| shape.x(i)).collect());
+    let peak = |e: &[T]| e.iter().fold(T::neg_infinity(), |a, &b| a.max(b));
     let max = peak(&ey) * peak(&ex);
-    (0..PIXELS).map(|p| ey[p / SIDE] * ex[p % SIDE] / max).collect()
+    (0..shape.pixels()).map(|p| ey[p / shape.width] * ex[p % shape.width] / max).collect()
 }
 
 /// Bounded parameterisation of §5.18: `centre = 0.9·tanh(raw)`, `σ = 0.18 + 0.47·sigmoid(ℓ)`.
@@ -196,19 +189,19 @@ fn bounded<T: Float>(centre_raw: [T; 2], log_sigma: T) -> ([T; 2], T) {
 }
 
 /// The learnable mask of one component as a function of its raw parameters (§5.18).
-fn learnable_mask<T: Float>(centre_raw: [T; 2], log_sigma: T) -> Vec<T> {
+fn learnable_mask<T: Float>(shape: ImageShape, centre_raw: [T; 2], log_sigma: T) -> Vec<T> {
     let (centre, sigma) = bounded(centre_raw, log_sigma);
-    gaussian_mask(centre, sigma)
+    gaussian_mask(shape, centre, sigma)
 }
 
 /// Fixed (non-learnable) locality masks of SPEC §5.17 (`make_masks(rank, sigma)`): component
 /// r is centred at `(coords[r / side], coords[r % side])` with `coords = linspace(−0.75,
 /// 0.75, side)`, `side = ceil(√rank)`; each column has peak 1. The same mask multiplies both
 /// factors of a component.
-pub fn fixed_masks(rank: usize, sigma: f32) -> Mat<f32> {
-    let mut m = Mat::zeros(PIXELS, rank);
+pub fn fixed_masks(shape: ImageShape, rank: usize, sigma: f32) -> Mat<f32> {
+    let mut m = Mat::zeros(shape.pixels(), rank);
     for (r, c) in grid_centres(rank, -0.75, 0.75).into_iter().enumerate() {
-        for (p, v) in gaussian_mask(c, sigma).into_iter().enumerate() {
+        for (p, v) in gaussian_mask(shape, c, sigma).into_iter().enumerate() {
             m[(p, r)] = v;
         }
     }
@@ -258,37 +251,36 @@ impl MaskParams {
         (0..self.rank()).map(|r| bounded(self.raw(r), self.log_sigma[(r, 0)]).1).collect()
     }
 
-    /// The masks, `784 × r`, each column divided by its maximum (peak 1).
-    pub fn masks(&self) -> Mat<f32> {
-        let mut m = Mat::zeros(PIXELS, self.rank());
+    /// The masks on `shape`'s pixels (`pixels × r`), each column divided by its maximum (peak 1).
+    pub fn masks(&self, shape: ImageShape) -> Mat<f32> {
+        let mut m = Mat::zeros(shape.pixels(), self.rank());
         for r in 0..self.rank() {
-            let col = learnable_mask(self.raw(r), self.log_sigma[(r, 0)]);
+            let col = learnable_mask(shape, self.raw(r), self.log_sigma[(r, 0)]);
             crate::linalg::col_mut(m.as_mut(), r).copy_from_slice(&col);
         }
         m
     }
 
     /// Gradients `(∂L/∂centre_raw (r × 2), ∂L/∂log_sigma (r))` from `upstream = ∂L/∂masks`
-    /// (784 × r), exactly as PyTorch autograd differentiates [`MaskParams::masks`]: the
+    /// (`pixels × r`), exactly as PyTorch autograd differentiates [`MaskParams::masks`]: the
     /// max-normaliser is the value at the argmax pixel q, so with `m_p = e_p/e_q`,
     /// `∂m_p/∂c = m_p (g_p − g_q)/σ²` and `∂m_p/∂σ = m_p (d_p² − d_q²)/σ³`. Computed in
     /// f64. (At exact ties of the max, `amax` would split the gradient; those have measure 0.)
-    pub fn backward(&self, upstream: MatRef<'_, f32>) -> (Mat<f32>, Mat<f32>) {
-        assert_eq!((upstream.nrows(), upstream.ncols()), (PIXELS, self.rank()));
+    pub fn backward(&self, shape: ImageShape, upstream: MatRef<'_, f32>) -> (Mat<f32>, Mat<f32>) {
+        assert_eq!((upstream.nrows(), upstream.ncols()), (shape.pixels(), self.rank()));
         let mut d_centre = Mat::zeros(self.rank(), 2);
         let mut d_log_sigma = Mat::zeros(self.rank(), 1);
         for r in 0..self.rank() {
             let raw = self.raw(r).map(f64::from);
             let ls = self.log_sigma[(r, 0)] as f64;
             let ([cy, cx], sigma) = bounded(raw, ls);
-            let m = learnable_mask(raw, ls);
-            let q = (0..PIXELS).fold(0, |best, p| if m[p] > m[best] { p } else { best });
-            let (yq, xq) = coords::<f64>(q);
+            let m = learnable_mask(shape, raw, ls);
+            let q = (0..m.len()).fold(0, |best, p| if m[p] > m[best] { p } else { best });
+            let (yq, xq) = shape.coords::<f64>(q);
             let d2q = (yq - cy).powi(2) + (xq - cx).powi(2);
             let (mut gy, mut gx, mut gs) = (0.0, 0.0, 0.0);
-            let at: [f64; SIDE] = std::array::from_fn(grid::<f64>);
             for (p, (&u, &mp)) in upstream.col(r).iter().zip(&m).enumerate() {
-                let (y, x) = (at[p / SIDE], at[p % SIDE]);
+                let (y, x) = shape.coords::<f64>(p);
                 let g = u as f64 * mp;
                 gy += g * (y - yq);
                 gx += g * (x - xq);
@@ -328,7 +320,7 @@ pub fn data_bank_names(n_classes: usize, pca_dims: usize) -> Vec<String> {
 /// every pair `i < j` (lexicographic) `mean_i − mean_j` and `mean_j − mean_i`, then the
 /// top `pca_dims` principal directions (decreasing variance) of `pca_images` seeded random
 /// images (all of them if fewer exist), centred by their mean. Every column is centred
-/// (pixel mean subtracted) and unit-norm. `images` is `n × 784`, one image per row.
+/// (pixel mean subtracted) and unit-norm. `images` is `n × pixels`, one image per row.
 ///
 /// Differences from the reference: the PCA is exact (eigenvectors of the f64 covariance,
 /// not the randomised `pca_lowrank`), and each direction's sign is fixed so its
@@ -344,13 +336,12 @@ pub fn data_bank(
     pca_dims: usize,
     seed: u64,
 ) -> Result<Mat<f32>> {
-    let n = images.nrows();
-    ensure!(images.ncols() == PIXELS, "data_bank: images must have {PIXELS} columns, got {}", images.ncols());
+    let (n, pixels) = (images.nrows(), images.ncols());
     ensure!(labels.len() == n, "data_bank: {} labels for {n} images", labels.len());
-    ensure!(pca_dims <= PIXELS, "data_bank: pca_dims {pca_dims} exceeds {PIXELS}");
+    ensure!(pca_dims <= pixels, "data_bank: pca_dims {pca_dims} exceeds the {pixels} pixels");
     ensure!(pca_dims == 0 || n > 0, "data_bank: no images for the PCA");
 
-    let mut sums = vec![vec![0.0f64; PIXELS]; n_classes];
+    let mut sums = vec![vec![0.0f64; pixels]; n_classes];
     let mut counts = vec![0usize; n_classes];
     for (i, &label) in labels.iter().enumerate() {
         let c = label as usize;
@@ -368,13 +359,13 @@ pub fn data_bank(
     let mut cols: Vec<Vec<f64>> = means.clone();
     for i in 0..n_classes {
         for j in i + 1..n_classes {
-            cols.push((0..PIXELS).map(|p| means[i][p] - means[j][p]).collect());
-            cols.push((0..PIXELS).map(|p| means[j][p] - means[i][p]).collect());
+            cols.push((0..pixels).map(|p| means[i][p] - means[j][p]).collect());
+            cols.push((0..pixels).map(|p| means[j][p] - means[i][p]).collect());
         }
     }
     cols.extend(principal_directions(images, pca_images.min(n), pca_dims, seed)?);
 
-    let mut bank = Mat::from_fn(PIXELS, cols.len(), |p, k| cols[k][p] as f32);
+    let mut bank = Mat::from_fn(pixels, cols.len(), |p, k| cols[k][p] as f32);
     centre_normalise(&mut bank);
     Ok(bank)
 }
@@ -385,19 +376,20 @@ fn principal_directions(images: MatRef<'_, f32>, k: usize, dims: usize, seed: u6
     if dims == 0 {
         return Ok(Vec::new());
     }
+    let pixels = images.ncols();
     let pick = rand::seq::index::sample(&mut rng(seed), images.nrows(), k).into_vec();
-    let mut x = Mat::from_fn(k, PIXELS, |i, p| images[(pick[i], p)] as f64);
-    for p in 0..PIXELS {
+    let mut x = Mat::from_fn(k, pixels, |i, p| images[(pick[i], p)] as f64);
+    for p in 0..pixels {
         let mean = x.col(p).iter().sum::<f64>() / k as f64;
         x.col_mut(p).iter_mut().for_each(|v| *v -= mean);
     }
-    let mut cov = Mat::<f64>::zeros(PIXELS, PIXELS);
+    let mut cov = Mat::<f64>::zeros(pixels, pixels);
     matmul(cov.as_mut(), Accum::Replace, x.transpose(), x.as_ref(), 1.0, par());
     let eig = cov.self_adjoint_eigen(Side::Lower).map_err(|e| anyhow::anyhow!("data_bank: covariance eigendecomposition failed: {e:?}"))?;
     // Eigenvalues are ascending: the last `dims` columns, reversed.
     Ok((0..dims)
         .map(|d| {
-            let mut v: Vec<f64> = eig.U().col(PIXELS - 1 - d).iter().copied().collect();
+            let mut v: Vec<f64> = eig.U().col(pixels - 1 - d).iter().copied().collect();
             let peak = v.iter().fold(0.0f64, |a, &b| if b.abs() > a.abs() { b } else { a });
             if peak < 0.0 {
                 v.iter_mut().for_each(|e| *e = -*e);
@@ -411,6 +403,10 @@ fn principal_directions(images: MatRef<'_, f32>, k: usize, dims: usize, seed: u6
 mod tests {
     use super::*;
     use crate::linalg::randn;
+
+    const SIDE: usize = 28;
+    const PIXELS: usize = SIDE * SIDE;
+    const MNIST: ImageShape = ImageShape::MNIST;
 
     fn argmax(col: impl Iterator<Item = f32>) -> usize {
         col.enumerate().fold((0, f32::NEG_INFINITY), |b, (i, v)| if v > b.1 { (i, v) } else { b }).0
@@ -435,7 +431,7 @@ mod tests {
 
     #[test]
     fn stroke_bank_columns_are_centred_unit_norm() {
-        let bank = stroke_bank(N_STROKES);
+        let bank = stroke_bank(MNIST, N_STROKES);
         assert_eq!((bank.nrows(), bank.ncols()), (PIXELS, 120));
         for k in 0..120 {
             let mean = bank.col(k).iter().map(|&v| v as f64).sum::<f64>() / PIXELS as f64;
@@ -453,7 +449,7 @@ mod tests {
 
     #[test]
     fn stroke_bank_index_ranges() {
-        let bank = stroke_bank(N_STROKES);
+        let bank = stroke_bank(MNIST, N_STROKES);
         // Column 0: horizontal bar at (−0.55, −0.45).
         let p0 = argmax(bank.col(0).iter().copied());
         assert_eq!((p0 / SIDE, p0 % SIDE), nearest_pixel(-0.55, -0.45));
@@ -480,15 +476,15 @@ mod tests {
 
     #[test]
     fn stroke_bank_tiles_beyond_120() {
-        let bank = stroke_bank(130);
+        let bank = stroke_bank(MNIST, 130);
         assert_eq!(bank.ncols(), 130);
         assert_eq!(bank.col(125), bank.col(5));
-        assert_eq!(stroke_bank(7).col(6), bank.col(6));
+        assert_eq!(stroke_bank(MNIST, 7).col(6), bank.col(6));
     }
 
     #[test]
     fn fixed_masks_peak_on_grid() {
-        let masks = fixed_masks(64, 0.3);
+        let masks = fixed_masks(MNIST, 64, 0.3);
         assert_eq!((masks.nrows(), masks.ncols()), (PIXELS, 64));
         let coords = linspace(-0.75, 0.75, 8);
         for r in 0..64 {
@@ -511,7 +507,7 @@ mod tests {
             assert_eq!(cb[r], ca[(r + 64 - 3) % 64]);
         }
         assert!(a.sigmas().iter().all(|&s| (s - 0.415).abs() < 1e-6));
-        let m = a.masks();
+        let m = a.masks(MNIST);
         for r in 0..64 {
             let max = m.col(r).iter().fold(f32::MIN, |x, &y| x.max(y));
             assert!((max - 1.0).abs() < 1e-6);
@@ -530,11 +526,11 @@ mod tests {
             params.log_sigma[(r, 0)] += 2.0 * noise[(r, 2)];
         }
         let upstream = randn(&mut g, PIXELS, rank, 1.0);
-        let (d_centre, d_log_sigma) = params.backward(upstream.as_ref());
+        let (d_centre, d_log_sigma) = params.backward(MNIST, upstream.as_ref());
 
         // L = Σ upstream ⊙ masks; component r's loss only depends on its own parameters.
         let loss = |r: usize, raw: [f64; 2], ls: f64| -> f64 {
-            let m = learnable_mask(raw, ls);
+            let m = learnable_mask(MNIST, raw, ls);
             (0..PIXELS).map(|p| upstream[(p, r)] as f64 * m[p]).sum()
         };
         let h = 1e-6;

@@ -1,10 +1,13 @@
 //! Named f32 tensors in safetensors files, the format PyTorch users exchange weights in.
 //! Shapes are checked on read; wrong or missing tensors are errors that name the file.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+use std::io::Read;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use faer::{Mat, MatRef};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
@@ -29,12 +32,15 @@ impl Tensor {
 /// are converted to f32 (PyTorch saves f32 by default; the others appear in the wild).
 pub struct TensorFile {
     pub tensors: HashMap<String, Tensor>,
-    pub metadata: HashMap<String, String>,
+    pub metadata: BTreeMap<String, String>,
 }
+
+/// The largest safetensors header read (the format's own limit).
+const MAX_HEADER: u64 = 100_000_000;
 
 impl TensorFile {
     pub fn read(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let bytes = read_bounded(path).with_context(|| format!("{} is not a valid safetensors file", path.display()))?;
         let parsed = SafeTensors::deserialize(&bytes).with_context(|| format!("{} is not a valid safetensors file", path.display()))?;
         let (_, header) = SafeTensors::read_metadata(&bytes)?;
         let mut tensors = HashMap::new();
@@ -42,7 +48,7 @@ impl TensorFile {
             let values = to_f32(&view).with_context(|| format!("tensor '{name}' in {}", path.display()))?;
             tensors.insert(name, Tensor { shape: view.shape().to_vec(), values });
         }
-        let metadata = header.metadata().clone().unwrap_or_default();
+        let metadata = header.metadata().clone().unwrap_or_default().into_iter().collect();
         Ok(Self { tensors, metadata })
     }
 
@@ -54,6 +60,45 @@ impl TensorFile {
             format!("missing tensor '{name}' (the file has: {})", names.join(", "))
         })
     }
+}
+
+/// Reads the 8-byte header length, the header, then exactly the data its tensors' offsets
+/// declare: a file that never ends (`/dev/zero`) or hides data after the tensors is an error,
+/// not a read until memory runs out.
+fn read_bounded(path: &Path) -> Result<Vec<u8>> {
+    let mut file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut bytes = vec![0u8; 8];
+    file.read_exact(&mut bytes).context("shorter than the 8-byte header length")?;
+    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+    ensure!((2..=MAX_HEADER).contains(&n), "its header length {n} is outside 2..={MAX_HEADER} bytes");
+    (&mut file).take(n).read_to_end(&mut bytes)?;
+    ensure!(bytes.len() as u64 == 8 + n, "the file ends inside its {n}-byte header");
+    let header: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&bytes[8..]).context("its header is not a JSON object")?;
+    let data_end =
+        header.iter().filter(|(k, _)| *k != "__metadata__").filter_map(|(_, v)| v.get("data_offsets")?.get(1)?.as_u64()).max().unwrap_or(0);
+    (&mut file).take(data_end).read_to_end(&mut bytes)?;
+    ensure!(bytes.len() as u64 == 8 + n + data_end, "the file ends before the {data_end} bytes of tensor data its header declares");
+    ensure!(file.read(&mut [0u8; 1])? == 0, "the file is longer than its header declares");
+    Ok(bytes)
+}
+
+/// `safetensors::serialize` with the metadata written in key order.
+fn serialize_sorted(views: Vec<(&str, TensorView<'_>)>, metadata: &BTreeMap<String, String>) -> Result<Vec<u8>> {
+    let raw = safetensors::serialize(views, None)?;
+    let n = u64::from_le_bytes(raw[..8].try_into().expect("8 bytes")) as usize;
+    let tensors: serde_json::Map<String, Value> = serde_json::from_slice(&raw[8..8 + n])?;
+    let mut header = serde_json::Map::new();
+    if !metadata.is_empty() {
+        header.insert("__metadata__".into(), serde_json::to_value(metadata)?);
+    }
+    header.extend(tensors);
+    let mut text = serde_json::to_vec(&header)?;
+    // The format pads its header with spaces to a multiple of 8 bytes (aligned tensor data).
+    text.resize(text.len().next_multiple_of(8), b' ');
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend(text);
+    out.extend_from_slice(&raw[8 + n..]);
+    Ok(out)
 }
 
 fn to_f32(view: &TensorView<'_>) -> Result<Vec<f32>> {
@@ -107,16 +152,18 @@ impl<'a> Named<'a> {
     }
 }
 
-/// Writes f32 tensors and string metadata to `path` atomically.
-pub fn write(path: &Path, tensors: &[Named<'_>], metadata: HashMap<String, String>) -> Result<()> {
+/// Writes f32 tensors and string metadata to `path` atomically. The bytes depend only on the
+/// arguments: safetensors sorts tensors by dtype and name, and the metadata is written in key
+/// order (a `HashMap`'s order would change from run to run).
+pub fn write(path: &Path, tensors: &[Named<'_>], metadata: &BTreeMap<String, String>) -> Result<()> {
     let bytes: Vec<Vec<u8>> = tensors.iter().map(|t| t.values.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
     let views = tensors
         .iter()
         .zip(&bytes)
         .map(|(t, b)| Ok((t.name, TensorView::new(Dtype::F32, t.shape.clone(), b)?)))
         .collect::<Result<Vec<_>>>()?;
-    let out = safetensors::serialize(views, Some(metadata))?;
-    crate::run::write_atomic(path, &out)
+    let out = serialize_sorted(views, metadata)?;
+    super::write_atomic(path, &out)
 }
 
 #[cfg(test)]
@@ -136,18 +183,30 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("bilens-tf-{}", std::process::id()));
         let path = dir.join("t.safetensors");
         let m = Mat::from_fn(3, 2, |i, j| (i * 2 + j) as f32);
-        let meta = HashMap::from([("k".to_string(), "v".to_string())]);
-        write(&path, &[Named::matrix("m", m.as_ref()), Named::vector("b", &[1.5, -2.0])], meta).unwrap();
+        let meta: BTreeMap<String, String> = (0..20).map(|i| (format!("k{i}"), "v".to_string())).collect();
+        write(&path, &[Named::matrix("m", m.as_ref()), Named::vector("b", &[1.5, -2.0])], &meta).unwrap();
+        let first = std::fs::read(&path).unwrap();
+        write(&path, &[Named::vector("b", &[1.5, -2.0]), Named::matrix("m", m.as_ref())], &meta).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), first, "same tensors and metadata, same bytes");
         let f = TensorFile::read(&path).unwrap();
         assert_eq!(f.get("m").unwrap().values, vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
         assert_eq!(f.get("m").unwrap().matrix(3, 2).unwrap(), m);
         assert!(f.get("m").unwrap().matrix(2, 3).is_err());
-        assert_eq!(f.metadata["k"], "v");
+        assert_eq!(f.metadata["k7"], "v");
         let missing = f.get("nope").unwrap_err().to_string();
         assert!(missing.contains("nope") && missing.contains("b, m"), "{missing}");
         std::fs::write(&path, b"not a safetensors file").unwrap();
         let err = format!("{:#}", TensorFile::read(&path).err().unwrap());
         assert!(err.contains("t.safetensors"), "{err}");
+        // Data after the tensors, a file cut inside its data, and a never-ending file.
+        let mut long = first.clone();
+        long.push(0);
+        std::fs::write(&path, &long).unwrap();
+        assert!(format!("{:#}", TensorFile::read(&path).err().unwrap()).contains("longer than its header"));
+        std::fs::write(&path, &first[..first.len() - 3]).unwrap();
+        assert!(format!("{:#}", TensorFile::read(&path).err().unwrap()).contains("ends before"));
+        let err = format!("{:#}", TensorFile::read(Path::new("/dev/zero")).err().unwrap());
+        assert!(err.contains("header length 0"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }

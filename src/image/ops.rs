@@ -22,9 +22,9 @@ pub struct Images {
 }
 
 impl Images {
-    /// `n` MNIST-sized (28 × 28) images, the shape of every display pattern block.
-    pub fn mnist(n: usize) -> Self {
-        Self { h: 28, w: 28, n }
+    /// `n` images of `shape`.
+    pub fn of(shape: super::ImageShape, n: usize) -> Self {
+        Self { h: shape.height, w: shape.width, n }
     }
 
     /// Pixels per image (the column length).

@@ -1,21 +1,22 @@
 //! Fitted factors in and out of safetensors: each bank's effective `a`, `b` and heads, so
 //! any metric or figure can be recomputed without refitting (and read from PyTorch).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use faer::Mat;
 
 use super::Decomposition;
-use super::bank::{Bank, Form, Head, HeadRule, Role};
-use super::pattern::{Base, Pattern};
-use crate::tensor_file::{Named, TensorFile};
+use super::bank::{Bank, Head, HeadRule};
+use super::form::{Form, Role};
+use super::pattern::Pattern;
+use crate::io::tensors::{Named, TensorFile};
 
 /// Writes `bank{i}.a`, `bank{i}.b`, `bank{i}.heads` (`[I, r]`, `[I, r]`, `[C, r]`) and the
 /// banks' forms and roles as metadata; `extra` metadata (e.g. the recipe) is added.
-pub fn save_factors(d: &mut Decomposition, path: &Path, mut extra: HashMap<String, String>) -> Result<()> {
-    let factors = d.forward();
+pub fn save_factors(d: &Decomposition, path: &Path, mut extra: BTreeMap<String, String>) -> Result<()> {
+    let factors = d.factors();
     let names: Vec<[String; 3]> =
         (0..factors.len()).map(|i| [format!("bank{i}.a"), format!("bank{i}.b"), format!("bank{i}.heads")]).collect();
     let mut tensors = Vec::new();
@@ -26,7 +27,7 @@ pub fn save_factors(d: &mut Decomposition, path: &Path, mut extra: HashMap<Strin
     }
     let banks: Vec<(Form, Role)> = d.banks.iter().map(|b| (b.form, b.role)).collect();
     extra.insert("banks".to_string(), serde_json::to_string(&banks)?);
-    crate::tensor_file::write(path, &tensors, extra)
+    crate::io::tensors::write(path, &tensors, &extra)
 }
 
 /// Reads factors written by [`save_factors`] as a decomposition of fixed (free, dense-head)
@@ -48,16 +49,13 @@ pub fn load_factors(path: &Path) -> Result<Decomposition> {
             "bank{i}: inconsistent factor shapes in {}",
             path.display()
         );
-        let free = |m: Mat<f32>| Pattern::new(Base::Free { raw: m, passes: 0 });
         out.push(Bank {
             form,
             role,
-            a: free(a),
-            b: (form != Form::Symmetric).then(|| free(b)),
+            a: Pattern::fixed(a),
+            b: form.has_second_factor().then(|| Pattern::fixed(b)),
             head: Head { raw: heads, rule: HeadRule::Dense },
             anchors: None,
-            anchor_ids: None,
-            anchor_names: Vec::new(),
         });
     }
     anyhow::ensure!(!out.is_empty(), "{} holds no banks", path.display());

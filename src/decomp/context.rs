@@ -1,0 +1,228 @@
+//! What every decomposition of one base model shares ([`Context`]): the model, its interaction
+//! tensor and the data splits, built once and reused by every preset, so that all presets are
+//! compared on the same target (SPEC §13.3) and no choice sees the test set (a validation split
+//! is carved from the training data, SPEC §13.4). [`fit_recipe`] builds and fits one recipe.
+
+use std::sync::OnceLock;
+
+use anyhow::Result;
+use faer::Mat;
+
+use super::Decomposition;
+use super::fit::{HistoryRow, Step, fit};
+use super::init::{InitContext, displayed_bank, residual_bank};
+use super::recipe::{Limits, Recipe};
+use super::terms::{self, DistillSet, FitData, LabelledSet, Need, Schedule, Target};
+use crate::data::{DataSplit, Dataset};
+use crate::error::Error;
+use crate::image::ImageShape;
+use crate::interaction::eigen::Eigen;
+use crate::interaction::{CpTensor, Interaction};
+use crate::linalg;
+use crate::model::Bilinear;
+
+/// How a [`Context`] splits and samples its data.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContextOptions {
+    /// Validation images carved from the training split (at most a fifth of it).
+    pub validation_images: usize,
+    /// Seed of every data choice: the validation split and the distillation and activation
+    /// images, fixed so that every preset and seed sees the same images.
+    pub data_seed: u64,
+}
+
+impl Default for ContextOptions {
+    fn default() -> Self {
+        Self { validation_images: 1000, data_seed: 0x5eed }
+    }
+}
+
+/// Labelled images a context evaluates and samples from.
+pub struct Splits {
+    /// Training images minus the validation split.
+    pub train: Dataset,
+    pub validation: Dataset,
+    pub test: Dataset,
+}
+
+/// Everything decompositions of one base model share.
+pub struct Context {
+    pub model: Bilinear,
+    pub inter: Interaction,
+    /// The image grid of the inputs, when they are images.
+    pub image: Option<ImageShape>,
+    /// The data, when there is any: decompositions of the tensor alone need none.
+    pub data: Option<Splits>,
+    options: ContextOptions,
+    pixel_eigen: OnceLock<Eigen>,
+}
+
+impl Context {
+    /// A context for `model` on `data`; errors when they do not fit together (input size,
+    /// number of classes) or when the test set is empty.
+    pub fn new(model: Bilinear, data: Option<&DataSplit>, options: &ContextOptions) -> Result<Self> {
+        let cfg = model.config();
+        let splits = match data {
+            None => None,
+            Some(data) => {
+                let (pixels, classes) = (data.train.n_pixels(), data.train.n_classes);
+                if cfg.n_inputs != pixels {
+                    return Err(Error::Invalid(format!(
+                        "the model takes {} inputs but the images have {pixels} pixels ({})",
+                        cfg.n_inputs, data.train.shape
+                    ))
+                    .into());
+                }
+                if cfg.n_outputs != classes {
+                    return Err(Error::Invalid(format!("the model has {} outputs but the data {classes} classes", cfg.n_outputs)).into());
+                }
+                if data.test.is_empty() {
+                    return Err(Error::Invalid("the test set is empty: every metric is measured on test images".into()).into());
+                }
+                let n_val = options.validation_images.min(data.train.len() / 5);
+                let (train, validation) = data.train.split_off(n_val, options.data_seed);
+                Some(Splits { train, validation, test: data.test.clone() })
+            }
+        };
+        Ok(Self {
+            image: data.map(|d| d.train.shape),
+            inter: Interaction::new(&model),
+            model,
+            data: splits,
+            options: options.clone(),
+            pixel_eigen: OnceLock::new(),
+        })
+    }
+
+    /// How the data was split and sampled.
+    pub fn options(&self) -> &ContextOptions {
+        &self.options
+    }
+
+    /// The splits, or an error saying what needs them.
+    pub fn splits(&self, what: &str) -> Result<&Splits> {
+        self.data.as_ref().ok_or_else(|| Error::Invalid(format!("{what} needs data (images and labels), and none was given")).into())
+    }
+
+    /// What recipes are checked against.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            inputs: self.inter.n_inputs(),
+            outputs: self.inter.n_classes(),
+            image: self.image,
+            train_images: self.data.as_ref().map_or(0, |d| d.train.len()),
+        }
+    }
+
+    /// The per-class pixel-space eigendecomposition, computed once.
+    pub fn pixel_eigen(&self) -> &Eigen {
+        self.pixel_eigen.get_or_init(|| Eigen::pixel(&self.inter))
+    }
+
+    /// The first `n` training images of a fixed shuffle seeded with `data_seed + offset`.
+    fn sample(&self, n: usize, offset: u64) -> Result<Dataset> {
+        let train = &self.splits("sampling training images")?.train;
+        let mut idx: Vec<usize> = (0..train.len()).collect();
+        rand::seq::SliceRandom::shuffle(&mut idx[..], &mut linalg::rng(self.options.data_seed + offset));
+        idx.truncate(n.min(train.len()));
+        Ok(train.subset(&idx))
+    }
+
+    /// The distillation set: `n` fixed training images and the base model's logits on them,
+    /// minus those of `minus` (the first stage of a boosted fit).
+    pub fn distill_set(&self, n: usize, minus: Option<&CpTensor>) -> Result<DistillSet> {
+        let x = self.sample(n, 1)?.x().to_owned();
+        let mut logits = self.model.logits(x.as_ref());
+        if let Some(t) = minus {
+            logits -= t.logits(x.as_ref());
+        }
+        Ok(DistillSet::new(x, logits))
+    }
+
+    /// `n` fixed labelled training images.
+    pub fn labelled_set(&self, n: usize) -> Result<LabelledSet> {
+        let set = self.sample(n, 2)?;
+        Ok(LabelledSet { x: set.x().to_owned(), y: set.labels })
+    }
+
+    /// What the terms active in `stage` of `recipe` read: the target minus `fitted` (a boosted
+    /// fit's first stage), and the data sets only when a term needs them.
+    pub fn fit_data(&self, recipe: &Recipe, stage: usize, fitted: Option<CpTensor>) -> Result<FitData<'_>> {
+        let needs = |need: Need| {
+            [0, recipe.steps.saturating_sub(1)].into_iter().any(|step| {
+                terms::active(recipe, Schedule { stage, step, steps: recipe.steps }).iter().any(|(t, _)| t.needs().contains(&need))
+            })
+        };
+        let distill = match needs(Need::DistillImages) {
+            true => Some(self.distill_set(recipe.distill_images, fitted.as_ref())?),
+            false => None,
+        };
+        let labelled = match needs(Need::LabelledImages) {
+            true => Some(self.labelled_set(recipe.activation_images)?),
+            false => None,
+        };
+        Ok(FitData { target: Target::new(&self.inter, fitted), image: self.image, distill, labelled })
+    }
+
+    fn init_context(&self) -> InitContext<'_> {
+        InitContext { inter: &self.inter, train: self.data.as_ref().map(|d| &d.train), image: self.image }
+    }
+}
+
+/// A fitted recipe.
+pub struct Fitted {
+    pub decomposition: Decomposition,
+    pub history: Vec<HistoryRow>,
+    /// The class each first-bank component voted for at the start (argmax |head|).
+    pub initial_classes: Vec<usize>,
+}
+
+impl Fitted {
+    /// Share of first-bank components whose head class differs from the one they started with:
+    /// 0 when classes are frozen, as under the reference's hard top-k heads.
+    pub fn class_changes(&self) -> f64 {
+        let now = head_classes(&self.decomposition.banks[0].head.heads());
+        let changed = now.iter().zip(&self.initial_classes).filter(|(a, b)| a != b).count();
+        changed as f64 / now.len().max(1) as f64
+    }
+}
+
+/// Builds and fits the decomposition `recipe` describes, after checking it against the
+/// context; `on_step` sees every step of every stage.
+pub fn fit_recipe(ctx: &Context, recipe: &Recipe, seed: u64, on_step: &mut dyn FnMut(&Step<'_>)) -> Result<Fitted> {
+    recipe.validate(&ctx.limits())?;
+    let mut rng = linalg::rng(seed);
+    let mut decomposition = first_stage(ctx, recipe, &mut rng)?;
+    let initial_classes = head_classes(&decomposition.banks[0].head.heads());
+    let mut history = fit(&mut decomposition, recipe, &ctx.fit_data(recipe, 1, None)?, 1, on_step)?;
+    if recipe.stages == 2 {
+        // Boosting: the second bank fits the tensor and the logits the first one missed.
+        let first = decomposition.tensor();
+        let mut second = Decomposition { banks: vec![displayed_bank(recipe, 1, &ctx.init_context(), &mut rng)?] };
+        history.extend(fit(&mut second, recipe, &ctx.fit_data(recipe, 2, Some(first))?, 2, on_step)?);
+        decomposition.banks.extend(second.banks);
+    }
+    Ok(Fitted { decomposition, history, initial_classes })
+}
+
+/// The initial decomposition of `recipe`'s first stage for `seed` (what [`fit_recipe`] fits).
+pub fn initial(ctx: &Context, recipe: &Recipe, seed: u64) -> Result<Decomposition> {
+    recipe.validate(&ctx.limits())?;
+    first_stage(ctx, recipe, &mut linalg::rng(seed))
+}
+
+fn first_stage(ctx: &Context, recipe: &Recipe, rng: &mut linalg::Rng) -> Result<Decomposition> {
+    let first_stage_banks = if recipe.stages == 2 { 1 } else { recipe.banks };
+    let init = ctx.init_context();
+    let mut banks = (0..first_stage_banks).map(|i| displayed_bank(recipe, i, &init, rng)).collect::<Result<Vec<_>>>()?;
+    if recipe.residual_rank > 0 {
+        banks.push(residual_bank(recipe, ctx.inter.n_inputs(), ctx.inter.n_classes(), rng));
+    }
+    Ok(Decomposition { banks })
+}
+
+/// The class each head column votes for most strongly.
+fn head_classes(heads: &Mat<f32>) -> Vec<usize> {
+    (0..heads.ncols()).map(|r| crate::model::argmax(heads.col(r).iter().map(|v| v.abs()))).collect()
+}

@@ -1,0 +1,73 @@
+//! `activation`: activation consistency (SPEC §7.7), the share of each displayed component's
+//! squared activation that falls on labelled images of other classes than its head's.
+
+use faer::Mat;
+
+use super::{Grads, Input, LabelledSet, Need, Schedule, Term};
+use crate::decomp::form::{FactorGrads, Factors};
+use crate::decomp::recipe::Recipe;
+use crate::linalg;
+
+pub struct Activation;
+
+impl Term for Activation {
+    fn name(&self) -> &'static str {
+        "activation"
+    }
+
+    fn weight(&self, recipe: &Recipe, _: Schedule) -> f32 {
+        recipe.priors.activation
+    }
+
+    fn needs(&self) -> &'static [Need] {
+        &[Need::LabelledImages]
+    }
+
+    fn heavy(&self) -> bool {
+        true
+    }
+
+    fn eval(&self, x: &Input<'_>, weight: f32, grads: &mut Grads) -> f64 {
+        let set = x.data.labelled.as_ref().expect("labelled images are built when the term is active");
+        x.displayed().map(|(i, _, f)| activation_consistency(weight, set, f, grads.factors(i, f))).sum()
+    }
+
+    fn probe(&self) -> Recipe {
+        super::probe_with(&["activation=0.4"])
+    }
+}
+
+/// With `q = ((a·x)(b·x))²` and `h_r = argmax_c |d_cr|`, the value
+/// `mean_r [mean_n(q ⊙ [y ≠ h_r]) / max(mean_n q, 1e-8)]`, with `weight · ∇` added into `g`.
+fn activation_consistency(weight: f32, set: &LabelledSet, f: &Factors, g: &mut FactorGrads) -> f64 {
+    let (xa, xb) = (linalg::mul(set.x.as_ref(), f.a.as_ref()), linalg::mul(set.x.as_ref(), f.b.as_ref()));
+    let (n, r) = (xa.nrows(), xa.ncols());
+    let head: Vec<usize> = (0..r).map(|k| crate::model::argmax(f.d.col(k).iter().map(|v| v.abs()))).collect();
+    let mut total = 0.0f64;
+    let mut dact = Mat::<f32>::zeros(n, r);
+    for k in 0..r {
+        let act = |i: usize| xa[(i, k)] * xb[(i, k)];
+        let (mut energy, mut off) = (0.0f64, 0.0f64);
+        for i in 0..n {
+            let q = (act(i) as f64).powi(2);
+            energy += q;
+            if set.y[i] as usize != head[k] {
+                off += q;
+            }
+        }
+        let (e, o) = (energy / n as f64, off / n as f64);
+        let denom = e.max(1e-8);
+        total += o / denom;
+        for i in 0..n {
+            let other = if set.y[i] as usize != head[k] { 1.0 } else { 0.0 };
+            // d(o/e)/dq_i = (other/denom − o·[e > 1e-8]/denom²)/n, then dq/dact = 2·act.
+            let dq = (other / denom - if e > 1e-8 { o / (denom * denom) } else { 0.0 }) / n as f64;
+            dact[(i, k)] = (weight as f64 / r as f64 * dq * 2.0 * act(i) as f64) as f32;
+        }
+    }
+    let da_in = Mat::from_fn(n, r, |i, k| dact[(i, k)] * xb[(i, k)]);
+    let db_in = Mat::from_fn(n, r, |i, k| dact[(i, k)] * xa[(i, k)]);
+    linalg::mul_add(g.a.as_mut(), set.x.transpose(), da_in.as_ref(), 1.0);
+    linalg::mul_add(g.b.as_mut(), set.x.transpose(), db_in.as_ref(), 1.0);
+    total / r as f64
+}

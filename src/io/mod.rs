@@ -1,0 +1,7 @@
+//! Files in and out, below everything that writes results: atomic writes ([`atomic`]) and named
+//! tensors in safetensors files ([`tensors`]), the format PyTorch users exchange weights in.
+
+pub mod atomic;
+pub mod tensors;
+
+pub use atomic::{file_sha256, sha256_hex, write_atomic, write_json};

@@ -1,0 +1,164 @@
+//! The analyses of a study folder: per run (gallery, explanations, faithfulness curves), per
+//! group of runs that differ only in seed (stability, consensus), and across runs (frontiers).
+
+use std::path::Path;
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use super::folder::StudyFolder;
+use super::results::ResultRow;
+use super::sweep::{RunSpec, run_id};
+use crate::analysis::{consensus, explain, faithfulness, frontier, gallery, stability};
+use crate::decomp::factors::load_factors;
+use crate::decomp::{Components, Context, Role, presets};
+use crate::figures::{self, Cell, Grid, Scale, draw_grid};
+use crate::image::ImageShape;
+use crate::io::{write_atomic, write_json};
+
+/// Components of a finished run: `(displayed, residual)`.
+pub fn run_components(dir: &Path) -> Result<(Components, Components)> {
+    let d = load_factors(&dir.join("factors.safetensors"))?;
+    Ok((Components::of(&d, |r| r == Role::Displayed), Components::of(&d, |r| r == Role::Residual)))
+}
+
+/// [`analyse_run`] for every finished run of `specs`, one run per core.
+pub fn analyse_runs(ctx: &Context, folder: &StudyFolder, specs: &[RunSpec]) -> Result<()> {
+    use rayon::prelude::*;
+    specs
+        .par_iter()
+        .map(|s| folder.run(&s.id))
+        .filter(|dir| dir.join("run.json").exists())
+        .try_for_each(|dir| crate::linalg::sequential(|| analyse_run(ctx, &dir)))
+}
+
+/// Gallery, explanations and faithfulness curves of one run folder; skipped when they were made
+/// from the run as it is now (`analysis.json` holds the fingerprint of the run they come from).
+pub fn analyse_run(ctx: &Context, dir: &Path) -> Result<()> {
+    let fingerprint = |path: &Path| -> Option<String> {
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        v["fingerprint"].as_str().map(str::to_string)
+    };
+    let run = fingerprint(&dir.join("run.json"));
+    if run.is_some() && fingerprint(&dir.join("analysis.json")) == run {
+        return Ok(());
+    }
+    let (Some(splits), Some(shape)) = (&ctx.data, ctx.image) else { return Ok(()) };
+    let (shown, residual) = run_components(dir)?;
+    let test = &splits.test;
+    draw_grid(&gallery::gallery(&shown, test, 8, 6), &dir.join("gallery.png"))?;
+    let images: Vec<(&[f32], u8)> = (0..4.min(test.len())).map(|i| (test.image(i), test.labels[i])).collect();
+    let rest = |x: &[f32]| {
+        let mut z = residual.logits(faer::MatRef::from_row_major_slice(x, 1, x.len()));
+        crate::model::add_bias(&mut z, &ctx.model.bias);
+        z.row(0).iter().copied().collect()
+    };
+    draw_grid(&explain::explanations(&shown, rest, &images, shape, 2, 4), &dir.join("explanations.png"))?;
+    let points = faithfulness::curves(&ctx.inter, ctx.pixel_eigen(), &shown, Some(&residual), test);
+    figures::draw_lines(
+        &faithfulness::chart(
+            &points,
+            |p| p.test_accuracy,
+            "test accuracy (no bias)",
+            "Faithfulness: accuracy as the strongest components are kept or dropped",
+        ),
+        &dir.join("faithfulness.png"),
+    )?;
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    for p in &points {
+        csv.serialize(p)?;
+    }
+    write_atomic(&dir.join("faithfulness.csv"), &csv.into_inner()?)?;
+    write_json(&dir.join("analysis.json"), &json!({ "fingerprint": run }))
+}
+
+/// Seed stability (Hungarian, sign-aware, top 24, every pair of seeds) and the consensus
+/// dictionary of runs that differ only in their seed, written as
+/// `analysis/{stability,consensus}_<name>.json` and `analysis/consensus_<name>.png`.
+pub fn seed_analysis(folder: &StudyFolder, name: &str, group: &[&RunSpec], image: Option<ImageShape>) -> Result<()> {
+    let dir = folder.analysis();
+    let runs: Vec<Components> = group.iter().map(|s| run_components(&folder.run(&s.id)).map(|c| c.0)).collect::<Result<_>>()?;
+    if runs.len() < 2 || runs.iter().any(Components::is_empty) {
+        return Ok(());
+    }
+    let ids: Vec<&str> = group.iter().map(|s| s.id.as_str()).collect();
+    let top = 24.min(runs[0].len());
+    let hungarian = stability::seed_stability(&runs, top, false)?;
+    let index_wise: Vec<f64> = (0..runs.len())
+        .flat_map(|i| (i + 1..runs.len()).map(move |j| (i, j)))
+        .map(|(i, j)| stability::index_wise(&runs[i], &runs[j], top, false).mean)
+        .collect();
+    let index_wise_mean = index_wise.iter().sum::<f64>() / index_wise.len() as f64;
+    write_json(
+        &dir.join(format!("stability_{name}.json")),
+        &json!({ "runs": ids, "top": top, "hungarian": hungarian, "index_wise_mean": index_wise_mean, "index_wise_pairs": index_wise }),
+    )?;
+    let report = consensus::consensus(&runs, &consensus::ConsensusConfig::default());
+    write_json(
+        &dir.join(format!("consensus_{name}.json")),
+        &json!({ "runs": ids, "mean_support_top12": report.mean_support_top(12), "mean_similarity_top12": report.mean_similarity_top(12), "report": report }),
+    )?;
+    if let Some(shape) = image {
+        draw_grid(&consensus_grid(&report, 12, (shape.height, shape.width)), &dir.join(format!("consensus_{name}.png")))?;
+    }
+    Ok(())
+}
+
+/// Groups of runs that differ only in their seed, named by preset and overrides.
+pub fn seed_groups(specs: &[RunSpec]) -> Vec<(String, Vec<&RunSpec>)> {
+    let mut groups: Vec<(String, Vec<&RunSpec>)> = Vec::new();
+    for s in specs {
+        let name = run_id(&s.preset, &s.sets, 0).trim_end_matches("__seed=0").to_string();
+        match groups.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, g)) => g.push(s),
+            None => groups.push((name, vec![s])),
+        }
+    }
+    groups.retain(|(_, g)| g.len() >= 2);
+    groups
+}
+
+/// The `k` best consensus clusters: mean plus, mean minus, mean head.
+fn consensus_grid(r: &consensus::ConsensusReport, k: usize, image_side: (usize, usize)) -> Grid {
+    let shown: Vec<&consensus::Cluster> = r.clusters.iter().take(k).collect();
+    Grid {
+        title: format!("Consensus dictionary over {} seeds: the {} best-supported clusters", r.runs, shown.len()),
+        column_titles: shown
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}{} · {}/{} seeds\nsimilarity {:.2}",
+                    if c.sign < 0.0 { "−" } else { "+" },
+                    c.class,
+                    c.support,
+                    r.runs,
+                    c.mean_similarity
+                )
+            })
+            .collect(),
+        row_labels: vec!["plus".into(), "minus".into(), "head".into()],
+        rows: vec![
+            shown.iter().map(|c| Cell::Pattern(c.plus.clone())).collect(),
+            shown.iter().map(|c| if c.minus.iter().all(|v| *v == 0.0) { Cell::Empty } else { Cell::Pattern(c.minus.clone()) }).collect(),
+            shown.iter().map(|c| Cell::Bars(c.head.clone())).collect(),
+        ],
+        cell_titles: Vec::new(),
+        image_side,
+        caption: format!(
+            "Clusters of sign-aligned components from different seeds (at most one per seed, similarity ≥ {:.2}); patterns are the members' means. {}",
+            r.config.min_similarity,
+            crate::analysis::views::CONVENTION
+        ),
+        scale: Scale::Shared,
+    }
+}
+
+/// Fidelity-vs-readability scatters over all finished runs.
+pub fn draw_frontiers(rows: &[ResultRow], dir: &Path) -> Result<()> {
+    let rows: Vec<_> = rows.iter().map(ResultRow::to_map).collect();
+    let family = |preset: &str| presets::find(preset).map(|p| p.family.to_string()).unwrap_or_else(|_| "other".into());
+    for (x, y, xl, yl) in frontier::AXES {
+        figures::draw_scatter(&frontier::scatter(&rows, x, y, xl, yl, family), &dir.join(format!("frontier_{y}_vs_{x}.png")))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! Resumable sweeps: a grid of presets × overrides × seeds ([`SweepFile`], expanded into
+//! [`RunSpec`]s), fitted against one base model, each run in its own folder, then analysed
+//! ([`execute`], shared with the study). A run is reused only when its folder holds a finished
+//! run made from the same inputs ([`super::folder`]), so a killed sweep restarted with the same
+//! command redoes exactly the unfinished runs, and the results table — rebuilt from finished
+//! run folders — holds every configuration exactly once.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{Context as _, Result, bail};
+use rayon::prelude::*;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::analyses;
+use super::base::Base;
+use super::folder::{StageState, StudyFolder, reuse, stage_state};
+use super::record::{DataRecord, Identity, RunClock};
+use super::results::{ResultRow, write_results};
+use super::run::{RUN_OUTPUTS, RunFacts, decompose, run_identity, write_run};
+use crate::data::DataSplit;
+use crate::decomp::{Context, Recipe, presets};
+use crate::error::Error;
+use crate::model::TrainConfig;
+
+/// A sweep file (TOML). Paths are relative to the file's folder.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepFile {
+    /// A base model to decompose; without it one is trained with `[base]` and cached.
+    pub model: Option<PathBuf>,
+    /// Folder of MNIST-format IDX files; without it the embedded digits.
+    pub data: Option<PathBuf>,
+    #[serde(default)]
+    pub base: TrainConfig,
+    /// Grids, each `presets × (every combination of the list-valued overrides) × seeds`.
+    pub grid: Vec<Grid>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grid {
+    pub presets: Vec<String>,
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<u64>,
+    /// Recipe overrides; a list value is a grid axis, a scalar applies to every run.
+    #[serde(default)]
+    pub set: toml::Table,
+}
+
+fn default_seeds() -> Vec<u64> {
+    vec![0]
+}
+
+/// One configuration of a sweep.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSpec {
+    pub id: String,
+    pub preset: String,
+    pub sets: Vec<String>,
+    pub seed: u64,
+}
+
+impl RunSpec {
+    pub fn new(preset: &str, sets: &[String], seed: u64) -> Self {
+        Self { id: run_id(preset, sets, seed), preset: preset.to_string(), sets: sets.to_vec(), seed }
+    }
+
+    /// The preset's recipe with the overrides applied.
+    pub fn recipe(&self) -> Result<Recipe> {
+        presets::find(&self.preset)?.recipe.with_overrides(&self.sets).with_context(|| format!("run {}", self.id))
+    }
+}
+
+impl SweepFile {
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut file: SweepFile = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        file.model = file.model.map(|m| dir.join(m));
+        file.data = file.data.map(|d| dir.join(d));
+        Ok(file)
+    }
+
+    /// Every configuration, with unique ids (duplicates across grids are merged); every
+    /// preset and override is checked here, before any work.
+    pub fn expand(&self) -> Result<Vec<RunSpec>> {
+        let mut out: Vec<RunSpec> = Vec::new();
+        for grid in &self.grid {
+            let mut combos: Vec<Vec<String>> = vec![Vec::new()];
+            for (key, value) in &grid.set {
+                let values: Vec<&toml::Value> = match value {
+                    toml::Value::Array(vs) => vs.iter().collect(),
+                    v => vec![v],
+                };
+                combos =
+                    combos.into_iter().flat_map(|c| values.iter().map(move |v| [c.clone(), vec![format!("{key}={v}")]].concat())).collect();
+            }
+            for preset in &grid.presets {
+                let recipe = presets::find(preset)?.recipe;
+                for sets in &combos {
+                    recipe.with_overrides(sets).with_context(|| format!("sweep grid for preset {preset}"))?;
+                    for &seed in &grid.seeds {
+                        let spec = RunSpec::new(preset, sets, seed);
+                        if !out.iter().any(|r| r.id == spec.id) {
+                            out.push(spec);
+                        }
+                    }
+                }
+            }
+        }
+        if out.is_empty() {
+            bail!(Error::Invalid("the sweep has no runs (each [[grid]] needs at least one preset)".into()));
+        }
+        Ok(out)
+    }
+}
+
+/// Longest run id used as is; longer ones keep a prefix and a hash (folder names are limited
+/// to 255 bytes).
+const MAX_ID: usize = 160;
+
+/// A readable, file-system-safe id: `preset__key=value__…__seed=S`.
+pub fn run_id(preset: &str, sets: &[String], seed: u64) -> String {
+    let parts: Vec<String> = std::iter::once(preset.to_string()).chain(sets.iter().cloned()).chain([format!("seed={seed}")]).collect();
+    let id: String = parts.join("__").chars().map(|c| if c.is_ascii_alphanumeric() || "_=.-".contains(c) { c } else { '-' }).collect();
+    if id.len() <= MAX_ID {
+        return id;
+    }
+    let hash = &crate::io::sha256_hex(id.as_bytes())[..12];
+    format!("{}__{hash}__seed={seed}", &id[..MAX_ID - 40])
+}
+
+/// What [`execute`] needs to know besides the runs.
+pub struct Execution<'a> {
+    pub ctx: &'a Context,
+    pub base: &'a Base,
+    pub data: &'a DataSplit,
+    pub folder: &'a StudyFolder,
+    /// Redo runs made from other inputs instead of stopping.
+    pub fresh: bool,
+    pub log: &'a (dyn Fn(&str) + Sync),
+}
+
+/// Runs every configuration of `specs` that is not finished (in parallel, one
+/// single-threaded run per core), then the per-run analyses, the seed analyses, the frontier
+/// figures and the results table. Failed runs are reported and left unfinished; the others
+/// go on. Returns the results table.
+pub fn execute(x: &Execution<'_>, specs: &[RunSpec]) -> Result<Vec<ResultRow>> {
+    // Every recipe is checked, and every stale run reported, before any work.
+    let mut todo = Vec::new();
+    for spec in specs {
+        let recipe = spec.recipe()?;
+        recipe.validate(&x.ctx.limits()).map_err(|e| Error::Invalid(format!("run {}: {e}", spec.id)))?;
+        let identity = run_identity(&x.base.sha256, Some(&x.data.checksum), x.ctx.options(), &recipe, spec.seed);
+        if !reuse(&x.folder.run(&spec.id), &identity, &RUN_OUTPUTS, x.fresh, &|w| (x.log)(&format!("warning: {w}")))? {
+            todo.push((spec, recipe, identity));
+        }
+    }
+    (x.log)(&format!("{} runs, {} already finished", specs.len(), specs.len() - todo.len()));
+    let table_lock = Mutex::new(());
+    let failures: Vec<String> = todo
+        .par_iter()
+        .filter_map(|(spec, recipe, identity)| {
+            let result = crate::linalg::sequential(|| run_one(x, spec, recipe, identity));
+            (x.log)(&format!("  {} {}", spec.id, if result.is_ok() { "done" } else { "FAILED" }));
+            let _guard = table_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let table = collect_results(x, specs).and_then(|rows| write_results(&x.folder.results_json(), &x.folder.results_csv(), &rows));
+            match (result, table) {
+                (Ok(()), Ok(())) => None,
+                (Err(e), _) | (Ok(()), Err(e)) => Some(format!("{}: {e:#}", spec.id)),
+            }
+        })
+        .collect();
+    let rows = collect_results(x, specs)?;
+    write_results(&x.folder.results_json(), &x.folder.results_csv(), &rows)?;
+    if !failures.is_empty() {
+        bail!("{} run(s) failed:\n  {}", failures.len(), failures.join("\n  "));
+    }
+    (x.log)("per-run analyses");
+    analyses::analyse_runs(x.ctx, x.folder, specs)?;
+    (x.log)("stability, consensus and frontiers");
+    for (name, group) in analyses::seed_groups(specs) {
+        analyses::seed_analysis(x.folder, &name, &group, x.ctx.image)?;
+    }
+    analyses::draw_frontiers(&rows, &x.folder.analysis())?;
+    Ok(rows)
+}
+
+fn run_one(x: &Execution<'_>, spec: &RunSpec, recipe: &Recipe, identity: &Identity) -> Result<()> {
+    let clock = RunClock::start("decompose");
+    let dir = x.folder.run(&spec.id);
+    let outcome = decompose(x.ctx, recipe, spec.seed, &mut |_| {})?;
+    let inputs =
+        json!({ "model": x.base.path, "model_sha256": x.base.sha256, "preset": spec.preset, "overrides": spec.sets, "run_id": spec.id });
+    let facts = RunFacts { clock: &clock, identity, seed: spec.seed, data: Some(DataRecord::of(x.data)), inputs };
+    write_run(&dir, &spec.id, x.ctx, recipe, &outcome, facts)
+}
+
+/// One row per finished run, in `specs` order.
+fn collect_results(x: &Execution<'_>, specs: &[RunSpec]) -> Result<Vec<ResultRow>> {
+    let mut rows = Vec::new();
+    for spec in specs {
+        let dir = x.folder.run(&spec.id);
+        let recipe = spec.recipe()?;
+        let identity = run_identity(&x.base.sha256, Some(&x.data.checksum), x.ctx.options(), &recipe, spec.seed);
+        if !matches!(stage_state(&dir, &identity, &RUN_OUTPUTS), StageState::Finished(_)) {
+            continue;
+        }
+        let text = std::fs::read_to_string(dir.join("metrics.json")).with_context(|| format!("reading metrics of {}", spec.id))?;
+        rows.push(ResultRow {
+            run_id: spec.id.clone(),
+            preset: spec.preset.clone(),
+            family: presets::find(&spec.preset).map(|p| p.family.to_string()).unwrap_or_default(),
+            seed: spec.seed,
+            overrides: spec.sets.join(" "),
+            model_sha256: x.base.sha256.clone(),
+            metrics: serde_json::from_str(&text).with_context(|| format!("parsing metrics of {}", spec.id))?,
+        });
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grids_expand_to_unique_ids() {
+        let file: SweepFile = toml::from_str(
+            r#"
+            [[grid]]
+            presets = ["provided_sparse", "evidence_split_r32"]
+            seeds = [0, 1]
+            set = { steps = 5, rank = [4, 8] }
+            [[grid]]
+            presets = ["provided_sparse"]
+            seeds = [1]
+            set = { steps = 5, rank = 4 }
+            "#,
+        )
+        .unwrap();
+        let specs = file.expand().unwrap();
+        assert_eq!(specs.len(), 8, "2 presets × 2 ranks × 2 seeds, the second grid repeats one");
+        assert!(
+            specs.iter().any(|s| s.id == "provided_sparse__rank=8__steps=5__seed=1"),
+            "{:?}",
+            specs.iter().map(|s| &s.id).collect::<Vec<_>>()
+        );
+        let bad: SweepFile = toml::from_str("[[grid]]\npresets = [\"nope\"]\n").unwrap();
+        assert!(bad.expand().unwrap_err().to_string().contains("nope"));
+        let bad_key: SweepFile = toml::from_str("[[grid]]\npresets = [\"provided_sparse\"]\nset = { rnak = 3 }\n").unwrap();
+        assert!(format!("{:#}", bad_key.expand().unwrap_err()).contains("rnak"));
+    }
+
+    #[test]
+    fn long_ids_stay_short_and_distinct() {
+        let sets = |v: &str| vec![format!("description=\"{}\"", v.repeat(300))];
+        let (a, b) = (run_id("provided_sparse", &sets("a"), 0), run_id("provided_sparse", &sets("b"), 0));
+        assert!(a.len() <= MAX_ID && a.ends_with("__seed=0") && a != b, "{a} / {b}");
+    }
+}
