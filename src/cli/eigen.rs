@@ -25,6 +25,15 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let model = load_model(&args.inputs.model)?;
     let data = super::load_data(&args.inputs.data)?;
+    if model.config().n_inputs != data.test.n_pixels() {
+        return Err(crate::error::Error::Invalid(format!(
+            "the model takes {} inputs but the images have {} pixels ({})",
+            model.config().n_inputs,
+            data.test.n_pixels(),
+            data.test.shape
+        ))
+        .into());
+    }
     let _lock = FolderLock::acquire(&args.out)?;
     check_kind(&args.out, "eigen")?;
     let sha = file_sha256(&args.inputs.model)?;

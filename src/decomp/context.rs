@@ -85,14 +85,14 @@ impl Context {
                 Some(Splits { train, validation, test: data.test.clone() })
             }
         };
-        Ok(Self {
-            image: data.map(|d| d.train.shape),
-            inter: Interaction::new(&model),
-            model,
-            data: splits,
-            options: options.clone(),
-            pixel_eigen: OnceLock::new(),
-        })
+        let inter = Interaction::new(&model);
+        if !inter.norm().is_finite() {
+            return Err(Error::Invalid("the model's interaction tensor is not finite: its weights overflow in f32".into()).into());
+        }
+        if inter.norm() == 0.0 {
+            return Err(Error::Invalid("the model's interaction tensor is zero: there is nothing to decompose".into()).into());
+        }
+        Ok(Self { image: data.map(|d| d.train.shape), inter, model, data: splits, options: options.clone(), pixel_eigen: OnceLock::new() })
     }
 
     /// How the data was split and sampled.

@@ -37,6 +37,7 @@ pub fn load_factors(path: &Path) -> Result<Decomposition> {
     let banks: Vec<(Form, Role)> = serde_json::from_str(file.metadata.get("banks").context("factors file has no 'banks' metadata")?)
         .with_context(|| format!("bad 'banks' metadata in {}", path.display()))?;
     let mut out = Vec::new();
+    let mut first = None;
     for (i, (form, role)) in banks.into_iter().enumerate() {
         let get = |name: &str| -> Result<Mat<f32>> {
             let t = file.get(&format!("bank{i}.{name}"))?;
@@ -48,6 +49,15 @@ pub fn load_factors(path: &Path) -> Result<Decomposition> {
             a.ncols() == heads.ncols() && a.nrows() == b.nrows() && a.ncols() == b.ncols(),
             "bank{i}: inconsistent factor shapes in {}",
             path.display()
+        );
+        let sizes = (a.nrows(), heads.nrows());
+        anyhow::ensure!(
+            *first.get_or_insert(sizes) == sizes,
+            "{}: bank{i} has {} inputs and {} outputs, the first bank {:?}",
+            path.display(),
+            sizes.0,
+            sizes.1,
+            first
         );
         out.push(Bank {
             form,

@@ -21,6 +21,8 @@ pub const MAX_STEPS: usize = 1_000_000;
 pub const MAX_TEMPLATE_OFFSET: usize = 100_000;
 /// The most box-smoothing passes.
 pub const MAX_SMOOTH_PASSES: usize = 50;
+/// The most images a data-reading term asks for.
+pub const MAX_IMAGES: usize = 1 << 24;
 
 /// How the displayed factors start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,9 +112,10 @@ pub struct Recipe {
     pub distill: f32,
     /// Distillation weight of the second stage of a boosted fit.
     pub second_distill: f32,
-    /// Training images the distillation term reads (the first ones of a fixed shuffle).
+    /// Training images the distillation term reads: the first ones of a fixed shuffle, all of
+    /// them when the training set is smaller.
     pub distill_images: usize,
-    /// Labelled training images the activation-consistency prior reads.
+    /// Labelled training images the activation-consistency prior reads (as many, or all).
     pub activation_images: usize,
     /// Linear schedule `[start, end]` for `residual_l2` (residual annealing); empty = fixed.
     pub residual_anneal: Vec<f32>,
@@ -243,13 +246,16 @@ impl Recipe {
             return fail("init = \"data\" needs training images, and there are none".into());
         }
         let distills = self.distill != 0.0 || (self.stages == 2 && self.second_distill != 0.0);
-        if distills {
-            range("distill_images", self.distill_images, 1, limits.train_images.max(1))
-                .map_err(|e| Error::Invalid(format!("{e} (the training images available to distillation)")))?;
-        }
-        if self.priors.activation != 0.0 {
-            range("activation_images", self.activation_images, 1, limits.train_images.max(1))
-                .map_err(|e| Error::Invalid(format!("{e} (the training images available)")))?;
+        for (used, name, n) in [
+            (distills, "distill_images", self.distill_images),
+            (self.priors.activation != 0.0, "activation_images", self.activation_images),
+        ] {
+            if used {
+                range(name, n, 1, MAX_IMAGES)?;
+                if limits.train_images == 0 {
+                    return fail(format!("{name}: this recipe reads training images, and there are none"));
+                }
+            }
         }
         terms::validate(self, limits.image).map_err(Error::Invalid)
     }
@@ -330,7 +336,9 @@ mod tests {
         let r = Recipe { distill: 0.1, distill_images: 0, ..Recipe::default() };
         assert!(err(r).contains("distill_images = 0"));
         let r = Recipe { distill: 0.1, distill_images: 9000, ..Recipe::default() };
-        assert!(err(r).contains("allowed 1..=7000"));
+        assert!(r.validate(&limits).is_ok(), "more images than there are: all of them are used");
+        let r = Recipe { distill: 0.1, ..Recipe::default() };
+        assert!(r.validate(&Limits { train_images: 0, ..limits }).unwrap_err().to_string().contains("there are none"));
         let no_image = Limits { image: None, ..limits };
         let r = Recipe { smooth_passes: 1, ..Recipe::default() };
         assert!(r.validate(&no_image).unwrap_err().to_string().contains("no image shape"));

@@ -41,12 +41,17 @@ const MAX_HEADER: u64 = 100_000_000;
 impl TensorFile {
     pub fn read(path: &Path) -> Result<Self> {
         let bytes = read_bounded(path).with_context(|| format!("{} is not a valid safetensors file", path.display()))?;
-        let parsed = SafeTensors::deserialize(&bytes).with_context(|| format!("{} is not a valid safetensors file", path.display()))?;
-        let (_, header) = SafeTensors::read_metadata(&bytes)?;
+        Self::parse(&bytes, &path.display().to_string())
+    }
+
+    /// The tensors of a safetensors file's bytes; `name` names it in errors.
+    pub fn parse(bytes: &[u8], name: &str) -> Result<Self> {
+        let parsed = SafeTensors::deserialize(bytes).with_context(|| format!("{name} is not a valid safetensors file"))?;
+        let (_, header) = SafeTensors::read_metadata(bytes)?;
         let mut tensors = HashMap::new();
-        for (name, view) in parsed.tensors() {
-            let values = to_f32(&view).with_context(|| format!("tensor '{name}' in {}", path.display()))?;
-            tensors.insert(name, Tensor { shape: view.shape().to_vec(), values });
+        for (tensor, view) in parsed.tensors() {
+            let values = to_f32(&view).with_context(|| format!("tensor '{tensor}' in {name}"))?;
+            tensors.insert(tensor, Tensor { shape: view.shape().to_vec(), values });
         }
         let metadata = header.metadata().clone().unwrap_or_default().into_iter().collect();
         Ok(Self { tensors, metadata })

@@ -26,8 +26,16 @@ pub fn save_model(model: &Bilinear, path: &Path, metadata: &BTreeMap<String, Str
 
 /// Loads a bilinear model saved by bilens or by PyTorch; sizes come from the file.
 pub fn load_model(path: &Path) -> Result<Bilinear> {
-    let file = TensorFile::read(path)?;
-    let ctx = || format!("loading a bilinear model from {}", path.display());
+    from_tensors(&TensorFile::read(path)?, &path.display().to_string())
+}
+
+/// A bilinear model from the bytes of a safetensors file; `name` names it in errors.
+pub fn parse_model(bytes: &[u8], name: &str) -> Result<Bilinear> {
+    from_tensors(&TensorFile::parse(bytes, name)?, name)
+}
+
+fn from_tensors(file: &TensorFile, name: &str) -> Result<Bilinear> {
+    let ctx = || format!("loading a bilinear model from {name}");
     let w_e = file.get("w_e").with_context(ctx)?;
     let lr = file.get("w_lr_param").with_context(ctx)?;
     let w_u = file.get("w_u").with_context(ctx)?;
@@ -36,6 +44,9 @@ pub fn load_model(path: &Path) -> Result<Bilinear> {
     let [n_outputs, h2] = w_u.shape[..] else { bail!("{}: w_u must be 2-D, found {:?}", ctx(), w_u.shape) };
     if e2 != n_embed || h2 != n_hidden {
         bail!("{}: inconsistent shapes w_e {:?}, w_lr_param {:?}, w_u {:?}", ctx(), w_e.shape, lr.shape, w_u.shape);
+    }
+    if [n_embed, n_inputs, n_hidden, n_outputs].contains(&0) {
+        bail!("{}: every size must be positive, found w_e {:?}, w_lr_param {:?}, w_u {:?}", ctx(), w_e.shape, lr.shape, w_u.shape);
     }
     // Older checkpoints may lack the bias; the model is then purely quadratic.
     let bias = match file.tensors.get("bias") {

@@ -8,5 +8,5 @@ mod train;
 
 pub use bilinear::{Bilinear, ModelConfig};
 pub use bilinear::{accuracy, add_bias, argmax};
-pub use io::{load_model, save_model};
+pub use io::{load_model, parse_model, save_model};
 pub use train::{TrainConfig, TrainReport, train, train_shards};

@@ -33,7 +33,7 @@ pub fn write_eigen(
     }
     let clock = RunClock::start("eigen");
     let image = data.map(|d| d.test.shape).filter(|s| s.pixels() == model.config().n_inputs);
-    let baseline = eigen_baseline(model, data.map(|d| &d.test), image, show, ks);
+    let baseline = eigen_baseline(model, data.map(|d| &d.test).filter(|t| !t.is_empty()), image, show, ks);
     let mut csv = csv::Writer::from_writer(Vec::new());
     for r in &baseline.rows {
         csv.serialize(r)?;

@@ -82,11 +82,20 @@ pub struct DataRecord {
     pub sha256: String,
     pub train: usize,
     pub test: usize,
+    /// The images' height and width.
+    #[serde(default)]
+    pub shape: Option<crate::image::ImageShape>,
 }
 
 impl DataRecord {
     pub fn of(split: &DataSplit) -> Self {
-        Self { source: split.source.clone(), sha256: split.checksum.clone(), train: split.train.len(), test: split.test.len() }
+        Self {
+            source: split.source.clone(),
+            sha256: split.checksum.clone(),
+            train: split.train.len(),
+            test: split.test.len(),
+            shape: Some(split.train.shape),
+        }
     }
 }
 

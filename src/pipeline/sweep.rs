@@ -87,6 +87,14 @@ impl SweepFile {
     /// preset and override is checked here, before any work.
     pub fn expand(&self) -> Result<Vec<RunSpec>> {
         let mut out: Vec<RunSpec> = Vec::new();
+        let size = |grid: &Grid| {
+            let axes = grid.set.values().map(|v| if let toml::Value::Array(vs) = v { vs.len() } else { 1 });
+            axes.chain([grid.presets.len(), grid.seeds.len()]).try_fold(1usize, |acc, n| acc.checked_mul(n))
+        };
+        let total = self.grid.iter().map(size).try_fold(0usize, |acc, n| n.and_then(|n| acc.checked_add(n)));
+        if total.is_none_or(|n| n > MAX_RUNS) {
+            bail!(Error::Invalid(format!("the sweep's grids hold more than {MAX_RUNS} runs; split it into several sweeps")));
+        }
         for grid in &self.grid {
             let mut combos: Vec<Vec<String>> = vec![Vec::new()];
             for (key, value) in &grid.set {
@@ -116,6 +124,9 @@ impl SweepFile {
         Ok(out)
     }
 }
+
+/// The most runs one sweep may hold.
+pub const MAX_RUNS: usize = 100_000;
 
 /// Longest run id used as is; longer ones keep a prefix and a hash (folder names are limited
 /// to 255 bytes).
@@ -252,6 +263,12 @@ mod tests {
         assert!(bad.expand().unwrap_err().to_string().contains("nope"));
         let bad_key: SweepFile = toml::from_str("[[grid]]\npresets = [\"provided_sparse\"]\nset = { rnak = 3 }\n").unwrap();
         assert!(format!("{:#}", bad_key.expand().unwrap_err()).contains("rnak"));
+        let axis = format!("[{}]", (0..40).map(|i| i.to_string()).collect::<Vec<_>>().join(","));
+        let huge: SweepFile = toml::from_str(&format!(
+            "[[grid]]\npresets = [\"provided_sparse\"]\nset = {{ a = {axis}, b = {axis}, c = {axis}, d = {axis} }}\n"
+        ))
+        .unwrap();
+        assert!(huge.expand().unwrap_err().to_string().contains("more than 100000 runs"));
     }
 
     #[test]

@@ -24,19 +24,19 @@ const CHECK_IMAGES: usize = 5;
 pub const TOLERANCE: f64 = 1e-4;
 
 /// The panel, or a notice saying why it cannot be shown.
-pub fn section(h: &mut Html, study: &Study, main: Option<&str>, data_dir: Option<&Path>) {
+pub fn section(h: &mut Html, study: &Study, main: Option<&str>, data: Option<&DataSplit>) {
     h.open("section", &[("id", "draw")]).elem("h2", &[], "Draw a digit");
     let Some(id) = main else {
         h.missing("No runs, so nothing to run on a drawing.");
         h.close("section");
         return;
     };
-    match payload(study, id, data_dir) {
+    match payload(study, id, data) {
         Ok((payload, notes)) => {
             h.open("p", &[]).text("The decomposed model of the main run ");
             h.elem("a", &[("href", &format!("#run-{}", anchor_id(id)))], id);
             h.text(
-                " (all its components, displayed and residual, plus the base model's output bias) runs in your browser on the 28×28 image below. \
+                " (all its components, displayed and residual, plus the base model's output bias) runs in your browser on the image below. \
                     Draw with the mouse or a finger, or load a test image. Click a class to see the components voting for and against it; by default the top class is shown.",
             );
             h.close("p");
@@ -56,7 +56,7 @@ pub fn section(h: &mut Html, study: &Study, main: Option<&str>, data_dir: Option
 /// Static markup the panel's JS fills in.
 const PANEL: &str = r#"<div class="draw">
 <div class="pad-col">
-<canvas id="pad" width="280" height="280" aria-label="28 by 28 drawing canvas"></canvas>
+<canvas id="pad" width="280" height="280" aria-label="drawing canvas"></canvas>
 <div class="pad-tools"><button type="button" id="pad-clear">Clear</button>
 <select id="pad-pick"><option value="">Load a test image…</option></select></div>
 <p id="selfcheck" class="selfcheck" data-status="pending">self-check pending (needs JavaScript)</p>
@@ -66,19 +66,23 @@ const PANEL: &str = r#"<div class="draw">
 </div>"#;
 
 /// The factors, bias, test images and reference logits, and notes for the reader.
-fn payload(study: &Study, id: &str, data_dir: Option<&Path>) -> Result<(Value, Vec<String>)> {
+fn payload(study: &Study, id: &str, data: Option<&DataSplit>) -> Result<(Value, Vec<String>)> {
     let run_dir = study.run_dir(id);
     let path = run_dir.join("factors.safetensors");
     ensure!(path.exists(), "{} is missing", path.display());
     let d = crate::decomp::factors::load_factors(&path)?;
     let all = Components::of(&d, |_| true);
     let (pixels, classes, rank) = (all.inputs, all.outputs, all.len());
-    ensure!(pixels == 28 * 28, "the panel needs 28×28 inputs; these factors have {pixels}");
     let mut notes = Vec::new();
     let run_record = super::read_json(&run_dir.join("run.json")).ok().flatten();
     let bias = base_bias(study, run_record.as_ref(), classes, &mut notes);
-    let split = test_data(study, run_record.as_ref(), data_dir, &mut notes);
+    let split = match data {
+        Some(d) => d.clone(),
+        None => recorded_data(study, run_record.as_ref(), &mut notes),
+    };
     ensure!(split.test.n_pixels() == pixels, "the test images have {} pixels, the factors {pixels}", split.test.n_pixels());
+    let shape = split.test.shape;
+    ensure!(shape.height == shape.width, "the drawing pad is square; these images are {shape}");
 
     let menu = menu_images(&split.test.labels, MENU_IMAGES);
     let images: Vec<Value> = menu
@@ -117,7 +121,7 @@ fn payload(study: &Study, id: &str, data_dir: Option<&Path>) -> Result<(Value, V
     let payload = json!({
         "run_id": id,
         "pixels": pixels,
-        "side": 28,
+        "side": shape.height,
         "classes": classes,
         "rank": rank,
         "a": base64_f32(column_major(|c| &c.a)),
@@ -151,15 +155,8 @@ fn base_bias(study: &Study, run: Option<&Value>, classes: usize, notes: &mut Vec
     vec![0.0; classes]
 }
 
-/// The data the run recorded (or `--data`), else the embedded digits with a note.
-fn test_data(study: &Study, run: Option<&Value>, data_dir: Option<&Path>, notes: &mut Vec<String>) -> DataSplit {
-    if let Some(dir) = data_dir {
-        match data::load_dir(dir) {
-            Ok(split) => return split,
-            Err(e) => notes.push(format!("--data {}: {e}; using the embedded digits.", dir.display())),
-        }
-        return data::embedded();
-    }
+/// The data the run recorded, else the embedded digits with a note.
+fn recorded_data(study: &Study, run: Option<&Value>, notes: &mut Vec<String>) -> DataSplit {
     let source = run.or(study.base.as_ref()).and_then(|r| r["data"]["source"].as_str()).unwrap_or(data::EMBEDDED_SOURCE);
     if source == data::EMBEDDED_SOURCE {
         return data::embedded();

@@ -127,8 +127,18 @@ pub(crate) fn main_run<'a>(rows: &'a [Map<String, Value>], wanted: Option<&str>)
     }
 }
 
-/// The whole page.
+/// The whole page. Errors when `opts.dir` is not a study or sweep folder (it has no
+/// `results.json`) and when `opts.data` cannot be read.
 pub fn build(opts: &Options) -> Result<String> {
+    anyhow::ensure!(opts.dir.is_dir(), crate::error::Error::Invalid(format!("{} is not a folder", opts.dir.display())));
+    anyhow::ensure!(
+        opts.dir.join("results.json").is_file(),
+        crate::error::Error::Invalid(format!(
+            "{} holds no bilens study or sweep (no results.json): run `bilens study` or `bilens sweep` into it first",
+            opts.dir.display()
+        ))
+    );
+    let data = opts.data.as_deref().map(crate::data::load_dir).transpose()?;
     let study = Study::read(&opts.dir);
     let main = main_run(&study.rows, opts.main_run.as_deref())?;
     let mut h = Html::new();
@@ -143,7 +153,7 @@ pub fn build(opts: &Options) -> Result<String> {
     sections::header(&mut h, &study, &title);
     sections::eigen(&mut h, &study);
     sections::results(&mut h, &study);
-    draw::section(&mut h, &study, main, opts.data.as_deref());
+    draw::section(&mut h, &study, main, data.as_ref());
     sections::runs(&mut h, &study, main, opts.cards);
     sections::analysis(&mut h, &study);
     h.raw("</main><script>").raw(assets::JS).raw("</script></body></html>\n");
@@ -198,11 +208,13 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_folder_gives_a_page_that_says_what_is_missing() {
+    fn a_study_without_stages_gives_a_page_that_says_what_is_missing() {
         let dir = temp_dir("empty");
+        assert!(build(&Options::new(&dir)).unwrap_err().to_string().contains("no results.json"), "an empty folder is no study");
+        std::fs::write(dir.join("results.json"), "[]").unwrap();
         let page = build(&Options::new(&dir)).unwrap();
         assert_offline(&page);
-        for missing in ["base/run.json", "eigen/", "results.json", "analysis/"] {
+        for missing in ["base/run.json", "eigen/", "analysis/"] {
             assert!(page.contains(missing), "no notice for {missing}");
         }
         assert!(page.contains("<h1>") && page.ends_with("</html>\n"));

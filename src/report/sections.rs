@@ -341,10 +341,11 @@ fn component_cards(h: &mut Html, dir: &Path, cards: usize) {
             return;
         }
     };
-    if shown.inputs != 28 * 28 {
-        h.missing(&format!("component cards need 28×28 images; these factors have {} inputs", shown.inputs));
+    let recorded = read_json(&dir.join("run.json")).ok().flatten().and_then(|r| serde_json::from_value(r["data"]["shape"].clone()).ok());
+    let Some(shape) = recorded.filter(|s: &crate::image::ImageShape| s.pixels() == shown.inputs) else {
+        h.missing(&format!("component cards need the image shape of the run's data; these factors have {} inputs", shown.inputs));
         return;
-    }
+    };
     let table = match read_csv(&dir.join("components.csv")) {
         Ok(t) => Some(t),
         Err(_) => {
@@ -372,7 +373,7 @@ fn component_cards(h: &mut Html, dir: &Path, cards: usize) {
                 Cell::Bars(comp.head.clone()),
             ]],
             cell_titles: Vec::new(),
-            image_side: (28, 28),
+            image_side: (shape.height, shape.width),
             caption: String::new(),
             scale: Scale::Shared,
         };

@@ -1,0 +1,290 @@
+//! Trustworthy runs, from the command line: results are never reused from other inputs, any
+//! image size works end to end, bad input is a clear error naming what is wrong (never a
+//! panic, an abort, or exit 0 with wrong numbers), and one folder has one writer.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use bilens::data::idx;
+use bilens::{Bilinear, ModelConfig};
+
+/// Runs bilens with two threads (unless `args` set them).
+fn bilens(args: &[&str]) -> Output {
+    let threads: &[&str] = if args.first() == Some(&"--threads") { &[] } else { &["--threads", "2"] };
+    Command::new(env!("CARGO_BIN_EXE_bilens")).args(threads).args(args).output().expect("running bilens")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = bilens(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "bilens {args:?} failed:\n{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &stderr
+}
+
+/// Runs bilens expecting a clean failure (exit 1, an `error:` message containing every
+/// `needle`, no panic).
+fn fails(args: &[&str], needles: &[&str]) {
+    let out = bilens(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "bilens {args:?} should fail cleanly:\n{stderr}");
+    assert!(!stderr.contains("panicked") && stderr.contains("error:"), "bilens {args:?}:\n{stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "bilens {args:?}: the message should contain {n:?}:\n{stderr}");
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// An IDX data folder of `side × side` images: the embedded digits, centred on a larger (or
+/// cropped to a smaller) canvas; `train` and `test` images.
+fn idx_folder(dir: &Path, side: usize, train: usize, test: usize) -> PathBuf {
+    let digits = bilens::embedded_digits();
+    let write = |set: &bilens::Dataset, n: usize, images: &str, labels: &str| {
+        let mut pixels = vec![0u8; n * side * side];
+        for i in 0..n {
+            for r in 0..side {
+                for c in 0..side {
+                    let (sr, sc) = ((r + 28).checked_sub(side / 2 + 14), (c + 28).checked_sub(side / 2 + 14));
+                    if let (Some(sr), Some(sc)) = (sr.filter(|&v| v < 28), sc.filter(|&v| v < 28)) {
+                        pixels[i * side * side + r * side + c] = (set.image(i)[sr * 28 + sc] * 255.0).round() as u8;
+                    }
+                }
+            }
+        }
+        std::fs::write(dir.join(images), idx::encode_images(side, side, &pixels)).unwrap();
+        std::fs::write(dir.join(labels), idx::encode_labels(&set.labels[..n])).unwrap();
+    };
+    std::fs::create_dir_all(dir).unwrap();
+    write(&digits.train, train, "train-images-idx3-ubyte", "train-labels-idx1-ubyte");
+    write(&digits.test, test, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte");
+    dir.to_path_buf()
+}
+
+fn sweep_file(dir: &Path, epochs: usize) -> PathBuf {
+    let file = dir.join(format!("sweep{epochs}.toml"));
+    std::fs::write(
+        &file,
+        format!("[base]\nepochs = {epochs}\n[[grid]]\npresets = [\"provided_sparse\"]\nset = {{ steps = 5, rank = 4 }}\n"),
+    )
+    .unwrap();
+    file
+}
+
+#[test]
+fn results_are_never_reused_from_other_inputs() {
+    let root = common::temp_dir("trust-stale");
+    let out = root.join("sweep");
+    let file = sweep_file(&root, 1);
+    ok(&["sweep", s(&file), "--out", s(&out)]);
+    assert!(ok(&["sweep", s(&file), "--out", s(&out)]).contains("1 already finished"));
+    // Another base model for the same folder: stop, and say what changed.
+    let other = root.join("other.safetensors");
+    bilens::save_model(&Bilinear::init(ModelConfig::default(), &mut bilens::rng(5)), &other).unwrap();
+    fails(&["sweep", s(&file), "--model", s(&other), "--out", s(&out)], &["model_sha256", "--fresh"]);
+    // Other training settings for the cached base model.
+    fails(&["sweep", s(&sweep_file(&root, 2)), "--out", s(&out)], &["config.epochs: 1 → 2", "--fresh"]);
+    // --fresh redoes them, and the table then holds the new model's numbers only.
+    ok(&["sweep", s(&file), "--model", s(&other), "--out", s(&out), "--fresh"]);
+    let rows = bilens::pipeline::results::read_results(&out.join("results.json")).unwrap();
+    let sha = std::fs::read(&other).map(|b| sha256(&b)).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].model_sha256, sha);
+    // A quick study rerun on its folder with another model.
+    let study = root.join("study");
+    ok(&["study", "--quick", "--epochs", "1", "--out", s(&study)]);
+    fails(&["study", "--quick", "--model", s(&other), "--out", s(&study)], &["made from other inputs", "model_sha256"]);
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn images_of_any_size_work_end_to_end() {
+    let root = common::temp_dir("trust-32");
+    let data = idx_folder(&root.join("data32"), 32, 600, 60);
+    let model = root.join("model");
+    ok(&["train", "--data", s(&data), "--epochs", "1", "--out", s(&model)]);
+    let weights = model.join("model.safetensors");
+    ok(&["eigen", "--model", s(&weights), "--data", s(&data), "--out", s(&root.join("eigen")), "--ks", "1,4"]);
+    ok(&[
+        "decompose",
+        "--model",
+        s(&weights),
+        "--data",
+        s(&data),
+        "--preset",
+        "combo_cp_top1_res8",
+        "--set",
+        "steps=5",
+        "--set",
+        "distill_images=256",
+        "--out",
+        s(&root.join("dec")),
+    ]);
+    assert!(root.join("dec/components.png").exists());
+    let file = root.join("sweep.toml");
+    std::fs::write(&file, "[[grid]]\npresets = [\"stroke_cp_top1_resid03\", \"mask034_cp_top1_distill\"]\nseeds = [0, 1]\nset = { steps = 5, distill_images = 256 }\n").unwrap();
+    let out = root.join("sweep");
+    ok(&["sweep", s(&file), "--model", s(&weights), "--data", s(&data), "--out", s(&out)]);
+    ok(&["report", s(&out)]);
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains("mask034_cp_top1_distill__distill_images=256__steps=5__seed=1") && page.contains("\"side\":32"));
+    // A model whose inputs are not the images' pixels is an error, not a panic.
+    let small = idx_folder(&root.join("data20"), 20, 50, 10);
+    fails(&["eigen", "--model", s(&weights), "--data", s(&small), "--out", s(&root.join("e2"))], &["1024 inputs", "400 pixels"]);
+    fails(
+        &["decompose", "--model", s(&weights), "--data", s(&small), "--preset", "provided_sparse", "--out", s(&root.join("d2"))],
+        &["1024 inputs"],
+    );
+    // Image priors need images of at least 7×7.
+    let tiny = idx_folder(&root.join("data6"), 6, 50, 10);
+    ok(&["train", "--data", s(&tiny), "--epochs", "1", "--out", s(&root.join("m6"))]);
+    let m6 = root.join("m6/model.safetensors");
+    fails(
+        &["decompose", "--model", s(&m6), "--data", s(&tiny), "--preset", "raw_smooth_cp_top3", "--out", s(&root.join("d6"))],
+        &["7×7", "6×6"],
+    );
+    ok(&[
+        "decompose",
+        "--model",
+        s(&m6),
+        "--data",
+        s(&tiny),
+        "--preset",
+        "provided_sparse",
+        "--set",
+        "steps=3",
+        "--out",
+        s(&root.join("d6")),
+    ]);
+}
+
+#[test]
+fn small_and_empty_sets_are_handled() {
+    let root = common::temp_dir("trust-small");
+    let three = idx_folder(&root.join("three"), 28, 200, 3);
+    let file = root.join("sweep.toml");
+    std::fs::write(&file, "[base]\nepochs = 1\n[[grid]]\npresets = [\"provided_sparse\"]\nseeds = [0, 1]\nset = { steps = 5, rank = 4 }\n")
+        .unwrap();
+    ok(&["sweep", s(&file), "--data", s(&three), "--out", s(&root.join("s3"))]);
+    let no_test = idx_folder(&root.join("notest"), 28, 200, 0);
+    fails(&["study", "--quick", "--data", s(&no_test), "--out", s(&root.join("s0"))], &["test set is empty"]);
+    let m = root.join("m");
+    ok(&["train", "--data", s(&three), "--epochs", "1", "--out", s(&m)]);
+    fails(&["eval", "--model", s(&m.join("model.safetensors")), "--data", s(&no_test)], &["test set is empty"]);
+    let no_train = idx_folder(&root.join("notrain"), 28, 0, 20);
+    fails(&["train", "--data", s(&no_train), "--out", s(&root.join("t0"))], &["training set is empty"]);
+    fails(
+        &[
+            "decompose",
+            "--model",
+            s(&m.join("model.safetensors")),
+            "--data",
+            s(&no_train),
+            "--preset",
+            "combo_cp_top1_res8",
+            "--out",
+            s(&root.join("d0")),
+        ],
+        &["distill_images", "there are none"],
+    );
+}
+
+#[test]
+fn sizes_and_settings_are_bounded() {
+    let root = common::temp_dir("trust-bounds");
+    let model = root.join("model.safetensors");
+    bilens::save_model(&Bilinear::init(ModelConfig::default(), &mut bilens::rng(1)), &model).unwrap();
+    let dec =
+        |set: &'static str| vec!["decompose", "--model", s(&model), "--preset", "combo_cp_top1_res8", "--set", set, "--out", "/tmp/never"];
+    fails(&dec("rank=100000"), &["rank = 100000", "1..=8192"]);
+    fails(&dec("anchor_offset=1000000000"), &["anchor_offset", "0..=100000"]);
+    fails(&dec("deform_scale=nan"), &["deform_scale = NaN"]);
+    fails(&dec("raw_tv=-1"), &["[priors] raw_tv = -1", "≥ 0"]);
+    fails(&["train", "--batch-size", "100000000", "--out", s(&root.join("t"))], &["batch_size = 100000000", "1..=65536"]);
+    fails(&["train", "--hidden", "10000000", "--out", s(&root.join("t"))], &["n_hidden = 10000000"]);
+    fails(&["eval", "--model", "/dev/zero"], &["/dev/zero", "not a valid safetensors file"]);
+    fails(&["--threads", "5000", "presets"], &["--threads 5000", "1..=1024"]);
+}
+
+#[test]
+fn bad_models_folders_and_data_get_clear_errors() {
+    let root = common::temp_dir("trust-bad");
+    let zero = root.join("zero.safetensors");
+    let mut m = Bilinear::init(ModelConfig::default(), &mut bilens::rng(1));
+    m.w_u = faer::Mat::zeros(10, 256);
+    bilens::save_model(&m, &zero).unwrap();
+    fails(&["decompose", "--model", s(&zero), "--preset", "provided_sparse", "--out", s(&root.join("d"))], &["interaction tensor is zero"]);
+    let five = root.join("five.safetensors");
+    bilens::save_model(&Bilinear::init(ModelConfig { n_outputs: 5, ..ModelConfig::default() }, &mut bilens::rng(2)), &five).unwrap();
+    fails(&["eval", "--model", s(&five)], &["5 outputs", "10 classes"]);
+    // report: a missing folder, a folder with no study, unreadable --data.
+    fails(&["report", s(&root.join("nowhere"))], &["nowhere", "not a folder"]);
+    assert!(!root.join("nowhere").exists(), "report must not create the folder");
+    fails(&["report", s(&root)], &["no results.json"]);
+    let study = root.join("study");
+    let file = sweep_file(&root, 1);
+    ok(&["sweep", s(&file), "--out", s(&study)]);
+    let corrupt = root.join("corrupt");
+    std::fs::create_dir_all(&corrupt).unwrap();
+    for name in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
+        std::fs::write(corrupt.join(name), b"not idx").unwrap();
+    }
+    fails(&["report", s(&study), "--data", s(&corrupt)], &["train-images-idx3-ubyte"]);
+    // An output folder that cannot be written is found before any work.
+    let blocker = root.join("a-file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let start = std::time::Instant::now();
+    fails(&["sweep", s(&file), "--out", s(&blocker.join("out"))], &["output folder"]);
+    assert!(start.elapsed().as_secs() < 5, "the error came before the work");
+    // decompose may not overwrite a training folder's record.
+    let trained = root.join("trained");
+    ok(&["train", "--epochs", "1", "--out", s(&trained)]);
+    fails(
+        &[
+            "decompose",
+            "--model",
+            s(&trained.join("model.safetensors")),
+            "--preset",
+            "provided_sparse",
+            "--set",
+            "steps=3",
+            "--out",
+            s(&trained),
+        ],
+        &["bilens train"],
+    );
+    // No temporary files are left behind in a finished folder.
+    for dir in [&study, &study.join("runs").read_dir().unwrap().next().unwrap().unwrap().path()] {
+        let tmp: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")).collect();
+        assert!(tmp.is_empty(), "{tmp:?}");
+    }
+}
+
+#[test]
+fn one_writer_per_folder() {
+    let root = common::temp_dir("trust-lock");
+    let file = root.join("long.toml");
+    std::fs::write(
+        &file,
+        "[base]\nepochs = 1\n[[grid]]\npresets = [\"provided_sparse\"]\nseeds = [0, 1, 2, 3]\nset = { steps = 3000, rank = 32 }\n",
+    )
+    .unwrap();
+    let out = root.join("out");
+    let mut first =
+        Command::new(env!("CARGO_BIN_EXE_bilens")).args(["--threads", "1", "sweep", s(&file), "--out", s(&out)]).spawn().unwrap();
+    let lock = out.join(".bilens.lock");
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&lock).map_or(true, |t| t.is_empty()) && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    fails(&["sweep", s(&file), "--out", s(&out)], &["in use by another bilens process", &format!("pid {}", first.id())]);
+    first.kill().unwrap();
+    first.wait().unwrap();
+}
