@@ -65,7 +65,7 @@ fn damaged_idx_files_are_errors() {
 fn damaged_model_files_are_errors() {
     let dir = std::env::temp_dir().join(format!("bilens-mutations-{}", std::process::id()));
     let path = dir.join("m.safetensors");
-    let cfg = ModelConfig { n_inputs: 12, n_embed: 3, n_hidden: 4, n_outputs: 2 };
+    let cfg = ModelConfig { n_inputs: 12, n_embed: Some(3), n_hidden: 4, n_outputs: 2 };
     bilens::save_model(&Bilinear::init(cfg, &mut bilens::rng(2)), &path).unwrap();
     let valid = std::fs::read(&path).unwrap();
     let mut rng = bilens::rng(3);
@@ -73,7 +73,7 @@ fn damaged_model_files_are_errors() {
         let bytes = mutate(&valid, &mut rng);
         if let Ok(m) = bilens::model::parse_model(&bytes, "mutated.safetensors") {
             let c = m.config();
-            assert!(c.n_inputs > 0 && c.n_embed > 0 && c.n_hidden > 0 && c.n_outputs == m.bias.len());
+            assert!(c.n_inputs > 0 && c.n_read() > 0 && c.n_hidden > 0 && c.n_outputs == m.bias.len());
             assert!(bilens::Interaction::new(&m).norm().is_finite());
         }
     }

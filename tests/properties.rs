@@ -6,6 +6,7 @@ use bilens::decomp::factors::{load_factors, save_factors};
 use bilens::decomp::{Bank, Components, Decomposition, Form, Head, HeadRule, Role, pattern::Pattern};
 use bilens::image::ImageShape;
 use bilens::image::ops::{self, Images};
+use bilens::interaction::{Space, Storage};
 use bilens::metrics::patterns::locality;
 use bilens::{Bilinear, CpTensor, Eigen, Interaction, ModelConfig};
 use faer::Mat;
@@ -21,13 +22,14 @@ fn close(got: f64, want: f64, scale: f64, what: &str) {
     assert!((got - want).abs() <= 1e-4 * scale.max(1e-6), "{what}: factored {got} vs dense {want}");
 }
 
-/// A random model and image grid: `h × w` inputs (rarely square), and random layer sizes.
+/// A random model and image grid: `h × w` inputs (rarely square), and random layer sizes
+/// (sometimes no embedding, sometimes one wider than the inputs).
 fn random_model(seed: u64) -> (Bilinear, ImageShape) {
     let mut rng = bilens::rng(seed);
     let shape = ImageShape::new(rng.random_range(2..9), rng.random_range(2..9));
     let cfg = ModelConfig {
         n_inputs: shape.pixels(),
-        n_embed: rng.random_range(1..12),
+        n_embed: if rng.random_bool(0.3) { None } else { Some(rng.random_range(1..12)) },
         n_hidden: rng.random_range(1..10),
         n_outputs: rng.random_range(1..5),
     };
@@ -40,18 +42,24 @@ fn random_model(seed: u64) -> (Bilinear, ImageShape) {
 fn factored_inner_products_norms_and_cosines_match_the_dense_tensor() {
     for seed in 0..CASES {
         let (model, _) = random_model(seed);
-        let inter = Interaction::new(&model);
-        let b = inter.dense();
+        let b = Interaction::new(&model).dense();
         let norm = dense_dot(&b, &b);
-        close(inter.norm_sq(), norm, norm, &format!("case {seed}: ‖B‖²"));
         let rank = 1 + seed as usize % 7;
         let t = CpTensor::random(model.config().n_outputs, model.config().n_inputs, rank, &mut bilens::rng(1000 + seed));
         let td = t.dense();
         let inner = dense_dot(&td, &b);
         let scale = (dense_dot(&td, &td) * norm).sqrt();
-        close(inter.inner(&t, None), inner, scale, &format!("case {seed}: ⟨T, B⟩"));
         close(t.norm_sq(None), dense_dot(&td, &td), dense_dot(&td, &td), &format!("case {seed}: ‖T‖²"));
-        close(inter.cosine(&t), inner / scale, 1.0, &format!("case {seed}: cosine"));
+        let spaces: &[Space] = if model.w_e.is_some() { &[Space::Embedding, Space::Input] } else { &[Space::Input] };
+        for &space in spaces {
+            for storage in [Storage::Stacked, Storage::Factored] {
+                let inter = Interaction::with(&model, space, storage);
+                let kind = format!("case {seed} ({space:?}, {storage:?})");
+                close(inter.norm_sq(), norm, norm, &format!("{kind}: ‖B‖²"));
+                close(inter.inner(&t, None), inner, scale, &format!("{kind}: ⟨T, B⟩"));
+                close(inter.cosine(&t), inner / scale, 1.0, &format!("{kind}: cosine"));
+            }
+        }
         // The logits are the quadratic form.
         let x = Mat::from_fn(3, model.config().n_inputs, |i, j| ((i * 7 + j * 3) % 5) as f32 * 0.3 - 0.5);
         let z = model.logits(x.as_ref());

@@ -165,7 +165,7 @@ fn bench_train(args: &TrainArgs) -> Result<Value> {
 /// `C (m×n) = A (m×k) · B (k×n)`, one image per column as training stores activations:
 /// forward (L and R fused, 2h wide), then backward.
 fn step_gemms(c: ModelConfig, rows: usize) -> [(usize, usize, usize); 8] {
-    let (d, e, h, h2, o, n) = (c.n_inputs, c.n_embed, c.n_hidden, 2 * c.n_hidden, c.n_outputs, rows);
+    let (d, e, h, h2, o, n) = (c.n_inputs, c.n_read(), c.n_hidden, 2 * c.n_hidden, c.n_outputs, rows);
     [(e, n, d), (h2, n, e), (o, n, h), (o, h, n), (h, n, o), (h2, e, n), (e, n, h2), (e, d, n)]
 }
 

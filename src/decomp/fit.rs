@@ -193,7 +193,7 @@ mod tests {
     use crate::model::{Bilinear, ModelConfig};
 
     fn setup() -> (Interaction, Dataset) {
-        let cfg = ModelConfig { n_inputs: 784, n_embed: 6, n_hidden: 8, n_outputs: 3 };
+        let cfg = ModelConfig { n_inputs: 784, n_embed: Some(6), n_hidden: 8, n_outputs: 3 };
         let model = Bilinear::init(cfg, &mut linalg::rng(1));
         let x = Mat::from_fn(24, 784, |i, j| (((i * 31 + j * 7) % 17) as f32 / 17.0).powi(2));
         let labels: Vec<u8> = (0..24).map(|i| (i % 3) as u8).collect();

@@ -2,6 +2,7 @@
 //! of signed rank-one terms `B_c = Σ_k λ_ck v_ck v_ckᵀ`, and its truncations.
 
 use faer::{Mat, Side};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{CpTensor, Interaction, to_f64};
@@ -19,12 +20,17 @@ pub enum Basis {
     Pixel,
 }
 
-/// Per-class eigenvalues (ascending, as `torch.linalg.eigh`) and pixel-space eigenvectors.
+/// Per-output eigenvalues (ascending, as `torch.linalg.eigh`) and input-space eigenvectors.
 #[derive(Clone, Debug)]
 pub struct Eigen {
     pub basis: Basis,
+    /// The outputs decomposed (all of them, or a chosen few of a wide layer).
+    pub outputs: Vec<usize>,
+    /// All outputs of the layer, so truncations have one head row per output.
+    pub n_outputs: usize,
+    /// One list per decomposed output, in `outputs` order.
     pub values: Vec<Vec<f64>>,
-    /// One `I × K` matrix per class; column k belongs to `values[c][k]`.
+    /// One `I × K` matrix per decomposed output; column k belongs to `values[o][k]`.
     pub vectors: Vec<Mat<f32>>,
 }
 
@@ -41,25 +47,45 @@ fn to_f32(m: &Mat<f64>) -> Mat<f32> {
 
 impl Eigen {
     pub fn new(inter: &Interaction, basis: Basis) -> Self {
-        match basis {
-            Basis::Embedding => Self::embedding(inter),
-            Basis::Pixel => Self::pixel(inter),
-        }
+        Self::of_outputs(inter, basis, &(0..inter.n_classes()).collect::<Vec<_>>())
+    }
+
+    /// The eigendecompositions of the chosen `outputs` only (a wide layer's few).
+    pub fn of_outputs(inter: &Interaction, basis: Basis, outputs: &[usize]) -> Self {
+        let (values, vectors) = match (basis, &inter.w_e) {
+            (Basis::Embedding, _) | (Basis::Pixel, None) => Self::in_form_space(inter, outputs),
+            (Basis::Pixel, Some(w_e)) => Self::orthonormal_pixels(inter, w_e, outputs),
+        };
+        Self { basis, outputs: outputs.to_vec(), n_outputs: inter.n_classes(), values, vectors }
     }
 
     pub fn embedding(inter: &Interaction) -> Self {
-        let we = to_f64(inter.w_e.as_ref());
-        let (values, vectors) = (0..inter.n_classes())
-            .map(|c| {
-                let (vals, vecs) = eigh(&to_f64(inter.q(c)));
-                (vals, to_f32(&(we.transpose() * &vecs)))
-            })
-            .unzip();
-        Self { basis: Basis::Embedding, values, vectors }
+        Self::new(inter, Basis::Embedding)
     }
 
     pub fn pixel(inter: &Interaction) -> Self {
-        let we = to_f64(inter.w_e.as_ref());
+        Self::new(inter, Basis::Pixel)
+    }
+
+    /// `eigh(Q_c)` in the forms' space, vectors mapped to the inputs by `W_eᵀ` (in input space
+    /// they already are orthonormal input vectors).
+    fn in_form_space(inter: &Interaction, outputs: &[usize]) -> (Vec<Vec<f64>>, Vec<Mat<f32>>) {
+        let we = inter.w_e.as_ref().map(|e| to_f64(e.as_ref()));
+        outputs
+            .par_iter()
+            .map(|&c| {
+                let (vals, vecs) = eigh(&to_f64(inter.q(c).as_ref()));
+                let vecs = match &we {
+                    Some(we) => we.transpose() * &vecs,
+                    None => vecs,
+                };
+                (vals, to_f32(&vecs))
+            })
+            .unzip()
+    }
+
+    fn orthonormal_pixels(inter: &Interaction, w_e: &Mat<f32>, outputs: &[usize]) -> (Vec<Vec<f64>>, Vec<Mat<f32>>) {
+        let we = to_f64(w_e.as_ref());
         let (g_vals, g_vecs) = eigh(&(&we * we.transpose()));
         // Directions W_e cannot reach carry no interaction; drop them from the square root.
         let floor = 1e-12 * g_vals.iter().copied().fold(0.0, f64::max);
@@ -73,13 +99,13 @@ impl Eigen {
         let root = scaled(0.5) * g_vecs.transpose();
         let inv_root = scaled(-0.5) * g_vecs.transpose();
         let lift = we.transpose() * inv_root; // maps eigenvectors y of G½QG½ to unit pixel vectors
-        let (values, vectors) = (0..inter.n_classes())
-            .map(|c| {
-                let (vals, ys) = eigh(&(&root * to_f64(inter.q(c)) * &root));
+        outputs
+            .par_iter()
+            .map(|&c| {
+                let (vals, ys) = eigh(&(&root * to_f64(inter.q(c).as_ref()) * &root));
                 (vals, to_f32(&(&lift * ys)))
             })
-            .unzip();
-        Self { basis: Basis::Pixel, values, vectors }
+            .unzip()
     }
 
     /// The `k` largest-|λ| terms of every class as a CP tensor with one-hot heads carrying λ
@@ -98,8 +124,8 @@ impl Eigen {
         self.cp_of(&all)
     }
 
-    /// `r` pairs `(class, i-th largest positive index, i-th most negative index)`, in order of
-    /// `λ₊² + λ₋²` over all classes (see `Init::EigenPairs`).
+    /// `r` pairs `(position in outputs, i-th largest positive index, i-th most negative index)`,
+    /// in order of `λ₊² + λ₋²` over all outputs (see `Init::EigenPairs`).
     pub fn top_pairs(&self, r: usize) -> Vec<(usize, usize, usize)> {
         let mut all = Vec::new();
         for (c, v) in self.values.iter().enumerate() {
@@ -124,10 +150,13 @@ impl Eigen {
         idx
     }
 
+    /// The terms `(position in outputs, eigenpair index)` as CP triples with one-hot heads.
     fn cp_of(&self, picks: &[(usize, usize)]) -> CpTensor {
-        let n = self.vectors[0].nrows();
-        let heads =
-            Mat::from_fn(self.values.len(), picks.len(), |c, r| if picks[r].0 == c { self.values[c][picks[r].1] as f32 } else { 0.0 });
+        let n = self.vectors.first().map_or(0, |v| v.nrows());
+        let heads = Mat::from_fn(self.n_outputs, picks.len(), |c, r| {
+            let (o, i) = picks[r];
+            if self.outputs[o] == c { self.values[o][i] as f32 } else { 0.0 }
+        });
         let u = Mat::from_fn(n, picks.len(), |i, r| self.vectors[picks[r].0][(i, picks[r].1)]);
         CpTensor::new(heads, u.clone(), u)
     }

@@ -1,9 +1,18 @@
-//! The interaction tensor `B` of a bilinear model (SPEC §3.3), kept in factored form.
+//! The interaction tensor `B` of a bilinear layer (SPEC §3.3), kept in factored form.
 //!
-//! `logit_c(x) = xᵀ B_c x + b_c` with `B_c = W_eᵀ Q_c W_e` and `Q_c = sym(W_lᵀ diag(W_u[c]) W_r)`
-//! (embedding space, `E × E`). Inner products, norms and cosines against symmetrised CP
-//! tensors are exact and cost a few small matrix products; the dense `C × I × I` tensor is
-//! only ever built by [`Interaction::dense`], a test oracle.
+//! `y_c(x) = xᵀ B_c x + b_c` with `B_c = W_eᵀ Q_c W_e` and `Q_c = sym(W_lᵀ diag(W_u[c]) W_r)`.
+//! Inner products, norms and cosines against symmetrised CP tensors are exact and cost a few
+//! matrix products; the dense `C × I × I` tensor is only ever built by
+//! [`Interaction::dense`], a test oracle.
+//!
+//! Two choices keep the work small whatever the layer ([`Interaction::new`] makes both):
+//! - the **space** the forms act in ([`Space`]): an embedding narrower than the inputs, or the
+//!   inputs themselves (a layer without embedding, or an embedding at least as wide as the
+//!   inputs, folded into `W_l` and `W_r`);
+//! - how the forms are **held** ([`Storage`]): every `Q_c` formed and stacked (cheap for a
+//!   classifier's ten outputs), or never formed, computed through the hidden units from
+//!   `[W_l; W_r]` and `W_u` (the only way for a language model's layer: 1024 outputs of
+//!   1024 × 1024 forms would take 4 GiB).
 
 mod cp;
 pub mod eigen;
@@ -11,37 +20,103 @@ pub mod eigen;
 pub use cp::{CpGrads, CpGrams, CpTensor};
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef};
+use faer::{Accum, Mat};
+use serde::{Deserialize, Serialize};
 
 use crate::linalg;
+pub use crate::linalg::to_f64;
 use crate::model::Bilinear;
 
-/// The symmetrised interaction tensor of one bilinear model, in factored form.
+/// The space the quadratic forms act in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Space {
+    /// The model's embedding (`h = W_e x`), narrower than the inputs.
+    Embedding,
+    /// The inputs themselves.
+    Input,
+}
+
+/// How the forms `Q_c` are held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    /// Every `Q_c` formed, stacked row-block-wise.
+    Stacked,
+    /// Never formed: products go through the hidden units.
+    Factored,
+}
+
+/// The most floats the stacked forms may take (64 MiB).
+const MAX_STACKED: usize = 1 << 24;
+
+#[derive(Clone, Debug)]
+enum Forms {
+    /// `(C·D) × D`.
+    Stacked(Mat<f32>),
+    /// `[W_l; W_r]` (`2H × D`) and `W_u` (`C × H`).
+    Factored { lr: Mat<f32>, u: Mat<f32> },
+}
+
+/// The symmetrised interaction tensor of one bilinear layer, in factored form.
 #[derive(Clone, Debug)]
 pub struct Interaction {
-    /// Embedding `E × I`.
-    pub w_e: Mat<f32>,
-    /// `Q_c` for every class, stacked row-block-wise: `(C·E) × E`.
-    pub q: Mat<f32>,
+    /// Maps inputs into the space of the forms: `W_e` (`D × I`) in embedding space, `None` in
+    /// input space.
+    pub w_e: Option<Mat<f32>>,
+    forms: Forms,
     n_classes: usize,
+    n_inputs: usize,
     norm_sq: f64,
 }
 
 impl Interaction {
+    /// The interaction tensor of `model`, in the space and storage that cost least.
     pub fn new(model: &Bilinear) -> Self {
-        let (e, c) = (model.w_e.nrows(), model.w_u.nrows());
-        let mut q = Mat::zeros(c * e, e);
-        for class in 0..c {
-            // Lᵀ diag(u_c) R, then symmetrised: the antisymmetric part never reaches a logit.
-            let scaled = Mat::from_fn(model.w_r.nrows(), e, |h, j| model.w_u[(class, h)] * model.w_r[(h, j)]);
-            let raw = linalg::mul(model.w_l.transpose(), scaled.as_ref());
-            for i in 0..e {
-                for j in 0..e {
-                    q[(class * e + i, j)] = 0.5 * (raw[(i, j)] + raw[(j, i)]);
+        let c = model.config();
+        let space = match c.n_embed {
+            Some(e) if e < c.n_inputs => Space::Embedding,
+            _ => Space::Input,
+        };
+        let d = if space == Space::Embedding { c.n_read() } else { c.n_inputs };
+        // Work per column of a CP tensor: stacked C·D², factored 4·H·D + C·H.
+        let stacked = c.n_outputs * d * d;
+        let storage = if stacked <= MAX_STACKED && stacked <= 4 * c.n_hidden * d + c.n_outputs * c.n_hidden {
+            Storage::Stacked
+        } else {
+            Storage::Factored
+        };
+        Self::with(model, space, storage)
+    }
+
+    /// The interaction tensor of `model` in a given space and storage (the same tensor in
+    /// every one: a test checks it). `Space::Embedding` needs an embedding.
+    pub fn with(model: &Bilinear, space: Space, storage: Storage) -> Self {
+        let (w_e, w_l, w_r) = match (&model.w_e, space) {
+            (Some(e), Space::Embedding) => (Some(e.clone()), model.w_l.clone(), model.w_r.clone()),
+            // Fold the embedding into the projections: W_l W_e and W_r W_e read the inputs.
+            (Some(e), Space::Input) => (None, linalg::mul(model.w_l.as_ref(), e.as_ref()), linalg::mul(model.w_r.as_ref(), e.as_ref())),
+            (None, _) => (None, model.w_l.clone(), model.w_r.clone()),
+        };
+        let (d, c) = (w_l.ncols(), model.w_u.nrows());
+        let forms = match storage {
+            Storage::Stacked => {
+                let mut q = Mat::zeros(c * d, d);
+                for class in 0..c {
+                    let qc = form(&w_l, &w_r, model.w_u.row(class).iter().copied());
+                    q.as_mut().subrows_mut(class * d, d).copy_from(&qc);
                 }
+                Forms::Stacked(q)
             }
-        }
-        let mut this = Self { w_e: model.w_e.clone(), q, n_classes: c, norm_sq: 0.0 };
+            Storage::Factored => {
+                let mut lr = Mat::zeros(2 * w_l.nrows(), d);
+                lr.as_mut().subrows_mut(0, w_l.nrows()).copy_from(&w_l);
+                lr.as_mut().subrows_mut(w_l.nrows(), w_l.nrows()).copy_from(&w_r);
+                Forms::Factored { lr, u: model.w_u.clone() }
+            }
+        };
+        let n_inputs = w_e.as_ref().map_or(d, |e| e.ncols());
+        let mut this = Self { w_e, forms, n_classes: c, n_inputs, norm_sq: 0.0 };
         this.norm_sq = this.exact_norm_sq();
         this
     }
@@ -51,17 +126,37 @@ impl Interaction {
     }
 
     pub fn n_inputs(&self) -> usize {
-        self.w_e.ncols()
+        self.n_inputs
     }
 
-    pub fn n_embed(&self) -> usize {
-        self.w_e.nrows()
+    /// Dimension `D` of the space the forms act in.
+    pub fn dim(&self) -> usize {
+        match &self.forms {
+            Forms::Stacked(q) => q.ncols(),
+            Forms::Factored { lr, .. } => lr.ncols(),
+        }
     }
 
-    /// `Q_c` (`E × E`, symmetric).
-    pub fn q(&self, class: usize) -> MatRef<'_, f32> {
-        let e = self.n_embed();
-        self.q.as_ref().subrows(class * e, e)
+    pub fn space(&self) -> Space {
+        if self.w_e.is_some() { Space::Embedding } else { Space::Input }
+    }
+
+    pub fn storage(&self) -> Storage {
+        match self.forms {
+            Forms::Stacked(_) => Storage::Stacked,
+            Forms::Factored { .. } => Storage::Factored,
+        }
+    }
+
+    /// `Q_c` (`D × D`, symmetric).
+    pub fn q(&self, class: usize) -> Mat<f32> {
+        match &self.forms {
+            Forms::Stacked(q) => q.as_ref().subrows(class * self.dim(), self.dim()).to_owned(),
+            Forms::Factored { lr, u } => {
+                let h = u.ncols();
+                form(&lr.as_ref().subrows(0, h).to_owned(), &lr.as_ref().subrows(h, h).to_owned(), u.row(class).iter().copied())
+            }
+        }
     }
 
     /// `‖B‖²_F`, computed once in f64.
@@ -73,23 +168,50 @@ impl Interaction {
         self.norm_sq.sqrt()
     }
 
-    /// `Σ_c tr(Q_c G Q_c G)` with `G = W_e W_eᵀ`, all in f64.
+    /// `G = W_e W_eᵀ` in f64 (the identity in input space, as `None`).
+    fn gram_f64(&self) -> Option<Mat<f64>> {
+        self.w_e.as_ref().map(|e| {
+            let we = to_f64(e.as_ref());
+            &we * we.transpose()
+        })
+    }
+
+    /// `‖B‖² = Σ_c tr(Q_c G Q_c G)`. Factored: `Σ_c u_cᵀ K u_c` with
+    /// `K = ½[(L G Lᵀ) ∘ (R G Rᵀ) + (L G Rᵀ) ∘ (R G Lᵀ)]` (`H × H`), in f64.
     fn exact_norm_sq(&self) -> f64 {
-        let we = to_f64(self.w_e.as_ref());
-        let g = &we * we.transpose();
-        (0..self.n_classes)
-            .map(|c| {
-                let qg = to_f64(self.q(c)) * &g;
-                // tr((QG)(QG)) = Σ_ij (QG)_ij (QG)_ji
-                let mut s = 0.0;
-                for i in 0..qg.nrows() {
-                    for j in 0..qg.ncols() {
-                        s += qg[(i, j)] * qg[(j, i)];
+        let g = self.gram_f64();
+        match &self.forms {
+            Forms::Stacked(_) => (0..self.n_classes)
+                .map(|c| {
+                    let q = to_f64(self.q(c).as_ref());
+                    let qg = match &g {
+                        Some(g) => &q * g,
+                        None => q,
+                    };
+                    // tr((QG)(QG)) = Σ_ij (QG)_ij (QG)_ji
+                    let mut s = 0.0;
+                    for i in 0..qg.nrows() {
+                        for j in 0..qg.ncols() {
+                            s += qg[(i, j)] * qg[(j, i)];
+                        }
                     }
-                }
-                s
-            })
-            .sum()
+                    s
+                })
+                .sum(),
+            Forms::Factored { lr, u } => {
+                let lr = to_f64(lr.as_ref());
+                let lrg = match &g {
+                    Some(g) => &lr * g,
+                    None => lr.clone(),
+                };
+                let gram = &lrg * lr.transpose(); // [LGLᵀ LGRᵀ; RGLᵀ RGRᵀ]
+                let h = u.ncols();
+                let k = Mat::from_fn(h, h, |i, j| 0.5 * (gram[(i, j)] * gram[(h + i, h + j)] + gram[(i, h + j)] * gram[(h + i, j)]));
+                let u = to_f64(u.as_ref());
+                let uk = &u * &k;
+                (0..u.nrows()).map(|c| (0..h).map(|i| uk[(c, i)] * u[(c, i)]).sum::<f64>()).sum()
+            }
+        }
     }
 
     /// `⟨sym(T), B⟩` for a CP tensor `T`, and optionally `weight ·` its gradient with respect
@@ -105,28 +227,52 @@ impl Interaction {
     /// The products behind [`Interaction::inner`], so that a caller can read the value first
     /// and add the gradient later with a weight that depends on it (the cosine does).
     ///
-    /// `⟨sym T, B⟩ = Σ_{c,r} D_cr (W_e u_r)ᵀ Q_c (W_e w_r)`: both factor matrices projected to
-    /// embedding space side by side, `P = W_e [U | W]`, and one stacked product `Q P` with all
-    /// `Q_c` (its `W`-half gives the value, its `U`-half the gradient of `W`).
+    /// `⟨sym T, B⟩ = Σ_{c,r} D_cr s_cr` with `s_cr = p_u,rᵀ Q_c p_w,r`: both factor matrices are
+    /// mapped into the forms' space side by side, `P = W_e [U | W]`. Stacked forms: one
+    /// product `Q P` with all `Q_c` (its `W`-half gives `s`, its `U`-half the gradient of `W`).
+    /// Factored forms: `A = [W_l; W_r] P` and `s_c = ½ W_u[c] · (A_lu ⊙ A_rw + A_lw ⊙ A_ru)`.
     pub fn project<'a>(&'a self, t: &'a CpTensor) -> Projection<'a> {
-        let (e, r, c) = (self.n_embed(), t.rank(), self.n_classes);
-        let mut p = Mat::<f32>::zeros(e, 2 * r); // [P_u | P_w]
+        let (d, r, c) = (self.dim(), t.rank(), self.n_classes);
+        let mut p = Mat::<f32>::zeros(d, 2 * r); // [P_u | P_w]
         let par = linalg::par();
-        matmul(p.as_mut().subcols_mut(0, r), Accum::Replace, self.w_e.as_ref(), t.u.as_ref(), 1.0, par);
-        matmul(p.as_mut().subcols_mut(r, r), Accum::Replace, self.w_e.as_ref(), t.w.as_ref(), 1.0, par);
-        let qp = linalg::mul(self.q.as_ref(), p.as_ref()); // (C·E) × 2R: [Q P_u | Q P_w]
-        let mut s = Mat::<f32>::zeros(c, r); // s_cr = p_u,rᵀ Q_c p_w,r
-        let mut total = 0.0f64;
-        for k in 0..r {
-            let pu = linalg::col(p.as_ref(), k);
-            let qpw = linalg::col(qp.as_ref(), r + k);
-            for class in 0..c {
-                let v = dot_f64(pu, &qpw[class * e..(class + 1) * e]);
-                s[(class, k)] = v as f32;
-                total += t.heads[(class, k)] as f64 * v;
+        match &self.w_e {
+            Some(e) => {
+                matmul(p.as_mut().subcols_mut(0, r), Accum::Replace, e.as_ref(), t.u.as_ref(), 1.0, par);
+                matmul(p.as_mut().subcols_mut(r, r), Accum::Replace, e.as_ref(), t.w.as_ref(), 1.0, par);
+            }
+            None => {
+                p.as_mut().subcols_mut(0, r).copy_from(&t.u);
+                p.as_mut().subcols_mut(r, r).copy_from(&t.w);
             }
         }
-        Projection { inter: self, t, qp, s, value: total }
+        match &self.forms {
+            Forms::Stacked(q) => {
+                let qp = linalg::mul(q.as_ref(), p.as_ref()); // (C·D) × 2R: [Q P_u | Q P_w]
+                let mut s = Mat::<f32>::zeros(c, r);
+                let mut total = 0.0f64;
+                for k in 0..r {
+                    let pu = linalg::col(p.as_ref(), k);
+                    let qpw = linalg::col(qp.as_ref(), r + k);
+                    for class in 0..c {
+                        let v = dot_f64(pu, &qpw[class * d..(class + 1) * d]);
+                        s[(class, k)] = v as f32;
+                        total += t.heads[(class, k)] as f64 * v;
+                    }
+                }
+                Projection { inter: self, t, products: Products::Stacked(qp), s, value: total }
+            }
+            Forms::Factored { lr, u } => {
+                let h = u.ncols();
+                let a = linalg::mul(lr.as_ref(), p.as_ref()); // 2H × 2R: [[L P_u, L P_w]; [R P_u, R P_w]]
+                let m = Mat::from_fn(h, r, |i, k| 0.5 * (a[(i, k)] * a[(h + i, r + k)] + a[(i, r + k)] * a[(h + i, k)]));
+                let s = linalg::mul(u.as_ref(), m.as_ref());
+                let mut total = 0.0f64;
+                for k in 0..r {
+                    total += dot_f64(linalg::col(t.heads.as_ref(), k), linalg::col(s.as_ref(), k));
+                }
+                Projection { inter: self, t, products: Products::Factored(a), s, value: total }
+            }
+        }
     }
 
     /// Tensor cosine `cos(sym T, B)` (SPEC §8.1), exact.
@@ -137,17 +283,43 @@ impl Interaction {
 
     /// The dense symmetric tensor, `C` matrices of `I × I`. Test oracle for small sizes only.
     pub fn dense(&self) -> Vec<Mat<f64>> {
-        let we = to_f64(self.w_e.as_ref());
-        (0..self.n_classes).map(|c| we.transpose() * to_f64(self.q(c)) * &we).collect()
+        (0..self.n_classes)
+            .map(|c| {
+                let q = to_f64(self.q(c).as_ref());
+                match &self.w_e {
+                    Some(e) => {
+                        let we = to_f64(e.as_ref());
+                        we.transpose() * q * &we
+                    }
+                    None => q,
+                }
+            })
+            .collect()
     }
+}
+
+/// `sym(Lᵀ diag(u) R)`, one output's form (the antisymmetric part never reaches an output).
+fn form(w_l: &Mat<f32>, w_r: &Mat<f32>, u: impl Iterator<Item = f32>) -> Mat<f32> {
+    let u: Vec<f32> = u.collect();
+    let d = w_l.ncols();
+    let scaled = Mat::from_fn(w_r.nrows(), d, |h, j| u[h] * w_r[(h, j)]);
+    let raw = linalg::mul(w_l.transpose(), scaled.as_ref());
+    Mat::from_fn(d, d, |i, j| 0.5 * (raw[(i, j)] + raw[(j, i)]))
+}
+
+/// What [`Projection::add_grad`] reuses from [`Interaction::project`].
+enum Products {
+    /// `[Q P_u | Q P_w]`, `(C·D) × 2R`.
+    Stacked(Mat<f32>),
+    /// `[W_l; W_r] [P_u | P_w]`, `2H × 2R`.
+    Factored(Mat<f32>),
 }
 
 /// The projections of one CP tensor through `B` ([`Interaction::project`]).
 pub struct Projection<'a> {
     inter: &'a Interaction,
     t: &'a CpTensor,
-    /// `[Q P_u | Q P_w]`, `(C·E) × 2R`.
-    qp: Mat<f32>,
+    products: Products,
     /// `s_cr = p_u,rᵀ Q_c p_w,r`, `C × R`.
     s: Mat<f32>,
     value: f64,
@@ -159,32 +331,62 @@ impl Projection<'_> {
         self.value
     }
 
-    /// Adds `weight · ∇_T⟨sym T, B⟩` into `g`:
-    /// `dD = S`, `dU = W_eᵀ Σ_c D_c (Q_c P_w)`, `dW = W_eᵀ Σ_c D_c (Q_c P_u)`.
+    /// Adds `weight · ∇_T⟨sym T, B⟩` into `g`: `dD = S`, and `[dU | dW] = W_eᵀ [dP_u | dP_w]`
+    /// with, stacked, `dP_u = Σ_c D_c (Q_c P_w)`, `dP_w = Σ_c D_c (Q_c P_u)`; factored, with
+    /// `G = W_uᵀ D`, `dP = [W_l; W_r]ᵀ · ½[[G⊙RP_w, G⊙RP_u]; [G⊙LP_w, G⊙LP_u]]`.
     pub fn add_grad(&self, weight: f32, g: &mut CpGrads) {
         let CpGrads { d: dd, u: du, w: dw } = g;
         let (inter, t) = (self.inter, self.t);
-        let (e, r, c) = (inter.n_embed(), t.rank(), inter.n_classes);
+        let (d, r, c) = (inter.dim(), t.rank(), inter.n_classes);
         for k in 0..r {
             for class in 0..c {
                 dd[(class, k)] += weight * self.s[(class, k)];
             }
         }
-        // Head-weighted sums over classes, [Σ_c D_c Q_c P_u | Σ_c D_c Q_c P_w], E × 2R.
-        let mut hw = Mat::<f32>::zeros(e, 2 * r);
-        for j in 0..2 * r {
-            let src = linalg::col(self.qp.as_ref(), j);
-            let dst = linalg::col_mut(hw.as_mut(), j);
-            for class in 0..c {
-                let h = t.heads[(class, j % r)];
-                for (o, &v) in dst.iter_mut().zip(&src[class * e..(class + 1) * e]) {
-                    *o += h * v;
+        // [dP_u | dP_w], D × 2R.
+        let dp = match (&self.products, &inter.forms) {
+            (Products::Stacked(qp), _) => {
+                // Head-weighted sums over classes, [Σ_c D_c Q_c P_u | Σ_c D_c Q_c P_w]; the
+                // U-half is the gradient of W and the W-half that of U.
+                let mut hw = Mat::<f32>::zeros(d, 2 * r);
+                for j in 0..2 * r {
+                    let src = linalg::col(qp.as_ref(), j);
+                    let dst = linalg::col_mut(hw.as_mut(), (j + r) % (2 * r));
+                    for class in 0..c {
+                        let h = t.heads[(class, j % r)];
+                        for (o, &v) in dst.iter_mut().zip(&src[class * d..(class + 1) * d]) {
+                            *o += h * v;
+                        }
+                    }
                 }
+                hw
+            }
+            (Products::Factored(a), Forms::Factored { lr, u }) => {
+                let h = u.ncols();
+                let gh = linalg::mul(u.transpose(), t.heads.as_ref()); // H × R
+                let x = Mat::from_fn(2 * h, 2 * r, |i, j| {
+                    let (k, top) = (j % r, i < h);
+                    let hi = i % h;
+                    // Column block u (j < r): ½G⊙RP_w on top, ½G⊙LP_w below; block w: P_u.
+                    let partner = if top { h + hi } else { hi };
+                    let col = if j < r { r + k } else { k };
+                    0.5 * gh[(hi, k)] * a[(partner, col)]
+                });
+                linalg::mul(lr.transpose(), x.as_ref())
+            }
+            (Products::Factored(_), Forms::Stacked(_)) => unreachable!("products match the forms they came from"),
+        };
+        let par = linalg::par();
+        match &inter.w_e {
+            Some(e) => {
+                matmul(du.as_mut(), Accum::Add, e.transpose(), dp.as_ref().subcols(0, r), weight, par);
+                matmul(dw.as_mut(), Accum::Add, e.transpose(), dp.as_ref().subcols(r, r), weight, par);
+            }
+            None => {
+                *du += dp.as_ref().subcols(0, r) * faer::Scale(weight);
+                *dw += dp.as_ref().subcols(r, r) * faer::Scale(weight);
             }
         }
-        let par = linalg::par();
-        matmul(du.as_mut(), Accum::Add, inter.w_e.transpose(), hw.as_ref().subcols(r, r), weight, par);
-        matmul(dw.as_mut(), Accum::Add, inter.w_e.transpose(), hw.as_ref().subcols(0, r), weight, par);
     }
 }
 
@@ -202,15 +404,13 @@ fn dot_f64(a: &[f32], b: &[f32]) -> f64 {
     lanes.iter().sum::<f64>() + tail
 }
 
-pub use crate::linalg::to_f64;
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::model::ModelConfig;
 
     pub(crate) fn small_model(seed: u64) -> Bilinear {
-        let cfg = ModelConfig { n_inputs: 11, n_embed: 5, n_hidden: 7, n_outputs: 3 };
+        let cfg = ModelConfig { n_inputs: 11, n_embed: Some(5), n_hidden: 7, n_outputs: 3 };
         let mut m = Bilinear::init(cfg, &mut linalg::rng(seed));
         m.bias = vec![0.1, -0.2, 0.3];
         m
@@ -223,55 +423,84 @@ pub(crate) mod tests {
             .sum()
     }
 
+    /// The same tensor in every space and storage.
+    fn every_kind(m: &Bilinear) -> Vec<Interaction> {
+        let spaces: &[Space] = if m.w_e.is_some() { &[Space::Embedding, Space::Input] } else { &[Space::Input] };
+        spaces.iter().flat_map(|&s| [Storage::Stacked, Storage::Factored].map(|st| Interaction::with(m, s, st))).collect()
+    }
+
     #[test]
     fn quadratic_form_reproduces_the_logits() {
-        let m = small_model(1);
-        let b = Interaction::new(&m).dense();
-        let x = linalg::randn(&mut linalg::rng(2), 4, 11, 1.0);
-        let z = m.logits(x.as_ref());
-        for n in 0..4 {
-            let xv = Mat::from_fn(11, 1, |i, _| x[(n, i)] as f64);
-            for c in 0..3 {
-                let quad = (xv.transpose() * &b[c] * &xv)[(0, 0)] + m.bias[c] as f64;
-                assert!((quad - z[(n, c)] as f64).abs() < 1e-4 * (1.0 + quad.abs()), "{quad} vs {}", z[(n, c)]);
+        let layer = Bilinear::init(ModelConfig { n_inputs: 6, n_embed: None, n_hidden: 4, n_outputs: 6 }, &mut linalg::rng(9));
+        for m in [small_model(1), layer] {
+            let (i, c) = (m.config().n_inputs, m.config().n_outputs);
+            let x = linalg::randn(&mut linalg::rng(2), 4, i, 1.0);
+            let z = m.logits(x.as_ref());
+            for inter in every_kind(&m) {
+                let b = inter.dense();
+                for n in 0..4 {
+                    let xv = Mat::from_fn(i, 1, |k, _| x[(n, k)] as f64);
+                    for class in 0..c {
+                        let quad = (xv.transpose() * &b[class] * &xv)[(0, 0)] + m.bias[class] as f64;
+                        assert!((quad - z[(n, class)] as f64).abs() < 1e-4 * (1.0 + quad.abs()), "{quad} vs {}", z[(n, class)]);
+                    }
+                }
             }
         }
     }
 
     #[test]
-    fn factored_norm_and_inner_match_dense() {
+    fn every_space_and_storage_gives_the_same_numbers() {
         let m = small_model(3);
-        let inter = Interaction::new(&m);
-        let b = inter.dense();
-        let norm_dense = dense_dot(&b, &b);
-        assert!((inter.norm_sq() - norm_dense).abs() < 1e-9 * norm_dense);
         let t = CpTensor::random(3, 11, 4, &mut linalg::rng(4));
+        let b = Interaction::with(&m, Space::Embedding, Storage::Stacked).dense();
+        let norm_dense = dense_dot(&b, &b);
         let td = t.dense();
         let inner_dense = dense_dot(&td, &b);
-        assert!((inter.inner(&t, None) - inner_dense).abs() < 1e-5 * inner_dense.abs().max(1e-3));
-        let cos_dense = inner_dense / (dense_dot(&td, &td) * norm_dense).sqrt();
-        assert!((inter.cosine(&t) - cos_dense).abs() < 1e-5);
+        for inter in every_kind(&m) {
+            let kind = (inter.space(), inter.storage());
+            assert!((inter.norm_sq() - norm_dense).abs() < 1e-6 * norm_dense, "{kind:?}");
+            assert!((inter.inner(&t, None) - inner_dense).abs() < 1e-5 * inner_dense.abs().max(1e-3), "{kind:?}");
+            let cos_dense = inner_dense / (dense_dot(&td, &td) * norm_dense).sqrt();
+            assert!((inter.cosine(&t) - cos_dense).abs() < 1e-5, "{kind:?}");
+        }
     }
 
     #[test]
     fn cosine_of_the_exact_cp_form_is_one() {
-        // B written as a CP tensor through its embedding-space eigendecomposition.
+        // B written as a CP tensor through its eigendecomposition.
         let m = small_model(5);
-        let inter = Interaction::new(&m);
-        let eig = eigen::Eigen::embedding(&inter);
-        let t = eig.truncated(usize::MAX);
-        assert!((inter.cosine(&t) - 1.0).abs() < 1e-5, "{}", inter.cosine(&t));
+        for inter in every_kind(&m) {
+            let t = eigen::Eigen::embedding(&inter).truncated(usize::MAX);
+            assert!((inter.cosine(&t) - 1.0).abs() < 1e-5, "{}", inter.cosine(&t));
+        }
     }
 
     #[test]
     fn inner_product_gradient_matches_finite_differences() {
-        let inter = Interaction::new(&small_model(6));
-        let t = CpTensor::random(3, 11, 4, &mut linalg::rng(7));
-        let mut g = CpGrads::zeros(&t);
-        inter.inner(&t, Some((1.0, &mut g)));
-        // The oracle: f64 dense inner product.
-        let b = inter.dense();
-        let f = |t: &CpTensor| dense_dot(&t.dense(), &b);
-        cp::tests::check_gradient(&t, f, &g);
+        let layer = Bilinear::init(ModelConfig { n_inputs: 11, n_embed: None, n_hidden: 5, n_outputs: 3 }, &mut linalg::rng(8));
+        for m in [small_model(6), layer] {
+            for inter in every_kind(&m) {
+                let t = CpTensor::random(3, 11, 4, &mut linalg::rng(7));
+                let mut g = CpGrads::zeros(&t);
+                inter.inner(&t, Some((1.0, &mut g)));
+                // The oracle: f64 dense inner product.
+                let b = inter.dense();
+                let f = |t: &CpTensor| dense_dot(&t.dense(), &b);
+                cp::tests::check_gradient(&t, f, &g);
+            }
+        }
+    }
+
+    #[test]
+    fn the_cheaper_space_and_storage_are_chosen() {
+        let pick = |n_inputs, n_embed, n_hidden, n_outputs| {
+            let m = Bilinear::init(ModelConfig { n_inputs, n_embed, n_hidden, n_outputs }, &mut linalg::rng(1));
+            let i = Interaction::new(&m);
+            (i.space(), i.storage(), i.dim())
+        };
+        assert_eq!(pick(784, Some(96), 256, 10), (Space::Embedding, Storage::Stacked, 96), "the study's classifier");
+        assert_eq!(pick(30, Some(40), 8, 3).0, Space::Input, "an embedding wider than the inputs is folded");
+        assert_eq!(pick(64, None, 256, 64).1, Storage::Factored, "a language model's layer");
     }
 }

@@ -8,27 +8,37 @@ use crate::linalg::{self, Rng};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelConfig {
     pub n_inputs: usize,
-    pub n_embed: usize,
+    /// Width of the embedding, or `None` for a bilinear layer that reads its inputs directly.
+    pub n_embed: Option<usize>,
     pub n_hidden: usize,
     pub n_outputs: usize,
 }
 
-impl Default for ModelConfig {
-    fn default() -> Self {
-        Self { n_inputs: 784, n_embed: 96, n_hidden: 256, n_outputs: 10 }
+impl ModelConfig {
+    /// Width of the space the bilinear layer reads: the embedding's, or the inputs'.
+    pub fn n_read(&self) -> usize {
+        self.n_embed.unwrap_or(self.n_inputs)
     }
 }
 
-/// The weights of a one-layer bilinear classifier, shaped as PyTorch stores them.
-#[derive(Clone, Debug)]
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self { n_inputs: 784, n_embed: Some(96), n_hidden: 256, n_outputs: 10 }
+    }
+}
+
+/// The weights of a bilinear layer `y = W_u ((W_l h) ⊙ (W_r h)) + b`, reading `h = W_e x` (a
+/// classifier with an embedding) or `h = x` (a layer such as a language model's bilinear MLP),
+/// shaped as PyTorch stores them.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Bilinear {
-    /// Embedding, `n_embed × n_inputs`.
-    pub w_e: Mat<f32>,
-    /// Left projection, `n_hidden × n_embed` (`w_lr_param[0]`).
+    /// Embedding, `n_embed × n_inputs`; `None` when the layer reads its inputs directly.
+    pub w_e: Option<Mat<f32>>,
+    /// Left projection, `n_hidden × n_read` (`w_lr_param[0]`).
     pub w_l: Mat<f32>,
-    /// Right projection, `n_hidden × n_embed` (`w_lr_param[1]`).
+    /// Right projection, `n_hidden × n_read` (`w_lr_param[1]`).
     pub w_r: Mat<f32>,
-    /// Unembedding, `n_outputs × n_hidden`.
+    /// Output projection (the classifier's unembedding), `n_outputs × n_hidden`.
     pub w_u: Mat<f32>,
     /// Output bias, `n_outputs`; not part of the interaction tensor.
     pub bias: Vec<f32>,
@@ -38,22 +48,37 @@ impl Bilinear {
     /// PyTorch's initialisation in the reference: N(0,1)/√fan_in for every matrix, zero bias.
     pub fn init(cfg: ModelConfig, rng: &mut Rng) -> Self {
         let scale = |fan_in: usize| 1.0 / (fan_in as f32).sqrt();
+        let read = cfg.n_read();
         Self {
-            w_e: linalg::randn(rng, cfg.n_embed, cfg.n_inputs, scale(cfg.n_inputs)),
-            w_l: linalg::randn(rng, cfg.n_hidden, cfg.n_embed, scale(cfg.n_embed)),
-            w_r: linalg::randn(rng, cfg.n_hidden, cfg.n_embed, scale(cfg.n_embed)),
+            w_e: cfg.n_embed.map(|e| linalg::randn(rng, e, cfg.n_inputs, scale(cfg.n_inputs))),
+            w_l: linalg::randn(rng, cfg.n_hidden, read, scale(read)),
+            w_r: linalg::randn(rng, cfg.n_hidden, read, scale(read)),
             w_u: linalg::randn(rng, cfg.n_outputs, cfg.n_hidden, scale(cfg.n_hidden)),
             bias: vec![0.0; cfg.n_outputs],
         }
     }
 
     pub fn config(&self) -> ModelConfig {
-        ModelConfig { n_inputs: self.w_e.ncols(), n_embed: self.w_e.nrows(), n_hidden: self.w_l.nrows(), n_outputs: self.w_u.nrows() }
+        ModelConfig {
+            n_inputs: self.w_e.as_ref().map_or(self.w_l.ncols(), |e| e.ncols()),
+            n_embed: self.w_e.as_ref().map(|e| e.nrows()),
+            n_hidden: self.w_l.nrows(),
+            n_outputs: self.w_u.nrows(),
+        }
+    }
+
+    /// The same layer read through `directions` (`k × n_outputs`): outputs `directions · y`,
+    /// so a decomposition can target a chosen set of output directions of a wide layer.
+    pub fn project_outputs(&self, directions: MatRef<'_, f32>) -> Bilinear {
+        let bias = Mat::from_fn(self.bias.len(), 1, |i, _| self.bias[i]);
+        let b = linalg::mul(directions, bias.as_ref());
+        Bilinear { w_u: linalg::mul(directions, self.w_u.as_ref()), bias: (0..b.nrows()).map(|i| b[(i, 0)]).collect(), ..self.clone() }
     }
 
     /// Logits for a batch `x` (`n × n_inputs`), with the output bias.
     pub fn logits(&self, x: MatRef<'_, f32>) -> Mat<f32> {
-        let h = linalg::mul(x, self.w_e.transpose());
+        let embedded = self.w_e.as_ref().map(|e| linalg::mul(x, e.transpose()));
+        let h = embedded.as_ref().map_or(x, |h| h.as_ref());
         let l = linalg::mul(h.as_ref(), self.w_l.transpose());
         let r = linalg::mul(h.as_ref(), self.w_r.transpose());
         let p = Mat::from_fn(l.nrows(), l.ncols(), |i, j| l[(i, j)] * r[(i, j)]);

@@ -1,67 +1,221 @@
+//! Bilinear layers in and out of safetensors files, in the layouts the field uses, recognised
+//! by their tensor names:
+//!
+//! | layout | tensors (PyTorch `state_dict` names and shapes) |
+//! |---|---|
+//! | `study` (bilens's own, and the reference study's) | `w_e` `[E, I]` (absent for a layer without embedding), `w_lr_param` `[2, H, E]` (left, right), `w_u` `[O, H]`, `bias` `[O]` (optional) |
+//! | `exercise` (the bilinear-MLP paper's image model) | `embed.weight` `[E, I]`, `blocks.0.weight` `[2H, E]` (left rows, then right rows), `head.weight` `[O, H]`; no bias |
+//! | `mlp` (the paper's bilinear MLP, as in its language models) | `w.weight` `[2H, D]` (left rows, then right rows), `p.weight` `[O, H]`; no embedding, no bias |
+//!
+//! An exercise model's `config.json`, where it lies beside the weights, must describe a single
+//! bilinear layer without residual connection or biases (anything else is not a quadratic form).
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use faer::Mat;
+use serde::{Deserialize, Serialize};
 
 use super::Bilinear;
-use crate::io::tensors::{Named, TensorFile};
+use crate::error::Error;
+use crate::io::tensors::{Named, Tensor, TensorFile};
+use crate::linalg;
 
-/// Saves `model` with PyTorch's `state_dict` names and shapes (`w_e` [E,I], `w_lr_param`
-/// [2,H,E], `w_u` [C,H], `bias` [C]), so `model.load_state_dict(load_file(path))` works.
-pub fn save_model(model: &Bilinear, path: &Path, metadata: &BTreeMap<String, String>) -> Result<()> {
-    let c = model.config();
-    let mut lr = crate::linalg::to_row_major(model.w_l.as_ref());
-    lr.extend(crate::linalg::to_row_major(model.w_r.as_ref()));
-    crate::io::tensors::write(
-        path,
-        &[
-            Named::matrix("w_e", model.w_e.as_ref()),
-            Named { name: "w_lr_param", shape: vec![2, c.n_hidden, c.n_embed], values: lr },
-            Named::matrix("w_u", model.w_u.as_ref()),
-            Named::vector("bias", &model.bias),
-        ],
-        metadata,
-    )
+/// How a model's tensors are named and shaped in a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    Study,
+    Exercise,
+    Mlp,
 }
 
-/// Loads a bilinear model saved by bilens or by PyTorch; sizes come from the file.
+impl std::str::FromStr for Layout {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "study" => Ok(Layout::Study),
+            "exercise" => Ok(Layout::Exercise),
+            "mlp" => Ok(Layout::Mlp),
+            _ => Err(Error::Invalid(format!("unknown layout '{s}' (expected study, exercise or mlp)"))),
+        }
+    }
+}
+
+impl Layout {
+    /// The layout whose identifying tensor `file` holds.
+    fn detect(file: &TensorFile, name: &str) -> Result<Self> {
+        let has = |t: &str| file.tensors.contains_key(t);
+        if has("w_lr_param") {
+            return Ok(Layout::Study);
+        }
+        if has("blocks.0.weight") {
+            return Ok(Layout::Exercise);
+        }
+        if has("w.weight") && has("p.weight") {
+            return Ok(Layout::Mlp);
+        }
+        let mut found: Vec<String> = file.tensors.iter().map(|(k, t)| format!("{k} {:?}", t.shape)).collect();
+        found.sort();
+        bail!(Error::Invalid(format!(
+            "{name} holds no bilinear layer bilens knows: it has {}; bilens reads `w_lr_param` (with `w_u`, optional `w_e`, `bias`), \
+             `blocks.0.weight` (with `embed.weight`, `head.weight`) or `w.weight` with `p.weight`",
+            if found.is_empty() { "no tensors".to_string() } else { found.join(", ") }
+        )))
+    }
+}
+
+/// Loads a bilinear layer in any [`Layout`]; sizes come from the file.
 pub fn load_model(path: &Path) -> Result<Bilinear> {
-    from_tensors(&TensorFile::read(path)?, &path.display().to_string())
+    let name = path.display().to_string();
+    let file = TensorFile::read(path)?;
+    if Layout::detect(&file, &name)? == Layout::Exercise {
+        check_exercise_config(&path.with_file_name("config.json"))?;
+    }
+    from_tensors(&file, &name)
 }
 
-/// A bilinear model from the bytes of a safetensors file; `name` names it in errors.
+/// A bilinear layer from the bytes of a safetensors file; `name` names it in errors.
 pub fn parse_model(bytes: &[u8], name: &str) -> Result<Bilinear> {
     from_tensors(&TensorFile::parse(bytes, name)?, name)
 }
 
+/// The layout of the model file at `path`.
+pub fn layout_of(path: &Path) -> Result<Layout> {
+    Layout::detect(&TensorFile::read(path)?, &path.display().to_string())
+}
+
 fn from_tensors(file: &TensorFile, name: &str) -> Result<Bilinear> {
-    let ctx = || format!("loading a bilinear model from {name}");
-    let w_e = file.get("w_e").with_context(ctx)?;
-    let lr = file.get("w_lr_param").with_context(ctx)?;
-    let w_u = file.get("w_u").with_context(ctx)?;
-    let [n_embed, n_inputs] = w_e.shape[..] else { bail!("{}: w_e must be 2-D, found {:?}", ctx(), w_e.shape) };
-    let [2, n_hidden, e2] = lr.shape[..] else { bail!("{}: w_lr_param must be [2, hidden, embed], found {:?}", ctx(), lr.shape) };
-    let [n_outputs, h2] = w_u.shape[..] else { bail!("{}: w_u must be 2-D, found {:?}", ctx(), w_u.shape) };
-    if e2 != n_embed || h2 != n_hidden {
-        bail!("{}: inconsistent shapes w_e {:?}, w_lr_param {:?}, w_u {:?}", ctx(), w_e.shape, lr.shape, w_u.shape);
-    }
-    if [n_embed, n_inputs, n_hidden, n_outputs].contains(&0) {
-        bail!("{}: every size must be positive, found w_e {:?}, w_lr_param {:?}, w_u {:?}", ctx(), w_e.shape, lr.shape, w_u.shape);
-    }
-    // Older checkpoints may lack the bias; the model is then purely quadratic.
-    let bias = match file.tensors.get("bias") {
-        Some(b) if b.shape == [n_outputs] => b.values.clone(),
-        Some(b) => bail!("{}: bias must be [{n_outputs}], found {:?}", ctx(), b.shape),
-        None => vec![0.0; n_outputs],
+    let layout = Layout::detect(file, name)?;
+    let ctx = || format!("loading a bilinear layer ({layout:?} layout) from {name}");
+    let get = |t: &str| file.get(t).with_context(ctx);
+    let matrix = |t: &Tensor, what: &str| -> Result<Mat<f32>> {
+        let [rows, cols] = t.shape[..] else { bail!("{}: {what} must be 2-D, found {:?}", ctx(), t.shape) };
+        t.matrix(rows, cols)
     };
-    let half = n_hidden * n_embed;
-    Ok(Bilinear {
-        w_e: w_e.matrix(n_embed, n_inputs)?,
-        w_l: crate::linalg::from_row_major(&lr.values[..half], n_hidden, n_embed),
-        w_r: crate::linalg::from_row_major(&lr.values[half..], n_hidden, n_embed),
-        w_u: w_u.matrix(n_outputs, n_hidden)?,
-        bias,
-    })
+    // The left and right projections stacked along the rows.
+    let halves = |t: &Tensor, what: &str| -> Result<(Mat<f32>, Mat<f32>)> {
+        let (rows, cols) = match t.shape[..] {
+            [2, h, d] => (2 * h, d),
+            [r, d] if r % 2 == 0 => (r, d),
+            _ => bail!("{}: {what} must be [2, hidden, width] or [2·hidden, width], found {:?}", ctx(), t.shape),
+        };
+        let h = rows / 2;
+        Ok((linalg::from_row_major(&t.values[..h * cols], h, cols), linalg::from_row_major(&t.values[h * cols..], h, cols)))
+    };
+    let (w_e, (w_l, w_r), w_u, bias) = match layout {
+        Layout::Study => {
+            let w_e = file.tensors.get("w_e").map(|t| matrix(t, "w_e")).transpose()?;
+            let w_u = matrix(get("w_u")?, "w_u")?;
+            let bias = file.tensors.get("bias").map(|b| b.values.clone());
+            (w_e, halves(get("w_lr_param")?, "w_lr_param")?, w_u, bias)
+        }
+        Layout::Exercise => {
+            for extra in ["blocks.0.bias", "blocks.1.weight", "head.bias", "embed.bias"] {
+                if file.tensors.contains_key(extra) {
+                    bail!(Error::Invalid(format!(
+                        "{name} has `{extra}`: bilens reads single bilinear layers without biases, whose logits are exactly quadratic"
+                    )));
+                }
+            }
+            (
+                Some(matrix(get("embed.weight")?, "embed.weight")?),
+                halves(get("blocks.0.weight")?, "blocks.0.weight")?,
+                matrix(get("head.weight")?, "head.weight")?,
+                None,
+            )
+        }
+        Layout::Mlp => (None, halves(get("w.weight")?, "w.weight")?, matrix(get("p.weight")?, "p.weight")?, None),
+    };
+    let read = w_e.as_ref().map_or(w_l.ncols(), |e| e.nrows());
+    let outputs = w_u.nrows();
+    if w_l.ncols() != read || w_u.ncols() != w_l.nrows() {
+        bail!(
+            "{}: inconsistent shapes: embedding {:?}, projections {}×{}, output {}×{}",
+            ctx(),
+            w_e.as_ref().map(|e| (e.nrows(), e.ncols())),
+            w_l.nrows(),
+            w_l.ncols(),
+            w_u.nrows(),
+            w_u.ncols()
+        );
+    }
+    if [w_l.nrows(), w_l.ncols(), outputs].contains(&0) || w_e.as_ref().is_some_and(|e| e.ncols() == 0) {
+        bail!("{}: every size must be positive", ctx());
+    }
+    let bias = match bias {
+        Some(b) if b.len() == outputs => b,
+        Some(b) => bail!("{}: bias must have {outputs} entries, found {}", ctx(), b.len()),
+        // A layer without a bias is purely quadratic.
+        None => vec![0.0; outputs],
+    };
+    Ok(Bilinear { w_e, w_l, w_r, w_u, bias })
+}
+
+/// Rejects an exercise `config.json` (where present) that describes more than a single
+/// bilinear layer without residual connection or biases.
+fn check_exercise_config(path: &Path) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(()) };
+    let cfg: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let n_layer = cfg["n_layer"].as_u64().unwrap_or(1);
+    let residual = cfg["residual"].as_bool().unwrap_or(false);
+    let bias = cfg["bias"].as_bool().unwrap_or(false);
+    if n_layer != 1 || residual || bias {
+        bail!(Error::Invalid(format!(
+            "{} describes n_layer = {n_layer}, residual = {residual}, bias = {bias}: bilens reads a single bilinear layer without \
+             residual connection or biases (its logits are then exactly quadratic)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Saves `model` in bilens's (the study's) layout, PyTorch `state_dict` names and shapes
+/// (`w_e` [E,I] when it has an embedding, `w_lr_param` [2,H,E], `w_u` [O,H], `bias` [O]).
+pub fn save_model(model: &Bilinear, path: &Path, metadata: &BTreeMap<String, String>) -> Result<()> {
+    save_as(model, Layout::Study, path, metadata)
+}
+
+/// Saves `model` in `layout`; layouts without a bias or an embedding refuse models that have one.
+pub fn save_as(model: &Bilinear, layout: Layout, path: &Path, metadata: &BTreeMap<String, String>) -> Result<()> {
+    let c = model.config();
+    let mut lr = linalg::to_row_major(model.w_l.as_ref());
+    lr.extend(linalg::to_row_major(model.w_r.as_ref()));
+    let has_bias = model.bias.iter().any(|&b| b != 0.0);
+    let tensors = match layout {
+        Layout::Study => {
+            let mut t = Vec::new();
+            if let Some(e) = &model.w_e {
+                t.push(Named::matrix("w_e", e.as_ref()));
+            }
+            t.push(Named { name: "w_lr_param", shape: vec![2, c.n_hidden, c.n_read()], values: lr });
+            t.push(Named::matrix("w_u", model.w_u.as_ref()));
+            t.push(Named::vector("bias", &model.bias));
+            t
+        }
+        Layout::Exercise => {
+            let Some(e) = &model.w_e else { bail!(Error::Invalid("the exercise layout needs an embedding; this layer has none".into())) };
+            if has_bias {
+                bail!(Error::Invalid("the exercise layout has no output bias; this model's is not zero".into()));
+            }
+            vec![
+                Named::matrix("embed.weight", e.as_ref()),
+                Named { name: "blocks.0.weight", shape: vec![2 * c.n_hidden, c.n_read()], values: lr },
+                Named::matrix("head.weight", model.w_u.as_ref()),
+            ]
+        }
+        Layout::Mlp => {
+            if model.w_e.is_some() || has_bias {
+                bail!(Error::Invalid("the mlp layout has no embedding and no bias; this model has one".into()));
+            }
+            vec![
+                Named { name: "w.weight", shape: vec![2 * c.n_hidden, c.n_read()], values: lr },
+                Named::matrix("p.weight", model.w_u.as_ref()),
+            ]
+        }
+    };
+    crate::io::tensors::write(path, &tensors, metadata)
 }
 
 #[cfg(test)]
@@ -69,19 +223,22 @@ mod tests {
     use super::*;
     use crate::model::ModelConfig;
 
+    fn temp(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("bilens-model-io-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     #[test]
     fn round_trip_and_pytorch_layout() {
-        let dir = std::env::temp_dir().join(format!("bilens-model-io-{}", std::process::id()));
+        let dir = temp("study");
         let path = dir.join("m.safetensors");
-        let cfg = ModelConfig { n_inputs: 12, n_embed: 4, n_hidden: 6, n_outputs: 3 };
+        let cfg = ModelConfig { n_inputs: 12, n_embed: Some(4), n_hidden: 6, n_outputs: 3 };
         let mut m = Bilinear::init(cfg, &mut crate::linalg::rng(1));
         m.bias = vec![0.5, -1.0, 2.0];
         save_model(&m, &path, &BTreeMap::new()).unwrap();
-        let back = load_model(&path).unwrap();
-        assert_eq!(
-            (back.w_e, back.w_l, back.w_r, back.w_u, back.bias),
-            (m.w_e.clone(), m.w_l.clone(), m.w_r.clone(), m.w_u.clone(), m.bias.clone())
-        );
+        assert_eq!(load_model(&path).unwrap(), m);
         // The file holds exactly PyTorch's state_dict names and shapes, row-major.
         let f = TensorFile::read(&path).unwrap();
         let shapes: Vec<(&str, Vec<usize>)> =
@@ -92,7 +249,7 @@ mod tests {
         crate::io::tensors::write(
             &path,
             &[
-                Named::matrix("w_e", m.w_e.as_ref()),
+                Named::matrix("w_e", m.w_e.as_ref().unwrap().as_ref()),
                 Named { name: "w_lr_param", shape: vec![2, 6, 5], values: vec![0.0; 60] },
                 Named::matrix("w_u", m.w_u.as_ref()),
             ],
@@ -101,6 +258,34 @@ mod tests {
         .unwrap();
         let err = format!("{:#}", load_model(&path).unwrap_err());
         assert!(err.contains("m.safetensors") && err.contains("inconsistent"), "{err}");
-        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn every_layout_round_trips_and_gives_the_same_logits() {
+        let dir = temp("layouts");
+        let with_embedding =
+            Bilinear::init(ModelConfig { n_inputs: 10, n_embed: Some(4), n_hidden: 5, n_outputs: 3 }, &mut crate::linalg::rng(2));
+        let layer = Bilinear::init(ModelConfig { n_inputs: 7, n_embed: None, n_hidden: 5, n_outputs: 7 }, &mut crate::linalg::rng(3));
+        for (model, layouts) in [(&with_embedding, vec![Layout::Study, Layout::Exercise]), (&layer, vec![Layout::Study, Layout::Mlp])] {
+            for layout in layouts {
+                let path = dir.join(format!("{layout:?}.safetensors"));
+                save_as(model, layout, &path, &BTreeMap::new()).unwrap();
+                assert_eq!(layout_of(&path).unwrap(), layout);
+                assert_eq!(&load_model(&path).unwrap(), model, "{layout:?}");
+            }
+        }
+        // The exercise layout stacks left over right in one matrix.
+        let path = dir.join("Exercise.safetensors");
+        let f = TensorFile::read(&path).unwrap();
+        assert_eq!(f.get("blocks.0.weight").unwrap().shape, vec![10, 4]);
+        assert_eq!(f.get("blocks.0.weight").unwrap().values[5 * 4], with_embedding.w_r[(0, 0)]);
+        // What cannot be a quadratic form is refused, with the reason.
+        std::fs::write(dir.join("config.json"), r#"{"n_layer": 1, "residual": true, "bias": false}"#).unwrap();
+        assert!(load_model(&path).unwrap_err().to_string().contains("residual = true"));
+        assert!(save_as(&layer, Layout::Exercise, &path, &BTreeMap::new()).unwrap_err().to_string().contains("needs an embedding"));
+        let unknown = dir.join("unknown.safetensors");
+        crate::io::tensors::write(&unknown, &[Named::vector("fc.weight", &[1.0, 2.0])], &BTreeMap::new()).unwrap();
+        let err = load_model(&unknown).unwrap_err().to_string();
+        assert!(err.contains("fc.weight [2]") && err.contains("blocks.0.weight"), "{err}");
     }
 }

@@ -1,6 +1,6 @@
-//! The bilinear classifier `logits = W_u ((W_l h) ⊙ (W_r h)) + b`, `h = W_e x` (SPEC §3.1):
-//! its weights, forward pass, training by hand-derived backprop, and safetensors I/O with
-//! PyTorch's `state_dict` names.
+//! The bilinear layer `y = W_u ((W_l h) ⊙ (W_r h)) + b`, with `h = W_e x` for a classifier with
+//! an embedding (SPEC §3.1) or `h = x` for a bare layer: its weights, forward pass, training by
+//! hand-derived backprop, and safetensors I/O in the field's layouts.
 
 mod bilinear;
 mod io;
@@ -8,5 +8,5 @@ mod train;
 
 pub use bilinear::{Bilinear, ModelConfig};
 pub use bilinear::{accuracy, add_bias, argmax};
-pub use io::{load_model, parse_model, save_model};
+pub use io::{Layout, layout_of, load_model, parse_model, save_as, save_model};
 pub use train::{TrainConfig, TrainReport, train, train_shards};

@@ -222,7 +222,7 @@ mod tests {
                 .unwrap();
         crate::io::tensors::write(&run.join("factors.safetensors"), &named, &[("banks".to_string(), banks)].into()).unwrap();
         std::fs::write(dir.join("results.json"), r#"[{"run_id":"r__seed=0","preset":"r","seed":0,"overrides":""}]"#).unwrap();
-        let cfg = crate::model::ModelConfig { n_inputs: 784, n_embed: 8, n_hidden: 8, n_outputs: 10 };
+        let cfg = crate::model::ModelConfig { n_inputs: 784, n_embed: Some(8), n_hidden: 8, n_outputs: 10 };
         let mut model = crate::model::Bilinear::init(cfg, &mut rng);
         model.bias = (0..10).map(|c| c as f32 * 0.25 - 1.0).collect();
         crate::model::save_model(&model, &dir.join("base/model.safetensors"), &Default::default()).unwrap();

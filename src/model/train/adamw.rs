@@ -54,24 +54,24 @@ impl FlatAdamW {
 
 #[cfg(test)]
 mod tests {
-    use super::super::backprop::Layout;
+    use super::super::backprop::{Layout, Sizes};
     use super::*;
     use crate::linalg;
-    use crate::model::{Bilinear, ModelConfig};
+    use crate::model::Bilinear;
     use faer::Mat;
 
     #[test]
     fn flat_adamw_matches_the_optimiser_bit_for_bit() {
-        let cfg = ModelConfig { n_inputs: 300, n_embed: 3, n_hidden: 2, n_outputs: 2 };
-        let layout = Layout(cfg);
+        let sizes = Sizes { d: 300, e: 3, h: 2, o: 2 };
+        let layout = Layout(sizes);
         let mut rng = linalg::rng(5);
-        let mut model = Bilinear::init(cfg, &mut rng);
+        let mut model = Bilinear::init(sizes.config(), &mut rng);
         model.bias = vec![0.5, -0.25];
         let mut flat = layout.flatten(&model);
         let mut bias = Mat::from_fn(2, 1, |i, _| model.bias[i]);
         let optim = OptimConfig::adamw(0.01);
         let (mut reference, mut fused) = (optim.build(), FlatAdamW::new(optim, flat.len()));
-        let mut shards: Vec<Workspace> = (0..3).map(|_| Workspace::new(cfg, 1)).collect();
+        let mut shards: Vec<Workspace> = (0..3).map(|_| Workspace::new(sizes, 1)).collect();
         for step in 0..4 {
             for shard in &mut shards {
                 shard.grads = linalg::randn(&mut rng, layout.len(), 1, 1.0).col(0).iter().copied().collect();
@@ -79,7 +79,7 @@ mod tests {
             let mut sum = layout.unflatten(&shards[0].grads);
             for shard in &shards[1..] {
                 let g = layout.unflatten(&shard.grads);
-                sum.w_e += &g.w_e;
+                *sum.w_e.as_mut().unwrap() += g.w_e.as_ref().unwrap();
                 sum.w_l += &g.w_l;
                 sum.w_r += &g.w_r;
                 sum.w_u += &g.w_u;
@@ -87,8 +87,8 @@ mod tests {
             }
             let g_bias = Mat::from_fn(2, 1, |i, _| sum.bias[i]);
             reference.step(
-                &mut [&mut model.w_e, &mut model.w_l, &mut model.w_r, &mut model.w_u, &mut bias],
-                &[&sum.w_e, &sum.w_l, &sum.w_r, &sum.w_u, &g_bias],
+                &mut [model.w_e.as_mut().unwrap(), &mut model.w_l, &mut model.w_r, &mut model.w_u, &mut bias],
+                &[sum.w_e.as_ref().unwrap(), &sum.w_l, &sum.w_r, &sum.w_u, &g_bias],
                 1e-2,
             );
             fused.step(&mut flat, &shards, 1e-2);

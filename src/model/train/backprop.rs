@@ -12,16 +12,32 @@ use crate::data::Dataset;
 use crate::linalg;
 use crate::model::{Bilinear, ModelConfig};
 
+/// Layer sizes of the classifier being trained (it always has an embedding).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Sizes {
+    /// Inputs `d`, embedding `e`, hidden units `h`, outputs `o`.
+    pub(super) d: usize,
+    pub(super) e: usize,
+    pub(super) h: usize,
+    pub(super) o: usize,
+}
+
+impl Sizes {
+    pub(super) fn config(self) -> ModelConfig {
+        ModelConfig { n_inputs: self.d, n_embed: Some(self.e), n_hidden: self.h, n_outputs: self.o }
+    }
+}
+
 /// Where the weights lie in one flat vector (the gradients use the same layout): column-major
 /// `w_e` (e × d), `w_lr` (2h × e: the rows of `w_l`, then those of `w_r`, so that L and R come
 /// from one product), `w_u` (o × h), then the bias (o).
 #[derive(Clone, Copy)]
-pub(super) struct Layout(pub(super) ModelConfig);
+pub(super) struct Layout(pub(super) Sizes);
 
 impl Layout {
     pub(super) fn sizes(self) -> [usize; 4] {
-        let c = self.0;
-        [c.n_embed * c.n_inputs, 2 * c.n_hidden * c.n_embed, c.n_outputs * c.n_hidden, c.n_outputs]
+        let Sizes { d, e, h, o } = self.0;
+        [e * d, 2 * h * e, o * h, o]
     }
 
     pub(super) fn len(self) -> usize {
@@ -46,8 +62,8 @@ impl Layout {
     }
 
     pub(super) fn flatten(self, m: &Bilinear) -> Vec<f32> {
-        let mut flat = linalg::to_col_major(m.w_e.as_ref());
-        for j in 0..self.0.n_embed {
+        let mut flat = linalg::to_col_major(m.w_e.as_ref().expect("a trained classifier has an embedding").as_ref());
+        for j in 0..self.0.e {
             flat.extend(m.w_l.col(j).iter().chain(m.w_r.col(j).iter()));
         }
         flat.extend(linalg::to_col_major(m.w_u.as_ref()));
@@ -57,10 +73,10 @@ impl Layout {
     }
 
     pub(super) fn unflatten(self, flat: &[f32]) -> Bilinear {
-        let ModelConfig { n_inputs: d, n_embed: e, n_hidden: h, n_outputs: o } = self.0;
+        let Sizes { d, e, h, o } = self.0;
         let [w_e, w_lr, w_u, bias] = self.split(flat);
         Bilinear {
-            w_e: Mat::from_fn(e, d, |i, j| w_e[i + j * e]),
+            w_e: Some(Mat::from_fn(e, d, |i, j| w_e[i + j * e])),
             w_l: Mat::from_fn(h, e, |i, j| w_lr[i + j * 2 * h]),
             w_r: Mat::from_fn(h, e, |i, j| w_lr[h + i + j * 2 * h]),
             w_u: Mat::from_fn(o, h, |i, j| w_u[i + j * o]),
@@ -104,17 +120,17 @@ pub(super) struct Workspace {
 }
 
 impl Workspace {
-    pub(super) fn new(c: ModelConfig, rows: usize) -> Self {
+    pub(super) fn new(c: Sizes, rows: usize) -> Self {
         let zeros = |features: usize| vec![0.0f32; features * rows];
         Self {
             rows: 0,
-            x: zeros(c.n_inputs),
+            x: zeros(c.d),
             labels: vec![0; rows],
-            h: zeros(c.n_embed),
-            dh: zeros(c.n_embed),
-            lr: zeros(2 * c.n_hidden),
-            p: zeros(c.n_hidden),
-            z: zeros(c.n_outputs),
+            h: zeros(c.e),
+            dh: zeros(c.e),
+            lr: zeros(2 * c.h),
+            p: zeros(c.h),
+            z: zeros(c.o),
             grads: vec![0.0; Layout(c).len()],
             loss: 0.0,
         }
@@ -141,7 +157,7 @@ impl Workspace {
     /// One forward and backward pass over the shard: fills `grads` with the gradient of the
     /// whole batch's mean cross-entropy (`batch` images) and `loss` with the shard's share of it.
     pub(super) fn forward_backward(&mut self, layout: Layout, params: &[f32], batch: usize) {
-        let ModelConfig { n_inputs: d, n_embed: e, n_hidden: hd, n_outputs: o } = layout.0;
+        let Sizes { d, e, h: hd, o } = layout.0;
         let n = self.rows;
         let [w_e, w_lr, w_u, bias] = layout.split(params);
         let (w_e, w_lr, w_u) = (cm(w_e, e, d), cm(w_lr, 2 * hd, e), cm(w_u, o, hd));
@@ -243,22 +259,22 @@ mod tests {
 
     #[test]
     fn backprop_matches_finite_differences() {
-        let cfg = ModelConfig { n_inputs: 9, n_embed: 4, n_hidden: 6, n_outputs: 3 };
+        let sizes = Sizes { d: 9, e: 4, h: 6, o: 3 };
         let mut rng = linalg::rng(11);
-        let mut model = Bilinear::init(cfg, &mut rng);
+        let mut model = Bilinear::init(sizes.config(), &mut rng);
         model.bias = vec![0.0, 0.1, 0.2];
         let bias = Mat::from_fn(3, 1, |i, _| model.bias[i]);
         let x = linalg::randn(&mut rng, 5, 9, 1.0);
         let labels = [0u8, 2, 1, 1, 0];
-        let layout = Layout(cfg);
+        let layout = Layout(sizes);
         assert_eq!(layout.unflatten(&layout.flatten(&model)).w_r, model.w_r);
-        let mut ws = Workspace::new(cfg, 5);
+        let mut ws = Workspace::new(sizes, 5);
         ws.x.copy_from_slice(&linalg::to_row_major(x.as_ref()));
         ws.labels.copy_from_slice(&labels);
         ws.rows = 5;
         ws.forward_backward(layout, &layout.flatten(&model), 5);
         let weights = [
-            to_f64(model.w_e.as_ref()),
+            to_f64(model.w_e.as_ref().unwrap().as_ref()),
             to_f64(model.w_l.as_ref()),
             to_f64(model.w_r.as_ref()),
             to_f64(model.w_u.as_ref()),
@@ -268,7 +284,7 @@ mod tests {
         assert!((ws.loss - loss_f64(&weights, &x64, &labels)).abs() < 1e-5);
         let g = layout.unflatten(&ws.grads);
         let g_bias = Mat::from_fn(3, 1, |i, _| g.bias[i]);
-        for (k, grad) in [&g.w_e, &g.w_l, &g.w_r, &g.w_u, &g_bias].into_iter().enumerate() {
+        for (k, grad) in [g.w_e.as_ref().unwrap(), &g.w_l, &g.w_r, &g.w_u, &g_bias].into_iter().enumerate() {
             for j in 0..grad.ncols() {
                 for i in 0..grad.nrows() {
                     let eval = |d: f64| {

@@ -16,13 +16,13 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{Bilinear, ModelConfig};
+use super::Bilinear;
 use crate::data::Dataset;
 use crate::error::Error;
 use crate::linalg;
 use crate::optim::OptimConfig;
 use adamw::FlatAdamW;
-use backprop::{Layout, Workspace};
+use backprop::{Layout, Sizes, Workspace};
 use images::Images;
 
 /// How the base model is trained (SPEC §3.2); defaults are the reference study's.
@@ -123,8 +123,8 @@ fn train_sharded(
     cfg.validate(data)?;
     let start = Instant::now();
     let mut rng = linalg::rng(cfg.seed);
-    let layout = Layout(ModelConfig { n_inputs: data.n_pixels(), n_embed: cfg.n_embed, n_hidden: cfg.n_hidden, n_outputs: data.n_classes });
-    let mut params = layout.flatten(&Bilinear::init(layout.0, &mut rng));
+    let layout = Layout(Sizes { d: data.n_pixels(), e: cfg.n_embed, h: cfg.n_hidden, o: data.n_classes });
+    let mut params = layout.flatten(&Bilinear::init(layout.0.config(), &mut rng));
     let mut opt = FlatAdamW::new(OptimConfig::adamw(cfg.weight_decay), params.len());
     let mut workspaces: Vec<Workspace> =
         (0..shards).map(|_| Workspace::new(layout.0, cfg.batch_size.min(data.len()).div_ceil(shards))).collect();
