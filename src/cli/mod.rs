@@ -1,6 +1,7 @@
 //! The `bilens` command line: a thin layer over the library, one file per subcommand.
 
 mod bench;
+mod convert;
 mod decompose;
 mod eigen;
 mod eval;
@@ -31,6 +32,8 @@ enum Command {
     Train(train::Args),
     /// Evaluate a model: prints one JSON object (test_accuracy, tensor_norm, ...).
     Eval(eval::Args),
+    /// Rewrite a model file in another layout (study, exercise, mlp).
+    Convert(convert::Args),
     /// Eigendecomposition baseline: spectra, eigenvector grid, truncated eigen-models.
     Eigen(eigen::Args),
     /// Fit a decomposition preset to a model's interaction tensor and measure it.
@@ -77,6 +80,7 @@ fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Convert(a) => convert::run(a),
         Command::Eigen(a) => eigen::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Decompose(a) => decompose::run(a),
