@@ -11,7 +11,7 @@ use crate::analysis::eigen_baseline::DEFAULT_KS;
 use crate::data::DataSplit;
 use crate::decomp::{Context, ContextOptions};
 use crate::pipeline::base::{BaseSource, base_model};
-use crate::pipeline::eigen::write_eigen;
+use crate::pipeline::eigen::{EigenShape, write_eigen};
 use crate::pipeline::folder::{FolderLock, StudyFolder};
 use crate::pipeline::sweep::{Execution, RunSpec, execute};
 
@@ -76,7 +76,9 @@ pub fn run_study(data: &DataSplit, options: &StudyOptions, out: &std::path::Path
     let specs = options.plan.specs();
     let base = base_model(&options.base, data, &folder.base(), options.fresh, log)?;
     log("eigen baseline");
-    write_eigen(&base.model, &base.path, &base.sha256, Some(data), &folder.eigen(), 4, &DEFAULT_KS, options.fresh)?;
+    let shape = EigenShape { show: 4, ks: DEFAULT_KS.to_vec(), max_outputs: 64 };
+    let inputs = serde_json::json!({ "model": base.path, "model_sha256": base.sha256 });
+    write_eigen(&base.model, &base.sha256, inputs, Some(data), &folder.eigen(), &shape, options.fresh)?;
     let ctx = Context::new(base.model.clone(), Some(data), &options.context)?;
     log(&format!("{} decompositions", specs.len()));
     let x = Execution { ctx: &ctx, base: &base, data, folder: &folder, fresh: options.fresh, log };

@@ -34,31 +34,50 @@ pub struct EigenBaseline {
     pub figures: Vec<(&'static str, Figure)>,
 }
 
-/// The eigen baseline of `model`: truncations to each `k` of `ks` (accuracy on `test` when
-/// given) and figures showing `show` eigenvectors of each sign per class.
-pub fn eigen_baseline(model: &Bilinear, test: Option<&Dataset>, image: Option<ImageShape>, show: usize, ks: &[usize]) -> EigenBaseline {
+/// The most rank-one terms a truncation may hold (a layer with a thousand outputs truncates
+/// only to small `k`).
+const MAX_TRUNCATION_TERMS: usize = 4096;
+
+/// The eigen baseline of `model`: the spectra of at most `max_outputs` outputs (those with the
+/// largest norms), and, when every output is decomposed, truncations to each `k` of `ks`
+/// (accuracy on `test` when it has labels) and figures showing `show` eigenvectors of each
+/// sign per output.
+pub fn eigen_baseline(
+    model: &Bilinear,
+    test: Option<&Dataset>,
+    image: Option<ImageShape>,
+    show: usize,
+    ks: &[usize],
+    max_outputs: usize,
+) -> EigenBaseline {
     let inter = Interaction::new(model);
-    let embedding = Eigen::embedding(&inter);
-    let pixel = Eigen::pixel(&inter);
+    let norms = inter.output_norms_sq();
+    let mut outputs: Vec<usize> = (0..norms.len()).collect();
+    outputs.sort_by(|&a, &b| norms[b].total_cmp(&norms[a]));
+    outputs.truncate(max_outputs.max(1));
+    outputs.sort_unstable();
+    let all = outputs.len() == norms.len();
+    let embedding = Eigen::of_outputs(&inter, Basis::Embedding, &outputs);
+    let pixel = Eigen::of_outputs(&inter, Basis::Pixel, &outputs);
     let mut rows = Vec::new();
-    for eig in [&embedding, &pixel] {
-        for &k in ks {
+    for eig in [&embedding, &pixel].into_iter().filter(|_| all) {
+        for &k in ks.iter().filter(|&&k| k * outputs.len() <= MAX_TRUNCATION_TERMS) {
             let t = eig.truncated(k);
             rows.push(TruncationRow {
                 basis: eig.basis,
                 k,
                 components: t.rank(),
                 tensor_cosine: inter.cosine(&t),
-                test_accuracy: test.map(|d| cp_accuracy(&t, None, d)),
-                test_accuracy_with_bias: test.map(|d| cp_accuracy(&t, Some(&model.bias), d)),
+                test_accuracy: test.and_then(|d| cp_accuracy(&t, None, d)),
+                test_accuracy_with_bias: test.and_then(|d| cp_accuracy(&t, Some(&model.bias), d)),
             });
         }
     }
-    let mut figures = vec![
-        ("eigenspectrum.png", Figure::Lines(spectrum_chart(&embedding))),
-        ("truncation_cosine.png", Figure::Lines(truncation_chart(&rows, |r| Some(r.tensor_cosine), "tensor cosine"))),
-    ];
-    if test.is_some() {
+    let mut figures = vec![("eigenspectrum.png", Figure::Lines(spectrum_chart(&embedding)))];
+    if !rows.is_empty() {
+        figures.push(("truncation_cosine.png", Figure::Lines(truncation_chart(&rows, |r| Some(r.tensor_cosine), "tensor cosine"))));
+    }
+    if rows.iter().any(|r| r.test_accuracy_with_bias.is_some()) {
         figures.push((
             "truncation_accuracy.png",
             Figure::Lines(truncation_chart(&rows, |r| r.test_accuracy_with_bias, "test accuracy (with bias)")),
@@ -71,7 +90,11 @@ pub fn eigen_baseline(model: &Bilinear, test: Option<&Dataset>, image: Option<Im
     let extremes = |eig: &Eigen, pick: fn(&[f64]) -> f64| eig.values.iter().map(|v| pick(v)).collect::<Vec<_>>();
     let metrics = json!({
         "tensor_norm": inter.norm(),
-        "test_accuracy": test.map(|d| model.accuracy(d)),
+        "space": inter.space(),
+        "storage": inter.storage(),
+        "output_norms": norms.iter().map(|n| n.sqrt()).collect::<Vec<f64>>(),
+        "outputs_decomposed": outputs,
+        "test_accuracy": test.and_then(|d| model.accuracy(d)),
         "embedding_largest_eigenvalue": extremes(&embedding, |v| v[v.len() - 1]),
         "embedding_smallest_eigenvalue": extremes(&embedding, |v| v[0]),
         "pixel_largest_eigenvalue": extremes(&pixel, |v| v[v.len() - 1]),
@@ -81,8 +104,8 @@ pub fn eigen_baseline(model: &Bilinear, test: Option<&Dataset>, image: Option<Im
     EigenBaseline { rows, metrics, figures }
 }
 
-/// Test accuracy of the quadratic model `xᵀ T_c x` (+ `bias` when given).
-fn cp_accuracy(t: &CpTensor, bias: Option<&[f32]>, test: &Dataset) -> f64 {
+/// Test accuracy of the quadratic model `xᵀ T_c x` (+ `bias` when given); `None` without labels.
+fn cp_accuracy(t: &CpTensor, bias: Option<&[f32]>, test: &Dataset) -> Option<f64> {
     accuracy(test, |x| {
         let mut z = t.logits(x);
         if let Some(b) = bias {
@@ -92,7 +115,7 @@ fn cp_accuracy(t: &CpTensor, bias: Option<&[f32]>, test: &Dataset) -> f64 {
     })
 }
 
-/// Rows are classes; columns the `show` most positive then the `show` most negative
+/// Rows are outputs; columns the `show` most positive then the `show` most negative
 /// eigenvectors, each titled with its eigenvalue.
 fn eigenvector_grid(eig: &Eigen, shape: ImageShape, show: usize) -> Grid {
     let mut rows = Vec::new();
@@ -108,9 +131,9 @@ fn eigenvector_grid(eig: &Eigen, shape: ImageShape, show: usize) -> Grid {
         Basis::Pixel => "unit pixel-space eigenvectors",
     };
     Grid {
-        title: format!("Top positive and negative eigenvectors per digit ({basis})"),
+        title: format!("Top positive and negative eigenvectors per output ({basis})"),
         column_titles: (1..=show).map(|i| format!("+{i}")).chain((1..=show).map(|i| format!("−{i}"))).collect(),
-        row_labels: (0..eig.values.len()).map(|c| format!("digit {c}")).collect(),
+        row_labels: eig.outputs.iter().map(|c| format!("output {c}")).collect(),
         rows,
         cell_titles: titles,
         image_side: (shape.height, shape.width),
@@ -120,16 +143,18 @@ fn eigenvector_grid(eig: &Eigen, shape: ImageShape, show: usize) -> Grid {
     }
 }
 
+/// The spectra of the first ten outputs decomposed.
 fn spectrum_chart(eig: &Eigen) -> LineChart {
     LineChart {
-        title: "Eigenvalue spectrum per digit (embedding space, sorted)".to_string(),
+        title: "Eigenvalue spectrum per output (sorted)".to_string(),
         x_label: "eigenvalue index".to_string(),
         y_label: "eigenvalue λ".to_string(),
         series: eig
             .values
             .iter()
-            .enumerate()
-            .map(|(c, v)| Series { name: format!("digit {c}"), points: v.iter().enumerate().map(|(i, &l)| (i as f64, l)).collect() })
+            .zip(&eig.outputs)
+            .take(10)
+            .map(|(v, c)| Series { name: format!("output {c}"), points: v.iter().enumerate().map(|(i, &l)| (i as f64, l)).collect() })
             .collect(),
         log_x: false,
         log_y: false,

@@ -19,7 +19,7 @@ pub fn contributions(c: &Components, x: &[f32]) -> faer::Mat<f32> {
 pub fn explanations(
     shown: &Components,
     rest: impl Fn(&[f32]) -> Vec<f32>,
-    images: &[(&[f32], u8)],
+    images: &[(&[f32], Option<u8>)],
     shape: ImageShape,
     top_classes: usize,
     m: usize,
@@ -38,7 +38,7 @@ pub fn explanations(
             order.sort_by(|&a, &b| contrib[(class, b)].total_cmp(&contrib[(class, a)]));
             let picks: Vec<usize> = order.iter().take(m).chain(order.iter().rev().take(m)).copied().collect();
             let mut row = vec![Cell::Digit(x.to_vec())];
-            let mut t = vec![format!("label {label}")];
+            let mut t = vec![label.map_or(String::new(), |l| format!("label {l}"))];
             for &r in &picks {
                 // Show the pattern this image actually matches more strongly.
                 let c = &shown.items[r];

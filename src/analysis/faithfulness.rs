@@ -18,7 +18,8 @@ pub struct Point {
     /// `keep` (the k strongest displayed components alone), `drop` (everything else,
     /// residual included), or `eigen` (the k globally largest-|λ| pixel eigenpairs).
     pub mode: &'static str,
-    pub test_accuracy: f64,
+    /// `None` without labelled test images.
+    pub test_accuracy: Option<f64>,
     pub tensor_cosine: f64,
 }
 
@@ -45,7 +46,7 @@ pub fn curves(inter: &Interaction, eigen: &Eigen, shown: &Components, rest: Opti
             (false, None) => Some(shown.tensor(&kept)),
             (false, Some(r)) => Some(shown.tensor(&kept).concat(r)),
         };
-        let (a, c) = dropped.map_or((f64::NAN, 0.0), |t| (acc(&t), inter.cosine(&t)));
+        let (a, c) = dropped.map_or((None, 0.0), |t| (acc(&t), inter.cosine(&t)));
         out.push(Point { k, mode: "drop", test_accuracy: a, tensor_cosine: c });
         let e = eigen.top_overall(k);
         out.push(Point { k, mode: "eigen", test_accuracy: acc(&e), tensor_cosine: inter.cosine(&e) });
@@ -54,7 +55,7 @@ pub fn curves(inter: &Interaction, eigen: &Eigen, shown: &Components, rest: Opti
 }
 
 /// The curves as a chart of `value` (accuracy or cosine) against k.
-pub fn chart(points: &[Point], value: fn(&Point) -> f64, y_label: &str, title: &str) -> LineChart {
+pub fn chart(points: &[Point], value: fn(&Point) -> Option<f64>, y_label: &str, title: &str) -> LineChart {
     let series = ["keep", "drop", "eigen"]
         .into_iter()
         .map(|mode| Series {
@@ -63,7 +64,7 @@ pub fn chart(points: &[Point], value: fn(&Point) -> f64, y_label: &str, title: &
                 "drop" => "drop the k strongest".to_string(),
                 _ => "eigen baseline, k components".to_string(),
             },
-            points: points.iter().filter(|p| p.mode == mode).map(|p| (p.k as f64, value(p))).collect(),
+            points: points.iter().filter(|p| p.mode == mode).filter_map(|p| Some((p.k as f64, value(p)?))).collect(),
         })
         .collect();
     LineChart {

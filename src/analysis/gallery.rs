@@ -5,6 +5,7 @@
 use crate::data::Dataset;
 use crate::decomp::Components;
 use crate::figures::{Cell, Grid, Scale};
+use crate::image::ImageShape;
 
 /// Indices of the `n` images with the largest and the `n` with the most negative activation
 /// of component `r` (`act_r(x)`, before the head).
@@ -19,7 +20,7 @@ pub fn top_images(acts: &faer::Mat<f32>, r: usize, n: usize) -> (Vec<usize>, Vec
 /// The gallery of the `k` strongest components: plus and minus patterns, then the `n` test
 /// images with the highest activation and the `n` with the lowest, each titled with its
 /// label and activation.
-pub fn gallery(c: &Components, test: &Dataset, k: usize, n: usize) -> Grid {
+pub fn gallery(c: &Components, test: &Dataset, shape: ImageShape, k: usize, n: usize) -> Grid {
     let k = k.min(c.len());
     let acts = c.activations(test.x());
     let mut rows = Vec::new();
@@ -34,7 +35,10 @@ pub fn gallery(c: &Components, test: &Dataset, k: usize, n: usize) -> Grid {
         let mut t = vec![String::new(), String::new()];
         for &i in pos.iter().chain(&neg) {
             row.push(Cell::Digit(test.image(i).to_vec()));
-            t.push(format!("{} · {:+.2}", test.labels[i], acts[(i, r)]));
+            t.push(match test.label(i) {
+                Some(label) => format!("{label} · {:+.2}", acts[(i, r)]),
+                None => format!("{:+.2}", acts[(i, r)]),
+            });
         }
         rows.push(row);
         titles.push(t);
@@ -45,7 +49,7 @@ pub fn gallery(c: &Components, test: &Dataset, k: usize, n: usize) -> Grid {
         row_labels: labels,
         rows,
         cell_titles: titles,
-        image_side: (test.shape.height, test.shape.width),
+        image_side: (shape.height, shape.width),
         caption: "Rows: the strongest components (strength order, class and sign of the head). Image titles: true label · activation (a·x)(b·x) before the head; \
                   a high activation pushes the head's class up if the head weight is positive. Patterns: red positive, blue negative, one scale per row."
             .to_string(),

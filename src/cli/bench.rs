@@ -77,8 +77,8 @@ fn bench_decompose(args: &DecomposeArgs) -> Result<Value> {
     sets.push(format!("steps={}", args.steps));
     let recipe = super::decompose::recipe(&args.choice.preset, None, &sets)?;
     anyhow::ensure!(recipe.stages == 1, "bench times single-stage presets");
-    let data = super::load_data(&args.inputs.data)?;
-    let ctx = Context::new(crate::model::load_model(&args.inputs.model)?, Some(&data), &ContextOptions::default())?;
+    let super::Loaded { model, data, .. } = args.inputs.load()?;
+    let ctx = Context::new(model, data.as_ref(), &ContextOptions::default())?;
     let fit_data = ctx.fit_data(&recipe, 1, None)?;
     let mut runs = Vec::new();
     for seed in 0..args.repeats as u64 {

@@ -4,8 +4,6 @@ use anyhow::{Context as _, Result};
 use serde_json::json;
 
 use crate::decomp::{Context, ContextOptions, Recipe, presets};
-use crate::io::file_sha256;
-use crate::model::load_model;
 use crate::pipeline::folder::{FolderLock, check_kind};
 use crate::pipeline::record::{DataRecord, RunClock};
 use crate::pipeline::run::{RunFacts, decompose, run_identity, write_run};
@@ -39,14 +37,16 @@ pub fn recipe(preset: &str, config: Option<&Path>, sets: &[String]) -> Result<Re
 pub fn run(args: Args) -> Result<()> {
     let clock = RunClock::start("decompose");
     let recipe = recipe(&args.choice.preset, args.config.as_deref(), &args.choice.sets)?;
-    let data = super::load_data(&args.inputs.data)?;
+    let super::Loaded { model, data, model_sha256, record } = args.inputs.load()?;
     let options = ContextOptions::default();
-    let ctx = Context::new(load_model(&args.inputs.model)?, Some(&data), &options)?;
+    let ctx = Context::new(model, data.as_ref(), &options)?;
+    for note in ctx.notes() {
+        eprintln!("note: {note}");
+    }
     recipe.validate(&ctx.limits())?;
     let _lock = FolderLock::acquire(&args.out)?;
     check_kind(&args.out, "decompose")?;
-    let model_sha256 = file_sha256(&args.inputs.model)?;
-    let identity = run_identity(&model_sha256, Some(&data.checksum), &options, &recipe, args.seed);
+    let identity = run_identity(&model_sha256, data.as_ref().map(|d| d.checksum.as_str()), &options, &recipe, args.seed);
     let total = (recipe.steps * recipe.stages) as u64;
     let bar = super::progress(total, "{prefix} {bar:30} {pos}/{len} steps {msg}");
     bar.set_prefix(args.choice.preset.clone());
@@ -55,8 +55,11 @@ pub fn run(args: Args) -> Result<()> {
         bar.set_message(format!("loss {:.4} cosine {:.4}", s.loss, s.tensor_cosine));
     })?;
     bar.finish_and_clear();
-    let inputs = json!({ "model": args.inputs.model, "model_sha256": model_sha256, "preset": args.choice.preset, "overrides": args.choice.sets, "config_file": args.config });
-    let facts = RunFacts { clock: &clock, identity: &identity, seed: args.seed, data: Some(DataRecord::of(&data)), inputs };
+    let mut inputs = record;
+    inputs["preset"] = json!(args.choice.preset);
+    inputs["overrides"] = json!(args.choice.sets);
+    inputs["config_file"] = json!(args.config);
+    let facts = RunFacts { clock: &clock, identity: &identity, seed: args.seed, data: data.as_ref().map(DataRecord::of), inputs };
     write_run(&args.out, &args.choice.preset, &ctx, &recipe, &outcome, facts)?;
     let m = &outcome.metrics;
     let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));

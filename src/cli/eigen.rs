@@ -2,9 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::io::file_sha256;
-use crate::model::load_model;
-use crate::pipeline::eigen::write_eigen;
+use crate::pipeline::eigen::{EigenShape, write_eigen};
 use crate::pipeline::folder::{FolderLock, check_kind};
 
 #[derive(clap::Args)]
@@ -20,24 +18,17 @@ pub struct Args {
     /// Eigenvectors kept per class in the truncated models.
     #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,6,8,12,16,24,32,48,64,96")]
     ks: Vec<usize>,
+    /// Outputs decomposed (those with the largest norms); truncations need all of them.
+    #[arg(long, default_value_t = 64)]
+    max_outputs: usize,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let model = load_model(&args.inputs.model)?;
-    let data = super::load_data(&args.inputs.data)?;
-    if model.config().n_inputs != data.test.n_pixels() {
-        return Err(crate::error::Error::Invalid(format!(
-            "the model takes {} inputs but the images have {} pixels ({})",
-            model.config().n_inputs,
-            data.test.n_pixels(),
-            data.test.shape
-        ))
-        .into());
-    }
+    let super::Loaded { model, data, model_sha256, record } = args.inputs.load()?;
     let _lock = FolderLock::acquire(&args.out)?;
     check_kind(&args.out, "eigen")?;
-    let sha = file_sha256(&args.inputs.model)?;
-    write_eigen(&model, &args.inputs.model, &sha, Some(&data), &args.out, args.show, &args.ks, true)?;
+    let shape = EigenShape { show: args.show, ks: args.ks, max_outputs: args.max_outputs };
+    write_eigen(&model, &model_sha256, record, data.as_ref(), &args.out, &shape, true)?;
     println!("eigen baseline of {} written to {}", args.inputs.model.display(), args.out.display());
     Ok(())
 }

@@ -1,9 +1,7 @@
 use anyhow::Result;
 use serde_json::json;
 
-use crate::error::Error;
 use crate::interaction::Interaction;
-use crate::model::load_model;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -11,30 +9,29 @@ pub struct Args {
     inputs: super::ModelAndData,
 }
 
+/// Prints what the weights say (tensor norm, space and storage of the interaction, output
+/// norms) and, with labelled data of as many classes as outputs, the test accuracy.
 pub fn run(args: Args) -> Result<()> {
-    let model = load_model(&args.inputs.model)?;
-    let data = super::load_data(&args.inputs.data)?;
+    let super::Loaded { model, data, record, .. } = args.inputs.load()?;
     let cfg = model.config();
-    if cfg.n_inputs != data.test.n_pixels() {
-        return Err(
-            Error::Invalid(format!("the model takes {} inputs but the images have {} pixels", cfg.n_inputs, data.test.n_pixels())).into()
-        );
+    if data.as_ref().is_some_and(|d| d.test.is_empty()) {
+        return Err(crate::error::Error::Invalid("the test set is empty: there is nothing to evaluate".into()).into());
     }
-    if cfg.n_outputs != data.test.n_classes {
-        return Err(Error::Invalid(format!("the model has {} outputs but the data {} classes", cfg.n_outputs, data.test.n_classes)).into());
+    if let Some(d) = data.as_ref().filter(|d| d.test.labels.is_some() && d.test.n_classes != cfg.n_outputs) {
+        eprintln!("note: no accuracy: the model has {} outputs, the data {} classes", cfg.n_outputs, d.test.n_classes);
     }
-    if data.test.is_empty() {
-        return Err(Error::Invalid("the test set is empty: there is nothing to evaluate".into()).into());
-    }
+    let test = data.as_ref().map(|d| &d.test).filter(|t| t.n_classes == cfg.n_outputs);
     let inter = Interaction::new(&model);
-    let out = json!({
-        "test_accuracy": model.accuracy(&data.test),
+    let mut out = json!({
+        "test_accuracy": test.and_then(|t| model.accuracy(t)),
         "tensor_norm": inter.norm(),
-        "model": args.inputs.model,
-        "model_sha256": crate::io::file_sha256(&args.inputs.model)?,
+        "space": inter.space(),
+        "storage": inter.storage(),
+        "output_norms": inter.output_norms_sq().iter().map(|n| n.sqrt()).collect::<Vec<f64>>(),
         "model_config": cfg,
-        "data": crate::pipeline::record::DataRecord::of(&data),
+        "data": data.as_ref().map(crate::pipeline::record::DataRecord::of),
     });
+    out["inputs"] = record;
     println!("{}", serde_json::to_string(&out)?);
     Ok(())
 }

@@ -91,15 +91,91 @@ fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
-/// The inputs most commands share: a model file and a data folder.
+/// The inputs most commands share: a model file and, optionally, its data.
 #[derive(clap::Args)]
 struct ModelAndData {
-    /// A bilinear model in safetensors (bilens or PyTorch state_dict names).
+    /// A bilinear layer in safetensors: the study's, the exercise's or an MLP's tensor names.
     #[arg(long)]
     model: PathBuf,
-    /// Folder of MNIST-format IDX files (default: the embedded digits).
-    #[arg(long)]
+    /// Inputs to measure on: a folder of IDX files, or a `.npy`/`.safetensors` array of shape
+    /// [n, inputs] (default: the embedded digits, when the model reads 784 inputs).
+    #[arg(long, conflicts_with = "no_data")]
     data: Option<PathBuf>,
+    /// Work from the weights alone: no accuracy and no data-aware metrics.
+    #[arg(long)]
+    no_data: bool,
+    /// Read the layer through these output directions: a `[k, outputs]` array (`.npy`, or the
+    /// `.safetensors` tensor `directions`), so a wide layer's chosen outputs are studied.
+    #[arg(long)]
+    directions: Option<PathBuf>,
+}
+
+/// A model as the commands read it, with its data and what identifies it.
+struct Loaded {
+    model: crate::model::Bilinear,
+    data: Option<crate::data::DataSplit>,
+    /// SHA-256 of the model file, combined with the directions' when there are any.
+    model_sha256: String,
+    /// The files read, for `run.json`.
+    record: serde_json::Value,
+}
+
+impl ModelAndData {
+    /// The model (read through `--directions` when given) and its data: `--data`, or the
+    /// embedded digits when the model reads as many inputs as they have, or none (`--no-data`,
+    /// or a model of another input size, with a note). Explicit data of the wrong size is an
+    /// error.
+    fn load(&self) -> anyhow::Result<Loaded> {
+        let mut model = crate::model::load_model(&self.model)?;
+        let mut model_sha256 = crate::io::file_sha256(&self.model)?;
+        let mut record = serde_json::json!({ "model": self.model, "model_sha256": model_sha256 });
+        if let Some(path) = &self.directions {
+            let array = crate::io::arrays::read_array(path, "directions")?;
+            let outputs = model.config().n_outputs;
+            let k = match array.shape[..] {
+                [k, o] if o == outputs && (1..=outputs).contains(&k) => k,
+                _ => {
+                    return Err(crate::error::Error::Invalid(format!(
+                        "{}: directions must be [k, {outputs}] with k in 1..={outputs} (the model has {outputs} outputs), found {:?}",
+                        path.display(),
+                        array.shape
+                    ))
+                    .into());
+                }
+            };
+            model = model.project_outputs(faer::MatRef::from_row_major_slice(&array.values, k, outputs));
+            model_sha256 = crate::io::sha256_hex(format!("{model_sha256}:{}", array.sha256).as_bytes());
+            record["directions"] = serde_json::json!({ "file": path, "sha256": array.sha256, "shape": array.shape });
+        }
+        let n_inputs = model.config().n_inputs;
+        let data = match (&self.data, self.no_data) {
+            (_, true) => None,
+            (Some(path), false) => {
+                let data = crate::data::load(Some(path))?;
+                if data.test.n_inputs != n_inputs {
+                    return Err(crate::error::Error::Invalid(format!(
+                        "the model takes {n_inputs} inputs but the data has {} per example ({})",
+                        data.test.n_inputs, data.source
+                    ))
+                    .into());
+                }
+                Some(data)
+            }
+            (None, false) => {
+                let data = crate::data::embedded();
+                if data.test.n_inputs == n_inputs {
+                    Some(data)
+                } else {
+                    eprintln!(
+                        "note: the model reads {n_inputs} inputs, the embedded digits {}: working from the weights alone (give --data for accuracy and data-aware metrics)",
+                        data.test.n_inputs
+                    );
+                    None
+                }
+            }
+        };
+        Ok(Loaded { model, data, model_sha256, record })
+    }
 }
 
 /// A preset and its `--set` overrides (decompose, bench).
@@ -115,7 +191,7 @@ struct PresetChoice {
 
 /// Loads `--data DIR`, or the embedded default set when no folder is given.
 fn load_data(dir: &Option<PathBuf>) -> anyhow::Result<crate::data::DataSplit> {
-    Ok(crate::data::load(dir.as_deref())?)
+    crate::data::load(dir.as_deref())
 }
 
 /// A progress bar on stderr; indicatif hides it when stderr is not a terminal.

@@ -69,7 +69,7 @@ pub fn run(args: Args) -> Result<()> {
     let _lock = FolderLock::acquire(&args.out)?;
     check_kind(&args.out, "train")?;
     let model = train_command(&cfg, &data, &args.out)?;
-    let accuracy = if data.test.is_empty() { "no test images".to_string() } else { format!("{:.4}", model.accuracy(&data.test)) };
+    let accuracy = model.accuracy(&data.test).map_or("– (no labelled test images)".to_string(), |a| format!("{a:.4}"));
     println!("test accuracy {accuracy} after {} epochs; model in {}", cfg.epochs, args.out.join("model.safetensors").display());
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! `FashionMNIST/raw/`), and similar sets. With no folder, [`embedded`] serves 10,000 real digits
 //! compiled into the binary, so the tool runs with no download.
 
+pub mod arrays;
 pub mod idx;
 
 use std::path::{Path, PathBuf};
@@ -61,20 +62,28 @@ pub enum DataError {
     CountMismatch { images: PathBuf, labels: PathBuf, n_images: usize, n_labels: usize },
     #[error("{} declares {dims:?} entries, more than the {max} bytes bilens reads from one IDX file", .file.display())]
     TooLarge { file: PathBuf, dims: Vec<u64>, max: u64 },
+    #[error("{}: {message}", .file.display())]
+    Array { file: PathBuf, message: String },
     #[error("{} holds {}×{} images but {} holds {}×{} images; train and test must match", .train.display(), .train_shape.0, .train_shape.1, .test.display(), .test_shape.0, .test_shape.1)]
     ShapeMismatch { train: PathBuf, test: PathBuf, train_shape: (usize, usize), test_shape: (usize, usize) },
 }
 
-/// One set of images and labels; pixels are row-major `n × shape.pixels()`, scaled to [0, 1]
-/// (u8/255), no normalisation, so weights read directly as pixel patterns.
+/// One set of inputs (images, or any vectors) with their labels when there are any. Inputs are
+/// row-major `n × n_inputs`; image pixels are scaled to [0, 1] (u8/255), not normalised, so
+/// weights read directly as pixel patterns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     pub pixels: Vec<f32>,
-    pub labels: Vec<u8>,
-    /// The images' height and width, from the IDX header.
-    pub shape: ImageShape,
+    /// One label per example; `None` for input vectors without labels (distillation and
+    /// agreement with the model need none; training and accuracies do).
+    pub labels: Option<Vec<u8>>,
+    /// The inputs' height and width when they are images (from the IDX header or the array's
+    /// shape); image priors and figures need it.
+    pub shape: Option<ImageShape>,
+    /// Inputs per example: the input size of a model.
+    pub n_inputs: usize,
     /// Classes of the data set (labels are below it): one more than the largest label of the
-    /// train and test files together.
+    /// train and test files together (0 without labels).
     pub n_classes: usize,
 }
 
@@ -83,42 +92,48 @@ impl Dataset {
     fn from_idx(images: idx::IdxImages<'_>, labels: &[u8]) -> Dataset {
         Dataset {
             pixels: images.pixels.iter().map(|&p| p as f32 / 255.0).collect(),
-            labels: labels.to_vec(),
-            shape: ImageShape::new(images.rows, images.cols),
+            labels: Some(labels.to_vec()),
+            shape: Some(ImageShape::new(images.rows, images.cols)),
+            n_inputs: images.rows * images.cols,
             n_classes: classes_of(labels),
         }
     }
 
+    /// `n` unlabelled input vectors of `n_inputs` values (row-major), images of `shape` if given.
+    pub fn vectors(pixels: Vec<f32>, n_inputs: usize, shape: Option<ImageShape>) -> Dataset {
+        Dataset { pixels, labels: None, shape, n_inputs, n_classes: 0 }
+    }
+
     /// Number of examples.
     pub fn len(&self) -> usize {
-        self.labels.len()
+        self.pixels.len() / self.n_inputs.max(1)
     }
 
     /// Whether the set has no examples.
     pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
+        self.pixels.is_empty()
     }
 
-    /// Pixels per image: the input dimension of a model.
-    pub fn n_pixels(&self) -> usize {
-        self.shape.pixels()
-    }
-
-    /// The images as an n × n_pixels matrix, without copying, for batched products.
+    /// The inputs as an n × n_inputs matrix, without copying, for batched products.
     pub fn x(&self) -> MatRef<'_, f32> {
-        crate::linalg::row_major(&self.pixels, self.len(), self.n_pixels())
+        crate::linalg::row_major(&self.pixels, self.len(), self.n_inputs)
     }
 
-    /// Image `i`, row-major; panics when `i >= len()`.
+    /// Example `i`, row-major; panics when `i >= len()`.
     pub fn image(&self, i: usize) -> &[f32] {
-        let d = self.n_pixels();
+        let d = self.n_inputs;
         &self.pixels[i * d..(i + 1) * d]
     }
 
-    /// Examples per class, for checking balance and reporting.
+    /// The label of example `i`, if the set has labels.
+    pub fn label(&self, i: usize) -> Option<u8> {
+        self.labels.as_ref().map(|l| l[i])
+    }
+
+    /// Examples per class, for checking balance and reporting (empty without labels).
     pub fn class_counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.n_classes];
-        for &l in &self.labels {
+        for &l in self.labels.iter().flatten() {
             counts[l as usize] += 1;
         }
         counts
@@ -126,11 +141,12 @@ impl Dataset {
 
     /// The examples at `indices`, in that order (repeats allowed); panics on an index out of range.
     pub fn subset(&self, indices: &[usize]) -> Dataset {
-        let mut pixels = Vec::with_capacity(indices.len() * self.n_pixels());
+        let mut pixels = Vec::with_capacity(indices.len() * self.n_inputs);
         for &i in indices {
             pixels.extend_from_slice(self.image(i));
         }
-        Dataset { pixels, labels: indices.iter().map(|&i| self.labels[i]).collect(), shape: self.shape, n_classes: self.n_classes }
+        let labels = self.labels.as_ref().map(|l| indices.iter().map(|&i| l[i]).collect());
+        Dataset { pixels, labels, ..*self }
     }
 
     /// Deterministic split of this set into (rest, held_out) with `held_out` drawn by a seeded
@@ -177,11 +193,12 @@ pub fn load_dir(dir: &Path) -> Result<DataSplit, DataError> {
     let mut train = parse_pair(&contents[0], &paths[0], &contents[1], &paths[1])?;
     let mut test = parse_pair(&contents[2], &paths[2], &contents[3], &paths[3])?;
     if train.shape != test.shape {
+        let hw = |s: Option<ImageShape>| s.map_or((0, 0), |s| (s.height, s.width));
         return Err(DataError::ShapeMismatch {
             train: paths[0].clone(),
             test: paths[2].clone(),
-            train_shape: (train.shape.height, train.shape.width),
-            test_shape: (test.shape.height, test.shape.width),
+            train_shape: hw(train.shape),
+            test_shape: hw(test.shape),
         });
     }
     // One class count for both sets, so a class absent from one of them still has its logit.
@@ -204,10 +221,12 @@ pub fn embedded() -> DataSplit {
     DataSplit { train: all.subset(&train), test: all.subset(&test), source: EMBEDDED_SOURCE.to_string(), checksum }
 }
 
-/// `Some(dir)` → [`load_dir`], `None` → [`embedded`]: the one entry point for the command line.
-pub fn load(dir: Option<&Path>) -> Result<DataSplit, DataError> {
-    match dir {
-        Some(dir) => load_dir(dir),
+/// The one entry point for the command line: a folder of IDX files ([`load_dir`]), an array
+/// file of input vectors ([`arrays::load_arrays`]), or `None` for the embedded digits.
+pub fn load(path: Option<&Path>) -> anyhow::Result<DataSplit> {
+    match path {
+        Some(p) if p.is_file() => arrays::load_arrays(p),
+        Some(dir) => Ok(load_dir(dir)?),
         None => Ok(embedded()),
     }
 }
@@ -377,8 +396,8 @@ mod tests {
             let split = load_dir(&tmp.0).unwrap();
             assert_eq!(split.source, tmp.0.display().to_string());
             for (set, n, offset, labels) in [(&split.train, 5, 0, train_labels()), (&split.test, 3, 1000, test_labels())] {
-                assert_eq!((set.len(), set.shape, set.n_pixels(), set.n_classes), (n, ImageShape::new(ROWS, COLS), 6, 10));
-                assert_eq!(set.labels, labels);
+                assert_eq!((set.len(), set.shape, set.n_inputs, set.n_classes), (n, Some(ImageShape::new(ROWS, COLS)), 6, 10));
+                assert_eq!(set.labels, Some(labels));
                 let want: Vec<f32> = pixels(n, offset).iter().map(|&p| p as f32 / 255.0).collect();
                 assert_eq!(set.pixels, want);
                 assert!(set.pixels.iter().all(|&p| (0.0..=1.0).contains(&p)));
@@ -501,21 +520,21 @@ mod tests {
         assert_eq!(split.source, EMBEDDED_SOURCE);
         assert_eq!((split.train.len(), split.test.len()), (8_000, 2_000));
         for set in [&split.train, &split.test] {
-            assert_eq!((set.shape, set.n_classes), (ImageShape::MNIST, 10));
+            assert_eq!((set.shape, set.n_classes), (Some(ImageShape::MNIST), 10));
             assert_eq!(set.pixels.len(), set.len() * 784);
-            assert!(set.labels.iter().all(|&l| l < 10));
+            assert!(set.labels.iter().flatten().all(|&l| l < 10));
             assert!(set.pixels.iter().all(|&p| (0.0..=1.0).contains(&p)));
             assert!(set.pixels.contains(&1.0));
         }
         // MNIST's first training digits, in order.
-        assert_eq!(split.train.labels[..10], [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
+        assert_eq!(split.train.labels.as_ref().unwrap()[..10], [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
         let all: Vec<usize> = split.train.class_counts().iter().zip(split.test.class_counts()).map(|(a, b)| a + b).collect();
         assert_eq!(all, [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]);
         assert_eq!(split.checksum, embedded().checksum);
         let x = split.train.x();
         assert_eq!((x.nrows(), x.ncols()), (8_000, 784));
         assert_eq!(x[(3, 400)], split.train.image(3)[400]);
-        assert!(matches!(load(None), Ok(s) if s.source == EMBEDDED_SOURCE));
+        assert!(load(None).is_ok_and(|s| s.source == EMBEDDED_SOURCE));
     }
 
     #[test]
@@ -545,8 +564,8 @@ mod tests {
         }
         let split = load_dir(dir).unwrap();
         assert_eq!((split.train.len(), split.test.len()), (60_000, 10_000));
-        assert_eq!(split.train.shape, ImageShape::MNIST);
-        assert!(split.train.labels.iter().chain(&split.test.labels).all(|&l| l < 10));
+        assert_eq!(split.train.shape, Some(ImageShape::MNIST));
+        assert!(split.train.labels.iter().chain(&split.test.labels).flatten().all(|&l| l < 10));
         // Fashion-MNIST is balanced.
         assert_eq!(split.train.class_counts(), [6000; 10]);
         assert_eq!(split.test.class_counts(), [1000; 10]);
@@ -557,8 +576,9 @@ mod tests {
         let n = 50;
         let set = Dataset {
             pixels: (0..n).map(|i| i as f32).collect(),
-            labels: (0..n).map(|i| (i % 10) as u8).collect(),
-            shape: ImageShape::new(1, 1),
+            labels: Some((0..n).map(|i| (i % 10) as u8).collect()),
+            shape: Some(ImageShape::new(1, 1)),
+            n_inputs: 1,
             n_classes: 10,
         };
         let (rest, held) = set.split_off(12, 7);
@@ -567,8 +587,8 @@ mod tests {
         ids.sort_by(f32::total_cmp);
         assert_eq!(ids, set.pixels, "the parts must partition the set");
         assert!(held.pixels.windows(2).all(|w| w[0] < w[1]), "original order kept");
-        for (part, whole) in [&rest, &held].into_iter().flat_map(|p| p.pixels.iter().zip(&p.labels)) {
-            assert_eq!(set.labels[*part as usize], *whole, "labels travel with their images");
+        for (part, whole) in [&rest, &held].into_iter().flat_map(|p| p.pixels.iter().zip(p.labels.as_ref().unwrap())) {
+            assert_eq!(set.label(*part as usize), Some(*whole), "labels travel with their images");
         }
         assert_eq!(set.split_off(12, 7), (rest, held.clone()));
         assert_ne!(set.split_off(12, 8).1, held, "another seed draws another set");

@@ -55,34 +55,44 @@ pub struct Context {
     /// The data, when there is any: decompositions of the tensor alone need none.
     pub data: Option<Splits>,
     options: ContextOptions,
+    notes: Vec<String>,
     pixel_eigen: OnceLock<Eigen>,
 }
 
 impl Context {
-    /// A context for `model` on `data`; errors when they do not fit together (input size,
-    /// number of classes) or when the test set is empty.
+    /// A context for `model` on `data` (or on none: decompositions of the tensor alone need
+    /// none); errors when the inputs do not fit the model or the test set is empty. Labels
+    /// that do not fit the model's outputs (a 512-output layer read on 10-class digits) are
+    /// not used, with a note.
     pub fn new(model: Bilinear, data: Option<&DataSplit>, options: &ContextOptions) -> Result<Self> {
         let cfg = model.config();
+        let mut notes = Vec::new();
         let splits = match data {
             None => None,
             Some(data) => {
-                let (pixels, classes) = (data.train.n_pixels(), data.train.n_classes);
-                if cfg.n_inputs != pixels {
+                if cfg.n_inputs != data.train.n_inputs {
                     return Err(Error::Invalid(format!(
-                        "the model takes {} inputs but the images have {pixels} pixels ({})",
-                        cfg.n_inputs, data.train.shape
+                        "the model takes {} inputs but the data has {} per example ({})",
+                        cfg.n_inputs, data.train.n_inputs, data.source
                     ))
                     .into());
-                }
-                if cfg.n_outputs != classes {
-                    return Err(Error::Invalid(format!("the model has {} outputs but the data {classes} classes", cfg.n_outputs)).into());
                 }
                 if data.test.is_empty() {
                     return Err(Error::Invalid("the test set is empty: every metric is measured on test images".into()).into());
                 }
                 let n_val = options.validation_images.min(data.train.len() / 5);
                 let (train, validation) = data.train.split_off(n_val, options.data_seed);
-                Some(Splits { train, validation, test: data.test.clone() })
+                let mut splits = Splits { train, validation, test: data.test.clone() };
+                if data.train.labels.is_some() && cfg.n_outputs != data.train.n_classes {
+                    notes.push(format!(
+                        "the data's labels are not used: the model has {} outputs, the data {} classes",
+                        cfg.n_outputs, data.train.n_classes
+                    ));
+                    for set in [&mut splits.train, &mut splits.validation, &mut splits.test] {
+                        set.labels = None;
+                    }
+                }
+                Some(splits)
             }
         };
         let inter = Interaction::new(&model);
@@ -92,7 +102,20 @@ impl Context {
         if inter.norm() == 0.0 {
             return Err(Error::Invalid("the model's interaction tensor is zero: there is nothing to decompose".into()).into());
         }
-        Ok(Self { image: data.map(|d| d.train.shape), inter, model, data: splits, options: options.clone(), pixel_eigen: OnceLock::new() })
+        Ok(Self {
+            image: data.and_then(|d| d.train.shape),
+            inter,
+            model,
+            data: splits,
+            options: options.clone(),
+            notes,
+            pixel_eigen: OnceLock::new(),
+        })
+    }
+
+    /// What the context left out of the data, for the reader.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// How the data was split and sampled.
@@ -143,7 +166,10 @@ impl Context {
     /// `n` fixed labelled training images.
     pub fn labelled_set(&self, n: usize) -> Result<LabelledSet> {
         let set = self.sample(n, 2)?;
-        Ok(LabelledSet { x: set.x().to_owned(), y: set.labels })
+        let x = set.x().to_owned();
+        let y =
+            set.labels.ok_or_else(|| Error::Invalid("the activation prior needs labelled images; these inputs have no labels".into()))?;
+        Ok(LabelledSet { x, y })
     }
 
     /// What the terms active in `stage` of `recipe` read: the target minus `fitted` (a boosted

@@ -197,7 +197,13 @@ mod tests {
         let model = Bilinear::init(cfg, &mut linalg::rng(1));
         let x = Mat::from_fn(24, 784, |i, j| (((i * 31 + j * 7) % 17) as f32 / 17.0).powi(2));
         let labels: Vec<u8> = (0..24).map(|i| (i % 3) as u8).collect();
-        let train = Dataset { pixels: linalg::to_row_major(x.as_ref()), labels, shape: ImageShape::MNIST, n_classes: 3 };
+        let train = Dataset {
+            pixels: linalg::to_row_major(x.as_ref()),
+            labels: Some(labels),
+            shape: Some(ImageShape::MNIST),
+            n_inputs: 784,
+            n_classes: 3,
+        };
         (Interaction::new(&model), train)
     }
 
@@ -205,15 +211,15 @@ mod tests {
         let x = train.x().to_owned();
         FitData {
             target: Target::new(inter, minus),
-            image: Some(train.shape),
+            image: train.shape,
             distill: Some(DistillSet::new(x.clone(), linalg::randn(&mut linalg::rng(2), 24, 3, 1.0))),
-            labelled: Some(LabelledSet { x, y: train.labels.clone() }),
+            labelled: Some(LabelledSet { x, y: train.labels.clone().unwrap() }),
         }
     }
 
     fn build(recipe: &Recipe, inter: &Interaction, train: &Dataset) -> Decomposition {
         let mut rng = linalg::rng(3);
-        let ctx = InitContext { inter, train: Some(train), image: Some(train.shape) };
+        let ctx = InitContext { inter, train: Some(train), image: train.shape };
         let mut banks: Vec<_> = (0..recipe.banks).map(|i| displayed_bank(recipe, i, &ctx, &mut rng).unwrap()).collect();
         if recipe.residual_rank > 0 {
             banks.push(residual_bank(recipe, 784, 3, &mut rng));

@@ -73,7 +73,8 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
                 }
                 _ => {
                     let train = ctx.train.context("data-derived templates need training images")?;
-                    let bank = templates::data_bank(train.x(), &train.labels, c, 6000, 32, 0)?;
+                    let labels = train.labels.as_ref().context("data-derived templates need labelled images")?;
+                    let bank = templates::data_bank(train.x(), labels, c, 6000, 32, 0)?;
                     (bank, 5 + offset % 7, templates::data_bank_names(c, 32))
                 }
             };

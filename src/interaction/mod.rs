@@ -67,7 +67,8 @@ pub struct Interaction {
     forms: Forms,
     n_classes: usize,
     n_inputs: usize,
-    norm_sq: f64,
+    /// `‖B_c‖²` of every output, in f64.
+    output_norms_sq: Vec<f64>,
 }
 
 impl Interaction {
@@ -116,8 +117,8 @@ impl Interaction {
             }
         };
         let n_inputs = w_e.as_ref().map_or(d, |e| e.ncols());
-        let mut this = Self { w_e, forms, n_classes: c, n_inputs, norm_sq: 0.0 };
-        this.norm_sq = this.exact_norm_sq();
+        let mut this = Self { w_e, forms, n_classes: c, n_inputs, output_norms_sq: Vec::new() };
+        this.output_norms_sq = this.exact_output_norms_sq();
         this
     }
 
@@ -161,11 +162,16 @@ impl Interaction {
 
     /// `‖B‖²_F`, computed once in f64.
     pub fn norm_sq(&self) -> f64 {
-        self.norm_sq
+        self.output_norms_sq.iter().sum()
     }
 
     pub fn norm(&self) -> f64 {
-        self.norm_sq.sqrt()
+        self.norm_sq().sqrt()
+    }
+
+    /// `‖B_c‖²` of every output `c`.
+    pub fn output_norms_sq(&self) -> &[f64] {
+        &self.output_norms_sq
     }
 
     /// `G = W_e W_eᵀ` in f64 (the identity in input space, as `None`).
@@ -176,9 +182,9 @@ impl Interaction {
         })
     }
 
-    /// `‖B‖² = Σ_c tr(Q_c G Q_c G)`. Factored: `Σ_c u_cᵀ K u_c` with
+    /// `‖B_c‖² = tr(Q_c G Q_c G)` for every output. Factored: `u_cᵀ K u_c` with
     /// `K = ½[(L G Lᵀ) ∘ (R G Rᵀ) + (L G Rᵀ) ∘ (R G Lᵀ)]` (`H × H`), in f64.
-    fn exact_norm_sq(&self) -> f64 {
+    fn exact_output_norms_sq(&self) -> Vec<f64> {
         let g = self.gram_f64();
         match &self.forms {
             Forms::Stacked(_) => (0..self.n_classes)
@@ -197,7 +203,7 @@ impl Interaction {
                     }
                     s
                 })
-                .sum(),
+                .collect(),
             Forms::Factored { lr, u } => {
                 let lr = to_f64(lr.as_ref());
                 let lrg = match &g {
@@ -209,7 +215,7 @@ impl Interaction {
                 let k = Mat::from_fn(h, h, |i, j| 0.5 * (gram[(i, j)] * gram[(h + i, h + j)] + gram[(i, h + j)] * gram[(h + i, j)]));
                 let u = to_f64(u.as_ref());
                 let uk = &u * &k;
-                (0..u.nrows()).map(|c| (0..h).map(|i| uk[(c, i)] * u[(c, i)]).sum::<f64>()).sum()
+                (0..u.nrows()).map(|c| (0..h).map(|i| uk[(c, i)] * u[(c, i)]).sum::<f64>()).collect()
             }
         }
     }
@@ -277,7 +283,7 @@ impl Interaction {
 
     /// Tensor cosine `cos(sym T, B)` (SPEC §8.1), exact.
     pub fn cosine(&self, t: &CpTensor) -> f64 {
-        let denom = (t.norm_sq(None) * self.norm_sq).sqrt();
+        let denom = (t.norm_sq(None) * self.norm_sq()).sqrt();
         if denom == 0.0 { 0.0 } else { self.inner(t, None) / denom }
     }
 

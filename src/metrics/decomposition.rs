@@ -61,7 +61,7 @@ pub fn evaluate(ctx: &Context, d: &Decomposition, class_changes: f64) -> Metrics
             z
         })
     };
-    let on = |f: &dyn Fn(&crate::decomp::context::Splits) -> f64| ctx.data.as_ref().map(f);
+    let on = |f: &dyn Fn(&crate::decomp::context::Splits) -> Option<f64>| ctx.data.as_ref().and_then(f);
     let patterns = concat_cols(&shown.plus(), &shown.minus());
     let strengths = shown.strengths();
     let strength_total: f64 = strengths.iter().map(|&s| s as f64).sum();
@@ -75,8 +75,8 @@ pub fn evaluate(ctx: &Context, d: &Decomposition, class_changes: f64) -> Metrics
         test_accuracy_with_bias: on(&|s| acc(&all, &s.test, true)),
         displayed_test_accuracy: on(&|s| acc(&shown, &s.test, false)),
         displayed_test_accuracy_with_bias: on(&|s| acc(&shown, &s.test, true)),
-        validation_accuracy: ctx.data.as_ref().filter(|s| !s.validation.is_empty()).map(|s| acc(&all, &s.validation, false)),
-        displayed_validation_accuracy: ctx.data.as_ref().filter(|s| !s.validation.is_empty()).map(|s| acc(&shown, &s.validation, false)),
+        validation_accuracy: on(&|s| acc(&all, &s.validation, false)),
+        displayed_validation_accuracy: on(&|s| acc(&shown, &s.validation, false)),
         base_test_accuracy: on(&|s| ctx.model.accuracy(&s.test)),
         class_selectivity: patterns::class_selectivity(heads.as_ref()),
         top1_head_mass: patterns::top1_head_mass(heads.as_ref()),

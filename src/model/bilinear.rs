@@ -87,27 +87,30 @@ impl Bilinear {
         z
     }
 
-    /// Fraction of `data` classified correctly (argmax of the logits, with bias).
-    pub fn accuracy(&self, data: &Dataset) -> f64 {
+    /// Fraction of `data` classified correctly (argmax of the logits, with bias); `None`
+    /// without labels or examples.
+    pub fn accuracy(&self, data: &Dataset) -> Option<f64> {
         accuracy(data, |x| self.logits(x))
     }
 }
 
-/// Accuracy of any batched logit function on `data`, evaluated in chunks to bound memory.
-pub fn accuracy(data: &Dataset, logits: impl Fn(MatRef<'_, f32>) -> Mat<f32>) -> f64 {
+/// Accuracy of any batched logit function on `data`, evaluated in chunks to bound memory;
+/// `None` for a set without labels or without examples.
+pub fn accuracy(data: &Dataset, logits: impl Fn(MatRef<'_, f32>) -> Mat<f32>) -> Option<f64> {
     const CHUNK: usize = 2048;
+    let labels = data.labels.as_ref().filter(|l| !l.is_empty())?;
     let x = data.x();
     let mut correct = 0usize;
     for start in (0..data.len()).step_by(CHUNK) {
         let end = (start + CHUNK).min(data.len());
         let z = logits(x.subrows(start, end - start));
         for i in 0..z.nrows() {
-            if argmax(z.row(i).iter().copied()) == data.labels[start + i] as usize {
+            if argmax(z.row(i).iter().copied()) == labels[start + i] as usize {
                 correct += 1;
             }
         }
     }
-    correct as f64 / data.len().max(1) as f64
+    Some(correct as f64 / data.len() as f64)
 }
 
 /// Adds `bias[c]` to column `c` of a batch of logits (one image per row).
@@ -126,4 +129,25 @@ pub fn argmax(values: impl Iterator<Item = f32>) -> usize {
         }
     }
     best.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn projected_outputs_are_the_directions_applied_to_the_logits() {
+        for n_embed in [Some(4), None] {
+            let mut model = Bilinear::init(ModelConfig { n_inputs: 6, n_embed, n_hidden: 5, n_outputs: 7 }, &mut linalg::rng(1));
+            model.bias = (0..7).map(|o| o as f32 * 0.1).collect();
+            let directions = linalg::randn(&mut linalg::rng(2), 3, 7, 1.0);
+            let x = linalg::randn(&mut linalg::rng(3), 4, 6, 1.0);
+            let want = linalg::mul(model.logits(x.as_ref()).as_ref(), directions.transpose());
+            let got = model.project_outputs(directions.as_ref()).logits(x.as_ref());
+            assert_eq!(got.ncols(), 3);
+            for (i, j) in (0..4).flat_map(|i| (0..3).map(move |j| (i, j))) {
+                assert!((got[(i, j)] - want[(i, j)]).abs() < 1e-4 * (1.0 + want[(i, j)].abs()), "{n_embed:?}");
+            }
+        }
+    }
 }

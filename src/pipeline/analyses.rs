@@ -46,8 +46,8 @@ pub fn analyse_run(ctx: &Context, dir: &Path) -> Result<()> {
     let (Some(splits), Some(shape)) = (&ctx.data, ctx.image) else { return Ok(()) };
     let (shown, residual) = run_components(dir)?;
     let test = &splits.test;
-    draw_grid(&gallery::gallery(&shown, test, 8, 6), &dir.join("gallery.png"))?;
-    let images: Vec<(&[f32], u8)> = (0..4.min(test.len())).map(|i| (test.image(i), test.labels[i])).collect();
+    draw_grid(&gallery::gallery(&shown, test, shape, 8, 6), &dir.join("gallery.png"))?;
+    let images: Vec<(&[f32], Option<u8>)> = (0..4.min(test.len())).map(|i| (test.image(i), test.label(i))).collect();
     let rest = |x: &[f32]| {
         let mut z = residual.logits(faer::MatRef::from_row_major_slice(x, 1, x.len()));
         crate::model::add_bias(&mut z, &ctx.model.bias);

@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use anyhow::Result;
-use serde_json::json;
+use serde::Serialize;
+use serde_json::{Value, json};
 
 use super::folder::reuse;
 use super::record::{DataRecord, Identity, RunClock};
@@ -12,28 +13,35 @@ use crate::data::DataSplit;
 use crate::io::{write_atomic, write_json};
 use crate::model::Bilinear;
 
-/// Writes the eigen baseline of `model` (file `model_path`, hash `model_sha256`) into `out`,
-/// unless it is there already from the same inputs; `show` eigenvectors per sign in the
-/// figures, truncations to every `k` of `ks`.
-#[allow(clippy::too_many_arguments)]
+/// What an eigen baseline shows: `show` eigenvectors per sign in the figures, truncations to
+/// every `k` of `ks`, at most `max_outputs` outputs decomposed.
+#[derive(Clone, Debug, Serialize)]
+pub struct EigenShape {
+    pub show: usize,
+    pub ks: Vec<usize>,
+    pub max_outputs: usize,
+}
+
+/// Writes the eigen baseline of `model` (hash `model_sha256`; `inputs` names its files for
+/// `run.json`) into `out`, unless it is there already from the same inputs.
 pub fn write_eigen(
     model: &Bilinear,
-    model_path: &Path,
     model_sha256: &str,
+    inputs: Value,
     data: Option<&DataSplit>,
     out: &Path,
-    show: usize,
-    ks: &[usize],
+    shape: &EigenShape,
     fresh: bool,
 ) -> Result<()> {
     let identity =
-        Identity::new("eigen", json!({ "model_sha256": model_sha256, "data_sha256": data.map(|d| &d.checksum), "show": show, "ks": ks }));
+        Identity::new("eigen", json!({ "model_sha256": model_sha256, "data_sha256": data.map(|d| &d.checksum), "shape": shape }));
     if reuse(out, &identity, &["truncation.csv"], fresh, &|w| eprintln!("warning: {w}"))? {
         return Ok(());
     }
     let clock = RunClock::start("eigen");
-    let image = data.map(|d| d.test.shape).filter(|s| s.pixels() == model.config().n_inputs);
-    let baseline = eigen_baseline(model, data.map(|d| &d.test).filter(|t| !t.is_empty()), image, show, ks);
+    let image = data.and_then(|d| d.test.shape).filter(|s| s.pixels() == model.config().n_inputs);
+    let test = data.map(|d| &d.test).filter(|t| !t.is_empty());
+    let baseline = eigen_baseline(model, test, image, shape.show, &shape.ks, shape.max_outputs);
     let mut csv = csv::Writer::from_writer(Vec::new());
     for r in &baseline.rows {
         csv.serialize(r)?;
@@ -42,7 +50,6 @@ pub fn write_eigen(
     for (name, figure) in &baseline.figures {
         figure.draw(&out.join(name))?;
     }
-    let inputs = json!({ "model": model_path, "model_sha256": model_sha256 });
-    let record = clock.finish(&identity, 0, json!({ "show": show, "ks": ks }), data.map(DataRecord::of), inputs, &baseline.metrics)?;
+    let record = clock.finish(&identity, 0, json!(shape), data.map(DataRecord::of), inputs, &baseline.metrics)?;
     write_json(&out.join("run.json"), &record)
 }

@@ -94,7 +94,7 @@ impl DataRecord {
             sha256: split.checksum.clone(),
             train: split.train.len(),
             test: split.test.len(),
-            shape: Some(split.train.shape),
+            shape: split.train.shape,
         }
     }
 }

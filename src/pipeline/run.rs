@@ -57,16 +57,16 @@ pub fn write_run(dir: &Path, title: &str, ctx: &Context, recipe: &Recipe, outcom
     let meta = BTreeMap::from([("recipe".to_string(), serde_json::to_string(recipe)?)]);
     save_factors(d, &dir.join("factors.safetensors"), meta)?;
     let k = shown.len().min(16);
-    // Inputs that are not images get one-row "images" (a strip per component).
-    let shape = ctx.image.unwrap_or(crate::image::ImageShape::new(1, ctx.inter.n_inputs()));
     for (file, caption, top) in [
         ("components.png", format!("{title}: {k} strongest displayed components"), None),
         ("components_top_pixels.png", format!("{title}: top pixels (q = 0.70)"), Some(0.70)),
     ] {
-        draw_grid(&component_grid(&shown, shape, k, &caption, top), &dir.join(file))?;
+        draw_grid(&component_grid(&shown, ctx.image, k, &caption, top), &dir.join(file))?;
     }
-    let clock = record.clock;
-    let run = clock.finish(record.identity, record.seed, recipe, record.data, record.inputs, &outcome.metrics)?;
+    let mut inputs = record.inputs;
+    inputs["layer"] = json!({ "config": ctx.model.config(), "space": ctx.inter.space(), "storage": ctx.inter.storage() });
+    inputs["notes"] = json!(ctx.notes());
+    let run = record.clock.finish(record.identity, record.seed, recipe, record.data, inputs, &outcome.metrics)?;
     write_json(&dir.join("run.json"), &run)
 }
 

@@ -80,16 +80,17 @@ fn payload(study: &Study, id: &str, data: Option<&DataSplit>) -> Result<(Value, 
         Some(d) => d.clone(),
         None => recorded_data(study, run_record.as_ref(), &mut notes),
     };
-    ensure!(split.test.n_pixels() == pixels, "the test images have {} pixels, the factors {pixels}", split.test.n_pixels());
-    let shape = split.test.shape;
+    ensure!(split.test.n_inputs == pixels, "the test images have {} pixels, the factors {pixels}", split.test.n_inputs);
+    let shape = split.test.shape.context("the drawing pad needs images; these inputs have no image shape")?;
     ensure!(shape.height == shape.width, "the drawing pad is square; these images are {shape}");
 
-    let menu = menu_images(&split.test.labels, MENU_IMAGES);
+    let labels: Vec<u8> = split.test.labels.clone().unwrap_or_else(|| vec![0; split.test.len()]);
+    let menu = menu_images(&labels, MENU_IMAGES);
     let images: Vec<Value> = menu
         .iter()
         .map(|&i| {
             let bytes: Vec<u8> = split.test.image(i).iter().map(|&p| (p * 255.0).round().clamp(0.0, 255.0) as u8).collect();
-            json!({ "index": i, "label": split.test.labels[i], "pixels": base64(&bytes) })
+            json!({ "index": i, "label": split.test.label(i), "pixels": base64(&bytes) })
         })
         .collect();
     let check: Vec<usize> = (0..menu.len().min(CHECK_IMAGES)).collect();

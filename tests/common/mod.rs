@@ -1,7 +1,9 @@
-//! Shared by the integration tests: the shared reference folder, and visible skips.
+//! Shared by the integration tests: the shared reference folder, visible skips, and running
+//! the `bilens` binary.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 #[path = "../../src/test_skip.rs"]
 mod test_skip;
@@ -24,4 +26,33 @@ pub fn temp_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Runs bilens with two threads (unless `args` set them).
+pub fn bilens(args: &[&str]) -> Output {
+    let threads: &[&str] = if args.first() == Some(&"--threads") { &[] } else { &["--threads", "2"] };
+    Command::new(env!("CARGO_BIN_EXE_bilens")).args(threads).args(args).output().expect("running bilens")
+}
+
+pub fn ok(args: &[&str]) -> String {
+    let out = bilens(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "bilens {args:?} failed:\n{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &stderr
+}
+
+/// Runs bilens expecting a clean failure (exit 1, an `error:` message containing every
+/// `needle`, no panic).
+pub fn fails(args: &[&str], needles: &[&str]) {
+    let out = bilens(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "bilens {args:?} should fail cleanly:\n{stderr}");
+    assert!(!stderr.contains("panicked") && stderr.contains("error:"), "bilens {args:?}:\n{stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "bilens {args:?}: the message should contain {n:?}:\n{stderr}");
+    }
+}
+
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
 }

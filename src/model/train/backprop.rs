@@ -141,11 +141,11 @@ impl Workspace {
     /// position `first`), so the noise does not depend on the number of threads.
     pub(super) fn gather(&mut self, data: &Dataset, images: &Images, batch: &[usize], first: usize, cfg: &TrainConfig, key: u64) {
         self.rows = batch.len();
-        for (k, (column, &i)) in self.x.chunks_exact_mut(data.n_pixels()).zip(batch).enumerate() {
+        for (k, (column, &i)) in self.x.chunks_exact_mut(data.n_inputs).zip(batch).enumerate() {
             if let Some(&next) = batch.get(k + 1) {
                 images.prefetch(next);
             }
-            self.labels[k] = data.labels[i];
+            self.labels[k] = data.label(i).expect("training data are validated to have labels");
             images.copy(i, column);
             let stream = noise::child(key, (first + k) as u64);
             if cfg.noise_std > 0.0 && noise::uniform(noise::draw(stream, 0)) < cfg.noise_prob {

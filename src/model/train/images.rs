@@ -31,7 +31,7 @@ impl<'a> Images<'a> {
                 )
             })
             .reduce(|| true, |a, b| a & b);
-        if exact { Images::Bytes(bytes, data.n_pixels()) } else { Images::Floats(data) }
+        if exact { Images::Bytes(bytes, data.n_inputs) } else { Images::Floats(data) }
     }
 
     /// Writes image `i` into `out`.
@@ -56,7 +56,7 @@ impl<'a> Images<'a> {
             use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
             let (start, bytes) = match self {
                 Images::Bytes(bytes, d) => (bytes[i * d..].as_ptr(), *d),
-                Images::Floats(data) => (data.image(i).as_ptr().cast::<u8>(), 4 * data.n_pixels()),
+                Images::Floats(data) => (data.image(i).as_ptr().cast::<u8>(), 4 * data.n_inputs),
             };
             for offset in (0..bytes).step_by(64) {
                 // SAFETY: prefetching is a hint that never faults.
@@ -76,7 +76,7 @@ mod tests {
         let check = |data: &Dataset, bytes: bool| {
             let images = Images::new(data);
             assert_eq!(matches!(images, Images::Bytes(..)), bytes);
-            let mut out = vec![0.0; data.n_pixels()];
+            let mut out = vec![0.0; data.n_inputs];
             for i in 0..data.len() {
                 images.prefetch(i);
                 images.copy(i, &mut out);

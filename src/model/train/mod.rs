@@ -127,6 +127,9 @@ impl TrainConfig {
         if data.is_empty() {
             return Err(Error::Invalid("the training set is empty: there is nothing to train on".into()));
         }
+        if data.labels.is_none() {
+            return Err(Error::Invalid("training needs labelled data; these inputs have no labels".into()));
+        }
         if self.drop_last && data.len() < self.batch_size {
             return Err(Error::Invalid(format!(
                 "drop_last with batch_size = {} leaves no batch of the {} training images",
@@ -172,7 +175,7 @@ fn train_sharded(
     cfg.validate(data)?;
     let start = Instant::now();
     let mut rng = linalg::rng(cfg.seed);
-    let layout = Layout(Sizes { d: data.n_pixels(), e: cfg.n_embed, h: cfg.n_hidden, o: data.n_classes });
+    let layout = Layout(Sizes { d: data.n_inputs, e: cfg.n_embed, h: cfg.n_hidden, o: data.n_classes });
     let mut params = layout.flatten(&Bilinear::init(layout.0.config(), &mut rng));
     let mut opt = FlatAdamW::new(OptimConfig::adamw(cfg.weight_decay), params.len());
     let mut workspaces: Vec<Workspace> =
