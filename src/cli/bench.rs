@@ -29,6 +29,30 @@ enum Case {
     Train(TrainArgs),
     /// Time the fit loop of a decomposition preset (after setup): milliseconds per step.
     Decompose(DecomposeArgs),
+    /// A synthetic layer (N(0,1)/√fan-in weights) of any size, read from its weights alone:
+    /// setup seconds, milliseconds per step and peak memory.
+    Layer(LayerArgs),
+}
+
+#[derive(clap::Args)]
+struct LayerArgs {
+    #[arg(long)]
+    inputs: usize,
+    #[arg(long)]
+    hidden: usize,
+    #[arg(long)]
+    outputs: usize,
+    /// Embedding width (default: none, the layer reads its inputs, as a language model's MLP).
+    #[arg(long)]
+    embed: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[command(flatten)]
+    choice: super::PresetChoice,
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
 }
 
 #[derive(clap::Args)]
@@ -60,6 +84,7 @@ pub fn run(args: Args) -> Result<()> {
     let report = match args.case {
         Case::Train(a) => bench_train(&a)?,
         Case::Decompose(a) => bench_decompose(&a)?,
+        Case::Layer(a) => bench_layer(&a)?,
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
@@ -68,35 +93,88 @@ pub fn run(args: Args) -> Result<()> {
 /// Times `fit` on a freshly initialised decomposition, excluding the shared setup (base model,
 /// data splits, distillation targets) and the final evaluation.
 fn bench_decompose(args: &DecomposeArgs) -> Result<Value> {
-    use crate::decomp::context::{Context, ContextOptions, initial};
-    use crate::decomp::fit::fit;
-    if args.repeats == 0 || args.steps == 0 {
-        bail!("--repeats and --steps must be at least 1");
-    }
-    let mut sets = args.choice.sets.clone();
-    sets.push(format!("steps={}", args.steps));
-    let recipe = super::decompose::recipe(&args.choice.preset, None, &sets)?;
-    anyhow::ensure!(recipe.stages == 1, "bench times single-stage presets");
     let super::Loaded { model, data, .. } = args.inputs.load()?;
-    let ctx = Context::new(model, data.as_ref(), &ContextOptions::default())?;
-    let fit_data = ctx.fit_data(&recipe, 1, None)?;
-    let mut runs = Vec::new();
-    for seed in 0..args.repeats as u64 {
-        let mut d = initial(&ctx, &recipe, seed)?;
-        let start = Instant::now();
-        fit(&mut d, &recipe, &fit_data, 1, &mut |_| {})?;
-        runs.push(start.elapsed().as_secs_f64() / args.steps as f64);
-    }
-    let t = Timing::of(runs);
+    let (timing, _) = time_fit(model, data.as_ref(), &args.choice, args.steps, args.repeats)?;
     Ok(json!({
         "case": "decompose",
         "preset": args.choice.preset,
         "overrides": args.choice.sets,
         "threads": crate::linalg::threads(),
         "steps": args.steps,
-        "ms_per_step": { "best": 1e3 * t.best, "median": 1e3 * t.median },
+        "ms_per_step": { "best": 1e3 * timing.best, "median": 1e3 * timing.median },
         "load_average": load_average(),
     }))
+}
+
+/// A synthetic layer decomposed from its weights alone, as [`bench_decompose`] times it, with
+/// the setup (interaction tensor, its norms, the first initialisation) and the peak memory.
+fn bench_layer(args: &LayerArgs) -> Result<Value> {
+    let cfg = ModelConfig { n_inputs: args.inputs, n_embed: args.embed, n_hidden: args.hidden, n_outputs: args.outputs };
+    for (name, v) in [("inputs", args.inputs), ("hidden", args.hidden), ("outputs", args.outputs), ("embed", args.embed.unwrap_or(1))] {
+        let max = crate::model::MAX_WIDTH;
+        anyhow::ensure!((1..=max).contains(&v), "--{name} {v} is out of range: allowed 1..={max}");
+    }
+    let model = crate::model::Bilinear::init(cfg, &mut crate::linalg::rng(args.seed));
+    let (timing, setup) = time_fit(model, None, &args.choice, args.steps, args.repeats)?;
+    Ok(json!({
+        "case": "layer",
+        "layer": cfg,
+        "seed": args.seed,
+        "preset": args.choice.preset,
+        "overrides": args.choice.sets,
+        "threads": crate::linalg::threads(),
+        "steps": args.steps,
+        "setup_seconds": setup,
+        "ms_per_step": { "best": 1e3 * timing.best, "median": 1e3 * timing.median },
+        "peak_memory_mib": peak_memory_mib(),
+        "load_average": load_average(),
+    }))
+}
+
+/// Per-step timings of `repeats` fits of `steps` steps of the chosen preset, each from a
+/// fresh initialisation, and the seconds the setup took (context, fit data, first
+/// initialisation).
+fn time_fit(
+    model: crate::model::Bilinear,
+    data: Option<&crate::data::DataSplit>,
+    choice: &super::PresetChoice,
+    steps: usize,
+    repeats: usize,
+) -> Result<(Timing, f64)> {
+    use crate::decomp::context::{Context, ContextOptions, initial};
+    use crate::decomp::fit::fit;
+    if repeats == 0 || steps == 0 {
+        bail!("--repeats and --steps must be at least 1");
+    }
+    let mut sets = choice.sets.clone();
+    sets.push(format!("steps={steps}"));
+    let recipe = super::decompose::recipe(&choice.preset, None, &sets)?;
+    anyhow::ensure!(recipe.stages == 1, "bench times single-stage presets");
+    let start = Instant::now();
+    let ctx = Context::new(model, data, &ContextOptions::default())?;
+    recipe.validate(&ctx.limits())?;
+    let fit_data = ctx.fit_data(&recipe, 1, None)?;
+    let mut first = Some(initial(&ctx, &recipe, 0)?);
+    let setup = start.elapsed().as_secs_f64();
+    let mut runs = Vec::new();
+    for seed in 0..repeats as u64 {
+        let mut d = match first.take() {
+            Some(d) => d,
+            None => initial(&ctx, &recipe, seed)?,
+        };
+        let start = Instant::now();
+        fit(&mut d, &recipe, &fit_data, 1, &mut |_| {})?;
+        runs.push(start.elapsed().as_secs_f64() / steps as f64);
+    }
+    Ok((Timing::of(runs), setup))
+}
+
+/// The process's peak resident memory in MiB (Linux `VmHWM`), or null.
+fn peak_memory_mib() -> Value {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok());
+    kib.map_or(Value::Null, |k| json!(k / 1024.0))
 }
 
 /// Best and median of repeated timings, in seconds.

@@ -182,7 +182,7 @@ impl ModelAndData {
 #[derive(clap::Args)]
 struct PresetChoice {
     /// A named recipe (`bilens presets` lists them).
-    #[arg(long)]
+    #[arg(long, default_value = "provided_sparse")]
     preset: String,
     /// Override a recipe field, e.g. `--set rank=32 --set steps=80 --set optimizer=muon`.
     #[arg(long = "set", value_name = "KEY=VALUE")]

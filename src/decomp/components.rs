@@ -49,6 +49,18 @@ impl Component {
         self.form.activation(dot(&self.a), dot(&self.b))
     }
 
+    /// How much of the model each display pattern draws: `‖d‖ q ‖p‖²`, the Frobenius norm of
+    /// the rank-one term `d ⊗ q p pᵀ` it stands for (`q = ¼` for CP components, whose term is
+    /// `d ⊗ ¼[(a+b)(a+b)ᵀ − (a−b)(a−b)ᵀ]`; 1 otherwise). `[plus, minus]`.
+    pub fn pattern_weights(&self) -> [f64; 2] {
+        let norm_sq = |v: &[f32]| v.iter().map(|&x| (x as f64).powi(2)).sum::<f64>();
+        let head = norm_sq(&self.head).sqrt();
+        let (a, b) = (Mat::from_fn(self.a.len(), 1, |i, _| self.a[i]), Mat::from_fn(self.b.len(), 1, |i, _| self.b[i]));
+        let (plus, minus) = self.form.display(&a, &b);
+        let q = if self.form == Form::Cp { 0.25 } else { 1.0 };
+        [plus, minus].map(|p| head * q * norm_sq(linalg::col(p.as_ref(), 0)))
+    }
+
     /// The output its head votes for most strongly (argmax |head|), and that entry's sign.
     pub fn head_class(&self) -> (usize, f32) {
         let c = crate::model::argmax(self.head.iter().map(|v| v.abs()));
@@ -102,6 +114,34 @@ impl Components {
         items.sort_by(|x, y| y.strength.total_cmp(&x.strength));
         let (inputs, outputs) = factors.first().map_or((0, 0), |f| (f.a.nrows(), f.d.nrows()));
         Self { items, inputs, outputs }
+    }
+
+    /// Symmetric components `d_r ⊗ u_r u_rᵀ` from CP triples whose two factors are equal (an
+    /// eigendecomposition), strongest first.
+    pub fn of_symmetric(t: &CpTensor) -> Self {
+        let col = |m: &Mat<f32>, k: usize| m.col(k).iter().copied().collect::<Vec<f32>>();
+        let norm = |v: &[f32]| v.iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt() as f32;
+        let mut items: Vec<Component> = (0..t.rank())
+            .map(|k| {
+                let (a, head) = (col(&t.u, k), col(&t.heads, k));
+                Component {
+                    bank: 0,
+                    index: k,
+                    form: Form::Symmetric,
+                    role: Role::Displayed,
+                    strength: norm(&a).powi(2) * norm(&head),
+                    plus: unit(a.clone()),
+                    minus: vec![0.0; a.len()],
+                    b: a.clone(),
+                    a,
+                    head,
+                    anchors: None,
+                    mask: None,
+                }
+            })
+            .collect();
+        items.sort_by(|x, y| y.strength.total_cmp(&x.strength));
+        Self { items, inputs: t.u.nrows(), outputs: t.heads.nrows() }
     }
 
     pub fn len(&self) -> usize {

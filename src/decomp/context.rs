@@ -17,6 +17,7 @@ use crate::data::{DataSplit, Dataset};
 use crate::error::Error;
 use crate::image::ImageShape;
 use crate::interaction::eigen::Eigen;
+use crate::interaction::functional::Functional;
 use crate::interaction::{CpTensor, Interaction};
 use crate::linalg;
 use crate::model::Bilinear;
@@ -57,6 +58,7 @@ pub struct Context {
     options: ContextOptions,
     notes: Vec<String>,
     pixel_eigen: OnceLock<Eigen>,
+    functional: OnceLock<Option<Functional>>,
 }
 
 impl Context {
@@ -110,6 +112,7 @@ impl Context {
             options: options.clone(),
             notes,
             pixel_eigen: OnceLock::new(),
+            functional: OnceLock::new(),
         })
     }
 
@@ -141,6 +144,14 @@ impl Context {
     /// The per-class pixel-space eigendecomposition, computed once.
     pub fn pixel_eigen(&self) -> &Eigen {
         self.pixel_eigen.get_or_init(|| Eigen::pixel(&self.inter))
+    }
+
+    /// The functional inner product with `M` from the training inputs, computed once; `None`
+    /// without training inputs.
+    pub fn functional(&self) -> Option<&Functional> {
+        self.functional
+            .get_or_init(|| self.data.as_ref().filter(|s| !s.train.is_empty()).map(|s| Functional::new(&self.inter, s.train.x())))
+            .as_ref()
     }
 
     /// The first `n` training images of a fixed shuffle seeded with `data_seed + offset`.
@@ -188,11 +199,18 @@ impl Context {
             true => Some(self.labelled_set(recipe.activation_images)?),
             false => None,
         };
-        Ok(FitData { target: Target::new(&self.inter, fitted), image: self.image, distill, labelled })
+        let functional = match needs(Need::Inputs) {
+            true => Some(
+                self.functional()
+                    .ok_or_else(|| Error::Invalid("the functional fidelity needs training inputs, and there are none".into()))?,
+            ),
+            false => None,
+        };
+        Ok(FitData { target: Target::new(&self.inter, fitted), image: self.image, distill, labelled, functional })
     }
 
     fn init_context(&self) -> InitContext<'_> {
-        InitContext { inter: &self.inter, train: self.data.as_ref().map(|d| &d.train), image: self.image }
+        InitContext { model: &self.model, inter: &self.inter, train: self.data.as_ref().map(|d| &d.train), image: self.image }
     }
 }
 

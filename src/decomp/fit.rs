@@ -189,12 +189,16 @@ mod tests {
     use crate::decomp::init::{InitContext, displayed_bank, residual_bank};
     use crate::decomp::terms::{DistillSet, LabelledSet, REGISTRY, Target};
     use crate::image::ImageShape;
+    use crate::interaction::functional::Functional;
     use crate::interaction::{CpTensor, Interaction};
     use crate::model::{Bilinear, ModelConfig};
 
+    fn model() -> Bilinear {
+        Bilinear::init(ModelConfig { n_inputs: 784, n_embed: Some(6), n_hidden: 8, n_outputs: 3 }, &mut linalg::rng(1))
+    }
+
     fn setup() -> (Interaction, Dataset) {
-        let cfg = ModelConfig { n_inputs: 784, n_embed: Some(6), n_hidden: 8, n_outputs: 3 };
-        let model = Bilinear::init(cfg, &mut linalg::rng(1));
+        let model = model();
         let x = Mat::from_fn(24, 784, |i, j| (((i * 31 + j * 7) % 17) as f32 / 17.0).powi(2));
         let labels: Vec<u8> = (0..24).map(|i| (i % 3) as u8).collect();
         let train = Dataset {
@@ -207,19 +211,21 @@ mod tests {
         (Interaction::new(&model), train)
     }
 
-    fn data<'a>(inter: &'a Interaction, train: &Dataset, minus: Option<CpTensor>) -> FitData<'a> {
+    fn data<'a>(inter: &'a Interaction, train: &Dataset, minus: Option<CpTensor>, functional: &'a Functional) -> FitData<'a> {
         let x = train.x().to_owned();
         FitData {
             target: Target::new(inter, minus),
             image: train.shape,
             distill: Some(DistillSet::new(x.clone(), linalg::randn(&mut linalg::rng(2), 24, 3, 1.0))),
             labelled: Some(LabelledSet { x, y: train.labels.clone().unwrap() }),
+            functional: Some(functional),
         }
     }
 
     fn build(recipe: &Recipe, inter: &Interaction, train: &Dataset) -> Decomposition {
         let mut rng = linalg::rng(3);
-        let ctx = InitContext { inter, train: Some(train), image: train.shape };
+        let model = model();
+        let ctx = InitContext { model: &model, inter, train: Some(train), image: train.shape };
         let mut banks: Vec<_> = (0..recipe.banks).map(|i| displayed_bank(recipe, i, &ctx, &mut rng).unwrap()).collect();
         if recipe.residual_rank > 0 {
             banks.push(residual_bank(recipe, 784, 3, &mut rng));
@@ -239,7 +245,8 @@ mod tests {
         let (inter, train) = setup();
         let d = build(recipe, &inter, &train);
         let minus = target_minus.then(|| CpTensor::random(3, 784, 2, &mut linalg::rng(9)));
-        let data = data(&inter, &train, minus);
+        let functional = Functional::new(&inter, train.x());
+        let data = data(&inter, &train, minus, &functional);
         let active = terms::active(recipe, Schedule { stage: 1, step: 3, steps: 10 });
         let (eval, grads) = loss_and_grads(&d, &active, &data, false);
         let mut rng = linalg::rng(4);
@@ -319,7 +326,7 @@ mod tests {
         let (inter, train) = setup();
         let recipe = Recipe { rank: 3, steps: 5, lr: 1e30, optimizer: OptimizerKind::AdamW, ..Recipe::default() };
         let mut d = build(&recipe, &inter, &train);
-        let err = fit(&mut d, &recipe, &data(&inter, &train, None), 1, &mut |_| {}).unwrap_err();
+        let err = fit(&mut d, &recipe, &data(&inter, &train, None, &Functional::new(&inter, train.x())), 1, &mut |_| {}).unwrap_err();
         let msg = format!("{err:#}");
         assert!(msg.contains("diverged at step") && msg.contains("stage 1") && msg.contains("term"), "{msg}");
         assert!(matches!(Error::from(err), Error::Diverged(_)));
@@ -331,7 +338,7 @@ mod tests {
         let mut recipe = Recipe { rank: 3, steps: 4, distill: 0.2, ..Recipe::default() };
         recipe.priors.raw_l1 = 0.1;
         let mut d = build(&recipe, &inter, &train);
-        let rows = fit(&mut d, &recipe, &data(&inter, &train, None), 1, &mut |_| {}).unwrap();
+        let rows = fit(&mut d, &recipe, &data(&inter, &train, None, &Functional::new(&inter, train.x())), 1, &mut |_| {}).unwrap();
         let csv = String::from_utf8(history_csv(&rows).unwrap()).unwrap();
         assert!(csv.starts_with("stage,step,lr,loss,tensor_cosine,tensor,distill,raw_l1\n"), "{csv}");
         assert_eq!(csv.lines().count(), 5);

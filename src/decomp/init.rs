@@ -6,17 +6,21 @@ use faer::Mat;
 use super::bank::{Anchors, Bank, Head, HeadRule};
 use super::form::{Form, Role};
 use super::pattern::{Base, Mask, Pattern};
-use super::recipe::{Init, MaskKind, Recipe};
+use super::recipe::{Init, MaskKind, Recipe, Rotation};
+use super::rotation;
 use crate::data::Dataset;
 use crate::image::ImageShape;
 use crate::image::templates::{self, MaskParams};
-use crate::interaction::Interaction;
 use crate::interaction::eigen::Eigen;
+use crate::interaction::{CpTensor, Interaction};
 use crate::linalg::{self, Rng};
+use crate::model::Bilinear;
 
-/// What initialisation may read: the target (eigen-seeding), training images (data bank) and
-/// the image grid (templates, masks, smoothing).
+/// What initialisation may read: the model and its interaction tensor (eigen-seeding),
+/// training images (data bank, principal directions) and the image grid (templates, masks,
+/// smoothing).
 pub struct InitContext<'a> {
+    pub model: &'a Bilinear,
     pub inter: &'a Interaction,
     pub train: Option<&'a Dataset>,
     pub image: Option<ImageShape>,
@@ -42,11 +46,15 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
             (a, b, linalg::randn(rng, c, r, recipe.head_init_scale))
         }
         Init::Eigen => {
-            let t = Eigen::pixel(ctx.inter).top_overall(r);
-            (Base::Free { raw: t.u, passes: recipe.smooth_passes }, None, t.heads)
+            let t = eigen_of(recipe, ctx)?.top_overall(r);
+            let (u, heads) = match recipe.rotation {
+                Rotation::None => (t.u, t.heads),
+                Rotation::Varimax => rotated(&t),
+            };
+            (Base::Free { raw: jitter(u, recipe.init_jitter, rng), passes: recipe.smooth_passes }, None, heads)
         }
         Init::EigenPairs => {
-            let eig = Eigen::pixel(ctx.inter);
+            let eig = eigen_of(recipe, ctx)?;
             let pairs = eig.top_pairs(r);
             anyhow::ensure!(pairs.len() == r, "only {} eigenvalue pairs exist, fewer than rank {r}", pairs.len());
             let scaled = |c: usize, i: usize| -> Vec<f32> {
@@ -56,12 +64,8 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
             let (a, b): (Vec<Vec<f32>>, Vec<Vec<f32>>) =
                 pairs.iter().map(|&(c, hi, lo)| recipe.form.from_evidence(&scaled(c, hi), &scaled(c, lo))).unzip();
             let rows = ctx.inter.n_inputs();
-            let jitter = |m: Mat<f32>, rng: &mut Rng| {
-                let scale = recipe.init_jitter * m.norm_l2() / ((m.nrows() * m.ncols()) as f32).sqrt();
-                &m + linalg::randn(rng, m.nrows(), m.ncols(), scale)
-            };
             let (a, b) = (Mat::from_fn(rows, r, |i, k| a[k][i]), Mat::from_fn(rows, r, |i, k| b[k][i]));
-            let (a, b) = (jitter(a, rng), jitter(b, rng));
+            let (a, b) = (jitter(a, recipe.init_jitter, rng), jitter(b, recipe.init_jitter, rng));
             let heads = Mat::from_fn(c, r, |class, k| if pairs[k].0 == class { 1.0 } else { 0.0 });
             (Base::Free { raw: a, passes: recipe.smooth_passes }, Some(Base::Free { raw: b, passes: recipe.smooth_passes }), heads)
         }
@@ -113,6 +117,57 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
         head: Head { raw: head_raw, rule },
         anchors,
     })
+}
+
+/// `m` plus seeded noise of relative size `jitter` (its RMS entry times `jitter`), so that
+/// seeds of a deterministic initialisation differ.
+fn jitter(m: Mat<f32>, jitter: f32, rng: &mut Rng) -> Mat<f32> {
+    if jitter == 0.0 {
+        return m;
+    }
+    let scale = jitter * m.norm_l2() / ((m.nrows() * m.ncols()) as f32).sqrt();
+    &m + linalg::randn(rng, m.nrows(), m.ncols(), scale)
+}
+
+/// The per-class pixel eigendecomposition the eigen initialisations start from: of the whole
+/// model, or of the model restricted to the top `recipe.subspace` principal directions of the
+/// training inputs.
+fn eigen_of(recipe: &Recipe, ctx: &InitContext<'_>) -> Result<Eigen> {
+    if recipe.subspace == 0 {
+        return Ok(Eigen::pixel(ctx.inter));
+    }
+    let train = ctx.train.filter(|t| !t.is_empty()).context("subspace needs training inputs")?;
+    let x = train.x();
+    let m = linalg::to_f64(linalg::mul(x.transpose(), x).as_ref());
+    let evd =
+        m.self_adjoint_eigen(faer::Side::Lower).map_err(|e| anyhow::anyhow!("eigendecomposition of the inputs' second moment: {e:?}"))?;
+    // Ascending eigenvalues: the principal directions are the last columns.
+    let n = m.nrows();
+    let top = evd.U().subcols(n - recipe.subspace, recipe.subspace);
+    let projector = Mat::from_fn(n, n, |i, j| (0..top.ncols()).map(|k| top[(i, k)] * top[(j, k)]).sum::<f64>() as f32);
+    Ok(Eigen::pixel(&Interaction::new(&ctx.model.restrict_inputs(projector.as_ref()))))
+}
+
+/// Each class's eigenvectors of one sign, scaled by `√|λ|` and mixed by varimax, with heads
+/// `±1` on their class: the same tensor as `t` (one-hot heads carrying λ, unit vectors).
+fn rotated(t: &CpTensor) -> (Mat<f32>, Mat<f32>) {
+    let (n, r) = (t.u.nrows(), t.rank());
+    let mut u = Mat::<f32>::zeros(n, r);
+    let mut heads = Mat::<f32>::zeros(t.heads.nrows(), r);
+    let mut groups: std::collections::BTreeMap<(usize, bool), Vec<usize>> = Default::default();
+    for k in 0..r {
+        let class = crate::model::argmax(t.heads.col(k).iter().map(|v| v.abs()));
+        groups.entry((class, t.heads[(class, k)] > 0.0)).or_default().push(k);
+    }
+    for ((class, positive), members) in groups {
+        let p = Mat::from_fn(n, members.len(), |i, j| (t.u[(i, members[j])] as f64) * (t.heads[(class, members[j])].abs() as f64).sqrt());
+        let mixed = rotation::varimax(p.as_ref());
+        for (j, &k) in members.iter().enumerate() {
+            u.col_mut(k).iter_mut().zip(mixed.col(j).iter()).for_each(|(o, &v)| *o = v as f32);
+            heads[(class, k)] = if positive { 1.0 } else { -1.0 };
+        }
+    }
+    (u, heads)
 }
 
 /// The free CP residual branch: unmasked, dense heads, small random init (SPEC §7.5).

@@ -5,7 +5,8 @@
 //! its factors mean ([`form`]); each bank maps raw parameters to effective factors
 //! ([`pattern`], [`bank`]); loss terms are units in [`terms`], one file each, registered in one
 //! list; one loop ([`fit`]) optimises any [`Recipe`] against a shared [`Context`]; [`presets`]
-//! names the recipes of the reference study and beyond; [`Components`] is the display view.
+//! names the recipes of the reference study and beyond; [`rotation`] turns a class's part of
+//! the model into other, equally exact sets of patterns; [`Components`] is the display view.
 
 pub mod bank;
 pub mod components;
@@ -17,6 +18,7 @@ pub mod init;
 pub mod pattern;
 pub mod presets;
 pub mod recipe;
+pub mod rotation;
 pub mod terms;
 
 pub use bank::{Bank, Head, HeadRule};
@@ -24,7 +26,7 @@ pub use components::{Component, Components};
 pub use context::{Context, ContextOptions, Fitted};
 pub use fit::{HistoryRow, Step};
 pub use form::{FactorGrads, Factors, Form, Role};
-pub use recipe::{Init, MaskKind, Recipe};
+pub use recipe::{Init, MaskKind, Recipe, Rotation};
 pub use terms::Priors;
 
 use faer::Mat;

@@ -44,6 +44,17 @@ pub enum Init {
     Data,
 }
 
+/// How an eigen initialisation mixes each class's eigenvectors of one sign (an exact freedom:
+/// the class's part of the model is unchanged).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rotation {
+    /// The eigenvectors themselves.
+    None,
+    /// Varimax: each pattern concentrated on few pixels.
+    Varimax,
+}
+
 /// Which locality mask multiplies the displayed factors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -72,6 +83,13 @@ pub struct Recipe {
     pub residual_rank: usize,
     // --- parameterisation of the displayed factors
     pub init: Init,
+    /// Mixing of the eigenvectors of one class and sign (`init = "eigen"`).
+    pub rotation: Rotation,
+    /// Eigen initialisations read the model restricted to the span of the top `subspace`
+    /// principal directions of the training inputs (their second moment), so the starting
+    /// patterns hold what inputs excite and none of the speckle they never meet (0 = the
+    /// whole input space).
+    pub subspace: usize,
     pub init_scale: f32,
     /// Softplus factors (nonnegative strokes).
     pub nonnegative: bool,
@@ -110,6 +128,9 @@ pub struct Recipe {
     pub tensor: f32,
     /// Weight of logit distillation (0 = off).
     pub distill: f32,
+    /// Weight of the relative functional error `‖B − T‖²_M/‖B‖²_M` on the training inputs'
+    /// second moment (0 = off).
+    pub functional: f32,
     /// Distillation weight of the second stage of a boosted fit.
     pub second_distill: f32,
     /// Training images the distillation term reads: the first ones of a fixed shuffle, all of
@@ -132,6 +153,8 @@ impl Default for Recipe {
             stages: 1,
             residual_rank: 0,
             init: Init::Random,
+            rotation: Rotation::None,
+            subspace: 0,
             init_scale: 0.02,
             nonnegative: false,
             smooth_passes: 0,
@@ -155,6 +178,7 @@ impl Default for Recipe {
             cosine_schedule: true,
             tensor: 1.0,
             distill: 0.0,
+            functional: 0.0,
             second_distill: 0.14,
             distill_images: 8192,
             activation_images: 4096,
@@ -242,8 +266,24 @@ impl Recipe {
                 Some(_) => {}
             }
         }
+        let eigen = matches!(self.init, Init::Eigen | Init::EigenPairs);
+        if self.rotation != Rotation::None && self.init != Init::Eigen {
+            return fail("rotation mixes the eigenvectors of init = \"eigen\"".into());
+        }
+        if self.subspace != 0 {
+            if !eigen {
+                return fail("subspace restricts the eigen initialisations (init = \"eigen\" or \"eigen_pairs\")".into());
+            }
+            range("subspace", self.subspace, 1, limits.inputs)?;
+            if limits.train_images == 0 {
+                return fail("subspace: the principal directions come from training inputs, and there are none".into());
+            }
+        }
         if self.init == Init::Data && limits.train_images == 0 {
             return fail("init = \"data\" needs training images, and there are none".into());
+        }
+        if self.functional != 0.0 && limits.train_images == 0 {
+            return fail("functional: this recipe reads training inputs, and there are none".into());
         }
         let distills = self.distill != 0.0 || (self.stages == 2 && self.second_distill != 0.0);
         for (used, name, n) in [

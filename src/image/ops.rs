@@ -333,6 +333,87 @@ pub fn border<T: Float>(x: &[T], shape: Images, mut grad: Grad<'_, T>) -> f64 {
     sum * inv
 }
 
+/// Zero-padded 3×3 mean of one image, in f64 (symmetric as a linear map, so it is its own
+/// adjoint).
+fn box_zero_padded(x: &[f64], h: usize, w: usize) -> Vec<f64> {
+    let mut out = vec![0.0; h * w];
+    for r in 0..h {
+        for c in 0..w {
+            let mut sum = 0.0;
+            for rr in r.saturating_sub(1)..(r + 2).min(h) {
+                sum += x[w * rr + c.saturating_sub(1)..w * rr + (c + 2).min(w)].iter().sum::<f64>();
+            }
+            out[w * r + c] = sum / 9.0;
+        }
+    }
+    out
+}
+
+/// Mean coherence of the non-zero images: `‖K p‖² / ‖p‖²` with `K` the zero-padded 3×3 mean,
+/// the share of an image's energy that is smooth at the scale of strokes (uniform 28×28 0.92,
+/// a single pixel or white noise about 1/9). Gradient `2(KKp − r p)/‖p‖²` per image.
+pub fn coherence<T: Float>(x: &[T], shape: Images, mut grad: Grad<'_, T>) -> f64 {
+    shape.check(x.len());
+    check_grad(&grad, x.len());
+    let (h, w, pixels) = (shape.h, shape.w, shape.pixels());
+    let live: Vec<usize> = (0..shape.n).filter(|&j| column_norm(&x[j * pixels..][..pixels]) > NORM_EPS).collect();
+    let mut total = 0.0;
+    for &j in &live {
+        let p: Vec<f64> = x[j * pixels..][..pixels].iter().map(|&v| to_f64(v)).collect();
+        let energy: f64 = p.iter().map(|v| v * v).sum();
+        let kp = box_zero_padded(&p, h, w);
+        let ratio = kp.iter().map(|v| v * v).sum::<f64>() / energy;
+        total += ratio;
+        if let Some((weight, g)) = grad.as_mut() {
+            let kkp = box_zero_padded(&kp, h, w);
+            let scale = to_f64(*weight) * 2.0 / (energy * live.len() as f64);
+            for (gi, (a, b)) in g[j * pixels..][..pixels].iter_mut().zip(kkp.iter().zip(&p)) {
+                *gi = *gi + cast::<T>(scale * (a - ratio * b));
+            }
+        }
+    }
+    if live.is_empty() { 0.0 } else { total / live.len() as f64 }
+}
+
+/// Mean spread of the non-zero images: the variance of pixel position under the energy
+/// distribution `e = p²/‖p‖²`, `Σ e_i ‖x_i − μ‖²` with `μ = Σ e_i x_i`, divided by that of a
+/// uniform image (`(h² − 1)/12 + (w² − 1)/12`): 0 for a single pixel, about 1 when the energy
+/// is spread over the whole frame. A differentiable stand-in for locality. Gradient
+/// `(2p_k/‖p‖²)(‖x_k − μ‖² − spread)` per image, before the division.
+pub fn spread<T: Float>(x: &[T], shape: Images, mut grad: Grad<'_, T>) -> f64 {
+    shape.check(x.len());
+    check_grad(&grad, x.len());
+    let (w, pixels) = (shape.w, shape.pixels());
+    let uniform = ((shape.h * shape.h) as f64 - 1.0) / 12.0 + ((w * w) as f64 - 1.0) / 12.0;
+    let at = |k: usize| ((k / w) as f64, (k % w) as f64);
+    let live: Vec<usize> = (0..shape.n).filter(|&j| column_norm(&x[j * pixels..][..pixels]) > NORM_EPS).collect();
+    let mut total = 0.0;
+    for &j in &live {
+        let p = &x[j * pixels..][..pixels];
+        let energy: f64 = p.iter().map(|&v| to_f64(v).powi(2)).sum();
+        let (mut mr, mut mc) = (0.0, 0.0);
+        for (k, &v) in p.iter().enumerate() {
+            let (r, c) = at(k);
+            let e = to_f64(v).powi(2) / energy;
+            mr += e * r;
+            mc += e * c;
+        }
+        let dist = |k: usize| {
+            let (r, c) = at(k);
+            (r - mr).powi(2) + (c - mc).powi(2)
+        };
+        let s: f64 = p.iter().enumerate().map(|(k, &v)| to_f64(v).powi(2) / energy * dist(k)).sum();
+        total += s / uniform;
+        if let Some((weight, g)) = grad.as_mut() {
+            let scale = to_f64(*weight) * 2.0 / (energy * uniform * live.len() as f64);
+            for (k, (gi, &v)) in g[j * pixels..][..pixels].iter_mut().zip(p).enumerate() {
+                *gi = *gi + cast::<T>(scale * to_f64(v) * (dist(k) - s));
+            }
+        }
+    }
+    if live.is_empty() { 0.0 } else { total / live.len() as f64 }
+}
+
 const NORM_EPS: f64 = 1e-8;
 
 fn column_norm<T: Float>(col: &[T]) -> f64 {
@@ -592,6 +673,26 @@ mod tests {
         check_gradient(|x, g| border(x, SHAPE, g), &x);
         check_gradient(|x, g| duplicate(x, SHAPE, g), &x);
         check_gradient(|d, g| head_entropy(d, 6, g), &random(6 * 5, 4));
+        check_gradient(|x, g| coherence(x, SHAPE, g), &x);
+        check_gradient(|x, g| spread(x, SHAPE, g), &x);
+    }
+
+    #[test]
+    fn coherence_and_spread_known_values() {
+        let shape = Images { h: 5, w: 5, n: 2 };
+        // An interior impulse keeps 1/9 of its energy and has no spread; the zero image is skipped.
+        let mut x = vec![0.0; shape.len()];
+        x[12] = -2.0;
+        assert!((coherence(&x, shape, None) - 1.0 / 9.0).abs() < 1e-12);
+        assert_eq!(spread(&x, shape, None), 0.0);
+        // A uniform image has spread 1 by definition.
+        let uniform = Images { h: 5, w: 5, n: 1 };
+        assert!((spread(&[0.7; 25], uniform, None) - 1.0).abs() < 1e-12);
+        // Two far corners of equal energy: variance 4 per axis, against 2 for the uniform image.
+        let mut corners = [0.0; 25];
+        corners[0] = 1.0;
+        corners[24] = -1.0;
+        assert!((spread(&corners, uniform, None) - 2.0).abs() < 1e-12);
     }
 
     #[test]

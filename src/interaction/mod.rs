@@ -16,6 +16,7 @@
 
 mod cp;
 pub mod eigen;
+pub mod functional;
 
 pub use cp::{CpGrads, CpGrams, CpTensor};
 
@@ -80,9 +81,8 @@ impl Interaction {
             _ => Space::Input,
         };
         let d = if space == Space::Embedding { c.n_read() } else { c.n_inputs };
-        // Work per column of a CP tensor: stacked C·D², factored 4·H·D + C·H.
         let stacked = c.n_outputs * d * d;
-        let storage = if stacked <= MAX_STACKED && stacked <= 4 * c.n_hidden * d + c.n_outputs * c.n_hidden {
+        let storage = if stacked <= MAX_STACKED && stacked <= work_per_column(Storage::Factored, d, c.n_hidden, c.n_outputs) {
             Storage::Stacked
         } else {
             Storage::Factored
@@ -118,7 +118,7 @@ impl Interaction {
         };
         let n_inputs = w_e.as_ref().map_or(d, |e| e.ncols());
         let mut this = Self { w_e, forms, n_classes: c, n_inputs, output_norms_sq: Vec::new() };
-        this.output_norms_sq = this.exact_output_norms_sq();
+        this.output_norms_sq = this.output_quads(this.gram_f64().as_ref());
         this
     }
 
@@ -147,6 +147,16 @@ impl Interaction {
             Forms::Stacked(_) => Storage::Stacked,
             Forms::Factored { .. } => Storage::Factored,
         }
+    }
+
+    /// Multiply-adds per column of a CP tensor in [`Interaction::project`] (its gradient costs
+    /// as much again).
+    pub fn work_per_column(&self) -> usize {
+        let h = match &self.forms {
+            Forms::Stacked(_) => 0,
+            Forms::Factored { u, .. } => u.ncols(),
+        };
+        self.w_e.as_ref().map_or(0, |e| 2 * e.nrows() * e.ncols()) + work_per_column(self.storage(), self.dim(), h, self.n_classes)
     }
 
     /// `Q_c` (`D × D`, symmetric).
@@ -182,15 +192,47 @@ impl Interaction {
         })
     }
 
-    /// `‖B_c‖² = tr(Q_c G Q_c G)` for every output. Factored: `u_cᵀ K u_c` with
-    /// `K = ½[(L G Lᵀ) ∘ (R G Rᵀ) + (L G Rᵀ) ∘ (R G Lᵀ)]` (`H × H`), in f64.
-    fn exact_output_norms_sq(&self) -> Vec<f64> {
-        let g = self.gram_f64();
+    /// An input-space metric `M` (`I × I`) in the space of the forms: `W_e M W_eᵀ`, or `M`.
+    pub fn metric(&self, m: &Mat<f64>) -> Mat<f64> {
+        match &self.w_e {
+            Some(e) => {
+                let we = to_f64(e.as_ref());
+                &we * m * we.transpose()
+            }
+            None => m.clone(),
+        }
+    }
+
+    /// `tr(Q_c G)` for every output, with `G` a metric in the forms' space ([`Interaction::metric`]).
+    /// Factored: `Σ_h W_u[c,h] l_hᵀ G r_h`.
+    pub fn output_traces(&self, g: &Mat<f64>) -> Vec<f64> {
+        match &self.forms {
+            Forms::Stacked(_) => (0..self.n_classes)
+                .map(|c| {
+                    let q = self.q(c);
+                    (0..q.nrows()).flat_map(|i| (0..q.ncols()).map(move |j| (i, j))).map(|(i, j)| q[(i, j)] as f64 * g[(j, i)]).sum()
+                })
+                .collect(),
+            Forms::Factored { lr, u } => {
+                let h = u.ncols();
+                let lr = to_f64(lr.as_ref());
+                let lg = lr.as_ref().subrows(0, h) * g;
+                let per_unit: Vec<f64> = (0..h).map(|k| (0..g.ncols()).map(|j| lg[(k, j)] * lr[(h + k, j)]).sum()).collect();
+                (0..self.n_classes).map(|c| (0..h).map(|k| u[(c, k)] as f64 * per_unit[k]).sum()).collect()
+            }
+        }
+    }
+
+    /// `tr(Q_c G Q_c G)` for every output (`‖B_c‖²` when `G = W_e W_eᵀ`; `None` is the identity).
+    /// Factored: `u_cᵀ K u_c` with `K = ½[(L G Lᵀ) ∘ (R G Rᵀ) + (L G Rᵀ) ∘ (R G Lᵀ)]` (`H × H`),
+    /// in f64, a block of rows of `K` at a time (all of it would take 128 MiB for 4096 hidden
+    /// units).
+    pub fn output_quads(&self, g: Option<&Mat<f64>>) -> Vec<f64> {
         match &self.forms {
             Forms::Stacked(_) => (0..self.n_classes)
                 .map(|c| {
                     let q = to_f64(self.q(c).as_ref());
-                    let qg = match &g {
+                    let qg = match g {
                         Some(g) => &q * g,
                         None => q,
                     };
@@ -206,16 +248,25 @@ impl Interaction {
                 .collect(),
             Forms::Factored { lr, u } => {
                 let lr = to_f64(lr.as_ref());
-                let lrg = match &g {
+                let lrg = match g {
                     Some(g) => &lr * g,
                     None => lr.clone(),
                 };
-                let gram = &lrg * lr.transpose(); // [LGLᵀ LGRᵀ; RGLᵀ RGRᵀ]
-                let h = u.ncols();
-                let k = Mat::from_fn(h, h, |i, j| 0.5 * (gram[(i, j)] * gram[(h + i, h + j)] + gram[(i, h + j)] * gram[(h + i, j)]));
-                let u = to_f64(u.as_ref());
-                let uk = &u * &k;
-                (0..u.nrows()).map(|c| (0..h).map(|i| uk[(c, i)] * u[(c, i)]).sum::<f64>()).collect()
+                let (h, u) = (u.ncols(), to_f64(u.as_ref()));
+                let mut norms = vec![0.0; u.nrows()];
+                const BLOCK: usize = 512;
+                for start in (0..h).step_by(BLOCK) {
+                    let b = BLOCK.min(h - start);
+                    // Rows `start..start + b` of [LGLᵀ LGRᵀ] and of [RGLᵀ RGRᵀ].
+                    let top = lrg.as_ref().subrows(start, b) * lr.transpose();
+                    let bottom = lrg.as_ref().subrows(h + start, b) * lr.transpose();
+                    let k = Mat::from_fn(b, h, |i, j| 0.5 * (top[(i, j)] * bottom[(i, h + j)] + top[(i, h + j)] * bottom[(i, j)]));
+                    let ku = &k * u.transpose(); // b × C
+                    for (c, norm) in norms.iter_mut().enumerate() {
+                        *norm += (0..b).map(|i| u[(c, start + i)] * ku[(i, c)]).sum::<f64>();
+                    }
+                }
+                norms
             }
         }
     }
@@ -270,7 +321,13 @@ impl Interaction {
             Forms::Factored { lr, u } => {
                 let h = u.ncols();
                 let a = linalg::mul(lr.as_ref(), p.as_ref()); // 2H × 2R: [[L P_u, L P_w]; [R P_u, R P_w]]
-                let m = Mat::from_fn(h, r, |i, k| 0.5 * (a[(i, k)] * a[(h + i, r + k)] + a[(i, r + k)] * a[(h + i, k)]));
+                let mut m = Mat::<f32>::zeros(h, r);
+                for k in 0..r {
+                    let ((lu, ru), (lw, rw)) = (linalg::col(a.as_ref(), k).split_at(h), linalg::col(a.as_ref(), r + k).split_at(h));
+                    for ((((o, lu), ru), lw), rw) in linalg::col_mut(m.as_mut(), k).iter_mut().zip(lu).zip(ru).zip(lw).zip(rw) {
+                        *o = 0.5 * (lu * rw + lw * ru);
+                    }
+                }
                 let s = linalg::mul(u.as_ref(), m.as_ref());
                 let mut total = 0.0f64;
                 for k in 0..r {
@@ -301,6 +358,15 @@ impl Interaction {
                 }
             })
             .collect()
+    }
+}
+
+/// Multiply-adds per column of a CP tensor through the forms: stacked `C·D²`, factored
+/// `4·H·D + C·H`.
+fn work_per_column(storage: Storage, d: usize, h: usize, c: usize) -> usize {
+    match storage {
+        Storage::Stacked => c * d * d,
+        Storage::Factored => 4 * h * d + c * h,
     }
 }
 
@@ -369,15 +435,19 @@ impl Projection<'_> {
             }
             (Products::Factored(a), Forms::Factored { lr, u }) => {
                 let h = u.ncols();
-                let gh = linalg::mul(u.transpose(), t.heads.as_ref()); // H × R
-                let x = Mat::from_fn(2 * h, 2 * r, |i, j| {
-                    let (k, top) = (j % r, i < h);
-                    let hi = i % h;
-                    // Column block u (j < r): ½G⊙RP_w on top, ½G⊙LP_w below; block w: P_u.
-                    let partner = if top { h + hi } else { hi };
-                    let col = if j < r { r + k } else { k };
-                    0.5 * gh[(hi, k)] * a[(partner, col)]
-                });
+                let gh = linalg::mul(u.transpose(), t.heads.as_ref()) * faer::Scale(0.5); // ½G, H × R
+                // Column block u (j < r): ½G⊙RP_w on top, ½G⊙LP_w below; block w: the same with P_u.
+                let mut x = Mat::<f32>::zeros(2 * h, 2 * r);
+                for j in 0..2 * r {
+                    let k = j % r;
+                    let (left, right) = linalg::col(a.as_ref(), (j + r) % (2 * r)).split_at(h);
+                    let g = linalg::col(gh.as_ref(), k);
+                    let (top, bottom) = linalg::col_mut(x.as_mut(), j).split_at_mut(h);
+                    for (((t, b), g), (l, r)) in top.iter_mut().zip(bottom.iter_mut()).zip(g).zip(left.iter().zip(right)) {
+                        *t = g * r;
+                        *b = g * l;
+                    }
+                }
                 linalg::mul(lr.transpose(), x.as_ref())
             }
             (Products::Factored(_), Forms::Stacked(_)) => unreachable!("products match the forms they came from"),
@@ -469,6 +539,17 @@ pub(crate) mod tests {
             assert!((inter.inner(&t, None) - inner_dense).abs() < 1e-5 * inner_dense.abs().max(1e-3), "{kind:?}");
             let cos_dense = inner_dense / (dense_dot(&td, &td) * norm_dense).sqrt();
             assert!((inter.cosine(&t) - cos_dense).abs() < 1e-5, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn output_norms_agree_across_blocks_of_hidden_units() {
+        // 1100 hidden units: the factored norms are summed over three blocks of rows of K.
+        let m = Bilinear::init(ModelConfig { n_inputs: 6, n_embed: None, n_hidden: 1100, n_outputs: 3 }, &mut linalg::rng(4));
+        let stacked = Interaction::with(&m, Space::Input, Storage::Stacked);
+        let factored = Interaction::with(&m, Space::Input, Storage::Factored);
+        for (a, b) in stacked.output_norms_sq().iter().zip(factored.output_norms_sq()) {
+            assert!((a - b).abs() < 1e-5 * a, "{a} vs {b}"); // the stacked forms are rounded to f32
         }
     }
 

@@ -4,9 +4,11 @@
 use faer::Mat;
 use serde::{Deserialize, Serialize};
 
-use super::patterns;
+use super::{fidelity, patterns};
 use crate::data::Dataset;
-use crate::decomp::{Components, Context, Decomposition, Form, Role};
+use crate::decomp::{Component, Components, Context, Decomposition, Form, Role};
+use crate::image::ImageShape;
+use crate::linalg;
 use crate::model::{accuracy, add_bias};
 
 /// Fidelity and readability of a decomposition. Pattern metrics cover the displayed
@@ -37,12 +39,75 @@ pub struct Metrics {
     pub top_sigma_frac: f64,
     pub displayed_components: usize,
     pub residual_components: usize,
-    /// Tensor cosine of the per-class pixel eigendecomposition truncated to the same number
-    /// of displayed components (globally largest |λ|): the baseline at matched capacity.
-    pub eigen_cosine_matched: f64,
     /// Share of first-bank components whose head class (argmax |d|) differs from the one they
     /// started with: 0 when classes are frozen, as under the reference's hard top-k heads.
     pub class_changes: f64,
+    /// Components in all (displayed and residual).
+    pub n_components: usize,
+    /// Rank-one patterns the displayed components draw: 2 per CP or split component, 1 per
+    /// symmetric one; the rank the eigen baseline is matched at.
+    pub n_patterns: usize,
+    /// The displayed components, judged on the test inputs (see [`Readout`]).
+    #[serde(flatten)]
+    pub readout: Readout,
+    /// Tensor cosine of the per-class pixel eigendecomposition truncated to the `n_patterns`
+    /// eigenvectors of largest |λ| overall: the baseline at matched rank.
+    pub eigen_cosine_rank_matched: f64,
+    /// The same rank-matched eigen baseline, judged as the dictionary is.
+    pub eigen_rank_matched: Readout,
+}
+
+/// A dictionary judged by what it does on the test inputs (with the base model's bias) and by
+/// how its patterns read; `None` without test inputs, training inputs (the functional cosine)
+/// or an image grid (the pattern metrics).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Readout {
+    /// Share of test inputs on which it predicts what the base model predicts.
+    pub agreement: Option<f64>,
+    /// R² of its per-input centred logits against the base model's.
+    pub logit_r2: Option<f64>,
+    /// `⟨B, T⟩_M / ‖B‖_M‖T‖_M` with `M` the training inputs' second moment.
+    pub functional_cosine: Option<f64>,
+    /// [`patterns::locality`], each pattern weighted by [`Component::pattern_weights`].
+    pub locality_7x7_weighted: Option<f64>,
+    /// [`patterns::coherence`], weighted likewise.
+    pub coherence_weighted: Option<f64>,
+    /// Mean number of components making up 90% of the absolute contributions to the predicted
+    /// output.
+    pub explanation_size: Option<f64>,
+}
+
+/// [`Readout`] of the components `c`.
+pub fn readout(ctx: &Context, c: &Components) -> Readout {
+    let test = ctx.data.as_ref().map(|s| &s.test).filter(|t| !t.is_empty());
+    let logits = test.map(|t| {
+        let x = t.x();
+        let acts = c.activations(x);
+        let mut z = linalg::mul(acts.as_ref(), c.heads().transpose());
+        add_bias(&mut z, &ctx.model.bias);
+        (ctx.model.logits(x), z, acts)
+    });
+    let patterns = concat_cols(&c.plus(), &c.minus());
+    let weights: Vec<f64> = {
+        let w: Vec<[f64; 2]> = c.iter().map(Component::pattern_weights).collect();
+        w.iter().map(|p| p[0]).chain(w.iter().map(|p| p[1])).collect()
+    };
+    let image = ctx.image.filter(|s| s.supports_image_work());
+    let weighted =
+        |metric: fn(&[f32], ImageShape) -> f64| image.map(|s| patterns::weighted_mean(patterns.as_ref(), &weights, |p| metric(p, s)));
+    Readout {
+        agreement: logits.as_ref().and_then(|(base, z, _)| fidelity::agreement(base.as_ref(), z.as_ref())),
+        logit_r2: logits.as_ref().and_then(|(base, z, _)| fidelity::logit_r2(base.as_ref(), z.as_ref())),
+        functional_cosine: ctx.functional().map(|f| f.cosine(&ctx.inter, &c.tensor_all())),
+        locality_7x7_weighted: weighted(patterns::locality),
+        coherence_weighted: weighted(patterns::coherence),
+        explanation_size: logits.as_ref().and_then(|(_, z, acts)| {
+            fidelity::explanation_size(z.as_ref(), |i, class| {
+                c.iter().enumerate().map(|(r, comp)| comp.head[class] * acts[(i, r)]).collect()
+            })
+        }),
+    }
 }
 
 /// Every metric of [`Metrics`] for a decomposition; `class_changes` comes from the fit.
@@ -67,6 +132,8 @@ pub fn evaluate(ctx: &Context, d: &Decomposition, class_changes: f64) -> Metrics
     let strength_total: f64 = strengths.iter().map(|&s| s as f64).sum();
     let heads = shown.heads();
     let image = ctx.image.filter(|s| s.supports_image_work());
+    let n_patterns = shown.iter().map(|c| if c.form.has_minus() { 2 } else { 1 }).sum();
+    let eigen = ctx.pixel_eigen().top_overall(n_patterns);
     Metrics {
         tensor_cosine: total,
         displayed_cosine: displayed,
@@ -86,8 +153,12 @@ pub fn evaluate(ctx: &Context, d: &Decomposition, class_changes: f64) -> Metrics
         top_sigma_frac: strengths.iter().take(8).map(|&s| s as f64).sum::<f64>() / strength_total.max(1e-8),
         displayed_components: shown.len(),
         residual_components: all.len() - shown.len(),
-        eigen_cosine_matched: ctx.inter.cosine(&ctx.pixel_eigen().top_overall(shown.len())),
         class_changes,
+        n_components: all.len(),
+        n_patterns,
+        readout: readout(ctx, &shown),
+        eigen_cosine_rank_matched: ctx.inter.cosine(&eigen),
+        eigen_rank_matched: readout(ctx, &Components::of_symmetric(&eigen)),
     }
 }
 

@@ -1,7 +1,8 @@
-//! Measures of a decomposition: readability of patterns and heads ([`patterns`]), and fidelity
-//! and readability of a whole fitted dictionary ([`decomposition`]).
+//! Measures of a decomposition: readability of patterns and heads ([`patterns`]), fidelity of
+//! logits on inputs ([`fidelity`]), and both for a whole fitted dictionary ([`decomposition`]).
 
 pub mod decomposition;
+pub mod fidelity;
 pub mod patterns;
 
-pub use decomposition::{ComponentRow, Metrics, component_table, evaluate};
+pub use decomposition::{ComponentRow, Metrics, Readout, component_table, evaluate, readout};

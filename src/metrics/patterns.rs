@@ -80,6 +80,25 @@ pub fn mean_locality(patterns: MatRef<'_, f32>, shape: ImageShape) -> f64 {
     mean_over_columns(patterns, |col| locality(col, shape))
 }
 
+/// Coherence of one pattern: `‖box(p)‖² / ‖p‖²`, the share of its energy that survives a
+/// zero-padded 3×3 mean filter. Smooth shapes keep most of it (a uniform 28×28 image 0.92, a
+/// wide Gaussian blob more than 0.8), a single pixel or white noise about 1/9 (speckle); 0 for
+/// a zero pattern.
+pub fn coherence(column: &[f32], shape: ImageShape) -> f64 {
+    image_ops::coherence(column, Images::of(shape, 1), None)
+}
+
+/// `Σ w_j m(p_j) / Σ w_j` over the pattern columns `p_j` (0 when every weight is 0): a mean
+/// in which each pattern counts as much as the part of the model it draws.
+pub fn weighted_mean(patterns: MatRef<'_, f32>, weights: &[f64], metric: impl Fn(&[f32]) -> f64) -> f64 {
+    assert_eq!(patterns.ncols(), weights.len(), "one weight per pattern");
+    let total: f64 = weights.iter().sum();
+    if total <= 0.0 {
+        return 0.0;
+    }
+    (0..patterns.ncols()).filter(|&j| weights[j] > 0.0).map(|j| weights[j] * metric(&column(patterns, j))).sum::<f64>() / total
+}
+
 /// `class_selectivity` (SPEC §5.8, §8.8): 1 − mean normalised entropy of the `|D|` columns;
 /// 1 when every component speaks for a single class, ≈0 for uniform heads.
 pub fn class_selectivity(heads: MatRef<'_, f32>) -> f64 {
@@ -161,6 +180,33 @@ mod tests {
         let mut two = impulse(0, 1.0);
         two[PIXELS - 1] = -1.0;
         assert!((locality(&two, MNIST) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn coherence_known_values() {
+        // Uniform: interior pixels keep their value, edges 6/9 of it, corners 4/9.
+        let uniform = (26.0 * 26.0 + 4.0 * 26.0 * (6.0f64 / 9.0).powi(2) + 4.0 * (4.0f64 / 9.0).powi(2)) / PIXELS as f64;
+        assert!((coherence(&[0.3; PIXELS], MNIST) - uniform).abs() < 1e-9);
+        assert!((coherence(&impulse(300, -2.0), MNIST) - 1.0 / 9.0).abs() < 1e-12);
+        assert_eq!(coherence(&[0.0; PIXELS], MNIST), 0.0);
+        // White noise keeps about 1/9 of its energy; a wide blob most of it.
+        let noise = coherence(&random(PIXELS, 3), MNIST);
+        assert!((noise - 1.0 / 9.0).abs() < 0.03, "{noise}");
+        let blob: Vec<f32> =
+            (0..PIXELS).map(|p| (-(((p / SIDE) as f32 - 14.0).powi(2) + ((p % SIDE) as f32 - 14.0).powi(2)) / 18.0).exp()).collect();
+        assert!(coherence(&blob, MNIST) > 0.8, "{}", coherence(&blob, MNIST));
+    }
+
+    #[test]
+    fn weighted_means_follow_the_weights() {
+        let mut m = Mat::<f32>::zeros(PIXELS, 3);
+        m[(5 * SIDE + 5, 0)] = 1.0; // locality 1
+        for p in 0..PIXELS {
+            m[(p, 1)] = 0.3; // locality 1/16
+        }
+        let loc = |c: &[f32]| locality(c, MNIST);
+        assert!((weighted_mean(m.as_ref(), &[3.0, 1.0, 0.0], loc) - (3.0 + 0.0625) / 4.0).abs() < 1e-12);
+        assert_eq!(weighted_mean(m.as_ref(), &[0.0; 3], loc), 0.0);
     }
 
     #[test]

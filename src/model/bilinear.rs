@@ -75,6 +75,17 @@ impl Bilinear {
         Bilinear { w_u: linalg::mul(directions, self.w_u.as_ref()), bias: (0..b.nrows()).map(|i| b[(i, 0)]).collect(), ..self.clone() }
     }
 
+    /// The same layer reading its inputs through `projector` (`n_inputs × n_inputs`, e.g. the
+    /// projection onto a subspace): `y(x) = y_original(P x)`.
+    pub fn restrict_inputs(&self, projector: MatRef<'_, f32>) -> Bilinear {
+        match &self.w_e {
+            Some(e) => Bilinear { w_e: Some(linalg::mul(e.as_ref(), projector)), ..self.clone() },
+            None => {
+                Bilinear { w_l: linalg::mul(self.w_l.as_ref(), projector), w_r: linalg::mul(self.w_r.as_ref(), projector), ..self.clone() }
+            }
+        }
+    }
+
     /// Logits for a batch `x` (`n × n_inputs`), with the output bias.
     pub fn logits(&self, x: MatRef<'_, f32>) -> Mat<f32> {
         let embedded = self.w_e.as_ref().map(|e| linalg::mul(x, e.transpose()));

@@ -9,4 +9,4 @@ mod train;
 pub use bilinear::{Bilinear, ModelConfig};
 pub use bilinear::{accuracy, add_bias, argmax};
 pub use io::{Layout, layout_of, load_model, parse_model, save_as, save_model};
-pub use train::{TrainConfig, TrainReport, train, train_shards};
+pub use train::{MAX_WIDTH, TrainConfig, TrainReport, train, train_shards};

@@ -12,12 +12,14 @@
 mod activation;
 mod anchor;
 mod border;
+mod coherence;
 mod deform_l2;
 mod display;
 mod display_l1;
 mod display_tv;
 mod distill;
 mod duplicate;
+mod functional;
 mod head_entropy;
 mod head_l1;
 mod mask_width;
@@ -26,6 +28,7 @@ mod raw_l1;
 mod raw_lap;
 mod raw_tv;
 mod residual_l2;
+mod spread;
 mod symmetry;
 mod tensor;
 
@@ -39,17 +42,21 @@ use super::bank::Bank;
 use super::form::{FactorGrads, Factors, Role};
 use super::recipe::Recipe;
 use crate::image::ImageShape;
+use crate::interaction::functional::Functional;
 use crate::interaction::{CpGrads, CpTensor};
 
 /// Every term, in the order their values are summed (so the same inputs give the same bits).
 pub static REGISTRY: &[&dyn Term] = &[
     &tensor::Tensor,
     &distill::Distill,
+    &functional::FunctionalFidelity,
     &raw_l1::RawL1,
     &raw_tv::RawTv,
     &raw_lap::RawLap,
     &display_l1::DisplayL1,
     &display_tv::DisplayTv,
+    &coherence::Coherence,
+    &spread::Spread,
     &duplicate::Duplicate,
     &border::Border,
     &symmetry::Symmetry,
@@ -77,6 +84,10 @@ pub struct Priors {
     pub display_l1: f32,
     /// `TV(plus) + TV(minus)`.
     pub display_tv: f32,
+    /// `1 − mean coherence` of `[plus|minus]` (3×3 smoothness).
+    pub coherence: f32,
+    /// Mean spread of `[plus|minus]` (a locality stand-in).
+    pub spread: f32,
     /// `mean((NᵀN − I)²)` over the normalised `[plus|minus]`.
     pub duplicate: f32,
     /// Energy far from the centre, on `[plus|minus]`.
@@ -99,6 +110,9 @@ pub struct Priors {
     pub activation: f32,
 }
 
+/// Terms whose weight is a recipe field rather than a `[priors]` one: the fidelities.
+const RECIPE_LEVEL: [&str; 3] = ["tensor", "distill", "functional"];
+
 /// Where a fit is: terms whose weight follows a schedule read it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Schedule {
@@ -117,6 +131,8 @@ pub enum Need {
     DistillImages,
     /// Labelled training images.
     LabelledImages,
+    /// Training inputs (their second moment).
+    Inputs,
 }
 
 /// What terms read besides the decomposition.
@@ -126,6 +142,8 @@ pub struct FitData<'a> {
     pub image: Option<ImageShape>,
     pub distill: Option<DistillSet>,
     pub labelled: Option<LabelledSet>,
+    /// The functional inner product on the training inputs.
+    pub functional: Option<&'a Functional>,
 }
 
 /// Labelled images (`n × inputs`), for the activation-consistency prior.
@@ -211,7 +229,8 @@ impl Grads {
 
 /// One loss term.
 pub trait Term: Sync {
-    /// Its key in a recipe (the [`Priors`] field, or the recipe field `tensor` / `distill`) and
+    /// Its key in a recipe (the [`Priors`] field, or the recipe field `tensor`, `distill` or
+    /// `functional`) and
     /// its `history.csv` column.
     fn name(&self) -> &'static str;
 
@@ -261,7 +280,7 @@ pub fn active(recipe: &Recipe, at: Schedule) -> Vec<(&'static dyn Term, f32)> {
 pub fn validate(recipe: &Recipe, image: Option<ImageShape>) -> Result<(), String> {
     for term in REGISTRY {
         let name = term.name();
-        let key = if matches!(name, "tensor" | "distill") { name.to_string() } else { format!("[priors] {name}") };
+        let key = if RECIPE_LEVEL.contains(&name) { name.to_string() } else { format!("[priors] {name}") };
         let mut used = false;
         for stage in 1..=recipe.stages {
             for step in [0, recipe.steps.saturating_sub(1)] {
@@ -301,7 +320,7 @@ mod tests {
             assert!(names.contains(&f.as_str()), "[priors] {f} has no registered term: add it to REGISTRY");
         }
         for n in &names {
-            assert!(fields.iter().any(|f| f == n) || matches!(*n, "tensor" | "distill"), "term {n} has no weight field");
+            assert!(fields.iter().any(|f| f == n) || RECIPE_LEVEL.contains(n), "term {n} has no weight field");
         }
         let mut sorted = names.clone();
         sorted.sort();

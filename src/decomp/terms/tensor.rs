@@ -69,8 +69,12 @@ impl<'a> Target<'a> {
     /// depend on them.
     pub fn cosine_loss(&self, t: &CpTensor, weight: f32, g: &mut CpGrads) -> f64 {
         // ‖T‖² and ⟨T, B⟩ are independent; so are their gradients (the norm's goes to a
-        // buffer of its own, added last, whatever the thread count).
-        let (norm, inter) = linalg::join(|| t.grams(t), false, || self.inter.project(t), false);
+        // buffer of its own, added last, whatever the thread count). They run side by side
+        // unless the projection dwarfs the norm (a wide layer): then each product takes every
+        // core in turn.
+        let norm_work = t.rank() * (t.u.nrows() + t.heads.nrows());
+        let split = self.inter.work_per_column() > 8 * norm_work;
+        let (norm, inter) = linalg::join(|| t.grams(t), split, || self.inter.project(t), split);
         let n = norm.value();
         let denom = (n * self.norm_sq).sqrt();
         if denom == 0.0 {
@@ -89,9 +93,9 @@ impl<'a> Target<'a> {
                     m.add_grad(-w_inner, g);
                 }
             },
-            false,
+            split,
             || norm.add_grad(w_norm, &mut gn),
-            false,
+            split,
         );
         g.add(&gn);
         cos
