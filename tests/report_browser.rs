@@ -70,7 +70,10 @@ fn a_reader_can_use_the_report_of_a_tiny_study() {
     let report = root.join("report.html");
     bilens(&["report", study.to_str().unwrap(), "--out", report.to_str().unwrap()]);
     let page = std::fs::read_to_string(&report).unwrap();
-    assert!(page.contains("combo_cp_top1_res8") && page.contains("id=\"report-data\"") && page.contains("id=\"seeds-combo_cp_top1_res8"), "panel data and seed group");
+    assert!(
+        page.contains("combo_cp_top1_res8") && page.contains("id=\"report-data\"") && page.contains("id=\"seeds-combo_cp_top1_res8"),
+        "panel data and seed group"
+    );
     assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("src=\"//"), "the page is offline");
 
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
@@ -84,7 +87,8 @@ fn a_reader_can_use_the_report_of_a_tiny_study() {
     }
 
     // What bilens says, for the browser test to compare with.
-    let ids: Vec<String> = serde_json::from_str::<Value>(&std::fs::read_to_string(study.join("results.json")).unwrap()).unwrap()
+    let ids: Vec<String> = serde_json::from_str::<Value>(&std::fs::read_to_string(study.join("results.json")).unwrap())
+        .unwrap()
         .as_array()
         .unwrap()
         .iter()

@@ -64,7 +64,11 @@ mod tests {
         let mut h = Html::new();
         section(&mut h, &["a__seed=0", "b<x>__seed=0"], Some("b<x>__seed=0"), None);
         let page = h.finish();
-        assert!(page.contains("<label for=\"draw-run\">") && page.contains("<label for=\"pad-pick\">") && page.contains("<label for=\"pad-view\">"));
+        assert!(
+            page.contains("<label for=\"draw-run\">")
+                && page.contains("<label for=\"pad-pick\">")
+                && page.contains("<label for=\"pad-view\">")
+        );
         assert!(page.contains("value=\"b-x-__seed=0\" selected") && page.contains("b&lt;x&gt;__seed=0"), "{page}");
         let mut h = Html::new();
         section(&mut h, &["a"], None, Some("these images are 28×32".into()));

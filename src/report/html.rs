@@ -100,7 +100,8 @@ impl Cell {
 
     /// Markup for a number, sorted by `v` (to 7 significant digits: enough to order by, short).
     pub fn number(html: String, v: f64) -> Self {
-        let key = if v.is_finite() { format!("{v:.6e}").parse::<f64>().map_or_else(|_| v.to_string(), |k| k.to_string()) } else { String::new() };
+        let key =
+            if v.is_finite() { format!("{v:.6e}").parse::<f64>().map_or_else(|_| v.to_string(), |k| k.to_string()) } else { String::new() };
         Self { html, key, num: true }
     }
 }
@@ -159,10 +160,13 @@ impl Html {
     /// box where the column is narrower than the figure.
     pub fn figure(&mut self, png: &[u8], caption: &str) -> &mut Self {
         let src = format!("data:image/png;base64,{}", base64(png));
-        self.open("figure", &[("class", "png")]).open("div", &[("class", "scroll"), ("tabindex", "0"), ("role", "region"), ("aria-label", caption)]);
+        self.open("figure", &[("class", "png")])
+            .open("div", &[("class", "scroll"), ("tabindex", "0"), ("role", "region"), ("aria-label", caption)]);
         self.open("img", &[("src", &src), ("alt", caption), ("loading", "lazy")]).close("div");
         self.open("figcaption", &[]).text(caption).text(" ");
-        self.elem("button", &[("type", "button"), ("class", "zoom"), ("aria-pressed", "false")], "Full size").close("figcaption").close("figure")
+        self.elem("button", &[("type", "button"), ("class", "zoom"), ("aria-pressed", "false")], "Full size")
+            .close("figcaption")
+            .close("figure")
     }
 
     /// A notice that part of the study is absent.
@@ -183,7 +187,10 @@ impl Html {
             };
             self.open("th", &[("scope", "col")]).open("button", button);
             // Long snake_case names wrap after their underscores.
-            self.raw(&escape(&c.name).replace('_', "_<wbr>")).raw("<span class=\"arrow\" aria-hidden=\"true\"></span>").close("button").close("th");
+            self.raw(&escape(&c.name).replace('_', "_<wbr>"))
+                .raw("<span class=\"arrow\" aria-hidden=\"true\"></span>")
+                .close("button")
+                .close("th");
         }
         self.raw("</tr></thead><tbody>");
         for (i, row) in rows.iter().enumerate() {

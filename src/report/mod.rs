@@ -119,7 +119,9 @@ pub fn build(opts: &Options) -> Result<String> {
     }
     let unavailable = match split.test.shape {
         s if s.height != s.width => Some(format!("the drawing pad is square and these images are {}×{}", s.height, s.width)),
-        _ if !records.is_empty() && panel_runs.is_empty() => Some(format!("no run reads images of {} pixels (the test images' size)", split.test.n_pixels())),
+        _ if !records.is_empty() && panel_runs.is_empty() => {
+            Some(format!("no run reads images of {} pixels (the test images' size)", split.test.n_pixels()))
+        }
         _ => None,
     };
     let base = model.as_ref().map(|m| payload::base(m, Some(&pool)));
@@ -275,7 +277,11 @@ mod tests {
         )
         .unwrap();
         std::fs::write(dir.join("analysis/extra.png"), tiny_png()).unwrap();
-        std::fs::write(dir.join("analysis/stability_a<b>.json"), r#"{"runs":["a<b>__seed=0","a<b>__seed=1"],"top":2,"hungarian":{"pairs":[[0,1,0.25]],"mean":0.25},"index_wise_pairs":[0.1]}"#).unwrap();
+        std::fs::write(
+            dir.join("analysis/stability_a<b>.json"),
+            r#"{"runs":["a<b>__seed=0","a<b>__seed=1"],"top":2,"hungarian":{"pairs":[[0,1,0.25]],"mean":0.25},"index_wise_pairs":[0.1]}"#,
+        )
+        .unwrap();
         std::fs::write(dir.join("analysis/notes.json"), r#"{"note":"see https://example.org"}"#).unwrap();
         let rows = r#"[{"run_id":"x__seed=0","preset":"x","seed":0,"overrides":"","tensor_cosine":0.123456,"test_accuracy":0.9},
                        {"run_id":"x__seed=1","preset":"x","seed":1,"overrides":"","tensor_cosine":0.2,"test_accuracy":0.8}]"#;

@@ -124,7 +124,15 @@ fn menu_images(labels: &[u8], n: usize) -> Vec<usize> {
 /// One run's record. `pool` (test images of the run's size) adds the examples and the
 /// self-check; `bias` is the base model's output bias (the decomposition covers only the
 /// interaction tensor).
-pub fn run(id: &str, dir: &Path, c: &RunComponents, precision: Precision, bias: &[f32], shape: Option<ImageShape>, pool: Option<&mut ImagePool>) -> Value {
+pub fn run(
+    id: &str,
+    dir: &Path,
+    c: &RunComponents,
+    precision: Precision,
+    bias: &[f32],
+    shape: Option<ImageShape>,
+    pool: Option<&mut ImagePool>,
+) -> Value {
     let all = &c.all;
     let rows = |get: fn(&Component) -> &Vec<f32>| all.iter().flat_map(|k| get(k).iter().copied()).collect::<Vec<f32>>();
     let mut labels: Vec<String> = (1..=c.displayed).map(|k| format!("#{k}")).collect();
@@ -201,7 +209,12 @@ fn examples(all: &Components, pool: &mut ImagePool) -> Value {
             let pos: Vec<usize> = order.iter().copied().take_while(|&i| act[(i, r)] > 0.0).take(EXAMPLES).collect();
             let neg: Vec<usize> = order.iter().rev().copied().take_while(|&i| act[(i, r)] < 0.0).take(EXAMPLES).collect();
             let values = |is: &[usize]| is.iter().map(|&i| round4(act[(i, r)] as f64)).collect::<Vec<_>>();
-            json!([pos.iter().map(|&i| pool.add(i)).collect::<Vec<_>>(), neg.iter().map(|&i| pool.add(i)).collect::<Vec<_>>(), values(&pos), values(&neg)])
+            json!([
+                pos.iter().map(|&i| pool.add(i)).collect::<Vec<_>>(),
+                neg.iter().map(|&i| pool.add(i)).collect::<Vec<_>>(),
+                values(&pos),
+                values(&neg)
+            ])
         })
         .collect();
     Value::from(picks)

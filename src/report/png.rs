@@ -52,12 +52,18 @@ fn median_cut(colours: Vec<Counted>, n: usize) -> Vec<[u8; 3]> {
         return colours.into_iter().map(|(c, _)| c).collect();
     }
     let spread = |b: &[Counted]| -> (usize, u8) {
-        (0..3).map(|k| (k, b.iter().map(|c| c.0[k]).max().unwrap_or(0) - b.iter().map(|c| c.0[k]).min().unwrap_or(0))).max_by_key(|s| s.1).unwrap_or((0, 0))
+        (0..3)
+            .map(|k| (k, b.iter().map(|c| c.0[k]).max().unwrap_or(0) - b.iter().map(|c| c.0[k]).min().unwrap_or(0)))
+            .max_by_key(|s| s.1)
+            .unwrap_or((0, 0))
     };
     let weight = |b: &[Counted]| b.iter().map(|c| c.1).sum::<usize>();
     let mut boxes = vec![colours];
     while boxes.len() < n {
-        let Some(i) = (0..boxes.len()).filter(|&i| boxes[i].len() > 1).max_by_key(|&i| weight(&boxes[i]) * spread(&boxes[i]).1 as usize) else { break };
+        let Some(i) = (0..boxes.len()).filter(|&i| boxes[i].len() > 1).max_by_key(|&i| weight(&boxes[i]) * spread(&boxes[i]).1 as usize)
+        else {
+            break;
+        };
         let mut b = boxes.swap_remove(i);
         let axis = spread(&b).0;
         b.sort_by_key(|c| c.0[axis]);

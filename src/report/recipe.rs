@@ -78,7 +78,10 @@ mod tests {
         assert!(text.starts_with("64 CP components") && text.contains("200 muon steps"), "{text}");
         let combo = crate::decomp::presets::find("combo_cp_top1_res8").unwrap().recipe.clone();
         let text = summary(&serde_json::to_value(&combo).unwrap()).unwrap().join(" · ");
-        assert!(text.contains("+ 8 free CP residual") && text.contains("top-1 heads, class fixed") && text.contains("raw_tv 0.015"), "{text}");
+        assert!(
+            text.contains("+ 8 free CP residual") && text.contains("top-1 heads, class fixed") && text.contains("raw_tv 0.015"),
+            "{text}"
+        );
         assert!(summary(&serde_json::json!({ "no_such_field": 1 })).is_none());
     }
 }

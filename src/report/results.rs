@@ -112,7 +112,12 @@ pub fn section(h: &mut Html, study: &Study, main: Option<&str>) {
         .map(|(x, y, _, _)| pareto(&configs.iter().map(|c| Some((c.mean(x)?, c.mean(y)?))).collect::<Vec<_>>(), (true, true)))
         .collect();
     let marks = |k: usize, on: &[Vec<bool>]| -> String {
-        fronts.iter().zip(on).filter(|(_, f)| f[k]).map(|((x, y, mark, name), _)| badge("pareto", mark, &format!("Pareto-optimal: {name} ({y} vs {x})"))).collect()
+        fronts
+            .iter()
+            .zip(on)
+            .filter(|(_, f)| f[k])
+            .map(|((x, y, mark, name), _)| badge("pareto", mark, &format!("Pareto-optimal: {name} ({y} vs {x})")))
+            .collect()
     };
     let legend = fronts.iter().map(|(x, y, mark, _)| format!("{mark} Pareto-optimal on {y} vs {x}")).collect::<Vec<_>>().join(" · ");
     h.elem(
@@ -126,8 +131,9 @@ pub fn section(h: &mut Html, study: &Study, main: Option<&str>) {
         ),
     );
 
-    let mut header = vec![Column::new("configuration", None), Column::new("family", definition("family")), Column::new("recipe as run", None), Column::new("seeds", None)];
+    let mut header = vec![Column::new("configuration", None), Column::new("seeds", None)];
     header.extend(columns.iter().map(|c| Column::new(c, definition(c))));
+    header.extend([Column::new("family", definition("family")), Column::new("recipe as run", None)]);
     let rows: Vec<Vec<Cell>> = configs
         .iter()
         .enumerate()
@@ -140,14 +146,15 @@ pub fn section(h: &mut Html, study: &Study, main: Option<&str>) {
             let seeds: Vec<String> =
                 c.runs.iter().map(|r| format!("<a href=\"#run-{}\">seed {}</a>", escape(&anchor_id(&r.run_id)), r.seed)).collect();
             first += &format!("<span class=\"seeds\">{}</span>", seeds.join(" "));
-            let recipe = study.record(&c.runs[0].run_id).and_then(|r| super::recipe::summary(&r["config"]));
-            let mut cells = vec![
-                Cell { html: first, key: c.name.to_string(), num: false },
-                Cell::text(&c.runs[0].family),
-                recipe.map_or_else(|| Cell::text(""), |phrases| Cell { html: escape(&phrases.join(" · ")), key: String::new(), num: false }),
-                Cell::value(&Value::from(c.runs.len())),
-            ];
+            let recipe = study.record(&c.runs[0].run_id).and_then(|r| super::recipe::summary(&r["config"])).unwrap_or_default();
+            let mut cells = vec![Cell { html: first, key: c.name.to_string(), num: false }, Cell::value(&Value::from(c.runs.len()))];
             cells.extend(columns.iter().map(|col| mean_sd(c, col)));
+            cells.push(Cell::text(&c.runs[0].family));
+            cells.push(Cell {
+                html: format!("<span class=\"recipe-text\">{}</span>", escape(&recipe.join(" · "))),
+                key: String::new(),
+                num: false,
+            });
             cells
         })
         .collect();
@@ -167,7 +174,8 @@ pub fn section(h: &mut Html, study: &Study, main: Option<&str>) {
         .iter()
         .enumerate()
         .map(|(k, r)| {
-            let mut first = format!("<a href=\"#run-{}\">{}</a>", escape(&anchor_id(&r.run_id)), escape(&r.run_id).replace("__", "<wbr>__"));
+            let mut first =
+                format!("<a href=\"#run-{}\">{}</a>", escape(&anchor_id(&r.run_id)), escape(&r.run_id).replace("__", "<wbr>__"));
             if Some(r.run_id.as_str()) == main {
                 first += &badge("main", "★", "the main run");
             }
@@ -249,7 +257,8 @@ fn frontier(h: &mut Html, configs: &[Configuration], columns: &[String]) {
         chart(h, x, y, x, y);
     }
     h.close("div");
-    let more: Vec<_> = crate::analysis::frontier::AXES.iter().filter(|(x, y, _, _)| has(x) && has(y) && !drawn.contains(&(*x, *y))).collect();
+    let more: Vec<_> =
+        crate::analysis::frontier::AXES.iter().filter(|(x, y, _, _)| has(x) && has(y) && !drawn.contains(&(*x, *y))).collect();
     if drawn.is_empty() && more.is_empty() {
         h.missing("The results have no pair of fidelity and readability columns to draw.");
     }

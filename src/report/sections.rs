@@ -80,7 +80,11 @@ pub fn header(h: &mut Html, title: &str, notes: &[String]) {
         .collect();
     h.open("div", &[("class", "legend"), ("id", "legend")]);
     h.open("p", &[]).raw("<strong>Colour, everywhere on this page:</strong> ");
-    h.elem("span", &[("class", "ramp"), ("style", &format!("background:linear-gradient(90deg,{})", stops.join(","))), ("aria-hidden", "true")], "");
+    h.elem(
+        "span",
+        &[("class", "ramp"), ("style", &format!("background:linear-gradient(90deg,{})", stops.join(","))), ("aria-hidden", "true")],
+        "",
+    );
     h.text(" red = positive, blue = negative, white = zero, in pixel patterns, head bars and logit bars alike.");
     h.close("p");
     h.elem(
@@ -180,10 +184,11 @@ pub fn eigen(h: &mut Html, study: &Study) {
 
 /// The per-class extreme eigenvalues of `eigen/run.json` as one table (3 decimals).
 fn eigenvalue_table(h: &mut Html, metrics: &Value) {
-    let columns: Vec<&str> = ["embedding_largest_eigenvalue", "embedding_smallest_eigenvalue", "pixel_largest_eigenvalue", "pixel_smallest_eigenvalue"]
-        .into_iter()
-        .filter(|k| metrics[*k].is_array())
-        .collect();
+    let columns: Vec<&str> =
+        ["embedding_largest_eigenvalue", "embedding_smallest_eigenvalue", "pixel_largest_eigenvalue", "pixel_smallest_eigenvalue"]
+            .into_iter()
+            .filter(|k| metrics[*k].is_array())
+            .collect();
     let classes = columns.iter().filter_map(|k| metrics[*k].as_array().map(Vec::len)).max().unwrap_or(0);
     if classes == 0 {
         return;
@@ -223,7 +228,13 @@ fn truncation_charts(h: &mut Html, path: &Path) -> Result<bool> {
                 points: rows.iter().filter(|r| r[basis].as_str() == Some(b)).map(|r| (num(&r[size]), num(&r[j]))).collect(),
             })
             .collect();
-        let chart = Lines { title: &format!("Truncated eigen-models: {label}"), x_label: "eigenvectors kept (all classes)", y_label: label, series, log_y: false };
+        let chart = Lines {
+            title: &format!("Truncated eigen-models: {label}"),
+            x_label: "eigenvectors kept (all classes)",
+            y_label: label,
+            series,
+            log_y: false,
+        };
         svg::lines(h, &chart, "The k largest-|λ| eigenvectors of every class; compare with the decompositions of the same size.");
     }
     h.close("div");
@@ -353,7 +364,10 @@ fn run(h: &mut Html, study: &Study, id: &str, is_main: bool, components: Result<
         h.elem(
             "p",
             &[("class", "muted")],
-            &format!("Also in the run folder: {} (the cards' examples and the draw panel show the same, for every component and any image).", pictured.join(", ")),
+            &format!(
+                "Also in the run folder: {} (the cards' examples and the draw panel show the same, for every component and any image).",
+                pictured.join(", ")
+            ),
         );
     }
     h.close("div").close("details");
@@ -376,10 +390,18 @@ fn history_charts(h: &mut Html, path: &Path) -> Result<bool> {
             .iter()
             .map(|&s| Series {
                 name: format!("stage {s}"),
-                points: rows.iter().filter(|r| r.get(stage).and_then(Value::as_i64) == Some(s)).map(|r| (num(&r[step]), num(&r[j]))).collect(),
+                points: rows
+                    .iter()
+                    .filter(|r| r.get(stage).and_then(Value::as_i64) == Some(s))
+                    .map(|r| (num(&r[step]), num(&r[j])))
+                    .collect(),
             })
             .collect();
-        svg::lines(h, &Lines { title: &format!("{label} during the fit"), x_label: "step", y_label: label, series, log_y }, &format!("history.csv: {label} per step"));
+        svg::lines(
+            h,
+            &Lines { title: &format!("{label} during the fit"), x_label: "step", y_label: label, series, log_y },
+            &format!("history.csv: {label} per step"),
+        );
     }
     h.close("div");
     Ok(true)
@@ -397,11 +419,20 @@ fn faithfulness_charts(h: &mut Html, path: &Path) -> Result<()> {
         let j = col(metric)?;
         let series = modes
             .iter()
-            .map(|m| Series { name: m.clone(), points: rows.iter().filter(|r| r[mode].as_str() == Some(m)).map(|r| (num(&r[k]), num(&r[j]))).collect() })
+            .map(|m| Series {
+                name: m.clone(),
+                points: rows.iter().filter(|r| r[mode].as_str() == Some(m)).map(|r| (num(&r[k]), num(&r[j]))).collect(),
+            })
             .collect();
         svg::lines(
             h,
-            &Lines { title: &format!("Faithfulness: {label}"), x_label: "strongest components kept or dropped (k)", y_label: label, series, log_y: false },
+            &Lines {
+                title: &format!("Faithfulness: {label}"),
+                x_label: "strongest components kept or dropped (k)",
+                y_label: label,
+                series,
+                log_y: false,
+            },
             "keep: only the k strongest components; drop: all but them; eigen: the k largest-|λ| eigenvectors (faithfulness.csv).",
         );
     }

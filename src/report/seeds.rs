@@ -37,7 +37,8 @@ pub fn group_id(name: &str) -> String {
 }
 
 fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir).map(|e| e.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect()).unwrap_or_default();
+    let mut out: Vec<PathBuf> =
+        std::fs::read_dir(dir).map(|e| e.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect()).unwrap_or_default();
     out.sort();
     out
 }
@@ -46,7 +47,14 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 fn thumb(h: &mut Html, id: &str, k: usize, which: &str, label: &str) {
     h.elem(
         "canvas",
-        &[("class", "pat"), ("data-run", &anchor_id(id)), ("data-k", &k.to_string()), ("data-which", which), ("role", "img"), ("aria-label", label)],
+        &[
+            ("class", "pat"),
+            ("data-run", &anchor_id(id)),
+            ("data-k", &k.to_string()),
+            ("data-which", which),
+            ("role", "img"),
+            ("aria-label", label),
+        ],
         "",
     );
 }
@@ -54,7 +62,11 @@ fn thumb(h: &mut Html, id: &str, k: usize, which: &str, label: &str) {
 /// The section; `components` gives a run's components when the page carries them.
 pub fn section<'c>(h: &mut Html, study: &Study, components: &dyn Fn(&str) -> Option<&'c RunComponents>) {
     let dir = study.dir.join("analysis");
-    h.open("section", &[("id", "seeds"), ("aria-labelledby", "seeds-h")]).elem("h2", &[("id", "seeds-h")], "Stability and consensus across seeds");
+    h.open("section", &[("id", "seeds"), ("aria-labelledby", "seeds-h")]).elem(
+        "h2",
+        &[("id", "seeds-h")],
+        "Stability and consensus across seeds",
+    );
     if !dir.is_dir() {
         h.missing("No cross-run analysis: analysis/ is missing.");
         h.close("section");
@@ -217,7 +229,13 @@ fn consensus<'c>(h: &mut Html, v: &Value, components: &dyn Fn(&str) -> Option<&'
                         t.text(&format!("#{}", i + 1));
                     }
                 }
-                members += &format!("<a class=\"member\" href=\"#card-{}-{i}\" title=\"#{} of {}\">{}</a>", escape(&anchor_id(id)), i + 1, escape(id), t.finish());
+                members += &format!(
+                    "<a class=\"member\" href=\"#card-{}-{i}\" title=\"#{} of {}\">{}</a>",
+                    escape(&anchor_id(id)),
+                    i + 1,
+                    escape(id),
+                    t.finish()
+                );
             }
             vec![
                 Cell::value(&Value::from(k + 1)),
@@ -230,7 +248,8 @@ fn consensus<'c>(h: &mut Html, v: &Value, components: &dyn Fn(&str) -> Option<&'
             ]
         })
         .collect();
-    let columns = ["cluster", "head", "support", "mean similarity", "least similarity", "class agreement", "members"].map(|c| Column::new(c, None));
+    let columns =
+        ["cluster", "head", "support", "mean similarity", "least similarity", "class agreement", "members"].map(|c| Column::new(c, None));
     h.table(&format!("The {CLUSTERS_SHOWN} best-supported consensus clusters"), &columns, &rows);
     raw_json(h, v, "consensus");
 }
@@ -238,7 +257,8 @@ fn consensus<'c>(h: &mut Html, v: &Value, components: &dyn Fn(&str) -> Option<&'
 /// `analysis/` files other than the seed groups' summaries and the figures drawn in the page.
 fn others(h: &mut Html, dir: &Path, names: &[String]) {
     let drawn = |stem: &str| {
-        stem.starts_with("frontier_") || names.iter().any(|n| [format!("stability_{n}"), format!("consensus_{n}")].contains(&stem.to_string()))
+        stem.starts_with("frontier_")
+            || names.iter().any(|n| [format!("stability_{n}"), format!("consensus_{n}")].contains(&stem.to_string()))
     };
     let rest: Vec<PathBuf> = files(dir)
         .into_iter()

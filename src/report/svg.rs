@@ -16,7 +16,8 @@ const BOTTOM: f64 = 46.0;
 /// Points per series kept for drawing (long histories are thinned evenly).
 const MAX_POINTS: usize = 120;
 /// Matplotlib's tab10, as the PNG figures use.
-pub const PALETTE: [&str; 10] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+pub const PALETTE: [&str; 10] =
+    ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
 /// One named line.
 pub struct Series {
@@ -90,15 +91,28 @@ impl Frame {
     fn axes(&self, s: &mut String, role: &str, name: &str, title: &str, x_label: &str, y_label: &str) {
         let (w, h) = self.size;
         let (x0, x1, y0, y1) = (LEFT, w - RIGHT, TOP, h - BOTTOM);
-        let _ = write!(s, r##"<svg class="chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="{role}" aria-label="{}">"##, escape(name));
+        let _ = write!(
+            s,
+            r##"<svg class="chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="{role}" aria-label="{}">"##,
+            escape(name)
+        );
         for (v, text) in ticks(self.x) {
             let x = self.px(v);
-            let _ = write!(s, r##"<line x1="{x:.1}" y1="{y0}" x2="{x:.1}" y2="{y1}" class="grid"/><text x="{x:.1}" y="{:.1}" class="tick" text-anchor="middle">{text}</text>"##, y1 + 16.0);
+            let _ = write!(
+                s,
+                r##"<line x1="{x:.1}" y1="{y0}" x2="{x:.1}" y2="{y1}" class="grid"/><text x="{x:.1}" y="{:.1}" class="tick" text-anchor="middle">{text}</text>"##,
+                y1 + 16.0
+            );
         }
         let y_ticks = if self.log_y { log_ticks(self.y) } else { ticks(self.y) };
         for (v, text) in y_ticks {
             let y = self.py(v);
-            let _ = write!(s, r##"<line x1="{x0}" y1="{y:.1}" x2="{x1}" y2="{y:.1}" class="grid"/><text x="{:.1}" y="{:.1}" class="tick" text-anchor="end">{text}</text>"##, x0 - 6.0, y + 4.0);
+            let _ = write!(
+                s,
+                r##"<line x1="{x0}" y1="{y:.1}" x2="{x1}" y2="{y:.1}" class="grid"/><text x="{:.1}" y="{:.1}" class="tick" text-anchor="end">{text}</text>"##,
+                x0 - 6.0,
+                y + 4.0
+            );
         }
         let _ = write!(
             s,
@@ -177,7 +191,7 @@ pub fn lines(h: &mut Html, chart: &Lines, caption: &str) {
         }
     }
     s.push_str("</svg>");
-    h.open("figure", &[("class", "chart")]).raw(&s).elem("figcaption", &[], caption).close("figure");
+    h.open("figure", &[("class", "chart lines")]).raw(&s).elem("figcaption", &[], caption).close("figure");
 }
 
 /// A scatter as a `<figure>`: every point links to its run and names it on hover; points on
@@ -212,16 +226,19 @@ pub fn scatter(h: &mut Html, chart: &Scatter, caption: &str) {
             let _ = write!(s, r##"<circle cx="{x:.1}" cy="{y:.1}" r="9" class="ring"/>"##);
         }
         let _ = write!(s, r##"<circle cx="{x:.1}" cy="{y:.1}" r="5.5" fill="{colour}" class="pt"/></a>"##);
-        if p.pareto && let Some((tx, ty, anchor)) = label_spot(x, y, &p.label, &mut placed) {
+        if p.pareto
+            && let Some((tx, ty, anchor)) = label_spot(x, y, &p.label, &mut placed)
+        {
             let _ = write!(s, r##"<text x="{tx:.1}" y="{ty:.1}" class="plabel" text-anchor="{anchor}">{label}</text>"##);
         }
     }
     s.push_str("</svg>");
-    h.open("figure", &[("class", "chart")]).raw(&s);
+    h.open("figure", &[("class", "chart scatter")]).raw(&s);
     h.open("figcaption", &[]).text(caption);
     h.open("span", &[("class", "keys")]);
     for (g, name) in chart.groups.iter().enumerate() {
-        h.open("span", &[("class", "key")]).open("span", &[("class", "swatch"), ("style", &format!("background:{}", PALETTE[g % PALETTE.len()]))]);
+        h.open("span", &[("class", "key")])
+            .open("span", &[("class", "swatch"), ("style", &format!("background:{}", PALETTE[g % PALETTE.len()]))]);
         h.close("span").text(name).close("span");
     }
     h.close("span").close("figcaption").close("figure");
@@ -275,7 +292,13 @@ mod tests {
     #[test]
     fn charts_escape_their_text_and_skip_empty_data() {
         let mut h = Html::new();
-        let chart = Lines { title: "a<b", x_label: "x", y_label: "y", series: vec![Series { name: "s&t".into(), points: vec![(0.0, 1.0), (1.0, 2.0)] }], log_y: true };
+        let chart = Lines {
+            title: "a<b",
+            x_label: "x",
+            y_label: "y",
+            series: vec![Series { name: "s&t".into(), points: vec![(0.0, 1.0), (1.0, 2.0)] }],
+            log_y: true,
+        };
         lines(&mut h, &chart, "cap");
         let page = h.finish();
         assert!(page.contains("a&lt;b") && page.contains("<polyline") && !page.contains("a<b"));

@@ -232,7 +232,7 @@ function showOutputs() {
     (zb ? '; the base model predicts ' + baseTop + '.' : '; this study has no base model to compare with.');
   const scale = Math.max(1e-9, ...Array.from(z, Math.abs), ...(zb ? Array.from(zb, Math.abs) : []));
   const head = element('div', 'row head');
-  ['class', 'decomposition', '', 'base model', '', 'p'].forEach(t => head.append(element('span', '', t)));
+  [['class', ''], ['decomposition', 'pair'], ['base model', 'pair'], ['p', '']].forEach(([t, c]) => head.append(element('span', c, t)));
   head.setAttribute('aria-hidden', 'true');
   const rows = [head];
   const cls = panel.selected === null ? top : panel.selected;
