@@ -74,11 +74,13 @@ impl Study {
                 Vec::new()
             }
         };
-        let records = rows
-            .iter()
-            .filter_map(|r| Some((r.run_id.clone(), read_json(&dir.join("runs").join(&r.run_id).join("run.json")).ok()??)))
-            .collect();
-        Self { dir: dir.to_path_buf(), base, rows, records, notes }
+        let mut study = Self { dir: dir.to_path_buf(), base, rows, records: HashMap::new(), notes };
+        for r in &study.rows {
+            if let Ok(Some(record)) = read_json(&study.run_dir(&r.run_id).join("run.json")) {
+                study.records.insert(r.run_id.clone(), record);
+            }
+        }
+        study
     }
 
     /// `DIR/runs/<run_id>`.

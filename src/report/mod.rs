@@ -79,62 +79,31 @@ pub fn build(opts: &Options) -> Result<String> {
     let main_record = main.and_then(|id| study.record(id));
     let split = data.unwrap_or_else(|| study.recorded_data(main_record, &mut notes));
     let model = study.base_model(main_record, &mut notes);
+    let components = read_components(&study);
     let mut pool = ImagePool::new(&split.test);
+    let records = run_records(&study, &components, main, model.as_ref(), &mut pool);
 
-    // Every run's components, read once; the cards, the panel and the seed analyses share them.
-    let components: Vec<(&str, Result<RunComponents, String>)> = study
-        .rows
-        .iter()
-        .map(|r| {
-            let dir = study.run_dir(&r.run_id);
-            let read = if dir.join("factors.safetensors").exists() {
-                RunComponents::read(&dir).map_err(|e| format!("{e:#}"))
-            } else {
-                Err(format!("{} is missing", dir.join("factors.safetensors").display()))
-            };
-            (r.run_id.as_str(), read)
-        })
-        .collect();
-    let mut records: Vec<(String, Value)> = Vec::new();
-    let mut panel_runs: Vec<&str> = Vec::new();
-    for (id, c) in &components {
-        let Ok(c) = c else { continue };
-        let classes = c.all.outputs;
-        let bias = match &model {
-            Some(m) if m.bias.len() == classes => m.bias.clone(),
-            _ => vec![0.0; classes],
-        };
-        let shape = image_shape(study.record(id), c.all.inputs);
-        // The main run exactly, the others compactly: a study's factors at full precision
-        // would not fit in a page of a few megabytes.
-        let precision = if Some(*id) == main { Precision::Full } else { Precision::Fixed12 };
-        let fits = split.test.n_pixels() == c.all.inputs;
-        let mut record = payload::run(id, &study.run_dir(id), c, precision, &bias, shape, fits.then_some(&mut pool));
-        record["height"] = json!(shape.map_or(1, |s| s.height));
-        record["width"] = json!(shape.map_or(c.all.inputs, |s| s.width));
-        if fits && split.test.shape.height == split.test.shape.width {
-            panel_runs.push(id);
-        }
-        records.push((anchor_id(id), record));
-    }
-    let unavailable = match split.test.shape {
-        s if s.height != s.width => Some(format!("the drawing pad is square and these images are {}×{}", s.height, s.width)),
-        _ if !records.is_empty() && panel_runs.is_empty() => {
-            Some(format!("no run reads images of {} pixels (the test images' size)", split.test.n_pixels()))
-        }
-        _ => None,
+    // The drawing pad is square, and its runs read the test images.
+    let shape = split.test.shape;
+    let square = shape.height == shape.width;
+    let panel_runs: Vec<&str> = records.iter().filter(|r| square && r.fits).map(|r| r.id).collect();
+    let unavailable = if !square {
+        Some(format!("the drawing pad is square and these images are {}×{}", shape.height, shape.width))
+    } else if !records.is_empty() && panel_runs.is_empty() {
+        Some(format!("no run reads images of {} pixels (the test images' size)", shape.pixels()))
+    } else {
+        None
     };
-    let base = model.as_ref().map(|m| payload::base(m, Some(&pool)));
     let page_data = json!({
-        "height": split.test.shape.height,
-        "width": split.test.shape.width,
+        "height": shape.height,
+        "width": shape.width,
+        "side": square.then_some(shape.height),
         "tolerance": payload::TOLERANCE,
         "cards": opts.cards,
         "palette": (0..=10).map(|k| crate::figures::colormap::diverging(k as f32 / 5.0 - 1.0, 1.0)).collect::<Vec<_>>(),
         "images": pool.json(),
-        "base": base,
+        "base": model.as_ref().and_then(|m| payload::base(m, &pool)),
         "main": main.map(anchor_id),
-        "runs": records.iter().map(|(anchor, r)| json!({ "anchor": anchor, "id": r["id"] })).collect::<Vec<_>>(),
     });
 
     let title = format!(
@@ -164,8 +133,10 @@ pub fn build(opts: &Options) -> Result<String> {
     sections::base(&mut h, &study);
     h.close("main").close("div");
     h.open("script", &[("type", "application/json"), ("id", "report-data")]).raw(&script_json(&page_data)).close("script");
-    for (anchor, record) in &records {
-        h.open("script", &[("type", "application/json"), ("id", &format!("data-run-{anchor}"))]).raw(&script_json(record)).close("script");
+    for r in &records {
+        h.open("script", &[("type", "application/json"), ("id", &format!("data-run-{}", anchor_id(r.id)))])
+            .raw(&script_json(&r.record))
+            .close("script");
     }
     h.raw("<script>\n'use strict';\n");
     for js in assets::JS {
@@ -173,6 +144,56 @@ pub fn build(opts: &Options) -> Result<String> {
     }
     h.raw("</script></body></html>\n");
     Ok(h.finish())
+}
+
+/// Every run's components, read once (the cards, the panel and the seed analyses share
+/// them), or why they cannot be.
+fn read_components(study: &Study) -> Vec<(&str, Result<RunComponents, String>)> {
+    study
+        .rows
+        .iter()
+        .map(|r| {
+            let dir = study.run_dir(&r.run_id);
+            let read = if dir.join("factors.safetensors").exists() {
+                RunComponents::read(&dir).map_err(|e| format!("{e:#}"))
+            } else {
+                Err(format!("{} is missing", dir.join("factors.safetensors").display()))
+            };
+            (r.run_id.as_str(), read)
+        })
+        .collect()
+}
+
+/// A run's record for the page, and whether it reads the test images.
+struct RunRecord<'a> {
+    id: &'a str,
+    record: Value,
+    fits: bool,
+}
+
+/// The records of every run with components: the main run exactly, the others compactly (a
+/// study's factors at full precision would not fit in a page of a few megabytes).
+fn run_records<'a>(
+    study: &Study,
+    components: &'a [(&'a str, Result<RunComponents, String>)],
+    main: Option<&str>,
+    model: Option<&crate::model::Bilinear>,
+    pool: &mut ImagePool,
+) -> Vec<RunRecord<'a>> {
+    let mut out = Vec::new();
+    for (id, c) in components {
+        let Ok(c) = c else { continue };
+        let bias = match model {
+            Some(m) if m.bias.len() == c.all.outputs => m.bias.clone(),
+            _ => vec![0.0; c.all.outputs],
+        };
+        let precision = if Some(*id) == main { Precision::Full } else { Precision::Fixed12 };
+        let fits = pool.test.n_pixels() == c.all.inputs;
+        let shape = image_shape(study.record(id), c.all.inputs);
+        let record = payload::run(id, &study.run_dir(id), c, precision, &bias, shape, fits.then_some(&mut *pool));
+        out.push(RunRecord { id, record, fits });
+    }
+    out
 }
 
 /// The image shape a run recorded, if it has `inputs` pixels.
@@ -302,13 +323,34 @@ mod tests {
     }
 
     #[test]
+    fn non_square_images_get_cards_but_no_drawing_pad() {
+        use crate::data::idx;
+        let shape = crate::image::ImageShape::new(28, 32);
+        let dir = payload::tests::synthetic_study_of("wide", shape);
+        let data = dir.join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let pixels: Vec<u8> = (0..20 * shape.pixels()).map(|i| (i * 37 % 256) as u8).collect();
+        let labels: Vec<u8> = (0..20).map(|i| (i % 10) as u8).collect();
+        for (k, name) in crate::data::FILE_NAMES.iter().enumerate() {
+            let bytes = if k % 2 == 0 { idx::encode_images(28, 32, &pixels) } else { idx::encode_labels(&labels) };
+            std::fs::write(data.join(name), bytes).unwrap();
+        }
+        let page = build(&Options { data: Some(data), ..Options::new(&dir) }).unwrap();
+        assert!(page.contains("The draw-a-digit panel is unavailable: the drawing pad is square and these images are 28×32"));
+        let record = json_script(&page, "data-run-r__seed=0");
+        assert_eq!((record["height"].as_u64(), record["width"].as_u64()), (Some(28), Some(32)), "cards draw 28×32 patterns");
+        assert!(record["examples"].is_array() && record["check"].is_array(), "examples from the given test images");
+        assert_eq!(json_script(&page, "report-data")["side"], Value::Null);
+    }
+
+    #[test]
     fn the_page_carries_every_run_compactly_and_the_panel_starts_with_the_main_run() {
         let dir = payload::tests::synthetic_study("page");
         let page = build(&Options { main_run: Some("r__seed=1".into()), ..Options::new(&dir) }).unwrap();
         assert_offline(&page);
         let data = json_script(&page, "report-data");
         assert_eq!(data["main"], "r__seed=1");
-        assert_eq!(data["runs"].as_array().unwrap().len(), 2);
+        assert!(page.contains("id=\"data-run-r__seed=0\"") && page.contains("id=\"data-run-r__seed=1\""), "every run's record");
         assert!(data["base"]["check"].is_array(), "the base model and its self-check logits");
         let main = json_script(&page, "data-run-r__seed=1");
         let other = json_script(&page, "data-run-r__seed=0");

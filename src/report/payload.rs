@@ -123,7 +123,8 @@ fn menu_images(labels: &[u8], n: usize) -> Vec<usize> {
 
 /// One run's record. `pool` (test images of the run's size) adds the examples and the
 /// self-check; `bias` is the base model's output bias (the decomposition covers only the
-/// interaction tensor).
+/// interaction tensor); `shape` is the image shape of the run's inputs (without one, patterns
+/// are drawn as strips).
 pub fn run(
     id: &str,
     dir: &Path,
@@ -162,6 +163,8 @@ pub fn run(
         "share": share,
         "columns": columns,
         "metrics": metrics,
+        "height": shape.map_or(1, |s| s.height),
+        "width": shape.map_or(all.inputs, |s| s.width),
     });
     if let Some(pool) = pool.filter(|p| p.test.n_pixels() == all.inputs) {
         out["examples"] = examples(all, pool);
@@ -256,14 +259,20 @@ fn component_metrics(dir: &Path, c: &RunComponents, shape: Option<ImageShape>) -
 }
 
 /// The base model's weights at full precision (the page computes its logits beside the
-/// decomposition's) and bilens's logits for the self-check images.
-pub fn base(model: &Bilinear, pool: Option<&ImagePool>) -> Value {
+/// decomposition's) and bilens's logits for the self-check images; `None` when it does not
+/// read the pool's images.
+pub fn base(model: &Bilinear, pool: &ImagePool) -> Option<Value> {
     let matrix = |m: &Mat<f32>| {
         pack::floats(&(0..m.nrows()).flat_map(|i| (0..m.ncols()).map(move |j| m[(i, j)])).collect::<Vec<_>>(), m.ncols(), Precision::Full)
     };
+    // The one line that knows how the model stores its embedding.
     let embed = Some(&model.w_e);
-    let mut out = json!({
-        "inputs": embed.map_or(model.w_l.ncols(), |e| e.ncols()),
+    let inputs = embed.map_or(model.w_l.ncols(), |e| e.ncols());
+    if inputs != pool.test.n_pixels() {
+        return None;
+    }
+    Some(json!({
+        "inputs": inputs,
         "embed": embed.map(matrix),
         "width": model.w_l.ncols(),
         "hidden": model.w_l.nrows(),
@@ -272,11 +281,8 @@ pub fn base(model: &Bilinear, pool: Option<&ImagePool>) -> Value {
         "right": matrix(&model.w_r),
         "unembed": matrix(&model.w_u),
         "bias": model.bias.iter().map(|&b| b as f64).collect::<Vec<_>>(),
-    });
-    if let Some(pool) = pool.filter(|p| p.test.n_pixels() == out["inputs"].as_u64().unwrap_or(0) as usize) {
-        out["check"] = rows_json(model.logits(pool.check_batch().as_ref()).as_ref());
-    }
-    out
+        "check": rows_json(model.logits(pool.check_batch().as_ref()).as_ref()),
+    }))
 }
 
 /// A matrix as rows of exact numbers (f32 widened to f64 prints exactly).
@@ -299,9 +305,14 @@ pub(crate) mod tests {
     use crate::io::tensors::Named;
     use crate::report::pack::tests::unpack;
 
-    /// A study with two runs of three banks (CP displayed, split displayed, symmetric
-    /// residual) and a base model with a non-zero bias.
+    /// A study of 28×28 images with two runs of three banks (CP displayed, split displayed,
+    /// symmetric residual) and a base model with a non-zero bias.
     pub(crate) fn synthetic_study(name: &str) -> std::path::PathBuf {
+        synthetic_study_of(name, crate::image::ImageShape::MNIST)
+    }
+
+    /// [`synthetic_study`] for images of `shape` (the runs record it).
+    pub(crate) fn synthetic_study_of(name: &str, shape: crate::image::ImageShape) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("bilens-report-payload-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut rng = crate::linalg::rng(7);
@@ -312,8 +323,8 @@ pub(crate) mod tests {
             let mats: Vec<(String, Mat<f32>)> = (0..3)
                 .flat_map(|i| {
                     [
-                        (format!("bank{i}.a"), m(784, 4, &mut rng)),
-                        (format!("bank{i}.b"), m(784, 4, &mut rng)),
+                        (format!("bank{i}.a"), m(shape.pixels(), 4, &mut rng)),
+                        (format!("bank{i}.b"), m(shape.pixels(), 4, &mut rng)),
                         (format!("bank{i}.heads"), m(10, 4, &mut rng)),
                     ]
                 })
@@ -323,13 +334,14 @@ pub(crate) mod tests {
                 serde_json::to_string(&[(Form::Cp, Role::Displayed), (Form::Split, Role::Displayed), (Form::Symmetric, Role::Residual)])
                     .unwrap();
             crate::io::tensors::write(&run.join("factors.safetensors"), &named, &[("banks".to_string(), banks)].into()).unwrap();
+            crate::io::write_json(&run.join("run.json"), &json!({ "data": { "shape": shape } })).unwrap();
         }
         std::fs::write(
             dir.join("results.json"),
             r#"[{"run_id":"r__seed=0","preset":"r","seed":0,"overrides":""},{"run_id":"r__seed=1","preset":"r","seed":1,"overrides":""}]"#,
         )
         .unwrap();
-        let cfg = crate::model::ModelConfig { n_inputs: 784, n_embed: 8, n_hidden: 8, n_outputs: 10 };
+        let cfg = crate::model::ModelConfig { n_inputs: shape.pixels(), n_embed: 8, n_hidden: 8, n_outputs: 10 };
         let mut model = crate::model::Bilinear::init(cfg, &mut rng);
         model.bias = (0..10).map(|c| c as f32 * 0.25 - 1.0).collect();
         crate::model::save_model(&model, &dir.join("base/model.safetensors"), &Default::default()).unwrap();
@@ -401,7 +413,7 @@ pub(crate) mod tests {
         let test = crate::data::embedded().test;
         let model = crate::model::load_model(&dir.join("base/model.safetensors")).unwrap();
         let pool = ImagePool::new(&test);
-        let p = base(&model, Some(&pool));
+        let p = base(&model, &pool).unwrap();
         let (e, l, r, u) = (unpack(&p["embed"]), unpack(&p["left"]), unpack(&p["right"]), unpack(&p["unembed"]));
         let (inputs, width, hidden, classes) = (784, 8, 8, 10);
         for (k, &i) in pool.check().iter().enumerate() {

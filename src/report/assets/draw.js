@@ -181,7 +181,7 @@ function paintPad() {
   padCtx.fillRect(0, 0, pad.width, pad.height);
   if (panel.x && (viewInput || panel.image !== null)) {
     const small = document.createElement('canvas');
-    paintInk(small, panel.x, STUDY.width, STUDY.height);
+    paintInk(small, panel.x, STUDY.side, STUDY.side);
     padCtx.imageSmoothingEnabled = false;
     padCtx.drawImage(small, 0, 0, pad.width, pad.height);
     return;
@@ -296,7 +296,7 @@ function update() {
   if (frame) { return; }
   frame = requestAnimationFrame(() => {
     frame = 0;
-    panel.x = panel.image !== null ? poolImage(panel.pixels, panel.image) : prepare(panel.strokes, STUDY.width);
+    panel.x = panel.image !== null ? poolImage(panel.pixels, panel.image) : prepare(panel.strokes, STUDY.side);
     paintPad();
     showOutputs();
   });
