@@ -14,12 +14,18 @@ use crate::pipeline::ResultRow;
 /// Columns that say which run a row is, not how it did.
 const IDENTITY: [&str; 6] = ["run_id", "preset", "family", "seed", "overrides", "model_sha256"];
 
-/// `(x, y, mark, name)`: Pareto fronts marked in the tables, both metrics maximised, when the
-/// results have both columns. The first is drawn first in the frontier.
-pub const FRONTS: [(&str, &str, &str, &str); 2] = [
-    ("locality_7x7", "tensor_cosine", "◆", "tensor cosine vs locality"),
-    ("coherence_weighted", "agreement", "◇", "agreement vs coherence"),
-];
+/// A Pareto front marked in the tables: both metrics maximised.
+#[derive(Clone, Copy)]
+pub struct Front {
+    pub x: &'static str,
+    pub y: &'static str,
+    pub mark: &'static str,
+}
+
+/// The fronts marked when the results have both their columns; the first is drawn first in
+/// the frontier.
+pub const FRONTS: [Front; 2] =
+    [Front { x: "locality_7x7", y: "tensor_cosine", mark: "◆" }, Front { x: "coherence_weighted", y: "agreement", mark: "◇" }];
 
 /// Runs that differ only in their seed.
 pub struct Configuration<'a> {
@@ -87,13 +93,32 @@ fn metric_columns(study: &Study) -> Vec<String> {
 }
 
 /// The fronts whose two columns the results have.
-fn fronts(columns: &[String]) -> Vec<(&'static str, &'static str, &'static str, &'static str)> {
-    FRONTS.iter().copied().filter(|(x, y, _, _)| columns.iter().any(|c| c == x) && columns.iter().any(|c| c == y)).collect()
+fn fronts(columns: &[String]) -> Vec<Front> {
+    FRONTS.iter().copied().filter(|f| columns.iter().any(|c| c == f.x) && columns.iter().any(|c| c == f.y)).collect()
+}
+
+/// For each front, which of `n` rows are on it; `value(row, column)` reads a row.
+fn on_fronts(fronts: &[Front], n: usize, value: impl Fn(usize, &str) -> Option<f64>) -> Vec<Vec<bool>> {
+    fronts.iter().map(|f| pareto(&(0..n).map(|k| Some((value(k, f.x)?, value(k, f.y)?))).collect::<Vec<_>>(), (true, true))).collect()
+}
+
+/// The badges of row `k`: the main run's, and one per front it is on.
+fn badges(k: usize, fronts: &[Front], on: &[Vec<bool>], main: bool) -> String {
+    let mut out = if main { badge("main", "★", "the main run") } else { String::new() };
+    for (f, _) in fronts.iter().zip(on).filter(|(_, on)| on[k]) {
+        out += &badge("pareto", f.mark, &format!("Pareto-optimal on {} vs {}", f.y, f.x));
+    }
+    out
 }
 
 /// A badge.
 fn badge(class: &str, text: &str, title: &str) -> String {
     format!("<span class=\"badge {class}\" title=\"{}\">{}</span>", escape(title), escape(text))
+}
+
+/// A link to a run's section.
+fn run_link(run_id: &str, text: &str) -> String {
+    format!("<a href=\"#run-{}\">{}</a>", escape(&anchor_id(run_id)), escape(text).replace("__", "<wbr>__"))
 }
 
 /// The section.
@@ -107,88 +132,20 @@ pub fn section(h: &mut Html, study: &Study, main: Option<&str>) {
     let columns = metric_columns(study);
     let fronts = fronts(&columns);
     let configs = configurations(&study.rows);
-    let config_fronts: Vec<Vec<bool>> = fronts
-        .iter()
-        .map(|(x, y, _, _)| pareto(&configs.iter().map(|c| Some((c.mean(x)?, c.mean(y)?))).collect::<Vec<_>>(), (true, true)))
-        .collect();
-    let marks = |k: usize, on: &[Vec<bool>]| -> String {
-        fronts
-            .iter()
-            .zip(on)
-            .filter(|(_, f)| f[k])
-            .map(|((x, y, mark, name), _)| badge("pareto", mark, &format!("Pareto-optimal: {name} ({y} vs {x})")))
-            .collect()
-    };
-    let legend = fronts.iter().map(|(x, y, mark, _)| format!("{mark} Pareto-optimal on {y} vs {x}")).collect::<Vec<_>>().join(" · ");
+    let legend: Vec<String> = fronts.iter().map(|f| format!("{} Pareto-optimal on {} vs {}", f.mark, f.y, f.x)).collect();
     h.elem(
         "p",
         &[],
         &format!(
-            "{} run(s) in {} configuration(s). Rows are configurations: the mean ± standard deviation over their seeds. ★ main run (the draw panel's first). {legend}. \
+            "{} run(s) in {} configuration(s). Rows are configurations: the mean ± standard deviation over their seeds. ★ main run (the draw panel's first). {}. \
              Hover over a column name for its definition (all are listed below the tables); press it to sort, again to reverse, a third time for the original order. Seed links open that run.",
             study.rows.len(),
-            configs.len()
+            configs.len(),
+            legend.join(" · ")
         ),
     );
-
-    let mut header = vec![Column::new("configuration", None), Column::new("seeds", None)];
-    header.extend(columns.iter().map(|c| Column::new(c, definition(c))));
-    header.extend([Column::new("family", definition("family")), Column::new("recipe as run", None)]);
-    let rows: Vec<Vec<Cell>> = configs
-        .iter()
-        .enumerate()
-        .map(|(k, c)| {
-            let mut first = format!("<span class=\"cfg\">{}</span>", escape(c.name).replace("__", "<wbr>__"));
-            if c.runs.iter().any(|r| Some(r.run_id.as_str()) == main) {
-                first += &badge("main", "★", "contains the main run");
-            }
-            first += &marks(k, &config_fronts);
-            let seeds: Vec<String> =
-                c.runs.iter().map(|r| format!("<a href=\"#run-{}\">seed {}</a>", escape(&anchor_id(&r.run_id)), r.seed)).collect();
-            first += &format!("<span class=\"seeds\">{}</span>", seeds.join(" "));
-            let recipe = study.record(&c.runs[0].run_id).and_then(|r| super::recipe::summary(&r["config"])).unwrap_or_default();
-            let mut cells = vec![Cell { html: first, key: c.name.to_string(), num: false }, Cell::value(&Value::from(c.runs.len()))];
-            cells.extend(columns.iter().map(|col| mean_sd(c, col)));
-            cells.push(Cell::text(&c.runs[0].family));
-            cells.push(Cell {
-                html: format!("<span class=\"recipe-text\">{}</span>", escape(&recipe.join(" · "))),
-                key: String::new(),
-                num: false,
-            });
-            cells
-        })
-        .collect();
-    h.table("Configurations: mean ± sd over seeds", &header, &rows);
-
-    let run_fronts: Vec<Vec<bool>> = fronts
-        .iter()
-        .map(|(x, y, _, _)| {
-            let num = |r: &ResultRow, k: &str| r.to_map().get(k).and_then(Value::as_f64);
-            pareto(&study.rows.iter().map(|r| Some((num(r, x)?, num(r, y)?))).collect::<Vec<_>>(), (true, true))
-        })
-        .collect();
-    let mut header = vec![Column::new("run_id", definition("run_id")), Column::new("seed", definition("seed"))];
-    header.extend(columns.iter().map(|c| Column::new(c, definition(c))));
-    let rows: Vec<Vec<Cell>> = study
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(k, r)| {
-            let mut first =
-                format!("<a href=\"#run-{}\">{}</a>", escape(&anchor_id(&r.run_id)), escape(&r.run_id).replace("__", "<wbr>__"));
-            if Some(r.run_id.as_str()) == main {
-                first += &badge("main", "★", "the main run");
-            }
-            first += &marks(k, &run_fronts);
-            let map = r.to_map();
-            let mut cells = vec![Cell { html: first, key: r.run_id.clone(), num: false }, Cell::value(&Value::from(r.seed))];
-            cells.extend(columns.iter().map(|c| map.get(c).map_or_else(|| Cell::text(""), Cell::value)));
-            cells
-        })
-        .collect();
-    h.open("details", &[("class", "sub")]).elem("summary", &[], &format!("Every run ({})", study.rows.len()));
-    h.table("Every run", &header, &rows).close("details");
-
+    configuration_table(h, study, &configs, &columns, &fronts, main);
+    run_table(h, study, &columns, &fronts, main);
     h.open("details", &[("class", "sub")]).elem("summary", &[], "What the columns mean").open("dl", &[("class", "glossary")]);
     for (name, text) in DEFINITIONS.iter().filter(|(n, _)| columns.iter().any(|c| c == n) || *n == "seed") {
         h.elem("dt", &[], name).elem("dd", &[], text);
@@ -196,6 +153,58 @@ pub fn section(h: &mut Html, study: &Study, main: Option<&str>) {
     h.close("dl").close("details");
     h.close("section");
     frontier(h, &configs, &columns);
+}
+
+/// One row per configuration: mean ± sd of every metric, family and recipe as run.
+fn configuration_table(h: &mut Html, study: &Study, configs: &[Configuration], columns: &[String], fronts: &[Front], main: Option<&str>) {
+    let on = on_fronts(fronts, configs.len(), |k, c| configs[k].mean(c));
+    let mut header = vec![Column::new("configuration", None), Column::new("seeds", None)];
+    header.extend(columns.iter().map(|c| Column::new(c, definition(c))));
+    header.extend([Column::new("family", definition("family")), Column::new("recipe as run", None)]);
+    let rows: Vec<Vec<Cell>> = configs
+        .iter()
+        .enumerate()
+        .map(|(k, c)| {
+            let is_main = c.runs.iter().any(|r| Some(r.run_id.as_str()) == main);
+            let seeds: Vec<String> = c.runs.iter().map(|r| run_link(&r.run_id, &format!("seed {}", r.seed))).collect();
+            let first = format!(
+                "<span class=\"cfg\">{}</span>{}<span class=\"seeds\">{}</span>",
+                escape(c.name).replace("__", "<wbr>__"),
+                badges(k, fronts, &on, is_main),
+                seeds.join(" ")
+            );
+            let recipe = study.record(&c.runs[0].run_id).and_then(|r| super::recipe::summary(&r["config"])).unwrap_or_default();
+            let mut cells = vec![Cell { html: first, key: c.name.to_string(), num: false }, Cell::value(&Value::from(c.runs.len()))];
+            cells.extend(columns.iter().map(|col| mean_sd(c, col)));
+            cells.push(Cell::text(&c.runs[0].family));
+            let recipe = format!("<span class=\"recipe-text\">{}</span>", escape(&recipe.join(" · ")));
+            cells.push(Cell { html: recipe, key: String::new(), num: false });
+            cells
+        })
+        .collect();
+    h.table("Configurations: mean ± sd over seeds", &header, &rows);
+}
+
+/// One row per run, behind a disclosure.
+fn run_table(h: &mut Html, study: &Study, columns: &[String], fronts: &[Front], main: Option<&str>) {
+    let maps: Vec<Map<String, Value>> = study.rows.iter().map(ResultRow::to_map).collect();
+    let on = on_fronts(fronts, maps.len(), |k, c| maps[k].get(c).and_then(Value::as_f64));
+    let mut header = vec![Column::new("run_id", definition("run_id")), Column::new("seed", definition("seed"))];
+    header.extend(columns.iter().map(|c| Column::new(c, definition(c))));
+    let rows: Vec<Vec<Cell>> = study
+        .rows
+        .iter()
+        .zip(&maps)
+        .enumerate()
+        .map(|(k, (r, map))| {
+            let first = run_link(&r.run_id, &r.run_id) + &badges(k, fronts, &on, Some(r.run_id.as_str()) == main);
+            let mut cells = vec![Cell { html: first, key: r.run_id.clone(), num: false }, Cell::value(&Value::from(r.seed))];
+            cells.extend(columns.iter().map(|c| map.get(c).map_or_else(|| Cell::text(""), Cell::value)));
+            cells
+        })
+        .collect();
+    h.open("details", &[("class", "sub")]).elem("summary", &[], &format!("Every run ({})", study.rows.len()));
+    h.table("Every run", &header, &rows).close("details");
 }
 
 /// A mean ± sd cell (text columns: the value if the seeds agree).
@@ -251,7 +260,7 @@ fn frontier(h: &mut Html, configs: &[Configuration], columns: &[String]) {
         let better = if maximise.0 { "up and to the right" } else { "up and to the left" };
         svg::scatter(h, &scatter, &format!("Better is {better}."));
     };
-    let drawn: Vec<(&str, &str)> = fronts(columns).iter().map(|(x, y, _, _)| (*x, *y)).collect();
+    let drawn: Vec<(&str, &str)> = fronts(columns).iter().map(|f| (f.x, f.y)).collect();
     h.open("div", &[("class", "charts")]);
     for &(x, y) in &drawn {
         chart(h, x, y, x, y);
