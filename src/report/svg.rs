@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::html::{Html, escape};
 
 /// Sizes in CSS pixels (line charts, scatters); text is 12–14 px at these sizes.
-const LINES: (f64, f64) = (520.0, 340.0);
+const LINES: (f64, f64) = (500.0, 330.0);
 const SCATTER: (f64, f64) = (720.0, 460.0);
 const LEFT: f64 = 60.0;
 const RIGHT: f64 = 18.0;
