@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests use beyond the Rust toolchain (idempotent; every step can be rerun):
 #   - rustfmt and clippy (style checks),
-#   - Debian's chromium (the report is opened headless and checks its own arithmetic),
+#   - Debian's chromium, Node.js and the browser test's npm packages (playwright-core, axe-core): the
+#     report is used headless as a reader would, and checks its own arithmetic,
 #   - Debian's dataset-fashion-mnist (the IDX loader test on a second data set).
 # Without root or apt the packages are left out and the tests that need them say SKIPPED.
 set -euo pipefail
@@ -12,6 +13,7 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || echo "setup: could not ad
 missing=()
 dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || missing+=(dataset-fashion-mnist)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
         echo "setup: installing ${missing[*]}"
@@ -20,4 +22,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     else
         echo "setup: ${missing[*]} not installed (needs root and apt-get); the tests that need them will say SKIPPED"
     fi
+fi
+
+# The browser test's packages, pinned by tests/browser/package-lock.json (needs Node.js).
+if command -v npm >/dev/null 2>&1; then
+    if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/axe-core ] \
+        || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then
+        npm ci --prefix tests/browser --no-audit --no-fund >/dev/null 2>&1 \
+            || echo "setup: npm ci --prefix tests/browser failed; the browser test will say SKIPPED"
+    fi
+else
+    echo "setup: npm not found; the browser test will say SKIPPED"
 fi

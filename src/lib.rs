@@ -83,9 +83,10 @@ pub fn embedded_digits() -> DataSplit {
     data::embedded()
 }
 
-/// MNIST-format IDX files from a folder (`DIR`, `DIR/MNIST/raw` or `DIR/raw`, gzipped or not).
-pub fn load_data(dir: &Path) -> Result<DataSplit> {
-    Ok(data::load_dir(dir)?)
+/// Inputs from a folder of MNIST-format IDX files (`DIR`, `DIR/MNIST/raw` or `DIR/raw`,
+/// gzipped or not) or from a `.npy`/`.safetensors` array of vectors or images.
+pub fn load_data(path: &Path) -> Result<DataSplit> {
+    Ok(data::load(Some(path))?)
 }
 
 /// Trains a bilinear classifier; `on_epoch(epoch, loss)` after every epoch.

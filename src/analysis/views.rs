@@ -10,7 +10,7 @@ use crate::metrics::patterns::denoise_top_pixels;
 /// What the colours mean, printed under every component figure.
 pub const CONVENTION: &str = "patterns: red = positive pixel weight, blue = negative, white = 0, one symmetric scale per figure. \
 A component adds d_c·(a·x)(b·x) = (d_c/4)[‖a+b‖²(plus·x)² − ‖a−b‖²(minus·x)²] to logit c: an image matching the plus row (either sign) \
-raises the logits of classes with a positive head bar, one matching the minus row lowers them. Head bars: blue ≥ 0, red < 0, classes 0–9.";
+raises the logits of classes with a positive head bar, one matching the minus row lowers them. Head bars: red ≥ 0, blue < 0 (as patterns), one per output (class) from the left.";
 
 /// Heads with more outputs than this are not drawn as bars; the column title names the
 /// largest output instead.

@@ -152,8 +152,9 @@ impl Form {
         }
     }
 
-    /// A component's contribution before its head, from its projections `a·x` and `b·x`.
-    pub fn activation(self, ax: f32, bx: f32) -> f32 {
+    /// A component's contribution before its head, from its projections `a·x` and `b·x`
+    /// (in any float type: the report checks its page in f64).
+    pub fn activation<T: num_traits::Float>(self, ax: T, bx: T) -> T {
         match self {
             Form::Cp => ax * bx,
             Form::Symmetric => ax * ax,

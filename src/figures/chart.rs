@@ -78,9 +78,13 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
 ];
-/// Same convention as grid bar cells: blue ≥ 0, red < 0.
-const BAR_POS: RGBColor = RGBColor(0x21, 0x66, 0xac);
-const BAR_NEG: RGBColor = RGBColor(0xb2, 0x18, 0x2b);
+/// Same convention as patterns and grid bar cells: red ≥ 0, blue < 0.
+const BAR_POS: RGBColor = rgb(super::colormap::POSITIVE);
+const BAR_NEG: RGBColor = rgb(super::colormap::NEGATIVE);
+
+const fn rgb([r, g, b]: [u8; 3]) -> RGBColor {
+    RGBColor(r, g, b)
+}
 const GRID_BOLD: RGBColor = RGBColor(215, 215, 215);
 const GRID_LIGHT: RGBColor = RGBColor(238, 238, 238);
 
@@ -236,7 +240,7 @@ pub fn render_bar_chart(title: &str, x_label: &str, y_label: &str, bars: &[(Stri
     canvas.into_png()
 }
 
-/// Draws signed bars (e.g. an eigenvalue spectrum) as a PNG at `path`: blue ≥ 0, red < 0, with
+/// Draws signed bars (e.g. an eigenvalue spectrum) as a PNG at `path`: red ≥ 0, blue < 0, with
 /// a zero line; many bars get every k-th label. Non-finite values leave their slot empty.
 pub fn bar_chart(title: &str, x_label: &str, y_label: &str, bars: &[(String, f64)], path: &Path) -> Result<()> {
     crate::io::write_atomic(path, &render_bar_chart(title, x_label, y_label, bars)?)

@@ -2,6 +2,8 @@
 //!
 //! * [`diverging`]: signed weights/patterns. **Red = positive, blue = negative, white = 0**
 //!   (matplotlib `RdBu_r`, ColorBrewer anchors with a pure-white centre), limits `[-vmax, vmax]`.
+//! * [`POSITIVE`] and [`NEGATIVE`]: bars of signed values (heads, logits, eigenvalues), in the
+//!   same convention: red for positive, blue for negative.
 //! * [`gray`]: digit images, **black ink on white paper**: 0 → white, 1 → black.
 //!
 //! Non-finite inputs never panic: NaN maps to [`INVALID`] (magenta, outside both maps) and
@@ -24,6 +26,11 @@ const RDBU_R: [[u8; 3]; 11] = [
     [0xb2, 0x18, 0x2b],
     [0x67, 0x00, 0x1f],
 ];
+
+/// Bars of values ≥ 0: the diverging map's red at +0.8.
+pub const POSITIVE: [u8; 3] = [0xb2, 0x18, 0x2b];
+/// Bars of values < 0: the diverging map's blue at −0.8.
+pub const NEGATIVE: [u8; 3] = [0x21, 0x66, 0xac];
 
 /// Diverging colour of `v` on the symmetric scale `[-vmax, vmax]`: white at 0, red for
 /// positive, blue for negative, saturating beyond ±vmax. A non-positive or non-finite `vmax`
@@ -72,6 +79,12 @@ mod tests {
         assert!(r > g && r > b, "+vmax is red-dominant");
         let [r, g, b] = diverging(-2.0, 2.0);
         assert!(b > r && b > g, "−vmax is blue-dominant");
+    }
+
+    #[test]
+    fn bars_use_the_colours_of_patterns() {
+        assert_eq!(POSITIVE, diverging(0.8, 1.0));
+        assert_eq!(NEGATIVE, diverging(-0.8, 1.0));
     }
 
     #[test]

@@ -67,7 +67,7 @@ fn demo() {
         rows,
         cell_titles,
         image_side: (28, 28),
-        caption: "Red = positive weight, blue = negative, white = 0; one symmetric scale for every pattern in the figure. Digits are black ink on white. Head bars: one per class, blue ≥ 0, red < 0.".into(),
+        caption: "Red = positive weight, blue = negative, white = 0; one symmetric scale for every pattern in the figure. Digits are black ink on white. Head bars: one per class, red ≥ 0, blue < 0.".into(),
         scale: Scale::Shared,
     };
     draw_grid(&grid, &dir.join("grid_shared.png")).unwrap();

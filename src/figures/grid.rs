@@ -4,7 +4,7 @@
 //! Images are painted pixel by pixel into the buffer (nearest-neighbour upscaling, so a 28×28
 //! pattern becomes 112×112 px); text is blended on top by [`Canvas::text`].
 
-use super::colormap::{diverging, gray};
+use super::colormap::{NEGATIVE, POSITIVE, diverging, gray};
 use super::{Canvas, fit, fmt_num, text_width, wrap};
 use anyhow::{Result, bail, ensure};
 use plotters::style::text_anchor::HPos;
@@ -17,7 +17,7 @@ pub enum Cell {
     Pattern(Vec<f32>),
     /// Digit image in `[0, 1]`, black ink on white.
     Digit(Vec<f32>),
-    /// Signed per-class values (one bar per class, labelled 0..n−1): blue ≥ 0, red < 0,
+    /// Signed per-class values (one bar per class, labelled 0..n−1): red ≥ 0, blue < 0 (as patterns),
     /// with a zero line; the limits follow the grid's [`Scale`] and are printed in the cell.
     Bars(Vec<f32>),
     /// Leaves the slot blank (ragged rows are padded with it too).
@@ -75,9 +75,6 @@ const INK: [u8; 3] = [20, 20, 20];
 const MUTED: [u8; 3] = [100, 100, 100];
 const FRAME: [u8; 3] = [170, 170, 170];
 const ZERO_LINE: [u8; 3] = [60, 60, 60];
-/// Bar colours: blue for ≥ 0 and red for < 0 (note: the opposite hue order of patterns).
-const BAR_POS: [u8; 3] = [0x21, 0x66, 0xac];
-const BAR_NEG: [u8; 3] = [0xb2, 0x18, 0x2b];
 /// Bars cells reserve these bands for the scale label (top) and class labels (bottom).
 const BAR_TOP: i64 = 13;
 const BAR_BOTTOM: i64 = 14;
@@ -334,7 +331,7 @@ impl Layout {
                             let len = ((value / vmax).clamp(-1.0, 1.0) * half as f32).round() as i64;
                             let x0 = (left + k as f64 * pitch + 1.0).round() as i64;
                             let x1 = (left + (k + 1) as f64 * pitch - 1.0).round() as i64;
-                            let (top, colour) = if value >= 0.0 { (zero_y - len, BAR_POS) } else { (zero_y, BAR_NEG) };
+                            let (top, colour) = if value >= 0.0 { (zero_y - len, POSITIVE) } else { (zero_y, NEGATIVE) };
                             canvas.fill_rect(x0, top, (x1 - x0).max(1), len.abs(), colour);
                         }
                         canvas.fill_rect(x, zero_y, self.cell.0, 1, ZERO_LINE);
@@ -368,8 +365,8 @@ impl Layout {
             canvas.frame(bar_x, y, COLOURBAR_W, COLOURBAR_H, FRAME);
         }
         if self.has_bars {
-            canvas.fill_rect(key_x, y, COLOURBAR_H, COLOURBAR_H, BAR_POS);
-            canvas.fill_rect(key_x + 70, y, COLOURBAR_H, COLOURBAR_H, BAR_NEG);
+            canvas.fill_rect(key_x, y, COLOURBAR_H, COLOURBAR_H, POSITIVE);
+            canvas.fill_rect(key_x + 70, y, COLOURBAR_H, COLOURBAR_H, NEGATIVE);
         }
     }
 
@@ -512,6 +509,11 @@ mod tests {
         assert!(b > r, "negative blob is blue");
         assert_eq!(at(centre(1)), diverging(-0.5, 1.0), "shared scale: half-strength blue");
         assert_eq!(at(centre(3)), [0, 0, 0], "digit ink is black");
+        // Bars follow the patterns' convention: the last bar (+4.5) red above the zero line,
+        // the first (−4.5) blue below it.
+        let (left, pitch, zero_y, _) = layout.bar_geometry(layout.cell_origin(0, 2), 10);
+        let bar = |k: usize, dy: i64| at(((left + (k as f64 + 0.5) * pitch) as i64, zero_y + dy));
+        assert_eq!((bar(9, -3), bar(0, 3)), (POSITIVE, NEGATIVE));
         draw_grid(&g, &out_dir("grid").join("grid.png")).unwrap();
     }
 

@@ -8,8 +8,8 @@
 //! so reports can embed figures without touching disk.
 //!
 //! Colour convention everywhere (see [`colormap`]): weights and patterns use a diverging
-//! red/white/blue map — red positive, blue negative, white zero — with symmetric limits.
-//! Bar charts of per-class values are the exception requested for heads: blue ≥ 0, red < 0.
+//! red/white/blue map — red positive, blue negative, white zero — with symmetric limits, and
+//! bars of signed values (heads, logits, eigenvalues) the same hues: red ≥ 0, blue < 0.
 
 mod chart;
 pub mod colormap;

@@ -29,12 +29,20 @@ pub struct ResultRow {
 }
 
 impl ResultRow {
-    /// The row as a JSON object (for tables and scatters keyed by column name).
+    /// The row as a flat JSON object (for tables and scatters keyed by column name): nested
+    /// metrics become `outer.inner` columns.
     pub fn to_map(&self) -> Map<String, Value> {
-        match serde_json::to_value(self) {
-            Ok(Value::Object(m)) => m,
-            _ => Map::new(),
+        let Ok(Value::Object(m)) = serde_json::to_value(self) else { return Map::new() };
+        let mut flat = Map::new();
+        for (key, value) in m {
+            match value {
+                Value::Object(inner) => flat.extend(inner.into_iter().map(|(k, v)| (format!("{key}.{k}"), v))),
+                v => {
+                    flat.insert(key, v);
+                }
+            }
         }
+        flat
     }
 
     /// The id of the run's configuration without its seed (runs that differ only in seed

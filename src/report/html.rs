@@ -43,11 +43,6 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// `f32` values as little-endian bytes in base64 (what the page's JS decodes with a DataView).
-pub fn base64_f32(values: impl IntoIterator<Item = f32>) -> String {
-    base64(&values.into_iter().flat_map(f32::to_le_bytes).collect::<Vec<u8>>())
-}
-
 /// A real number for tables: 4 decimals (scientific when that would show only zeros).
 pub fn fmt_number(v: f64) -> String {
     if !v.is_finite() {
@@ -67,6 +62,47 @@ pub fn fmt_value(v: &Value) -> String {
         Value::Number(n) if n.is_f64() => fmt_number(n.as_f64().unwrap_or(f64::NAN)),
         Value::Null => String::new(),
         v => v.to_string(),
+    }
+}
+
+/// A column of [`Html::table`]: its name and, if known, what it means.
+pub struct Column {
+    pub name: String,
+    pub definition: Option<String>,
+}
+
+impl Column {
+    pub fn new(name: &str, definition: Option<String>) -> Self {
+        Self { name: name.to_string(), definition }
+    }
+}
+
+/// A cell of [`Html::table`]: its markup and the key it sorts by (numbers sort numerically).
+pub struct Cell {
+    pub html: String,
+    pub key: String,
+    pub num: bool,
+}
+
+impl Cell {
+    /// Escaped text; run ids and overrides wrap between their `__`-separated parts.
+    pub fn text(s: &str) -> Self {
+        Self { html: escape(s).replace("__", "<wbr>__"), key: s.to_string(), num: false }
+    }
+
+    /// A JSON value shown with [`fmt_value`], sorted by its number when it is one.
+    pub fn value(v: &Value) -> Self {
+        match v.as_f64() {
+            Some(f) => Self::number(escape(&fmt_value(v)), f),
+            None => Self::text(&fmt_value(v)),
+        }
+    }
+
+    /// Markup for a number, sorted by `v` (to 7 significant digits: enough to order by, short).
+    pub fn number(html: String, v: f64) -> Self {
+        let key =
+            if v.is_finite() { format!("{v:.6e}").parse::<f64>().map_or_else(|_| v.to_string(), |k| k.to_string()) } else { String::new() };
+        Self { html, key, num: true }
     }
 }
 
@@ -119,15 +155,18 @@ impl Html {
         self.open(tag, attrs).text(text).close(tag)
     }
 
-    /// A PNG as a `<figure>` with an inline data URI and a caption.
+    /// A PNG as a `<figure>` with an inline data URI and a caption: shown at its own size or
+    /// narrower (its text stays legible), with a button to see it at full size in a scrolling
+    /// box where the column is narrower than the figure.
     pub fn figure(&mut self, png: &[u8], caption: &str) -> &mut Self {
-        self.open("figure", &[]).img(png, caption).elem("figcaption", &[], caption).close("figure")
-    }
-
-    /// A PNG as a bare `<img>` with an inline data URI.
-    pub fn img(&mut self, png: &[u8], alt: &str) -> &mut Self {
         let src = format!("data:image/png;base64,{}", base64(png));
-        self.open("img", &[("src", &src), ("alt", alt), ("loading", "lazy")])
+        self.open("figure", &[("class", "png")])
+            .open("div", &[("class", "scroll"), ("tabindex", "0"), ("role", "region"), ("aria-label", caption)]);
+        self.open("img", &[("src", &src), ("alt", caption), ("loading", "lazy")]).close("div");
+        self.open("figcaption", &[]).text(caption).text(" ");
+        self.elem("button", &[("type", "button"), ("class", "zoom"), ("aria-pressed", "false")], "Full size")
+            .close("figcaption")
+            .close("figure")
     }
 
     /// A notice that part of the study is absent.
@@ -135,33 +174,37 @@ impl Html {
         self.elem("p", &[("class", "missing")], what)
     }
 
-    /// A table that sorts when a header is clicked. `cells` are JSON values: numbers are
-    /// shown with [`fmt_number`] and sorted numerically; `link` (a column index) turns that
-    /// column's text into a link to `#run-<text>`.
-    pub fn table(&mut self, headers: &[String], rows: &[Vec<Value>], link: Option<usize>) -> &mut Self {
-        self.open("div", &[("class", "table-wrap")]).open("table", &[("class", "sortable")]).raw("<thead><tr>");
-        for h in headers {
-            // Let long snake_case names wrap after their underscores.
-            self.open("th", &[("title", "click to sort")]).raw(&escape(h).replace('_', "_<wbr>")).close("th");
+    /// A table whose columns sort when their header button is pressed (ascending, descending,
+    /// then back to the original order). The first column is the rows' header and stays in
+    /// view when the table scrolls sideways; a column's `definition` shows on hover.
+    pub fn table(&mut self, caption: &str, columns: &[Column], rows: &[Vec<Cell>]) -> &mut Self {
+        self.open("div", &[("class", "table-wrap")]).open("table", &[("class", "sortable")]);
+        self.elem("caption", &[], caption).raw("<thead><tr>");
+        for c in columns {
+            let button: &[(&str, &str)] = match c.definition.as_deref() {
+                Some(text) => &[("type", "button"), ("title", text)],
+                None => &[("type", "button")],
+            };
+            self.open("th", &[("scope", "col")]).open("button", button);
+            // Long snake_case names wrap after their underscores.
+            self.raw(&escape(&c.name).replace('_', "_<wbr>"))
+                .raw("<span class=\"arrow\" aria-hidden=\"true\"></span>")
+                .close("button")
+                .close("th");
         }
         self.raw("</tr></thead><tbody>");
-        for row in rows {
-            self.raw("<tr>");
-            for (j, v) in row.iter().enumerate() {
-                let text = fmt_value(v);
-                let key = match v {
-                    Value::Number(n) => n.as_f64().map(|f| f.to_string()).unwrap_or_default(),
-                    _ => text.clone(),
-                };
-                let class = if v.is_number() { "num" } else { "" };
-                self.open("td", &[("data-v", &key), ("class", class)]);
-                // Run ids and overrides wrap between their `__`-separated parts.
-                let shown = escape(&text).replace("__", "<wbr>__");
-                match link {
-                    Some(l) if l == j => self.open("a", &[("href", &format!("#run-{}", anchor_id(&text)))]).raw(&shown).close("a"),
-                    _ => self.raw(&shown),
-                };
-                self.raw("</td>");
+        for (i, row) in rows.iter().enumerate() {
+            self.open("tr", &[("data-i", &i.to_string())]);
+            for (j, cell) in row.iter().enumerate() {
+                let tag = if j == 0 { "th" } else { "td" };
+                let mut attrs = vec![("data-v", cell.key.as_str())];
+                if j == 0 {
+                    attrs.push(("scope", "row"));
+                }
+                if cell.num {
+                    attrs.push(("class", "num"));
+                }
+                self.open(tag, &attrs).raw(&cell.html).close(tag);
             }
             self.raw("</tr>");
         }
@@ -220,9 +263,6 @@ pub(crate) mod tests {
             let bytes: Vec<u8> = (0..len).map(|i| (i * 7919 % 256) as u8).collect();
             assert_eq!(unbase64(&base64(&bytes)), bytes, "length {len}");
         }
-        let f = [1.5f32, -0.0, f32::MIN_POSITIVE, 3.25e7];
-        let back: Vec<f32> = unbase64(&base64_f32(f)).chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
-        assert_eq!(back, f);
     }
 
     #[test]
@@ -232,6 +272,18 @@ pub(crate) mod tests {
         let j = script_json(&serde_json::json!({ "s": "</script><b>https://x" }));
         assert!(!j.contains("</") && !j.contains("https://"));
         assert_eq!(serde_json::from_str::<Value>(&j).unwrap()["s"], "</script><b>https://x");
+    }
+
+    #[test]
+    fn tables_sort_by_keys_and_define_only_known_columns() {
+        let mut h = Html::new();
+        let columns = [Column::new("run_id", Some("The run".into())), Column::new("new_metric", None)];
+        h.table("t", &columns, &[vec![Cell::text("a__seed=0"), Cell::value(&serde_json::json!(0.123456789))]]);
+        let page = h.finish();
+        assert!(page.contains("<button type=\"button\" title=\"The run\">run_<wbr>id"), "{page}");
+        assert!(page.contains("<button type=\"button\">new_<wbr>metric"), "an unknown column renders, without a definition");
+        assert!(page.contains("<th data-v=\"a__seed=0\" scope=\"row\">a<wbr>__seed=0</th>"), "the first column heads its row");
+        assert!(page.contains("data-v=\"0.1234568\" class=\"num\">0.1235<"), "numbers sort by a short key");
     }
 
     #[test]

@@ -1,36 +1,56 @@
 //! `bilens report`: one self-contained HTML page summarising a study folder (the layout
 //! `bilens sweep` and `bilens eigen` write), readable offline and shareable as a single file.
-//! Figures are inlined PNGs, the CSS and JS are embedded, and a draw-a-digit panel runs the
-//! main decomposition in the browser from its embedded factors, checked against bilens's own
-//! logits when the page loads.
+//!
+//! The page is built for reading: a sticky table of contents with an entry per run, the
+//! results as mean ± sd per configuration with the frontier beside them, a draw-a-digit panel
+//! that runs any decomposition (and the base model) on a drawing, a section per run whose
+//! component cards — every component, residual ones included — are drawn in the page from the
+//! run's factors, and stability and consensus as tables and thumbnails. Numbers travel as
+//! compact packed arrays ([`pack`], [`payload`]), so the page grows with the study's
+//! parameters, not with pictures; the few remaining figures are palette PNGs.
 //!
 //! Every part of the study is optional: a section whose files are absent says what is
 //! missing instead of failing the whole page.
 
 mod assets;
 mod draw;
+mod glossary;
 pub mod html;
+mod inputs;
+mod nav;
+mod pack;
+mod payload;
+mod png;
+mod recipe;
+mod results;
 mod sections;
+mod seeds;
+mod svg;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
-use serde_json::{Map, Value};
+use anyhow::Result;
+use serde_json::{Value, json};
 
-use html::Html;
+use html::{Html, anchor_id, script_json};
+use inputs::{Study, main_run};
+use nav::Entry;
+use pack::Precision;
+use payload::{ImagePool, RunComponents};
 
 /// What to report on and how.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// The study folder.
     pub dir: PathBuf,
-    /// Run driving the draw-a-digit panel (a run id, or a preset / id prefix); `None` picks
-    /// the default described at [`main_run`].
+    /// Run the draw-a-digit panel starts with and whose factors the page stores at full
+    /// precision (a run id, or a preset / id prefix); `None` picks the default described at
+    /// [`inputs::main_run`].
     pub main_run: Option<String>,
-    /// Folder of MNIST-format IDX files for the panel's test images; `None` uses the data the
-    /// runs recorded (falling back to the embedded digits).
+    /// Folder of MNIST-format IDX files for the test images; `None` uses the data the runs
+    /// recorded (falling back to the embedded digits).
     pub data: Option<PathBuf>,
-    /// Component cards per run.
+    /// Component cards a run shows before its "show all" button.
     pub cards: usize,
 }
 
@@ -38,92 +58,6 @@ impl Options {
     /// The defaults `bilens report DIR` uses.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into(), main_run: None, data: None, cards: 12 }
-    }
-}
-
-/// The study as read from disk; absent or unreadable files become `None` plus a note.
-pub(crate) struct Study {
-    pub dir: PathBuf,
-    /// `base/run.json`.
-    pub base: Option<Value>,
-    /// One row per finished run (`results.json`).
-    pub rows: Vec<Map<String, Value>>,
-    /// Problems met while reading (shown at the top of the page).
-    pub notes: Vec<String>,
-}
-
-/// Reads a JSON file; `Ok(None)` when it does not exist.
-pub(crate) fn read_json(path: &Path) -> Result<Option<Value>> {
-    if !path.exists() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(Some(serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?))
-}
-
-/// Reads a CSV file with a header; cells that parse as numbers become JSON numbers.
-pub(crate) fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
-    let mut reader = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
-    let headers = reader.headers()?.iter().map(str::to_string).collect();
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        rows.push(record.with_context(|| format!("parsing {}", path.display()))?.iter().map(csv_cell).collect());
-    }
-    Ok((headers, rows))
-}
-
-fn csv_cell(s: &str) -> Value {
-    if let Ok(i) = s.parse::<i64>() {
-        return Value::from(i);
-    }
-    match s.parse::<f64>() {
-        Ok(f) if f.is_finite() => Value::from(f),
-        _ => Value::String(s.to_string()),
-    }
-}
-
-impl Study {
-    /// Reads what exists; never fails (problems become notes on the page).
-    pub fn read(dir: &Path) -> Self {
-        let mut notes = Vec::new();
-        let base = match read_json(&dir.join("base/run.json")) {
-            Ok(v) => v,
-            Err(e) => {
-                notes.push(format!("{e:#}"));
-                None
-            }
-        };
-        let results = dir.join("results.json");
-        let rows = match crate::pipeline::results::read_results(&results) {
-            Ok(rows) => rows.iter().map(crate::pipeline::ResultRow::to_map).collect(),
-            Err(_) if !results.exists() => Vec::new(),
-            Err(e) => {
-                notes.push(format!("{e:#}"));
-                Vec::new()
-            }
-        };
-        Self { dir: dir.to_path_buf(), base, rows, notes }
-    }
-
-    /// `DIR/runs/<run_id>`.
-    pub fn run_dir(&self, run_id: &str) -> PathBuf {
-        self.dir.join("runs").join(run_id)
-    }
-}
-
-/// The run the draw-a-digit panel uses: `wanted` as an exact run id, else the first run whose
-/// preset is `wanted`, else the first whose id starts with it; without `wanted`, the first
-/// run whose id starts with `combo_cp_top1_res8`, else the first run.
-pub(crate) fn main_run<'a>(rows: &'a [Map<String, Value>], wanted: Option<&str>) -> Result<Option<&'a str>> {
-    let id = |r: &'a Map<String, Value>| r.get("run_id").and_then(Value::as_str);
-    let ids: Vec<&str> = rows.iter().filter_map(id).collect();
-    match wanted {
-        Some(w) => {
-            let by_preset = rows.iter().find(|r| r.get("preset").and_then(Value::as_str) == Some(w)).and_then(id);
-            let found = ids.iter().copied().find(|i| *i == w).or(by_preset).or_else(|| ids.iter().copied().find(|i| i.starts_with(w)));
-            found.map(Some).with_context(|| format!("--main {w}: no run with that id, preset or id prefix among {} run(s)", ids.len()))
-        }
-        None => Ok(ids.iter().copied().find(|i| i.starts_with("combo_cp_top1_res8")).or(ids.first().copied())),
     }
 }
 
@@ -138,26 +72,152 @@ pub fn build(opts: &Options) -> Result<String> {
             opts.dir.display()
         ))
     );
-    let data = opts.data.as_deref().map(crate::data::load_dir).transpose()?;
+    let data = opts.data.as_deref().map(|p| crate::data::load(Some(p))).transpose()?;
     let study = Study::read(&opts.dir);
     let main = main_run(&study.rows, opts.main_run.as_deref())?;
-    let mut h = Html::new();
+    let mut notes = study.notes.clone();
+    let main_record = main.and_then(|id| study.record(id));
+    let split = data.unwrap_or_else(|| study.recorded_data(main_record, &mut notes));
+    let model = study.base_model(main_record, &mut notes);
+    let components = read_components(&study);
+    let mut pool = ImagePool::new(&split.test);
+    let records = run_records(&study, &components, main, model.as_ref(), &mut pool);
+
+    // The drawing pad is square, and its runs read the test images.
+    let shape = split.test.shape;
+    let square = shape.is_some_and(|s| s.height == s.width);
+    let panel_runs: Vec<&str> = records.iter().filter(|r| square && r.fits).map(|r| r.id).collect();
+    let unavailable = match shape {
+        None => Some("the inputs are not images".to_string()),
+        Some(s) if !square => Some(format!("the drawing pad is square and these images are {}×{}", s.height, s.width)),
+        Some(s) if !records.is_empty() && panel_runs.is_empty() => {
+            Some(format!("no run reads images of {} pixels (the test images' size)", s.pixels()))
+        }
+        _ => None,
+    };
+    let page_data = json!({
+        "height": shape.map(|s| s.height),
+        "width": shape.map(|s| s.width),
+        "side": shape.filter(|_| square).map(|s| s.height),
+        "tolerance": payload::TOLERANCE,
+        "cards": opts.cards,
+        "palette": (0..=10).map(|k| crate::figures::colormap::diverging(k as f32 / 5.0 - 1.0, 1.0)).collect::<Vec<_>>(),
+        "images": pool.json(),
+        "base": model.as_ref().and_then(|m| payload::base(m, &pool)),
+        "main": main.map(anchor_id),
+    });
+
     let title = format!(
         "bilens report: {}",
         opts.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| opts.dir.display().to_string())
     );
+    let mut h = Html::new();
     h.raw("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
     h.raw("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
     h.elem("title", &[], &title);
-    h.raw("<style>").raw(assets::CSS).raw("</style></head><body><main>");
-    sections::header(&mut h, &study, &title);
+    h.raw("<style>").raw(assets::CSS).raw("</style></head><body>");
+    h.elem("a", &[("class", "skip"), ("href", "#content")], "Skip to the content");
+    h.open("div", &[("class", "page")]);
+    nav::toc(&mut h, &contents(&study));
+    h.open("main", &[("id", "content")]);
+    sections::header(&mut h, &title, &notes);
+    results::section(&mut h, &study, main);
+    draw::section(&mut h, &panel_runs, main, unavailable);
+    let carried = |id: &str| match components.iter().find(|(i, _)| *i == id) {
+        Some((_, Ok(_))) => Ok(()),
+        Some((_, Err(why))) => Err(why.clone()),
+        None => Err("the run is not in results.json".into()),
+    };
+    sections::runs(&mut h, &study, main, &carried);
+    seeds::section(&mut h, &study, &|id| components.iter().find(|(i, _)| *i == id).and_then(|(_, c)| c.as_ref().ok()));
     sections::eigen(&mut h, &study);
-    sections::results(&mut h, &study);
-    draw::section(&mut h, &study, main, data.as_ref());
-    sections::runs(&mut h, &study, main, opts.cards);
-    sections::analysis(&mut h, &study);
-    h.raw("</main><script>").raw(assets::JS).raw("</script></body></html>\n");
+    sections::base(&mut h, &study);
+    h.close("main").close("div");
+    h.open("script", &[("type", "application/json"), ("id", "report-data")]).raw(&script_json(&page_data)).close("script");
+    for r in &records {
+        h.open("script", &[("type", "application/json"), ("id", &format!("data-run-{}", anchor_id(r.id)))])
+            .raw(&script_json(&r.record))
+            .close("script");
+    }
+    h.raw("<script>\n'use strict';\n");
+    for js in assets::JS {
+        h.raw(js);
+    }
+    h.raw("</script></body></html>\n");
     Ok(h.finish())
+}
+
+/// Every run's components, read once (the cards, the panel and the seed analyses share
+/// them), or why they cannot be.
+fn read_components(study: &Study) -> Vec<(&str, Result<RunComponents, String>)> {
+    study
+        .rows
+        .iter()
+        .map(|r| {
+            let dir = study.run_dir(&r.run_id);
+            let read = if dir.join("factors.safetensors").exists() {
+                RunComponents::read(&dir).map_err(|e| format!("{e:#}"))
+            } else {
+                Err(format!("{} is missing", dir.join("factors.safetensors").display()))
+            };
+            (r.run_id.as_str(), read)
+        })
+        .collect()
+}
+
+/// A run's record for the page, and whether it reads the test images.
+struct RunRecord<'a> {
+    id: &'a str,
+    record: Value,
+    fits: bool,
+}
+
+/// The records of every run with components: the main run exactly, the others compactly (a
+/// study's factors at full precision would not fit in a page of a few megabytes).
+fn run_records<'a>(
+    study: &Study,
+    components: &'a [(&'a str, Result<RunComponents, String>)],
+    main: Option<&str>,
+    model: Option<&crate::model::Bilinear>,
+    pool: &mut ImagePool,
+) -> Vec<RunRecord<'a>> {
+    let mut out = Vec::new();
+    for (id, c) in components {
+        let Ok(c) = c else { continue };
+        let bias = match model {
+            Some(m) if m.bias.len() == c.all.outputs => m.bias.clone(),
+            _ => vec![0.0; c.all.outputs],
+        };
+        let precision = if Some(*id) == main { Precision::Full } else { Precision::Fixed12 };
+        let fits = pool.test.n_inputs == c.all.inputs;
+        let shape = image_shape(study.record(id), c.all.inputs);
+        let record = payload::run(id, &study.run_dir(id), c, precision, &bias, shape, fits.then_some(&mut *pool));
+        out.push(RunRecord { id, record, fits });
+    }
+    out
+}
+
+/// The image shape a run recorded, if it has `inputs` pixels.
+fn image_shape(record: Option<&Value>, inputs: usize) -> Option<crate::image::ImageShape> {
+    let shape: crate::image::ImageShape = serde_json::from_value(record?["data"]["shape"].clone()).ok()?;
+    (shape.pixels() == inputs).then_some(shape)
+}
+
+/// The table of contents: every section, every run, every seed group.
+fn contents(study: &Study) -> Vec<Entry> {
+    let mut runs = Entry::new("runs", "Runs");
+    runs.children = study.rows.iter().map(|r| Entry::new(&format!("run-{}", anchor_id(&r.run_id)), &r.run_id)).collect();
+    let mut seeds = Entry::new("seeds", "Stability and consensus");
+    seeds.children = seeds::groups(study).iter().map(|g| Entry::new(&seeds::group_id(g), g)).collect();
+    vec![
+        Entry::new("results", "Results"),
+        Entry::new("frontier", "Frontier"),
+        Entry::new("draw", "Draw a digit"),
+        runs,
+        seeds,
+        Entry::new("eigen", "Eigen baseline"),
+        Entry::new("base", "Base model and data"),
+    ]
 }
 
 /// Reports on study folder `dir` into `out` with the default options (`main_run` as in
@@ -193,6 +253,12 @@ mod tests {
         }
     }
 
+    /// The text of `<script type="application/json" id="{id}">`.
+    fn json_script(page: &str, id: &str) -> Value {
+        let start = page.find(&format!("id=\"{id}\">")).unwrap_or_else(|| panic!("no script {id}")) + id.len() + 6;
+        serde_json::from_str(&page[start..start + page[start..].find("</script>").unwrap()]).unwrap()
+    }
+
     fn tiny_png() -> Vec<u8> {
         let grid = crate::figures::Grid {
             title: "t".into(),
@@ -214,7 +280,7 @@ mod tests {
         std::fs::write(dir.join("results.json"), "[]").unwrap();
         let page = build(&Options::new(&dir)).unwrap();
         assert_offline(&page);
-        for missing in ["base/run.json", "eigen/", "analysis/"] {
+        for missing in ["base/run.json", "eigen/", "analysis/", "No finished runs"] {
             assert!(page.contains(missing), "no notice for {missing}");
         }
         assert!(page.contains("<h1>") && page.ends_with("</html>\n"));
@@ -225,39 +291,75 @@ mod tests {
         let dir = temp_dir("partial");
         std::fs::create_dir_all(dir.join("eigen")).unwrap();
         std::fs::create_dir_all(dir.join("analysis")).unwrap();
+        std::fs::create_dir_all(dir.join("runs/x__seed=0")).unwrap();
         std::fs::write(dir.join("eigen/eigenspectrum.png"), tiny_png()).unwrap();
-        std::fs::write(dir.join("eigen/truncation.csv"), "basis,k,components,tensor_cosine\nembedding,1,10,0.51234567\n").unwrap();
-        std::fs::write(dir.join("analysis/frontier_acc.png"), tiny_png()).unwrap();
-        std::fs::write(dir.join("analysis/stability.json"), r#"[{"run":"a<b>","mean":0.25},{"run":"c","mean":0.5}]"#).unwrap();
         std::fs::write(
-            dir.join("analysis/consensus.json"),
-            r#"{"runs":3,"note":"see https://example.org","clusters":[{"size":2,"score":0.9}]}"#,
+            dir.join("eigen/truncation.csv"),
+            "basis,k,components,tensor_cosine,test_accuracy\nembedding,1,10,0.51234567,0.3\nembedding,2,20,0.6,0.5\n",
         )
         .unwrap();
-        let rows = r#"[{"run_id":"x__seed=0","preset":"x","seed":0,"overrides":"","tensor_cosine":0.123456,"test_accuracy":0.9}]"#;
+        std::fs::write(dir.join("analysis/extra.png"), tiny_png()).unwrap();
+        std::fs::write(
+            dir.join("analysis/stability_a<b>.json"),
+            r#"{"runs":["a<b>__seed=0","a<b>__seed=1"],"top":2,"hungarian":{"pairs":[[0,1,0.25]],"mean":0.25},"index_wise_pairs":[0.1]}"#,
+        )
+        .unwrap();
+        std::fs::write(dir.join("analysis/notes.json"), r#"{"note":"see https://example.org"}"#).unwrap();
+        let rows = r#"[{"run_id":"x__seed=0","preset":"x","seed":0,"overrides":"","tensor_cosine":0.123456,"test_accuracy":0.9},
+                       {"run_id":"x__seed=1","preset":"x","seed":1,"overrides":"","tensor_cosine":0.2,"test_accuracy":0.8}]"#;
         std::fs::write(dir.join("results.json"), rows).unwrap();
         let page = build(&Options::new(&dir)).unwrap();
         assert_offline(&page);
-        assert!(page.contains("0.5123"), "truncation table");
-        assert!(page.contains("frontier_acc.png") && page.contains("eigenspectrum.png"), "figures with captions");
-        assert!(page.contains("a&lt;b&gt;") && !page.contains("a<b>"), "JSON text escaped");
-        assert!(page.contains("0.1235") && page.contains("id=\"run-x__seed=0\""), "results table and run section");
-        assert!(page.contains("factors.safetensors"), "missing factors are named");
-        assert!(page.contains("class=\"sortable\""));
+        assert!(page.contains("0.1617<span class=\"sd\"> ± 0.0541"), "mean ± sd of the two seeds");
+        assert!(page.contains("title=\"Cosine between the decomposition"), "known columns carry their definition");
+        assert!(page.contains("<svg") && page.contains("Truncated eigen-models"), "truncation chart");
+        assert!(page.contains("eigenspectrum.png") && page.contains("extra.png"), "figures with captions");
+        assert!(page.contains("a&lt;b&gt;") && !page.contains("a<b>"), "file and run names escaped");
+        assert!(page.contains("0.250") && page.contains("Raw JSON: stability"), "stability summary, raw JSON behind a disclosure");
+        assert!(page.contains("id=\"run-x__seed=0\"") && page.contains("href=\"#run-x__seed=1\""), "run sections and links");
+        assert!(page.contains("factors.safetensors is missing"), "missing factors are named");
+        assert!(page.contains("x__seed=1 is missing"), "so is a missing run folder");
+        assert!(page.contains("<h3 class=\"run-id\">"), "runs are headings");
+        assert!(page.contains("aria-sort") || page.contains("<th scope=\"col\"><button"), "sort buttons");
     }
 
     #[test]
-    fn main_run_prefers_the_requested_then_the_combo_preset() {
-        let rows: Vec<Map<String, Value>> =
-            ["provided_sparse__seed=0", "combo_cp_top1_res8__steps=60__seed=0", "combo_cp_top1_res8__seed=1"]
-                .iter()
-                .map(|id| serde_json::from_value(serde_json::json!({ "run_id": id, "preset": id.split("__").next().unwrap() })).unwrap())
-                .collect();
-        assert_eq!(main_run(&rows, None).unwrap(), Some("combo_cp_top1_res8__steps=60__seed=0"));
-        assert_eq!(main_run(&rows, Some("combo_cp_top1_res8__seed=1")).unwrap(), Some("combo_cp_top1_res8__seed=1"));
-        assert_eq!(main_run(&rows, Some("provided_sparse")).unwrap(), Some("provided_sparse__seed=0"));
-        assert!(main_run(&rows, Some("nope")).is_err());
-        assert_eq!(main_run(&rows[..1], None).unwrap(), Some("provided_sparse__seed=0"));
-        assert_eq!(main_run(&[], None).unwrap(), None);
+    fn non_square_images_get_cards_but_no_drawing_pad() {
+        use crate::data::idx;
+        let shape = crate::image::ImageShape::new(28, 32);
+        let dir = payload::tests::synthetic_study_of("wide", shape);
+        let data = dir.join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let pixels: Vec<u8> = (0..20 * shape.pixels()).map(|i| (i * 37 % 256) as u8).collect();
+        let labels: Vec<u8> = (0..20).map(|i| (i % 10) as u8).collect();
+        for (k, name) in crate::data::FILE_NAMES.iter().enumerate() {
+            let bytes = if k % 2 == 0 { idx::encode_images(28, 32, &pixels) } else { idx::encode_labels(&labels) };
+            std::fs::write(data.join(name), bytes).unwrap();
+        }
+        let page = build(&Options { data: Some(data), ..Options::new(&dir) }).unwrap();
+        assert!(page.contains("The draw-a-digit panel is unavailable: the drawing pad is square and these images are 28×32"));
+        let record = json_script(&page, "data-run-r__seed=0");
+        assert_eq!((record["height"].as_u64(), record["width"].as_u64()), (Some(28), Some(32)), "cards draw 28×32 patterns");
+        assert!(record["examples"].is_array() && record["check"].is_array(), "examples from the given test images");
+        assert_eq!(json_script(&page, "report-data")["side"], Value::Null);
+    }
+
+    #[test]
+    fn the_page_carries_every_run_compactly_and_the_panel_starts_with_the_main_run() {
+        let dir = payload::tests::synthetic_study("page");
+        let page = build(&Options { main_run: Some("r__seed=1".into()), ..Options::new(&dir) }).unwrap();
+        assert_offline(&page);
+        let data = json_script(&page, "report-data");
+        assert_eq!(data["main"], "r__seed=1");
+        assert!(page.contains("id=\"data-run-r__seed=0\"") && page.contains("id=\"data-run-r__seed=1\""), "every run's record");
+        assert!(data["base"]["check"].is_array(), "the base model and its self-check logits");
+        let main = json_script(&page, "data-run-r__seed=1");
+        let other = json_script(&page, "data-run-r__seed=0");
+        assert_eq!((main["precision"].as_str(), other["precision"].as_str()), (Some("full"), Some("fixed12")));
+        assert_eq!(main["n"], 12);
+        assert!(page.contains("value=\"r__seed=1\" selected"), "the panel starts with the main run");
+        assert!(page.contains("id=\"selfcheck\"") && page.contains("id=\"pad\""));
+        assert!(page.contains("class=\"cards\" data-run=\"r__seed=0\""), "every run gets its cards");
+        assert!(page.contains("href=\"#run-r__seed=0\""), "the table of contents lists runs");
     }
 }

@@ -1,0 +1,145 @@
+// core.js: what the rest of the script shares. The study's record (#report-data), packed
+// arrays (see pack.rs), the one colour convention, and the runs' records, each decoded once
+// when first needed.
+
+const STUDY_EL = document.getElementById('report-data');
+const STUDY = STUDY_EL ? JSON.parse(STUDY_EL.textContent) : null;
+
+/** The bytes of a base64 string. */
+function bytesOf(b64) {
+  const s = atob(b64);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) { out[i] = s.charCodeAt(i); }
+  return out;
+}
+
+/** The values of a packed array: inflated, bytes regrouped; floats as a Float64Array
+ *  (12-bit fixed point times its segment's scale for 'q12'). */
+async function unpack(p) {
+  const stream = new Blob([bytesOf(p.z)]).stream().pipeThrough(new DecompressionStream('deflate'));
+  const planes = new Uint8Array(await new Response(stream).arrayBuffer());
+  const n = p.n;
+  if (p.type === 'u8') { return planes; }
+  const out = new Float64Array(n);
+  if (p.type === 'q12') {
+    const scale = await unpack(p.scale);
+    for (let i = 0; i < n; i++) {
+      const q = planes[i] | planes[n + i] << 8;
+      // Rounded to f32 as bilens rounds it, so the page computes with bilens's numbers.
+      out[i] = Math.fround((q >= 32768 ? q - 65536 : q) * scale[Math.floor(i / p.seg)]);
+    }
+  } else {
+    const word = new Uint8Array(4), view = new DataView(word.buffer);
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < 4; k++) { word[k] = planes[k * n + i]; }
+      out[i] = view.getFloat32(0, true);
+    }
+  }
+  return out;
+}
+
+/** The diverging colour of t in [-1, 1]: red positive, blue negative, white zero (Rust's colormap). */
+function colour(t) {
+  const pal = STUDY.palette, pos = (Math.max(-1, Math.min(1, t)) + 1) * 0.5 * (pal.length - 1);
+  const i = Math.min(Math.floor(pos), pal.length - 2), f = pos - i;
+  return [0, 1, 2].map(c => Math.round(pal[i][c] + (pal[i + 1][c] - pal[i][c]) * f));
+}
+
+/** Paints signed values on a w×h canvas, on their own symmetric scale. */
+function paintSigned(canvas, values, w, h) {
+  let m = 1e-12;
+  for (let i = 0; i < values.length; i++) { m = Math.max(m, Math.abs(values[i])); }
+  canvas.width = w; canvas.height = h;
+  const ctx = canvas.getContext('2d'), img = ctx.createImageData(w, h);
+  for (let i = 0; i < w * h; i++) {
+    const rgb = colour(values[i] / m);
+    img.data.set([rgb[0], rgb[1], rgb[2], 255], 4 * i);
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+/** Paints pixel intensities in [0, 1] (black ink on white) on a w×h canvas. */
+function paintInk(canvas, values, w, h, scale) {
+  canvas.width = w; canvas.height = h;
+  const ctx = canvas.getContext('2d'), img = ctx.createImageData(w, h);
+  for (let i = 0; i < w * h; i++) {
+    const g = Math.round(255 * (1 - Math.max(0, Math.min(1, values[i] * (scale || 1)))));
+    img.data.set([g, g, g, 255], 4 * i);
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+/** A signed number with a proper minus sign. */
+function fmt(v, digits) {
+  return (v >= 0 ? '+' : '\u2212') + Math.abs(v).toFixed(digits === undefined ? 3 : digits);
+}
+
+/** An element with a class and text. */
+function element(tag, className, text) {
+  const el = document.createElement(tag);
+  if (className) { el.className = className; }
+  if (text !== undefined) { el.textContent = text; }
+  return el;
+}
+
+const runCache = new Map();
+
+/** A run's record (payload.rs) with its factors and heads decoded: A, B (n × inputs), H (n × classes). */
+function runRecord(anchor) {
+  if (!runCache.has(anchor)) {
+    runCache.set(anchor, (async () => {
+      const el = document.getElementById('data-run-' + anchor);
+      if (!el) { throw new Error('the page holds no record for run ' + anchor); }
+      const run = JSON.parse(el.textContent);
+      [run.A, run.B, run.H] = await Promise.all([unpack(run.a), unpack(run.b), unpack(run.heads)]);
+      run.anchor = anchor;
+      return run;
+    })());
+  }
+  return runCache.get(anchor);
+}
+
+/** The test images the records point to, decoded once. */
+let poolPromise = null;
+function pool() {
+  if (!poolPromise) { poolPromise = unpack(STUDY.images.pixels); }
+  return poolPromise;
+}
+
+/** Pixels of pool image k in [0, 1]. */
+function poolImage(pixels, k) {
+  const P = STUDY.width * STUDY.height, x = new Float64Array(P);
+  for (let i = 0; i < P; i++) { x[i] = pixels[k * P + i] / 255; }
+  return x;
+}
+
+/** Pattern `which` ('plus' or 'minus') of component k, as components.rs displays it: CP
+ *  a+b and a−b, split a and b, symmetric a (no minus: null). */
+function pattern(run, k, which) {
+  const f = run.form[k], P = run.inputs, o = k * P;
+  if (which === 'minus' && f === 'symmetric') { return null; }
+  const out = new Float64Array(P);
+  for (let i = 0; i < P; i++) {
+    const a = run.A[o + i], b = run.B[o + i];
+    out[i] = f === 'cp' ? (which === 'plus' ? a + b : a - b) : (which === 'plus' ? a : b);
+  }
+  return out;
+}
+
+/** The names of a form's two patterns (Form::pattern_names). */
+function patternNames(form) {
+  return form === 'split' ? ['positive p', 'negative n'] : form === 'symmetric' ? ['pattern v', ''] : ['plus (a+b)', 'minus (a\u2212b)'];
+}
+
+/** What component k's plus pattern does, by its head's strongest class: 'for 7' or 'against 0'. */
+function headClass(run, k) {
+  const C = run.classes;
+  let best = 0;
+  for (let c = 1; c < C; c++) { if (Math.abs(run.H[k * C + c]) > Math.abs(run.H[k * C + best])) { best = c; } }
+  return (run.H[k * C + best] < 0 ? 'against ' : 'for ') + best;
+}
+
+/** The address of component k's card. */
+function cardId(anchor, k) {
+  return 'card-' + anchor + '-' + k;
+}

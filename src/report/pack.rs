@@ -1,0 +1,139 @@
+//! Arrays for the page's script, packed small: the bytes of every value are grouped by
+//! position (all first bytes, then all second bytes, …) so that zlib finds the repetitive
+//! high bytes together, then deflated and base64-encoded. The script inflates them with the
+//! browser's `DecompressionStream('deflate')` (see `core.js`).
+//!
+//! Factors may be stored compactly, as 12-bit integers times one scale per factor: the page
+//! grows with the number of parameters, and a study of a thousand components would not fit
+//! in a few megabytes at full precision.
+
+use std::io::Write as _;
+
+use serde_json::{Value, json};
+
+use super::html::base64;
+
+/// How precisely floats are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// `f32`: the page computes exactly what bilens computes.
+    Full,
+    /// Each segment (one factor) as integers in ±2047 times one `f32` scale: a relative error
+    /// of at most 1/4094 of the segment's largest value, in about 11 bits a value once deflated.
+    Fixed12,
+}
+
+/// The largest integer of [`Precision::Fixed12`].
+const Q12: f32 = 2047.0;
+
+impl Precision {
+    /// `values` as the page will read them, in segments of `segment` values.
+    pub fn round(self, values: &[f32], segment: usize) -> Vec<f32> {
+        match self {
+            Precision::Full => values.to_vec(),
+            Precision::Fixed12 => {
+                let (q, scales) = fixed12(values, segment);
+                q.iter().enumerate().map(|(i, &q)| (q as f64 * scales[i / segment] as f64) as f32).collect()
+            }
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Full => "full",
+            Precision::Fixed12 => "fixed12",
+        }
+    }
+}
+
+/// Floats at `precision` (in segments of `segment` values): `{"type": "f32", "n", "z"}` or
+/// `{"type": "q12", "n", "seg", "scale": f32 array, "z": i16 array}`.
+pub fn floats(values: &[f32], segment: usize, precision: Precision) -> Value {
+    match precision {
+        Precision::Full => f32s(values),
+        Precision::Fixed12 => {
+            let (q, scales) = fixed12(values, segment);
+            let mut out = packed("q12", values.len(), 2, q.iter().flat_map(|v| v.to_le_bytes()).collect());
+            out["seg"] = json!(segment);
+            out["scale"] = f32s(&scales);
+            out
+        }
+    }
+}
+
+fn f32s(values: &[f32]) -> Value {
+    packed("f32", values.len(), 4, values.iter().flat_map(|v| v.to_le_bytes()).collect())
+}
+
+/// Integers in ±2047 and one scale per segment (its largest |value| / 2047).
+fn fixed12(values: &[f32], segment: usize) -> (Vec<i16>, Vec<f32>) {
+    let scales: Vec<f32> = values
+        .chunks(segment.max(1))
+        .map(|s| match s.iter().fold(0f32, |m, v| m.max(v.abs())) / Q12 {
+            m if m > 0.0 && m.is_finite() => m,
+            _ => 1.0,
+        })
+        .collect();
+    let q = values.iter().enumerate().map(|(i, &v)| (v / scales[i / segment.max(1)]).round().clamp(-Q12, Q12) as i16).collect();
+    (q, scales)
+}
+
+/// Bytes (e.g. 8-bit images): `{"type": "u8", "n", "z"}`.
+pub fn bytes(values: &[u8]) -> Value {
+    packed("u8", values.len(), 1, values.to_vec())
+}
+
+/// `le` holds `n` little-endian values of `width` bytes each.
+fn packed(kind: &str, n: usize, width: usize, le: Vec<u8>) -> Value {
+    let mut planes = Vec::with_capacity(le.len());
+    for k in 0..width {
+        planes.extend(le.iter().skip(k).step_by(width));
+    }
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    // Writing to a Vec cannot fail.
+    let deflated = z.write_all(&planes).and_then(|()| z.finish()).unwrap_or_default();
+    json!({ "type": kind, "n": n, "z": base64(&deflated) })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::io::Read as _;
+
+    use super::*;
+    use crate::report::html::tests::unbase64;
+
+    /// What the page's script does: inflate, regroup the bytes, read the values (as f64).
+    pub(crate) fn unpack(v: &Value) -> Vec<f64> {
+        let n = v["n"].as_u64().unwrap() as usize;
+        let mut planes = Vec::new();
+        flate2::read::ZlibDecoder::new(&unbase64(v["z"].as_str().unwrap())[..]).read_to_end(&mut planes).unwrap();
+        let width = planes.len() / n.max(1);
+        let value = |i: usize| -> Vec<u8> { (0..width).map(|k| planes[k * n + i]).collect() };
+        let scales = if v["type"] == "q12" { unpack(&v["scale"]) } else { Vec::new() };
+        (0..n)
+            .map(|i| match v["type"].as_str().unwrap() {
+                "f32" => f32::from_le_bytes(value(i).try_into().unwrap()) as f64,
+                "q12" => i16::from_le_bytes(value(i).try_into().unwrap()) as f64 * scales[i / v["seg"].as_u64().unwrap() as usize],
+                _ => value(i)[0] as f64,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn packed_arrays_unpack_to_what_the_page_reads() {
+        let values: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.37).sin() * if i < 500 { 3.0 } else { 1e-3 }).collect();
+        let full = unpack(&floats(&values, 500, Precision::Full));
+        assert!(full.iter().zip(&values).all(|(a, &b)| *a == b as f64), "f32 is exact");
+        let compact = unpack(&floats(&values, 500, Precision::Fixed12));
+        let rounded = Precision::Fixed12.round(&values, 500);
+        assert!(compact.iter().zip(&rounded).all(|(a, &b)| (a - b as f64).abs() <= 1e-7 * a.abs()), "the page reads what bilens rounds to");
+        for (segment, max) in [(0..500, 3.0), (500..1000, 1e-3)] {
+            let worst = segment.map(|i| (compact[i] - values[i] as f64).abs()).fold(0.0, f64::max);
+            assert!(worst <= max / 4094.0 + 1e-12, "error {worst} within half a step of the segment's scale");
+        }
+        assert_eq!(Precision::Fixed12.round(&[0.0; 4], 2), vec![0.0; 4], "zero segments stay zero");
+        let img: Vec<u8> = (0..784).map(|i| (i * 7 % 256) as u8).collect();
+        assert_eq!(unpack(&bytes(&img)), img.iter().map(|&b| b as f64).collect::<Vec<_>>());
+        assert_eq!(unpack(&bytes(&[])), Vec::<f64>::new());
+    }
+}

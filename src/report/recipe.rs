@@ -1,0 +1,87 @@
+//! A run's recipe in words, from the settings it actually ran with (`run.json`'s `config`,
+//! overrides included): a preset's own description goes stale as soon as `--set` changes it.
+
+use serde_json::{Map, Value};
+
+use crate::decomp::Recipe;
+use crate::decomp::recipe::{Init, MaskKind};
+
+/// Short phrases describing `config`, or `None` when it is not a recipe this bilens reads.
+pub fn summary(config: &Value) -> Option<Vec<String>> {
+    let r: Recipe = serde_json::from_value(config.clone()).ok()?;
+    let form = match r.form {
+        crate::decomp::Form::Cp => "CP",
+        crate::decomp::Form::Split => "evidence-split",
+        crate::decomp::Form::Symmetric => "symmetric",
+    };
+    let banks = if r.banks > 1 { format!("{} banks of ", r.banks) } else { String::new() };
+    let mut dictionary = format!("{banks}{} {form} components", r.rank);
+    if r.stages > 1 {
+        dictionary += &format!(" in {} boosted stages", r.stages);
+    }
+    if r.residual_rank > 0 {
+        dictionary += &format!(" + {} free CP residual", r.residual_rank);
+    }
+    let mut out = vec![dictionary];
+    let jitter = if r.init_jitter > 0.0 { format!(", seed noise {}", r.init_jitter) } else { String::new() };
+    out.push(match r.init {
+        Init::Random => format!("random start (scale {})", r.init_scale),
+        Init::Eigen => format!("start: largest eigenvectors{jitter}"),
+        Init::EigenPairs => format!("start: paired class eigenvectors{jitter}"),
+        Init::Strokes => format!("stroke templates, deformation {}", r.deform_scale),
+        Init::Data => format!("class-mean templates, deformation {}", r.deform_scale),
+    });
+    let flags = [
+        (r.nonnegative, "nonnegative factors".to_string()),
+        (r.smooth_passes > 0, format!("{} smoothing pass(es)", r.smooth_passes)),
+        (r.amplitude, "learnable amplitudes".to_string()),
+        (r.mask == MaskKind::Fixed, format!("fixed Gaussian masks σ {}", r.mask_sigma)),
+        (r.mask == MaskKind::Learnable, format!("learnable Gaussian masks σ₀ {}", r.mask_sigma)),
+    ];
+    out.extend(flags.into_iter().filter(|(on, _)| *on).map(|(_, s)| s));
+    out.push(match r.topk {
+        0 => "dense heads".to_string(),
+        k => format!("top-{k} heads, class {}", if r.learn_class { "learnable" } else { "fixed" }),
+    });
+    let schedule = if r.cosine_schedule { ", cosine" } else { "" };
+    let optimizer = serde_json::to_value(r.optimizer).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    out.push(format!("{} {optimizer} steps, lr {}{schedule}", r.steps, r.lr));
+    if r.tensor != 1.0 {
+        out.push(format!("tensor loss weight {}", r.tensor));
+    }
+    if r.distill > 0.0 {
+        out.push(format!("distillation {} on {} images", r.distill, r.distill_images));
+    }
+    // Printed from JSON text so that f32 weights read as written (0.015, not 0.01499999…).
+    let priors: Map<String, Value> = serde_json::to_string(&r.priors).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    let active: Vec<String> =
+        priors.iter().filter(|(_, v)| v.as_f64().is_some_and(|w| w != 0.0)).map(|(k, v)| format!("{k} {v}")).collect();
+    if !active.is_empty() {
+        out.push(format!("priors: {}", active.join(", ")));
+    }
+    if r.residual_anneal.len() == 2 {
+        out.push(format!("residual_l2 annealed {} → {}", r.residual_anneal[0], r.residual_anneal[1]));
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_follows_the_settings_not_the_description() {
+        let preset = crate::decomp::presets::find("provided_sparse").unwrap();
+        let recipe = preset.recipe.with_overrides(&["rank=64".into(), "steps=200".into()]).unwrap();
+        assert!(recipe.description.contains("rank 32"), "the stale description this module replaces");
+        let text = summary(&serde_json::to_value(&recipe).unwrap()).unwrap().join(" · ");
+        assert!(text.starts_with("64 CP components") && text.contains("200 muon steps"), "{text}");
+        let combo = crate::decomp::presets::find("combo_cp_top1_res8").unwrap().recipe.clone();
+        let text = summary(&serde_json::to_value(&combo).unwrap()).unwrap().join(" · ");
+        assert!(
+            text.contains("+ 8 free CP residual") && text.contains("top-1 heads, class fixed") && text.contains("raw_tv 0.015"),
+            "{text}"
+        );
+        assert!(summary(&serde_json::json!({ "no_such_field": 1 })).is_none());
+    }
+}
