@@ -77,6 +77,14 @@ pub fn randn(rng: &mut Rng, rows: usize, cols: usize, scale: f32) -> Mat<f32> {
     m
 }
 
+/// `[a | b]`: the columns of `a`, then those of `b`.
+pub fn side_by_side(a: &Mat<f32>, b: &Mat<f32>) -> Mat<f32> {
+    let mut m = Mat::zeros(a.nrows(), a.ncols() + b.ncols());
+    m.as_mut().subcols_mut(0, a.ncols()).copy_from(a);
+    m.as_mut().subcols_mut(a.ncols(), b.ncols()).copy_from(b);
+    m
+}
+
 /// `lhs · rhs` into a new matrix.
 pub fn mul(lhs: MatRef<'_, f32>, rhs: MatRef<'_, f32>) -> Mat<f32> {
     let mut out = Mat::zeros(lhs.nrows(), rhs.ncols());

@@ -1,4 +1,5 @@
-use faer::{Mat, MatRef};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef};
 
 use crate::linalg::{self, Rng};
 
@@ -49,9 +50,16 @@ impl CpTensor {
     /// and add the gradient later with a weight that depends on it (the cosine does).
     pub fn grams<'a>(&'a self, s: &'a CpTensor) -> CpGrams<'a> {
         let gram = |a: &Mat<f32>, b: &Mat<f32>| linalg::mul(a.transpose(), b.as_ref());
-        let (d, uu, ww, uw) = (gram(&self.heads, &s.heads), gram(&self.u, &s.u), gram(&self.w, &s.w), gram(&self.u, &s.w));
-        // ⟨T, T⟩: WᵀU is (UᵀW)ᵀ.
-        let wu = if std::ptr::eq(self, s) { uw.transpose().to_owned() } else { gram(&self.w, &s.u) };
+        let d = gram(&self.heads, &s.heads);
+        let (uu, ww, uw, wu) = if std::ptr::eq(self, s) {
+            // ⟨T, T⟩: one symmetric product [U|W]ᵀ[U|W] holds all four blocks.
+            let g = self_gram(&linalg::side_by_side(&self.u, &self.w));
+            let r = self.rank();
+            let block = |i: usize, j: usize| g.as_ref().submatrix(i * r, j * r, r, r).to_owned();
+            (block(0, 0), block(1, 1), block(0, 1), block(1, 0))
+        } else {
+            (gram(&self.u, &s.u), gram(&self.w, &s.w), gram(&self.u, &s.w), gram(&self.w, &s.u))
+        };
         let mut total = 0.0f64;
         for j in 0..s.rank() {
             let [cd, cuu, cww, cuw, cwu] = [&d, &uu, &ww, &uw, &wu].map(|m| linalg::col(m.as_ref(), j));
@@ -83,13 +91,11 @@ impl CpTensor {
 
     /// Components side by side: `[self | other]`.
     pub fn concat(&self, other: &CpTensor) -> CpTensor {
-        let cat = |a: &Mat<f32>, b: &Mat<f32>| {
-            let mut m = Mat::zeros(a.nrows(), a.ncols() + b.ncols());
-            m.as_mut().subcols_mut(0, a.ncols()).copy_from(a);
-            m.as_mut().subcols_mut(a.ncols(), b.ncols()).copy_from(b);
-            m
-        };
-        CpTensor::new(cat(&self.heads, &other.heads), cat(&self.u, &other.u), cat(&self.w, &other.w))
+        CpTensor::new(
+            linalg::side_by_side(&self.heads, &other.heads),
+            linalg::side_by_side(&self.u, &other.u),
+            linalg::side_by_side(&self.w, &other.w),
+        )
     }
 
     /// The components at `indices`, in that order.
@@ -144,21 +150,53 @@ impl CpGrams<'_> {
         self.value
     }
 
-    /// Adds `weight · ∇_T⟨sym T, sym S⟩` into `g`.
+    /// Adds `weight · ∇_T⟨sym T, sym S⟩` into `g`: `dD = ½ D_S mixᵀ` and, in one product,
+    /// `[dU | dW] = ½ [U_S | W_S] [[(D∘WW)ᵀ, (D∘UW)ᵀ], [(D∘WU)ᵀ, (D∘UU)ᵀ]]`.
     pub fn add_grad(&self, weight: f32, g: &mut CpGrads) {
         let CpGrads { d: dd, u: du, w: dw } = g;
         let (t, s) = (self.t, self.s);
         let (rt, rs) = (t.rank(), s.rank());
         let half = 0.5 * weight;
         let (d, uu, ww, uw, wu) = (&self.d, &self.uu, &self.ww, &self.uw, &self.wu);
-        let had = |a: &Mat<f32>, b: &Mat<f32>| Mat::from_fn(rt, rs, |i, j| a[(i, j)] * b[(i, j)]);
         let mix = Mat::from_fn(rt, rs, |i, j| uu[(i, j)] * ww[(i, j)] + uw[(i, j)] * wu[(i, j)]);
         linalg::mul_add(dd.as_mut(), s.heads.as_ref(), mix.transpose(), half);
-        linalg::mul_add(du.as_mut(), s.u.as_ref(), had(d, ww).transpose(), half);
-        linalg::mul_add(du.as_mut(), s.w.as_ref(), had(d, wu).transpose(), half);
-        linalg::mul_add(dw.as_mut(), s.w.as_ref(), had(d, uu).transpose(), half);
-        linalg::mul_add(dw.as_mut(), s.u.as_ref(), had(d, uw).transpose(), half);
+        // Row block k of the right factor multiplies U_S (k = 0) or W_S (k = 1); column block
+        // 0 gives dU, 1 gives dW.
+        let blocks = [[ww, uw], [wu, uu]];
+        let m = Mat::from_fn(2 * rs, 2 * rt, |i, j| {
+            let (k, l) = (i / rs, j / rt);
+            d[(j % rt, i % rs)] * blocks[k][l][(j % rt, i % rs)]
+        });
+        let y = linalg::side_by_side(&s.u, &s.w);
+        let par = linalg::par();
+        matmul(du.as_mut(), Accum::Add, y.as_ref(), m.as_ref().subcols(0, rt), half, par);
+        matmul(dw.as_mut(), Accum::Add, y.as_ref(), m.as_ref().subcols(rt, rt), half, par);
     }
+}
+
+/// `XᵀX`, computing one triangle (a symmetric rank-k update) and mirroring it.
+fn self_gram(x: &Mat<f32>) -> Mat<f32> {
+    use faer::linalg::matmul::triangular::{self, BlockStructure};
+    let n = x.ncols();
+    let mut g = Mat::<f32>::zeros(n, n);
+    let rect = BlockStructure::Rectangular;
+    triangular::matmul(
+        g.as_mut(),
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        x.transpose(),
+        rect,
+        x.as_ref(),
+        rect,
+        1.0,
+        linalg::par(),
+    );
+    for j in 0..n {
+        for i in 0..j {
+            g[(i, j)] = g[(j, i)];
+        }
+    }
+    g
 }
 
 /// Dense `sym(Σ_r D_cr u_r w_rᵀ)` from f64 factors (test oracle).

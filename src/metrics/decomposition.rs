@@ -1,7 +1,6 @@
 //! Fidelity and readability of a fitted decomposition (SPEC §8), all recomputable from its
 //! factors: [`Metrics`] for a run, and the per-component table ([`component_table`]).
 
-use faer::Mat;
 use serde::{Deserialize, Serialize};
 
 use super::{fidelity, patterns};
@@ -88,7 +87,7 @@ pub fn readout(ctx: &Context, c: &Components) -> Readout {
         add_bias(&mut z, &ctx.model.bias);
         (ctx.model.logits(x), z, acts)
     });
-    let patterns = concat_cols(&c.plus(), &c.minus());
+    let patterns = linalg::side_by_side(&c.plus(), &c.minus());
     let weights: Vec<f64> = {
         let w: Vec<[f64; 2]> = c.iter().map(Component::pattern_weights).collect();
         w.iter().map(|p| p[0]).chain(w.iter().map(|p| p[1])).collect()
@@ -127,7 +126,7 @@ pub fn evaluate(ctx: &Context, d: &Decomposition, class_changes: f64) -> Metrics
         })
     };
     let on = |f: &dyn Fn(&crate::decomp::context::Splits) -> Option<f64>| ctx.data.as_ref().and_then(f);
-    let patterns = concat_cols(&shown.plus(), &shown.minus());
+    let patterns = linalg::side_by_side(&shown.plus(), &shown.minus());
     let strengths = shown.strengths();
     let strength_total: f64 = strengths.iter().map(|&s| s as f64).sum();
     let heads = shown.heads();
@@ -160,11 +159,6 @@ pub fn evaluate(ctx: &Context, d: &Decomposition, class_changes: f64) -> Metrics
         eigen_cosine_rank_matched: ctx.inter.cosine(&eigen),
         eigen_rank_matched: readout(ctx, &Components::of_symmetric(&eigen)),
     }
-}
-
-/// `[a | b]` side by side.
-pub fn concat_cols(a: &Mat<f32>, b: &Mat<f32>) -> Mat<f32> {
-    Mat::from_fn(a.nrows(), a.ncols() + b.ncols(), |i, j| if j < a.ncols() { a[(i, j)] } else { b[(i, j - a.ncols())] })
 }
 
 /// One row of the per-component table (SPEC §14's wish list).
