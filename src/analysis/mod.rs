@@ -9,6 +9,7 @@
 //! unchanged and match them optimally ([`matching`]), fixing the reference's greedy, sign-blind
 //! protocol (SPEC §13.13, §13.14) — and fidelity against readability ([`frontier`]).
 
+pub mod atlas;
 pub mod consensus;
 pub mod eigen_baseline;
 pub mod explain;

@@ -61,6 +61,7 @@ pub fn run(args: Args) -> Result<()> {
     inputs["config_file"] = json!(args.config);
     let facts = RunFacts { clock: &clock, identity: &identity, seed: args.seed, data: data.as_ref().map(DataRecord::of), inputs };
     write_run(&args.out, &args.choice.preset, &ctx, &recipe, &outcome, facts)?;
+    crate::pipeline::analyses::analyse_run(&ctx, &args.out)?;
     let m = &outcome.metrics;
     let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
     println!(

@@ -4,7 +4,7 @@
 //! regulariser are halved to match bilens's sum-over-plus-and-minus convention, SPEC §13.8).
 
 use super::form::Form;
-use super::recipe::{Init, MaskKind, Recipe};
+use super::recipe::{Init, MaskKind, Recipe, Rotation};
 use super::terms::Priors;
 use crate::optim::OptimizerKind;
 
@@ -27,6 +27,7 @@ pub fn all() -> Vec<Preset> {
     residual_frontier(&mut out);
     next_steps(&mut out);
     beyond(&mut out);
+    concepts(&mut out);
     out
 }
 
@@ -415,6 +416,46 @@ fn beyond(out: &mut Vec<Preset>) {
     );
 }
 
+/// Readable dictionaries that are the model on digits (issue 10): 256 one-hot symmetric
+/// components `±v vᵀ` start from each class's top eigenvectors within the inputs' 120
+/// principal directions, mixed by varimax per class and sign (the same tensor, more local
+/// patterns), then trade tensor cosine for readability while the functional loss holds the
+/// logits on inputs like the training digits: a coherence prior makes patterns as smooth as
+/// digits, a spread prior (with one smoothing pass) makes them local parts. Tuned on e20.
+fn concepts(out: &mut Vec<Preset>) {
+    const F: &str = "concepts";
+    let base = Recipe {
+        form: Form::Symmetric,
+        rank: 256,
+        init: Init::Eigen,
+        rotation: Rotation::Varimax,
+        subspace: 120,
+        init_jitter: 0.1,
+        topk: 1,
+        steps: 300,
+        lr: 0.003,
+        optimizer: OptimizerKind::Muon,
+        weight_decay: 0.0,
+        tensor: 0.0,
+        functional: 1.0,
+        ..Recipe::default()
+    };
+    push(
+        out,
+        F,
+        "concept_faithful",
+        "256 one-hot ±vvᵀ concepts from rotated class eigenvectors, fitted on digits' statistics, smooth as digits",
+        Recipe { priors: Priors { coherence: 0.03, spread: 0.005, ..Priors::default() }, ..base.clone() },
+    );
+    push(
+        out,
+        F,
+        "concept_local_parts",
+        "as concept_faithful with one smoothing pass and stronger coherence and spread priors: local parts",
+        Recipe { smooth_passes: 1, priors: Priors { coherence: 0.05, spread: 0.05, ..Priors::default() }, ..base },
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,6 +494,14 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), n, "duplicate preset names");
+        for p in all.iter().filter(|p| p.family == "concepts") {
+            let r = &p.recipe;
+            assert!(
+                p.name.starts_with("concept_") && r.topk == 1 && r.residual_rank == 0 && r.rank <= 256,
+                "{}: not a concept preset",
+                p.name
+            );
+        }
         assert!(find("combo_cp_top1_res").unwrap_err().to_string().contains("combo_cp_top1_res8"));
     }
 }

@@ -15,6 +15,9 @@ use std::path::Path;
 pub enum Cell {
     /// Signed pattern, diverging colours (red > 0, blue < 0) on the grid's [`Scale`].
     Pattern(Vec<f32>),
+    /// A signed pattern as [`Cell::Pattern`], with the edge of `region` (true inside, same
+    /// length) traced over it in black: where on a reference shape the pattern looks.
+    Outlined { pattern: Vec<f32>, region: Vec<bool> },
     /// Digit image in `[0, 1]`, black ink on white.
     Digit(Vec<f32>),
     /// Signed per-class values (one bar per class, labelled 0..n−1): red ≥ 0, blue < 0 (as patterns),
@@ -109,6 +112,10 @@ fn validate(grid: &Grid) -> Result<usize> {
         for (j, cell) in row.iter().enumerate() {
             let (kind, values) = match cell {
                 Cell::Pattern(v) => ("pattern", v),
+                Cell::Outlined { pattern, region } => {
+                    ensure!(region.len() == pattern.len(), "outlined cell at row {i}, column {j}: region and pattern lengths differ");
+                    ("pattern", pattern)
+                }
                 Cell::Digit(v) => ("digit", v),
                 Cell::Bars(v) => ("bars", v),
                 Cell::Empty => continue,
@@ -154,7 +161,10 @@ fn limits(grid: &Grid, ncols: usize, of: impl Fn(&Cell) -> Option<&[f32]>) -> Ve
 }
 
 fn pattern_values(cell: &Cell) -> Option<&[f32]> {
-    if let Cell::Pattern(v) = cell { Some(v) } else { None }
+    match cell {
+        Cell::Pattern(v) | Cell::Outlined { pattern: v, .. } => Some(v),
+        _ => None,
+    }
 }
 
 fn bar_values(cell: &Cell) -> Option<&[f32]> {
@@ -196,7 +206,7 @@ impl Layout {
         let zoom = (TARGET_SIDE / ir.max(ic)).max(1) as i64;
         let cell = (ic as i64 * zoom, ir as i64 * zoom);
         let cells = || grid.rows.iter().flatten();
-        let has_patterns = cells().any(|c| matches!(c, Cell::Pattern(_)));
+        let has_patterns = cells().any(|c| pattern_values(c).is_some());
         let has_bars = cells().any(|c| matches!(c, Cell::Bars(_)));
         let pattern_vmax = limits(grid, ncols, pattern_values);
         let bar_vmax = limits(grid, ncols, bar_values);
@@ -323,6 +333,11 @@ impl Layout {
                         let vmax = self.pattern_vmax[i][j];
                         paint_image(&mut canvas, v, &|value| diverging(value, vmax));
                     }
+                    Cell::Outlined { pattern, region } => {
+                        let vmax = self.pattern_vmax[i][j];
+                        paint_image(&mut canvas, pattern, &|value| diverging(value, vmax));
+                        self.trace(&mut canvas, (x, y), region, cols_px);
+                    }
                     Cell::Digit(v) => paint_image(&mut canvas, v, &gray),
                     Cell::Bars(v) => {
                         let (left, pitch, zero_y, half) = self.bar_geometry((x, y), v.len());
@@ -344,6 +359,29 @@ impl Layout {
         self.paint_legend(&mut canvas);
         self.letter(&mut canvas, grid)?;
         canvas.into_png()
+    }
+
+    /// Draws the edges between pixels inside `region` and those outside it (or off the image).
+    fn trace(&self, canvas: &mut Canvas, (x, y): (i64, i64), region: &[bool], cols: usize) {
+        let (z, rows) = (self.zoom, region.len() / cols);
+        let inside =
+            |r: i64, c: i64| r >= 0 && c >= 0 && (r as usize) < rows && (c as usize) < cols && region[r as usize * cols + c as usize];
+        for (k, _) in region.iter().enumerate().filter(|(_, on)| **on) {
+            let (r, c) = ((k / cols) as i64, (k % cols) as i64);
+            let (left, top) = (x + c * z, y + r * z);
+            if !inside(r - 1, c) {
+                canvas.fill_rect(left, top, z, 1, INK);
+            }
+            if !inside(r + 1, c) {
+                canvas.fill_rect(left, top + z - 1, z, 1, INK);
+            }
+            if !inside(r, c - 1) {
+                canvas.fill_rect(left, top, 1, z, INK);
+            }
+            if !inside(r, c + 1) {
+                canvas.fill_rect(left + z - 1, top, 1, z, INK);
+            }
+        }
     }
 
     /// Position of the colourbar (when patterns exist) and of the bar-colour key.

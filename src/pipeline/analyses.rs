@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::folder::StudyFolder;
 use super::results::ResultRow;
 use super::sweep::{RunSpec, run_id};
-use crate::analysis::{consensus, explain, faithfulness, frontier, gallery, stability};
+use crate::analysis::{atlas, consensus, explain, faithfulness, frontier, gallery, stability};
 use crate::decomp::factors::load_factors;
 use crate::decomp::{Components, Context, Role, presets};
 use crate::figures::{self, Cell, Grid, Scale, draw_grid};
@@ -32,7 +32,7 @@ pub fn analyse_runs(ctx: &Context, folder: &StudyFolder, specs: &[RunSpec]) -> R
         .try_for_each(|dir| crate::linalg::sequential(|| analyse_run(ctx, &dir)))
 }
 
-/// Gallery, explanations and faithfulness curves of one run folder; skipped when they were made
+/// Gallery, concept atlas, explanations and faithfulness curves of one run folder; skipped when they were made
 /// from the run as it is now (`analysis.json` holds the fingerprint of the run they come from).
 pub fn analyse_run(ctx: &Context, dir: &Path) -> Result<()> {
     let fingerprint = |path: &Path| -> Option<String> {
@@ -47,6 +47,9 @@ pub fn analyse_run(ctx: &Context, dir: &Path) -> Result<()> {
     let (shown, residual) = run_components(dir)?;
     let test = &splits.test;
     draw_grid(&gallery::gallery(&shown, test, shape, 8, 6), &dir.join("gallery.png"))?;
+    if splits.train.labels.is_some() {
+        draw_grid(&atlas::atlas(&shown, &splits.train, shape, 8)?, &dir.join("atlas.png"))?;
+    }
     let images: Vec<(&[f32], Option<u8>)> = (0..4.min(test.len())).map(|i| (test.image(i), test.label(i))).collect();
     let rest = |x: &[f32]| {
         let mut z = residual.logits(faer::MatRef::from_row_major_slice(x, 1, x.len()));

@@ -1,0 +1,142 @@
+//! The concept atlas (issue 10): for each class, the rank-one patterns that weigh most in its
+//! logit, each drawn over the outline of that class's mean training digit, so a reader sees
+//! where on the digit each concept looks and whether it is evidence for the class or against.
+
+use anyhow::{Result, ensure};
+
+use crate::data::Dataset;
+use crate::decomp::Components;
+use crate::figures::{Cell, Grid, Scale};
+use crate::image::ImageShape;
+
+/// A pixel is inside a class's outline where its mean digit reaches this share of its maximum.
+const OUTLINE_LEVEL: f32 = 0.3;
+
+/// One rank-one pattern of a dictionary as seen by one class.
+struct Entry<'a> {
+    pattern: &'a [f32],
+    /// Its part of the class's logit: `|d_c| q ‖p‖²`, signed + when matching it raises the class.
+    weight: f64,
+}
+
+/// The `per_class` heaviest patterns of every class (rows), over the class's mean-digit
+/// outline, titled with their signed share of the class's total pattern weight.
+pub fn atlas(c: &Components, train: &Dataset, shape: ImageShape, per_class: usize) -> Result<Grid> {
+    let labels = train.labels.as_ref().filter(|l| !l.is_empty());
+    let labels = labels.ok_or_else(|| anyhow::anyhow!("the concept atlas needs labelled training images"))?;
+    ensure!(train.n_inputs == shape.pixels() && c.inputs == shape.pixels(), "the concept atlas needs image inputs of {shape}");
+    let (mut rows, mut titles, mut row_labels) = (Vec::new(), Vec::new(), Vec::new());
+    for class in 0..c.outputs {
+        let region = outline(train, labels, class);
+        let mut entries = entries(c, class);
+        let total: f64 = entries.iter().map(|e| e.weight.abs()).sum();
+        entries.sort_by(|x, y| y.weight.abs().total_cmp(&x.weight.abs()));
+        entries.truncate(per_class);
+        titles.push(entries.iter().map(|e| format!("{:+.1}%", 100.0 * e.weight / total.max(1e-300))).collect());
+        let mut cells: Vec<Cell> = entries.iter().map(|e| Cell::Outlined { pattern: e.pattern.to_vec(), region: region.clone() }).collect();
+        cells.resize(per_class, Cell::Empty);
+        rows.push(cells);
+        row_labels.push(format!("class {class}"));
+    }
+    Ok(Grid {
+        title: "Concept atlas: each class's heaviest patterns over the outline of its mean digit".into(),
+        column_titles: Vec::new(),
+        row_labels,
+        rows,
+        cell_titles: titles,
+        image_side: (shape.height, shape.width),
+        caption: format!(
+            "Each row is a class; its cells are the rank-one patterns p of the dictionary with the largest part |d_c|·‖p‖² of that class's logit, \
+             strongest first. Titles: the signed share of the class's total: + when an image matching the pattern (either sign) raises the class, \
+             − when it lowers it (counter-evidence). Black outline: where the class's mean training digit reaches {:.0}% of its maximum. \
+             Patterns: red positive, blue negative, white 0, one scale per row.",
+            100.0 * OUTLINE_LEVEL
+        ),
+        scale: Scale::PerRow,
+    })
+}
+
+/// Every rank-one pattern of `c` with its signed weight in the logit of `class`.
+fn entries(c: &Components, class: usize) -> Vec<Entry<'_>> {
+    let mut out = Vec::new();
+    for comp in c.iter() {
+        let head_norm = comp.head.iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt();
+        let d = comp.head.get(class).copied().unwrap_or(0.0) as f64;
+        if d == 0.0 || head_norm == 0.0 {
+            continue;
+        }
+        let [plus, minus] = comp.pattern_weights().map(|w| w * d.abs() / head_norm);
+        out.push(Entry { pattern: &comp.plus, weight: d.signum() * plus });
+        if comp.form.has_minus() {
+            out.push(Entry { pattern: &comp.minus, weight: -d.signum() * minus });
+        }
+    }
+    out
+}
+
+/// Pixels where the mean training digit of `class` reaches [`OUTLINE_LEVEL`] of its maximum
+/// (none when the class has no images).
+fn outline(train: &Dataset, labels: &[u8], class: usize) -> Vec<bool> {
+    let mut mean = vec![0f32; train.n_inputs];
+    for (i, _) in labels.iter().enumerate().filter(|(_, l)| **l as usize == class) {
+        mean.iter_mut().zip(train.image(i)).for_each(|(m, &v)| *m += v);
+    }
+    let max = mean.iter().fold(0f32, |m, &v| m.max(v));
+    mean.iter().map(|&v| max > 0.0 && v >= OUTLINE_LEVEL * max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::testing::random_components;
+
+    const SHAPE: ImageShape = ImageShape { height: 8, width: 8 };
+
+    /// 8×8 "digits": class k is a blob centred on pixel (k mod 8, k mod 5), four images each.
+    fn digits() -> Dataset {
+        let labels: Vec<u8> = (0..40).map(|i| (i % 10) as u8).collect();
+        let pixels = labels
+            .iter()
+            .flat_map(|&k| {
+                (0..64).map(move |p| (1.0 - (((p / 8) as f32 - (k % 8) as f32).hypot((p % 8) as f32 - (k % 5) as f32)) / 3.0).max(0.0))
+            })
+            .collect();
+        let mut d = Dataset::vectors(pixels, 64, Some(SHAPE));
+        (d.labels, d.n_classes) = (Some(labels), 10);
+        d
+    }
+
+    #[test]
+    fn rows_are_classes_cells_are_strongest_first_and_shares_are_signed() {
+        let c = random_components(3, 6, 2);
+        let grid = atlas(&c, &digits(), SHAPE, 4).unwrap();
+        assert_eq!(grid.rows.len(), c.outputs);
+        for (row, titles) in grid.rows.iter().zip(&grid.cell_titles) {
+            let shares: Vec<f64> = titles.iter().map(|t| t.trim_end_matches('%').parse().unwrap()).collect();
+            assert!(shares.windows(2).all(|w| w[0].abs() >= w[1].abs()), "not strongest first: {shares:?}");
+            assert!(shares.iter().map(|s| s.abs()).sum::<f64>() <= 100.0 + 1e-9);
+            assert!(row.iter().all(|cell| matches!(cell, Cell::Outlined { region, .. } if region.iter().any(|&r| r))));
+        }
+        crate::figures::render_grid(&grid).unwrap();
+    }
+
+    #[test]
+    fn a_pure_negative_symmetric_component_is_counter_evidence_of_its_class() {
+        let mut c = random_components(1, 1, 1);
+        let comp = &mut c.items[0];
+        comp.head.iter_mut().for_each(|v| *v = 0.0);
+        comp.head[2] = -1.0;
+        let grid = atlas(&c, &digits(), SHAPE, 2).unwrap();
+        assert_eq!(grid.cell_titles[2][0], "-100.0%");
+        assert!(grid.cell_titles[0].is_empty() && grid.rows[0].iter().all(|cell| *cell == Cell::Empty));
+    }
+
+    #[test]
+    fn unlabelled_or_non_image_inputs_are_refused() {
+        let c = random_components(0, 2, 2);
+        let mut d = digits();
+        d.labels = None;
+        assert!(atlas(&c, &d, SHAPE, 2).unwrap_err().to_string().contains("labelled"));
+        assert!(atlas(&c, &digits(), ImageShape::new(10, 10), 2).is_err());
+    }
+}
