@@ -24,12 +24,15 @@ def test_decompose_matches_the_cli_bit_for_bit(tmp_path, cli, small_digit_model)
     assert runs[0]["data"] == runs[1]["data"] and runs[0]["inputs"]["model_sha256"] == runs[1]["inputs"]["model_sha256"]
 
 
-def test_train_matches_the_cli_bit_for_bit(tmp_path, cli):
-    run_cli(cli, "--threads", "1", "train", "--epochs", "1", "--hidden", "16", "--embed", "8", "--seed", "2", "--out", tmp_path / "cli")
-    model = bilens.train(epochs=1, n_hidden=16, n_embed=8, seed=2, threads=1, progress=False, out=tmp_path / "py")
+@pytest.mark.parametrize("recipe", ["study", "exercise"])
+def test_train_matches_the_cli_bit_for_bit(tmp_path, cli, recipe):
+    args = ["--recipe", recipe, "--epochs", "1", "--hidden", "16", "--embed", "8", "--seed", "2", "--out", tmp_path / "cli"]
+    run_cli(cli, "--threads", "1", "train", *args)
+    model = bilens.train(recipe=recipe, epochs=1, n_hidden=16, n_embed=8, seed=2, threads=1, progress=False, out=tmp_path / "py")
     assert (tmp_path / "py" / "model.safetensors").read_bytes() == (tmp_path / "cli" / "model.safetensors").read_bytes()
     assert model.path == str(tmp_path / "py" / "model.safetensors")
     assert bilens.load_model(tmp_path / "cli" / "model.safetensors").sha256 == model.sha256
+    assert model.bias.any() == (recipe == "study"), "the exercise recipe trains without biases"
     cli_run = json.loads((tmp_path / "cli" / "run.json").read_text())
     py_run = json.loads((tmp_path / "py" / "run.json").read_text())
     assert cli_run["fingerprint"] == py_run["fingerprint"]
