@@ -121,7 +121,6 @@ pub struct RunRecord {
 }
 
 /// Starts the clock for a run; [`RunClock::finish`] turns it into a [`RunRecord`].
-#[derive(Clone, Debug)]
 pub struct RunClock {
     command: String,
     started: Instant,
