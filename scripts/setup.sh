@@ -3,7 +3,9 @@
 #   - rustfmt and clippy (style checks),
 #   - Debian's chromium, Node.js and the browser test's npm packages (playwright-core, axe-core): the
 #     report is used headless as a reader would, and checks its own arithmetic,
-#   - Debian's dataset-fashion-mnist (the IDX loader test on a second data set).
+#   - Debian's dataset-fashion-mnist (the IDX loader test on a second data set),
+#   - Python 3 with its venv module (Debian's python3-venv): the Python package's tests build it
+#     in a fresh virtual environment (scripts/test_python.sh).
 # Without root or apt the packages are left out and the tests that need them say SKIPPED.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +16,7 @@ missing=()
 dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || missing+=(dataset-fashion-mnist)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3 python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
         echo "setup: installing ${missing[*]}"

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Every check: formatting, lints, then every test (release build: the tests run numerics).
-# Tests whose inputs are missing (../shared, chromium, Fashion-MNIST) say SKIPPED and are listed
-# at the end; BILENS_REQUIRE=reference,browser,fashion-mnist turns those skips into failures.
+# Every check: formatting, lints, then every test (release build: the tests run numerics), the
+# Python package's last (scripts/test_python.sh).
+# Tests whose inputs are missing (../shared, chromium, Fashion-MNIST, Python) say SKIPPED and are listed
+# at the end; BILENS_REQUIRE=reference,browser,fashion-mnist,python turns those skips into failures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p target
 rm -f target/test-skips.log
 cargo fmt --all -- --check
-cargo clippy --release --all-targets -- -D warnings
+cargo clippy --release --workspace --all-targets -- -D warnings
 cargo test --release
+bash scripts/test_python.sh
 if [ -s target/test-skips.log ]; then
     echo
     echo "Tests skipped because their inputs are missing:"

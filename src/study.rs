@@ -10,6 +10,7 @@ use anyhow::Result;
 use crate::analysis::eigen_baseline::DEFAULT_KS;
 use crate::data::DataSplit;
 use crate::decomp::{Context, ContextOptions};
+use crate::model::TrainConfig;
 use crate::pipeline::base::{BaseSource, base_model};
 use crate::pipeline::eigen::{EigenShape, write_eigen};
 use crate::pipeline::folder::{FolderLock, StudyFolder};
@@ -67,6 +68,20 @@ pub struct StudyOptions {
     pub context: ContextOptions,
     /// Redo stages made from other inputs instead of stopping.
     pub fresh: bool,
+}
+
+/// The base model of `bilens study` (and Python's `bilens.study`): the file `model` when
+/// given, else one trained for `epochs` with input noise `noise_std` (the study's recipe
+/// otherwise), checked against `data` before any work.
+pub fn base_source(model: Option<PathBuf>, epochs: usize, noise_std: f32, data: &DataSplit) -> Result<BaseSource> {
+    Ok(match model {
+        Some(path) => BaseSource::File(path),
+        None => {
+            let cfg = TrainConfig { epochs, noise_std, ..TrainConfig::default() };
+            cfg.validate(&data.train)?;
+            BaseSource::Train(cfg)
+        }
+    })
 }
 
 /// Runs the study into `out` (one writer at a time), returning the report's path.

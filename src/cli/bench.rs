@@ -148,7 +148,7 @@ fn time_fit(
     }
     let mut sets = choice.sets.clone();
     sets.push(format!("steps={steps}"));
-    let recipe = super::decompose::recipe(&choice.preset, None, &sets)?;
+    let recipe = crate::pipeline::run::recipe_of(&choice.preset, None, &sets)?;
     anyhow::ensure!(recipe.stages == 1, "bench times single-stage presets");
     let start = Instant::now();
     let ctx = Context::new(model, data, &ContextOptions::default())?;

@@ -1,12 +1,11 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
-use serde_json::json;
+use anyhow::Result;
 
-use crate::decomp::{Context, ContextOptions, Recipe, presets};
+use crate::decomp::{Context, ContextOptions};
 use crate::pipeline::folder::{FolderLock, check_kind};
 use crate::pipeline::record::{DataRecord, RunClock};
-use crate::pipeline::run::{RunFacts, decompose, run_identity, write_run};
+use crate::pipeline::run::{RunFacts, decompose, recipe_of, run_identity, run_inputs, write_run};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -24,19 +23,9 @@ pub struct Args {
     out: PathBuf,
 }
 
-/// The preset's recipe with the TOML file and `--set` overrides applied.
-pub fn recipe(preset: &str, config: Option<&Path>, sets: &[String]) -> Result<Recipe> {
-    let mut recipe = presets::find(preset)?.recipe;
-    if let Some(path) = config {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        recipe = recipe.with_toml(&text).with_context(|| format!("applying {}", path.display()))?;
-    }
-    recipe.with_overrides(sets)
-}
-
 pub fn run(args: Args) -> Result<()> {
     let clock = RunClock::start("decompose");
-    let recipe = recipe(&args.choice.preset, args.config.as_deref(), &args.choice.sets)?;
+    let recipe = recipe_of(&args.choice.preset, args.config.as_deref(), &args.choice.sets)?;
     let super::Loaded { model, data, model_sha256, record } = args.inputs.load()?;
     let options = ContextOptions::default();
     let ctx = Context::new(model, data.as_ref(), &options)?;
@@ -55,10 +44,7 @@ pub fn run(args: Args) -> Result<()> {
         bar.set_message(format!("loss {:.4} cosine {:.4}", s.loss, s.tensor_cosine));
     })?;
     bar.finish_and_clear();
-    let mut inputs = record;
-    inputs["preset"] = json!(args.choice.preset);
-    inputs["overrides"] = json!(args.choice.sets);
-    inputs["config_file"] = json!(args.config);
+    let inputs = run_inputs(&record, &args.choice.preset, &args.choice.sets, args.config.as_deref());
     let facts = RunFacts { clock: &clock, identity: &identity, seed: args.seed, data: data.as_ref().map(DataRecord::of), inputs };
     write_run(&args.out, &args.choice.preset, &ctx, &recipe, &outcome, facts)?;
     crate::pipeline::analyses::analyse_run(&ctx, &args.out)?;

@@ -15,6 +15,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::pipeline::inputs::{SourcedModel, matching_data};
+
 /// Weight-based interpretability of bilinear classifiers.
 #[derive(Parser)]
 #[command(name = "bilens", version, about, long_about = None)]
@@ -126,55 +128,19 @@ impl ModelAndData {
     /// or a model of another input size, with a note). Explicit data of the wrong size is an
     /// error.
     fn load(&self) -> anyhow::Result<Loaded> {
-        let mut model = crate::model::load_model(&self.model)?;
-        let mut model_sha256 = crate::io::file_sha256(&self.model)?;
-        let mut record = serde_json::json!({ "model": self.model, "model_sha256": model_sha256 });
-        if let Some(path) = &self.directions {
-            let array = crate::io::arrays::read_array(path, "directions")?;
-            let outputs = model.config().n_outputs;
-            let k = match array.shape[..] {
-                [k, o] if o == outputs && (1..=outputs).contains(&k) => k,
-                _ => {
-                    return Err(crate::error::Error::Invalid(format!(
-                        "{}: directions must be [k, {outputs}] with k in 1..={outputs} (the model has {outputs} outputs), found {:?}",
-                        path.display(),
-                        array.shape
-                    ))
-                    .into());
+        let SourcedModel { model, sha256, record } = SourcedModel::read(&self.model, self.directions.as_deref())?;
+        let data = match self.no_data {
+            true => None,
+            false => {
+                let given = self.data.as_deref().map(|path| crate::data::load(Some(path))).transpose()?;
+                let (data, note) = matching_data(given, model.config().n_inputs)?;
+                if let Some(note) = note {
+                    eprintln!("note: {note}");
                 }
-            };
-            model = model.project_outputs(faer::MatRef::from_row_major_slice(&array.values, k, outputs));
-            model_sha256 = crate::io::sha256_hex(format!("{model_sha256}:{}", array.sha256).as_bytes());
-            record["directions"] = serde_json::json!({ "file": path, "sha256": array.sha256, "shape": array.shape });
-        }
-        let n_inputs = model.config().n_inputs;
-        let data = match (&self.data, self.no_data) {
-            (_, true) => None,
-            (Some(path), false) => {
-                let data = crate::data::load(Some(path))?;
-                if data.test.n_inputs != n_inputs {
-                    return Err(crate::error::Error::Invalid(format!(
-                        "the model takes {n_inputs} inputs but the data has {} per example ({})",
-                        data.test.n_inputs, data.source
-                    ))
-                    .into());
-                }
-                Some(data)
-            }
-            (None, false) => {
-                let data = crate::data::embedded();
-                if data.test.n_inputs == n_inputs {
-                    Some(data)
-                } else {
-                    eprintln!(
-                        "note: the model reads {n_inputs} inputs, the embedded digits {}: working from the weights alone (give --data for accuracy and data-aware metrics)",
-                        data.test.n_inputs
-                    );
-                    None
-                }
+                data
             }
         };
-        Ok(Loaded { model, data, model_sha256, record })
+        Ok(Loaded { model, data, model_sha256: sha256, record })
     }
 }
 

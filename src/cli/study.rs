@@ -3,9 +3,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::decomp::ContextOptions;
-use crate::model::TrainConfig;
-use crate::pipeline::base::BaseSource;
-use crate::study::{Plan, StudyOptions, run_study};
+use crate::study::{Plan, StudyOptions, base_source, run_study};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,16 +33,8 @@ pub struct Args {
 pub fn run_study_command(args: Args) -> Result<()> {
     let start = std::time::Instant::now();
     let data = super::load_data(&args.data)?;
-    let base = match args.model {
-        Some(path) => BaseSource::File(path),
-        None => {
-            let cfg = TrainConfig { epochs: args.epochs, noise_std: args.noise_std, ..TrainConfig::default() };
-            cfg.validate(&data.train)?;
-            BaseSource::Train(cfg)
-        }
-    };
     let options = StudyOptions {
-        base,
+        base: base_source(args.model, args.epochs, args.noise_std, &data)?,
         plan: if args.quick { Plan::quick() } else { Plan::standard() },
         context: ContextOptions::default(),
         fresh: args.fresh,

@@ -4,7 +4,6 @@ use anyhow::{Context, Result};
 
 use crate::model::TrainConfig;
 use crate::pipeline::base::train_command;
-use crate::pipeline::folder::{FolderLock, check_kind};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -49,9 +48,8 @@ impl Args {
         let mut cfg = TrainConfig::recipe(&self.recipe)?;
         if let Some(path) = &self.config {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            let mut table = toml::Table::try_from(&cfg)?;
-            table.extend(toml::from_str::<toml::Table>(&text).with_context(|| format!("parsing {}", path.display()))?);
-            cfg = table.try_into().with_context(|| format!("applying {}", path.display()))?;
+            let table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+            cfg = cfg.with_table(table).with_context(|| format!("applying {}", path.display()))?;
         }
         macro_rules! set {
             ($($field:ident <- $flag:ident),*) => { $(if let Some(v) = self.$flag { cfg.$field = v; })* };
@@ -65,10 +63,7 @@ impl Args {
 pub fn run(args: Args) -> Result<()> {
     let cfg = args.config()?;
     let data = super::load_data(&args.data)?;
-    cfg.validate(&data.train)?;
-    let _lock = FolderLock::acquire(&args.out)?;
-    check_kind(&args.out, "train")?;
-    let model = train_command(&cfg, &data, &args.out)?;
+    let model = train_command(&cfg, &data, &args.out, |_, _| {})?;
     let accuracy = model.accuracy(&data.test).map_or("– (no labelled test images)".to_string(), |a| format!("{a:.4}"));
     println!("test accuracy {accuracy} after {} epochs; model in {}", cfg.epochs, args.out.join("model.safetensors").display());
     Ok(())

@@ -176,6 +176,48 @@ pub struct DataSplit {
     pub checksum: String,
 }
 
+impl DataSplit {
+    /// Train and test sets given in memory (Python's arrays, say): `n_inputs` values per example,
+    /// row-major, images of `shape` if given; labels are optional, and the class count is one
+    /// more than the largest label of both sets. The checksum covers the inputs (f32,
+    /// little-endian) and the labels of both sets, so a run records exactly what it read.
+    pub fn from_sets(
+        train: (Vec<f32>, Option<Vec<u8>>),
+        test: (Vec<f32>, Option<Vec<u8>>),
+        n_inputs: usize,
+        shape: Option<ImageShape>,
+        source: &str,
+    ) -> Result<DataSplit, DataError> {
+        let invalid = |message: String| DataError::Array { file: PathBuf::from(source), message };
+        if n_inputs == 0 || shape.is_some_and(|s| s.pixels() != n_inputs) {
+            return Err(invalid(format!("{n_inputs} inputs per example do not fit images of shape {shape:?}")));
+        }
+        let mut hasher = Sha256::new();
+        let mut sets = Vec::with_capacity(2);
+        for (name, (pixels, labels)) in [("train", train), ("test", test)] {
+            if pixels.len() % n_inputs != 0 {
+                return Err(invalid(format!("{name}: {} values are not whole examples of {n_inputs} inputs", pixels.len())));
+            }
+            if let Some(bad) = pixels.iter().position(|v| !v.is_finite()) {
+                return Err(invalid(format!("{name}: input value {bad} is not finite ({})", pixels[bad])));
+            }
+            let n = pixels.len() / n_inputs;
+            if let Some(l) = labels.as_ref().filter(|l| l.len() != n) {
+                return Err(invalid(format!("{name}: {} labels for {n} examples", l.len())));
+            }
+            hasher.update(pixels.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>());
+            hasher.update(labels.as_deref().unwrap_or_default());
+            let n_classes = labels.as_deref().map_or(0, classes_of);
+            sets.push(Dataset { pixels, labels, shape, n_inputs, n_classes });
+        }
+        let (mut train, mut test) = (sets.remove(0), sets.remove(0));
+        // One class count for both sets, as for IDX folders.
+        let n_classes = train.n_classes.max(test.n_classes);
+        (train.n_classes, test.n_classes) = (n_classes, n_classes);
+        Ok(DataSplit { train, test, source: source.to_string(), checksum: hex(&hasher.finalize()) })
+    }
+}
+
 /// Loads train and test sets from a folder of MNIST-format IDX files.
 ///
 /// The four standard files ([`FILE_NAMES`]) are looked for in `dir` and in its sub-folders

@@ -157,18 +157,22 @@ impl<'a> Named<'a> {
     }
 }
 
-/// Writes f32 tensors and string metadata to `path` atomically. The bytes depend only on the
+/// Writes f32 tensors and string metadata to `path` atomically (the bytes of [`serialize`]).
+pub fn write(path: &Path, tensors: &[Named<'_>], metadata: &BTreeMap<String, String>) -> Result<()> {
+    super::write_atomic(path, &serialize(tensors, metadata)?)
+}
+
+/// The safetensors file of f32 tensors and string metadata. The bytes depend only on the
 /// arguments: safetensors sorts tensors by dtype and name, and the metadata is written in key
 /// order (a `HashMap`'s order would change from run to run).
-pub fn write(path: &Path, tensors: &[Named<'_>], metadata: &BTreeMap<String, String>) -> Result<()> {
+pub fn serialize(tensors: &[Named<'_>], metadata: &BTreeMap<String, String>) -> Result<Vec<u8>> {
     let bytes: Vec<Vec<u8>> = tensors.iter().map(|t| t.values.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
     let views = tensors
         .iter()
         .zip(&bytes)
         .map(|(t, b)| Ok((t.name, TensorView::new(Dtype::F32, t.shape.clone(), b)?)))
         .collect::<Result<Vec<_>>>()?;
-    let out = serialize_sorted(views, metadata)?;
-    super::write_atomic(path, &out)
+    serialize_sorted(views, metadata)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@ use faer::{Mat, MatRef};
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
+use crate::error::Error;
 use crate::linalg::{self, Rng};
 
 /// Layer sizes; always read from the weights, never assumed.
@@ -56,6 +57,35 @@ impl Bilinear {
             w_u: linalg::randn(rng, cfg.n_outputs, cfg.n_hidden, scale(cfg.n_hidden)),
             bias: vec![0.0; cfg.n_outputs],
         }
+    }
+
+    /// A layer from its weights (shapes as PyTorch stores them; no bias is a zero bias), after
+    /// checking that the shapes fit together and every size is positive.
+    pub fn new(w_e: Option<Mat<f32>>, w_l: Mat<f32>, w_r: Mat<f32>, w_u: Mat<f32>, bias: Option<Vec<f32>>) -> Result<Self, Error> {
+        let read = w_e.as_ref().map_or(w_l.ncols(), |e| e.nrows());
+        let outputs = w_u.nrows();
+        if (w_l.nrows(), w_l.ncols()) != (w_r.nrows(), w_r.ncols()) || w_l.ncols() != read || w_u.ncols() != w_l.nrows() {
+            return Err(Error::Invalid(format!(
+                "inconsistent shapes: embedding {:?}, left {}×{}, right {}×{}, output {}×{}",
+                w_e.as_ref().map(|e| (e.nrows(), e.ncols())),
+                w_l.nrows(),
+                w_l.ncols(),
+                w_r.nrows(),
+                w_r.ncols(),
+                w_u.nrows(),
+                w_u.ncols()
+            )));
+        }
+        if [w_l.nrows(), w_l.ncols(), outputs].contains(&0) || w_e.as_ref().is_some_and(|e| e.ncols() == 0) {
+            return Err(Error::Invalid("every size must be positive".into()));
+        }
+        let bias = match bias {
+            Some(b) if b.len() == outputs => b,
+            Some(b) => return Err(Error::Invalid(format!("bias must have {outputs} entries, found {}", b.len()))),
+            // A layer without a bias is purely quadratic.
+            None => vec![0.0; outputs],
+        };
+        Ok(Self { w_e, w_l, w_r, w_u, bias })
     }
 
     pub fn config(&self) -> ModelConfig {

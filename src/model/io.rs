@@ -128,29 +128,7 @@ fn from_tensors(file: &TensorFile, name: &str) -> Result<Bilinear> {
         }
         Layout::Mlp => (None, halves(get("w.weight")?, "w.weight")?, matrix(get("p.weight")?, "p.weight")?, None),
     };
-    let read = w_e.as_ref().map_or(w_l.ncols(), |e| e.nrows());
-    let outputs = w_u.nrows();
-    if w_l.ncols() != read || w_u.ncols() != w_l.nrows() {
-        bail!(
-            "{}: inconsistent shapes: embedding {:?}, projections {}×{}, output {}×{}",
-            ctx(),
-            w_e.as_ref().map(|e| (e.nrows(), e.ncols())),
-            w_l.nrows(),
-            w_l.ncols(),
-            w_u.nrows(),
-            w_u.ncols()
-        );
-    }
-    if [w_l.nrows(), w_l.ncols(), outputs].contains(&0) || w_e.as_ref().is_some_and(|e| e.ncols() == 0) {
-        bail!("{}: every size must be positive", ctx());
-    }
-    let bias = match bias {
-        Some(b) if b.len() == outputs => b,
-        Some(b) => bail!("{}: bias must have {outputs} entries, found {}", ctx(), b.len()),
-        // A layer without a bias is purely quadratic.
-        None => vec![0.0; outputs],
-    };
-    Ok(Bilinear { w_e, w_l, w_r, w_u, bias })
+    Bilinear::new(w_e, w_l, w_r, w_u, bias).with_context(ctx)
 }
 
 /// Rejects an exercise `config.json` (where present) that describes more than a single
@@ -179,6 +157,11 @@ pub fn save_model(model: &Bilinear, path: &Path, metadata: &BTreeMap<String, Str
 
 /// Saves `model` in `layout`; layouts without a bias or an embedding refuse models that have one.
 pub fn save_as(model: &Bilinear, layout: Layout, path: &Path, metadata: &BTreeMap<String, String>) -> Result<()> {
+    crate::io::write_atomic(path, &encode(model, layout, metadata)?)
+}
+
+/// The bytes of the file [`save_as`] writes.
+pub fn encode(model: &Bilinear, layout: Layout, metadata: &BTreeMap<String, String>) -> Result<Vec<u8>> {
     let c = model.config();
     let mut lr = linalg::to_row_major(model.w_l.as_ref());
     lr.extend(linalg::to_row_major(model.w_r.as_ref()));
@@ -215,7 +198,7 @@ pub fn save_as(model: &Bilinear, layout: Layout, path: &Path, metadata: &BTreeMa
             ]
         }
     };
-    crate::io::tensors::write(path, &tensors, metadata)
+    crate::io::tensors::serialize(&tensors, metadata)
 }
 
 #[cfg(test)]

@@ -8,5 +8,5 @@ mod train;
 
 pub use bilinear::{Bilinear, ModelConfig};
 pub use bilinear::{accuracy, add_bias, argmax};
-pub use io::{Layout, layout_of, load_model, parse_model, save_as, save_model};
+pub use io::{Layout, encode, layout_of, load_model, parse_model, save_as, save_model};
 pub use train::{MAX_WIDTH, TrainConfig, TrainReport, train, train_shards};

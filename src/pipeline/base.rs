@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde_json::json;
 
-use super::folder::reuse;
+use super::folder::{FolderLock, check_kind, reuse};
 use super::record::{DataRecord, Identity, RunClock};
 use crate::data::DataSplit;
 use crate::io::{file_sha256, write_json};
@@ -43,7 +43,7 @@ pub fn base_model(source: &BaseSource, data: &DataSplit, dir: &Path, fresh: bool
             let identity = training_identity(cfg, data);
             if !reuse(dir, &identity, &["model.safetensors"], fresh, log)? {
                 log("training the base model");
-                train_into(cfg, data, dir, &identity)?;
+                train_into(cfg, data, dir, &identity, |_, _| {})?;
             }
             dir.join("model.safetensors")
         }
@@ -52,10 +52,17 @@ pub fn base_model(source: &BaseSource, data: &DataSplit, dir: &Path, fresh: bool
     Ok(Base { sha256: file_sha256(&path)?, model, path })
 }
 
-/// Trains with `cfg` on `data` and writes `model.safetensors`, `config.json` and `run.json`.
-pub fn train_into(cfg: &TrainConfig, data: &DataSplit, dir: &Path, identity: &Identity) -> Result<Bilinear> {
+/// Trains with `cfg` on `data` and writes `model.safetensors`, `config.json` and `run.json`;
+/// `on_epoch(epoch, loss)` after every epoch.
+pub fn train_into(
+    cfg: &TrainConfig,
+    data: &DataSplit,
+    dir: &Path,
+    identity: &Identity,
+    on_epoch: impl FnMut(usize, f64),
+) -> Result<Bilinear> {
     let clock = RunClock::start("train");
-    let (model, report) = train(cfg, &data.train, |_, _| {})?;
+    let (model, report) = train(cfg, &data.train, on_epoch)?;
     save_model(&model, &dir.join("model.safetensors"), &Default::default())?;
     write_json(&dir.join("config.json"), &json!({ "model": model.config(), "train": cfg }))?;
     let metrics = json!({
@@ -70,7 +77,12 @@ pub fn train_into(cfg: &TrainConfig, data: &DataSplit, dir: &Path, identity: &Id
     Ok(model)
 }
 
-/// [`train_into`] with the identity of a fresh training run (the `train` command).
-pub fn train_command(cfg: &TrainConfig, data: &DataSplit, dir: &Path) -> Result<Bilinear> {
-    train_into(cfg, data, dir, &training_identity(cfg, data))
+/// The `train` command (and Python's `bilens.train(out=…)`): checks `cfg` against the data
+/// before any work, holds `dir` (one writer), refuses a folder holding another kind of result,
+/// then [`train_into`] with the identity of a fresh training run.
+pub fn train_command(cfg: &TrainConfig, data: &DataSplit, dir: &Path, on_epoch: impl FnMut(usize, f64)) -> Result<Bilinear> {
+    cfg.validate(&data.train)?;
+    let _lock = FolderLock::acquire(dir)?;
+    check_kind(dir, "train")?;
+    train_into(cfg, data, dir, &training_identity(cfg, data), on_epoch)
 }

@@ -125,16 +125,25 @@ pub struct RunClock {
     command: String,
     started: Instant,
     started_unix: u64,
+    /// Seconds at [`RunClock::stop`], when the run ended before its record is written.
+    stopped: Option<f64>,
 }
 
 impl RunClock {
     pub fn start(command: &str) -> Self {
         let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        Self { command: command.to_string(), started: Instant::now(), started_unix }
+        Self { command: command.to_string(), started: Instant::now(), started_unix, stopped: None }
     }
 
+    /// Seconds since the start, or until [`RunClock::stop`].
     pub fn elapsed(&self) -> f64 {
-        self.started.elapsed().as_secs_f64()
+        self.stopped.unwrap_or_else(|| self.started.elapsed().as_secs_f64())
+    }
+
+    /// Stops the clock: a run kept in memory (Python's) and written later records the time it
+    /// took, not the time until it was saved.
+    pub fn stop(&mut self) {
+        self.stopped = Some(self.elapsed());
     }
 
     /// The record of this run; `inputs` names files it read (e.g. `{"model": path}`).

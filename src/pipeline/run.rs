@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 
 use super::record::{DataRecord, Identity, RunClock};
@@ -13,8 +13,9 @@ use crate::analysis::views::component_grid;
 use crate::decomp::context::{Context, ContextOptions, Fitted, fit_recipe};
 use crate::decomp::factors::save_factors;
 use crate::decomp::fit::{Step, history_csv};
-use crate::decomp::{Components, Recipe, Role};
-use crate::figures::draw_grid;
+use crate::decomp::{Components, Recipe, Role, presets};
+use crate::figures::{Grid, draw_grid};
+use crate::image::ImageShape;
 use crate::io::{write_atomic, write_json};
 use crate::metrics::{Metrics, component_table, evaluate};
 
@@ -22,6 +23,17 @@ use crate::metrics::{Metrics, component_table, evaluate};
 pub struct Outcome {
     pub fitted: Fitted,
     pub metrics: Metrics,
+}
+
+/// The recipe of `preset` with a TOML file of overrides (`config`), then `key=value`
+/// overrides (`sets`), applied: what `bilens decompose --preset P --config F --set k=v` runs.
+pub fn recipe_of(preset: &str, config: Option<&Path>, sets: &[String]) -> Result<Recipe> {
+    let mut recipe = presets::find(preset)?.recipe;
+    if let Some(path) = config {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        recipe = recipe.with_toml(&text).with_context(|| format!("applying {}", path.display()))?;
+    }
+    recipe.with_overrides(sets)
 }
 
 /// Fits `recipe` with `seed` against `ctx` and measures the result.
@@ -56,18 +68,34 @@ pub fn write_run(dir: &Path, title: &str, ctx: &Context, recipe: &Recipe, outcom
     write_atomic(&dir.join("history.csv"), &history_csv(&outcome.fitted.history)?)?;
     let meta = BTreeMap::from([("recipe".to_string(), serde_json::to_string(recipe)?)]);
     save_factors(d, &dir.join("factors.safetensors"), meta)?;
-    let k = shown.len().min(16);
-    for (file, caption, top) in [
-        ("components.png", format!("{title}: {k} strongest displayed components"), None),
-        ("components_top_pixels.png", format!("{title}: top pixels (q = 0.70)"), Some(0.70)),
-    ] {
-        draw_grid(&component_grid(&shown, ctx.image, k, &caption, top), &dir.join(file))?;
+    for (file, grid) in component_figures(title, &shown, ctx.image) {
+        draw_grid(&grid, &dir.join(file))?;
     }
     let mut inputs = record.inputs;
     inputs["layer"] = json!({ "config": ctx.model.config(), "space": ctx.inter.space(), "storage": ctx.inter.storage() });
     inputs["notes"] = json!(ctx.notes());
     let run = record.clock.finish(record.identity, record.seed, recipe, record.data, inputs, &outcome.metrics)?;
     write_json(&dir.join("run.json"), &run)
+}
+
+/// The figures of a run's displayed components `shown`, with their file names: the 16
+/// strongest (`components.png`) and the same with top pixels only (`components_top_pixels.png`).
+pub fn component_figures(title: &str, shown: &Components, image: Option<ImageShape>) -> [(&'static str, Grid); 2] {
+    let k = shown.len().min(16);
+    [
+        ("components.png", component_grid(shown, image, k, &format!("{title}: {k} strongest displayed components"), None)),
+        ("components_top_pixels.png", component_grid(shown, image, k, &format!("{title}: top pixels (q = 0.70)"), Some(0.70))),
+    ]
+}
+
+/// What a decomposition run records it read: the model's record (see
+/// [`super::inputs::SourcedModel`]) with the preset, its overrides and the file of overrides.
+pub fn run_inputs(model: &Value, preset: &str, overrides: &[String], config_file: Option<&Path>) -> Value {
+    let mut inputs = model.clone();
+    inputs["preset"] = json!(preset);
+    inputs["overrides"] = json!(overrides);
+    inputs["config_file"] = json!(config_file);
+    inputs
 }
 
 /// The provenance [`write_run`] records.

@@ -14,13 +14,13 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::analyses;
-use super::base::Base;
-use super::folder::{StageState, StudyFolder, reuse, stage_state};
+use super::base::{Base, BaseSource, base_model};
+use super::folder::{FolderLock, StageState, StudyFolder, reuse, stage_state};
 use super::record::{DataRecord, Identity, RunClock};
 use super::results::{ResultRow, write_results};
 use super::run::{RUN_OUTPUTS, RunFacts, decompose, run_identity, write_run};
 use crate::data::DataSplit;
-use crate::decomp::{Context, Recipe, presets};
+use crate::decomp::{Context, ContextOptions, Recipe, presets};
 use crate::error::Error;
 use crate::model::TrainConfig;
 
@@ -197,6 +197,26 @@ pub fn execute(x: &Execution<'_>, specs: &[RunSpec]) -> Result<Vec<ResultRow>> {
     }
     analyses::draw_frontiers(&rows, &x.folder.analysis())?;
     Ok(rows)
+}
+
+/// The `sweep` command (and Python's `bilens.sweep`): the runs of `sweep` (whose `data` and
+/// `model` the caller may have replaced) into `out`, resumably: the base model trained or read,
+/// then [`execute`]. Returns the results table.
+pub fn run_sweep(sweep: &SweepFile, out: &Path, fresh: bool, log: &(dyn Fn(&str) + Sync)) -> Result<Vec<ResultRow>> {
+    let specs = sweep.expand()?;
+    let data = crate::data::load(sweep.data.as_deref())?;
+    let _lock = FolderLock::acquire(out)?;
+    let folder = StudyFolder::new(out);
+    let source = match &sweep.model {
+        Some(path) => BaseSource::File(path.clone()),
+        None => {
+            sweep.base.validate(&data.train)?;
+            BaseSource::Train(sweep.base.clone())
+        }
+    };
+    let base = base_model(&source, &data, &folder.base(), fresh, log)?;
+    let ctx = Context::new(base.model.clone(), Some(&data), &ContextOptions::default())?;
+    execute(&Execution { ctx: &ctx, base: &base, data: &data, folder: &folder, fresh, log }, &specs)
 }
 
 fn run_one(x: &Execution<'_>, spec: &RunSpec, recipe: &Recipe, identity: &Identity) -> Result<()> {

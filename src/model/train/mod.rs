@@ -90,6 +90,14 @@ impl TrainConfig {
         }
     }
 
+    /// This config with the fields named in `overrides` replaced (TOML values, as in a
+    /// `--config` file); an unknown field or a value of the wrong type is an error naming it.
+    pub fn with_table(&self, overrides: toml::Table) -> anyhow::Result<Self> {
+        let mut table = toml::Table::try_from(self)?;
+        table.extend(overrides);
+        Ok(table.try_into()?)
+    }
+
     /// A named recipe: `study` (the default) or `exercise`.
     pub fn recipe(name: &str) -> Result<Self, Error> {
         match name {
