@@ -24,8 +24,8 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The key presets of the reference study at their own settings, its main recipe and
-    /// bilens's eigen-pair dictionary over three seeds.
+    /// The key presets of the reference study at their own settings, its main recipe over three
+    /// seeds, and bilens's two concept dictionaries.
     pub fn standard() -> Self {
         let once = |p: &str, sets: &[&str]| (p.to_string(), sets.iter().map(|s| s.to_string()).collect(), vec![0]);
         let seeded = |p: &str| (p.to_string(), Vec::new(), vec![0, 1, 2]);
@@ -39,7 +39,8 @@ impl Plan {
                 once("cp_res48_pen004", &[]),
                 once("two_bank_interpretable", &[]),
                 seeded("combo_cp_top1_res8"),
-                seeded("eigen_pairs_onehot"),
+                once("concept_faithful", &[]),
+                once("concept_local_parts", &[]),
             ],
         }
     }

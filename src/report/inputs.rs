@@ -126,7 +126,8 @@ impl Study {
 
 /// The run the draw-a-digit panel starts with: `wanted` as an exact run id, else the first run
 /// whose preset is `wanted`, else the first whose id starts with it; without `wanted`, the
-/// first run whose id starts with `combo_cp_top1_res8`, else the first run.
+/// first run of the first of [`MAIN_PRESETS`] present (bilens's faithful concepts, then the
+/// reference's main recipe), else the first run.
 pub fn main_run<'a>(rows: &'a [ResultRow], wanted: Option<&str>) -> Result<Option<&'a str>> {
     let ids: Vec<&str> = rows.iter().map(|r| r.run_id.as_str()).collect();
     match wanted {
@@ -135,9 +136,12 @@ pub fn main_run<'a>(rows: &'a [ResultRow], wanted: Option<&str>) -> Result<Optio
             let found = ids.iter().copied().find(|i| *i == w).or(by_preset).or_else(|| ids.iter().copied().find(|i| i.starts_with(w)));
             found.map(Some).with_context(|| format!("--main {w}: no run with that id, preset or id prefix among {} run(s)", ids.len()))
         }
-        None => Ok(ids.iter().copied().find(|i| i.starts_with("combo_cp_top1_res8")).or(ids.first().copied())),
+        None => Ok(MAIN_PRESETS.iter().find_map(|p| rows.iter().find(|r| r.preset == *p)).map(|r| r.run_id.as_str()).or(ids.first().copied())),
     }
 }
+
+/// The presets whose runs the panel prefers to start with, in order.
+pub const MAIN_PRESETS: [&str; 2] = ["concept_faithful", "combo_cp_top1_res8"];
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -157,7 +161,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn main_run_prefers_the_requested_then_the_combo_preset() {
+    fn main_run_prefers_the_requested_then_the_concept_then_the_combo_preset() {
         let rows: Vec<ResultRow> =
             ["provided_sparse__seed=0", "combo_cp_top1_res8__steps=60__seed=0", "combo_cp_top1_res8__seed=1"].map(row).into();
         assert_eq!(main_run(&rows, None).unwrap(), Some("combo_cp_top1_res8__steps=60__seed=0"));
@@ -166,5 +170,7 @@ pub(crate) mod tests {
         assert!(main_run(&rows, Some("nope")).is_err());
         assert_eq!(main_run(&rows[..1], None).unwrap(), Some("provided_sparse__seed=0"));
         assert_eq!(main_run(&[], None).unwrap(), None);
+        let with_concepts: Vec<ResultRow> = ["combo_cp_top1_res8__seed=0", "concept_faithful__seed=2"].map(row).into();
+        assert_eq!(main_run(&with_concepts, None).unwrap(), Some("concept_faithful__seed=2"));
     }
 }
