@@ -58,15 +58,18 @@ pub fn analyse_run(ctx: &Context, dir: &Path) -> Result<()> {
     };
     draw_grid(&explain::explanations(&shown, rest, &images, shape, 2, 4), &dir.join("explanations.png"))?;
     let points = faithfulness::curves(&ctx.inter, ctx.pixel_eigen(), &shown, Some(&residual), test);
-    figures::draw_lines(
-        &faithfulness::chart(
-            &points,
-            |p| p.test_accuracy,
-            "test accuracy (no bias)",
-            "Faithfulness: accuracy as the strongest components are kept or dropped",
-        ),
-        &dir.join("faithfulness.png"),
-    )?;
+    // Accuracy curves need labels (the data's are left out when they are not the model's classes).
+    if test.labels.is_some() {
+        figures::draw_lines(
+            &faithfulness::chart(
+                &points,
+                |p| p.test_accuracy,
+                "test accuracy (no bias)",
+                "Faithfulness: accuracy as the strongest components are kept or dropped",
+            ),
+            &dir.join("faithfulness.png"),
+        )?;
+    }
     let mut csv = csv::Writer::from_writer(Vec::new());
     for p in &points {
         csv.serialize(p)?;

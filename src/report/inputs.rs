@@ -136,7 +136,9 @@ pub fn main_run<'a>(rows: &'a [ResultRow], wanted: Option<&str>) -> Result<Optio
             let found = ids.iter().copied().find(|i| *i == w).or(by_preset).or_else(|| ids.iter().copied().find(|i| i.starts_with(w)));
             found.map(Some).with_context(|| format!("--main {w}: no run with that id, preset or id prefix among {} run(s)", ids.len()))
         }
-        None => Ok(MAIN_PRESETS.iter().find_map(|p| rows.iter().find(|r| r.preset == *p)).map(|r| r.run_id.as_str()).or(ids.first().copied())),
+        None => {
+            Ok(MAIN_PRESETS.iter().find_map(|p| rows.iter().find(|r| r.preset == *p)).map(|r| r.run_id.as_str()).or(ids.first().copied()))
+        }
     }
 }
 
