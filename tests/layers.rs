@@ -62,6 +62,7 @@ fn a_layer_without_embedding_is_read_from_its_weights_alone() {
     assert_eq!(run["metrics"]["test_accuracy"], Value::Null);
     let cosine = run["metrics"]["tensor_cosine"].as_f64().unwrap();
     assert!(cosine > 0.05 && cosine < 1.0, "tensor cosine {cosine}");
+    assert!(run["metrics"]["eigen_cosine_rank_matched"].is_f64(), "30 outputs carry the eigen baseline");
     assert!(run_dir.join("components.png").is_file());
     // eigen: the outputs with the largest norms are decomposed, no truncations without all.
     let eigen_dir = dir.join("eigen");
@@ -115,6 +116,21 @@ fn output_directions_choose_what_is_decomposed() {
     assert_ne!(json(&dir.join("run2/run.json"))["fingerprint"], run["fingerprint"]);
     let wrong = npy(&dir.join("wrong.npy"), &[3, 29], 2);
     fails(&["eval", "--model", s(&model), "--directions", s(&wrong)], &["directions must be [k, 30]", "[3, 29]"]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn wide_layers_leave_out_the_eigen_baseline() {
+    let dir = common::temp_dir("layers-wide");
+    let outputs = bilens::metrics::decomposition::EIGEN_BASELINE_MAX_OUTPUTS + 1;
+    let model = Bilinear::init(ModelConfig { n_inputs: 16, n_embed: None, n_hidden: 24, n_outputs: outputs }, &mut bilens::rng(3));
+    let path = dir.join("wide.safetensors");
+    bilens::save_model(&model, &path).unwrap();
+    let run_dir = dir.join("run");
+    ok(&["decompose", "--model", s(&path), "--set", "rank=4", "--set", "steps=5", "--out", s(&run_dir)]);
+    let metrics = &json(&run_dir.join("run.json"))["metrics"];
+    assert!(metrics["tensor_cosine"].is_f64());
+    assert_eq!((&metrics["eigen_cosine_rank_matched"], &metrics["eigen_rank_matched"]), (&Value::Null, &Value::Null));
     std::fs::remove_dir_all(&dir).ok();
 }
 

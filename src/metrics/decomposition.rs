@@ -50,11 +50,17 @@ pub struct Metrics {
     #[serde(flatten)]
     pub readout: Readout,
     /// Tensor cosine of the per-class pixel eigendecomposition truncated to the `n_patterns`
-    /// eigenvectors of largest |λ| overall: the baseline at matched rank.
-    pub eigen_cosine_rank_matched: f64,
+    /// eigenvectors of largest |λ| overall: the baseline at matched rank. `None` for layers of
+    /// more than [`EIGEN_BASELINE_MAX_OUTPUTS`] outputs, whose eigendecompositions would cost
+    /// far more than the fit (minutes at 1024 outputs of 1024 inputs).
+    pub eigen_cosine_rank_matched: Option<f64>,
     /// The same rank-matched eigen baseline, judged as the dictionary is.
-    pub eigen_rank_matched: Readout,
+    pub eigen_rank_matched: Option<Readout>,
 }
+
+/// The most outputs a layer may have for [`Metrics`] to carry the rank-matched eigen baseline
+/// (as many as `bilens eigen` decomposes by default).
+pub const EIGEN_BASELINE_MAX_OUTPUTS: usize = 64;
 
 /// A dictionary judged by what it does on the test inputs (with the base model's bias) and by
 /// how its patterns read; `None` without test inputs, training inputs (the functional cosine)
@@ -132,7 +138,7 @@ pub fn evaluate(ctx: &Context, d: &Decomposition, class_changes: f64) -> Metrics
     let heads = shown.heads();
     let image = ctx.image.filter(|s| s.supports_image_work());
     let n_patterns = shown.iter().map(|c| if c.form.has_minus() { 2 } else { 1 }).sum();
-    let eigen = ctx.pixel_eigen().top_overall(n_patterns);
+    let eigen = (ctx.inter.n_classes() <= EIGEN_BASELINE_MAX_OUTPUTS).then(|| ctx.pixel_eigen().top_overall(n_patterns));
     Metrics {
         tensor_cosine: total,
         displayed_cosine: displayed,
@@ -156,8 +162,8 @@ pub fn evaluate(ctx: &Context, d: &Decomposition, class_changes: f64) -> Metrics
         n_components: all.len(),
         n_patterns,
         readout: readout(ctx, &shown),
-        eigen_cosine_rank_matched: ctx.inter.cosine(&eigen),
-        eigen_rank_matched: readout(ctx, &Components::of_symmetric(&eigen)),
+        eigen_cosine_rank_matched: eigen.as_ref().map(|e| ctx.inter.cosine(e)),
+        eigen_rank_matched: eigen.as_ref().map(|e| readout(ctx, &Components::of_symmetric(e))),
     }
 }
 
