@@ -54,7 +54,9 @@ pub struct Metrics {
     /// more than [`EIGEN_BASELINE_MAX_OUTPUTS`] outputs, whose eigendecompositions would cost
     /// far more than the fit (minutes at 1024 outputs of 1024 inputs).
     pub eigen_cosine_rank_matched: Option<f64>,
-    /// The same rank-matched eigen baseline, judged as the dictionary is.
+    /// The same rank-matched eigen baseline, judged as the dictionary is (absent with the
+    /// cosine, so that results tables have no column for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub eigen_rank_matched: Option<Readout>,
 }
 
