@@ -129,16 +129,15 @@ impl ModelAndData {
     /// error.
     fn load(&self) -> anyhow::Result<Loaded> {
         let SourcedModel { model, sha256, record } = SourcedModel::read(&self.model, self.directions.as_deref())?;
-        let data = match self.no_data {
-            true => None,
-            false => {
-                let given = self.data.as_deref().map(|path| crate::data::load(Some(path))).transpose()?;
-                let (data, note) = matching_data(given, model.config().n_inputs)?;
-                if let Some(note) = note {
-                    eprintln!("note: {note}");
-                }
-                data
+        let data = if self.no_data {
+            None
+        } else {
+            let given = self.data.as_deref().map(|path| crate::data::load(Some(path))).transpose()?;
+            let (data, note) = matching_data(given, model.config().n_inputs)?;
+            if let Some(note) = note {
+                eprintln!("note: {note}");
             }
+            data
         };
         Ok(Loaded { model, data, model_sha256: sha256, record })
     }
