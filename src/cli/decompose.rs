@@ -50,9 +50,14 @@ pub fn run(args: Args) -> Result<()> {
     crate::pipeline::analyses::analyse_run(&ctx, &args.out)?;
     let m = &outcome.metrics;
     let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
+    let r = &m.readout;
     println!(
-        "{}: tensor cosine {:.4} (displayed {:.4}), test accuracy {} ({} with bias), selectivity {:.3}; results in {}",
+        "{}: agreement {}, logit R² {}, weighted coherence {}, weighted locality {}; tensor cosine {:.4} (displayed {:.4}), test accuracy {} ({} with bias), selectivity {:.3}; results in {}",
         args.choice.preset,
+        pct(r.agreement),
+        pct(r.logit_r2),
+        pct(r.coherence_weighted),
+        pct(r.locality_7x7_weighted),
         m.tensor_cosine,
         m.displayed_cosine,
         pct(m.test_accuracy),
