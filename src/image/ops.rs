@@ -334,17 +334,20 @@ pub fn border<T: Float>(x: &[T], shape: Images, mut grad: Grad<'_, T>) -> f64 {
 }
 
 /// Zero-padded 3×3 mean of one image, in f64 (symmetric as a linear map, so it is its own
-/// adjoint).
+/// adjoint), computed separably: sums of three along each row, then of three rows.
 fn box_zero_padded(x: &[f64], h: usize, w: usize) -> Vec<f64> {
-    let mut out = vec![0.0; h * w];
-    for r in 0..h {
-        for c in 0..w {
-            let mut sum = 0.0;
-            for rr in r.saturating_sub(1)..(r + 2).min(h) {
-                sum += x[w * rr + c.saturating_sub(1)..w * rr + (c + 2).min(w)].iter().sum::<f64>();
-            }
-            out[w * r + c] = sum / 9.0;
+    let mut across = vec![0.0; h * w];
+    for (line, out) in x.chunks_exact(w).zip(across.chunks_exact_mut(w)) {
+        for (c, o) in out.iter_mut().enumerate() {
+            *o = line[c.saturating_sub(1)..(c + 2).min(w)].iter().sum::<f64>();
         }
+    }
+    let mut out = vec![0.0; h * w];
+    for (r, row) in out.chunks_exact_mut(w).enumerate() {
+        for near in across.chunks_exact(w).take((r + 2).min(h)).skip(r.saturating_sub(1)) {
+            row.iter_mut().zip(near).for_each(|(o, v)| *o += v);
+        }
+        row.iter_mut().for_each(|o| *o /= 9.0);
     }
     out
 }
