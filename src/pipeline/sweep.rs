@@ -258,6 +258,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_example_sweep_reads_and_expands() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sweeps");
+        let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        files.retain(|p| p.extension().is_some_and(|e| e == "toml"));
+        assert!(files.iter().any(|p| p.ends_with("concepts.toml")), "{files:?}");
+        for path in files {
+            let specs = SweepFile::read(&path).and_then(|f| f.expand()).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+            for spec in specs {
+                spec.recipe().unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+            }
+        }
+    }
+
+    #[test]
     fn grids_expand_to_unique_ids() {
         let file: SweepFile = toml::from_str(
             r#"
