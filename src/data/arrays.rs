@@ -44,17 +44,9 @@ mod tests {
     fn npy_and_safetensors_arrays_load_as_unlabelled_vectors() {
         let dir = std::env::temp_dir().join(format!("bilens-arrays-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        // A [10, 6] float32 array written as numpy does.
         let values: Vec<f32> = (0..60).map(|i| i as f32 * 0.5).collect();
-        let mut npy = Vec::new();
-        {
-            use npyz::WriterBuilder;
-            let mut w = npyz::WriteOptions::<f32>::new().default_dtype().shape(&[10, 6]).writer(&mut npy).begin_nd().unwrap();
-            w.extend(values.iter().copied()).unwrap();
-            w.finish().unwrap();
-        }
         let path = dir.join("x.npy");
-        std::fs::write(&path, &npy).unwrap();
+        crate::io::arrays::tests::write_npy(&path, &values, &[10, 6]);
         let split = load_arrays(&path).unwrap();
         assert_eq!((split.train.len(), split.test.len(), split.train.n_inputs), (8, 2, 6));
         assert_eq!((split.train.labels.as_ref(), split.train.shape), (None, None));

@@ -71,25 +71,27 @@ fn read_safetensors(bytes: &[u8], file: &str, name: &str) -> Result<(Vec<f32>, V
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    /// Writes `values` as a float32 `.npy` array of `shape` at `path`, as numpy does.
+    pub(crate) fn write_npy(path: &Path, values: &[f32], shape: &[u64]) {
+        use npyz::WriterBuilder;
+        let mut npy = Vec::new();
+        let mut w = npyz::WriteOptions::<f32>::new().default_dtype().shape(shape).writer(&mut npy).begin_nd().unwrap();
+        w.extend(values.iter().copied()).unwrap();
+        w.finish().unwrap();
+        std::fs::write(path, &npy).unwrap();
+    }
 
     #[test]
     fn npy_and_safetensors_arrays_read_with_their_shapes() {
         let dir = std::env::temp_dir().join(format!("bilens-io-arrays-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        // A [10, 6] float32 array written as numpy does.
         let values: Vec<f32> = (0..60).map(|i| i as f32 * 0.5).collect();
-        let mut npy = Vec::new();
-        {
-            use npyz::WriterBuilder;
-            let mut w = npyz::WriteOptions::<f32>::new().default_dtype().shape(&[10, 6]).writer(&mut npy).begin_nd().unwrap();
-            w.extend(values.iter().copied()).unwrap();
-            w.finish().unwrap();
-        }
         let path = dir.join("x.npy");
-        std::fs::write(&path, &npy).unwrap();
+        write_npy(&path, &values, &[10, 6]);
         let array = read_array(&path, "inputs").unwrap();
         assert_eq!((array.values, array.shape), (values, vec![10, 6]));
         // In safetensors the named tensor is chosen among several.
