@@ -7,12 +7,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p target
 rm -f target/test-skips.log
+# The skipped tests are listed however the run ends, a failure included.
+list_skips() {
+    if [ -s target/test-skips.log ]; then
+        echo
+        echo "Tests skipped because their inputs are missing:"
+        sort -u target/test-skips.log
+    fi
+}
+trap list_skips EXIT
 cargo fmt --all -- --check
 cargo clippy --release --workspace --all-targets -- -D warnings
-cargo test --release
+cargo test --release --no-fail-fast
 bash scripts/test_python.sh
-if [ -s target/test-skips.log ]; then
-    echo
-    echo "Tests skipped because their inputs are missing:"
-    sort -u target/test-skips.log
-fi

@@ -16,6 +16,9 @@ pub enum Error {
     /// A fit or a training run whose loss stopped being a finite number.
     #[error("{0}")]
     Diverged(String),
+    /// Work stopped on request ([`crate::interrupt`]): what it had not finished was not written.
+    #[error("interrupted")]
+    Interrupted,
     /// Anything else (file I/O, a damaged model or factors file, …), with its causes.
     #[error("{0:#}")]
     Other(anyhow::Error),
@@ -33,6 +36,7 @@ impl From<anyhow::Error> for Error {
             match e.downcast_ref::<Error>() {
                 Some(Error::Invalid(_)) => "invalid",
                 Some(Error::Diverged(_)) => "diverged",
+                Some(Error::Interrupted) => "interrupted",
                 _ => "other",
             }
         };
@@ -40,6 +44,7 @@ impl From<anyhow::Error> for Error {
         match kind {
             "invalid" => Error::Invalid(message),
             "diverged" => Error::Diverged(message),
+            "interrupted" => Error::Interrupted,
             "data" if e.chain().count() == 1 => Error::Data(e.downcast::<DataError>().expect("checked above")),
             _ => Error::Other(e),
         }

@@ -39,6 +39,7 @@ mod error;
 pub mod figures;
 pub mod image;
 pub mod interaction;
+pub mod interrupt;
 pub(crate) mod io;
 pub(crate) mod linalg;
 pub mod metrics;

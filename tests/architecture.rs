@@ -13,6 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["figures"],
     &["data"],
     &["error"],
+    &["interrupt"],
     &["optim"],
     &["model"],
     &["interaction"],

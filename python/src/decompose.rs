@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use bilens::decomp::{Components, Role};
 use bilens::figures::render_grid;
+use bilens::pipeline::analyses::analyse_run;
 use bilens::pipeline::folder::{FolderLock, check_kind};
 use bilens::pipeline::inputs::{SourcedModel, matching_data};
 use bilens::pipeline::record::{DataRecord, Identity, RunClock};
@@ -223,16 +224,15 @@ impl Decomposition {
     }
 
     /// Writes the run folder `bilens decompose --out dir` writes: metrics.json,
-    /// components.csv, history.csv, factors.safetensors, the two figures, run.json, then with
-    /// labelled image data the analyses (concept atlas, gallery, explanations, faithfulness).
+    /// components.csv, history.csv, factors.safetensors, the two figures, with labelled image
+    /// data the analyses (concept atlas, gallery, explanations, faithfulness), then run.json.
     fn save(&self, py: Python<'_>, dir: PathBuf) -> PyResult<()> {
         detached(py, self.threads, || {
             let _lock = FolderLock::acquire(&dir)?;
             check_kind(&dir, "decompose")?;
             let inputs = run_inputs(&self.model_record, &self.preset, &self.sets, self.config.as_deref());
             let facts = RunFacts { clock: &self.clock, identity: &self.identity, seed: self.seed, data: self.data.clone(), inputs };
-            write_run(&dir, &self.preset, &self.ctx, &self.recipe, &self.outcome, facts)?;
-            bilens::pipeline::analyses::analyse_run(&self.ctx, &dir)
+            write_run(&dir, &self.preset, &self.ctx, &self.recipe, &self.outcome, facts, |run| analyse_run(&self.ctx, &dir, run))
         })
     }
 

@@ -33,10 +33,33 @@ impl<T, E: Into<anyhow::Error>> OrRaise<T> for Result<T, E> {
     }
 }
 
-/// Runs `work` with the interpreter released (other Python threads go on), on `threads`
-/// threads for matrix products and parallel loops (all cores when `None`).
+/// Runs `work` on a thread of its own with the interpreter released (other Python threads go
+/// on), on `threads` threads for matrix products and parallel loops (all cores when `None`).
+/// The calling thread wakes ten times a second to run Python's signal handlers, since they run
+/// nowhere else: on Ctrl-C (`KeyboardInterrupt`) it asks the work to stop
+/// ([`bilens::interrupt`]), waits until it has, and raises.
 fn detached<T: Send>(py: Python<'_>, threads: Option<usize>, work: impl FnOnce() -> anyhow::Result<T> + Send) -> PyResult<T> {
-    py.detach(|| bilens::with_threads(threads, work)).or_raise()?.or_raise()
+    std::thread::scope(|scope| {
+        let caller = std::thread::current();
+        let worker = scope.spawn(move || {
+            let result = bilens::with_threads(threads, work);
+            caller.unpark();
+            result
+        });
+        while !worker.is_finished() {
+            py.detach(|| std::thread::park_timeout(Duration::from_millis(100)));
+            if let Err(interrupt) = py.check_signals() {
+                bilens::interrupt::request();
+                let _ = py.detach(|| worker.join());
+                bilens::interrupt::clear();
+                return Err(interrupt);
+            }
+        }
+        match py.detach(|| worker.join()) {
+            Ok(result) => result.or_raise()?.or_raise(),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 /// A Python callable called from detached work: each call attaches to the interpreter. The

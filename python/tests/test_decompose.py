@@ -148,3 +148,10 @@ def test_presets():
     assert all(p["family"] and p["description"] for p in names.values())
     recipe = bilens.preset("provided_sparse")
     assert recipe["rank"] == 32 and recipe["optimizer"] == "muon"
+
+
+def test_long_calls_show_a_progress_bar_unless_told_not_to(small_digit_model, capfd):
+    bilens.decompose(small_digit_model, rank=4, steps=3)
+    assert "provided_sparse" in capfd.readouterr().err, "tqdm's bar, on by default"
+    bilens.decompose(small_digit_model, rank=4, steps=3, progress=False)
+    assert capfd.readouterr().err == ""

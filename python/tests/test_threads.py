@@ -1,26 +1,79 @@
-"""Long calls let go of the interpreter: another Python thread keeps running while bilens works."""
+"""Long calls let go of the interpreter and stop on Ctrl-C.
 
+Each test presses Ctrl-C (``_thread.interrupt_main``) from another Python thread as soon as the
+bilens call has begun (a profile hook sees the call), on work far too long to finish first. The
+press can only happen while bilens works if bilens released the interpreter, and the call can
+only end early if bilens stopped its work; neither depends on how fast the machine is."""
+
+import _thread
+import sys
 import threading
-import time
+from pathlib import Path
+
+import pytest
 
 import bilens
 
 
-def test_training_releases_the_interpreter(digits):
-    seconds = {}
+def interrupted(call, *args, **kwargs) -> None:
+    """Calls ``call(*args, **kwargs)`` on this (the main) thread while another thread presses
+    Ctrl-C once the call has begun; fails unless the call raises ``KeyboardInterrupt``."""
+    begun = threading.Event()
 
-    def work():
-        start = time.perf_counter()
-        bilens.train(digits, epochs=4, n_hidden=64, threads=1, progress=False)
-        seconds["train"] = time.perf_counter() - start
+    def see_call(frame, event, arg):
+        if event == "c_call" and arg is call:
+            begun.set()
 
-    worker = threading.Thread(target=work)
-    worker.start()
-    # The longest stretch this thread could not run: the whole call if bilens held the interpreter.
-    longest, last = 0.0, time.perf_counter()
-    while worker.is_alive():
-        now = time.perf_counter()
-        longest, last = max(longest, now - last), now
-    worker.join()
-    assert seconds["train"] > 0.2, "long enough to tell"
-    assert longest < 0.25 * seconds["train"], f"this thread stood still for {longest:.3f} s of {seconds['train']:.3f} s"
+    def press():
+        begun.wait()
+        _thread.interrupt_main()
+
+    presser = threading.Thread(target=press, daemon=True)
+    presser.start()
+    sys.setprofile(see_call)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            call(*args, **kwargs)
+    finally:
+        sys.setprofile(None)
+    presser.join()
+
+
+def finished_runs(folder: Path) -> list[Path]:
+    """Stage folders that say they are finished (their ``run.json``, written last)."""
+    return sorted(folder.rglob("run.json"))
+
+
+def test_training_releases_the_interpreter_and_stops_on_ctrl_c(digits, tmp_path):
+    # A thousand epochs: minutes on any machine, where the press lands within a tenth of a second.
+    interrupted(bilens.train, digits, epochs=1000, n_hidden=64, threads=1, progress=False, out=tmp_path / "trained")
+    assert finished_runs(tmp_path) == [], "an interrupted training leaves no finished folder"
+
+
+def test_decompose_stops_on_ctrl_c(small_digit_model, monkeypatch):
+    shown = []
+
+    class Bar:
+        def advance(self, done, message):
+            shown.append(done)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr("bilens._progress.bar", lambda total, description: Bar())
+    interrupted(bilens.decompose, small_digit_model, "provided_sparse", rank=8, steps=1_000_000)
+    assert not shown or shown[-1] < 1_000_000, "stopped part-way"
+
+
+def test_sweep_and_study_stop_on_ctrl_c(small_digit_model, tmp_path):
+    file = tmp_path / "long.toml"
+    file.write_text(f'model = "{small_digit_model}"\n[[grid]]\npresets = ["provided_sparse"]\nseeds = [0, 1]\nset = {{ rank = 8, steps = 1000000 }}\n')
+    interrupted(bilens.sweep, file, tmp_path / "sweep", log=lambda line: None)
+    assert finished_runs(tmp_path / "sweep" / "runs") == []
+    interrupted(bilens.study, tmp_path / "study", epochs=1000, log=lambda line: None)
+    assert finished_runs(tmp_path / "study") == []
+
+
+def test_a_call_after_an_interrupted_one_runs_to_the_end(small_digit_model):
+    interrupted(bilens.decompose, small_digit_model, rank=8, steps=1_000_000, progress=False)
+    assert bilens.decompose(small_digit_model, rank=4, steps=3, progress=False).metrics["tensor_cosine"] > 0

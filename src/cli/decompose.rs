@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::decomp::{Context, ContextOptions};
+use crate::pipeline::analyses::analyse_run;
 use crate::pipeline::folder::{FolderLock, check_kind};
 use crate::pipeline::record::{DataRecord, RunClock};
 use crate::pipeline::run::{RunFacts, decompose, recipe_of, run_identity, run_inputs, write_run};
@@ -46,8 +47,7 @@ pub fn run(args: Args) -> Result<()> {
     bar.finish_and_clear();
     let inputs = run_inputs(&record, &args.choice.preset, &args.choice.sets, args.config.as_deref());
     let facts = RunFacts { clock: &clock, identity: &identity, seed: args.seed, data: data.as_ref().map(DataRecord::of), inputs };
-    write_run(&args.out, &args.choice.preset, &ctx, &recipe, &outcome, facts)?;
-    crate::pipeline::analyses::analyse_run(&ctx, &args.out)?;
+    write_run(&args.out, &args.choice.preset, &ctx, &recipe, &outcome, facts, |run| analyse_run(&ctx, &args.out, run))?;
     let m = &outcome.metrics;
     let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
     let r = &m.readout;

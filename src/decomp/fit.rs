@@ -69,6 +69,7 @@ pub fn fit(
     let mut history = Vec::new();
     let mut cosine = f64::NAN;
     for step in 0..recipe.steps {
+        crate::interrupt::check()?;
         let at = Schedule { stage, step, steps: recipe.steps };
         let lr = if recipe.cosine_schedule { cosine_lr(recipe.lr, step, recipe.steps) } else { recipe.lr };
         let log = step % log_every == 0 || step + 1 == recipe.steps;

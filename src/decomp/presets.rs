@@ -31,18 +31,32 @@ pub fn all() -> Vec<Preset> {
     out
 }
 
-/// The preset called `name`, or an error listing near names.
+/// The preset called `name`, or an error suggesting near names.
 pub fn find(name: &str) -> anyhow::Result<Preset> {
     let all = all();
-    let names: Vec<String> = all.iter().map(|p| p.name.clone()).collect();
+    let names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
+    let near = near_names(name, &names).join(", ");
+    let count = names.len();
     all.into_iter().find(|p| p.name == name).ok_or_else(|| {
-        let near: Vec<&String> = names.iter().filter(|n| n.contains(name) || name.contains(n.as_str())).collect();
-        anyhow::anyhow!(
-            "unknown preset '{name}'{} (`bilens presets` lists all {})",
-            if near.is_empty() { String::new() } else { format!("; did you mean {near:?}?") },
-            names.len()
-        )
+        let hint = if near.is_empty() { String::new() } else { format!("; did you mean {near}?") };
+        anyhow::anyhow!("unknown preset '{name}'{hint} (`bilens presets` lists all {count})")
     })
+}
+
+/// The names of `names` near `name`, read without case and with `-` as `_`: the same name
+/// (alone), else those within two edits or containing it (or contained in it), closest first.
+fn near_names<'a>(name: &str, names: &[&'a str]) -> Vec<&'a str> {
+    let key = name.to_lowercase().replace('-', "_");
+    if let Some(same) = names.iter().find(|n| **n == key) {
+        return vec![same];
+    }
+    let mut near: Vec<(usize, &str)> = names
+        .iter()
+        .map(|n| (strsim::levenshtein(&key, n), *n))
+        .filter(|(d, n)| *d <= 2 || (key.len() >= 4 && (n.contains(key.as_str()) || key.contains(n))))
+        .collect();
+    near.sort();
+    near.into_iter().map(|(_, n)| n).take(5).collect()
 }
 
 fn push(out: &mut Vec<Preset>, family: &'static str, name: &str, description: &str, recipe: Recipe) {
@@ -503,5 +517,16 @@ mod tests {
             );
         }
         assert!(find("combo_cp_top1_res").unwrap_err().to_string().contains("combo_cp_top1_res8"));
+    }
+
+    #[test]
+    fn suggestions_forgive_case_hyphens_and_typos_and_read_as_a_plain_list() {
+        let said = |name: &str| find(name).unwrap_err().to_string();
+        assert!(said("concept-faithful").contains("did you mean concept_faithful?"), "{}", said("concept-faithful"));
+        assert!(said("Concept_Local-Parts").contains("did you mean concept_local_parts?"));
+        assert!(said("concept_faithfull").contains("did you mean concept_faithful?"), "{}", said("concept_faithfull"));
+        let list = said("concept_");
+        assert!(list.contains("did you mean concept_faithful, concept_local_parts") && !list.contains('['), "{list}");
+        assert!(!said("zzzz").contains("did you mean"));
     }
 }

@@ -28,19 +28,21 @@ pub fn analyse_runs(ctx: &Context, folder: &StudyFolder, specs: &[RunSpec]) -> R
     specs
         .par_iter()
         .map(|s| folder.run(&s.id))
-        .filter(|dir| dir.join("run.json").exists())
-        .try_for_each(|dir| crate::linalg::sequential(|| analyse_run(ctx, &dir)))
+        .filter_map(|dir| Some((fingerprint(&dir.join("run.json"))?, dir)))
+        .try_for_each(|(run, dir)| crate::linalg::sequential(|| analyse_run(ctx, &dir, &run)))
 }
 
-/// Gallery, concept atlas, explanations and faithfulness curves of one run folder; skipped when they were made
-/// from the run as it is now (`analysis.json` holds the fingerprint of the run they come from).
-pub fn analyse_run(ctx: &Context, dir: &Path) -> Result<()> {
-    let fingerprint = |path: &Path| -> Option<String> {
-        let v: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-        v["fingerprint"].as_str().map(str::to_string)
-    };
-    let run = fingerprint(&dir.join("run.json"));
-    if run.is_some() && fingerprint(&dir.join("analysis.json")) == run {
+/// The `fingerprint` a run or analysis record holds, if it can be read.
+fn fingerprint(path: &Path) -> Option<String> {
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    v["fingerprint"].as_str().map(str::to_string)
+}
+
+/// Gallery, concept atlas, explanations and faithfulness curves of one run folder, whose run
+/// has fingerprint `run`; skipped when they were made from that run (`analysis.json` holds it).
+pub fn analyse_run(ctx: &Context, dir: &Path, run: &str) -> Result<()> {
+    crate::interrupt::check()?;
+    if fingerprint(&dir.join("analysis.json")).as_deref() == Some(run) {
         return Ok(());
     }
     let (Some(splits), Some(shape)) = (&ctx.data, ctx.image) else { return Ok(()) };

@@ -1,6 +1,7 @@
 //! One decomposition run: fit a recipe against a [`Context`], measure it ([`decompose`]), and
 //! write its folder ([`write_run`]): `metrics.json`, `components.csv`, `history.csv`,
-//! `factors.safetensors`, `components.png`, `components_top_pixels.png`, then `run.json`.
+//! `factors.safetensors`, `components.png`, `components_top_pixels.png`, whatever else the
+//! caller shows of the run (its analyses), then `run.json`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -55,8 +56,17 @@ pub fn run_identity(model_sha256: &str, data_sha256: Option<&str>, options: &Con
     )
 }
 
-/// Writes a run folder's results (each atomically) and, last, its `run.json`.
-pub fn write_run(dir: &Path, title: &str, ctx: &Context, recipe: &Recipe, outcome: &Outcome, record: RunFacts<'_>) -> Result<()> {
+/// Writes a run folder's results (each atomically), then `also(fingerprint)` (the caller's
+/// analyses of the folder), and last its `run.json`: a folder with `run.json` holds everything.
+pub fn write_run(
+    dir: &Path,
+    title: &str,
+    ctx: &Context,
+    recipe: &Recipe,
+    outcome: &Outcome,
+    record: RunFacts<'_>,
+    also: impl FnOnce(&str) -> Result<()>,
+) -> Result<()> {
     write_json(&dir.join("metrics.json"), &outcome.metrics)?;
     let d = &outcome.fitted.decomposition;
     let shown = Components::of(d, |r| r == Role::Displayed);
@@ -75,6 +85,7 @@ pub fn write_run(dir: &Path, title: &str, ctx: &Context, recipe: &Recipe, outcom
     inputs["layer"] = json!({ "config": ctx.model.config(), "space": ctx.inter.space(), "storage": ctx.inter.storage() });
     inputs["notes"] = json!(ctx.notes());
     let run = record.clock.finish(record.identity, record.seed, recipe, record.data, inputs, &outcome.metrics)?;
+    also(&run.fingerprint)?;
     write_json(&dir.join("run.json"), &run)
 }
 

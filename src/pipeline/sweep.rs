@@ -184,6 +184,7 @@ pub fn execute(x: &Execution<'_>, specs: &[RunSpec]) -> Result<Vec<ResultRow>> {
             }
         })
         .collect();
+    crate::interrupt::check()?;
     let rows = collect_results(x, specs)?;
     write_results(&x.folder.results_json(), &x.folder.results_csv(), &rows)?;
     if !failures.is_empty() {
@@ -226,7 +227,7 @@ fn run_one(x: &Execution<'_>, spec: &RunSpec, recipe: &Recipe, identity: &Identi
     let inputs =
         json!({ "model": x.base.path, "model_sha256": x.base.sha256, "preset": spec.preset, "overrides": spec.sets, "run_id": spec.id });
     let facts = RunFacts { clock: &clock, identity, seed: spec.seed, data: Some(DataRecord::of(x.data)), inputs };
-    write_run(&dir, &spec.id, x.ctx, recipe, &outcome, facts)
+    write_run(&dir, &spec.id, x.ctx, recipe, &outcome, facts, |_| Ok(()))
 }
 
 /// One row per finished run, in `specs` order.

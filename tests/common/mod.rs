@@ -42,8 +42,8 @@ pub fn ok(args: &[&str]) -> String {
 }
 
 /// Runs bilens expecting a clean failure (exit 1, an `error:` message containing every
-/// `needle`, no panic).
-pub fn fails(args: &[&str], needles: &[&str]) {
+/// `needle`, no panic); returns what it printed on stderr.
+pub fn fails(args: &[&str], needles: &[&str]) -> String {
     let out = bilens(args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "bilens {args:?} should fail cleanly:\n{stderr}");
@@ -51,6 +51,7 @@ pub fn fails(args: &[&str], needles: &[&str]) {
     for n in needles {
         assert!(stderr.contains(n), "bilens {args:?}: the message should contain {n:?}:\n{stderr}");
     }
+    stderr.into_owned()
 }
 
 pub fn s(p: &Path) -> &str {

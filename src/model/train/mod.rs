@@ -200,6 +200,7 @@ fn train_sharded(
         let total = rayon::scope(|_| -> Result<f64> {
             let mut total = 0.0f64;
             for (step, batch) in batches.enumerate() {
+                crate::interrupt::check()?;
                 let noise_key = noise::child(noise::child(noise::child(noise::ROOT, cfg.seed), epoch as u64), step as u64);
                 workspaces.par_iter_mut().enumerate().for_each(|(k, ws)| {
                     let (lo, hi) = (k * batch.len() / shards, (k + 1) * batch.len() / shards);
