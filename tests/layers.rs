@@ -32,13 +32,8 @@ fn mlp_layer(dir: &Path) -> (Bilinear, PathBuf) {
 
 /// A float32 `.npy` array of `shape`, with values in [−1, 1] that differ by `seed`.
 fn npy(path: &Path, shape: &[u64], seed: u64) -> PathBuf {
-    use npyz::WriterBuilder;
     let values: Vec<f32> = (0..shape.iter().product::<u64>()).map(|i| ((i as f32 + 0.37 * seed as f32) * 12.9898).sin()).collect();
-    let mut bytes = Vec::new();
-    let mut w = npyz::WriteOptions::<f32>::new().default_dtype().shape(shape).writer(&mut bytes).begin_nd().unwrap();
-    w.extend(values).unwrap();
-    w.finish().unwrap();
-    std::fs::write(path, bytes).unwrap();
+    common::write_npy(path, shape, &values);
     path.to_path_buf()
 }
 

@@ -68,3 +68,95 @@ pub fn explanations(
 fn dot<'a>(a: impl Iterator<Item = &'a f32>, x: &[f32]) -> f32 {
     a.zip(x).map(|(p, v)| p * v).sum()
 }
+
+/// Why one input got its prediction, in words: the components that carry the predicted class
+/// and those that count most against it, each with its description and its share of the class's
+/// logit before the bias (the shares of every component and the rest add up to 100%).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Reading {
+    /// The base model's prediction and logit.
+    pub predicted: usize,
+    pub predicted_name: String,
+    pub logit: f32,
+    /// The dictionary's (every component, the residual and the bias).
+    pub dictionary_predicted: usize,
+    pub dictionary_logit: f32,
+    pub agrees: bool,
+    /// Evidence for the predicted class, largest first, then the strongest against it.
+    pub evidence_for: Vec<Part>,
+    pub evidence_against: Vec<Part>,
+    /// What the residual branch adds to the class's logit, and the output bias.
+    pub residual: f32,
+    pub bias: f32,
+}
+
+/// One component's part in a [`Reading`].
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Part {
+    /// Its rank among the displayed components (1 = strongest).
+    pub rank: usize,
+    pub description: String,
+    pub contribution: f32,
+    /// `contribution` over the class's logit before the bias.
+    pub share: f32,
+}
+
+/// Reads input `x` through the displayed components `shown`: `model_logits` and `residual`
+/// (the residual branch's logits) and `bias` come from the model; `names` names classes;
+/// `top` parts for, `top / 2` (at least one) against.
+pub fn read(
+    shown: &Components,
+    x: &[f32],
+    model_logits: &[f32],
+    residual: &[f32],
+    bias: &[f32],
+    shape: Option<ImageShape>,
+    names: Option<&[String]>,
+    top: usize,
+) -> Reading {
+    let contrib = contributions(shown, x);
+    let argmax = |v: &[f32]| crate::model::argmax(v.iter().copied());
+    let dictionary: Vec<f32> = (0..contrib.nrows()).map(|c| contrib.row(c).iter().sum::<f32>() + residual[c] + bias[c]).collect();
+    let predicted = argmax(model_logits);
+    let unbiased = dictionary[predicted] - bias[predicted];
+    let part = |r: usize| Part {
+        rank: r + 1,
+        description: super::describe::describe(&shown.items[r], shape, names),
+        contribution: contrib[(predicted, r)],
+        share: contrib[(predicted, r)] / unbiased,
+    };
+    let mut order: Vec<usize> = (0..shown.len()).collect();
+    order.sort_by(|&a, &b| contrib[(predicted, b)].total_cmp(&contrib[(predicted, a)]));
+    let evidence_for = order.iter().take(top).filter(|&&r| contrib[(predicted, r)] > 0.0).map(|&r| part(r)).collect();
+    let evidence_against =
+        order.iter().rev().take((top / 2).max(1)).filter(|&&r| contrib[(predicted, r)] < 0.0).map(|&r| part(r)).collect();
+    Reading {
+        predicted,
+        predicted_name: super::describe::class_name(names, predicted),
+        logit: model_logits[predicted],
+        dictionary_predicted: argmax(&dictionary),
+        dictionary_logit: dictionary[predicted],
+        agrees: argmax(&dictionary) == predicted,
+        evidence_for,
+        evidence_against,
+        residual: residual[predicted],
+        bias: bias[predicted],
+    }
+}
+
+impl std::fmt::Display for Reading {
+    /// `predicted 7 (logit 9.10; dictionary agrees): top bar, evidence for 7: +41%; …`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let verdict =
+            if self.agrees { "dictionary agrees".to_string() } else { format!("dictionary predicts {}", self.dictionary_predicted) };
+        write!(f, "predicted {} (logit {:.2}; {verdict})", self.predicted_name, self.logit)?;
+        let parts =
+            |parts: &[Part]| parts.iter().map(|p| format!("{}: {:+.0}% (#{})", p.description, 100.0 * p.share, p.rank)).collect::<Vec<_>>();
+        let mut said = parts(&self.evidence_for);
+        said.extend(parts(&self.evidence_against));
+        if !said.is_empty() {
+            write!(f, ": {}", said.join("; "))?;
+        }
+        Ok(())
+    }
+}

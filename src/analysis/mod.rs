@@ -1,7 +1,7 @@
 //! Questions asked of fitted decompositions, answered as numbers and as figure specifications
 //! (the `figures` module renders them; nothing here writes files).
 //!
-//! Of one run: what each component responds to ([`gallery`]), why an image got its logits
+//! Of one run: each component in words ([`describe`]), what each component responds to ([`gallery`]), why an image got its logits
 //! ([`explain`]), how fidelity grows as components are kept ([`faithfulness`]), the component
 //! figures ([`views`]). Of one model: the eigendecomposition baseline ([`eigen_baseline`]). Of
 //! several runs: do different seeds find the same components ([`stability`]), which components
@@ -11,6 +11,7 @@
 
 pub mod atlas;
 pub mod consensus;
+pub mod describe;
 pub mod eigen_baseline;
 pub mod explain;
 pub mod faithfulness;
@@ -18,6 +19,7 @@ pub mod frontier;
 pub mod gallery;
 pub mod matching;
 pub mod stability;
+pub mod table;
 pub mod views;
 
 #[cfg(test)]

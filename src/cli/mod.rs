@@ -5,6 +5,7 @@ mod convert;
 mod decompose;
 mod eigen;
 mod eval;
+mod explain;
 mod presets;
 mod report;
 mod study;
@@ -40,6 +41,8 @@ enum Command {
     Eigen(eigen::Args),
     /// Fit a decomposition preset to a model's interaction tensor and measure it.
     Decompose(decompose::Args),
+    /// Why the model predicts what it does for one input, in the words of a run's components.
+    Explain(explain::Args),
     /// List the named decomposition recipes (or show one with --show NAME).
     Presets(presets::Args),
     /// Run a resumable grid of presets × overrides × seeds (see examples/sweeps/tiny.toml).
@@ -82,6 +85,7 @@ fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Explain(a) => explain::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Eigen(a) => eigen::run(a),
         Command::Bench(a) => bench::run(a),

@@ -32,7 +32,7 @@ pub fn load_arrays(path: &Path) -> Result<DataSplit> {
     let n_train = ((n as f64) * TRAIN_SHARE).round() as usize;
     let train = all.subset(&(0..n_train).collect::<Vec<_>>());
     let test = all.subset(&(n_train..n).collect::<Vec<_>>());
-    Ok(DataSplit { train, test, source: path.display().to_string(), checksum: array.sha256 })
+    Ok(DataSplit { train, test, source: path.display().to_string(), checksum: array.sha256, class_names: None })
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! compiled into the binary, so the tool runs with no download.
 
 pub mod arrays;
+pub mod classes;
 pub mod idx;
 
 use std::path::{Path, PathBuf};
@@ -174,9 +175,24 @@ pub struct DataSplit {
     /// train labels, test images, test labels; images then labels for the embedded set), so a
     /// result can be traced to the exact data whatever the compression.
     pub checksum: String,
+    /// The classes' names in label order, when known ([`classes`]); else classes are indices.
+    pub class_names: Option<Vec<String>>,
 }
 
 impl DataSplit {
+    /// The same data with `names` for its classes: at least one per class.
+    pub fn with_class_names(mut self, names: Vec<String>, file: &Path) -> Result<Self, DataError> {
+        let classes = self.train.n_classes.max(self.test.n_classes);
+        if names.len() < classes {
+            return Err(DataError::Array {
+                file: file.to_path_buf(),
+                message: format!("{} class names for data with {classes} classes: every class needs a name", names.len()),
+            });
+        }
+        self.class_names = Some(names);
+        Ok(self)
+    }
+
     /// Train and test sets given in memory (Python's arrays, say): `n_inputs` values per example,
     /// row-major, images of `shape` if given; labels are optional, and the class count is one
     /// more than the largest label of both sets. The checksum covers the inputs (f32,
@@ -214,7 +230,7 @@ impl DataSplit {
         // One class count for both sets, as for IDX folders.
         let n_classes = train.n_classes.max(test.n_classes);
         (train.n_classes, test.n_classes) = (n_classes, n_classes);
-        Ok(DataSplit { train, test, source: source.to_string(), checksum: hex(&hasher.finalize()) })
+        Ok(DataSplit { train, test, source: source.to_string(), checksum: hex(&hasher.finalize()), class_names: None })
     }
 }
 
@@ -246,7 +262,9 @@ pub fn load_dir(dir: &Path) -> Result<DataSplit, DataError> {
     // One class count for both sets, so a class absent from one of them still has its logit.
     let n_classes = train.n_classes.max(test.n_classes);
     (train.n_classes, test.n_classes) = (n_classes, n_classes);
-    Ok(DataSplit { train, test, source: folder.display().to_string(), checksum: hex(&hasher.finalize()) })
+    let checksum = hex(&hasher.finalize());
+    let class_names = classes::known(Some(&folder), &checksum)?;
+    Ok(DataSplit { train, test, source: folder.display().to_string(), checksum, class_names })
 }
 
 /// The embedded default data (no file access): the 10,000 digits shipped in data/mnist/, split
@@ -260,7 +278,7 @@ pub fn embedded() -> DataSplit {
     let (all, checksum) = parse_embedded().unwrap_or_else(|e| panic!("embedded data is corrupt: {e}"));
     let train: Vec<usize> = (0..EMBEDDED_TRAIN).collect();
     let test: Vec<usize> = (EMBEDDED_TRAIN..all.len()).collect();
-    DataSplit { train: all.subset(&train), test: all.subset(&test), source: EMBEDDED_SOURCE.to_string(), checksum }
+    DataSplit { train: all.subset(&train), test: all.subset(&test), source: EMBEDDED_SOURCE.to_string(), checksum, class_names: None }
 }
 
 /// The one entry point for the command line: a folder of IDX files ([`load_dir`]), an array

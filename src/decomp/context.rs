@@ -45,6 +45,8 @@ pub struct Splits {
     pub train: Dataset,
     pub validation: Dataset,
     pub test: Dataset,
+    /// The classes' names, when the data know them and its labels are the model's outputs.
+    pub class_names: Option<Vec<String>>,
 }
 
 /// Everything decompositions of one base model share.
@@ -84,7 +86,7 @@ impl Context {
                 }
                 let n_val = options.validation_images.min(data.train.len() / 5);
                 let (train, validation) = data.train.split_off(n_val, options.data_seed);
-                let mut splits = Splits { train, validation, test: data.test.clone() };
+                let mut splits = Splits { train, validation, test: data.test.clone(), class_names: data.class_names.clone() };
                 if data.train.labels.is_some() && cfg.n_outputs != data.train.n_classes {
                     notes.push(format!(
                         "the data's labels are not used: the model has {} outputs, the data {} classes",
@@ -93,6 +95,7 @@ impl Context {
                     for set in [&mut splits.train, &mut splits.validation, &mut splits.test] {
                         set.labels = None;
                     }
+                    splits.class_names = None;
                 }
                 Some(splits)
             }

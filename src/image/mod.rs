@@ -7,6 +7,7 @@
 //! the same place on any size.
 
 pub mod ops;
+pub mod prepare;
 pub mod templates;
 
 use std::fmt;

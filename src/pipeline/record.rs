@@ -85,6 +85,9 @@ pub struct DataRecord {
     /// The images' height and width.
     #[serde(default)]
     pub shape: Option<crate::image::ImageShape>,
+    /// The classes' names, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_names: Option<Vec<String>>,
 }
 
 impl DataRecord {
@@ -95,6 +98,7 @@ impl DataRecord {
             train: split.train.len(),
             test: split.test.len(),
             shape: split.train.shape,
+            class_names: split.class_names.clone(),
         }
     }
 }

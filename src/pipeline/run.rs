@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 
 use super::record::{DataRecord, Identity, RunClock};
+use crate::analysis::table::component_table;
 use crate::analysis::views::component_grid;
 use crate::decomp::context::{Context, ContextOptions, Fitted, fit_recipe};
 use crate::decomp::factors::save_factors;
@@ -18,7 +19,7 @@ use crate::decomp::{Components, Recipe, Role, presets};
 use crate::figures::{Grid, draw_grid};
 use crate::image::ImageShape;
 use crate::io::{write_atomic, write_json};
-use crate::metrics::{Metrics, component_table, evaluate};
+use crate::metrics::{Metrics, evaluate};
 
 /// A fitted and measured decomposition.
 pub struct Outcome {
@@ -71,7 +72,8 @@ pub fn write_run(
     let d = &outcome.fitted.decomposition;
     let shown = Components::of(d, |r| r == Role::Displayed);
     let mut table = csv::Writer::from_writer(Vec::new());
-    for row in component_table(&shown, ctx.image) {
+    let class_names = ctx.data.as_ref().and_then(|d| d.class_names.as_deref());
+    for row in component_table(&shown, ctx.image, class_names) {
         table.serialize(row)?;
     }
     write_atomic(&dir.join("components.csv"), &table.into_inner()?)?;

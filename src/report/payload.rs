@@ -228,7 +228,7 @@ fn examples(all: &Components, pool: &mut ImagePool) -> Value {
 /// computed here for residual ones, which the run does not record.
 fn component_metrics(dir: &Path, c: &RunComponents, shape: Option<ImageShape>) -> (Vec<String>, Vec<Vec<Value>>) {
     let computed = |part: Components| -> Vec<Map<String, Value>> {
-        crate::metrics::component_table(&part, shape)
+        crate::analysis::table::component_table(&part, shape, None)
             .iter()
             .filter_map(|row| match serde_json::to_value(row) {
                 Ok(Value::Object(m)) => Some(m),

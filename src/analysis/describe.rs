@@ -1,0 +1,346 @@
+//! Components in words: where a pattern's ink sits, what shape it takes, and what the
+//! component votes for, computed from its patterns and head alone, so that every component of
+//! every run reads in one line ("horizontal stroke at the top, evidence for 7").
+//!
+//! A pattern `p` acts through `(p·x)²`, so its overall sign is arbitrary. It is read by its
+//! *lobes*: the pixels of one sign above a third of that sign's peak. When the weaker sign holds
+//! at least a quarter of the energy, the pattern is a *contrast* of its two lobes' heaviest
+//! pieces (ink in one region rather than the other; the second named by its place, or by where
+//! it lies from the first when both share a place). Otherwise its dominant lobe is read: pieces (8-connected)
+//! holding at least a quarter of the lobe's energy are its regions; two regions make a *pair*
+//! (ink in A together with ink in B); one region is a *ring* when it encloses background, a
+//! *stroke* (with its orientation) when its second moments are elongated (axis ratio ≥ 2.5),
+//! else a *blob*. Regions are named on a 3 × 3 grid of the image ("top", "lower left",
+//! "centre", …), or "across the image" when they spread over most of it.
+
+use crate::decomp::{Component, Form};
+use crate::image::ImageShape;
+
+/// Share of a pattern's energy its weaker sign must hold for the pattern to read as a contrast.
+const CONTRAST_SHARE: f64 = 0.25;
+/// A lobe is its sign's pixels above this fraction of that sign's peak.
+const LOBE_LEVEL: f32 = 1.0 / 3.0;
+/// A piece of a lobe is a region of its own when it holds this share of the lobe's energy.
+const REGION_SHARE: f64 = 0.25;
+/// Axis ratio (square root of the second moments' eigenvalue ratio) from which a region is a stroke.
+const STROKE_ELONGATION: f64 = 2.5;
+
+/// The name of class `c`: its given name, else its index.
+pub fn class_name(names: Option<&[String]>, c: usize) -> String {
+    names.and_then(|n| n.get(c).cloned()).unwrap_or_else(|| c.to_string())
+}
+
+/// A component in words: its heavier pattern's shape and role, then the other pattern's
+/// when it carries at least a third of the heavier one's weight.
+pub fn describe(c: &Component, shape: Option<ImageShape>, names: Option<&[String]>) -> String {
+    let (class, sign) = c.head_class();
+    let name = class_name(names, class);
+    let role = |evidence: f32| format!("evidence {} {name}", if evidence >= 0.0 { "for" } else { "against" });
+    let part = |p: &[f32], evidence: f32| format!("{}, {}", describe_pattern(p, shape), role(evidence));
+    if c.form == Form::Symmetric {
+        return part(&c.plus, sign);
+    }
+    // Matching the plus pattern raises the head's logits; matching the minus pattern lowers them.
+    let [wp, wm] = c.pattern_weights();
+    let (first, second) =
+        if wp >= wm { ((&c.plus, sign, wp), (&c.minus, -sign, wm)) } else { ((&c.minus, -sign, wm), (&c.plus, sign, wp)) };
+    let mut text = part(first.0, first.1);
+    if second.2 >= first.2 / 3.0 {
+        text += &format!("; {}", part(second.0, second.1));
+    }
+    text
+}
+
+/// One pattern in words (see the module's documentation); inputs that are not images are
+/// named by their strongest entries.
+pub fn describe_pattern(p: &[f32], shape: Option<ImageShape>) -> String {
+    let Some(shape) = shape.filter(|s| s.pixels() == p.len()) else { return strongest_inputs(p) };
+    let energy = |sign: f32| p.iter().filter(|&&v| v * sign > 0.0).map(|&v| (v as f64).powi(2)).sum::<f64>();
+    let (pos, neg) = (energy(1.0), energy(-1.0));
+    if pos + neg == 0.0 {
+        return "empty pattern".to_string();
+    }
+    let (major, minor) = if pos >= neg { (1.0, -1.0) } else { (-1.0, 1.0) };
+    let lobe = Lobe::of(p, shape, major);
+    if pos.min(neg) / (pos + neg) >= CONTRAST_SHARE {
+        let (here, there) = (lobe.heaviest(), Lobe::of(p, shape, minor).heaviest());
+        let (place, other) = (here.place(), there.place());
+        let where_else = if other != place { format!("ink {other}") } else { format!("ink {}", there.side_of(&here)) };
+        return format!("{} against {where_else}", here.read());
+    }
+    lobe.read()
+}
+
+fn strongest_inputs(p: &[f32]) -> String {
+    let mut order: Vec<usize> = (0..p.len()).collect();
+    order.sort_by(|&a, &b| p[b].abs().total_cmp(&p[a].abs()));
+    let top: Vec<String> = order.iter().take(3).map(|i| i.to_string()).collect();
+    format!("inputs {} (of {})", top.join(", "), p.len())
+}
+
+/// The pixels of one sign above [`LOBE_LEVEL`] of that sign's peak, with their energies.
+struct Lobe {
+    shape: ImageShape,
+    mask: Vec<bool>,
+    energy: Vec<f64>,
+}
+
+impl Lobe {
+    fn of(p: &[f32], shape: ImageShape, sign: f32) -> Self {
+        let peak = p.iter().map(|&v| v * sign).fold(0.0f32, f32::max);
+        let mask: Vec<bool> = p.iter().map(|&v| peak > 0.0 && v * sign >= LOBE_LEVEL * peak).collect();
+        let energy = p.iter().zip(&mask).map(|(&v, &m)| if m { (v as f64).powi(2) } else { 0.0 }).collect();
+        Self { shape, mask, energy }
+    }
+
+    fn region(&self, pixels: &[usize]) -> Region {
+        Region::of(&self.energy, pixels, self.shape)
+    }
+
+    fn whole(&self) -> Region {
+        self.region(&(0..self.mask.len()).filter(|&i| self.mask[i]).collect::<Vec<_>>())
+    }
+
+    /// Its piece holding the most energy.
+    fn heaviest(&self) -> Region {
+        let pieces = pieces(&self.mask, self.shape);
+        pieces.iter().map(|piece| self.region(piece)).max_by(|a, b| a.energy.total_cmp(&b.energy)).unwrap_or_else(|| self.whole())
+    }
+
+    fn read(&self) -> String {
+        if encloses_background(&self.mask, self.shape) {
+            return format!("ring {}", self.whole().place());
+        }
+        let total: f64 = self.energy.iter().sum();
+        let mut regions: Vec<Region> =
+            pieces(&self.mask, self.shape).iter().map(|piece| self.region(piece)).filter(|r| r.energy >= REGION_SHARE * total).collect();
+        regions.sort_by(|a, b| b.energy.total_cmp(&a.energy));
+        if regions.len() >= 2 {
+            return format!("ink {} together with ink {}", regions[0].place(), regions[1].place());
+        }
+        regions.into_iter().next().unwrap_or_else(|| self.whole()).read()
+    }
+}
+
+/// Pixels weighted by energy: their centre and second moments, in pixels.
+struct Region {
+    shape: ImageShape,
+    energy: f64,
+    /// Centre (row, column).
+    centre: [f64; 2],
+    /// Second central moments: row-row, column-column, row-column.
+    moments: [f64; 3],
+}
+
+impl Region {
+    fn of(energy: &[f64], pixels: &[usize], shape: ImageShape) -> Self {
+        let at = |i: usize| [(i / shape.width) as f64, (i % shape.width) as f64];
+        let total: f64 = pixels.iter().map(|&i| energy[i]).sum::<f64>().max(f64::MIN_POSITIVE);
+        let mut centre = [0.0; 2];
+        for &i in pixels {
+            let [r, c] = at(i);
+            centre[0] += energy[i] * r / total;
+            centre[1] += energy[i] * c / total;
+        }
+        let mut moments = [0.0; 3];
+        for &i in pixels {
+            let [r, c] = at(i);
+            let (dr, dc) = (r - centre[0], c - centre[1]);
+            moments[0] += energy[i] * dr * dr / total;
+            moments[1] += energy[i] * dc * dc / total;
+            moments[2] += energy[i] * dr * dc / total;
+        }
+        Self { shape, energy: pixels.iter().map(|&i| energy[i]).sum(), centre, moments }
+    }
+
+    /// A stroke (with its direction) or a blob, and where it sits.
+    fn read(&self) -> String {
+        match self.orientation() {
+            Some(direction) => format!("{direction} stroke {}", self.place()),
+            None => format!("blob {}", self.place()),
+        }
+    }
+
+    /// Where this region lies from `other`: "around it" when their centres nearly meet, else
+    /// "above it", "below it", "left of it" or "right of it".
+    fn side_of(&self, other: &Region) -> &'static str {
+        let (dr, dc) = (self.centre[0] - other.centre[0], self.centre[1] - other.centre[1]);
+        match (dr, dc) {
+            _ if dr.hypot(dc) < 1.5 => "around it",
+            _ if dr.abs() >= dc.abs() && dr < 0.0 => "above it",
+            _ if dr.abs() >= dc.abs() => "below it",
+            _ if dc < 0.0 => "left of it",
+            _ => "right of it",
+        }
+    }
+
+    /// Where the region sits on a 3 × 3 grid of the image, as a phrase ("at the top").
+    fn place(&self) -> String {
+        let (h, w) = (self.shape.height as f64, self.shape.width as f64);
+        let [rr, cc, _] = self.moments;
+        // A uniform spread over the whole image has sd side/√12 ≈ 0.29 side.
+        if rr.sqrt() > 0.22 * h && cc.sqrt() > 0.22 * w {
+            return "across the image".to_string();
+        }
+        let third = |v: f64, side: f64| ((3.0 * (v + 0.5) / side).floor() as i32).clamp(0, 2);
+        let (row, col) = (third(self.centre[0], h), third(self.centre[1], w));
+        match (row, col) {
+            (0, 1) => "at the top",
+            (2, 1) => "at the bottom",
+            (1, 0) => "on the left",
+            (1, 2) => "on the right",
+            (1, 1) => "in the centre",
+            (0, 0) => "at the upper left",
+            (0, 2) => "at the upper right",
+            (2, 0) => "at the lower left",
+            _ => "at the lower right",
+        }
+        .to_string()
+    }
+
+    /// The direction of an elongated region (`horizontal`, `vertical`, `diagonal /`,
+    /// `diagonal \`), or `None` for a compact one.
+    fn orientation(&self) -> Option<&'static str> {
+        let [rr, cc, rc] = self.moments;
+        let (mean, diff) = ((rr + cc) / 2.0, (((rr - cc) / 2.0).powi(2) + rc * rc).sqrt());
+        let (major, minor) = (mean + diff, (mean - diff).max(0.0));
+        if major < STROKE_ELONGATION.powi(2) * minor.max(0.25) {
+            return None;
+        }
+        // The major axis's angle from the horizontal, rows pointing down: positive falls to the right.
+        let angle = 0.5 * (2.0 * rc).atan2(cc - rr).to_degrees();
+        Some(match angle.abs() {
+            a if a < 22.5 => "horizontal",
+            a if a > 67.5 => "vertical",
+            _ if angle > 0.0 => "diagonal \\",
+            _ => "diagonal /",
+        })
+    }
+}
+
+/// The 8-connected pieces of `mask`, each as its pixel indices.
+fn pieces(mask: &[bool], shape: ImageShape) -> Vec<Vec<usize>> {
+    flood(mask, shape, true)
+}
+
+/// Whether `mask` encloses background: a 4-connected piece of its complement that does not
+/// touch the image's border.
+fn encloses_background(mask: &[bool], shape: ImageShape) -> bool {
+    let outside: Vec<bool> = mask.iter().map(|m| !m).collect();
+    let on_border = |i: usize| {
+        let (r, c) = (i / shape.width, i % shape.width);
+        r == 0 || c == 0 || r + 1 == shape.height || c + 1 == shape.width
+    };
+    flood(&outside, shape, false).iter().any(|piece| piece.len() >= 2 && !piece.iter().any(|&i| on_border(i)))
+}
+
+/// Connected pieces of the `true` pixels of `mask`, 8- or 4-connected; a few lines of flood
+/// fill rather than an image-processing dependency for one labelling.
+fn flood(mask: &[bool], shape: ImageShape, diagonals: bool) -> Vec<Vec<usize>> {
+    let (h, w) = (shape.height as isize, shape.width as isize);
+    let mut seen = vec![false; mask.len()];
+    let mut out = Vec::new();
+    for start in 0..mask.len() {
+        if !mask[start] || seen[start] {
+            continue;
+        }
+        seen[start] = true;
+        let (mut piece, mut stack) = (Vec::new(), vec![start]);
+        while let Some(i) = stack.pop() {
+            piece.push(i);
+            let (r, c) = ((i as isize) / w, (i as isize) % w);
+            for (dr, dc) in [(-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)] {
+                if !diagonals && dr != 0 && dc != 0 {
+                    continue;
+                }
+                let (nr, nc) = (r + dr, c + dc);
+                if (0..h).contains(&nr) && (0..w).contains(&nc) {
+                    let j = (nr * w + nc) as usize;
+                    if mask[j] && !seen[j] {
+                        seen[j] = true;
+                        stack.push(j);
+                    }
+                }
+            }
+        }
+        piece.sort_unstable();
+        out.push(piece);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decomp::Role;
+
+    const SHAPE: ImageShape = ImageShape::MNIST;
+
+    /// A 28 × 28 pattern with value `f(row, column)`.
+    fn pattern(f: impl Fn(f32, f32) -> f32) -> Vec<f32> {
+        (0..784).map(|i| f((i / 28) as f32, (i % 28) as f32)).collect()
+    }
+
+    fn blob(r0: f32, c0: f32, sd: f32) -> impl Fn(f32, f32) -> f32 {
+        move |r, c| (-((r - r0).powi(2) + (c - c0).powi(2)) / (2.0 * sd * sd)).exp()
+    }
+
+    fn read(f: impl Fn(f32, f32) -> f32) -> String {
+        describe_pattern(&pattern(f), Some(SHAPE))
+    }
+
+    #[test]
+    fn known_shapes_read_as_themselves() {
+        let bar = |r: f32, c: f32| if (4.0..6.0).contains(&r) && (6.0..22.0).contains(&c) { 1.0 } else { 0.0 };
+        assert_eq!(read(bar), "horizontal stroke at the top");
+        let stroke = |r: f32, c: f32| if (6.0..22.0).contains(&r) && (5.0..7.0).contains(&c) { -0.8 } else { 0.0 };
+        assert_eq!(read(stroke), "vertical stroke on the left", "the overall sign does not matter");
+        let slash = |r: f32, c: f32| if (r + c - 27.0).abs() < 1.0 && (6.0..22.0).contains(&r) { 1.0 } else { 0.0 };
+        assert_eq!(read(slash), "diagonal / stroke in the centre");
+        let ring = |r: f32, c: f32| (-((((r - 13.5).powi(2) + (c - 13.5).powi(2)).sqrt() - 7.0).powi(2)) / 1.5).exp();
+        assert_eq!(read(ring), "ring in the centre");
+        let (top, bottom) = (blob(5.0, 14.0, 1.5), blob(22.0, 14.0, 1.5));
+        assert_eq!(read(|r, c| top(r, c) + bottom(r, c)), "ink at the top together with ink at the bottom");
+        let (top, centre) = (blob(5.0, 14.0, 2.0), blob(14.0, 14.0, 2.0));
+        assert_eq!(read(|r, c| 1.1 * top(r, c) - centre(r, c)), "blob at the top against ink in the centre");
+        let (left, right) = (blob(14.0, 12.0, 1.5), blob(14.0, 16.0, 1.5));
+        assert_eq!(read(|r, c| right(r, c) - 0.9 * left(r, c)), "blob in the centre against ink left of it");
+        assert_eq!(read(blob(21.0, 6.0, 2.0)), "blob at the lower left");
+        assert_eq!(read(|_, _| 1.0), "blob across the image");
+        assert_eq!(describe_pattern(&[0.1, -3.0, 2.0, 0.0], None), "inputs 1, 2, 0 (of 4)");
+    }
+
+    #[test]
+    fn a_component_names_its_class_and_the_direction_of_its_evidence() {
+        let bar = pattern(|r, c| if (4.0..6.0).contains(&r) && (6.0..22.0).contains(&c) { 1.0 } else { 0.0 });
+        let mut head = vec![0.0; 10];
+        head[7] = -2.0;
+        let component = |form: Form, minus: Vec<f32>| Component {
+            bank: 0,
+            index: 0,
+            form,
+            role: Role::Displayed,
+            a: bar.clone(),
+            b: bar.clone(),
+            head: head.clone(),
+            plus: bar.clone(),
+            minus,
+            strength: 1.0,
+            anchors: None,
+            mask: None,
+        };
+        let names: Vec<String> = (0..10).map(|c| format!("class-{c}")).collect();
+        let symmetric = component(Form::Symmetric, vec![0.0; 784]);
+        assert_eq!(describe(&symmetric, Some(SHAPE), None), "horizontal stroke at the top, evidence against 7");
+        assert_eq!(describe(&symmetric, Some(SHAPE), Some(&names)), "horizontal stroke at the top, evidence against class-7");
+        // A split component whose minus pattern (a ring) carries as much: both are read, the
+        // minus pattern's evidence opposite to the plus pattern's.
+        let ring = pattern(|r, c| (-((((r - 13.5).powi(2) + (c - 13.5).powi(2)).sqrt() - 7.0).powi(2)) / 1.5).exp());
+        let scale = (bar.iter().map(|v| v * v).sum::<f32>() / ring.iter().map(|v| v * v).sum::<f32>()).sqrt();
+        let split = component(Form::Split, ring.iter().map(|v| v * scale).collect());
+        assert_eq!(
+            describe(&split, Some(SHAPE), None),
+            "horizontal stroke at the top, evidence against 7; ring in the centre, evidence for 7"
+        );
+    }
+}

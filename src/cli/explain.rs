@@ -1,0 +1,103 @@
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, bail};
+use faer::MatRef;
+
+use crate::analysis::explain::read;
+use crate::image::ImageShape;
+use crate::image::prepare::{prepare, read_png};
+use crate::pipeline::analyses::run_components;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A run folder (`bilens decompose --out`, or a sweep's `runs/ID`).
+    run: PathBuf,
+    /// A test image, by its index in the test set.
+    #[arg(long, required_unless_present_any = ["png", "npy"], conflicts_with_all = ["png", "npy"])]
+    image: Option<usize>,
+    /// A picture of one character, prepared as MNIST's digits were (as the report's draw panel does).
+    #[arg(long, conflicts_with = "npy")]
+    png: Option<PathBuf>,
+    /// One input as a `.npy` array (the model's input size, or its image grid), used as it is.
+    #[arg(long)]
+    npy: Option<PathBuf>,
+    /// The base model (default: the model the run recorded).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// The data `--image` indexes (default: the data the run recorded, else the embedded digits).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The classes' names, one a line (default: names the data know).
+    #[arg(long)]
+    class_names: Option<PathBuf>,
+    /// Components for the predicted class to show (the strongest against it: half as many).
+    #[arg(long, default_value_t = 4)]
+    top: usize,
+    /// One JSON object instead of a sentence.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Why the model predicts what it does for one input, in the words of a run's dictionary.
+pub fn run(args: Args) -> Result<()> {
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(args.run.join("run.json"))
+            .with_context(|| format!("{} is not a finished run folder", args.run.display()))?,
+    )
+    .with_context(|| format!("parsing {}", args.run.join("run.json").display()))?;
+    let model_path = match (&args.model, record["inputs"]["model"].as_str()) {
+        (Some(path), _) => path.clone(),
+        (None, Some(path)) => PathBuf::from(path),
+        (None, None) => bail!("the run records no model file: pass --model"),
+    };
+    let model =
+        crate::model::load_model(&model_path).with_context(|| format!("reading the run's model (pass --model to choose another)"))?;
+    let inputs = model.config().n_inputs;
+    let recorded_data = record["data"]["source"].as_str().filter(|s| *s != crate::data::EMBEDDED_SOURCE).map(PathBuf::from);
+    let data = crate::data::load(args.data.as_deref().or(recorded_data.as_deref()))?;
+    let data = match &args.class_names {
+        Some(file) => data.with_class_names(crate::data::classes::read(file)?, file)?,
+        None => data,
+    };
+    let shape = data.test.shape.filter(|s| s.pixels() == inputs).or_else(|| (inputs == 784).then_some(ImageShape::MNIST));
+    let x: Vec<f32> = match (args.image, &args.png, &args.npy) {
+        (Some(i), _, _) => {
+            if data.test.n_inputs != inputs {
+                bail!("the data have {} inputs per example, the model {inputs}", data.test.n_inputs);
+            }
+            if i >= data.test.len() {
+                bail!("--image {i} is out of range: the test set has {} images (0..{})", data.test.len(), data.test.len());
+            }
+            data.test.image(i).to_vec()
+        }
+        (_, Some(png), _) => {
+            let shape = shape.context("--png needs a model whose inputs are images")?;
+            let (gray, size) = read_png(png)?;
+            prepare(&gray, size, shape)?
+        }
+        (_, _, Some(npy)) => {
+            let array = crate::io::arrays::read_array(npy, "input")?;
+            if array.values.len() != inputs {
+                bail!("{} holds {} values; the model takes {inputs}", npy.display(), array.values.len());
+            }
+            array.values
+        }
+        _ => unreachable!("clap requires one of --image, --png, --npy"),
+    };
+    if let Some(bad) = x.iter().position(|v| !v.is_finite()) {
+        bail!("input value {bad} is not finite ({})", x[bad]);
+    }
+    let (shown, residual) = run_components(&args.run)?;
+    if shown.inputs != inputs {
+        bail!("the run's components read {} inputs, the model {inputs}: pass the run's own --model", shown.inputs);
+    }
+    let row = MatRef::from_row_major_slice(&x, 1, x.len());
+    let logits: Vec<f32> = model.logits(row).row(0).iter().copied().collect();
+    let rest: Vec<f32> = residual.logits(row).row(0).iter().copied().collect();
+    let reading = read(&shown, &x, &logits, &rest, &model.bias, shape, data.class_names.as_deref(), args.top);
+    match args.json {
+        true => println!("{}", serde_json::to_string_pretty(&reading)?),
+        false => println!("{reading}"),
+    }
+    Ok(())
+}

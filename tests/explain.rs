@@ -1,0 +1,58 @@
+//! `bilens explain`: a run's dictionary explains one input in words, from a test image, a PNG
+//! drawing or a `.npy` array, as text or JSON, with class names; bad input is a clear error.
+
+mod common;
+
+use common::{fails, ok, s};
+
+#[test]
+fn explains_test_images_drawings_and_arrays_in_words() {
+    let root = common::temp_dir("explain");
+    let trained = root.join("trained");
+    ok(&["train", "--epochs", "1", "--hidden", "16", "--out", s(&trained)]);
+    let model = trained.join("model.safetensors");
+    let run = root.join("run");
+    ok(&["decompose", "--model", s(&model), "--preset", "symmetric_r32", "--set", "steps=20", "--out", s(&run)]);
+
+    let said = ok(&["explain", s(&run), "--image", "3"]);
+    assert!(said.starts_with("predicted ") && said.contains("(logit ") && said.contains("evidence "), "{said}");
+    let json: serde_json::Value = serde_json::from_str(&ok(&["explain", s(&run), "--image", "3", "--json"])).unwrap();
+    let parts = json["evidence_for"].as_array().unwrap();
+    assert!(
+        !parts.is_empty() && parts.iter().all(|p| p["share"].as_f64().unwrap() > 0.0 && !p["description"].as_str().unwrap().is_empty())
+    );
+    // The components' shares, the residual's and nothing else make up the logit before the bias.
+    let (logit, bias) = (json["dictionary_logit"].as_f64().unwrap(), json["bias"].as_f64().unwrap());
+    for p in parts {
+        assert!((p["contribution"].as_f64().unwrap() / (logit - bias) - p["share"].as_f64().unwrap()).abs() < 1e-4);
+    }
+
+    // A drawing: a dark vertical bar on white paper, 100 × 60 pixels, read as a prepared digit.
+    let png = root.join("one.png");
+    let (w, h) = (60u32, 100u32);
+    let pixels: Vec<u8> = (0..w * h).map(|i| if (27..33).contains(&(i % w)) && (10..90).contains(&(i / w)) { 0 } else { 255 }).collect();
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(std::fs::File::create(&png).unwrap()), w, h);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.write_header().unwrap().write_image_data(&pixels).unwrap();
+    assert!(ok(&["explain", s(&run), "--png", s(&png)]).starts_with("predicted "));
+
+    // An array, and class names from a file.
+    let npy = root.join("x.npy");
+    let digits = bilens::embedded_digits();
+    common::write_npy(&npy, &[784], digits.test.image(3));
+    let names = root.join("names.txt");
+    std::fs::write(&names, (0..10).map(|c| format!("digit-{c}\n")).collect::<String>()).unwrap();
+    let named = ok(&["explain", s(&run), "--npy", s(&npy), "--class-names", s(&names)]);
+    assert!(named.starts_with("predicted digit-") && named.contains("evidence for digit-"), "{named}");
+    assert_eq!(named.replace("digit-", ""), said, "the same input gives the same reading");
+
+    fails(&["explain", s(&run), "--image", "2000"], &["--image 2000 is out of range", "2000 images"]);
+    fails(&["explain", s(&root), "--image", "0"], &["not a finished run folder"]);
+    std::fs::write(&names, "a\nb\n").unwrap();
+    fails(&["explain", s(&run), "--image", "0", "--class-names", s(&names)], &["2 class names for data with 10 classes"]);
+    let blank = root.join("blank.png");
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(std::fs::File::create(&blank).unwrap()), 8, 8);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.write_header().unwrap().write_image_data(&[255; 64]).unwrap();
+    fails(&["explain", s(&run), "--png", s(&blank)], &["no ink"]);
+}
