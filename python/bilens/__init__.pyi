@@ -237,8 +237,15 @@ class Decomposition:
         matching ``plus`` raises the head's outputs, matching ``minus`` lowers them; ``minus``
         is zero for symmetric components), ``head`` [outputs], ``strength`` (σ = ‖a‖‖b‖‖d‖),
         ``form``, ``role``, ``class`` and ``sign`` (the output the head votes for most, and the
-        sign of its vote), ``bank``, ``index``, and the factors ``a``, ``b``. Displayed
-        components only, unless ``residual``."""
+        sign of its vote), ``bank``, ``index``, the factors ``a``, ``b``, and ``description``
+        (the component in words, as ``components.csv`` has it). Displayed components only,
+        unless ``residual``."""
+    def explain(self, image: ArrayLike, top: int = 4) -> dict[str, Any]:
+        """Why the model predicts what it does for one input (the model's input size, used as
+        it is), in this dictionary's words: ``predicted``, ``predicted_name``, ``logit``,
+        ``dictionary_predicted``, ``agrees``, ``evidence_for`` and ``evidence_against`` (each
+        part's ``rank``, ``description``, ``contribution`` and ``share`` of the logit before the
+        bias), ``residual``, ``bias``, and ``text``: the sentence ``bilens explain`` prints."""
     @property
     def recipe(self) -> dict[str, Any]:
         """The recipe that was fitted: the preset with its overrides."""

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use bilens::analysis::describe::describe;
+use bilens::analysis::explain::read;
 use bilens::decomp::{Components, Role};
 use bilens::figures::render_grid;
 use bilens::pipeline::analyses::analyse_run;
@@ -14,7 +16,7 @@ use bilens::{Context, ContextOptions, Outcome, Recipe};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
-use crate::arrays::{from_matrix, from_values, overrides, to_python};
+use crate::arrays::{finite_floats, from_matrix, from_values, overrides, to_python};
 use crate::data::DataChoice;
 use crate::model::Model;
 use crate::{BilensError, OrRaise, Progress, detached, warn};
@@ -122,6 +124,10 @@ impl Decomposition {
     fn shown(&self, residual: bool) -> Components {
         Components::of(&self.outcome.fitted.decomposition, |r| residual || r == Role::Displayed)
     }
+
+    fn class_names(&self) -> Option<&[String]> {
+        self.ctx.data.as_ref().and_then(|d| d.class_names.as_deref())
+    }
 }
 
 #[pymethods]
@@ -171,9 +177,11 @@ impl Decomposition {
     #[pyo3(signature = (residual = false))]
     fn components<'py>(&self, py: Python<'py>, residual: bool) -> PyResult<Bound<'py, PyList>> {
         let vector = |v: &[f32]| from_values(py, v.len(), v.to_vec());
+        let names = self.class_names();
         let rows = self.shown(residual).items.into_iter().map(|c| {
             let row = PyDict::new(py);
             let (class, sign) = c.head_class();
+            row.set_item("description", describe(&c, self.ctx.image, names))?;
             row.set_item("plus", vector(&c.plus)?)?;
             row.set_item("minus", vector(&c.minus)?)?;
             row.set_item("head", vector(&c.head)?)?;
@@ -189,6 +197,27 @@ impl Decomposition {
             Ok(row)
         });
         PyList::new(py, rows.collect::<PyResult<Vec<_>>>()?)
+    }
+
+    /// Why the model predicts what it does for one input (a vector or an image of the model's
+    /// inputs, used as it is), in the words of this dictionary: a dict with the prediction,
+    /// the dictionary's, `evidence_for` and `evidence_against` (each part's `description`,
+    /// `contribution` and `share` of the logit before the bias) and `text`, the sentence
+    /// `bilens explain` prints.
+    #[pyo3(signature = (image, top = 4))]
+    fn explain<'py>(&self, py: Python<'py>, image: &Bound<'py, PyAny>, top: usize) -> PyResult<Bound<'py, PyAny>> {
+        let (x, _) = finite_floats(image, "image")?;
+        let inputs = self.ctx.model.config().n_inputs;
+        if x.len() != inputs {
+            return Err(BilensError::new_err(format!("image holds {} values; the model takes {inputs}", x.len())));
+        }
+        let row = faer::MatRef::from_row_major_slice(&x, 1, x.len());
+        let logits: Vec<f32> = self.ctx.model.logits(row).row(0).iter().copied().collect();
+        let rest: Vec<f32> = Components::of(&self.outcome.fitted.decomposition, |r| r == Role::Residual).logits(row).row(0).iter().copied().collect();
+        let reading = read(&self.shown(false), &x, &logits, &rest, &self.ctx.model.bias, self.ctx.image, self.class_names(), top);
+        let out = to_python(py, &reading)?;
+        out.set_item("text", reading.to_string())?;
+        Ok(out)
     }
 
     /// The recipe that was fitted (the preset with its overrides), as a dict.

@@ -155,3 +155,16 @@ def test_long_calls_show_a_progress_bar_unless_told_not_to(small_digit_model, ca
     assert "provided_sparse" in capfd.readouterr().err, "tqdm's bar, on by default"
     bilens.decompose(small_digit_model, rank=4, steps=3, progress=False)
     assert capfd.readouterr().err == ""
+
+
+def test_components_are_described_and_images_explained_in_words(small_digit_model, digits):
+    result = bilens.decompose(small_digit_model, "symmetric_r32", steps=20, progress=False)
+    described = [c["description"] for c in result.components()]
+    assert all(d and ("evidence for" in d or "evidence against" in d) for d in described)
+    reading = result.explain(digits.test_x[3])
+    assert reading["text"].startswith(f"predicted {reading['predicted']} (logit")
+    shares = [p["share"] for p in reading["evidence_for"]]
+    assert shares == sorted(shares, reverse=True) and all(s > 0 for s in shares)
+    assert reading["evidence_for"][0]["description"] in described
+    with pytest.raises(bilens.BilensError, match="image holds 10 values; the model takes 784"):
+        result.explain([0.0] * 10)

@@ -114,6 +114,10 @@ struct ModelAndData {
     /// `.safetensors` tensor `directions`), so a wide layer's chosen outputs are studied.
     #[arg(long)]
     directions: Option<PathBuf>,
+    /// The classes' names, one a line (default: names the data know: `class_names.txt` in
+    /// the data folder, Fashion-MNIST's).
+    #[arg(long, conflicts_with = "no_data")]
+    class_names: Option<PathBuf>,
 }
 
 /// A model as the commands read it, with its data and what identifies it.
@@ -141,7 +145,10 @@ impl ModelAndData {
             if let Some(note) = note {
                 eprintln!("note: {note}");
             }
-            data
+            match (data, &self.class_names) {
+                (Some(data), Some(file)) => Some(data.with_class_names(crate::data::classes::read(file)?, file)?),
+                (data, _) => data,
+            }
         };
         Ok(Loaded { model, data, model_sha256: sha256, record })
     }
