@@ -1,15 +1,17 @@
 //! The concept atlas (issue 10): for each class, the rank-one patterns that weigh most in its
-//! logit, each drawn over the outline of that class's mean training digit, so a reader sees
-//! where on the digit each concept looks and whether it is evidence for the class or against.
+//! logit, each drawn over the outline of that class's mean training image and titled in words,
+//! so a reader sees where on the image each concept looks and whether it is evidence for the
+//! class or against.
 
 use anyhow::{Result, ensure};
 
+use super::describe::{class_name, describe_pattern};
 use crate::data::Dataset;
 use crate::decomp::Components;
 use crate::figures::{Cell, Grid, Scale};
 use crate::image::ImageShape;
 
-/// A pixel is inside a class's outline where its mean digit reaches this share of its maximum.
+/// A pixel is inside a class's outline where its mean image reaches this share of its maximum.
 const OUTLINE_LEVEL: f32 = 0.3;
 
 /// One rank-one pattern of a dictionary as seen by one class.
@@ -19,9 +21,10 @@ struct Entry<'a> {
     weight: f64,
 }
 
-/// The `per_class` heaviest patterns of every class (rows), over the class's mean-digit
-/// outline, titled with their signed share of the class's total pattern weight.
-pub fn atlas(c: &Components, train: &Dataset, shape: ImageShape, per_class: usize) -> Result<Grid> {
+/// The `per_class` heaviest patterns of every class (rows, named by `names`), over the class's
+/// mean-image outline, titled with their signed share of the class's total pattern weight and
+/// their description.
+pub fn atlas(c: &Components, train: &Dataset, shape: ImageShape, per_class: usize, names: Option<&[String]>) -> Result<Grid> {
     let labels = train.labels.as_ref().filter(|l| !l.is_empty());
     let labels = labels.ok_or_else(|| anyhow::anyhow!("the concept atlas needs labelled training images"))?;
     ensure!(train.n_inputs == shape.pixels() && c.inputs == shape.pixels(), "the concept atlas needs image inputs of {shape}");
@@ -32,14 +35,19 @@ pub fn atlas(c: &Components, train: &Dataset, shape: ImageShape, per_class: usiz
         let total: f64 = entries.iter().map(|e| e.weight.abs()).sum();
         entries.sort_by(|x, y| y.weight.abs().total_cmp(&x.weight.abs()));
         entries.truncate(per_class);
-        titles.push(entries.iter().map(|e| format!("{:+.1}%", 100.0 * e.weight / total.max(1e-300))).collect());
+        titles.push(
+            entries
+                .iter()
+                .map(|e| format!("{:+.1}% {}", 100.0 * e.weight / total.max(1e-300), describe_pattern(e.pattern, Some(shape))))
+                .collect(),
+        );
         let mut cells: Vec<Cell> = entries.iter().map(|e| Cell::Outlined { pattern: e.pattern.to_vec(), region: region.clone() }).collect();
         cells.resize(per_class, Cell::Empty);
         rows.push(cells);
-        row_labels.push(format!("class {class}"));
+        row_labels.push(class_name(names, class));
     }
     Ok(Grid {
-        title: "Concept atlas: each class's heaviest patterns over the outline of its mean digit".into(),
+        title: "Concept atlas: each class's heaviest patterns over the outline of its mean image".into(),
         column_titles: Vec::new(),
         row_labels,
         rows,
@@ -47,8 +55,8 @@ pub fn atlas(c: &Components, train: &Dataset, shape: ImageShape, per_class: usiz
         image_side: (shape.height, shape.width),
         caption: format!(
             "Each row is a class; its cells are the rank-one patterns p of the dictionary with the largest part |d_c|·‖p‖² of that class's logit, \
-             strongest first. Titles: the signed share of the class's total: + when an image matching the pattern (either sign) raises the class, \
-             − when it lowers it (counter-evidence). Black outline: where the class's mean training digit reaches {:.0}% of its maximum. \
+             strongest first. Titles: the signed share of the class's total (+ when an image matching the pattern, either sign, raises the class, \
+             − when it lowers it: counter-evidence), then the pattern in words. Black outline: where the class's mean training image reaches {:.0}% of its maximum. \
              Patterns: red positive, blue negative, white 0, one scale per row.",
             100.0 * OUTLINE_LEVEL
         ),
@@ -74,7 +82,7 @@ fn entries(c: &Components, class: usize) -> Vec<Entry<'_>> {
     out
 }
 
-/// Pixels where the mean training digit of `class` reaches [`OUTLINE_LEVEL`] of its maximum
+/// Pixels where the mean training image of `class` reaches [`OUTLINE_LEVEL`] of its maximum
 /// (none when the class has no images).
 fn outline(train: &Dataset, labels: &[u8], class: usize) -> Vec<bool> {
     let mut mean = vec![0f32; train.n_inputs];
@@ -109,10 +117,11 @@ mod tests {
     #[test]
     fn rows_are_classes_cells_are_strongest_first_and_shares_are_signed() {
         let c = random_components(3, 6, 2);
-        let grid = atlas(&c, &digits(), SHAPE, 4).unwrap();
+        let grid = atlas(&c, &digits(), SHAPE, 4, None).unwrap();
         assert_eq!(grid.rows.len(), c.outputs);
         for (row, titles) in grid.rows.iter().zip(&grid.cell_titles) {
-            let shares: Vec<f64> = titles.iter().map(|t| t.trim_end_matches('%').parse().unwrap()).collect();
+            let shares: Vec<f64> = titles.iter().map(|t| t.split('%').next().unwrap().parse().unwrap()).collect();
+            assert!(titles.iter().all(|t| t.split_once("% ").is_some_and(|(_, words)| !words.is_empty())), "described: {titles:?}");
             assert!(shares.windows(2).all(|w| w[0].abs() >= w[1].abs()), "not strongest first: {shares:?}");
             assert!(shares.iter().map(|s| s.abs()).sum::<f64>() <= 100.0 + 1e-9);
             assert!(row.iter().all(|cell| matches!(cell, Cell::Outlined { region, .. } if region.iter().any(|&r| r))));
@@ -126,8 +135,10 @@ mod tests {
         let comp = &mut c.items[0];
         comp.head.iter_mut().for_each(|v| *v = 0.0);
         comp.head[2] = -1.0;
-        let grid = atlas(&c, &digits(), SHAPE, 2).unwrap();
-        assert_eq!(grid.cell_titles[2][0], "-100.0%");
+        let names: Vec<String> = (0..10).map(|c| format!("kind {c}")).collect();
+        let grid = atlas(&c, &digits(), SHAPE, 2, Some(&names)).unwrap();
+        assert!(grid.cell_titles[2][0].starts_with("-100.0% "), "{}", grid.cell_titles[2][0]);
+        assert_eq!(grid.row_labels[2], "kind 2");
         assert!(grid.cell_titles[0].is_empty() && grid.rows[0].iter().all(|cell| *cell == Cell::Empty));
     }
 
@@ -136,7 +147,7 @@ mod tests {
         let c = random_components(0, 2, 2);
         let mut d = digits();
         d.labels = None;
-        assert!(atlas(&c, &d, SHAPE, 2).unwrap_err().to_string().contains("labelled"));
-        assert!(atlas(&c, &digits(), ImageShape::new(10, 10), 2).is_err());
+        assert!(atlas(&c, &d, SHAPE, 2, None).unwrap_err().to_string().contains("labelled"));
+        assert!(atlas(&c, &digits(), ImageShape::new(10, 10), 2, None).is_err());
     }
 }

@@ -50,7 +50,8 @@ pub struct Grid {
     pub row_labels: Vec<String>,
     pub rows: Vec<Vec<Cell>>,
     /// Optional small title above each cell, indexed `[row][column]` like `rows` (e.g. an
-    /// eigenvalue); missing or empty entries draw nothing and cost no space.
+    /// eigenvalue), word-wrapped to the cell's width, up to three lines; missing or empty
+    /// entries draw nothing and cost no space.
     pub cell_titles: Vec<Vec<String>>,
     /// `(rows, cols)` of every image cell, e.g. `(28, 28)` for MNIST.
     pub image_side: (usize, usize),
@@ -187,7 +188,8 @@ struct Layout {
     row_labels: Vec<Vec<String>>,
     /// "±vmax" under a row label when rows have their own scale.
     row_scales: Vec<Option<String>>,
-    cell_titles: Vec<Vec<String>>,
+    /// Lines of each cell's title (up to three).
+    cell_titles: Vec<Vec<Vec<String>>>,
     /// Height of the cell-title strip above every row (0 without cell titles).
     strip: i64,
     pattern_vmax: Vec<Vec<f32>>,
@@ -234,9 +236,11 @@ impl Layout {
         let head_lines = heads.iter().map(Vec::len).max().unwrap_or(0) as i64;
 
         let cell_w = cell.0 as u32;
-        let cell_titles: Vec<Vec<String>> =
-            (grid.cell_titles.iter()).map(|row| row.iter().map(|t| fit(t, SMALL_PT, cell_w)).collect()).collect();
-        let strip = if cell_titles.iter().flatten().any(|t| !t.is_empty()) { line_h(SMALL_PT) + 1 } else { 0 };
+        let cell_titles: Vec<Vec<Vec<String>>> = (grid.cell_titles.iter())
+            .map(|row| row.iter().map(|t| wrap(t, SMALL_PT, cell_w).iter().take(3).map(|l| fit(l, SMALL_PT, cell_w)).collect()).collect())
+            .collect();
+        let title_lines = cell_titles.iter().flatten().filter(|t| t.iter().any(|l| !l.is_empty())).map(Vec::len).max().unwrap_or(0);
+        let strip = if title_lines > 0 { title_lines as i64 * line_h(SMALL_PT) + 1 } else { 0 };
 
         // Row labels, plus the row's limit when each row has its own scale.
         let row_labels: Vec<Vec<String>> = (0..grid.rows.len())
@@ -438,9 +442,9 @@ impl Layout {
         for (i, row) in grid.rows.iter().enumerate() {
             for (j, cell) in row.iter().enumerate() {
                 let (x, y) = self.cell_origin(i, j);
-                if let Some(title) = self.cell_titles.get(i).and_then(|r| r.get(j)) {
-                    let at = (x + self.cell.0 / 2, y - self.strip);
-                    canvas.text(title, at, SMALL_PT, INK, HPos::Center)?;
+                for (k, line) in self.cell_titles.get(i).and_then(|r| r.get(j)).into_iter().flatten().enumerate() {
+                    let at = (x + self.cell.0 / 2, y - self.strip + k as i64 * line_h(SMALL_PT));
+                    canvas.text(line, at, SMALL_PT, INK, HPos::Center)?;
                 }
                 if let Cell::Bars(v) = cell {
                     self.letter_bars(canvas, (x, y), v.len(), self.bar_vmax[i][j])?;

@@ -50,7 +50,7 @@ pub fn analyse_run(ctx: &Context, dir: &Path, run: &str) -> Result<()> {
     let test = &splits.test;
     draw_grid(&gallery::gallery(&shown, test, shape, 8, 6), &dir.join("gallery.png"))?;
     if splits.train.labels.is_some() {
-        draw_grid(&atlas::atlas(&shown, &splits.train, shape, 8)?, &dir.join("atlas.png"))?;
+        draw_grid(&atlas::atlas(&shown, &splits.train, shape, 8, splits.class_names.as_deref())?, &dir.join("atlas.png"))?;
     }
     let images: Vec<(&[f32], Option<u8>)> = (0..4.min(test.len())).map(|i| (test.image(i), test.label(i))).collect();
     let rest = |x: &[f32]| {
