@@ -269,6 +269,9 @@ mod tests {
         let err = FolderLock::acquire(&dir).err().unwrap().to_string();
         assert!(err.contains("in use by another bilens process") && err.contains(&format!("pid {}", std::process::id())), "{err}");
         drop(lock);
+        let (first, _second) = (FolderLock::share(&dir).unwrap(), FolderLock::share(&dir).unwrap());
+        assert!(FolderLock::acquire(&dir).err().unwrap().to_string().contains("shards of a sweep"), "shares exclude a sole writer");
+        drop((first, _second));
         FolderLock::acquire(&dir).unwrap();
         crate::io::write_json(&dir.join("run.json"), &json!({ "command": "train" })).unwrap();
         assert!(check_kind(&dir, "decompose").unwrap_err().to_string().contains("bilens train"));

@@ -66,7 +66,9 @@ impl StageLock {
         for _ in 0..2 {
             match File::options().write(true).create_new(true).open(path) {
                 Ok(mut file) => {
-                    file.write_all(holder.as_bytes()).and_then(|()| file.sync_all()).with_context(|| format!("writing {}", path.display()))?;
+                    file.write_all(holder.as_bytes())
+                        .and_then(|()| file.sync_all())
+                        .with_context(|| format!("writing {}", path.display()))?;
                     let heartbeat = Some(start_heartbeat(path.to_path_buf(), holder.clone()));
                     return Ok(Some(Self { path: path.to_path_buf(), holder, heartbeat }));
                 }
@@ -198,7 +200,7 @@ mod tests {
         child.wait().unwrap();
         let path = dir.join("dead.lock");
         std::fs::write(&path, format!("host={} pid={dead} since=0", host())).unwrap();
-        assert!(StageLock::try_acquire(&path).unwrap().is_some(), "a dead process's lock is recovered");
+        let _recovered = StageLock::try_acquire(&path).unwrap().expect("a dead process's lock is recovered");
         // Another host: live until its heartbeat is older than STALE_AFTER.
         let path = dir.join("remote.lock");
         std::fs::write(&path, "host=elsewhere-node pid=1 since=0").unwrap();
@@ -207,6 +209,6 @@ mod tests {
         File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
         let lock = StageLock::try_acquire(&path).unwrap().expect("an old heartbeat is stale");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), lock.holder);
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2, "nothing left aside");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2, "the two held locks, nothing left aside");
     }
 }

@@ -114,10 +114,8 @@ mod tests {
     fn shards_partition_the_run_list() {
         let specs: Vec<RunSpec> = (0..7).map(|seed| RunSpec::new("provided_sparse", &[], seed)).collect();
         for count in 1..=8 {
-            let mut seen: Vec<&str> = (0..count)
-                .flat_map(|index| Share::Shard { index, count }.select(&specs).unwrap())
-                .map(|s| s.id.as_str())
-                .collect();
+            let mut seen: Vec<&str> =
+                (0..count).flat_map(|index| Share::Shard { index, count }.select(&specs).unwrap()).map(|s| s.id.as_str()).collect();
             seen.sort();
             let mut all: Vec<&str> = specs.iter().map(|s| s.id.as_str()).collect();
             all.sort();
