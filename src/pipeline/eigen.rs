@@ -6,7 +6,7 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::folder::{lock_stage, reuse};
+use super::folder::reuse;
 use super::record::{DataRecord, Identity, RunClock};
 use crate::analysis::eigen_baseline::eigen_baseline;
 use crate::data::DataSplit;
@@ -23,8 +23,7 @@ pub struct EigenShape {
 }
 
 /// Writes the eigen baseline of `model` (hash `model_sha256`; `inputs` names its files for
-/// `run.json`) into `out`, unless it is there already from the same inputs (made by this
-/// process, or by another that shares the folder and held the stage's lock first).
+/// `run.json`) into `out`, unless it is there already from the same inputs.
 pub fn write_eigen(
     model: &Bilinear,
     model_sha256: &str,
@@ -36,7 +35,6 @@ pub fn write_eigen(
 ) -> Result<()> {
     let identity =
         Identity::new("eigen", json!({ "model_sha256": model_sha256, "data_sha256": data.map(|d| &d.checksum), "shape": shape }));
-    let _lock = lock_stage(out, &|w| eprintln!("{w}"))?;
     if reuse(out, &identity, &["truncation.csv"], fresh, &|w| eprintln!("warning: {w}"))? {
         return Ok(());
     }

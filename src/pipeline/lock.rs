@@ -10,7 +10,8 @@
 //!
 //! Deleting a lock file by hand releases it at once; do it only when its holder is known dead
 //! (a whole node lost, say, when waiting [`STALE_AFTER`] is not wanted). Hosts are told apart by
-//! their host name, so hosts that share a folder need distinct names.
+//! their host name, so hosts that share a folder need distinct names, and their clocks (and the
+//! file server's) must agree to well within [`STALE_AFTER`], as NTP keeps them.
 
 use std::fs::File;
 use std::io::{ErrorKind, Write};
