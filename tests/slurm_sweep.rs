@@ -1,4 +1,5 @@
-//! `examples/slurm/submit.sh` on a real single-node Slurm cluster: a job array of shards, then
+//! `examples/slurm/submit.sh` on a real single-node Slurm cluster (and a job array numbered from
+//! 1, submitted by hand): a job array of shards, then
 //! the dependent job that finishes the sweep and writes the report, give the serial sweep's
 //! rows (issue 21). The set-up starts munged, slurmctld and slurmd directly (no systemd), as
 //! root, with a minimal `slurm.conf` in a temporary folder, and stops them by their pids; where
@@ -149,21 +150,33 @@ fn a_slurm_array_of_shards_then_the_finishing_job_give_the_serial_rows() {
     let done = Command::new(bilens).args(["--threads", "1", "sweep", s(&tiny), "--out", s(&serial)]).output().unwrap();
     assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
 
+    // submit.sh numbers its array from 0; an array numbered from 1, submitted by hand, works too.
     let out = root.join("sharded");
     let submitted =
         cluster.command(s(&repo.join("examples/slurm/submit.sh"))).args([s(&tiny), s(&out), "3"]).env("BILENS", bilens).output().unwrap();
     let ids = String::from_utf8_lossy(&submitted.stdout).trim().to_string();
     assert!(submitted.status.success(), "{ids}\n{}", String::from_utf8_lossy(&submitted.stderr));
-    let jobs: Vec<&str> = ids.split_whitespace().collect();
+    let mut jobs: Vec<String> = ids.split_whitespace().map(str::to_string).collect();
     assert_eq!(jobs.len(), 2, "{ids}");
-    cluster.wait(&jobs);
+    let from_one = root.join("from_one");
+    let sbatch = |args: &[&str]| {
+        let done = cluster.command("sbatch").arg("--parsable").args(args).env("BILENS", bilens).output().unwrap();
+        assert!(done.status.success(), "sbatch {args:?}: {}", String::from_utf8_lossy(&done.stderr));
+        String::from_utf8_lossy(&done.stdout).trim().split(';').next().unwrap().to_string()
+    };
+    let array = sbatch(&["--array=1-2", s(&repo.join("examples/slurm/shard.sbatch")), s(&tiny), s(&from_one)]);
+    let finish = sbatch(&[&format!("--dependency=afterok:{array}"), s(&repo.join("examples/slurm/finish.sbatch")), s(&tiny), s(&from_one)]);
+    jobs.extend([array, finish]);
+    cluster.wait(&jobs.iter().map(String::as_str).collect::<Vec<_>>());
     let logs: String = std::fs::read_dir(&root)
         .unwrap()
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with("bilens-"))
         .map(|e| format!("== {}\n{}", e.file_name().to_string_lossy(), std::fs::read_to_string(e.path()).unwrap_or_default()))
         .collect();
-    assert!(out.join("report.html").exists(), "the finishing job wrote no report; job logs:\n{logs}");
-    assert_eq!(logs.matches("training the base model").count(), 1, "{logs}");
-    assert_eq!(rows(&out), rows(&serial));
+    for out in [&out, &from_one] {
+        assert!(out.join("report.html").exists(), "the finishing job wrote no report in {}; job logs:\n{logs}", out.display());
+        assert_eq!(rows(out), rows(&serial), "{}", out.display());
+    }
+    assert_eq!(logs.matches("training the base model").count(), 2, "once per folder:\n{logs}");
 }
