@@ -1,10 +1,10 @@
-//! `examples/slurm/submit.sh` on a real single-node Slurm cluster (and a job array numbered from
-//! 1, submitted by hand): a job array of shards, then
+//! `examples/slurm/submit.sh` on a real single-node Slurm cluster: a job array of shards, then
 //! the dependent job that finishes the sweep and writes the report, give the serial sweep's
-//! rows (issue 21). The set-up starts munged, slurmctld and slurmd directly (no systemd), as
-//! root, with a minimal `slurm.conf` in a temporary folder, and stops them by their pids; where
-//! that cannot run (not root, Debian's `slurm-wlm` and `munge` not installed, daemons that do
-//! not start) the test says SKIPPED and why.
+//! rows; so does an array numbered from 1, submitted by hand (issue 21). The set-up starts
+//! munged, slurmctld and slurmd directly (no systemd), as root, with a minimal `slurm.conf` in a
+//! temporary folder, and stops them by their pids; where that cannot run (not root, Debian's
+//! `slurm-wlm` and `munge` not installed, daemons that do not start) the test says SKIPPED and
+//! why.
 
 mod common;
 

@@ -298,10 +298,10 @@ def sweep(
     to (a local one unless Ray is initialised; ``pip install "bilens[ray]"``), or any
     ``concurrent.futures.Executor`` (``ProcessPoolExecutor``, dask's
     ``client.get_executor()``) gets one task per run; ``out`` (and ``data``, ``model``) must be
-    folders every worker sees. The base model is made first, here; the results table, per-group analyses and
-    frontiers last, here, after redoing any run whose worker died. ``shard`` ("I/N", counted
-    from 0, as ``--shard``) or ``runs`` (ids) does only that share of the runs, beside other
-    processes sharing ``out``, and returns its rows (no table)."""
+    folders every worker sees. The base model is made first, here; the results table,
+    per-group analyses and frontiers last, here, after redoing any run whose worker died.
+    ``shard`` ("I/N", counted from 0, as ``--shard``) or ``runs`` (ids) does only that share of
+    the runs, beside other processes sharing ``out``, and returns its rows (no table)."""
 
 def study(
     out: StrPath,
