@@ -8,7 +8,7 @@
 //! resumed study stops and says what changed, unless asked to start afresh. A stage whose
 //! record or files are damaged is redone, with a warning.
 
-use std::fs::File;
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
@@ -195,14 +195,21 @@ impl FolderLock {
             .truncate(false)
             .open(&path)
             .with_context(|| format!("cannot write to the output folder {}", dir.display()))?;
-        if (if exclusive { file.try_lock() } else { file.try_lock_shared() }).is_err() {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = if holder.trim().is_empty() { "shards of a sweep" } else { holder.trim() };
-            bail!(Error::Invalid(format!(
-                "{} is in use by another bilens process ({holder}); wait for it to finish or use another --out",
-                dir.display(),
-            )));
+        match if exclusive { file.try_lock() } else { file.try_lock_shared() } {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = if holder.trim().is_empty() { "shards of a sweep" } else { holder.trim() };
+                bail!(Error::Invalid(format!(
+                    "{} is in use by another bilens process ({holder}); wait for it to finish or use another --out",
+                    dir.display(),
+                )));
+            }
+            // A file system without `flock` (some network and FUSE mounts): shards go on, kept
+            // apart by their stage locks, which need no `flock`.
+            Err(TryLockError::Error(_)) if !exclusive => {}
+            Err(TryLockError::Error(e)) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
         }
         if exclusive {
             file.set_len(0)?;
