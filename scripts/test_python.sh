@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Python package's checks, as a user installs it: a fresh virtual environment
 # (target/pyenv), the package built and installed from this working tree with `pip install .`
-# (maturin, release profile, the shared target/ folder), pytest, numpy and tqdm, then the suite
-# in python/tests. The parity tests run the `bilens` binary of this checkout, built here too.
+# (maturin, release profile, the shared target/ folder), pytest, numpy, tqdm and Ray (when it
+# installs), then the suite in python/tests. The parity tests run the `bilens` binary of this checkout, built here too.
 # Without Python ≥ 3.10 and its venv module the suite says SKIPPED (BILENS_REQUIRE=python fails).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +24,8 @@ venv=target/pyenv
 rm -rf "$venv"
 python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet pytest numpy tqdm
+# Ray (the package's `ray` extra; ~80 MB, ~20 s) where it has a wheel; without it its tests say SKIPPED.
+"$venv/bin/python" -m pip install --quiet ray || echo "python: Ray did not install; its tests will say SKIPPED"
 "$venv/bin/python" -m pip install --quiet .
 cargo build --release --quiet --bin bilens
 echo "python: package built and installed in $((SECONDS - start)) s"

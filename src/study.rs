@@ -14,7 +14,8 @@ use crate::model::TrainConfig;
 use crate::pipeline::base::{BaseSource, base_model};
 use crate::pipeline::eigen::{EigenShape, write_eigen};
 use crate::pipeline::folder::{FolderLock, StudyFolder};
-use crate::pipeline::sweep::{Execution, RunSpec, execute};
+use crate::pipeline::spec::{RunSpec, Share};
+use crate::pipeline::sweep::{Execution, execute};
 
 /// What the study runs: each `(preset, overrides, seeds)` once per seed. Presets run over
 /// several seeds get stability and consensus analyses.
@@ -98,7 +99,7 @@ pub fn run_study(data: &DataSplit, options: &StudyOptions, out: &std::path::Path
     let ctx = Context::new(base.model.clone(), Some(data), &options.context)?;
     log(&format!("{} decompositions", specs.len()));
     let x = Execution { ctx: &ctx, base: &base, data, folder: &folder, fresh: options.fresh, log };
-    execute(&x, &specs)?;
+    execute(&x, &specs, &Share::All)?;
     crate::report::write(out, &folder.report(), None)?;
     Ok(folder.report())
 }

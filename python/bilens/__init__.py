@@ -21,9 +21,9 @@ from ._bilens import (
     presets,
     report,
     study,
-    sweep,
     train,
 )
+from ._sweeps import sweep
 
 __all__ = [
     "BilensError",

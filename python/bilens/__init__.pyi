@@ -12,6 +12,7 @@ tensors) and come out as numpy arrays. Long calls release the interpreter and ta
 ``threads=`` (all cores by default). Every error bilens reports is a :class:`BilensError`.
 """
 
+import concurrent.futures
 from collections.abc import Callable, Sequence
 from os import PathLike
 from pathlib import Path
@@ -292,10 +293,22 @@ def sweep(
     fresh: bool = False,
     threads: int | None = None,
     log: Callable[[str], object] | None = None,
+    shard: str | None = None,
+    runs: list[str] | None = None,
+    executor: Literal["ray"] | concurrent.futures.Executor | None = None,
 ) -> list[dict[str, Any]]:
     """Runs a sweep file (a grid of presets × overrides × seeds against one base model) into
     ``out``, resumably, as ``bilens sweep``; returns the results table, one dict per run.
-    ``data``/``model`` replace the file's; ``log`` receives progress lines (default: stderr)."""
+    ``data``/``model`` replace the file's; ``log`` receives progress lines (default: stderr).
+
+    ``executor``: ``"ray"`` runs each run as a Ray task on the cluster ``ray.init()`` connects
+    to (a local one unless Ray is initialised; ``pip install "bilens[ray]"``), or any
+    ``concurrent.futures.Executor`` (``ProcessPoolExecutor``, dask's
+    ``client.get_executor()``) gets one task per run; ``out`` (and ``data``, ``model``) must be
+    folders every worker sees. The base model is made first, here; the results table,
+    per-group analyses and frontiers last, here, after redoing any run whose worker died.
+    ``shard`` ("I/N", counted from 0, as ``--shard``) or ``runs`` (ids) does only that share of
+    the runs, beside other processes sharing ``out``, and returns its rows (no table)."""
 
 def study(
     out: StrPath,

@@ -7,6 +7,7 @@ use bilens::TrainConfig;
 use bilens::decomp::ContextOptions;
 use bilens::pipeline::base::train_command;
 use bilens::pipeline::inputs::SourcedModel;
+use bilens::pipeline::spec::Share;
 use bilens::pipeline::sweep::{SweepFile, run_sweep};
 use bilens::report::{Options, write_with};
 use bilens::study::{Plan, StudyOptions, base_source, run_study};
@@ -48,9 +49,11 @@ fn train(
 }
 
 /// Runs a sweep file (presets × overrides × seeds against one base model) into `out`,
-/// resumably, as `bilens sweep`; returns the results table (one dict per run).
+/// resumably, as `bilens sweep`; returns the results table (one dict per run). `shard` ("I/N",
+/// as `--shard`) or `runs` (ids) does only that share of the runs, beside other processes
+/// sharing `out`, and returns its rows (`bilens.sweep` with an executor fans out through it).
 #[pyfunction]
-#[pyo3(signature = (file, out, *, data = None, model = None, fresh = false, threads = None, log = None))]
+#[pyo3(signature = (file, out, *, data = None, model = None, fresh = false, threads = None, log = None, shard = None, runs = None))]
 #[allow(clippy::too_many_arguments)]
 fn sweep<'py>(
     py: Python<'py>,
@@ -61,17 +64,31 @@ fn sweep<'py>(
     fresh: bool,
     threads: Option<usize>,
     log: Option<Py<PyAny>>,
+    shard: Option<String>,
+    runs: Option<Vec<String>>,
 ) -> PyResult<Bound<'py, PyList>> {
     let log = logger(py, log)?;
     let rows = detached(py, threads, || {
+        let share = match (shard, runs) {
+            (None, None) => Share::All,
+            (Some(shard), None) => shard.parse()?,
+            (None, Some(ids)) => Share::Runs(ids),
+            (Some(_), Some(_)) => return Err(bilens::Error::Invalid("give shard or runs, not both".into()).into()),
+        };
         let mut sweep = SweepFile::read(&file)?;
         sweep.data = data.or(sweep.data);
         sweep.model = model.or(sweep.model);
-        run_sweep(&sweep, &out, fresh, &|line| log.call((line,)))
+        run_sweep(&sweep, &out, &share, fresh, &|line| log.call((line,)))
     });
     log.finish()?;
     let rows = rows?.iter().map(|row| from_json(py, &serde_json::Value::Object(row.to_map()))).collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, rows)
+}
+
+/// The run ids of a sweep file, in the order shards partition them (as `bilens sweep --list`).
+#[pyfunction]
+fn sweep_runs(file: PathBuf) -> PyResult<Vec<String>> {
+    Ok(SweepFile::read(&file).and_then(|s| s.expand()).or_raise()?.into_iter().map(|s| s.id).collect())
 }
 
 /// The whole study into `out` (base model, eigen baseline, key presets over seeds, analyses,
@@ -128,6 +145,7 @@ fn report(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(train, m)?)?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep_runs, m)?)?;
     m.add_function(wrap_pyfunction!(study, m)?)?;
     m.add_function(wrap_pyfunction!(report, m)?)?;
     Ok(())

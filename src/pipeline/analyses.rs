@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::folder::StudyFolder;
 use super::results::ResultRow;
-use super::sweep::{RunSpec, run_id};
+use super::spec::RunSpec;
 use crate::analysis::{atlas, consensus, explain, faithfulness, frontier, gallery, stability};
 use crate::decomp::factors::load_factors;
 use crate::decomp::{Components, Context, Role, presets};
@@ -20,16 +20,6 @@ use crate::io::{write_atomic, write_json};
 pub fn run_components(dir: &Path) -> Result<(Components, Components)> {
     let d = load_factors(&dir.join("factors.safetensors"))?;
     Ok((Components::of(&d, |r| r == Role::Displayed), Components::of(&d, |r| r == Role::Residual)))
-}
-
-/// [`analyse_run`] for every finished run of `specs`, one run per core.
-pub fn analyse_runs(ctx: &Context, folder: &StudyFolder, specs: &[RunSpec]) -> Result<()> {
-    use rayon::prelude::*;
-    specs
-        .par_iter()
-        .map(|s| folder.run(&s.id))
-        .filter_map(|dir| Some((fingerprint(&dir.join("run.json"))?, dir)))
-        .try_for_each(|(run, dir)| crate::linalg::sequential(|| analyse_run(ctx, &dir, &run)))
 }
 
 /// The `fingerprint` a run or analysis record holds, if it can be read.
@@ -116,7 +106,7 @@ pub fn seed_analysis(folder: &StudyFolder, name: &str, group: &[&RunSpec], image
 pub fn seed_groups(specs: &[RunSpec]) -> Vec<(String, Vec<&RunSpec>)> {
     let mut groups: Vec<(String, Vec<&RunSpec>)> = Vec::new();
     for s in specs {
-        let name = run_id(&s.preset, &s.sets, 0).trim_end_matches("__seed=0").to_string();
+        let name = s.seed_group();
         match groups.iter_mut().find(|(n, _)| *n == name) {
             Some((_, g)) => g.push(s),
             None => groups.push((name, vec![s])),

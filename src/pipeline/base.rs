@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde_json::json;
 
-use super::folder::{FolderLock, check_kind, reuse};
+use super::folder::{FolderLock, check_kind, lock_stage, reuse};
 use super::record::{DataRecord, Identity, RunClock};
 use crate::data::DataSplit;
 use crate::io::{file_sha256, write_json};
@@ -35,12 +35,14 @@ fn training_identity(cfg: &TrainConfig, data: &DataSplit) -> Identity {
 }
 
 /// Loads the base model, training it into `dir` first when it comes from a config and `dir`
-/// holds no model trained the same way (`fresh` replaces one trained otherwise).
+/// holds no model trained the same way (`fresh` replaces one trained otherwise). Processes
+/// sharing the folder wait for the one that trains it, then reuse its model.
 pub fn base_model(source: &BaseSource, data: &DataSplit, dir: &Path, fresh: bool, log: &dyn Fn(&str)) -> Result<Base> {
     let path = match source {
         BaseSource::File(path) => path.clone(),
         BaseSource::Train(cfg) => {
             let identity = training_identity(cfg, data);
+            let _lock = lock_stage(dir, log)?;
             if !reuse(dir, &identity, &["model.safetensors"], fresh, log)? {
                 log("training the base model");
                 train_into(cfg, data, dir, &identity, |_, _| {})?;

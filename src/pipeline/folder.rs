@@ -1,6 +1,6 @@
 //! Study folders on disk: their layout ([`StudyFolder`]), the one rule for whether a stage is
-//! finished and may be reused ([`stage_state`], [`reuse`]), and one writer per folder
-//! ([`FolderLock`]).
+//! finished and may be reused ([`stage_state`], [`reuse`]), one writer per stage
+//! ([`lock_stage`]) and per folder ([`FolderLock`]).
 //!
 //! A stage (the base model, the eigen baseline, one decomposition run) is finished when its
 //! `run.json` — written last — exists, parses, carries the fingerprint of the stage's
@@ -8,12 +8,13 @@
 //! resumed study stops and says what changed, unless asked to start afresh. A stage whose
 //! record or files are damaged is redone, with a warning.
 
-use std::fs::File;
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use super::lock::StageLock;
 use super::record::{Identity, RunRecord};
 use crate::error::Error;
 
@@ -101,8 +102,9 @@ pub fn stage_state(dir: &Path, identity: &Identity, outputs: &[&str]) -> StageSt
 /// Whether the stage in `dir` can be reused: `Ok(true)` when finished from the same inputs;
 /// `Ok(false)` when it must be (re)done — absent, damaged (after `warn`), or stale with `fresh`
 /// (its folder is then cleared); an error naming what changed when stale without `fresh`.
+/// Call it holding the stage's lock ([`lock_stage`]) where other processes may share the folder.
 pub fn reuse(dir: &Path, identity: &Identity, outputs: &[&str], fresh: bool, warn: &dyn Fn(&str)) -> Result<bool> {
-    match stage_state(dir, identity, outputs) {
+    match checked_state(dir, identity, outputs, fresh)? {
         StageState::Finished(_) => Ok(true),
         StageState::Absent => Ok(false),
         StageState::Damaged(why) => {
@@ -110,17 +112,34 @@ pub fn reuse(dir: &Path, identity: &Identity, outputs: &[&str], fresh: bool, war
             clear(dir)?;
             Ok(false)
         }
-        StageState::Stale(_) if fresh => {
+        StageState::Stale(_) => {
             clear(dir)?;
             Ok(false)
         }
-        StageState::Stale(changes) => Err(Error::Invalid(format!(
+    }
+}
+
+/// [`stage_state`], or an error naming what changed when the stage is stale and `fresh` is not
+/// set: the check made before any work, which changes nothing on disk.
+pub fn checked_state(dir: &Path, identity: &Identity, outputs: &[&str], fresh: bool) -> Result<StageState> {
+    match stage_state(dir, identity, outputs) {
+        StageState::Stale(changes) if !fresh => Err(Error::Invalid(format!(
             "{} holds results made from other inputs ({}); use another --out, or --fresh to redo them",
             dir.display(),
             changes.join("; ")
         ))
         .into()),
+        state => Ok(state),
     }
+}
+
+/// Holds the lock of the stage in `dir` (the file `.NAME.lock` beside it, see
+/// [`super::lock`]), waiting while another process holds it: of the processes that share a
+/// folder, one makes a stage and the others wait, then reuse it.
+pub fn lock_stage(dir: &Path, log: &dyn Fn(&str)) -> Result<StageLock> {
+    let name = dir.file_name().with_context(|| format!("{} is not a stage folder", dir.display()))?;
+    let path = dir.with_file_name(format!(".{}.lock", name.to_string_lossy()));
+    StageLock::acquire(&path, log)
 }
 
 /// Removes a stage folder's contents (it is redone from scratch).
@@ -147,15 +166,26 @@ pub fn check_kind(dir: &Path, command: &str) -> Result<()> {
     }
 }
 
-/// An exclusive advisory lock on an output folder (`DIR/.bilens.lock`), held until dropped or
-/// the process ends, so two bilens processes never write one folder at once. Taking it also
-/// proves, before any work, that the folder can be created and written.
+/// An advisory lock on an output folder (`DIR/.bilens.lock`), held until dropped or the
+/// process ends: exclusive ([`FolderLock::acquire`]) for a command that owns the folder, so two
+/// bilens processes never write one folder at once, or shared ([`FolderLock::share`]) by the
+/// shards of one sweep, which coordinate through their stage locks. Taking it also proves,
+/// before any work, that the folder can be created and written.
 pub struct FolderLock {
-    _file: File,
+    file: File,
+    exclusive: bool,
 }
 
 impl FolderLock {
     pub fn acquire(dir: &Path) -> Result<Self> {
+        Self::take(dir, true)
+    }
+
+    pub fn share(dir: &Path) -> Result<Self> {
+        Self::take(dir, false)
+    }
+
+    fn take(dir: &Path, exclusive: bool) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create the output folder {}", dir.display()))?;
         let path = dir.join(".bilens.lock");
         let mut file = File::options()
@@ -165,20 +195,38 @@ impl FolderLock {
             .truncate(false)
             .open(&path)
             .with_context(|| format!("cannot write to the output folder {}", dir.display()))?;
-        if file.try_lock().is_err() {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            bail!(Error::Invalid(format!(
-                "{} is in use by another bilens process ({}); wait for it to finish or use another --out",
-                dir.display(),
-                holder.trim()
-            )));
+        match if exclusive { file.try_lock() } else { file.try_lock_shared() } {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = if holder.trim().is_empty() { "shards of a sweep" } else { holder.trim() };
+                bail!(Error::Invalid(format!(
+                    "{} is in use by another bilens process ({holder}); wait for it to finish or use another --out",
+                    dir.display(),
+                )));
+            }
+            // A file system without `flock` (some network and FUSE mounts): shards go on, kept
+            // apart by their stage locks, which need no `flock`.
+            Err(TryLockError::Error(_)) if !exclusive => {}
+            Err(TryLockError::Error(e)) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
         }
-        file.set_len(0)?;
-        file.rewind()?;
-        write!(file, "pid {}", std::process::id())?;
-        file.flush()?;
-        Ok(Self { _file: file })
+        if exclusive {
+            file.set_len(0)?;
+            file.rewind()?;
+            write!(file, "pid {}", std::process::id())?;
+            file.flush()?;
+        }
+        Ok(Self { file, exclusive })
+    }
+}
+
+impl Drop for FolderLock {
+    /// An exclusive holder clears its pid, so that a later refusal names no process that left.
+    fn drop(&mut self) {
+        if self.exclusive {
+            let _ = self.file.set_len(0);
+        }
     }
 }
 
@@ -228,6 +276,9 @@ mod tests {
         let err = FolderLock::acquire(&dir).err().unwrap().to_string();
         assert!(err.contains("in use by another bilens process") && err.contains(&format!("pid {}", std::process::id())), "{err}");
         drop(lock);
+        let (first, _second) = (FolderLock::share(&dir).unwrap(), FolderLock::share(&dir).unwrap());
+        assert!(FolderLock::acquire(&dir).err().unwrap().to_string().contains("shards of a sweep"), "shares exclude a sole writer");
+        drop((first, _second));
         FolderLock::acquire(&dir).unwrap();
         crate::io::write_json(&dir.join("run.json"), &json!({ "command": "train" })).unwrap();
         assert!(check_kind(&dir, "decompose").unwrap_err().to_string().contains("bilens train"));

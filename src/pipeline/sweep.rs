@@ -4,6 +4,12 @@
 //! run made from the same inputs ([`super::folder`]), so a killed sweep restarted with the same
 //! command redoes exactly the unfinished runs, and the results table — rebuilt from finished
 //! run folders — holds every configuration exactly once.
+//!
+//! Several processes may share one sweep folder, each doing its [`Share`] of the runs (the
+//! shards of a job array, executor tasks): every stage — the base model, each run with its
+//! analyses — is made under its own lock ([`super::folder::lock_stage`]), by whichever process
+//! comes first, and reused by the others. The unsharded sweep then finishes what is missing and
+//! writes what needs every run: the results table, the per-group analyses and the frontiers.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -15,10 +21,11 @@ use serde_json::json;
 
 use super::analyses;
 use super::base::{Base, BaseSource, base_model};
-use super::folder::{FolderLock, StageState, StudyFolder, reuse, stage_state};
+use super::folder::{FolderLock, StageState, StudyFolder, checked_state, lock_stage, reuse, stage_state};
 use super::record::{DataRecord, Identity, RunClock};
 use super::results::{ResultRow, write_results};
 use super::run::{RUN_OUTPUTS, RunFacts, decompose, run_identity, write_run};
+use super::spec::{RunSpec, Share};
 use crate::data::DataSplit;
 use crate::decomp::{Context, ContextOptions, Recipe, presets};
 use crate::error::Error;
@@ -51,26 +58,6 @@ pub struct Grid {
 
 fn default_seeds() -> Vec<u64> {
     vec![0]
-}
-
-/// One configuration of a sweep.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RunSpec {
-    pub id: String,
-    pub preset: String,
-    pub sets: Vec<String>,
-    pub seed: u64,
-}
-
-impl RunSpec {
-    pub fn new(preset: &str, sets: &[String], seed: u64) -> Self {
-        Self { id: run_id(preset, sets, seed), preset: preset.to_string(), sets: sets.to_vec(), seed }
-    }
-
-    /// The preset's recipe with the overrides applied.
-    pub fn recipe(&self) -> Result<Recipe> {
-        presets::find(&self.preset)?.recipe.with_overrides(&self.sets).with_context(|| format!("run {}", self.id))
-    }
 }
 
 impl SweepFile {
@@ -128,21 +115,6 @@ impl SweepFile {
 /// The most runs one sweep may hold.
 pub const MAX_RUNS: usize = 100_000;
 
-/// Longest run id used as is; longer ones keep a prefix and a hash (folder names are limited
-/// to 255 bytes).
-const MAX_ID: usize = 160;
-
-/// A readable, file-system-safe id: `preset__key=value__…__seed=S`.
-pub fn run_id(preset: &str, sets: &[String], seed: u64) -> String {
-    let parts: Vec<String> = std::iter::once(preset.to_string()).chain(sets.iter().cloned()).chain([format!("seed={seed}")]).collect();
-    let id: String = parts.join("__").chars().map(|c| if c.is_ascii_alphanumeric() || "_=.-".contains(c) { c } else { '-' }).collect();
-    if id.len() <= MAX_ID {
-        return id;
-    }
-    let hash = &crate::io::sha256_hex(id.as_bytes())[..12];
-    format!("{}__{hash}__seed={seed}", &id[..MAX_ID - 40])
-}
-
 /// What [`execute`] needs to know besides the runs.
 pub struct Execution<'a> {
     pub ctx: &'a Context,
@@ -154,59 +126,71 @@ pub struct Execution<'a> {
     pub log: &'a (dyn Fn(&str) + Sync),
 }
 
-/// Runs every configuration of `specs` that is not finished (in parallel, one
-/// single-threaded run per core), then the per-run analyses, the seed analyses, the frontier
-/// figures and the results table. Failed runs are reported and left unfinished; the others
-/// go on. Returns the results table.
-pub fn execute(x: &Execution<'_>, specs: &[RunSpec]) -> Result<Vec<ResultRow>> {
+/// Does this `share` of `specs`: every run that is not finished, each followed by its
+/// analyses (in parallel, one single-threaded run per core). With [`Share::All`], also the
+/// results table (rewritten as runs finish), the seed analyses and the frontier figures. Failed
+/// runs are reported and left unfinished; the others go on. Returns the share's rows.
+pub fn execute(x: &Execution<'_>, specs: &[RunSpec], share: &Share) -> Result<Vec<ResultRow>> {
+    let mine = share.select(specs)?;
+    let whole = *share == Share::All;
     // Every recipe is checked, and every stale run reported, before any work.
-    let mut todo = Vec::new();
-    for spec in specs {
+    let mut plans = Vec::new();
+    let mut finished = 0;
+    for spec in &mine {
         let recipe = spec.recipe()?;
         recipe.validate(&x.ctx.limits()).map_err(|e| Error::Invalid(format!("run {}: {e}", spec.id)))?;
         let identity = run_identity(&x.base.sha256, Some(&x.data.checksum), x.ctx.options(), &recipe, spec.seed);
-        if !reuse(&x.folder.run(&spec.id), &identity, &RUN_OUTPUTS, x.fresh, &|w| (x.log)(&format!("warning: {w}")))? {
-            todo.push((spec, recipe, identity));
-        }
+        finished += matches!(checked_state(&x.folder.run(&spec.id), &identity, &RUN_OUTPUTS, x.fresh)?, StageState::Finished(_)) as usize;
+        plans.push((*spec, recipe, identity));
     }
-    (x.log)(&format!("{} runs, {} already finished", specs.len(), specs.len() - todo.len()));
+    (x.log)(&format!("{} runs, {finished} already finished", mine.len()));
     let table_lock = Mutex::new(());
-    let failures: Vec<String> = todo
+    let failures: Vec<String> = plans
         .par_iter()
         .filter_map(|(spec, recipe, identity)| {
-            let result = crate::linalg::sequential(|| run_one(x, spec, recipe, identity));
-            (x.log)(&format!("  {} {}", spec.id, if result.is_ok() { "done" } else { "FAILED" }));
-            let _guard = table_lock.lock().unwrap_or_else(|e| e.into_inner());
-            let table = collect_results(x, specs).and_then(|rows| write_results(&x.folder.results_json(), &x.folder.results_csv(), &rows));
-            match (result, table) {
-                (Ok(()), Ok(())) => None,
-                (Err(e), _) | (Ok(()), Err(e)) => Some(format!("{}: {e:#}", spec.id)),
+            let made = crate::linalg::sequential(|| finish_run(x, spec, recipe, identity));
+            if !matches!(made, Ok(false)) {
+                (x.log)(&format!("  {} {}", spec.id, if made.is_ok() { "done" } else { "FAILED" }));
+            }
+            let table = if whole && made.is_ok() {
+                let _guard = table_lock.lock().unwrap_or_else(|e| e.into_inner());
+                collect_results(x, &mine).and_then(|rows| write_results(&x.folder.results_json(), &x.folder.results_csv(), &rows))
+            } else {
+                Ok(())
+            };
+            match (made, table) {
+                (Ok(_), Ok(())) => None,
+                (Err(e), _) | (Ok(_), Err(e)) => Some(format!("{}: {e:#}", spec.id)),
             }
         })
         .collect();
     crate::interrupt::check()?;
-    let rows = collect_results(x, specs)?;
-    write_results(&x.folder.results_json(), &x.folder.results_csv(), &rows)?;
+    let rows = collect_results(x, &mine)?;
+    if whole {
+        write_results(&x.folder.results_json(), &x.folder.results_csv(), &rows)?;
+    }
     if !failures.is_empty() {
         bail!("{} run(s) failed:\n  {}", failures.len(), failures.join("\n  "));
     }
-    (x.log)("per-run analyses");
-    analyses::analyse_runs(x.ctx, x.folder, specs)?;
-    (x.log)("stability, consensus and frontiers");
-    for (name, group) in analyses::seed_groups(specs) {
-        analyses::seed_analysis(x.folder, &name, &group, x.ctx.image)?;
+    if whole {
+        (x.log)("stability, consensus and frontiers");
+        for (name, group) in analyses::seed_groups(specs) {
+            analyses::seed_analysis(x.folder, &name, &group, x.ctx.image)?;
+        }
+        analyses::draw_frontiers(&rows, &x.folder.analysis())?;
     }
-    analyses::draw_frontiers(&rows, &x.folder.analysis())?;
     Ok(rows)
 }
 
-/// The `sweep` command (and Python's `bilens.sweep`): the runs of `sweep` (whose `data` and
-/// `model` the caller may have replaced) into `out`, resumably: the base model trained or read,
-/// then [`execute`]. Returns the results table.
-pub fn run_sweep(sweep: &SweepFile, out: &Path, fresh: bool, log: &(dyn Fn(&str) + Sync)) -> Result<Vec<ResultRow>> {
+/// The `sweep` command (and Python's `bilens.sweep`): this `share` of the runs of `sweep`
+/// (whose `data` and `model` the caller may have replaced) into `out`, resumably: the base
+/// model trained or read, then [`execute`]. The whole sweep holds `out` alone; shares hold it
+/// together (see [`FolderLock`]). Returns the share's rows.
+pub fn run_sweep(sweep: &SweepFile, out: &Path, share: &Share, fresh: bool, log: &(dyn Fn(&str) + Sync)) -> Result<Vec<ResultRow>> {
     let specs = sweep.expand()?;
+    let nothing = share.select(&specs)?.is_empty();
     let data = crate::data::load(sweep.data.as_deref())?;
-    let _lock = FolderLock::acquire(out)?;
+    let _lock = if *share == Share::All { FolderLock::acquire(out)? } else { FolderLock::share(out)? };
     let folder = StudyFolder::new(out);
     let source = match &sweep.model {
         Some(path) => BaseSource::File(path.clone()),
@@ -216,8 +200,26 @@ pub fn run_sweep(sweep: &SweepFile, out: &Path, fresh: bool, log: &(dyn Fn(&str)
         }
     };
     let base = base_model(&source, &data, &folder.base(), fresh, log)?;
+    if nothing {
+        return Ok(Vec::new());
+    }
     let ctx = Context::new(base.model.clone(), Some(&data), &ContextOptions::default())?;
-    execute(&Execution { ctx: &ctx, base: &base, data: &data, folder: &folder, fresh, log }, &specs)
+    execute(&Execution { ctx: &ctx, base: &base, data: &data, folder: &folder, fresh, log }, &specs, share)
+}
+
+/// Makes the run of `spec` unless it is finished, then its analyses unless they are up to
+/// date, holding the run's lock: a run is made by one process, and never redone once finished.
+/// Returns whether it was made here.
+fn finish_run(x: &Execution<'_>, spec: &RunSpec, recipe: &Recipe, identity: &Identity) -> Result<bool> {
+    let dir = x.folder.run(&spec.id);
+    let _lock = lock_stage(&dir, x.log)?;
+    let made = !reuse(&dir, identity, &RUN_OUTPUTS, x.fresh, &|w| (x.log)(&format!("warning: {w}")))?;
+    match made {
+        true => run_one(x, spec, recipe, identity)?,
+        // A run finished before its analyses were part of it (or with others) gets them now.
+        false => analyses::analyse_run(x.ctx, &dir, &identity.fingerprint())?,
+    }
+    Ok(made)
 }
 
 fn run_one(x: &Execution<'_>, spec: &RunSpec, recipe: &Recipe, identity: &Identity) -> Result<()> {
@@ -227,11 +229,11 @@ fn run_one(x: &Execution<'_>, spec: &RunSpec, recipe: &Recipe, identity: &Identi
     let inputs =
         json!({ "model": x.base.path, "model_sha256": x.base.sha256, "preset": spec.preset, "overrides": spec.sets, "run_id": spec.id });
     let facts = RunFacts { clock: &clock, identity, seed: spec.seed, data: Some(DataRecord::of(x.data)), inputs };
-    write_run(&dir, &spec.id, x.ctx, recipe, &outcome, facts, |_| Ok(()))
+    write_run(&dir, &spec.id, x.ctx, recipe, &outcome, facts, |run| analyses::analyse_run(x.ctx, &dir, run))
 }
 
 /// One row per finished run, in `specs` order.
-fn collect_results(x: &Execution<'_>, specs: &[RunSpec]) -> Result<Vec<ResultRow>> {
+fn collect_results(x: &Execution<'_>, specs: &[&RunSpec]) -> Result<Vec<ResultRow>> {
     let mut rows = Vec::new();
     for spec in specs {
         let dir = x.folder.run(&spec.id);
@@ -304,12 +306,5 @@ mod tests {
         ))
         .unwrap();
         assert!(huge.expand().unwrap_err().to_string().contains("more than 100000 runs"));
-    }
-
-    #[test]
-    fn long_ids_stay_short_and_distinct() {
-        let sets = |v: &str| vec![format!("description=\"{}\"", v.repeat(300))];
-        let (a, b) = (run_id("provided_sparse", &sets("a"), 0), run_id("provided_sparse", &sets("b"), 0));
-        assert!(a.len() <= MAX_ID && a.ends_with("__seed=0") && a != b, "{a} / {b}");
     }
 }
