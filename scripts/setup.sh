@@ -5,7 +5,8 @@
 #     report is used headless as a reader would, and checks its own arithmetic,
 #   - Debian's dataset-fashion-mnist (the IDX loader test on a second data set),
 #   - Python 3 with its venv module (Debian's python3-venv): the Python package's tests build it
-#     in a fresh virtual environment (scripts/test_python.sh).
+#     in a fresh virtual environment (scripts/test_python.sh), with Ray for the executor tests,
+#   - Debian's slurm-wlm and munge: the sweep test on a single-node Slurm cluster it starts itself.
 # Without root or apt the packages are left out and the tests that need them say SKIPPED.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || missing+=(dataset-fashion-mnist
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3 python3-venv)
+command -v slurmctld >/dev/null 2>&1 && command -v munged >/dev/null 2>&1 || missing+=(slurm-wlm munge)
 if [ ${#missing[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
         echo "setup: installing ${missing[*]}"
