@@ -3,6 +3,7 @@
 
 use faer::MatRef;
 
+use super::describe::class_name;
 use crate::decomp::Components;
 use crate::figures::{Cell, Grid, Scale};
 use crate::image::ImageShape;
@@ -23,6 +24,7 @@ pub fn explanations(
     shape: ImageShape,
     top_classes: usize,
     m: usize,
+    names: Option<&[String]>,
 ) -> Grid {
     let mut rows = Vec::new();
     let mut titles = Vec::new();
@@ -38,7 +40,7 @@ pub fn explanations(
             order.sort_by(|&a, &b| contrib[(class, b)].total_cmp(&contrib[(class, a)]));
             let picks: Vec<usize> = order.iter().take(m).chain(order.iter().rev().take(m)).copied().collect();
             let mut row = vec![Cell::Digit(x.to_vec())];
-            let mut t = vec![label.map_or(String::new(), |l| format!("label {l}"))];
+            let mut t = vec![label.map_or(String::new(), |l| format!("label {}", class_name(names, l as usize)))];
             for &r in &picks {
                 // Show the pattern this image actually matches more strongly.
                 let c = &shown.items[r];
@@ -46,7 +48,7 @@ pub fn explanations(
                 row.push(Cell::Pattern(if p.abs() >= q.abs() { c.plus.clone() } else { c.minus.clone() }));
                 t.push(format!("#{} {:+.2}", r + 1, contrib[(class, r)]));
             }
-            labels.push(format!("class {class}: {:.2}\n(other {:+.2})", logits[class], other[class]));
+            labels.push(format!("{}: {:.2}\n(other {:+.2})", class_name(names, class), logits[class], other[class]));
             rows.push(row);
             titles.push(t);
         }
@@ -132,7 +134,7 @@ pub fn read(
         order.iter().rev().take((top / 2).max(1)).filter(|&&r| contrib[(predicted, r)] < 0.0).map(|&r| part(r)).collect();
     Reading {
         predicted,
-        predicted_name: super::describe::class_name(names, predicted),
+        predicted_name: class_name(names, predicted),
         logit: model_logits[predicted],
         dictionary_predicted: argmax(&dictionary),
         dictionary_logit: dictionary[predicted],

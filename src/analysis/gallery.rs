@@ -2,6 +2,7 @@
 //! (SPEC §7.8, with the reference's index mismatch fixed: rows, patterns and activations all
 //! follow the same strength order of [`Components`]).
 
+use super::describe::class_name;
 use crate::data::Dataset;
 use crate::decomp::Components;
 use crate::figures::{Cell, Grid, Scale};
@@ -20,7 +21,7 @@ pub fn top_images(acts: &faer::Mat<f32>, r: usize, n: usize) -> (Vec<usize>, Vec
 /// The gallery of the `k` strongest components: plus and minus patterns, then the `n` test
 /// images with the highest activation and the `n` with the lowest, each titled with its
 /// label and activation.
-pub fn gallery(c: &Components, test: &Dataset, shape: ImageShape, k: usize, n: usize) -> Grid {
+pub fn gallery(c: &Components, test: &Dataset, shape: ImageShape, k: usize, n: usize, names: Option<&[String]>) -> Grid {
     let k = k.min(c.len());
     let acts = c.activations(test.x());
     let mut rows = Vec::new();
@@ -30,13 +31,13 @@ pub fn gallery(c: &Components, test: &Dataset, shape: ImageShape, k: usize, n: u
         let (pos, neg) = top_images(&acts, r, n);
         let comp = &c.items[r];
         let (class, sign) = comp.head_class();
-        labels.push(format!("#{} {}{}", r + 1, if sign < 0.0 { "−" } else { "+" }, class));
+        labels.push(format!("#{} {}{}", r + 1, if sign < 0.0 { "−" } else { "+" }, class_name(names, class)));
         let mut row = vec![Cell::Pattern(comp.plus.clone()), Cell::Pattern(comp.minus.clone())];
         let mut t = vec![String::new(), String::new()];
         for &i in pos.iter().chain(&neg) {
             row.push(Cell::Digit(test.image(i).to_vec()));
             t.push(match test.label(i) {
-                Some(label) => format!("{label} · {:+.2}", acts[(i, r)]),
+                Some(label) => format!("{} · {:+.2}", class_name(names, label as usize), acts[(i, r)]),
                 None => format!("{:+.2}", acts[(i, r)]),
             });
         }

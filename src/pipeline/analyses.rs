@@ -38,9 +38,10 @@ pub fn analyse_run(ctx: &Context, dir: &Path, run: &str) -> Result<()> {
     let (Some(splits), Some(shape)) = (&ctx.data, ctx.image) else { return Ok(()) };
     let (shown, residual) = run_components(dir)?;
     let test = &splits.test;
-    draw_grid(&gallery::gallery(&shown, test, shape, 8, 6), &dir.join("gallery.png"))?;
+    let names = splits.class_names.as_deref();
+    draw_grid(&gallery::gallery(&shown, test, shape, 8, 6, names), &dir.join("gallery.png"))?;
     if splits.train.labels.is_some() {
-        draw_grid(&atlas::atlas(&shown, &splits.train, shape, 8, splits.class_names.as_deref())?, &dir.join("atlas.png"))?;
+        draw_grid(&atlas::atlas(&shown, &splits.train, shape, 8, names)?, &dir.join("atlas.png"))?;
     }
     let images: Vec<(&[f32], Option<u8>)> = (0..4.min(test.len())).map(|i| (test.image(i), test.label(i))).collect();
     let rest = |x: &[f32]| {
@@ -48,7 +49,7 @@ pub fn analyse_run(ctx: &Context, dir: &Path, run: &str) -> Result<()> {
         crate::model::add_bias(&mut z, &ctx.model.bias);
         z.row(0).iter().copied().collect()
     };
-    draw_grid(&explain::explanations(&shown, rest, &images, shape, 2, 4), &dir.join("explanations.png"))?;
+    draw_grid(&explain::explanations(&shown, rest, &images, shape, 2, 4, names), &dir.join("explanations.png"))?;
     let points = faithfulness::curves(&ctx.inter, ctx.pixel_eigen(), &shown, Some(&residual), test);
     // Accuracy curves need labels (the data's are left out when they are not the model's classes).
     if test.labels.is_some() {
