@@ -629,6 +629,25 @@ mod tests {
         // Fashion-MNIST is balanced.
         assert_eq!(split.train.class_counts(), [6000; 10]);
         assert_eq!(split.test.class_counts(), [1000; 10]);
+        let names = split.class_names.expect("Fashion-MNIST is known by its checksum");
+        assert_eq!((names[0].as_str(), names[9].as_str()), ("T-shirt/top", "Ankle boot"));
+    }
+
+    #[test]
+    fn class_names_come_from_a_file_beside_the_data_and_must_cover_every_class() {
+        let dir = std::env::temp_dir().join(format!("bilens-class-names-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(classes::FILE_NAME);
+        std::fs::write(&file, "zero\none\n\n").unwrap();
+        assert_eq!(classes::known(Some(&dir), "any").unwrap(), Some(vec!["zero".to_string(), "one".to_string()]));
+        let short = embedded().with_class_names(vec!["zero".into(), "one".into()], &file).unwrap_err().to_string();
+        assert!(short.contains("2 class names for data with 10 classes"), "{short}");
+        std::fs::write(&file, "zero\n\none\n").unwrap();
+        assert!(classes::read(&file).unwrap_err().to_string().contains("line 2 is blank"));
+        std::fs::write(&file, "").unwrap();
+        assert!(classes::read(&file).unwrap_err().to_string().contains("no class names"));
+        assert_eq!(classes::known(None, "any").unwrap(), None);
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
