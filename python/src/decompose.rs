@@ -211,11 +211,8 @@ impl Decomposition {
         if x.len() != inputs {
             return Err(BilensError::new_err(format!("image holds {} values; the model takes {inputs}", x.len())));
         }
-        let row = faer::MatRef::from_row_major_slice(&x, 1, x.len());
-        let logits: Vec<f32> = self.ctx.model.logits(row).row(0).iter().copied().collect();
-        let rest: Vec<f32> =
-            Components::of(&self.outcome.fitted.decomposition, |r| r == Role::Residual).logits(row).row(0).iter().copied().collect();
-        let reading = read(&self.shown(false), &x, &logits, &rest, &self.ctx.model.bias, self.ctx.image, self.class_names(), top);
+        let residual = Components::of(&self.outcome.fitted.decomposition, |r| r == Role::Residual);
+        let reading = read(&self.shown(false), &residual, &self.ctx.model, &x, self.ctx.image, self.class_names(), top);
         let out = to_python(py, &reading)?;
         out.set_item("text", reading.to_string())?;
         Ok(out)

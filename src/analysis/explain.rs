@@ -103,23 +103,25 @@ pub struct Part {
     pub share: f32,
 }
 
-/// Reads input `x` through the displayed components `shown`: `model_logits` and `residual`
-/// (the residual branch's logits) and `bias` come from the model; `names` names classes;
-/// `top` parts for, `top / 2` (at least one) against.
+/// Reads input `x` through `model`'s decomposition into displayed components `shown` and
+/// residual ones; `names` names classes; `top` parts for, `top / 2` (at least one) against.
 pub fn read(
     shown: &Components,
+    residual: &Components,
+    model: &crate::model::Bilinear,
     x: &[f32],
-    model_logits: &[f32],
-    residual: &[f32],
-    bias: &[f32],
     shape: Option<ImageShape>,
     names: Option<&[String]>,
     top: usize,
 ) -> Reading {
+    let row = MatRef::from_row_major_slice(x, 1, x.len());
+    let model_logits: Vec<f32> = model.logits(row).row(0).iter().copied().collect();
+    let residual: Vec<f32> = residual.logits(row).row(0).iter().copied().collect();
+    let bias = &model.bias;
     let contrib = contributions(shown, x);
     let argmax = |v: &[f32]| crate::model::argmax(v.iter().copied());
     let dictionary: Vec<f32> = (0..contrib.nrows()).map(|c| contrib.row(c).iter().sum::<f32>() + residual[c] + bias[c]).collect();
-    let predicted = argmax(model_logits);
+    let predicted = argmax(&model_logits);
     let unbiased = dictionary[predicted] - bias[predicted];
     let part = |r: usize| Part {
         rank: r + 1,

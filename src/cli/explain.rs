@@ -1,12 +1,10 @@
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result, bail};
-use faer::MatRef;
-
 use crate::analysis::explain::read;
 use crate::image::ImageShape;
 use crate::image::prepare::{prepare, read_png};
 use crate::pipeline::analyses::run_components;
+use anyhow::{Context as _, Result, bail};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -50,8 +48,7 @@ pub fn run(args: Args) -> Result<()> {
         (None, Some(path)) => PathBuf::from(path),
         (None, None) => bail!("the run records no model file: pass --model"),
     };
-    let model =
-        crate::model::load_model(&model_path).with_context(|| format!("reading the run's model (pass --model to choose another)"))?;
+    let model = crate::model::load_model(&model_path).context("reading the run's model (pass --model to choose another)")?;
     let inputs = model.config().n_inputs;
     let recorded_data = record["data"]["source"].as_str().filter(|s| *s != crate::data::EMBEDDED_SOURCE).map(PathBuf::from);
     let data = crate::data::load(args.data.as_deref().or(recorded_data.as_deref()))?;
@@ -91,10 +88,7 @@ pub fn run(args: Args) -> Result<()> {
     if shown.inputs != inputs {
         bail!("the run's components read {} inputs, the model {inputs}: pass the run's own --model", shown.inputs);
     }
-    let row = MatRef::from_row_major_slice(&x, 1, x.len());
-    let logits: Vec<f32> = model.logits(row).row(0).iter().copied().collect();
-    let rest: Vec<f32> = residual.logits(row).row(0).iter().copied().collect();
-    let reading = read(&shown, &x, &logits, &rest, &model.bias, shape, data.class_names.as_deref(), args.top);
+    let reading = read(&shown, &residual, &model, &x, shape, data.class_names.as_deref(), args.top);
     match args.json {
         true => println!("{}", serde_json::to_string_pretty(&reading)?),
         false => println!("{reading}"),
