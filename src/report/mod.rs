@@ -104,6 +104,7 @@ pub fn build(opts: &Options) -> Result<String> {
         "palette": (0..=10).map(|k| crate::figures::colormap::diverging(k as f32 / 5.0 - 1.0, 1.0)).collect::<Vec<_>>(),
         "images": pool.json(),
         "base": model.as_ref().and_then(|m| payload::base(m, &pool)),
+        "outlines": shape.and_then(|_| payload::outlines(&split.train)),
         "main": main.map(anchor_id),
     });
 
@@ -120,14 +121,15 @@ pub fn build(opts: &Options) -> Result<String> {
     h.open("div", &[("class", "page")]);
     nav::toc(&mut h, &contents(&study));
     h.open("main", &[("id", "content")]);
-    sections::header(&mut h, &title, &notes);
-    results::section(&mut h, &study, main);
-    draw::section(&mut h, &panel_runs, main, unavailable);
     let carried = |id: &str| match components.iter().find(|(i, _)| *i == id) {
         Some((_, Ok(_))) => Ok(()),
         Some((_, Err(why))) => Err(why.clone()),
         None => Err("the run is not in results.json".into()),
     };
+    sections::header(&mut h, &title, &notes);
+    sections::recommended(&mut h, main, &carried);
+    results::section(&mut h, &study, main);
+    draw::section(&mut h, &panel_runs, main, unavailable);
     sections::runs(&mut h, &study, main, &carried);
     seeds::section(&mut h, &study, &|id| components.iter().find(|(i, _)| *i == id).and_then(|(_, c)| c.as_ref().ok()));
     sections::eigen(&mut h, &study);
@@ -210,6 +212,7 @@ fn contents(study: &Study) -> Vec<Entry> {
     let mut seeds = Entry::new("seeds", "Stability and consensus");
     seeds.children = seeds::groups(study).iter().map(|g| Entry::new(&seeds::group_id(g), g)).collect();
     vec![
+        Entry::new("recommended", "Recommended dictionary"),
         Entry::new("results", "Results"),
         Entry::new("frontier", "Frontier"),
         Entry::new("draw", "Draw a digit"),

@@ -135,7 +135,9 @@ pub fn run(
     pool: Option<&mut ImagePool>,
 ) -> Value {
     let all = &c.all;
-    let rows = |get: fn(&Component) -> &Vec<f32>| all.iter().flat_map(|k| get(k).iter().copied()).collect::<Vec<f32>>();
+    let rows = |get: fn(&Component) -> &Vec<f32>, keep: fn(&Component) -> bool| {
+        all.iter().filter(|k| keep(k)).flat_map(|k| get(k).iter().copied()).collect::<Vec<f32>>()
+    };
     let mut labels: Vec<String> = (1..=c.displayed).map(|k| format!("#{k}")).collect();
     labels.extend((1..=all.len() - c.displayed).map(|k| format!("residual #{k}")));
     // Strength shares within each role, as components.csv has them for displayed components.
@@ -154,9 +156,11 @@ pub fn run(
         "classes": all.outputs,
         "n": all.len(),
         "displayed": c.displayed,
-        "a": pack::floats(&rows(|k| &k.a), all.inputs, precision),
-        "b": pack::floats(&rows(|k| &k.b), all.inputs, precision),
-        "heads": pack::floats(&rows(|k| &k.head), all.outputs, Precision::Full),
+        "a": pack::floats(&rows(|k| &k.a, |_| true), all.inputs, precision),
+        // Only the components whose b is a factor of its own (b = a for symmetric ones): a
+        // dictionary of symmetric concepts costs half.
+        "b": pack::floats(&rows(|k| &k.b, |k| k.form.has_second_factor()), all.inputs, precision),
+        "heads": pack::floats(&rows(|k| &k.head, |_| true), all.outputs, Precision::Full),
         "bias": bias.iter().map(|&b| b as f64).collect::<Vec<_>>(),
         "form": all.iter().map(|k| k.form.as_str()).collect::<Vec<_>>(),
         "label": labels,
@@ -166,6 +170,9 @@ pub fn run(
         "height": shape.map_or(1, |s| s.height),
         "width": shape.map_or(all.inputs, |s| s.width),
     });
+    if shape.is_some() {
+        out["atlas"] = atlas(&c.displayed());
+    }
     if let Some(pool) = pool.filter(|p| p.test.n_inputs == all.inputs) {
         out["examples"] = examples(all, pool);
         let x = pool.check_batch();
@@ -198,6 +205,25 @@ fn exact_logits(c: &Components, x: MatRef<'_, f32>, bias: &[f32]) -> Vec<Vec<f64
 fn rounded(c: &Components, precision: Precision) -> Components {
     let round = |v: &[f32]| precision.round(v, v.len());
     Components { items: c.iter().map(|k| Component { a: round(&k.a), b: round(&k.b), ..k.clone() }).collect(), ..*c }
+}
+
+/// The concept atlas of the displayed components `shown` as the run folder's `atlas.png` has
+/// it: per class, `[component, 1 for its minus pattern else 0, signed share]` of its heaviest
+/// patterns. The page draws them from the factors, over the outlines of [`outlines`].
+fn atlas(shown: &Components) -> Value {
+    let classes = crate::analysis::atlas::heaviest(shown, crate::analysis::atlas::PER_CLASS);
+    classes
+        .iter()
+        .map(|entries| entries.iter().map(|e| json!([e.component, u8::from(e.minus), round4(e.share)])).collect::<Vec<_>>())
+        .collect()
+}
+
+/// Per class, the pixels inside the outline of its mean training digit (1) or not (0), classes
+/// one after the other; `None` without labelled training images.
+pub fn outlines(train: &Dataset) -> Option<Value> {
+    let labels = train.labels.as_deref().filter(|l| !l.is_empty())?;
+    let mask: Vec<u8> = (0..train.n_classes).flat_map(|c| crate::analysis::atlas::outline(train, labels, c)).map(u8::from).collect();
+    Some(pack::bytes(&mask))
 }
 
 /// Per component `[[pool positions of the most positive activations], [most negative],
@@ -242,7 +268,11 @@ fn component_metrics(dir: &Path, c: &RunComponents, shape: Option<ImageShape>) -
         }
         _ => computed(c.displayed()),
     };
-    let maps: Vec<Map<String, Value>> = recorded.into_iter().chain(computed(c.part(c.displayed..c.all.len()))).collect();
+    let mut maps: Vec<Map<String, Value>> = recorded.into_iter().chain(computed(c.part(c.displayed..c.all.len()))).collect();
+    // A form without a minus pattern has no minus measures (older components.csv files hold 0).
+    for (m, _) in maps.iter_mut().zip(c.all.iter()).filter(|(_, k)| !k.form.has_minus()) {
+        m.retain(|name, _| !name.ends_with("_minus"));
+    }
     let mut columns: Vec<String> = Vec::new();
     for key in maps.iter().flat_map(|m| m.keys()) {
         if !columns.contains(key) && !SHOWN_ELSEWHERE.contains(&key.as_str()) {
@@ -353,13 +383,17 @@ pub(crate) mod tests {
         let (a, b, heads) = (unpack(&p["a"]), unpack(&p["b"]), unpack(&p["heads"]));
         let (n, classes, inputs) = (p["n"].as_u64().unwrap() as usize, p["classes"].as_u64().unwrap() as usize, x.len());
         let mut z = bias.to_vec();
+        let mut with_b = 0;
         for r in 0..n {
-            let dot = |f: &[f64]| (0..inputs).map(|i| f[r * inputs + i] * x[i]).sum::<f64>();
-            let (sa, sb) = (dot(&a), dot(&b));
+            let dot = |f: &[f64], row: usize| (0..inputs).map(|i| f[row * inputs + i] * x[i]).sum::<f64>();
+            let sa = dot(&a, r);
             let act = match p["form"][r].as_str().unwrap() {
-                "cp" => sa * sb,
                 "symmetric" => sa * sa,
-                _ => sa * sa - sb * sb,
+                form => {
+                    let sb = dot(&b, with_b);
+                    with_b += 1;
+                    if form == "cp" { sa * sb } else { sa * sa - sb * sb }
+                }
             };
             (0..classes).for_each(|c| z[c] += heads[r * classes + c] * act);
         }

@@ -91,12 +91,30 @@ function runRecord(anchor) {
       const el = document.getElementById('data-run-' + anchor);
       if (!el) { throw new Error('the page holds no record for run ' + anchor); }
       const run = JSON.parse(el.textContent);
-      [run.A, run.B, run.H] = await Promise.all([unpack(run.a), unpack(run.b), unpack(run.heads)]);
+      let b;
+      [run.A, b, run.H] = await Promise.all([unpack(run.a), unpack(run.b), unpack(run.heads)]);
+      run.B = everyB(run, b);
       run.anchor = anchor;
       return run;
     })());
   }
   return runCache.get(anchor);
+}
+
+/** B of every component from the record's `b`, which holds only the components whose b is a
+ *  factor of its own (b = a for symmetric ones). */
+function everyB(run, b) {
+  const P = run.inputs, B = new Float64Array(run.n * P);
+  let j = 0;
+  for (let k = 0; k < run.n; k++) {
+    if (run.form[k] === 'symmetric') {
+      B.set(run.A.subarray(k * P, (k + 1) * P), k * P);
+    } else {
+      B.set(b.subarray(j * P, (j + 1) * P), k * P);
+      j++;
+    }
+  }
+  return B;
 }
 
 /** The test images the records point to, decoded once. */

@@ -269,12 +269,16 @@ function votes(run, act, z, c, box, title) {
       shown += v;
       const item = element('div', 'item');
       ['plus', 'minus'].forEach(which => {
-        const cv = element('canvas'), p = pattern(run, r, which);
-        if (p) {
-          paintSigned(cv, p, run.width, run.height);
-          cv.setAttribute('role', 'img');
-          cv.setAttribute('aria-label', which + ' pattern of ' + run.label[r]);
+        const p = pattern(run, r, which);
+        if (!p) {
+          // A form without this pattern (symmetric: no minus) keeps its column empty.
+          item.append(element('span'));
+          return;
         }
+        const cv = element('canvas');
+        paintSigned(cv, p, run.width, run.height);
+        cv.setAttribute('role', 'img');
+        cv.setAttribute('aria-label', which + ' pattern of ' + run.label[r]);
         item.append(cv);
       });
       const link = element('a', '', run.label[r]);
