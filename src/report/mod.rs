@@ -29,6 +29,9 @@ mod svg;
 
 use std::path::{Path, PathBuf};
 
+/// The columns the results tables open on, in order (the others wait behind a button).
+pub use results::LEAD as LEAD_COLUMNS;
+
 use anyhow::Result;
 use serde_json::{Value, json};
 
@@ -174,8 +177,9 @@ struct RunRecord<'a> {
     fits: bool,
 }
 
-/// The records of every run with components: the main run exactly, the others compactly (a
-/// study's factors at full precision would not fit in a page of a few megabytes).
+/// The records of every run with components: the main run exactly, the others compactly
+/// ([`payload::compact_precision`]: a study's factors at full precision would not fit in a
+/// page of a few megabytes).
 fn run_records<'a>(
     study: &Study,
     components: &'a [(&'a str, Result<RunComponents, String>)],
@@ -190,7 +194,8 @@ fn run_records<'a>(
             Some(m) if m.bias.len() == c.all.outputs => m.bias.clone(),
             _ => vec![0.0; c.all.outputs],
         };
-        let precision = if Some(*id) == main { Precision::Full } else { Precision::Fixed12 };
+        let precision =
+            if Some(*id) == main { Precision::Full } else { payload::compact_precision(&c.all, &bias, pool, payload::ROUNDING_BUDGET) };
         let fits = pool.test.n_inputs == c.all.inputs;
         let shape = image_shape(study.record(id), c.all.inputs);
         let record = payload::run(id, &study.run_dir(id), c, precision, &bias, shape, fits.then_some(&mut *pool));
@@ -358,11 +363,15 @@ mod tests {
         assert!(data["base"]["check"].is_array(), "the base model and its self-check logits");
         let main = json_script(&page, "data-run-r__seed=1");
         let other = json_script(&page, "data-run-r__seed=0");
-        assert_eq!((main["precision"].as_str(), other["precision"].as_str()), (Some("full"), Some("fixed12")));
+        assert_eq!(main["precision"], "full");
+        assert!(other["precision"].as_str().is_some_and(|p| p.starts_with("fixed")), "{}", other["precision"]);
         assert_eq!(main["n"], 12);
         assert!(page.contains("value=\"r__seed=1\" selected"), "the panel starts with the main run");
         assert!(page.contains("id=\"selfcheck\"") && page.contains("id=\"pad\""));
         assert!(page.contains("class=\"cards\" data-run=\"r__seed=0\""), "every run gets its cards");
+        assert_eq!(main["atlas"].as_array().map(Vec::len), Some(10), "and its concept atlas: a row per class");
+        assert!(data["outlines"].is_object(), "drawn over the classes' outlines");
+        assert_eq!(page.matches("class=\"atlas\" data-run=\"r__seed=1\"").count(), 2, "the main run's atlas also leads the page");
         assert!(page.contains("href=\"#run-r__seed=0\""), "the table of contents lists runs");
     }
 }

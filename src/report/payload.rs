@@ -30,6 +30,12 @@ pub const MENU_IMAGES: usize = 10;
 pub const CHECK_IMAGES: usize = 5;
 /// The largest |page − bilens| logit difference the self-check accepts.
 pub const TOLERANCE: f64 = 1e-4;
+/// How far storing a run compactly may move its logits on the self-check images: a tenth of a
+/// logit (digits' logits span several units, so the panel's ranking of classes holds), and the
+/// default study's page stays under 6 MB (5.95 MB at 0.05). The panel says how far each run moved.
+pub const ROUNDING_BUDGET: f64 = 0.1;
+/// The bits a compactly stored factor value may have: the fewest that keep to the budget.
+const COMPACT_BITS: std::ops::RangeInclusive<u32> = 8..=12;
 
 /// `components.csv` columns the cards show elsewhere (title, head bars, strength line).
 const SHOWN_ELSEWHERE: [&str; 8] = ["rank", "bank", "index", "form", "strength", "strength_share", "head_class", "head_sign"];
@@ -177,11 +183,30 @@ pub fn run(
         out["examples"] = examples(all, pool);
         let x = pool.check_batch();
         let (page, exact) = (exact_logits(&rounded(all, precision), x.as_ref(), bias), exact_logits(all, x.as_ref(), bias));
-        let rounding = page.iter().flatten().zip(exact.iter().flatten()).map(|(p, e)| (p - e).abs()).fold(0.0, f64::max);
+        out["rounding"] = json!(largest_difference(&page, &exact));
         out["check"] = json!(page);
-        out["rounding"] = json!(rounding);
     }
     out
+}
+
+/// How a run that is not the main one is stored: in the fewest bits of [`COMPACT_BITS`] that
+/// move its logits on the self-check images by at most `budget` ([`ROUNDING_BUDGET`] in the
+/// page), else in the most (also when no test image fits the run, so that nothing measures it).
+pub fn compact_precision(c: &Components, bias: &[f32], pool: &ImagePool, budget: f64) -> Precision {
+    let most = Precision::Fixed(*COMPACT_BITS.end());
+    if pool.test.n_inputs != c.inputs {
+        return most;
+    }
+    let x = pool.check_batch();
+    let exact = exact_logits(c, x.as_ref(), bias);
+    COMPACT_BITS
+        .map(Precision::Fixed)
+        .find(|&p| largest_difference(&exact_logits(&rounded(c, p), x.as_ref(), bias), &exact) <= budget)
+        .unwrap_or(most)
+}
+
+fn largest_difference(x: &[Vec<f64>], y: &[Vec<f64>]) -> f64 {
+    x.iter().flatten().zip(y.iter().flatten()).map(|(p, e)| (p - e).abs()).fold(0.0, f64::max)
 }
 
 /// Logits of `c` (every component, plus `bias`) for each row of `x`, in f64 from its f32
@@ -409,7 +434,7 @@ pub(crate) mod tests {
         assert_eq!((c.all.len(), c.displayed), (12, 8));
         assert!(c.all.items[..8].iter().all(|k| k.role == Role::Displayed) && c.all.items[8].role == Role::Residual, "displayed first");
         let bias: Vec<f64> = model.bias.iter().map(|&b| b as f64).collect();
-        for precision in [Precision::Full, Precision::Fixed12] {
+        for precision in [Precision::Full, Precision::Fixed(12)] {
             let mut pool = ImagePool::new(&test);
             let p = run("r__seed=0", &dir, &c, precision, &model.bias, Some(crate::image::ImageShape::MNIST), Some(&mut pool));
             let check = pool.check();
@@ -428,7 +453,7 @@ pub(crate) mod tests {
             let rounding = p["rounding"].as_f64().unwrap();
             match precision {
                 Precision::Full => assert_eq!(rounding, 0.0),
-                Precision::Fixed12 => assert!(rounding > 0.0 && rounding < 1e-2, "12-bit factors move logits a little: {rounding}"),
+                Precision::Fixed(_) => assert!(rounding > 0.0 && rounding < 1e-2, "12-bit factors move logits a little: {rounding}"),
             }
             // Every component has examples in the pool, of the right sign.
             let examples = p["examples"].as_array().unwrap();
@@ -438,6 +463,37 @@ pub(crate) mod tests {
             assert!(examples[8..].iter().all(|e| e[1].as_array().unwrap().is_empty()), "symmetric ones have none");
             assert_eq!(p["metrics"].as_array().unwrap().len(), 12, "residual components are measured too");
         }
+    }
+
+    #[test]
+    fn symmetric_components_store_one_factor_and_compact_runs_the_fewest_bits_in_budget() {
+        let dir = synthetic_study("compact");
+        let test = crate::data::embedded().test;
+        let model = crate::model::load_model(&dir.join("base/model.safetensors")).unwrap();
+        let c = RunComponents::read(&dir.join("runs/r__seed=0")).unwrap();
+        let mut pool = ImagePool::new(&test);
+        let moved = |bits| {
+            let x = pool.check_batch();
+            let exact = exact_logits(&c.all, x.as_ref(), &model.bias);
+            largest_difference(&exact_logits(&rounded(&c.all, Precision::Fixed(bits)), x.as_ref(), &model.bias), &exact)
+        };
+        let (at9, at10) = (moved(9), moved(10));
+        assert!(at10 < at9, "fewer bits move the logits more: {at10} at 10 bits, {at9} at 9");
+        assert_eq!(compact_precision(&c.all, &model.bias, &pool, at10), Precision::Fixed(10), "the fewest bits within the budget");
+        assert_eq!(compact_precision(&c.all, &model.bias, &pool, 0.0), Precision::Fixed(12), "the most when none is within it");
+        assert_eq!(compact_precision(&c.all, &model.bias, &pool, f64::INFINITY), Precision::Fixed(8));
+        let p = run("r__seed=0", &dir, &c, Precision::Fixed(10), &model.bias, Some(crate::image::ImageShape::MNIST), Some(&mut pool));
+        assert!((p["rounding"].as_f64().unwrap() - at10).abs() < 1e-12, "the record says how far its logits moved");
+        let symmetric = c.all.iter().filter(|k| k.form == Form::Symmetric).count();
+        assert_eq!((symmetric, unpack(&p["a"]).len()), (4, 12 * 784));
+        assert_eq!(unpack(&p["b"]).len(), 8 * 784, "a symmetric component's b (= a) is not stored");
+        assert!(
+            p["metrics"].as_array().unwrap()[8..].iter().all(|row| {
+                let columns = p["columns"].as_array().unwrap();
+                columns.iter().zip(row.as_array().unwrap()).all(|(name, v)| !name.as_str().unwrap().ends_with("_minus") || v.is_null())
+            }),
+            "nor are measures of its absent minus pattern"
+        );
     }
 
     #[test]
