@@ -194,7 +194,8 @@ fn configuration_table(h: &mut Html, study: &Study, configs: &[Configuration], c
             let seeds: Vec<String> = c.runs.iter().map(|r| run_link(&r.run_id, &format!("seed {}", r.seed))).collect();
             let first = format!(
                 "<span class=\"cfg\">{}</span>{}<span class=\"seeds\">{}</span>",
-                escape(c.name).replace("__", "<wbr>__"),
+                // Long names wrap after their underscores, not inside words.
+                escape(c.name).replace('_', "_<wbr>"),
                 badges(k, fronts, &on, is_main),
                 seeds.join(" ")
             );
@@ -242,6 +243,8 @@ fn mean_sd(c: &Configuration, column: &str) -> Cell {
             None => Cell { html: "–".into(), key: String::new(), num: true },
         };
     };
+    // Seeds that agree to float rounding have no spread worth printing (not "± 1.4e-16").
+    let sd = if sd <= 1e-9 * mean.abs() { 0.0 } else { sd };
     let integer = c.maps.iter().all(|m| m.get(column).is_some_and(|v| v.is_u64() || v.is_i64()));
     let shown = if integer && sd == 0.0 { format!("{mean}") } else { fmt_number(mean) };
     let html = if n > 1 && !(integer && sd == 0.0) { format!("{shown}<span class=\"sd\"> ± {}</span>", fmt_number(sd)) } else { shown };

@@ -98,7 +98,8 @@ impl Frame {
         let _ = write!(
             s,
             r##"<svg class="chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" style="min-width:{:.0}px" role="{role}" aria-label="{}">"##,
-            (w * MIN_SHOWN_TEXT / SMALLEST_TEXT).ceil(),
+            // A pixel more than the exact width, against rounding of the chart's scale.
+            (w * MIN_SHOWN_TEXT / SMALLEST_TEXT).ceil() + 1.0,
             escape(name)
         );
         for (v, text) in ticks(self.x) {

@@ -272,8 +272,7 @@ await phone.locator('#recommended .atlas').scrollIntoViewIfNeeded();
 await phone.waitForSelector('#recommended .atlas canvas');
 await phone.locator(`[id="run-${other}"] .card`).first().waitFor();
 const least = await smallestText(phone);
-// 0.01 px for the rounding of a chart's scale.
-check(least.px >= 9.99, 'no visible text under 10 px on the phone, charts included (smallest ' + least.px.toFixed(2) + ' px: ' + least.where + ')');
+check(least.px >= 10, 'no visible text under 10 px on the phone, charts included (smallest ' + least.px.toFixed(2) + ' px: ' + least.where + ')');
 await axe(phone, 'phone, a run open');
 await phone.close();
 
