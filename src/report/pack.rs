@@ -125,6 +125,22 @@ pub(crate) mod tests {
             .collect()
     }
 
+    /// What keeps a study's page small: characters of the page per factor value, by precision,
+    /// on Gaussian noise (the least compressible factors; base64 of deflated bytes).
+    #[test]
+    fn fewer_bits_cost_fewer_characters_of_page() {
+        let mut rng = crate::linalg::rng(3);
+        let m = crate::linalg::randn(&mut rng, 784, 64, 1.0);
+        let values: Vec<f32> = (0..64).flat_map(|k| m.col(k).iter().copied().collect::<Vec<_>>()).collect();
+        let per_value = |p: Precision| {
+            let v = floats(&values, 784, p);
+            (v["z"].as_str().unwrap().len() + v["scale"]["z"].as_str().map_or(0, str::len)) as f64 / values.len() as f64
+        };
+        let (full, q12, q10, q8) =
+            (per_value(Precision::Full), per_value(Precision::Fixed(12)), per_value(Precision::Fixed(10)), per_value(Precision::Fixed(8)));
+        assert!(full > 4.5 && q12 < 2.2 && q10 < 1.8 && q8 < 1.3, "f32 {full}, 12 bits {q12}, 10 bits {q10}, 8 bits {q8}");
+    }
+
     #[test]
     fn packed_arrays_unpack_to_what_the_page_reads() {
         let values: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.37).sin() * if i < 500 { 3.0 } else { 1e-3 }).collect();
