@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::glossary::{DEFINITIONS, definition};
+use super::glossary::definition;
 use super::html::{Cell, Column, Html, anchor_id, escape, fmt_number};
 use super::inputs::Study;
 use super::svg;
@@ -172,8 +172,11 @@ pub fn section(h: &mut Html, study: &Study, main: Option<&str>) {
     configuration_table(h, study, &configs, &columns, &fronts, main);
     run_table(h, study, &columns, &fronts, main);
     h.open("details", &[("class", "sub")]).elem("summary", &[], "What the columns mean").open("dl", &[("class", "glossary")]);
-    for (name, text) in DEFINITIONS.iter().filter(|(n, _)| columns.iter().any(|c| c == n) || *n == "seed") {
-        h.elem("dt", &[], name).elem("dd", &[], text);
+    // In the tables' order: the leading columns first.
+    for name in columns.iter().map(String::as_str).chain(["seed"]) {
+        if let Some(text) = definition(name) {
+            h.elem("dt", &[], name).elem("dd", &[], &text);
+        }
     }
     h.close("dl").close("details");
     h.close("section");
