@@ -1,11 +1,12 @@
 //! `bilens report`: one self-contained HTML page summarising a study folder (the layout
 //! `bilens sweep` and `bilens eigen` write), readable offline and shareable as a single file.
 //!
-//! The page is built for reading: a sticky table of contents with an entry per run, the
-//! results as mean ± sd per configuration with the frontier beside them, a draw-a-digit panel
-//! that runs any decomposition (and the base model) on a drawing, a section per run whose
-//! component cards — every component, residual ones included — are drawn in the page from the
-//! run's factors, and stability and consensus as tables and thumbnails. Numbers travel as
+//! The page is built for reading: a sticky table of contents with an entry per run, the main
+//! run's concept atlas first, the results as mean ± sd per configuration (opening on the
+//! columns that judge a readable dictionary) with the frontier beside them, a draw-a-digit
+//! panel that runs any decomposition (and the base model) on a drawing, a section per run whose
+//! component cards — every component, residual ones included — and concept atlas are drawn in
+//! the page from the run's factors, and stability and consensus as tables and thumbnails. Numbers travel as
 //! compact packed arrays ([`pack`], [`payload`]), so the page grows with the study's
 //! parameters, not with pictures; the few remaining figures are palette PNGs.
 //!
