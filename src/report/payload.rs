@@ -1,9 +1,10 @@
 //! The numbers behind the page's pictures and its draw-a-digit panel. One compact record per
 //! run — factors and heads of every component (displayed, then residual), forms, labels,
 //! strengths, per-component metrics, each class's heaviest patterns (the concept atlas), the
-//! test images that activate each component most, and bilens's logits for the self-check images — read by the component cards, the seed
-//! analyses' thumbnails and the panel alike; and one record for the study — image shape,
-//! colour map, base model, and the test images the run records point to, each stored once.
+//! test images that activate each component most, and bilens's logits for the self-check
+//! images — read by the component cards, the atlases, the seed analyses' thumbnails and the
+//! panel alike; and one record for the study — image shape, colour map, base model, the
+//! classes' outlines, and the test images the run records point to, each stored once.
 //!
 //! The page draws every pattern from these factors, so it grows with the parameters of the
 //! study, not with pictures of them.
