@@ -1,7 +1,8 @@
 //! End to end: a tiny study made by the `bilens` binary (a sweep with a seed group, the eigen
 //! baseline), reported with `bilens report`, then used in headless Chromium by
-//! `tests/browser/report.test.mjs` (Playwright): navigation, sorting, the draw-a-digit panel,
-//! axe-core, the phone layout, console errors. This test writes what bilens's library says the
+//! `tests/browser/report.test.mjs` (Playwright): navigation, the results table's leading columns
+//! and sorting, concept atlases, the draw-a-digit panel, axe-core, the phone layout and its
+//! smallest text, the page's size, console errors. This test writes what bilens's library says the
 //! logits of known test images are, and afterwards recomputes the logits of the digit the
 //! browser test drew, so both directions are checked against bilens itself.
 //!
@@ -87,13 +88,11 @@ fn a_reader_can_use_the_report_of_a_tiny_study() {
     }
 
     // What bilens says, for the browser test to compare with.
-    let ids: Vec<String> = serde_json::from_str::<Value>(&std::fs::read_to_string(study.join("results.json")).unwrap())
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["run_id"].as_str().unwrap().to_string())
-        .collect();
+    let results: Value = serde_json::from_str(&std::fs::read_to_string(study.join("results.json")).unwrap()).unwrap();
+    let rows = results.as_array().unwrap();
+    let ids: Vec<String> = rows.iter().map(|r| r["run_id"].as_str().unwrap().to_string()).collect();
+    // The columns the results table opens on: the judges (and accuracy, tensor cosine) the results have.
+    let lead: Vec<&str> = bilens::report::LEAD_COLUMNS.into_iter().filter(|c| rows.iter().any(|r| r.get(*c).is_some())).collect();
     let main = ids.iter().find(|id| id.starts_with("combo_cp_top1_res8") && id.ends_with("seed=0")).unwrap();
     let other = ids.iter().find(|id| id.starts_with("evidence_split_r32")).unwrap();
     let model = bilens::model::load_model(&study.join("base/model.safetensors")).unwrap();
@@ -103,7 +102,7 @@ fn a_reader_can_use_the_report_of_a_tiny_study() {
         .map(|i| json!({ "index": i, "logits": decomposition_logits(&study.join("runs").join(main), &model.bias, test.image(i)) }))
         .collect();
     let expected = root.join("expected.json");
-    std::fs::write(&expected, json!({ "main": main, "other": other, "images": images }).to_string()).unwrap();
+    std::fs::write(&expected, json!({ "main": main, "other": other, "runs": ids, "lead": lead, "images": images }).to_string()).unwrap();
 
     let drawn = root.join("drawn.json");
     let out = Command::new("node")

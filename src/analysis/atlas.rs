@@ -11,14 +11,37 @@ use crate::decomp::Components;
 use crate::figures::{Cell, Grid, Scale};
 use crate::image::ImageShape;
 
+/// Patterns per class in every run folder's `atlas.png` and in the report.
+pub const PER_CLASS: usize = 8;
+
 /// A pixel is inside a class's outline where its mean image reaches this share of its maximum.
 const OUTLINE_LEVEL: f32 = 0.3;
 
 /// One rank-one pattern of a dictionary as seen by one class.
-struct Entry<'a> {
-    pattern: &'a [f32],
+pub struct Entry<'a> {
+    /// The component, by position in the dictionary, and whether this is its minus pattern.
+    pub component: usize,
+    pub minus: bool,
+    pub pattern: &'a [f32],
     /// Its part of the class's logit: `|d_c| q ‖p‖²`, signed + when matching it raises the class.
     weight: f64,
+    /// Its signed share of the class's total pattern weight.
+    pub share: f64,
+}
+
+/// The `per_class` heaviest patterns of every class, strongest first: what the atlas draws (the
+/// report draws the same selection in its page).
+pub fn heaviest(c: &Components, per_class: usize) -> Vec<Vec<Entry<'_>>> {
+    (0..c.outputs)
+        .map(|class| {
+            let mut entries = entries(c, class);
+            let total: f64 = entries.iter().map(|e| e.weight.abs()).sum();
+            entries.iter_mut().for_each(|e| e.share = e.weight / total.max(1e-300));
+            entries.sort_by(|x, y| y.weight.abs().total_cmp(&x.weight.abs()));
+            entries.truncate(per_class);
+            entries
+        })
+        .collect()
 }
 
 /// The `per_class` heaviest patterns of every class (rows, named by `names`), over the class's
@@ -29,18 +52,9 @@ pub fn atlas(c: &Components, train: &Dataset, shape: ImageShape, per_class: usiz
     let labels = labels.ok_or_else(|| anyhow::anyhow!("the concept atlas needs labelled training images"))?;
     ensure!(train.n_inputs == shape.pixels() && c.inputs == shape.pixels(), "the concept atlas needs image inputs of {shape}");
     let (mut rows, mut titles, mut row_labels) = (Vec::new(), Vec::new(), Vec::new());
-    for class in 0..c.outputs {
+    for (class, entries) in heaviest(c, per_class).into_iter().enumerate() {
         let region = outline(train, labels, class);
-        let mut entries = entries(c, class);
-        let total: f64 = entries.iter().map(|e| e.weight.abs()).sum();
-        entries.sort_by(|x, y| y.weight.abs().total_cmp(&x.weight.abs()));
-        entries.truncate(per_class);
-        titles.push(
-            entries
-                .iter()
-                .map(|e| format!("{:+.1}% {}", 100.0 * e.weight / total.max(1e-300), describe_pattern(e.pattern, Some(shape))))
-                .collect(),
-        );
+        titles.push(entries.iter().map(|e| format!("{:+.1}% {}", 100.0 * e.share, describe_pattern(e.pattern, Some(shape)))).collect());
         let mut cells: Vec<Cell> = entries.iter().map(|e| Cell::Outlined { pattern: e.pattern.to_vec(), region: region.clone() }).collect();
         cells.resize(per_class, Cell::Empty);
         rows.push(cells);
@@ -54,29 +68,36 @@ pub fn atlas(c: &Components, train: &Dataset, shape: ImageShape, per_class: usiz
         cell_titles: titles,
         image_side: (shape.height, shape.width),
         caption: format!(
-            "Each row is a class; its cells are the rank-one patterns p of the dictionary with the largest part |d_c|·‖p‖² of that class's logit, \
-             strongest first. Titles: the signed share of the class's total (+ when an image matching the pattern, either sign, raises the class, \
-             − when it lowers it: counter-evidence), then the pattern in words. Black outline: where the class's mean training image reaches {:.0}% of its maximum. \
-             Patterns: red positive, blue negative, white 0, one scale per row.",
-            100.0 * OUTLINE_LEVEL
+            "{} After each share, the pattern in words. Patterns: red positive, blue negative, white 0, one scale per row.",
+            caption()
         ),
         scale: Scale::PerRow,
     })
 }
 
+/// What the atlas shows, in words (the figure's caption and the report's).
+pub fn caption() -> String {
+    format!(
+        "Each row is a class; its cells are the rank-one patterns p of the dictionary with the largest part |d_c|·‖p‖² of that class's logit, \
+         strongest first. Titles: the signed share of the class's total: + when an image matching the pattern (either sign) raises the class, \
+         − when it lowers it (counter-evidence). Black outline: where the class's mean training image reaches {:.0}% of its maximum.",
+        100.0 * OUTLINE_LEVEL
+    )
+}
+
 /// Every rank-one pattern of `c` with its signed weight in the logit of `class`.
 fn entries(c: &Components, class: usize) -> Vec<Entry<'_>> {
     let mut out = Vec::new();
-    for comp in c.iter() {
+    for (component, comp) in c.iter().enumerate() {
         let head_norm = comp.head.iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt();
         let d = comp.head.get(class).copied().unwrap_or(0.0) as f64;
         if d == 0.0 || head_norm == 0.0 {
             continue;
         }
         let [plus, minus] = comp.pattern_weights().map(|w| w * d.abs() / head_norm);
-        out.push(Entry { pattern: &comp.plus, weight: d.signum() * plus });
+        out.push(Entry { component, minus: false, pattern: &comp.plus, weight: d.signum() * plus, share: 0.0 });
         if comp.form.has_minus() {
-            out.push(Entry { pattern: &comp.minus, weight: -d.signum() * minus });
+            out.push(Entry { component, minus: true, pattern: &comp.minus, weight: -d.signum() * minus, share: 0.0 });
         }
     }
     out
@@ -84,7 +105,7 @@ fn entries(c: &Components, class: usize) -> Vec<Entry<'_>> {
 
 /// Pixels where the mean training image of `class` reaches [`OUTLINE_LEVEL`] of its maximum
 /// (none when the class has no images).
-fn outline(train: &Dataset, labels: &[u8], class: usize) -> Vec<bool> {
+pub fn outline(train: &Dataset, labels: &[u8], class: usize) -> Vec<bool> {
     let mut mean = vec![0f32; train.n_inputs];
     for (i, _) in labels.iter().enumerate().filter(|(_, l)| **l as usize == class) {
         mean.iter_mut().zip(train.image(i)).for_each(|(m, &v)| *m += v);

@@ -12,6 +12,11 @@ pub const CONVENTION: &str = "patterns: red = positive pixel weight, blue = nega
 A component adds d_c·(a·x)(b·x) = (d_c/4)[‖a+b‖²(plus·x)² − ‖a−b‖²(minus·x)²] to logit c: an image matching the plus row (either sign) \
 raises the logits of classes with a positive head bar, one matching the minus row lowers them. Head bars: red ≥ 0, blue < 0 (as patterns), one per output (class) from the left.";
 
+/// [`CONVENTION`] for a figure of symmetric components, which have one pattern each.
+const SYMMETRIC_CONVENTION: &str = "patterns: red = positive pixel weight, blue = negative, white = 0, one symmetric scale per figure. \
+A symmetric component adds d_c·(v·x)² to logit c: an image matching its pattern (either sign) raises the logits of classes with a positive \
+head bar and lowers those with a negative one. Head bars: red ≥ 0, blue < 0 (as patterns), one per output (class) from the left.";
+
 /// Heads with more outputs than this are not drawn as bars; the column title names the
 /// largest output instead.
 const MAX_HEAD_BARS: usize = 32;
@@ -41,17 +46,20 @@ pub fn component_grid(c: &Components, image: Option<ImageShape>, k: usize, title
         .enumerate()
         .map(|(r, comp)| {
             let (class, sign) = comp.head_class();
-            format!("#{} {}{}\nσ {:.0}%", r + 1, if sign < 0.0 { "−" } else { "+" }, class, 100.0 * comp.strength / total.max(1e-12))
+            let share = share_text(100.0 * comp.strength / total.max(1e-12));
+            format!("#{} {}{}\n{share}% of σ", r + 1, if sign < 0.0 { "−" } else { "+" }, class)
         })
         .collect();
-    // Rows are named for the form when every shown component has it, else as CP components.
-    let form = if shown.iter().all(|comp| comp.form == Form::Split) { Form::Split } else { Form::Cp };
+    // Rows are named for the form when every shown component has it, else as CP components;
+    // the minus row only when some component has a minus pattern.
+    let form = [Form::Split, Form::Symmetric].into_iter().find(|f| shown.iter().all(|comp| comp.form == *f)).unwrap_or(Form::Cp);
     let (plus_name, minus_name) = form.pattern_names();
-    let mut row_labels = vec![plus_name.to_string(), minus_name.to_string()];
-    let mut rows = vec![
-        shown.iter().map(|comp| pattern(&comp.plus)).collect(),
-        shown.iter().map(|comp| if comp.form.has_minus() { pattern(&comp.minus) } else { Cell::Empty }).collect(),
-    ];
+    let mut row_labels = vec![plus_name.to_string()];
+    let mut rows = vec![shown.iter().map(|comp| pattern(&comp.plus)).collect()];
+    if shown.iter().any(|comp| comp.form.has_minus()) {
+        row_labels.push(minus_name.to_string());
+        rows.push(shown.iter().map(|comp| if comp.form.has_minus() { pattern(&comp.minus) } else { Cell::Empty }).collect());
+    }
     if head_bars {
         row_labels.push("head d".to_string());
         rows.push(shown.iter().map(|comp| Cell::Bars(comp.head.clone())).collect());
@@ -76,7 +84,49 @@ pub fn component_grid(c: &Components, image: Option<ImageShape>, k: usize, title
         rows,
         cell_titles: Vec::new(),
         image_side: (shape.height, shape.width),
-        caption: format!("{notes}{CONVENTION} Columns are ordered by strength σ = ‖a‖‖b‖‖d‖ (share of the total in the title)."),
+        caption: format!(
+            "{notes}{} Columns are ordered by strength σ (SPEC §9.1: ‖a‖‖b‖‖d‖ for CP components, ‖v‖²‖d‖ for symmetric ones; its share of the total in the title).",
+            if form == Form::Symmetric { SYMMETRIC_CONVENTION } else { CONVENTION }
+        ),
         scale: Scale::Shared,
+    }
+}
+
+/// A percentage with two significant digits (at least one decimal below 10%), so that the
+/// shares of a dictionary of hundreds of components still tell them apart.
+fn share_text(percent: f32) -> String {
+    let decimals = if percent >= 10.0 {
+        0
+    } else if percent >= 1.0 {
+        1
+    } else {
+        2
+    };
+    format!("{percent:.decimals$}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::testing::random_components;
+
+    #[test]
+    fn each_form_is_drawn_as_it_is() {
+        let mut c = random_components(2, 6, 2);
+        let symmetric = component_grid(
+            &Components { items: c.items.iter().filter(|k| k.form == Form::Symmetric).cloned().collect(), ..c.clone() },
+            None,
+            8,
+            "t",
+            None,
+        );
+        assert_eq!(symmetric.row_labels, ["pattern v", "head d"], "one pattern row, no empty minus row");
+        assert!(symmetric.caption.contains("(v·x)²") && symmetric.column_titles.iter().all(|t| t.contains("% of σ")));
+        c.items.iter_mut().for_each(|k| k.strength = 1.0);
+        c.items[0].strength = 1000.0;
+        let mixed = component_grid(&c, None, 8, "t", None);
+        assert_eq!(mixed.row_labels, ["plus (a+b)", "minus (a−b)", "head d"]);
+        assert!(mixed.column_titles[1].ends_with("\n0.10% of σ"), "small shares keep two digits: {}", mixed.column_titles[1]);
+        assert_eq!((share_text(42.4), share_text(4.24), share_text(0.424)), ("42".into(), "4.2".into(), "0.42".into()));
     }
 }

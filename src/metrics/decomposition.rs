@@ -1,5 +1,5 @@
 //! Fidelity and readability of a fitted decomposition (SPEC §8), all recomputable from its
-//! factors: [`Metrics`] for a run, and the per-component table ([`component_table`]).
+//! factors: [`Metrics`] for a run (the per-component table is `analysis::table`).
 
 use serde::{Deserialize, Serialize};
 

@@ -65,15 +65,22 @@ pub fn fmt_value(v: &Value) -> String {
     }
 }
 
-/// A column of [`Html::table`]: its name and, if known, what it means.
+/// A column of [`Html::table`]: its name, if known what it means, and whether it waits
+/// behind the table's "all columns" button (a wide table opens on the columns that matter).
 pub struct Column {
     pub name: String,
     pub definition: Option<String>,
+    pub more: bool,
 }
 
 impl Column {
     pub fn new(name: &str, definition: Option<String>) -> Self {
-        Self { name: name.to_string(), definition }
+        Self { name: name.to_string(), definition, more: false }
+    }
+
+    /// A column shown only once the reader asks for every column.
+    pub fn more(self) -> Self {
+        Self { more: true, ..self }
     }
 }
 
@@ -176,16 +183,24 @@ impl Html {
 
     /// A table whose columns sort when their header button is pressed (ascending, descending,
     /// then back to the original order). The first column is the rows' header and stays in
-    /// view when the table scrolls sideways; a column's `definition` shows on hover.
+    /// view when the table scrolls sideways; a column's `definition` shows on hover. Columns
+    /// marked [`Column::more`] are hidden until the button above the table shows them.
     pub fn table(&mut self, caption: &str, columns: &[Column], rows: &[Vec<Cell>]) -> &mut Self {
-        self.open("div", &[("class", "table-wrap")]).open("table", &[("class", "sortable")]);
+        let hidden = columns.iter().filter(|c| c.more).count();
+        if hidden > 0 {
+            let text = format!("Show all {} columns ({hidden} more)", columns.len());
+            self.elem("button", &[("type", "button"), ("class", "all-columns"), ("aria-pressed", "false")], &text);
+        }
+        let class = if hidden > 0 { "sortable lead" } else { "sortable" };
+        self.open("div", &[("class", "table-wrap")]).open("table", &[("class", class)]);
         self.elem("caption", &[], caption).raw("<thead><tr>");
         for c in columns {
             let button: &[(&str, &str)] = match c.definition.as_deref() {
                 Some(text) => &[("type", "button"), ("title", text)],
                 None => &[("type", "button")],
             };
-            self.open("th", &[("scope", "col")]).open("button", button);
+            let th: &[(&str, &str)] = if c.more { &[("scope", "col"), ("class", "more")] } else { &[("scope", "col")] };
+            self.open("th", th).open("button", button);
             // Long snake_case names wrap after their underscores.
             self.raw(&escape(&c.name).replace('_', "_<wbr>"))
                 .raw("<span class=\"arrow\" aria-hidden=\"true\"></span>")
@@ -201,8 +216,12 @@ impl Html {
                 if j == 0 {
                     attrs.push(("scope", "row"));
                 }
-                if cell.num {
-                    attrs.push(("class", "num"));
+                let more = columns.get(j).is_some_and(|c| c.more);
+                match (cell.num, more) {
+                    (true, true) => attrs.push(("class", "num more")),
+                    (true, false) => attrs.push(("class", "num")),
+                    (false, true) => attrs.push(("class", "more")),
+                    (false, false) => {}
                 }
                 self.open(tag, &attrs).raw(&cell.html).close(tag);
             }

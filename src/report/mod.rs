@@ -1,11 +1,12 @@
 //! `bilens report`: one self-contained HTML page summarising a study folder (the layout
 //! `bilens sweep` and `bilens eigen` write), readable offline and shareable as a single file.
 //!
-//! The page is built for reading: a sticky table of contents with an entry per run, the
-//! results as mean ± sd per configuration with the frontier beside them, a draw-a-digit panel
-//! that runs any decomposition (and the base model) on a drawing, a section per run whose
-//! component cards — every component, residual ones included — are drawn in the page from the
-//! run's factors, and stability and consensus as tables and thumbnails. Numbers travel as
+//! The page is built for reading: a sticky table of contents with an entry per run, the main
+//! run's concept atlas first, the results as mean ± sd per configuration (opening on the
+//! columns that judge a readable dictionary) with the frontier beside them, a draw-a-digit
+//! panel that runs any decomposition (and the base model) on a drawing, a section per run whose
+//! component cards — every component, residual ones included — and concept atlas are drawn in
+//! the page from the run's factors, and stability and consensus as tables and thumbnails. Numbers travel as
 //! compact packed arrays ([`pack`], [`payload`]), so the page grows with the study's
 //! parameters, not with pictures; the few remaining figures are palette PNGs.
 //!
@@ -28,6 +29,9 @@ mod seeds;
 mod svg;
 
 use std::path::{Path, PathBuf};
+
+/// The columns the results tables open on, in order (the others wait behind a button).
+pub use results::LEAD as LEAD_COLUMNS;
 
 use anyhow::Result;
 use serde_json::{Value, json};
@@ -104,6 +108,7 @@ pub fn build(opts: &Options) -> Result<String> {
         "palette": (0..=10).map(|k| crate::figures::colormap::diverging(k as f32 / 5.0 - 1.0, 1.0)).collect::<Vec<_>>(),
         "images": pool.json(),
         "base": model.as_ref().and_then(|m| payload::base(m, &pool)),
+        "outlines": shape.and_then(|_| payload::outlines(&split.train)),
         "main": main.map(anchor_id),
     });
 
@@ -120,14 +125,15 @@ pub fn build(opts: &Options) -> Result<String> {
     h.open("div", &[("class", "page")]);
     nav::toc(&mut h, &contents(&study));
     h.open("main", &[("id", "content")]);
-    sections::header(&mut h, &title, &notes);
-    results::section(&mut h, &study, main);
-    draw::section(&mut h, &panel_runs, main, unavailable);
     let carried = |id: &str| match components.iter().find(|(i, _)| *i == id) {
         Some((_, Ok(_))) => Ok(()),
         Some((_, Err(why))) => Err(why.clone()),
         None => Err("the run is not in results.json".into()),
     };
+    sections::header(&mut h, &title, &notes);
+    sections::recommended(&mut h, main, &carried);
+    results::section(&mut h, &study, main);
+    draw::section(&mut h, &panel_runs, main, unavailable);
     sections::runs(&mut h, &study, main, &carried);
     seeds::section(&mut h, &study, &|id| components.iter().find(|(i, _)| *i == id).and_then(|(_, c)| c.as_ref().ok()));
     sections::eigen(&mut h, &study);
@@ -172,8 +178,9 @@ struct RunRecord<'a> {
     fits: bool,
 }
 
-/// The records of every run with components: the main run exactly, the others compactly (a
-/// study's factors at full precision would not fit in a page of a few megabytes).
+/// The records of every run with components: the main run exactly, the others compactly
+/// ([`payload::compact_precision`]: a study's factors at full precision would not fit in a
+/// page of a few megabytes).
 fn run_records<'a>(
     study: &Study,
     components: &'a [(&'a str, Result<RunComponents, String>)],
@@ -188,7 +195,8 @@ fn run_records<'a>(
             Some(m) if m.bias.len() == c.all.outputs => m.bias.clone(),
             _ => vec![0.0; c.all.outputs],
         };
-        let precision = if Some(*id) == main { Precision::Full } else { Precision::Fixed12 };
+        let precision =
+            if Some(*id) == main { Precision::Full } else { payload::compact_precision(&c.all, &bias, pool, payload::ROUNDING_BUDGET) };
         let fits = pool.test.n_inputs == c.all.inputs;
         let shape = image_shape(study.record(id), c.all.inputs);
         let record = payload::run(id, &study.run_dir(id), c, precision, &bias, shape, fits.then_some(&mut *pool));
@@ -210,6 +218,7 @@ fn contents(study: &Study) -> Vec<Entry> {
     let mut seeds = Entry::new("seeds", "Stability and consensus");
     seeds.children = seeds::groups(study).iter().map(|g| Entry::new(&seeds::group_id(g), g)).collect();
     vec![
+        Entry::new("recommended", "Recommended dictionary"),
         Entry::new("results", "Results"),
         Entry::new("frontier", "Frontier"),
         Entry::new("draw", "Draw a digit"),
@@ -355,11 +364,15 @@ mod tests {
         assert!(data["base"]["check"].is_array(), "the base model and its self-check logits");
         let main = json_script(&page, "data-run-r__seed=1");
         let other = json_script(&page, "data-run-r__seed=0");
-        assert_eq!((main["precision"].as_str(), other["precision"].as_str()), (Some("full"), Some("fixed12")));
+        assert_eq!(main["precision"], "full");
+        assert!(other["precision"].as_str().is_some_and(|p| p.starts_with("fixed")), "{}", other["precision"]);
         assert_eq!(main["n"], 12);
         assert!(page.contains("value=\"r__seed=1\" selected"), "the panel starts with the main run");
         assert!(page.contains("id=\"selfcheck\"") && page.contains("id=\"pad\""));
         assert!(page.contains("class=\"cards\" data-run=\"r__seed=0\""), "every run gets its cards");
+        assert_eq!(main["atlas"].as_array().map(Vec::len), Some(10), "and its concept atlas: a row per class");
+        assert!(data["outlines"].is_object(), "drawn over the classes' outlines");
+        assert_eq!(page.matches("class=\"atlas\" data-run=\"r__seed=1\"").count(), 2, "the main run's atlas also leads the page");
         assert!(page.contains("href=\"#run-r__seed=0\""), "the table of contents lists runs");
     }
 }

@@ -1,9 +1,10 @@
 //! The numbers behind the page's pictures and its draw-a-digit panel. One compact record per
 //! run — factors and heads of every component (displayed, then residual), forms, labels,
-//! strengths, per-component metrics, the test images that activate each component most, and
-//! bilens's logits for the self-check images — read by the component cards, the seed
-//! analyses' thumbnails and the panel alike; and one record for the study — image shape,
-//! colour map, base model, and the test images the run records point to, each stored once.
+//! strengths, per-component metrics, each class's heaviest patterns (the concept atlas), the
+//! test images that activate each component most, and bilens's logits for the self-check
+//! images — read by the component cards, the atlases, the seed analyses' thumbnails and the
+//! panel alike; and one record for the study — image shape, colour map, base model, the
+//! classes' outlines, and the test images the run records point to, each stored once.
 //!
 //! The page draws every pattern from these factors, so it grows with the parameters of the
 //! study, not with pictures of them.
@@ -30,6 +31,12 @@ pub const MENU_IMAGES: usize = 10;
 pub const CHECK_IMAGES: usize = 5;
 /// The largest |page − bilens| logit difference the self-check accepts.
 pub const TOLERANCE: f64 = 1e-4;
+/// How far storing a run compactly may move its logits on the self-check images: a tenth of a
+/// logit (digits' logits span several units, so the panel's ranking of classes holds), and the
+/// default study's page stays under 6 MB (5.95 MB at 0.05). The panel says how far each run moved.
+pub const ROUNDING_BUDGET: f64 = 0.1;
+/// The bits a compactly stored factor value may have: the fewest that keep to the budget.
+const COMPACT_BITS: std::ops::RangeInclusive<u32> = 8..=12;
 
 /// `components.csv` columns the cards show elsewhere (title, head bars, strength line).
 const SHOWN_ELSEWHERE: [&str; 8] = ["rank", "bank", "index", "form", "strength", "strength_share", "head_class", "head_sign"];
@@ -135,7 +142,9 @@ pub fn run(
     pool: Option<&mut ImagePool>,
 ) -> Value {
     let all = &c.all;
-    let rows = |get: fn(&Component) -> &Vec<f32>| all.iter().flat_map(|k| get(k).iter().copied()).collect::<Vec<f32>>();
+    let rows = |get: fn(&Component) -> &Vec<f32>, keep: fn(&Component) -> bool| {
+        all.iter().filter(|k| keep(k)).flat_map(|k| get(k).iter().copied()).collect::<Vec<f32>>()
+    };
     let mut labels: Vec<String> = (1..=c.displayed).map(|k| format!("#{k}")).collect();
     labels.extend((1..=all.len() - c.displayed).map(|k| format!("residual #{k}")));
     // Strength shares within each role, as components.csv has them for displayed components.
@@ -154,9 +163,11 @@ pub fn run(
         "classes": all.outputs,
         "n": all.len(),
         "displayed": c.displayed,
-        "a": pack::floats(&rows(|k| &k.a), all.inputs, precision),
-        "b": pack::floats(&rows(|k| &k.b), all.inputs, precision),
-        "heads": pack::floats(&rows(|k| &k.head), all.outputs, Precision::Full),
+        "a": pack::floats(&rows(|k| &k.a, |_| true), all.inputs, precision),
+        // Only the components whose b is a factor of its own (b = a for symmetric ones): a
+        // dictionary of symmetric concepts costs half.
+        "b": pack::floats(&rows(|k| &k.b, |k| k.form.has_second_factor()), all.inputs, precision),
+        "heads": pack::floats(&rows(|k| &k.head, |_| true), all.outputs, Precision::Full),
         "bias": bias.iter().map(|&b| b as f64).collect::<Vec<_>>(),
         "form": all.iter().map(|k| k.form.as_str()).collect::<Vec<_>>(),
         "label": labels,
@@ -166,15 +177,37 @@ pub fn run(
         "height": shape.map_or(1, |s| s.height),
         "width": shape.map_or(all.inputs, |s| s.width),
     });
+    if shape.is_some() {
+        out["atlas"] = atlas(&c.displayed());
+    }
     if let Some(pool) = pool.filter(|p| p.test.n_inputs == all.inputs) {
         out["examples"] = examples(all, pool);
         let x = pool.check_batch();
         let (page, exact) = (exact_logits(&rounded(all, precision), x.as_ref(), bias), exact_logits(all, x.as_ref(), bias));
-        let rounding = page.iter().flatten().zip(exact.iter().flatten()).map(|(p, e)| (p - e).abs()).fold(0.0, f64::max);
+        out["rounding"] = json!(largest_difference(&page, &exact));
         out["check"] = json!(page);
-        out["rounding"] = json!(rounding);
     }
     out
+}
+
+/// How a run that is not the main one is stored: in the fewest bits of [`COMPACT_BITS`] that
+/// move its logits on the self-check images by at most `budget` ([`ROUNDING_BUDGET`] in the
+/// page), else in the most (also when no test image fits the run, so that nothing measures it).
+pub fn compact_precision(c: &Components, bias: &[f32], pool: &ImagePool, budget: f64) -> Precision {
+    let most = Precision::Fixed(*COMPACT_BITS.end());
+    if pool.test.n_inputs != c.inputs {
+        return most;
+    }
+    let x = pool.check_batch();
+    let exact = exact_logits(c, x.as_ref(), bias);
+    COMPACT_BITS
+        .map(Precision::Fixed)
+        .find(|&p| largest_difference(&exact_logits(&rounded(c, p), x.as_ref(), bias), &exact) <= budget)
+        .unwrap_or(most)
+}
+
+fn largest_difference(x: &[Vec<f64>], y: &[Vec<f64>]) -> f64 {
+    x.iter().flatten().zip(y.iter().flatten()).map(|(p, e)| (p - e).abs()).fold(0.0, f64::max)
 }
 
 /// Logits of `c` (every component, plus `bias`) for each row of `x`, in f64 from its f32
@@ -198,6 +231,25 @@ fn exact_logits(c: &Components, x: MatRef<'_, f32>, bias: &[f32]) -> Vec<Vec<f64
 fn rounded(c: &Components, precision: Precision) -> Components {
     let round = |v: &[f32]| precision.round(v, v.len());
     Components { items: c.iter().map(|k| Component { a: round(&k.a), b: round(&k.b), ..k.clone() }).collect(), ..*c }
+}
+
+/// The concept atlas of the displayed components `shown` as the run folder's `atlas.png` has
+/// it: per class, `[component, 1 for its minus pattern else 0, signed share]` of its heaviest
+/// patterns. The page draws them from the factors, over the outlines of [`outlines`].
+fn atlas(shown: &Components) -> Value {
+    let classes = crate::analysis::atlas::heaviest(shown, crate::analysis::atlas::PER_CLASS);
+    classes
+        .iter()
+        .map(|entries| entries.iter().map(|e| json!([e.component, u8::from(e.minus), round4(e.share)])).collect::<Vec<_>>())
+        .collect()
+}
+
+/// Per class, the pixels inside the outline of its mean training digit (1) or not (0), classes
+/// one after the other; `None` without labelled training images.
+pub fn outlines(train: &Dataset) -> Option<Value> {
+    let labels = train.labels.as_deref().filter(|l| !l.is_empty())?;
+    let mask: Vec<u8> = (0..train.n_classes).flat_map(|c| crate::analysis::atlas::outline(train, labels, c)).map(u8::from).collect();
+    Some(pack::bytes(&mask))
 }
 
 /// Per component `[[pool positions of the most positive activations], [most negative],
@@ -242,7 +294,11 @@ fn component_metrics(dir: &Path, c: &RunComponents, shape: Option<ImageShape>) -
         }
         _ => computed(c.displayed()),
     };
-    let maps: Vec<Map<String, Value>> = recorded.into_iter().chain(computed(c.part(c.displayed..c.all.len()))).collect();
+    let mut maps: Vec<Map<String, Value>> = recorded.into_iter().chain(computed(c.part(c.displayed..c.all.len()))).collect();
+    // A form without a minus pattern has no minus measures (older components.csv files hold 0).
+    for (m, _) in maps.iter_mut().zip(c.all.iter()).filter(|(_, k)| !k.form.has_minus()) {
+        m.retain(|name, _| !name.ends_with("_minus"));
+    }
     let mut columns: Vec<String> = Vec::new();
     for key in maps.iter().flat_map(|m| m.keys()) {
         if !columns.contains(key) && !SHOWN_ELSEWHERE.contains(&key.as_str()) {
@@ -353,13 +409,17 @@ pub(crate) mod tests {
         let (a, b, heads) = (unpack(&p["a"]), unpack(&p["b"]), unpack(&p["heads"]));
         let (n, classes, inputs) = (p["n"].as_u64().unwrap() as usize, p["classes"].as_u64().unwrap() as usize, x.len());
         let mut z = bias.to_vec();
+        let mut with_b = 0;
         for r in 0..n {
-            let dot = |f: &[f64]| (0..inputs).map(|i| f[r * inputs + i] * x[i]).sum::<f64>();
-            let (sa, sb) = (dot(&a), dot(&b));
+            let dot = |f: &[f64], row: usize| (0..inputs).map(|i| f[row * inputs + i] * x[i]).sum::<f64>();
+            let sa = dot(&a, r);
             let act = match p["form"][r].as_str().unwrap() {
-                "cp" => sa * sb,
                 "symmetric" => sa * sa,
-                _ => sa * sa - sb * sb,
+                form => {
+                    let sb = dot(&b, with_b);
+                    with_b += 1;
+                    if form == "cp" { sa * sb } else { sa * sa - sb * sb }
+                }
             };
             (0..classes).for_each(|c| z[c] += heads[r * classes + c] * act);
         }
@@ -375,7 +435,7 @@ pub(crate) mod tests {
         assert_eq!((c.all.len(), c.displayed), (12, 8));
         assert!(c.all.items[..8].iter().all(|k| k.role == Role::Displayed) && c.all.items[8].role == Role::Residual, "displayed first");
         let bias: Vec<f64> = model.bias.iter().map(|&b| b as f64).collect();
-        for precision in [Precision::Full, Precision::Fixed12] {
+        for precision in [Precision::Full, Precision::Fixed(12)] {
             let mut pool = ImagePool::new(&test);
             let p = run("r__seed=0", &dir, &c, precision, &model.bias, Some(crate::image::ImageShape::MNIST), Some(&mut pool));
             let check = pool.check();
@@ -394,7 +454,7 @@ pub(crate) mod tests {
             let rounding = p["rounding"].as_f64().unwrap();
             match precision {
                 Precision::Full => assert_eq!(rounding, 0.0),
-                Precision::Fixed12 => assert!(rounding > 0.0 && rounding < 1e-2, "12-bit factors move logits a little: {rounding}"),
+                Precision::Fixed(_) => assert!(rounding > 0.0 && rounding < 1e-2, "12-bit factors move logits a little: {rounding}"),
             }
             // Every component has examples in the pool, of the right sign.
             let examples = p["examples"].as_array().unwrap();
@@ -404,6 +464,37 @@ pub(crate) mod tests {
             assert!(examples[8..].iter().all(|e| e[1].as_array().unwrap().is_empty()), "symmetric ones have none");
             assert_eq!(p["metrics"].as_array().unwrap().len(), 12, "residual components are measured too");
         }
+    }
+
+    #[test]
+    fn symmetric_components_store_one_factor_and_compact_runs_the_fewest_bits_in_budget() {
+        let dir = synthetic_study("compact");
+        let test = crate::data::embedded().test;
+        let model = crate::model::load_model(&dir.join("base/model.safetensors")).unwrap();
+        let c = RunComponents::read(&dir.join("runs/r__seed=0")).unwrap();
+        let mut pool = ImagePool::new(&test);
+        let moved = |bits| {
+            let x = pool.check_batch();
+            let exact = exact_logits(&c.all, x.as_ref(), &model.bias);
+            largest_difference(&exact_logits(&rounded(&c.all, Precision::Fixed(bits)), x.as_ref(), &model.bias), &exact)
+        };
+        let (at9, at10) = (moved(9), moved(10));
+        assert!(at10 < at9, "fewer bits move the logits more: {at10} at 10 bits, {at9} at 9");
+        assert_eq!(compact_precision(&c.all, &model.bias, &pool, at10), Precision::Fixed(10), "the fewest bits within the budget");
+        assert_eq!(compact_precision(&c.all, &model.bias, &pool, 0.0), Precision::Fixed(12), "the most when none is within it");
+        assert_eq!(compact_precision(&c.all, &model.bias, &pool, f64::INFINITY), Precision::Fixed(8));
+        let p = run("r__seed=0", &dir, &c, Precision::Fixed(10), &model.bias, Some(crate::image::ImageShape::MNIST), Some(&mut pool));
+        assert!((p["rounding"].as_f64().unwrap() - at10).abs() < 1e-12, "the record says how far its logits moved");
+        let symmetric = c.all.iter().filter(|k| k.form == Form::Symmetric).count();
+        assert_eq!((symmetric, unpack(&p["a"]).len()), (4, 12 * 784));
+        assert_eq!(unpack(&p["b"]).len(), 8 * 784, "a symmetric component's b (= a) is not stored");
+        assert!(
+            p["metrics"].as_array().unwrap()[8..].iter().all(|row| {
+                let columns = p["columns"].as_array().unwrap();
+                columns.iter().zip(row.as_array().unwrap()).all(|(name, v)| !name.as_str().unwrap().ends_with("_minus") || v.is_null())
+            }),
+            "nor are measures of its absent minus pattern"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::glossary::{DEFINITIONS, definition};
+use super::glossary::definition;
 use super::html::{Cell, Column, Html, anchor_id, escape, fmt_number};
 use super::inputs::Study;
 use super::svg;
@@ -13,6 +13,21 @@ use crate::pipeline::ResultRow;
 
 /// Columns that say which run a row is, not how it did.
 const IDENTITY: [&str; 6] = ["run_id", "preset", "family", "seed", "overrides", "model_sha256"];
+
+/// The columns the tables open on, in this order: the judges of a readable dictionary (does it
+/// decide as the model does, does it explain the logits, how readable are its patterns, how
+/// many components an explanation takes), then accuracy and tensor cosine. The rest wait
+/// behind the tables' "all columns" button.
+pub const LEAD: [&str; 8] = [
+    "agreement",
+    "logit_r2",
+    "functional_cosine",
+    "coherence_weighted",
+    "locality_7x7_weighted",
+    "explanation_size",
+    "test_accuracy",
+    "tensor_cosine",
+];
 
 /// A Pareto front marked in the tables: both metrics maximised.
 #[derive(Clone, Copy)]
@@ -79,7 +94,8 @@ pub fn pareto(points: &[Option<(f64, f64)>], maximise: (bool, bool)) -> Vec<bool
     points.iter().map(|p| p.is_some_and(|p| !dominated(p))).collect()
 }
 
-/// The metric columns of the results, in the order of the rows' fields.
+/// The metric columns of the results: those of [`LEAD`] the results have, then the others in
+/// the order of the rows' fields.
 fn metric_columns(study: &Study) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for row in &study.rows {
@@ -89,7 +105,14 @@ fn metric_columns(study: &Study) -> Vec<String> {
             }
         }
     }
-    out
+    let lead = LEAD.iter().filter_map(|l| out.iter().find(|c| c == l)).cloned();
+    lead.chain(out.iter().filter(|c| !LEAD.contains(&c.as_str())).cloned()).collect()
+}
+
+/// The header cell of metric `column`: behind the "all columns" button unless it leads.
+fn metric_column(column: &str) -> Column {
+    let c = Column::new(column, definition(column));
+    if LEAD.contains(&column) { c } else { c.more() }
 }
 
 /// The fronts whose two columns the results have.
@@ -138,6 +161,8 @@ pub fn section(h: &mut Html, study: &Study, main: Option<&str>) {
         &[],
         &format!(
             "{} run(s) in {} configuration(s). Rows are configurations: the mean ± standard deviation over their seeds. ★ main run (the draw panel's first). {}. \
+             The tables open on the columns that judge a readable dictionary: agreement, logit R² and functional cosine (does it decide and explain as the model does), \
+             weighted coherence and locality (how readable its patterns are) and explanation size, then accuracy and tensor cosine; the button above each table shows every column. \
              Hover over a column name for its definition (all are listed below the tables); press it to sort, again to reverse, a third time for the original order. Seed links open that run.",
             study.rows.len(),
             configs.len(),
@@ -147,8 +172,11 @@ pub fn section(h: &mut Html, study: &Study, main: Option<&str>) {
     configuration_table(h, study, &configs, &columns, &fronts, main);
     run_table(h, study, &columns, &fronts, main);
     h.open("details", &[("class", "sub")]).elem("summary", &[], "What the columns mean").open("dl", &[("class", "glossary")]);
-    for (name, text) in DEFINITIONS.iter().filter(|(n, _)| columns.iter().any(|c| c == n) || *n == "seed") {
-        h.elem("dt", &[], name).elem("dd", &[], text);
+    // In the tables' order: the leading columns first.
+    for name in columns.iter().map(String::as_str).chain(["seed"]) {
+        if let Some(text) = definition(name) {
+            h.elem("dt", &[], name).elem("dd", &[], &text);
+        }
     }
     h.close("dl").close("details");
     h.close("section");
@@ -159,8 +187,8 @@ pub fn section(h: &mut Html, study: &Study, main: Option<&str>) {
 fn configuration_table(h: &mut Html, study: &Study, configs: &[Configuration], columns: &[String], fronts: &[Front], main: Option<&str>) {
     let on = on_fronts(fronts, configs.len(), |k, c| configs[k].mean(c));
     let mut header = vec![Column::new("configuration", None), Column::new("seeds", None)];
-    header.extend(columns.iter().map(|c| Column::new(c, definition(c))));
-    header.extend([Column::new("family", definition("family")), Column::new("recipe as run", None)]);
+    header.extend(columns.iter().map(|c| metric_column(c)));
+    header.extend([Column::new("family", definition("family")).more(), Column::new("recipe as run", None).more()]);
     let rows: Vec<Vec<Cell>> = configs
         .iter()
         .enumerate()
@@ -169,7 +197,8 @@ fn configuration_table(h: &mut Html, study: &Study, configs: &[Configuration], c
             let seeds: Vec<String> = c.runs.iter().map(|r| run_link(&r.run_id, &format!("seed {}", r.seed))).collect();
             let first = format!(
                 "<span class=\"cfg\">{}</span>{}<span class=\"seeds\">{}</span>",
-                escape(c.name).replace("__", "<wbr>__"),
+                // Long names wrap after their underscores, not inside words.
+                escape(c.name).replace('_', "_<wbr>"),
                 badges(k, fronts, &on, is_main),
                 seeds.join(" ")
             );
@@ -190,7 +219,7 @@ fn run_table(h: &mut Html, study: &Study, columns: &[String], fronts: &[Front], 
     let maps: Vec<Map<String, Value>> = study.rows.iter().map(ResultRow::to_map).collect();
     let on = on_fronts(fronts, maps.len(), |k, c| maps[k].get(c).and_then(Value::as_f64));
     let mut header = vec![Column::new("run_id", definition("run_id")), Column::new("seed", definition("seed"))];
-    header.extend(columns.iter().map(|c| Column::new(c, definition(c))));
+    header.extend(columns.iter().map(|c| metric_column(c)));
     let rows: Vec<Vec<Cell>> = study
         .rows
         .iter()
@@ -217,6 +246,8 @@ fn mean_sd(c: &Configuration, column: &str) -> Cell {
             None => Cell { html: "–".into(), key: String::new(), num: true },
         };
     };
+    // Seeds that agree to float rounding have no spread worth printing (not "± 1.4e-16").
+    let sd = if sd <= 1e-9 * mean.abs() { 0.0 } else { sd };
     let integer = c.maps.iter().all(|m| m.get(column).is_some_and(|v| v.is_u64() || v.is_i64()));
     let shown = if integer && sd == 0.0 { format!("{mean}") } else { fmt_number(mean) };
     let html = if n > 1 && !(integer && sd == 0.0) { format!("{shown}<span class=\"sd\"> ± {}</span>", fmt_number(sd)) } else { shown };

@@ -12,8 +12,8 @@ use super::inputs::{Study, read_csv, read_json};
 use super::svg::{self, Lines, Series};
 
 /// Metrics shown in a run's summary line.
-const SUMMARY_METRICS: [(&str, &str); 3] =
-    [("tensor_cosine", "cosine"), ("test_accuracy_with_bias", "accuracy"), ("displayed_cosine", "displayed cosine")];
+const SUMMARY_METRICS: [(&str, &str); 4] =
+    [("agreement", "agreement"), ("logit_r2", "logit R²"), ("coherence_weighted", "coherence"), ("tensor_cosine", "tensor cosine")];
 
 /// Scalar fields of a JSON object, in order (nested objects and arrays left out).
 fn scalars(v: &Value) -> Vec<(String, Value)> {
@@ -91,7 +91,8 @@ pub fn header(h: &mut Html, title: &str, notes: &[String]) {
         "p",
         &[],
         "A component adds d_c · (a·x)(b·x) to the logit of class c. Its plus pattern (a+b) and minus pattern (a−b) read as evidence: an image matching the plus pattern \
-         (either sign of the ink) raises the logits of the classes with a red head bar and lowers those with a blue one; an image matching the minus pattern does the opposite.",
+         (either sign of the ink) raises the logits of the classes with a red head bar and lowers those with a blue one; an image matching the minus pattern does the opposite. \
+         A symmetric component (b = a, as in the concept dictionaries) adds d_c · (v·x)² and has one pattern v, read as the plus pattern.",
     );
     h.close("div").close("header");
     for note in notes {
@@ -256,6 +257,38 @@ fn num(v: &Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
 }
 
+/// The concept atlas of run `id` (its folder's `atlas.png`), drawn by the page from the run's
+/// factors: a picture per run would not fit in a page of a few megabytes.
+fn atlas(h: &mut Html, id: &str) {
+    let caption = format!(
+        "{} Patterns: red positive, blue negative, white 0, one scale per class; select one for its card.",
+        crate::analysis::atlas::caption()
+    );
+    h.elem("p", &[("class", "muted")], &caption);
+    h.elem("div", &[("class", "atlas"), ("data-run", &anchor_id(id))], "");
+}
+
+/// The recommended dictionary (the main run) first: its concept atlas, before any table.
+pub fn recommended(h: &mut Html, main: Option<&str>, components: &dyn Fn(&str) -> Result<(), String>) {
+    h.open("section", &[("id", "recommended"), ("aria-labelledby", "recommended-h")]);
+    h.elem("h2", &[("id", "recommended-h")], "The recommended dictionary");
+    match main.map(|id| (id, components(id))) {
+        Some((id, Ok(()))) => {
+            h.open("p", &[]).text("The main run, ");
+            h.raw(&format!("<a href=\"#run-{}\">{}</a>", escape(&anchor_id(id)), escape(id)));
+            h.text(", the one the draw-a-digit panel starts with: what each class looks for, as its concept atlas.").close("p");
+            atlas(h, id);
+        }
+        Some((id, Err(why))) => {
+            h.missing(&format!("No concept atlas of the main run {id}: {why}"));
+        }
+        None => {
+            h.missing("No runs, so no recommended dictionary.");
+        }
+    }
+    h.close("section");
+}
+
 /// One collapsible section per run, in results order. `components` says, per run id, whether
 /// the page carries its factors (and so can draw its component cards), or why not.
 pub fn runs(h: &mut Html, study: &Study, main: Option<&str>, components: &dyn Fn(&str) -> Result<(), String>) {
@@ -314,7 +347,11 @@ fn run(h: &mut Html, study: &Study, id: &str, is_main: bool, components: Result<
     h.elem("h4", &[], "Metrics");
     h.open("dl", &[("class", "metrics")]);
     let identity = ["run_id", "preset", "family", "seed", "overrides", "model_sha256"];
-    for (k, v) in row.iter().filter(|(k, v)| !identity.contains(&k.as_str()) && !v.is_object() && !v.is_array()) {
+    let mut metrics: Vec<(&String, &Value)> =
+        row.iter().filter(|(k, v)| !identity.contains(&k.as_str()) && !v.is_object() && !v.is_array()).collect();
+    // The results tables' leading columns first, in their order.
+    metrics.sort_by_key(|(k, _)| super::results::LEAD.iter().position(|l| l == k).unwrap_or(super::results::LEAD.len()));
+    for (k, v) in metrics {
         h.open("div", &[]).elem("dt", &[("title", definition(k).as_deref().unwrap_or(""))], k).elem("dd", &[], &fmt_value(v)).close("div");
     }
     h.close("dl");
@@ -336,6 +373,8 @@ fn run(h: &mut Html, study: &Study, id: &str, is_main: bool, components: Result<
                  the head (one bar per class), the share of its role's strength, its measures, and the test images that activate it most in each direction.",
             );
             h.elem("div", &[("class", "cards"), ("data-run", &anchor_id(id))], "");
+            h.elem("h4", &[], "Concept atlas");
+            atlas(h, id);
         }
         Err(why) => {
             h.missing(&format!("No component cards: {why}"));

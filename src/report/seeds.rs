@@ -163,7 +163,7 @@ fn stability<'c>(h: &mut Html, v: &Value, components: &dyn Fn(&str) -> Option<&'
     {
         let (x, y) = (x.displayed(), y.displayed());
         let matching = crate::analysis::stability::match_runs(&x, &y, top, false);
-        h.elem("p", &[], &format!("The {} strongest of {a}'s components and their matches in {b} (plus pattern above, minus below; the match shown in the orientation that fits):", MATCHED_SHOWN.min(matching.pairs.len())));
+        h.elem("p", &[], &format!("The {} strongest of {a}'s components and their matches in {b} (plus pattern above, minus below where the form has one; the match shown in the orientation that fits):", MATCHED_SHOWN.min(matching.pairs.len())));
         h.open("div", &[("class", "matches")]);
         for &(i, j, sim) in matching.pairs.iter().take(MATCHED_SHOWN) {
             let (_, swap) = crate::analysis::stability::oriented_similarity(&x, i, &y, j, false);
@@ -171,8 +171,11 @@ fn stability<'c>(h: &mut Html, v: &Value, components: &dyn Fn(&str) -> Option<&'
             h.open("figure", &[("class", "match")]).open("div", &[("class", "pair")]);
             thumb(h, a, i, "plus", &format!("plus pattern of #{} of {a}", i + 1));
             thumb(h, b, j, p, &format!("{p} pattern of #{} of {b}", j + 1));
-            thumb(h, a, i, "minus", &format!("minus pattern of #{} of {a}", i + 1));
-            thumb(h, b, j, m, &format!("{m} pattern of #{} of {b}", j + 1));
+            // One pattern only for forms without a minus (symmetric components).
+            if x.items[i].form.has_minus() && y.items[j].form.has_minus() {
+                thumb(h, a, i, "minus", &format!("minus pattern of #{} of {a}", i + 1));
+                thumb(h, b, j, m, &format!("{m} pattern of #{} of {b}", j + 1));
+            }
             h.close("div").open("figcaption", &[]);
             h.raw(&format!(
                 "<a href=\"#card-{}-{i}\">#{}</a> ↔ <a href=\"#card-{}-{j}\">#{}</a>{} · {}",

@@ -13,6 +13,10 @@ const RIGHT: f64 = 18.0;
 /// Room above the plot for the title and the line chart's key.
 const TOP: f64 = 48.0;
 const BOTTOM: f64 = 46.0;
+/// The smallest text of a chart (`.tick` in report.css), and the smallest size it may be shown
+/// at: a chart is never drawn narrower than this allows (it scrolls sideways instead).
+const SMALLEST_TEXT: f64 = 12.0;
+const MIN_SHOWN_TEXT: f64 = 10.0;
 /// Points per series kept for drawing (long histories are thinned evenly).
 const MAX_POINTS: usize = 120;
 /// Matplotlib's tab10, as the PNG figures use.
@@ -93,7 +97,9 @@ impl Frame {
         let (x0, x1, y0, y1) = (LEFT, w - RIGHT, TOP, h - BOTTOM);
         let _ = write!(
             s,
-            r##"<svg class="chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="{role}" aria-label="{}">"##,
+            r##"<svg class="chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" style="min-width:{:.0}px" role="{role}" aria-label="{}">"##,
+            // A pixel more than the exact width, against rounding of the chart's scale.
+            (w * MIN_SHOWN_TEXT / SMALLEST_TEXT).ceil() + 1.0,
             escape(name)
         );
         for (v, text) in ticks(self.x) {
@@ -191,7 +197,8 @@ pub fn lines(h: &mut Html, chart: &Lines, caption: &str) {
         }
     }
     s.push_str("</svg>");
-    h.open("figure", &[("class", "chart lines")]).raw(&s).elem("figcaption", &[], caption).close("figure");
+    // Focusable, so that a keyboard can scroll it where it is wider than the column.
+    h.open("figure", &[("class", "chart lines"), ("tabindex", "0")]).raw(&s).elem("figcaption", &[], caption).close("figure");
 }
 
 /// A scatter as a `<figure>`: every point links to its run and names it on hover; points on

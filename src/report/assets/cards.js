@@ -66,7 +66,9 @@ function card(run, k, pixels) {
     const v = run.metrics[k][j];
     if (v === null || v === undefined) { return; }
     const row = element('div', typeof v === 'number' ? '' : 'wide');
-    row.append(element('dt', '', name.replace(/_/g, ' ')), element('dd', '', typeof v === 'number' ? v.toFixed(3) : String(v)));
+    // A form with one pattern (symmetric) has no plus to tell apart from a minus.
+    const label = names[1] ? name.replace(/_/g, ' ') : name.replace(/_/g, ' ').replace(/ plus$/, '');
+    row.append(element('dt', '', label), element('dd', '', typeof v === 'number' ? v.toFixed(3) : String(v)));
     dl.append(row);
   });
   el.append(dl);

@@ -14,19 +14,19 @@ function bytesOf(b64) {
 }
 
 /** The values of a packed array: inflated, bytes regrouped; floats as a Float64Array
- *  (12-bit fixed point times its segment's scale for 'q12'). */
+ *  (zigzag-coded fixed point times its segment's scale for 'q'). */
 async function unpack(p) {
   const stream = new Blob([bytesOf(p.z)]).stream().pipeThrough(new DecompressionStream('deflate'));
   const planes = new Uint8Array(await new Response(stream).arrayBuffer());
   const n = p.n;
   if (p.type === 'u8') { return planes; }
   const out = new Float64Array(n);
-  if (p.type === 'q12') {
+  if (p.type === 'q') {
     const scale = await unpack(p.scale);
     for (let i = 0; i < n; i++) {
-      const q = planes[i] | planes[n + i] << 8;
+      const u = planes[i] | planes[n + i] << 8, q = (u >>> 1) ^ -(u & 1);
       // Rounded to f32 as bilens rounds it, so the page computes with bilens's numbers.
-      out[i] = Math.fround((q >= 32768 ? q - 65536 : q) * scale[Math.floor(i / p.seg)]);
+      out[i] = Math.fround(q * scale[Math.floor(i / p.seg)]);
     }
   } else {
     const word = new Uint8Array(4), view = new DataView(word.buffer);
@@ -91,12 +91,30 @@ function runRecord(anchor) {
       const el = document.getElementById('data-run-' + anchor);
       if (!el) { throw new Error('the page holds no record for run ' + anchor); }
       const run = JSON.parse(el.textContent);
-      [run.A, run.B, run.H] = await Promise.all([unpack(run.a), unpack(run.b), unpack(run.heads)]);
+      let b;
+      [run.A, b, run.H] = await Promise.all([unpack(run.a), unpack(run.b), unpack(run.heads)]);
+      run.B = everyB(run, b);
       run.anchor = anchor;
       return run;
     })());
   }
   return runCache.get(anchor);
+}
+
+/** B of every component from the record's `b`, which holds only the components whose b is a
+ *  factor of its own (b = a for symmetric ones). */
+function everyB(run, b) {
+  const P = run.inputs, B = new Float64Array(run.n * P);
+  let j = 0;
+  for (let k = 0; k < run.n; k++) {
+    if (run.form[k] === 'symmetric') {
+      B.set(run.A.subarray(k * P, (k + 1) * P), k * P);
+    } else {
+      B.set(b.subarray(j * P, (j + 1) * P), k * P);
+      j++;
+    }
+  }
+  return B;
 }
 
 /** The test images the records point to, decoded once. */

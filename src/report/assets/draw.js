@@ -164,7 +164,7 @@ function selfCheck() {
   let text = 'Self-check on ' + n + ' test images: this page reproduces bilens\u2019s logits to ' + dRun.toExponential(1) + ' (decomposition)' +
     (dBase === null ? '' : ' and ' + dBase.toExponential(1) + ' (base model)') + (ok ? ' \u2714' : ' \u2718, more than ' + STUDY.tolerance);
   if (run.precision !== 'full') {
-    text += '. To keep the page small, this run\u2019s factors are stored as 12-bit integers times one scale per factor, which moves its logits by at most ' +
+    text += '. To keep the page small, this run\u2019s factors are stored as ' + run.a.bits + '-bit integers times one scale per factor, which moves its logits by at most ' +
       run.rounding.toExponential(1) + ' from the full-precision decomposition (the main run is stored exactly).';
   }
   el.textContent = text;
@@ -269,12 +269,16 @@ function votes(run, act, z, c, box, title) {
       shown += v;
       const item = element('div', 'item');
       ['plus', 'minus'].forEach(which => {
-        const cv = element('canvas'), p = pattern(run, r, which);
-        if (p) {
-          paintSigned(cv, p, run.width, run.height);
-          cv.setAttribute('role', 'img');
-          cv.setAttribute('aria-label', which + ' pattern of ' + run.label[r]);
+        const p = pattern(run, r, which);
+        if (!p) {
+          // A form without this pattern (symmetric: no minus) keeps its column empty.
+          item.append(element('span'));
+          return;
         }
+        const cv = element('canvas');
+        paintSigned(cv, p, run.width, run.height);
+        cv.setAttribute('role', 'img');
+        cv.setAttribute('aria-label', which + ' pattern of ' + run.label[r]);
         item.append(cv);
       });
       const link = element('a', '', run.label[r]);

@@ -32,3 +32,15 @@ document.querySelectorAll('table.sortable').forEach(table => {
     });
   });
 });
+
+// A wide table opens on its leading columns; the button above it shows every column, and again
+// only the leading ones.
+document.querySelectorAll('button.all-columns').forEach(button => {
+  const table = button.nextElementSibling.querySelector('table');
+  const text = button.textContent;
+  button.addEventListener('click', () => {
+    const all = table.classList.toggle('all');
+    button.setAttribute('aria-pressed', String(all));
+    button.textContent = all ? 'Show the leading columns only' : text;
+  });
+});
