@@ -51,8 +51,9 @@ const PAD: &str = r#"<canvas id="pad" width="280" height="280" role="img" aria-l
 </div>
 <p id="selfcheck" class="selfcheck" role="status" data-status="pending">Self-check pending (it needs JavaScript).</p>"#;
 
-/// Logits and the components' votes.
-const OUTPUTS: &str = r#"<div class="logit-col"><h3>Logits</h3><p id="logit-note" class="muted"></p><div id="logit-bars" class="logit-bars"></div></div>
+/// Logits, the prediction explained in a sentence (`#why`, as `bilens explain` says it), and the
+/// components' votes.
+const OUTPUTS: &str = r#"<div class="logit-col"><h3>Logits</h3><p id="logit-note" class="muted"></p><p id="why" class="why" aria-live="polite"></p><div id="logit-bars" class="logit-bars"></div></div>
 <div class="contrib-col"><h3 id="contrib-title">Components</h3><div id="contrib" class="contrib"></div></div>"#;
 
 #[cfg(test)]

@@ -199,10 +199,17 @@ fn run_records<'a>(
             if Some(*id) == main { Precision::Full } else { payload::compact_precision(&c.all, &bias, pool, payload::ROUNDING_BUDGET) };
         let fits = pool.test.n_inputs == c.all.inputs;
         let shape = image_shape(study.record(id), c.all.inputs);
-        let record = payload::run(id, &study.run_dir(id), c, precision, &bias, shape, fits.then_some(&mut *pool));
+        let names = class_names(study.record(id), c.all.outputs);
+        let record = payload::run(id, &study.run_dir(id), c, precision, &bias, shape, names.as_deref(), fits.then_some(&mut *pool));
         out.push(RunRecord { id, record, fits });
     }
     out
+}
+
+/// The class names a run recorded, if they name its `outputs`.
+fn class_names(record: Option<&Value>, outputs: usize) -> Option<Vec<String>> {
+    let names: Vec<String> = serde_json::from_value(record?["data"]["class_names"].clone()).ok()?;
+    (names.len() >= outputs).then_some(names)
 }
 
 /// The image shape a run recorded, if it has `inputs` pixels.

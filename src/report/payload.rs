@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 
 use super::inputs::read_csv;
 use super::pack::{self, Precision};
+use crate::analysis::describe::{describe, describe_pattern};
 use crate::data::Dataset;
 use crate::decomp::{Component, Components};
 use crate::image::ImageShape;
@@ -38,8 +39,9 @@ pub const ROUNDING_BUDGET: f64 = 0.1;
 /// The bits a compactly stored factor value may have: the fewest that keep to the budget.
 const COMPACT_BITS: std::ops::RangeInclusive<u32> = 8..=12;
 
-/// `components.csv` columns the cards show elsewhere (title, head bars, strength line).
-const SHOWN_ELSEWHERE: [&str; 8] = ["rank", "bank", "index", "form", "strength", "strength_share", "head_class", "head_sign"];
+/// `components.csv` columns the cards show elsewhere (title, description, head bars, strength line).
+const SHOWN_ELSEWHERE: [&str; 9] =
+    ["rank", "bank", "index", "form", "strength", "strength_share", "head_class", "head_sign", "description"];
 
 /// A run's components in the page's order: the displayed ones strongest first (numbered as in
 /// `components.csv` and in the stability and consensus files), then the residual ones.
@@ -139,6 +141,7 @@ pub fn run(
     precision: Precision,
     bias: &[f32],
     shape: Option<ImageShape>,
+    names: Option<&[String]>,
     pool: Option<&mut ImagePool>,
 ) -> Value {
     let all = &c.all;
@@ -155,7 +158,7 @@ pub fn run(
         .enumerate()
         .map(|(r, k)| round4((k.strength / if r < c.displayed { shown_total } else { residual_total }) as f64))
         .collect();
-    let (columns, metrics) = component_metrics(dir, c, shape);
+    let (columns, metrics) = component_metrics(dir, c, shape, names);
     let mut out = json!({
         "id": id,
         "precision": precision.name(),
@@ -171,6 +174,8 @@ pub fn run(
         "bias": bias.iter().map(|&b| b as f64).collect::<Vec<_>>(),
         "form": all.iter().map(|k| k.form.as_str()).collect::<Vec<_>>(),
         "label": labels,
+        "description": all.iter().map(|k| describe(k, shape, names)).collect::<Vec<_>>(),
+        "class_names": names,
         "share": share,
         "columns": columns,
         "metrics": metrics,
@@ -178,7 +183,7 @@ pub fn run(
         "width": shape.map_or(all.inputs, |s| s.width),
     });
     if shape.is_some() {
-        out["atlas"] = atlas(&c.displayed());
+        out["atlas"] = atlas(&c.displayed(), shape);
     }
     if let Some(pool) = pool.filter(|p| p.test.n_inputs == all.inputs) {
         out["examples"] = examples(all, pool);
@@ -236,11 +241,16 @@ fn rounded(c: &Components, precision: Precision) -> Components {
 /// The concept atlas of the displayed components `shown` as the run folder's `atlas.png` has
 /// it: per class, `[component, 1 for its minus pattern else 0, signed share]` of its heaviest
 /// patterns. The page draws them from the factors, over the outlines of [`outlines`].
-fn atlas(shown: &Components) -> Value {
+fn atlas(shown: &Components, shape: Option<ImageShape>) -> Value {
     let classes = crate::analysis::atlas::heaviest(shown, crate::analysis::atlas::PER_CLASS);
     classes
         .iter()
-        .map(|entries| entries.iter().map(|e| json!([e.component, u8::from(e.minus), round4(e.share)])).collect::<Vec<_>>())
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|e| json!([e.component, u8::from(e.minus), round4(e.share), describe_pattern(e.pattern, shape)]))
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
@@ -278,9 +288,9 @@ fn examples(all: &Components, pool: &mut ImagePool) -> Value {
 /// Column names and one row per component of the per-component measures: the run's
 /// `components.csv` for displayed components (computed alike when it is missing or stale),
 /// computed here for residual ones, which the run does not record.
-fn component_metrics(dir: &Path, c: &RunComponents, shape: Option<ImageShape>) -> (Vec<String>, Vec<Vec<Value>>) {
+fn component_metrics(dir: &Path, c: &RunComponents, shape: Option<ImageShape>, names: Option<&[String]>) -> (Vec<String>, Vec<Vec<Value>>) {
     let computed = |part: Components| -> Vec<Map<String, Value>> {
-        crate::analysis::table::component_table(&part, shape, None)
+        crate::analysis::table::component_table(&part, shape, names)
             .iter()
             .filter_map(|row| match serde_json::to_value(row) {
                 Ok(Value::Object(m)) => Some(m),
@@ -437,7 +447,7 @@ pub(crate) mod tests {
         let bias: Vec<f64> = model.bias.iter().map(|&b| b as f64).collect();
         for precision in [Precision::Full, Precision::Fixed(12)] {
             let mut pool = ImagePool::new(&test);
-            let p = run("r__seed=0", &dir, &c, precision, &model.bias, Some(crate::image::ImageShape::MNIST), Some(&mut pool));
+            let p = run("r__seed=0", &dir, &c, precision, &model.bias, Some(crate::image::ImageShape::MNIST), None, Some(&mut pool));
             let check = pool.check();
             assert_eq!(p["check"].as_array().unwrap().len(), CHECK_IMAGES);
             for (k, &i) in check.iter().enumerate() {
@@ -483,7 +493,7 @@ pub(crate) mod tests {
         assert_eq!(compact_precision(&c.all, &model.bias, &pool, at10), Precision::Fixed(10), "the fewest bits within the budget");
         assert_eq!(compact_precision(&c.all, &model.bias, &pool, 0.0), Precision::Fixed(12), "the most when none is within it");
         assert_eq!(compact_precision(&c.all, &model.bias, &pool, f64::INFINITY), Precision::Fixed(8));
-        let p = run("r__seed=0", &dir, &c, Precision::Fixed(10), &model.bias, Some(crate::image::ImageShape::MNIST), Some(&mut pool));
+        let p = run("r__seed=0", &dir, &c, Precision::Fixed(10), &model.bias, Some(crate::image::ImageShape::MNIST), None, Some(&mut pool));
         assert!((p["rounding"].as_f64().unwrap() - at10).abs() < 1e-12, "the record says how far its logits moved");
         let symmetric = c.all.iter().filter(|k| k.form == Form::Symmetric).count();
         assert_eq!((symmetric, unpack(&p["a"]).len()), (4, 12 * 784));

@@ -165,6 +165,8 @@ const topAtlas = await page.evaluate(() => {
 });
 check(topAtlas.rows === 10 && topAtlas.canvases > 0 && topAtlas.painted === topAtlas.canvases && topAtlas.links === topAtlas.canvases,
   'the top atlas draws a row per class, ' + topAtlas.canvases + ' painted patterns, each linking to its card');
+const atlasWords = await page.locator('#recommended .atlas .atlas-words').allTextContents();
+check(atlasWords.length === topAtlas.canvases && atlasWords.every(w => /blob|stroke|ring|ink|inputs/.test(w)), 'and names each pattern in words (' + atlasWords[0] + ')');
 
 // Open a run from the results table, and return.
 await page.click(`#results a[href="#run-${other}"]`);
@@ -174,6 +176,9 @@ check(await inView(page, 'run-' + other), 'and scrolls it into view');
 check(await page.evaluate(() => location.hash) === '#run-' + other, 'and puts it in the address');
 await page.waitForSelector(`[id="run-${other}"] .card`);
 check(await page.locator(`[id="run-${other}"] .card`).count() > 0, 'the opened run draws its component cards');
+const cardWords = await page.locator(`[id="run-${other}"] .card .card-words`).allTextContents();
+check(cardWords.length === await page.locator(`[id="run-${other}"] .card`).count() && cardWords.every(w => /evidence (for|against)/.test(w)),
+  'each card says its component in words (' + cardWords[0] + ')');
 await page.locator(`[id="run-${other}"] .atlas`).scrollIntoViewIfNeeded();
 await page.waitForSelector(`[id="run-${other}"] .atlas canvas`);
 check(await page.locator(`[id="run-${other}"] .atlas .atlas-row`).count() === 10, 'and its concept atlas');
@@ -203,6 +208,8 @@ const label = options.find(o => o.startsWith('test image ' + known.index + ' '))
 const [position] = await page.selectOption('#pad-pick', { label });
 let s = await settled(page, `s => s.image === ${position} && s.logits`);
 check(maxDiff(s.logits, known.logits) <= TOLERANCE, 'test image ' + known.index + ' from the menu gives bilens\'s logits (max difference ' + maxDiff(s.logits, known.logits).toExponential(2) + ')');
+const why = await page.textContent('#why');
+check(why.startsWith('Why ' + s.baseTop + ' (') && /evidence for/.test(why), 'and explains the prediction in a sentence: ' + why.slice(0, 90) + '…');
 
 // Switch the run driving the panel, check it, and come back.
 await page.selectOption('#draw-run', other);

@@ -52,21 +52,21 @@ async function drawAtlas(box) {
   const mask = await outlines(), P = run.width * run.height;
   const rows = run.atlas.map((cells, c) => {
     const row = element('div', 'atlas-row');
-    row.append(element('span', 'atlas-class', 'class ' + c));
+    row.append(element('span', 'atlas-class', run.class_names ? className(run, c) : 'class ' + c));
     const patterns = cells.map(([k, minus]) => unit(pattern(run, k, minus ? 'minus' : 'plus')));
     let m = 1e-12;
     patterns.forEach(p => p.forEach(v => { m = Math.max(m, Math.abs(v)); }));
-    cells.forEach(([k, minus, share], j) => {
+    cells.forEach(([k, minus, share, words], j) => {
       const fig = element('figure'), link = element('a'), cv = element('canvas');
       paintOutlined(cv, patterns[j], m, mask.subarray(c * P, (c + 1) * P), run.width, run.height);
       const signed = (share >= 0 ? '+' : '\u2212') + Math.abs(100 * share).toFixed(1) + '%';
       const which = minus ? 'minus' : run.form[k] === 'symmetric' ? '' : 'plus';
       cv.setAttribute('role', 'img');
-      cv.setAttribute('aria-label', (which ? which + ' pattern of ' : '') + run.label[k] + ', ' + signed + ' of class ' + c);
+      cv.setAttribute('aria-label', (which ? which + ' pattern of ' : '') + run.label[k] + ', ' + signed + ' of ' + className(run, c) + ': ' + words);
       link.href = '#' + cardId(run.anchor, k);
-      link.title = run.label[k] + (which ? ' (' + which + ')' : '') + ': ' + signed + ' of class ' + c + '\u2019s pattern weight';
+      link.title = run.label[k] + (which ? ' (' + which + ')' : '') + ': ' + signed + ' of ' + className(run, c) + '\u2019s pattern weight';
       link.append(cv);
-      fig.append(element('figcaption', '', signed), link);
+      fig.append(element('figcaption', '', signed), link, element('figcaption', 'atlas-words', words));
       row.append(fig);
     });
     return row;

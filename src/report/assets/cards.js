@@ -45,7 +45,7 @@ function card(run, k, pixels) {
   el.setAttribute('aria-label', 'component ' + run.label[k] + ' of ' + run.id);
   const title = element('p', 'card-title');
   title.append(element('strong', '', run.label[k]), ' \u00b7 ' + headClass(run, k) + ' \u00b7 ' + run.form[k]);
-  el.append(title);
+  el.append(title, element('p', 'card-words', run.description[k]));
   const pictures = element('div', 'pictures');
   const names = patternNames(run.form[k]);
   ['plus', 'minus'].forEach((which, j) => {
@@ -82,13 +82,13 @@ function headBars(run, k) {
   const m = Math.max(1e-12, ...Array.from(head, Math.abs));
   const fig = element('figure', 'head'), bars = element('div', 'bars');
   bars.setAttribute('role', 'img');
-  bars.setAttribute('aria-label', 'head weights: ' + Array.from(head, (v, c) => c + ' ' + fmt(v, 2)).join(', '));
+  bars.setAttribute('aria-label', 'head weights: ' + Array.from(head, (v, c) => className(run, c) + ' ' + fmt(v, 2)).join(', '));
   head.forEach((v, c) => {
     const col = element('span', 'bar-col'), track = element('span', 'track'), bar = element('span', 'bar ' + (v >= 0 ? 'pos' : 'neg'));
     bar.style.height = (50 * Math.abs(v) / m).toFixed(1) + '%';
-    col.title = 'class ' + c + ': ' + fmt(v);
+    col.title = className(run, c) + ': ' + fmt(v);
     track.append(bar);
-    col.append(track, element('span', 'cls', String(c)));
+    col.append(track, element('span', 'cls', run.class_names ? className(run, c).slice(0, 3) : String(c)));
     bars.append(col);
   });
   fig.append(bars, element('figcaption', '', 'head'));

@@ -154,7 +154,12 @@ function headClass(run, k) {
   const C = run.classes;
   let best = 0;
   for (let c = 1; c < C; c++) { if (Math.abs(run.H[k * C + c]) > Math.abs(run.H[k * C + best])) { best = c; } }
-  return (run.H[k * C + best] < 0 ? 'against ' : 'for ') + best;
+  return (run.H[k * C + best] < 0 ? 'against ' : 'for ') + className(run, best);
+}
+
+/** Class c by its name where the run's data name classes, else its index. */
+function className(run, c) {
+  return run.class_names ? run.class_names[c] : String(c);
 }
 
 /** The address of component k's card. */

@@ -228,8 +228,9 @@ function showOutputs() {
   const top = argmax(z), baseTop = zb ? argmax(zb) : null;
   panel.out = { logits: Array.from(z), baseLogits: zb && Array.from(zb), top, baseTop };
   const m = Math.max(...z), sum = z.reduce((s, v) => s + Math.exp(v - m), 0);
-  note.textContent = 'The decomposition predicts ' + top + ' (' + (100 / sum).toFixed(1) + '%)' +
-    (zb ? '; the base model predicts ' + baseTop + '.' : '; this study has no base model to compare with.');
+  note.textContent = 'The decomposition predicts ' + className(run, top) + ' (' + (100 / sum).toFixed(1) + '%)' +
+    (zb ? '; the base model predicts ' + className(run, baseTop) + '.' : '; this study has no base model to compare with.');
+  document.getElementById('why').textContent = why(run, act, z, zb ? baseTop : top);
   const scale = Math.max(1e-9, ...Array.from(z, Math.abs), ...(zb ? Array.from(zb, Math.abs) : []));
   const head = element('div', 'row head');
   [['class', ''], ['decomposition', 'pair'], ['base model', 'pair'], ['p', '']].forEach(([t, c]) => head.append(element('span', c, t)));
@@ -240,8 +241,8 @@ function showOutputs() {
     const row = element('button', 'row' + (c === top ? ' top' : '') + (c === cls ? ' sel' : ''));
     row.type = 'button';
     row.setAttribute('aria-pressed', String(c === cls));
-    row.title = 'show the components voting on ' + c;
-    row.append(element('span', 'cls', String(c)), bar(z[c], scale), element('span', 'val', fmt(z[c])));
+    row.title = 'show the components voting on ' + className(run, c);
+    row.append(element('span', 'cls', className(run, c)), bar(z[c], scale), element('span', 'val', fmt(z[c])));
     row.append(zb ? bar(zb[c], scale) : element('span'), element('span', 'val' + (c === baseTop ? ' top' : ''), zb ? fmt(zb[c]) : ''));
     row.append(element('span', 'prob', (100 * Math.exp(z[c] - m) / sum).toFixed(1) + '%'));
     row.addEventListener('click', () => {
@@ -254,15 +255,28 @@ function showOutputs() {
   votes(run, act, z, cls, box, title);
 }
 
+/** The prediction in a sentence, as `bilens explain` prints it: the model's class (the base
+ *  model's where the page has it), then the four components carrying it and the two counting
+ *  most against it, each with its description and its share of the class's logit before the bias. */
+function why(run, act, z, c) {
+  const C = run.classes, unbiased = z[c] - run.bias[c];
+  const contrib = Array.from(act, (a, r) => [r, run.H[r * C + c] * a]);
+  const part = ([r, v]) => run.description[r] + ': ' + (v >= 0 ? '+' : '\u2212') + Math.abs(100 * v / unbiased).toFixed(0) + '% (' + run.label[r] + ')';
+  const pos = contrib.filter(e => e[1] > 0).sort((p, q) => q[1] - p[1]).slice(0, 4);
+  const neg = contrib.filter(e => e[1] < 0).sort((p, q) => p[1] - q[1]).slice(0, 2);
+  const agrees = argmax(z) === c ? 'the decomposition agrees' : 'the decomposition predicts ' + className(run, argmax(z));
+  return 'Why ' + className(run, c) + ' (' + agrees + '): ' + pos.concat(neg).map(part).join('; ') + '.';
+}
+
 /** The five components voting most for class c and the five voting most against it. */
 function votes(run, act, z, c, box, title) {
   const C = run.classes, contrib = Array.from(act, (a, r) => [r, run.H[r * C + c] * a]);
   const pos = contrib.filter(e => e[1] > 0).sort((p, q) => q[1] - p[1]).slice(0, 5);
   const neg = contrib.filter(e => e[1] < 0).sort((p, q) => p[1] - q[1]).slice(0, 5);
-  title.textContent = 'Components voting on ' + c + (panel.selected === null ? ' (the top class)' : ' (selected)');
+  title.textContent = 'Components voting on ' + className(run, c) + (panel.selected === null ? ' (the top class)' : ' (selected)');
   const items = [];
   let shown = 0;
-  [['For ' + c, pos], ['Against ' + c, neg]].forEach(([label, group]) => {
+  [['For ' + className(run, c), pos], ['Against ' + className(run, c), neg]].forEach(([label, group]) => {
     items.push(element('h4', '', label));
     if (group.length === 0) { items.push(element('p', 'rest', 'none')); }
     group.forEach(([r, v]) => {
@@ -284,7 +298,7 @@ function votes(run, act, z, c, box, title) {
       const link = element('a', '', run.label[r]);
       link.href = '#' + cardId(run.anchor, r);
       const name = element('span', 'name');
-      name.append(link, ' ' + run.form[r] + (r >= run.displayed ? ', residual' : ''));
+      name.append(link, ' ' + run.description[r] + (r >= run.displayed ? ' (residual)' : ''));
       item.append(name, element('span', 'val ' + (v >= 0 ? 'pos' : 'neg'), fmt(v)));
       items.push(item);
     });
