@@ -245,7 +245,7 @@ impl Decomposition {
     #[pyo3(signature = (top_pixels = false))]
     fn figure<'py>(&self, py: Python<'py>, top_pixels: bool) -> PyResult<Bound<'py, PyBytes>> {
         let shown = self.shown(false);
-        let [(_, all), (_, top)] = component_figures(&self.preset, &shown, self.ctx.image);
+        let [(_, all), (_, top)] = component_figures(&self.preset, &shown, self.ctx.image, self.class_names());
         let png = detached(py, None, || render_grid(if top_pixels { &top } else { &all }))?;
         Ok(PyBytes::new(py, &png))
     }

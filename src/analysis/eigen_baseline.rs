@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::describe::class_name;
 use crate::data::Dataset;
 use crate::figures::{Cell, Figure, Grid, LineChart, Scale, Series};
 use crate::image::ImageShape;
@@ -41,7 +42,7 @@ const MAX_TRUNCATION_TERMS: usize = 4096;
 /// The eigen baseline of `model`: the spectra of at most `max_outputs` outputs (those with the
 /// largest norms), and, when every output is decomposed, truncations to each `k` of `ks`
 /// (accuracy on `test` when it has labels) and figures showing `show` eigenvectors of each
-/// sign per output.
+/// sign per output (named by `names` where given).
 pub fn eigen_baseline(
     model: &Bilinear,
     test: Option<&Dataset>,
@@ -49,6 +50,7 @@ pub fn eigen_baseline(
     show: usize,
     ks: &[usize],
     max_outputs: usize,
+    names: Option<&[String]>,
 ) -> EigenBaseline {
     let inter = Interaction::new(model);
     let norms = inter.output_norms_sq();
@@ -84,8 +86,8 @@ pub fn eigen_baseline(
         ));
     }
     if let Some(shape) = image {
-        figures.push(("eigenvectors.png", Figure::Grid(eigenvector_grid(&embedding, shape, show))));
-        figures.push(("eigenvectors_pixel.png", Figure::Grid(eigenvector_grid(&pixel, shape, show))));
+        figures.push(("eigenvectors.png", Figure::Grid(eigenvector_grid(&embedding, shape, show, names))));
+        figures.push(("eigenvectors_pixel.png", Figure::Grid(eigenvector_grid(&pixel, shape, show, names))));
     }
     let extremes = |eig: &Eigen, pick: fn(&[f64]) -> f64| eig.values.iter().map(|v| pick(v)).collect::<Vec<_>>();
     let metrics = json!({
@@ -117,7 +119,7 @@ fn cp_accuracy(t: &CpTensor, bias: Option<&[f32]>, test: &Dataset) -> Option<f64
 
 /// Rows are outputs; columns the `show` most positive then the `show` most negative
 /// eigenvectors, each titled with its eigenvalue.
-fn eigenvector_grid(eig: &Eigen, shape: ImageShape, show: usize) -> Grid {
+fn eigenvector_grid(eig: &Eigen, shape: ImageShape, show: usize, names: Option<&[String]>) -> Grid {
     let mut rows = Vec::new();
     let mut titles = Vec::new();
     for (c, values) in eig.values.iter().enumerate() {
@@ -133,7 +135,7 @@ fn eigenvector_grid(eig: &Eigen, shape: ImageShape, show: usize) -> Grid {
     Grid {
         title: format!("Top positive and negative eigenvectors per output ({basis})"),
         column_titles: (1..=show).map(|i| format!("+{i}")).chain((1..=show).map(|i| format!("−{i}"))).collect(),
-        row_labels: eig.outputs.iter().map(|c| format!("output {c}")).collect(),
+        row_labels: eig.outputs.iter().map(|&c| names.map_or_else(|| format!("output {c}"), |n| class_name(Some(n), c))).collect(),
         rows,
         cell_titles: titles,
         image_side: (shape.height, shape.width),

@@ -2,6 +2,7 @@
 //! and colour key added): the strongest components as columns; rows are the positive
 //! pattern, the negative pattern and the class head.
 
+use super::describe::class_name;
 use crate::decomp::{Components, Form};
 use crate::figures::{Cell, Grid, Scale};
 use crate::image::ImageShape;
@@ -24,7 +25,14 @@ const MAX_HEAD_BARS: usize = 32;
 /// A grid of the `k` strongest components of `c`, drawn on `image` (inputs that are not
 /// images are wrapped into near-square blocks in reading order); `top_pixels = Some(q)` keeps
 /// only pixels above the q-quantile of |pattern| (SPEC §9.3, display only).
-pub fn component_grid(c: &Components, image: Option<ImageShape>, k: usize, title: &str, top_pixels: Option<f64>) -> Grid {
+pub fn component_grid(
+    c: &Components,
+    image: Option<ImageShape>,
+    names: Option<&[String]>,
+    k: usize,
+    title: &str,
+    top_pixels: Option<f64>,
+) -> Grid {
     let shown = &c.items[..k.min(c.len())];
     let n_inputs = shown.first().map_or(0, |comp| comp.plus.len());
     let shape = image.unwrap_or_else(|| {
@@ -47,7 +55,7 @@ pub fn component_grid(c: &Components, image: Option<ImageShape>, k: usize, title
         .map(|(r, comp)| {
             let (class, sign) = comp.head_class();
             let share = share_text(100.0 * comp.strength / total.max(1e-12));
-            format!("#{} {}{}\n{share}% of σ", r + 1, if sign < 0.0 { "−" } else { "+" }, class)
+            format!("#{} {}{}\n{share}% of σ", r + 1, if sign < 0.0 { "−" } else { "+" }, class_name(names, class))
         })
         .collect();
     // Rows are named for the form when every shown component has it, else as CP components;
@@ -116,6 +124,7 @@ mod tests {
         let symmetric = component_grid(
             &Components { items: c.items.iter().filter(|k| k.form == Form::Symmetric).cloned().collect(), ..c.clone() },
             None,
+            None,
             8,
             "t",
             None,
@@ -124,7 +133,7 @@ mod tests {
         assert!(symmetric.caption.contains("(v·x)²") && symmetric.column_titles.iter().all(|t| t.contains("% of σ")));
         c.items.iter_mut().for_each(|k| k.strength = 1.0);
         c.items[0].strength = 1000.0;
-        let mixed = component_grid(&c, None, 8, "t", None);
+        let mixed = component_grid(&c, None, None, 8, "t", None);
         assert_eq!(mixed.row_labels, ["plus (a+b)", "minus (a−b)", "head d"]);
         assert!(mixed.column_titles[1].ends_with("\n0.10% of σ"), "small shares keep two digits: {}", mixed.column_titles[1]);
         assert_eq!((share_text(42.4), share_text(4.24), share_text(0.424)), ("42".into(), "4.2".into(), "0.42".into()));

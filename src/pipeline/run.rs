@@ -80,7 +80,7 @@ pub fn write_run(
     write_atomic(&dir.join("history.csv"), &history_csv(&outcome.fitted.history)?)?;
     let meta = BTreeMap::from([("recipe".to_string(), serde_json::to_string(recipe)?)]);
     save_factors(d, &dir.join("factors.safetensors"), meta)?;
-    for (file, grid) in component_figures(title, &shown, ctx.image) {
+    for (file, grid) in component_figures(title, &shown, ctx.image, class_names) {
         draw_grid(&grid, &dir.join(file))?;
     }
     let mut inputs = record.inputs;
@@ -93,11 +93,16 @@ pub fn write_run(
 
 /// The figures of a run's displayed components `shown`, with their file names: the 16
 /// strongest (`components.png`) and the same with top pixels only (`components_top_pixels.png`).
-pub fn component_figures(title: &str, shown: &Components, image: Option<ImageShape>) -> [(&'static str, Grid); 2] {
+pub fn component_figures(
+    title: &str,
+    shown: &Components,
+    image: Option<ImageShape>,
+    names: Option<&[String]>,
+) -> [(&'static str, Grid); 2] {
     let k = shown.len().min(16);
     [
-        ("components.png", component_grid(shown, image, k, &format!("{title}: {k} strongest displayed components"), None)),
-        ("components_top_pixels.png", component_grid(shown, image, k, &format!("{title}: top pixels (q = 0.70)"), Some(0.70))),
+        ("components.png", component_grid(shown, image, names, k, &format!("{title}: {k} strongest displayed components"), None)),
+        ("components_top_pixels.png", component_grid(shown, image, names, k, &format!("{title}: top pixels (q = 0.70)"), Some(0.70))),
     ]
 }
 

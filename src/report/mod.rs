@@ -198,9 +198,9 @@ fn run_records<'a>(
         let precision =
             if Some(*id) == main { Precision::Full } else { payload::compact_precision(&c.all, &bias, pool, payload::ROUNDING_BUDGET) };
         let fits = pool.test.n_inputs == c.all.inputs;
-        let shape = image_shape(study.record(id), c.all.inputs);
         let names = class_names(study.record(id), c.all.outputs);
-        let record = payload::run(id, &study.run_dir(id), c, precision, &bias, shape, names.as_deref(), fits.then_some(&mut *pool));
+        let data = payload::RunData { shape: image_shape(study.record(id), c.all.inputs), class_names: names.as_deref() };
+        let record = payload::run(id, &study.run_dir(id), c, precision, &bias, data, fits.then_some(&mut *pool));
         out.push(RunRecord { id, record, fits });
     }
     out

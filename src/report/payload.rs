@@ -130,20 +130,28 @@ fn menu_images(labels: &[u8], n: usize) -> Vec<usize> {
     picked
 }
 
+/// What a run's data recorded about its inputs and outputs.
+#[derive(Clone, Copy, Default)]
+pub struct RunData<'a> {
+    /// The image shape of the run's inputs (without one, patterns are drawn as strips).
+    pub shape: Option<ImageShape>,
+    /// The classes' names (without them, classes are called by their index).
+    pub class_names: Option<&'a [String]>,
+}
+
 /// One run's record. `pool` (test images of the run's size) adds the examples and the
 /// self-check; `bias` is the base model's output bias (the decomposition covers only the
-/// interaction tensor); `shape` is the image shape of the run's inputs (without one, patterns
-/// are drawn as strips).
+/// interaction tensor).
 pub fn run(
     id: &str,
     dir: &Path,
     c: &RunComponents,
     precision: Precision,
     bias: &[f32],
-    shape: Option<ImageShape>,
-    names: Option<&[String]>,
+    data: RunData<'_>,
     pool: Option<&mut ImagePool>,
 ) -> Value {
+    let RunData { shape, class_names: names } = data;
     let all = &c.all;
     let rows = |get: fn(&Component) -> &Vec<f32>, keep: fn(&Component) -> bool| {
         all.iter().filter(|k| keep(k)).flat_map(|k| get(k).iter().copied()).collect::<Vec<f32>>()
@@ -447,7 +455,15 @@ pub(crate) mod tests {
         let bias: Vec<f64> = model.bias.iter().map(|&b| b as f64).collect();
         for precision in [Precision::Full, Precision::Fixed(12)] {
             let mut pool = ImagePool::new(&test);
-            let p = run("r__seed=0", &dir, &c, precision, &model.bias, Some(crate::image::ImageShape::MNIST), None, Some(&mut pool));
+            let p = run(
+                "r__seed=0",
+                &dir,
+                &c,
+                precision,
+                &model.bias,
+                RunData { shape: Some(crate::image::ImageShape::MNIST), class_names: None },
+                Some(&mut pool),
+            );
             let check = pool.check();
             assert_eq!(p["check"].as_array().unwrap().len(), CHECK_IMAGES);
             for (k, &i) in check.iter().enumerate() {
@@ -493,7 +509,15 @@ pub(crate) mod tests {
         assert_eq!(compact_precision(&c.all, &model.bias, &pool, at10), Precision::Fixed(10), "the fewest bits within the budget");
         assert_eq!(compact_precision(&c.all, &model.bias, &pool, 0.0), Precision::Fixed(12), "the most when none is within it");
         assert_eq!(compact_precision(&c.all, &model.bias, &pool, f64::INFINITY), Precision::Fixed(8));
-        let p = run("r__seed=0", &dir, &c, Precision::Fixed(10), &model.bias, Some(crate::image::ImageShape::MNIST), None, Some(&mut pool));
+        let p = run(
+            "r__seed=0",
+            &dir,
+            &c,
+            Precision::Fixed(10),
+            &model.bias,
+            RunData { shape: Some(crate::image::ImageShape::MNIST), class_names: None },
+            Some(&mut pool),
+        );
         assert!((p["rounding"].as_f64().unwrap() - at10).abs() < 1e-12, "the record says how far its logits moved");
         let symmetric = c.all.iter().filter(|k| k.form == Form::Symmetric).count();
         assert_eq!((symmetric, unpack(&p["a"]).len()), (4, 12 * 784));
