@@ -86,6 +86,12 @@ pub fn bytes(values: &[u8]) -> Value {
     packed("u8", values.len(), 1, values.to_vec())
 }
 
+/// Lines of text (each without a newline) as the UTF-8 bytes of their `\n`-joined text: words
+/// repeat from line to line, so they deflate to a fraction of their JSON.
+pub fn lines(lines: &[String]) -> Value {
+    bytes(lines.join("\n").as_bytes())
+}
+
 /// `le` holds `n` little-endian values of `width` bytes each.
 fn packed(kind: &str, n: usize, width: usize, le: Vec<u8>) -> Value {
     let mut planes = Vec::with_capacity(le.len());

@@ -182,7 +182,7 @@ pub fn run(
         "bias": bias.iter().map(|&b| b as f64).collect::<Vec<_>>(),
         "form": all.iter().map(|k| k.form.as_str()).collect::<Vec<_>>(),
         "label": labels,
-        "description": all.iter().map(|k| describe(k, shape, names)).collect::<Vec<_>>(),
+        "description": pack::lines(&all.iter().map(|k| describe(k, shape, names)).collect::<Vec<_>>()),
         "class_names": names,
         "share": share,
         "columns": columns,
@@ -191,7 +191,9 @@ pub fn run(
         "width": shape.map_or(all.inputs, |s| s.width),
     });
     if shape.is_some() {
-        out["atlas"] = atlas(&c.displayed(), shape);
+        let (cells, words) = atlas(&c.displayed(), shape);
+        out["atlas"] = cells;
+        out["atlas_words"] = words;
     }
     if let Some(pool) = pool.filter(|p| p.test.n_inputs == all.inputs) {
         out["examples"] = examples(all, pool);
@@ -248,18 +250,14 @@ fn rounded(c: &Components, precision: Precision) -> Components {
 
 /// The concept atlas of the displayed components `shown` as the run folder's `atlas.png` has
 /// it: per class, `[component, 1 for its minus pattern else 0, signed share]` of its heaviest
-/// patterns. The page draws them from the factors, over the outlines of [`outlines`].
-fn atlas(shown: &Components, shape: Option<ImageShape>) -> Value {
+/// patterns, and every one of them in words (class after class, packed). The page draws them
+/// from the factors, over the outlines of [`outlines`].
+fn atlas(shown: &Components, shape: Option<ImageShape>) -> (Value, Value) {
     let classes = crate::analysis::atlas::heaviest(shown, crate::analysis::atlas::PER_CLASS);
-    classes
-        .iter()
-        .map(|entries| {
-            entries
-                .iter()
-                .map(|e| json!([e.component, u8::from(e.minus), round4(e.share), describe_pattern(e.pattern, shape)]))
-                .collect::<Vec<_>>()
-        })
-        .collect()
+    let cells =
+        classes.iter().map(|entries| entries.iter().map(|e| json!([e.component, u8::from(e.minus), round4(e.share)])).collect::<Vec<_>>());
+    let words: Vec<String> = classes.iter().flatten().map(|e| describe_pattern(e.pattern, shape)).collect();
+    (cells.collect(), pack::lines(&words))
 }
 
 /// Per class, the pixels inside the outline of its mean training digit (1) or not (0), classes

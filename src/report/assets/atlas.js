@@ -50,13 +50,17 @@ async function drawAtlas(box) {
     return;
   }
   const mask = await outlines(), P = run.width * run.height;
+  let next = 0;
   const rows = run.atlas.map((cells, c) => {
+    const first = next;
+    next += cells.length;
     const row = element('div', 'atlas-row');
     row.append(element('span', 'atlas-class', run.class_names ? className(run, c) : 'class ' + c));
     const patterns = cells.map(([k, minus]) => unit(pattern(run, k, minus ? 'minus' : 'plus')));
     let m = 1e-12;
     patterns.forEach(p => p.forEach(v => { m = Math.max(m, Math.abs(v)); }));
-    cells.forEach(([k, minus, share, words], j) => {
+    cells.forEach(([k, minus, share], j) => {
+      const words = run.atlasWords[first + j];
       const fig = element('figure'), link = element('a'), cv = element('canvas');
       paintOutlined(cv, patterns[j], m, mask.subarray(c * P, (c + 1) * P), run.width, run.height);
       const signed = (share >= 0 ? '+' : '\u2212') + Math.abs(100 * share).toFixed(1) + '%';

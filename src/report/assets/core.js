@@ -91,8 +91,12 @@ function runRecord(anchor) {
       const el = document.getElementById('data-run-' + anchor);
       if (!el) { throw new Error('the page holds no record for run ' + anchor); }
       const run = JSON.parse(el.textContent);
-      let b;
-      [run.A, b, run.H] = await Promise.all([unpack(run.a), unpack(run.b), unpack(run.heads)]);
+      let b, words, atlasWords;
+      [run.A, b, run.H, words, atlasWords] = await Promise.all([unpack(run.a), unpack(run.b), unpack(run.heads), unpack(run.description),
+        run.atlas_words ? unpack(run.atlas_words) : null]);
+      const lines = bytes => new TextDecoder().decode(bytes).split('\n');
+      run.description = lines(words);
+      run.atlasWords = atlasWords && lines(atlasWords);
       run.B = everyB(run, b);
       run.anchor = anchor;
       return run;
