@@ -17,11 +17,13 @@ import bilens
 
 def interrupted(call, *args, **kwargs) -> None:
     """Calls ``call(*args, **kwargs)`` on this (the main) thread while another thread presses
-    Ctrl-C once the call has begun; fails unless the call raises ``KeyboardInterrupt``."""
+    Ctrl-C once the call has entered bilens's extension (``bilens._bilens``, which a Python-level
+    wrapper such as ``bilens.sweep`` calls); fails unless the call raises ``KeyboardInterrupt``."""
     begun = threading.Event()
+    native = getattr(bilens._bilens, call.__name__)
 
     def see_call(frame, event, arg):
-        if event == "c_call" and arg is call:
+        if event == "c_call" and arg is native:
             begun.set()
 
     def press():
