@@ -49,7 +49,7 @@ fn explains_test_images_drawings_and_arrays_in_words() {
     fails(&["explain", s(&run), "--image", "2000"], &["--image 2000 is out of range", "2000 images"]);
     fails(&["explain", s(&root), "--image", "0"], &["not a finished run folder"]);
     std::fs::write(&names, "a\nb\n").unwrap();
-    fails(&["explain", s(&run), "--image", "0", "--class-names", s(&names)], &["2 class names for data with 10 classes"]);
+    fails(&["explain", s(&run), "--image", "0", "--class-names", s(&names)], &["2 class names for a model of 10 outputs"]);
     let blank = root.join("blank.png");
     let mut encoder = png::Encoder::new(std::io::BufWriter::new(std::fs::File::create(&blank).unwrap()), 8, 8);
     encoder.set_color(png::ColorType::Grayscale);

@@ -4,6 +4,7 @@ use crate::analysis::explain::read;
 use crate::image::ImageShape;
 use crate::image::prepare::{prepare, read_png};
 use crate::pipeline::analyses::run_components;
+use crate::pipeline::record::DataRecord;
 use anyhow::{Context as _, Result, bail};
 
 #[derive(clap::Args)]
@@ -50,15 +51,32 @@ pub fn run(args: Args) -> Result<()> {
     };
     let model = crate::model::load_model(&model_path).context("reading the run's model (pass --model to choose another)")?;
     let inputs = model.config().n_inputs;
-    let recorded_data = record["data"]["source"].as_str().filter(|s| *s != crate::data::EMBEDDED_SOURCE).map(PathBuf::from);
-    let data = crate::data::load(args.data.as_deref().or(recorded_data.as_deref()))?;
-    let data = match &args.class_names {
-        Some(file) => data.with_class_names(crate::data::classes::read(file)?, file)?,
-        None => data,
+    // The run's record knows its image grid and class names; the data are read only for --image.
+    let recorded: Option<DataRecord> = serde_json::from_value(record["data"].clone()).ok();
+    let data = match args.image {
+        Some(_) => {
+            let source = recorded.as_ref().map(|d| d.source.as_str()).filter(|s| *s != crate::data::EMBEDDED_SOURCE).map(PathBuf::from);
+            Some(crate::data::load(args.data.as_deref().or(source.as_deref()))?)
+        }
+        None => None,
     };
-    let shape = data.test.shape.filter(|s| s.pixels() == inputs).or_else(|| (inputs == 784).then_some(ImageShape::MNIST));
+    let names = match &args.class_names {
+        Some(file) => Some(crate::data::classes::read(file)?),
+        None => data.as_ref().and_then(|d| d.class_names.clone()).or_else(|| recorded.as_ref().and_then(|d| d.class_names.clone())),
+    };
+    let classes = model.config().n_outputs;
+    if let Some(n) = names.as_ref().filter(|n| n.len() < classes) {
+        bail!("{} class names for a model of {classes} outputs: every class needs a name", n.len());
+    }
+    let shape = recorded
+        .as_ref()
+        .and_then(|d| d.shape)
+        .or(data.as_ref().and_then(|d| d.test.shape))
+        .filter(|s| s.pixels() == inputs)
+        .or_else(|| (inputs == 784).then_some(ImageShape::MNIST));
     let x: Vec<f32> = match (args.image, &args.png, &args.npy) {
         (Some(i), _, _) => {
+            let data = data.as_ref().expect("read for --image above");
             if data.test.n_inputs != inputs {
                 bail!("the data have {} inputs per example, the model {inputs}", data.test.n_inputs);
             }
@@ -88,7 +106,7 @@ pub fn run(args: Args) -> Result<()> {
     if shown.inputs != inputs {
         bail!("the run's components read {} inputs, the model {inputs}: pass the run's own --model", shown.inputs);
     }
-    let reading = read(&shown, &residual, &model, &x, shape, data.class_names.as_deref(), args.top);
+    let reading = read(&shown, &residual, &model, &x, shape, names.as_deref(), args.top);
     match args.json {
         true => println!("{}", serde_json::to_string_pretty(&reading)?),
         false => println!("{reading}"),
