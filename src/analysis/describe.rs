@@ -6,12 +6,13 @@
 //! *lobes*: the pixels of one sign above a third of that sign's peak. When the weaker sign holds
 //! at least a quarter of the energy, the pattern is a *contrast* of its two lobes' heaviest
 //! pieces (ink in one region rather than the other; the second named by its place, or by where
-//! it lies from the first when both share a place). Otherwise its dominant lobe is read: pieces (8-connected)
-//! holding at least a quarter of the lobe's energy are its regions; two regions make a *pair*
-//! (ink in A together with ink in B); one region is a *ring* when it encloses background, a
-//! *stroke* (with its orientation) when its second moments are elongated (axis ratio ≥ 2.5),
-//! else a *blob*. Regions are named on a 3 × 3 grid of the image ("top", "lower left",
-//! "centre", …), or "across the image" when they spread over most of it.
+//! it lies from the first when both share a place). Otherwise its dominant lobe is read: a lobe
+//! that encloses background is a *ring*; its pieces (8-connected) holding at least a quarter of
+//! its energy are its regions; two regions make a *pair* (ink in A together with ink in B); one
+//! region is a *stroke* (with its orientation) when its second moments are elongated (axis
+//! ratio ≥ 2.5), else a *blob*. Regions are named on a 3 × 3 grid of the image ("at the top",
+//! "at the lower left", "in the centre", …), or "across the image" when they spread over most
+//! of it.
 
 use crate::decomp::{Component, Form};
 use crate::image::ImageShape;
