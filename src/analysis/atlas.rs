@@ -15,10 +15,10 @@ use crate::image::ImageShape;
 const OUTLINE_LEVEL: f32 = 0.3;
 
 /// One rank-one pattern of a dictionary as seen by one class.
-struct Entry<'a> {
-    pattern: &'a [f32],
+pub(super) struct Entry<'a> {
+    pub pattern: &'a [f32],
     /// Its part of the class's logit: `|d_c| q ‖p‖²`, signed + when matching it raises the class.
-    weight: f64,
+    pub weight: f64,
 }
 
 /// The `per_class` heaviest patterns of every class (rows, named by `names`), over the class's
@@ -65,7 +65,7 @@ pub fn atlas(c: &Components, train: &Dataset, shape: ImageShape, per_class: usiz
 }
 
 /// Every rank-one pattern of `c` with its signed weight in the logit of `class`.
-fn entries(c: &Components, class: usize) -> Vec<Entry<'_>> {
+pub(super) fn entries(c: &Components, class: usize) -> Vec<Entry<'_>> {
     let mut out = Vec::new();
     for comp in c.iter() {
         let head_norm = comp.head.iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt();

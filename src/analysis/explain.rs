@@ -104,6 +104,7 @@ pub struct Part {
 /// Reads input `x` through the displayed components `shown`: `model_logits` and `residual`
 /// (the residual branch's logits) and `bias` come from the model; `names` names classes;
 /// `top` parts for, `top / 2` (at least one) against.
+#[allow(clippy::too_many_arguments)]
 pub fn read(
     shown: &Components,
     x: &[f32],

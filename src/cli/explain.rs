@@ -6,7 +6,7 @@ use faer::MatRef;
 use crate::analysis::explain::read;
 use crate::image::ImageShape;
 use crate::image::prepare::{prepare, read_png};
-use crate::pipeline::analyses::run_components;
+use crate::pipeline::analyses::{run_components, run_record};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -40,18 +40,13 @@ pub struct Args {
 
 /// Why the model predicts what it does for one input, in the words of a run's dictionary.
 pub fn run(args: Args) -> Result<()> {
-    let record: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(args.run.join("run.json"))
-            .with_context(|| format!("{} is not a finished run folder", args.run.display()))?,
-    )
-    .with_context(|| format!("parsing {}", args.run.join("run.json").display()))?;
+    let record = run_record(&args.run)?;
     let model_path = match (&args.model, record["inputs"]["model"].as_str()) {
         (Some(path), _) => path.clone(),
         (None, Some(path)) => PathBuf::from(path),
         (None, None) => bail!("the run records no model file: pass --model"),
     };
-    let model =
-        crate::model::load_model(&model_path).with_context(|| format!("reading the run's model (pass --model to choose another)"))?;
+    let model = crate::model::load_model(&model_path).context("reading the run's model (pass --model to choose another)")?;
     let inputs = model.config().n_inputs;
     let recorded_data = record["data"]["source"].as_str().filter(|s| *s != crate::data::EMBEDDED_SOURCE).map(PathBuf::from);
     let data = crate::data::load(args.data.as_deref().or(recorded_data.as_deref()))?;

@@ -170,7 +170,7 @@ pub fn evaluate(ctx: &Context, d: &Decomposition, class_changes: f64) -> Metrics
     let strength_total: f64 = strengths.iter().map(|&s| s as f64).sum();
     let heads = shown.heads();
     let image = ctx.image.filter(|s| s.supports_image_work());
-    let n_patterns = shown.iter().map(|c| if c.form.has_minus() { 2 } else { 1 }).sum();
+    let n_patterns = shown.n_patterns();
     let eigen = (ctx.inter.n_classes() <= EIGEN_BASELINE_MAX_OUTPUTS).then(|| ctx.pixel_eigen().top_overall(n_patterns));
     Metrics {
         tensor_cosine: total,
