@@ -61,9 +61,9 @@ pub struct Comparison {
 
 /// Matches the `top` heaviest patterns of `a` per class and sign with `b`'s of the same class
 /// and sign. Dictionaries over different inputs or outputs cannot be compared.
-pub fn compare(a: &Components, b: &Components, top: usize) -> crate::Result<Comparison> {
+pub fn compare(a: &Components, b: &Components, top: usize) -> crate::error::Result<Comparison> {
     if (a.inputs, a.outputs) != (b.inputs, b.outputs) {
-        return Err(crate::Error::Invalid(format!(
+        return Err(crate::error::Error::Invalid(format!(
             "the runs cannot be compared: {} inputs and {} outputs against {} and {}",
             a.inputs, a.outputs, b.inputs, b.outputs
         )));
