@@ -274,7 +274,7 @@ impl Recipe {
         if self.rotation != Rotation::None && self.init != Init::Eigen {
             return fail("rotation mixes the eigenvectors of init = \"eigen\"".into());
         }
-        if self.rotation == Rotation::VarimaxParts && self.rank % 2 != 0 {
+        if self.rotation == Rotation::VarimaxParts && !self.rank.is_multiple_of(2) {
             return fail(format!("rotation = \"varimax_parts\" splits rank / 2 patterns in two: rank {} is odd", self.rank));
         }
         if self.subspace != 0 {
