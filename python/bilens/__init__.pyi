@@ -338,3 +338,17 @@ def report(
     """The self-contained HTML report of a study or sweep folder, as ``bilens report``; returns
     its path (``out``, by default ``dir/report.html``). ``main``: the run of the draw-a-digit
     panel; ``data``: an IDX folder for its test images; ``cards``: component cards per run."""
+
+def compare(
+    run_a: StrPath,
+    run_b: StrPath,
+    top: int = 4,
+    *,
+    out: StrPath | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Matches two run folders' concepts, as ``bilens compare``: per class and evidence sign,
+    ``run_a``'s ``top`` heaviest patterns matched one to one (Hungarian, |cos|) with
+    ``run_b``'s; ``similarity`` is the strength-weighted mean over classes and signs, and
+    ``eigen_rank_matched_similarity`` the same match of the two runs' models' rank-matched
+    eigenbases. ``out``: also writes ``compare.json`` and the figure ``compare.png`` there."""

@@ -19,6 +19,7 @@ KEY_METRICS = (
     "functional_cosine",
     "class_selectivity",
     "locality_7x7_weighted",
+    "sign_purity_weighted",
     "explanation_size",
     "eigen_cosine_rank_matched",
     "displayed_components",

@@ -1,11 +1,12 @@
-//! The folder-writing commands, `bilens.train`, `bilens.sweep`, `bilens.study` and
-//! `bilens.report`: each calls the library function its command-line subcommand calls.
+//! The folder-writing commands, `bilens.train`, `bilens.sweep`, `bilens.study`,
+//! `bilens.report`, and `bilens.compare` of two run folders: each calls the library function its command-line subcommand calls.
 
 use std::path::PathBuf;
 
 use bilens::TrainConfig;
 use bilens::decomp::ContextOptions;
 use bilens::pipeline::base::train_command;
+use bilens::pipeline::compare::compare_runs;
 use bilens::pipeline::inputs::SourcedModel;
 use bilens::pipeline::spec::Share;
 use bilens::pipeline::sweep::{SweepFile, run_sweep};
@@ -142,11 +143,29 @@ fn report(
     Ok(out)
 }
 
+/// Matches two run folders' concepts per class and evidence sign, beside their models'
+/// rank-matched eigenbases, as `bilens compare`; returns its JSON object as a dict (with
+/// `out`, also writes `compare.json` and the figure `compare.png` there).
+#[pyfunction]
+#[pyo3(signature = (run_a, run_b, top = 4, *, out = None, threads = None))]
+fn compare<'py>(
+    py: Python<'py>,
+    run_a: PathBuf,
+    run_b: PathBuf,
+    top: usize,
+    out: Option<PathBuf>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let result = detached(py, threads, || compare_runs(&run_a, &run_b, top, out.as_deref()))?;
+    from_json(py, &result)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(train, m)?)?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_runs, m)?)?;
     m.add_function(wrap_pyfunction!(study, m)?)?;
     m.add_function(wrap_pyfunction!(report, m)?)?;
+    m.add_function(wrap_pyfunction!(compare, m)?)?;
     Ok(())
 }

@@ -51,3 +51,18 @@ def test_quick_study(tmp_path, small_digit_model):
     assert str(report).endswith("report.html") and (tmp_path / "study" / "eigen" / "run.json").is_file()
     rows = json.loads((tmp_path / "study" / "results.json").read_text())
     assert len(rows) == 3
+
+
+def test_compare_two_runs(tmp_path, small_digit_model):
+    file = tmp_path / "pair.toml"
+    file.write_text(f'model = "{small_digit_model}"\n[[grid]]\npresets = ["provided_sparse"]\nseeds = [0, 1]\nset = {{ rank = 8, steps = 5 }}\n')
+    rows = bilens.sweep(file, tmp_path / "sweep", log=lambda line: None)
+    a, b = (tmp_path / "sweep" / "runs" / r["run_id"] for r in rows)
+    same = bilens.compare(a, a)
+    assert same["similarity"] == pytest.approx(1.0) and same["eigen_rank_matched_similarity"] == pytest.approx(1.0)
+    other = bilens.compare(a, b, top=2, out=tmp_path / "cmp")
+    assert 0.0 <= other["similarity"] <= 1.0 and other["top"] == 2
+    assert all(g["sign"] in ("+", "−") for g in other["concepts"]["groups"])
+    assert (tmp_path / "cmp" / "compare.png").is_file()
+    with pytest.raises(bilens.BilensError, match="not a finished run folder"):
+        bilens.compare(tmp_path, a)

@@ -18,13 +18,14 @@ pub const PER_CLASS: usize = 8;
 const OUTLINE_LEVEL: f32 = 0.3;
 
 /// One rank-one pattern of a dictionary as seen by one class.
+#[derive(Clone, Copy)]
 pub struct Entry<'a> {
     /// The component, by position in the dictionary, and whether this is its minus pattern.
     pub component: usize,
     pub minus: bool,
     pub pattern: &'a [f32],
     /// Its part of the class's logit: `|d_c| q ‖p‖²`, signed + when matching it raises the class.
-    weight: f64,
+    pub weight: f64,
     /// Its signed share of the class's total pattern weight.
     pub share: f64,
 }
@@ -86,7 +87,7 @@ pub fn caption() -> String {
 }
 
 /// Every rank-one pattern of `c` with its signed weight in the logit of `class`.
-fn entries(c: &Components, class: usize) -> Vec<Entry<'_>> {
+pub(super) fn entries(c: &Components, class: usize) -> Vec<Entry<'_>> {
     let mut out = Vec::new();
     for (component, comp) in c.iter().enumerate() {
         let head_norm = comp.head.iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt();

@@ -10,6 +10,7 @@
 //! protocol (SPEC §13.13, §13.14) — and fidelity against readability ([`frontier`]).
 
 pub mod atlas;
+pub mod compare;
 pub mod consensus;
 pub mod describe;
 pub mod eigen_baseline;

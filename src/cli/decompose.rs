@@ -52,12 +52,14 @@ pub fn run(args: Args) -> Result<()> {
     let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
     let r = &m.readout;
     println!(
-        "{}: agreement {}, logit R² {}, weighted coherence {}, weighted locality {}; tensor cosine {:.4} (displayed {:.4}), test accuracy {} ({} with bias), selectivity {:.3}; results in {}",
+        "{}: agreement {}, logit R² {}, weighted coherence {}, weighted locality {}, sign purity {}, explanation size {}; tensor cosine {:.4} (displayed {:.4}), test accuracy {} ({} with bias), selectivity {:.3}; results in {}",
         args.choice.preset,
         pct(r.agreement),
         pct(r.logit_r2),
         pct(r.coherence_weighted),
         pct(r.locality_7x7_weighted),
+        pct(r.sign_purity_weighted),
+        r.explanation_size.map_or("–".to_string(), |v| format!("{v:.2}")),
         m.tensor_cosine,
         m.displayed_cosine,
         pct(m.test_accuracy),

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use crate::analysis::explain::read;
 use crate::image::ImageShape;
 use crate::image::prepare::{prepare, read_png};
-use crate::pipeline::analyses::run_components;
+use crate::pipeline::analyses::{run_components, run_record};
 use crate::pipeline::record::DataRecord;
 use anyhow::{Context as _, Result, bail};
 
@@ -39,11 +39,7 @@ pub struct Args {
 
 /// Why the model predicts what it does for one input, in the words of a run's dictionary.
 pub fn run(args: Args) -> Result<()> {
-    let record: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(args.run.join("run.json"))
-            .with_context(|| format!("{} is not a finished run folder", args.run.display()))?,
-    )
-    .with_context(|| format!("parsing {}", args.run.join("run.json").display()))?;
+    let record = run_record(&args.run)?;
     let model_path = match (&args.model, record["inputs"]["model"].as_str()) {
         (Some(path), _) => path.clone(),
         (None, Some(path)) => PathBuf::from(path),

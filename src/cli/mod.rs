@@ -1,6 +1,7 @@
 //! The `bilens` command line: a thin layer over the library, one file per subcommand.
 
 mod bench;
+mod compare;
 mod convert;
 mod decompose;
 mod eigen;
@@ -43,6 +44,8 @@ enum Command {
     Decompose(decompose::Args),
     /// Why the model predicts what it does for one input, in the words of a run's components.
     Explain(explain::Args),
+    /// Match two runs' concepts per class and sign, beside their models' eigenbases: one JSON object.
+    Compare(compare::Args),
     /// List the named decomposition recipes (or show one with --show NAME).
     Presets(presets::Args),
     /// Run a resumable grid of presets × overrides × seeds (see examples/sweeps/tiny.toml).
@@ -86,6 +89,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Compare(a) => compare::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Eigen(a) => eigen::run(a),
         Command::Bench(a) => bench::run(a),

@@ -186,6 +186,12 @@ impl Components {
         self.matrix(self.inputs, |c| &c.minus)
     }
 
+    /// Rank-one patterns the components draw: 2 per CP or split component, 1 per symmetric
+    /// one; the rank an eigen baseline is matched at.
+    pub fn n_patterns(&self) -> usize {
+        self.items.iter().map(|c| if c.form.has_minus() { 2 } else { 1 }).sum()
+    }
+
     /// Strengths, strongest first.
     pub fn strengths(&self) -> Vec<f32> {
         self.items.iter().map(|c| c.strength).collect()

@@ -46,10 +46,12 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
             (a, b, linalg::randn(rng, c, r, recipe.head_init_scale))
         }
         Init::Eigen => {
-            let t = eigen_of(recipe, ctx)?.top_overall(r);
+            let parts = recipe.rotation == Rotation::VarimaxParts;
+            let t = eigen_of(recipe, ctx)?.top_overall(if parts { r / 2 } else { r });
             let (u, heads) = match recipe.rotation {
                 Rotation::None => (t.u, t.heads),
                 Rotation::Varimax => rotated(&t),
+                Rotation::VarimaxParts => sign_parts(rotated(&t)),
             };
             (Base::Free { raw: jitter(u, recipe.init_jitter, rng), passes: recipe.smooth_passes }, None, heads)
         }
@@ -170,6 +172,14 @@ fn rotated(t: &CpTensor) -> (Mat<f32>, Mat<f32>) {
     (u, heads)
 }
 
+/// Each column `v = p − n` of `u` (`p, n ≥ 0`) as two columns `p` and `n`, both with `v`'s
+/// head: `v vᵀ = p pᵀ + n nᵀ − 2 sym(p nᵀ)` loses only the cross term.
+fn sign_parts((u, heads): (Mat<f32>, Mat<f32>)) -> (Mat<f32>, Mat<f32>) {
+    let k = u.ncols();
+    let parts = Mat::from_fn(u.nrows(), 2 * k, |i, j| if j < k { u[(i, j)].max(0.0) } else { (-u[(i, j - k)]).max(0.0) });
+    (parts, Mat::from_fn(heads.nrows(), 2 * k, |c, j| heads[(c, j % k)]))
+}
+
 /// The free CP residual branch: unmasked, dense heads, small random init (SPEC §7.5).
 pub fn residual_bank(recipe: &Recipe, n_inputs: usize, n_classes: usize, rng: &mut Rng) -> Bank {
     let (r, s) = (recipe.residual_rank, recipe.residual_init_scale);
@@ -183,5 +193,25 @@ pub fn residual_bank(recipe: &Recipe, n_inputs: usize, n_classes: usize, rng: &m
         b: Some(b),
         head: Head { raw: linalg::randn(rng, n_classes, r, s), rule: HeadRule::Dense },
         anchors: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_parts_are_one_signed_and_rebuild_the_patterns() {
+        let u = Mat::from_fn(5, 2, |i, j| [[1.0, -2.0, 0.0, 3.0, -0.5], [-1.0, -1.0, 2.0, 0.0, 0.5]][j][i]);
+        let heads = Mat::from_fn(3, 2, |c, j| if c == j { 1.0 } else { 0.0 });
+        let (parts, h) = sign_parts((u.clone(), heads));
+        assert_eq!((parts.ncols(), h.ncols()), (4, 4));
+        for j in 0..2 {
+            assert_eq!(h.col(j + 2).iter().copied().collect::<Vec<f32>>(), h.col(j).iter().copied().collect::<Vec<f32>>());
+            for i in 0..5 {
+                assert!(parts[(i, j)] >= 0.0 && parts[(i, j + 2)] >= 0.0);
+                assert_eq!(parts[(i, j)] - parts[(i, j + 2)], u[(i, j)]);
+            }
+        }
     }
 }

@@ -466,7 +466,19 @@ fn concepts(out: &mut Vec<Preset>) {
         F,
         "concept_local_parts",
         "as concept_faithful with one smoothing pass and stronger coherence and spread priors: local parts",
-        Recipe { smooth_passes: 1, priors: Priors { coherence: 0.05, spread: 0.05, ..Priors::default() }, ..base },
+        Recipe { smooth_passes: 1, priors: Priors { coherence: 0.05, spread: 0.05, ..Priors::default() }, ..base.clone() },
+    );
+    push(
+        out,
+        F,
+        "concept_sign_pure",
+        "as concept_faithful from the positive and negative parts of 128 rotated eigenvectors, fitted 5× longer: one-signed patterns (issue 18)",
+        Recipe {
+            rotation: Rotation::VarimaxParts,
+            steps: 1500,
+            priors: Priors { coherence: 0.03, spread: 0.005, ..Priors::default() },
+            ..base
+        },
     );
 }
 
@@ -526,7 +538,7 @@ mod tests {
         assert!(said("Concept_Local-Parts").contains("did you mean concept_local_parts?"));
         assert!(said("concept_faithfull").contains("did you mean concept_faithful?"), "{}", said("concept_faithfull"));
         let list = said("concept_");
-        assert!(list.contains("did you mean concept_faithful, concept_local_parts") && !list.contains('['), "{list}");
+        assert!(list.contains("did you mean concept_faithful, concept_sign_pure, concept_local_parts") && !list.contains('['), "{list}");
         assert!(!said("zzzz").contains("did you mean"));
     }
 }

@@ -53,6 +53,10 @@ pub enum Rotation {
     None,
     /// Varimax: each pattern concentrated on few pixels.
     Varimax,
+    /// Varimax on `rank / 2` eigenvectors, then each mixed pattern split into its positive and
+    /// negative parts, two one-signed components with its head (the parts' cross term is
+    /// dropped, for the fit to restore): a sign-pure start.
+    VarimaxParts,
 }
 
 /// Which locality mask multiplies the displayed factors.
@@ -269,6 +273,9 @@ impl Recipe {
         let eigen = matches!(self.init, Init::Eigen | Init::EigenPairs);
         if self.rotation != Rotation::None && self.init != Init::Eigen {
             return fail("rotation mixes the eigenvectors of init = \"eigen\"".into());
+        }
+        if self.rotation == Rotation::VarimaxParts && !self.rank.is_multiple_of(2) {
+            return fail(format!("rotation = \"varimax_parts\" splits rank / 2 patterns in two: rank {} is odd", self.rank));
         }
         if self.subspace != 0 {
             if !eigen {

@@ -417,6 +417,34 @@ pub fn spread<T: Float>(x: &[T], shape: Images, mut grad: Grad<'_, T>) -> f64 {
     if live.is_empty() { 0.0 } else { total / live.len() as f64 }
 }
 
+/// Mean sign impurity of the non-zero images: the share `m/E` of each image's energy
+/// `E = Σp²` held by its minority sign (`m = min(Σp₊², Σp₋²)`), 0 for a one-signed image, ½
+/// for a balanced ±one; `1 − ` the sign-purity metric. Gradient per image
+/// `2p_k (E·[k in the minority] − m)/E²`, before the mean (ties of the two signs are a kink).
+pub fn sign_impurity<T: Float>(x: &[T], shape: Images, mut grad: Grad<'_, T>) -> f64 {
+    shape.check(x.len());
+    check_grad(&grad, x.len());
+    let pixels = shape.pixels();
+    let live: Vec<usize> = (0..shape.n).filter(|&j| column_norm(&x[j * pixels..][..pixels]) > NORM_EPS).collect();
+    let mut total = 0.0;
+    for &j in &live {
+        let p = &x[j * pixels..][..pixels];
+        let of_sign = |positive: bool| p.iter().map(|&v| to_f64(v)).filter(|&v| (v > 0.0) == positive).map(|v| v * v).sum::<f64>();
+        let (pos, neg) = (of_sign(true), of_sign(false));
+        let (energy, minority, minority_positive) = (pos + neg, pos.min(neg), pos < neg);
+        total += minority / energy;
+        if let Some((weight, g)) = grad.as_mut() {
+            let scale = to_f64(*weight) * 2.0 / (energy * energy * live.len() as f64);
+            for (gi, &v) in g[j * pixels..][..pixels].iter_mut().zip(p) {
+                let v = to_f64(v);
+                let own = if (v > 0.0) == minority_positive { energy } else { 0.0 };
+                *gi = *gi + cast::<T>(scale * v * (own - minority));
+            }
+        }
+    }
+    if live.is_empty() { 0.0 } else { total / live.len() as f64 }
+}
+
 const NORM_EPS: f64 = 1e-8;
 
 fn column_norm<T: Float>(col: &[T]) -> f64 {
@@ -678,6 +706,16 @@ mod tests {
         check_gradient(|d, g| head_entropy(d, 6, g), &random(6 * 5, 4));
         check_gradient(|x, g| coherence(x, SHAPE, g), &x);
         check_gradient(|x, g| spread(x, SHAPE, g), &x);
+        check_gradient(|x, g| sign_impurity(x, SHAPE, g), &x);
+    }
+
+    #[test]
+    fn sign_impurity_known_values() {
+        let shape = Images { h: 2, w: 2, n: 3 };
+        // One-signed, balanced, and zero (skipped): mean of 0 and ½.
+        let x = [0.5, 0.0, 2.0, 1.0, 1.0, -1.0, 2.0, -2.0, 0.0, 0.0, 0.0, 0.0];
+        assert!((sign_impurity(&x, shape, None) - 0.25).abs() < 1e-12);
+        assert_eq!(sign_impurity(&[0.0; 4], Images { h: 2, w: 2, n: 1 }, None), 0.0);
     }
 
     #[test]

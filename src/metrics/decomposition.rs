@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{fidelity, patterns};
 use crate::data::Dataset;
-use crate::decomp::{Component, Components, Context, Decomposition, Role};
+use crate::decomp::{Component, Components, Context, Decomposition, Form, Role};
 use crate::image::ImageShape;
 use crate::linalg;
 use crate::model::{accuracy, add_bias};
@@ -80,6 +80,9 @@ pub struct Readout {
     pub locality_7x7_weighted: Option<f64>,
     /// [`patterns::coherence`], weighted likewise.
     pub coherence_weighted: Option<f64>,
+    /// [`sign_purity_weighted`]: how one-signed the patterns are, weighted likewise (needs
+    /// no image grid).
+    pub sign_purity_weighted: Option<f64>,
     /// Mean number of components making up 90% of the absolute contributions to the predicted
     /// output.
     pub explanation_size: Option<f64>,
@@ -109,11 +112,39 @@ pub fn readout(ctx: &Context, c: &Components) -> Readout {
         functional_cosine: ctx.functional().map(|f| f.cosine(&ctx.inter, &c.tensor_all())),
         locality_7x7_weighted: weighted(patterns::locality),
         coherence_weighted: weighted(patterns::coherence),
+        sign_purity_weighted: Some(sign_purity_weighted(c)),
         explanation_size: logits.as_ref().and_then(|(_, z, acts)| {
             fidelity::explanation_size(z.as_ref(), |i, class| {
                 c.iter().enumerate().map(|(r, comp)| comp.head[class] * acts[(i, r)]).collect()
             })
         }),
+    }
+}
+
+/// [`patterns::sign_purity`] of the components' patterns, each component weighted by its
+/// patterns' [`Component::pattern_weights`] together (0 when all are 0).
+pub fn sign_purity_weighted(c: &Components) -> f64 {
+    let (mut sum, mut total) = (0.0, 0.0);
+    for comp in c.iter() {
+        let w: f64 = comp.pattern_weights().iter().sum();
+        if w > 0.0 {
+            sum += w * component_sign_purity(comp);
+            total += w;
+        }
+    }
+    if total > 0.0 { sum / total } else { 0.0 }
+}
+
+/// Sign purity of one component as a person best reads it: its display patterns weighted by
+/// their parts of the term, or for a CP component `d ⊗ sym(a bᵀ)` the pair `a`, `b` (equal
+/// parts: only the product of their norms is fixed) when that pair is purer than `a ± b`.
+pub fn component_sign_purity(comp: &Component) -> f64 {
+    let [wp, wm] = comp.pattern_weights();
+    let display =
+        if wp + wm > 0.0 { (wp * patterns::sign_purity(&comp.plus) + wm * patterns::sign_purity(&comp.minus)) / (wp + wm) } else { 0.0 };
+    match comp.form {
+        Form::Cp => display.max(0.5 * (patterns::sign_purity(&comp.a) + patterns::sign_purity(&comp.b))),
+        _ => display,
     }
 }
 
@@ -139,7 +170,7 @@ pub fn evaluate(ctx: &Context, d: &Decomposition, class_changes: f64) -> Metrics
     let strength_total: f64 = strengths.iter().map(|&s| s as f64).sum();
     let heads = shown.heads();
     let image = ctx.image.filter(|s| s.supports_image_work());
-    let n_patterns = shown.iter().map(|c| if c.form.has_minus() { 2 } else { 1 }).sum();
+    let n_patterns = shown.n_patterns();
     let eigen = (ctx.inter.n_classes() <= EIGEN_BASELINE_MAX_OUTPUTS).then(|| ctx.pixel_eigen().top_overall(n_patterns));
     Metrics {
         tensor_cosine: total,
@@ -166,5 +197,79 @@ pub fn evaluate(ctx: &Context, d: &Decomposition, class_changes: f64) -> Metrics
         readout: readout(ctx, &shown),
         eigen_cosine_rank_matched: eigen.as_ref().map(|e| ctx.inter.cosine(e)),
         eigen_rank_matched: eigen.as_ref().map(|e| readout(ctx, &Components::of_symmetric(e))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-hot component of `form` on factors `a`, `b`, displayed as [`Components::of`] does.
+    fn component(form: Form, a: &[f32], b: &[f32]) -> Component {
+        let unit = |v: Vec<f32>| {
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.into_iter().map(|x| if n > 0.0 { x / n } else { 0.0 }).collect::<Vec<f32>>()
+        };
+        let (plus, minus) = match form {
+            Form::Symmetric => (unit(a.to_vec()), vec![0.0; a.len()]),
+            _ => (unit(a.iter().zip(b).map(|(x, y)| x + y).collect()), unit(a.iter().zip(b).map(|(x, y)| x - y).collect())),
+        };
+        Component {
+            bank: 0,
+            index: 0,
+            form,
+            role: Role::Displayed,
+            a: a.to_vec(),
+            b: b.to_vec(),
+            head: vec![1.0, 0.0],
+            plus,
+            minus,
+            strength: 1.0,
+            anchors: None,
+            mask: None,
+        }
+    }
+
+    fn of(items: Vec<Component>) -> Components {
+        Components { inputs: items[0].a.len(), outputs: 2, items }
+    }
+
+    #[test]
+    fn sign_purity_of_pure_and_balanced_patterns() {
+        let pure = [0.0, 1.0, 2.0, 0.5];
+        assert!((patterns::sign_purity(&pure) - 1.0).abs() < 1e-12);
+        assert!((patterns::sign_purity(&[-1.0, -3.0, 0.0, 0.0]) - 1.0).abs() < 1e-12);
+        let balanced = [1.0, -1.0, 2.0, -2.0];
+        assert!((patterns::sign_purity(&balanced) - 0.5).abs() < 1e-12);
+        assert_eq!(patterns::sign_purity(&[0.0; 4]), 0.0);
+        let sym = |v: &[f32]| of(vec![component(Form::Symmetric, v, v)]);
+        assert!((sign_purity_weighted(&sym(&pure)) - 1.0).abs() < 1e-12);
+        assert!((sign_purity_weighted(&sym(&balanced)) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_cp_component_is_read_in_its_purer_view() {
+        // a, b pure; a + b pure but a − b = (1, −1, 0, 0) balanced: the pair view wins.
+        let (a, b) = ([1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]);
+        let pair = component(Form::Cp, &a, &b);
+        assert!((patterns::sign_purity(&pair.minus) - 0.5).abs() < 1e-6);
+        assert!((component_sign_purity(&pair) - 1.0).abs() < 1e-12);
+        // a = p + n, b = p − n with p ≥ 0, n ≤ 0 on separate pixels: a balanced, a ± b pure.
+        let (p, n) = ([1.0, 2.0, 0.0, 0.0], [0.0, 0.0, -2.0, -1.0]);
+        let a: Vec<f32> = p.iter().zip(&n).map(|(x, y)| x + y).collect();
+        let b: Vec<f32> = p.iter().zip(&n).map(|(x, y)| x - y).collect();
+        let display = component(Form::Cp, &a, &b);
+        assert!((0.5 * (patterns::sign_purity(&a) + patterns::sign_purity(&b)) - 0.75).abs() < 1e-12);
+        assert!((component_sign_purity(&display) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn sign_purity_weights_components_by_their_parts_of_the_tensor() {
+        // A pure component of weight 4 (‖v‖² = 4) and a balanced one of weight 1.
+        let strong = component(Form::Symmetric, &[2.0, 0.0], &[2.0, 0.0]);
+        let h = 0.5_f32.sqrt();
+        let weak = component(Form::Symmetric, &[h, -h], &[h, -h]);
+        let got = sign_purity_weighted(&of(vec![strong, weak]));
+        assert!((got - (4.0 + 0.5) / 5.0).abs() < 1e-6, "{got}");
     }
 }

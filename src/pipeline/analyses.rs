@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 
 use super::folder::StudyFolder;
@@ -20,6 +20,13 @@ use crate::io::{write_atomic, write_json};
 pub fn run_components(dir: &Path) -> Result<(Components, Components)> {
     let d = load_factors(&dir.join("factors.safetensors"))?;
     Ok((Components::of(&d, |r| r == Role::Displayed), Components::of(&d, |r| r == Role::Residual)))
+}
+
+/// The parsed `run.json` of a finished run folder.
+pub fn run_record(dir: &Path) -> Result<Value> {
+    let path = dir.join("run.json");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("{} is not a finished run folder", dir.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
 /// The `fingerprint` a run or analysis record holds, if it can be read.

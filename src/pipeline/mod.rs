@@ -9,6 +9,7 @@
 
 pub mod analyses;
 pub mod base;
+pub mod compare;
 pub mod eigen;
 pub mod folder;
 pub mod inputs;

@@ -52,6 +52,10 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
         "coherence_weighted",
         "‖box3×3(p)‖²/‖p‖² (zero-padded 3×3 mean), weighted like the locality: higher = smoother; white noise or one pixel 0.11, uniform 0.92.",
     ),
+    (
+        "sign_purity_weighted",
+        "Share of each pattern's energy in its dominant sign (a CP component read as a ± b or as a, b, whichever is purer), weighted like the locality: a digit 1, balanced ± 0.5.",
+    ),
     ("explanation_size", "Mean number of components making up 90% of the absolute contributions to the predicted class."),
     ("n_components", "Components of the decomposition, displayed and residual."),
     ("n_patterns", "Rank-one patterns the displayed components draw: 2 per CP or split component, 1 per symmetric one."),

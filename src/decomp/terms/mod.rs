@@ -28,6 +28,7 @@ mod raw_l1;
 mod raw_lap;
 mod raw_tv;
 mod residual_l2;
+mod sign_purity;
 mod spread;
 mod symmetry;
 mod tensor;
@@ -57,6 +58,7 @@ pub static REGISTRY: &[&dyn Term] = &[
     &display_tv::DisplayTv,
     &coherence::Coherence,
     &spread::Spread,
+    &sign_purity::SignPurity,
     &duplicate::Duplicate,
     &border::Border,
     &symmetry::Symmetry,
@@ -88,6 +90,8 @@ pub struct Priors {
     pub coherence: f32,
     /// Mean spread of `[plus|minus]` (a locality stand-in).
     pub spread: f32,
+    /// Mean share of each of `[plus|minus]`'s energy in its minority sign.
+    pub sign_purity: f32,
     /// `mean((NᵀN − I)²)` over the normalised `[plus|minus]`.
     pub duplicate: f32,
     /// Energy far from the centre, on `[plus|minus]`.

@@ -1,0 +1,215 @@
+//! Do two runs find the same concepts? Per class and evidence sign, the heaviest patterns of
+//! one dictionary are matched one to one (Hungarian, |cos|) with the other's; the same match
+//! of the two models' rank-matched eigenbases says whether the concepts are more universal
+//! than eigenvectors (issue 18).
+//!
+//! Patterns are compared as a class sees them (the atlas's entries: each rank-one pattern with
+//! its signed part of the class's logit), so the comparison is blind to what leaves the tensor
+//! unchanged: a pattern's sign, the CP swap `(a, b, d) → (−a, b, −d)`, component order.
+
+use faer::Mat;
+use serde::Serialize;
+
+use super::atlas::{Entry, entries};
+use super::describe::class_name;
+use super::matching;
+use crate::decomp::Components;
+use crate::figures::{Cell, Grid, Scale};
+use crate::image::ImageShape;
+use crate::interaction::Interaction;
+use crate::interaction::eigen::Eigen;
+use crate::model::Bilinear;
+
+/// The evidence signs, as the JSON and the figure name them.
+const SIGNS: [(f64, &str); 2] = [(1.0, "+"), (-1.0, "−")];
+
+/// One of `a`'s patterns and its match in `b`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Pair {
+    pub class: usize,
+    /// "+" (evidence for the class) or "−" (against).
+    pub sign: &'static str,
+    /// The pattern's part of the class's logit in `a` (unsigned).
+    pub weight: f64,
+    pub cosine: f64,
+    #[serde(skip)]
+    pub pattern_a: Vec<f32>,
+    #[serde(skip)]
+    pub pattern_b: Vec<f32>,
+}
+
+/// One class and sign: the mean |cos| of `a`'s top patterns with their matches (a pattern
+/// left without a match, where `b` has fewer, counts 0), and its weight in the overall mean.
+#[derive(Clone, Debug, Serialize)]
+pub struct Group {
+    pub class: usize,
+    pub sign: &'static str,
+    pub similarity: f64,
+    /// Total part of the class's logit held by `a`'s top patterns of this sign.
+    pub weight: f64,
+}
+
+/// The match of two dictionaries.
+#[derive(Clone, Debug, Serialize)]
+pub struct Comparison {
+    /// Strength-weighted mean over classes and signs of the groups' similarities, in [0, 1].
+    pub similarity: f64,
+    pub groups: Vec<Group>,
+    /// Every matched pair, by class, sign, then `a`'s weight.
+    pub pairs: Vec<Pair>,
+}
+
+/// Matches the `top` heaviest patterns of `a` per class and sign with `b`'s of the same class
+/// and sign. Dictionaries over different inputs or outputs cannot be compared.
+pub fn compare(a: &Components, b: &Components, top: usize) -> crate::error::Result<Comparison> {
+    if (a.inputs, a.outputs) != (b.inputs, b.outputs) {
+        return Err(crate::error::Error::Invalid(format!(
+            "the runs cannot be compared: {} inputs and {} outputs against {} and {}",
+            a.inputs, a.outputs, b.inputs, b.outputs
+        )));
+    }
+    let (mut groups, mut pairs) = (Vec::new(), Vec::new());
+    for class in 0..a.outputs {
+        let (ea, eb) = (entries(a, class), entries(b, class));
+        for (sign, name) in SIGNS {
+            let (xa, xb) = (heaviest(&ea, sign, top), heaviest(&eb, sign, top));
+            if xa.is_empty() {
+                continue;
+            }
+            let score = Mat::from_fn(xa.len(), xb.len(), |i, j| abs_cosine(xa[i].pattern, xb[j].pattern));
+            let matched = matching::optimal(score.as_ref());
+            let weight: f64 = xa.iter().map(|e| e.weight.abs()).sum();
+            let similarity = matching::total(score.as_ref(), &matched) / xa.len() as f64;
+            groups.push(Group { class, sign: name, similarity, weight });
+            pairs.extend(matched.into_iter().map(|(i, j)| Pair {
+                class,
+                sign: name,
+                weight: xa[i].weight.abs(),
+                cosine: score[(i, j)],
+                pattern_a: xa[i].pattern.to_vec(),
+                pattern_b: aligned(xb[j].pattern, xa[i].pattern),
+            }));
+        }
+    }
+    let total: f64 = groups.iter().map(|g| g.weight).sum();
+    let similarity = if total > 0.0 { groups.iter().map(|g| g.weight * g.similarity).sum::<f64>() / total } else { 0.0 };
+    Ok(Comparison { similarity, groups, pairs })
+}
+
+/// A model's per-class pixel eigenvectors, the `n_patterns` of largest |λ| overall, as
+/// symmetric components: the eigen baseline at the rank a dictionary of `n_patterns` draws.
+pub fn rank_matched_eigenbasis(model: &Bilinear, n_patterns: usize) -> Components {
+    Components::of_symmetric(&Eigen::pixel(&Interaction::new(model)).top_overall(n_patterns))
+}
+
+/// The `top` entries of sign `sign` with the largest parts of the logit, heaviest first.
+fn heaviest<'a>(e: &[Entry<'a>], sign: f64, top: usize) -> Vec<Entry<'a>> {
+    let mut picked: Vec<Entry<'a>> = e.iter().filter(|x| x.weight * sign > 0.0).copied().collect();
+    picked.sort_by(|x, y| y.weight.abs().total_cmp(&x.weight.abs()));
+    picked.truncate(top);
+    picked
+}
+
+/// `y`, negated where that points it the way of `x` (a pattern's sign is immaterial), so a
+/// figure shows matched patterns in the same colours.
+fn aligned(y: &[f32], x: &[f32]) -> Vec<f32> {
+    let sign = if y.iter().zip(x).map(|(&u, &v)| u as f64 * v as f64).sum::<f64>() < 0.0 { -1.0 } else { 1.0 };
+    y.iter().map(|v| sign * v).collect()
+}
+
+fn abs_cosine(x: &[f32], y: &[f32]) -> f64 {
+    let dot = |p: &[f32], q: &[f32]| p.iter().zip(q).map(|(&u, &v)| u as f64 * v as f64).sum::<f64>();
+    let norm = (dot(x, x) * dot(y, y)).sqrt();
+    if norm > 0.0 { (dot(x, y) / norm).abs() } else { 0.0 }
+}
+
+/// Matched concepts side by side: one row per class, its `per_class` heaviest patterns of `a`
+/// (either sign), each followed by its match in `b`, titled with the sign, weight share and |cos|.
+pub fn figure(c: &Comparison, shape: ImageShape, outputs: usize, per_class: usize, names: Option<&[String]>) -> Grid {
+    let (mut rows, mut titles, mut row_labels) = (Vec::new(), Vec::new(), Vec::new());
+    for class in 0..outputs {
+        let mut mine: Vec<&Pair> = c.pairs.iter().filter(|p| p.class == class).collect();
+        let total: f64 = mine.iter().map(|p| p.weight).sum();
+        mine.sort_by(|x, y| y.weight.total_cmp(&x.weight));
+        mine.truncate(per_class);
+        let mut cells = Vec::new();
+        let mut row_titles = Vec::new();
+        for p in mine {
+            cells.push(Cell::Pattern(p.pattern_a.clone()));
+            cells.push(Cell::Pattern(p.pattern_b.clone()));
+            row_titles.push(format!("A {}{:.0}%", p.sign, 100.0 * p.weight / total.max(1e-300)));
+            row_titles.push(format!("B |cos| {:.2}", p.cosine));
+        }
+        cells.resize(2 * per_class, Cell::Empty);
+        rows.push(cells);
+        titles.push(row_titles);
+        row_labels.push(class_name(names, class));
+    }
+    Grid {
+        title: format!("Matched concepts: run A's heaviest patterns per class and run B's matches (similarity {:.3})", c.similarity),
+        column_titles: Vec::new(),
+        row_labels,
+        rows,
+        cell_titles: titles,
+        image_side: (shape.height, shape.width),
+        caption: "Each row is a class: run A's heaviest patterns (either sign of evidence, titled with its share of the matched weight), \
+                  each followed by the pattern of run B matched to it (Hungarian on |cos| within the class and sign). \
+                  Patterns: red positive, blue negative, one scale per cell (a pattern's sign is immaterial)."
+            .into(),
+        scale: Scale::PerCell,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::testing::{random_components, transform};
+
+    #[test]
+    fn a_dictionary_matches_itself_and_its_symmetric_copies() {
+        let x = random_components(3, 12, 4);
+        let same = compare(&x, &x, 4).unwrap();
+        assert!((same.similarity - 1.0).abs() < 1e-9, "{}", same.similarity);
+        let perm: Vec<usize> = (0..12).rev().collect();
+        let flip: Vec<bool> = (0..12).map(|k| k % 2 == 0).collect();
+        let swap: Vec<bool> = (0..12).map(|k| k % 3 == 0 && perm[k] < 8).collect();
+        let y = transform(&x, &perm, &flip, &swap);
+        let c = compare(&x, &y, 4).unwrap();
+        assert!((c.similarity - 1.0).abs() < 1e-6, "{}", c.similarity);
+        assert!(c.pairs.iter().all(|p| (p.cosine - 1.0).abs() < 1e-5));
+    }
+
+    #[test]
+    fn unrelated_dictionaries_match_less() {
+        let c = compare(&random_components(3, 12, 4), &random_components(4, 12, 4), 4).unwrap();
+        assert!(c.similarity < 0.5, "{}", c.similarity);
+    }
+
+    #[test]
+    fn weights_favour_the_heavier_groups_and_missing_matches_count_zero() {
+        let x = random_components(5, 12, 0);
+        let c = compare(&x, &x.top(1), 4).unwrap();
+        assert!(c.similarity < 1.0);
+        let weighted: f64 = c.groups.iter().map(|g| g.weight * g.similarity).sum::<f64>() / c.groups.iter().map(|g| g.weight).sum::<f64>();
+        assert!((c.similarity - weighted).abs() < 1e-12);
+        assert!(c.groups.iter().all(|g| g.similarity <= 1.0 + 1e-9));
+    }
+
+    #[test]
+    fn dictionaries_over_different_inputs_are_refused() {
+        let x = random_components(1, 4, 0);
+        let y = Components { inputs: 32, ..x.clone() };
+        assert!(compare(&x, &y, 4).unwrap_err().to_string().contains("cannot be compared"));
+    }
+
+    #[test]
+    fn the_figure_has_a_row_per_class_and_a_pair_per_match() {
+        let x = random_components(2, 12, 4);
+        let c = compare(&x, &x, 2).unwrap();
+        let shape = ImageShape { height: 8, width: 8 };
+        let g = figure(&c, shape, 10, 2, None);
+        assert_eq!(g.rows.len(), 10);
+        assert!(g.rows.iter().all(|r| r.len() == 4));
+        assert!(crate::figures::render_grid(&g).is_ok());
+    }
+}

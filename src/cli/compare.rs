@@ -1,0 +1,32 @@
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::pipeline::compare::compare_runs;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A run folder (`bilens decompose --out`, or a sweep's `runs/ID`).
+    run_a: PathBuf,
+    /// The run to match it with.
+    run_b: PathBuf,
+    /// Patterns per class and evidence sign to match, heaviest first.
+    #[arg(long, default_value_t = 4)]
+    top: usize,
+    /// Write `compare.json` and the figure of matched concepts `compare.png` here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Prints the comparison as one JSON object on stdout and a sentence on stderr.
+pub fn run(args: Args) -> Result<()> {
+    let result = compare_runs(&args.run_a, &args.run_b, args.top, args.out.as_deref())?;
+    println!("{}", serde_json::to_string(&result)?);
+    let eigen = result["eigen_rank_matched_similarity"].as_f64().map_or("–".to_string(), |v| format!("{v:.3}"));
+    eprintln!(
+        "concepts of A matched in B: {:.3} (strength-weighted |cos| of the {} heaviest patterns per class and sign); the models' rank-matched eigenbases: {eigen}",
+        result["similarity"].as_f64().unwrap_or(f64::NAN),
+        args.top
+    );
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! `bilens compare`: two run folders' dictionaries matched per class and sign, beside the same
+//! match of their models' rank-matched eigenbases ([`crate::analysis::compare`]), as one JSON
+//! object and, on request, a figure.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use serde_json::{Value, json};
+
+use super::analyses::{run_components, run_record};
+use crate::analysis::compare::{compare, figure, rank_matched_eigenbasis};
+use crate::decomp::Components;
+use crate::figures::draw_grid;
+use crate::image::ImageShape;
+use crate::metrics::decomposition::EIGEN_BASELINE_MAX_OUTPUTS;
+
+/// Patterns per class in the figure.
+const FIGURE_PER_CLASS: usize = 4;
+
+/// A finished decomposition run: its displayed components and the model it decomposed.
+struct Run {
+    shown: Components,
+    model: PathBuf,
+}
+
+impl Run {
+    fn read(dir: &Path) -> Result<Self> {
+        let record = run_record(dir)?;
+        let (shown, _) = run_components(dir).with_context(|| format!("{} holds no decomposition (factors.safetensors)", dir.display()))?;
+        let model = record["inputs"]["model"].as_str().with_context(|| format!("{}/run.json records no model file", dir.display()))?;
+        Ok(Self { shown, model: PathBuf::from(model) })
+    }
+
+    /// The rank-matched eigenbasis of the run's model (`None` for layers too wide for it).
+    fn eigenbasis(&self) -> Result<Option<Components>> {
+        if self.shown.outputs > EIGEN_BASELINE_MAX_OUTPUTS {
+            return Ok(None);
+        }
+        let model = crate::model::load_model(&self.model).with_context(|| format!("reading the run's model {}", self.model.display()))?;
+        Ok(Some(rank_matched_eigenbasis(&model, self.shown.n_patterns())))
+    }
+}
+
+/// Compares the runs in `a` and `b` (the `top` heaviest patterns per class and sign); with
+/// `out`, writes `compare.json` and the figure `compare.png` of matched concepts there.
+pub fn compare_runs(a: &Path, b: &Path, top: usize, out: Option<&Path>) -> Result<Value> {
+    if top == 0 {
+        bail!("--top must be at least 1");
+    }
+    let (ra, rb) = (Run::read(a)?, Run::read(b)?);
+    let concepts = compare(&ra.shown, &rb.shown, top)?;
+    let eigen = match (ra.eigenbasis()?, rb.eigenbasis()?) {
+        (Some(ea), Some(eb)) => Some(compare(&ea, &eb, top)?),
+        _ => None,
+    };
+    let result = json!({
+        "run_a": a,
+        "run_b": b,
+        "top": top,
+        "similarity": concepts.similarity,
+        "eigen_rank_matched_similarity": eigen.as_ref().map(|e| e.similarity),
+        "concepts": concepts,
+        "eigen_rank_matched": eigen,
+    });
+    if let Some(out) = out {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        crate::io::write_json(&out.join("compare.json"), &result)?;
+        if let Some(shape) = square_image(ra.shown.inputs) {
+            draw_grid(&figure(&concepts, shape, ra.shown.outputs, FIGURE_PER_CLASS.min(2 * top), None), &out.join("compare.png"))?;
+        }
+    }
+    Ok(result)
+}
+
+/// The square image of `inputs` pixels, if there is one large enough to draw.
+fn square_image(inputs: usize) -> Option<ImageShape> {
+    let side = (inputs as f64).sqrt().round() as usize;
+    Some(ImageShape::new(side, side)).filter(|s| s.pixels() == inputs && s.supports_image_work())
+}

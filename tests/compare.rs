@@ -1,0 +1,75 @@
+//! `bilens compare`: a run matches itself and any copy whose components are permuted and
+//! sign-flipped (the tensor is unchanged) exactly; the figure is written on request; a folder
+//! that is not a run, or runs over different inputs, are clear errors.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use bilens::decomp::Decomposition;
+use bilens::decomp::bank::{Bank, Head, HeadRule};
+use bilens::decomp::factors::{load_factors, save_factors};
+use bilens::decomp::pattern::Pattern;
+use bilens::{Bilinear, ModelConfig};
+use common::{fails, ok, s};
+use faer::Mat;
+use serde_json::Value;
+
+/// A copy of the run in `from` whose every bank has its components in reverse order and both
+/// factors negated: the same tensor, so the same concepts.
+fn permuted_flipped_copy(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::copy(from.join("run.json"), to.join("run.json")).unwrap();
+    let d = load_factors(&from.join("factors.safetensors")).unwrap();
+    let reorder = |m: &Mat<f32>, sign: f32| Mat::from_fn(m.nrows(), m.ncols(), |i, k| sign * m[(i, m.ncols() - 1 - k)]);
+    let banks = d
+        .banks
+        .iter()
+        .zip(d.factors())
+        .map(|(bank, f)| Bank {
+            form: bank.form,
+            role: bank.role,
+            a: Pattern::fixed(reorder(&f.a, -1.0)),
+            b: bank.form.has_second_factor().then(|| Pattern::fixed(reorder(&f.b, -1.0))),
+            head: Head { raw: reorder(&f.d, 1.0), rule: HeadRule::Dense },
+            anchors: None,
+        })
+        .collect();
+    save_factors(&Decomposition { banks }, &to.join("factors.safetensors"), BTreeMap::new()).unwrap();
+}
+
+fn similarities(out: &str) -> (f64, f64) {
+    let v: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    (v["similarity"].as_f64().unwrap(), v["eigen_rank_matched_similarity"].as_f64().unwrap())
+}
+
+#[test]
+fn a_run_matches_itself_and_its_symmetric_copies_and_bad_pairs_are_refused() {
+    let root = common::temp_dir("compare");
+    let trained = root.join("trained");
+    ok(&["train", "--epochs", "1", "--hidden", "16", "--out", s(&trained)]);
+    let model = trained.join("model.safetensors");
+    let run = root.join("run");
+    ok(&["decompose", "--model", s(&model), "--preset", "provided_sparse", "--set", "rank=16", "--set", "steps=20", "--out", s(&run)]);
+
+    let (concepts, eigen) = similarities(&ok(&["compare", s(&run), s(&run)]));
+    assert!((concepts - 1.0).abs() < 1e-6 && (eigen - 1.0).abs() < 1e-6, "{concepts} {eigen}");
+    let copy = root.join("copy");
+    permuted_flipped_copy(&run, &copy);
+    let figures = root.join("figures");
+    let (concepts, _) = similarities(&ok(&["compare", s(&run), s(&copy), "--top", "2", "--out", s(&figures)]));
+    assert!((concepts - 1.0).abs() < 1e-5, "{concepts}");
+    assert!(figures.join("compare.png").is_file() && figures.join("compare.json").is_file());
+
+    fails(&["compare", s(&run), s(&root)], &["not a finished run folder"]);
+    fails(&["compare", s(&trained), s(&run)], &["holds no decomposition"]);
+    let small = Bilinear::init(ModelConfig { n_inputs: 16, n_embed: None, n_hidden: 8, n_outputs: 10 }, &mut bilens::rng(3));
+    let small_path = root.join("small.safetensors");
+    bilens::save_model(&small, &small_path).unwrap();
+    let small_run = root.join("small-run");
+    ok(&["decompose", "--model", s(&small_path), "--set", "rank=4", "--set", "steps=5", "--out", s(&small_run)]);
+    fails(&["compare", s(&run), s(&small_run)], &["cannot be compared", "784 inputs", "16"]);
+    fails(&["compare", s(&run), s(&run), "--top", "0"], &["--top must be at least 1"]);
+    std::fs::remove_dir_all(&root).ok();
+}
