@@ -2,7 +2,8 @@
 # The Python package's checks, as a user installs it: a fresh virtual environment
 # (target/pyenv), the package built and installed from this working tree with `pip install .`
 # (maturin, release profile, the shared target/ folder), pytest, numpy, tqdm and Ray (when it
-# installs), then the suite in python/tests. The parity tests run the `bilens` binary of this checkout, built here too.
+# installs), then the suite in python/tests. The parity tests run the `bilens` binary of this
+# checkout, built here too.
 # Without Python ≥ 3.10 and its venv module the suite says SKIPPED (BILENS_REQUIRE=python fails).
 set -euo pipefail
 cd "$(dirname "$0")/.."
