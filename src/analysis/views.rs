@@ -55,7 +55,7 @@ pub fn component_grid(
         .map(|(r, comp)| {
             let (class, sign) = comp.head_class();
             let share = share_text(100.0 * comp.strength / total.max(1e-12));
-            format!("#{} {}{}\n{share}% of σ", r + 1, if sign < 0.0 { "−" } else { "+" }, class_name(names, class))
+            format!("#{} {}{}\n{share}% of strength", r + 1, if sign < 0.0 { "−" } else { "+" }, class_name(names, class))
         })
         .collect();
     // Rows are named for the form when every shown component has it, else as CP components;
@@ -130,12 +130,12 @@ mod tests {
             None,
         );
         assert_eq!(symmetric.row_labels, ["pattern v", "head d"], "one pattern row, no empty minus row");
-        assert!(symmetric.caption.contains("(v·x)²") && symmetric.column_titles.iter().all(|t| t.contains("% of σ")));
+        assert!(symmetric.caption.contains("(v·x)²") && symmetric.column_titles.iter().all(|t| t.contains("% of strength")));
         c.items.iter_mut().for_each(|k| k.strength = 1.0);
         c.items[0].strength = 1000.0;
         let mixed = component_grid(&c, None, None, 8, "t", None);
         assert_eq!(mixed.row_labels, ["plus (a+b)", "minus (a−b)", "head d"]);
-        assert!(mixed.column_titles[1].ends_with("\n0.10% of σ"), "small shares keep two digits: {}", mixed.column_titles[1]);
+        assert!(mixed.column_titles[1].ends_with("\n0.10% of strength"), "small shares keep two digits: {}", mixed.column_titles[1]);
         assert_eq!((share_text(42.4), share_text(4.24), share_text(0.424)), ("42".into(), "4.2".into(), "0.42".into()));
     }
 }
