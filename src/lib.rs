@@ -7,7 +7,8 @@
 //!
 //! The modules, bottom to top (each imports only modules listed before it, checked by a test):
 //! [`image`] (the pixel grid) → [`figures`] (rendering only) → [`data`] (IDX and embedded
-//! digits) → [`model`] (the classifier, its training) → [`interaction`] (`B` in factored form,
+//! digits) → [`interrupt`] (the stop a Python Ctrl-C requests) → [`model`] (the classifier, its
+//! training) → [`interaction`] (`B` in factored form,
 //! eigendecompositions) → [`decomp`] (the fitting engine: forms, banks, loss terms, recipes,
 //! presets) → [`metrics`] → [`analysis`] → [`pipeline`] (study folders, runs, sweeps) →
 //! [`report`] → [`study`] → the `bilens` command line.
