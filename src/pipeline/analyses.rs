@@ -127,6 +127,16 @@ pub fn seed_groups(specs: &[RunSpec]) -> Vec<(String, Vec<&RunSpec>)> {
 /// The `k` best consensus clusters: mean plus, mean minus, mean head.
 fn consensus_grid(r: &consensus::ConsensusReport, k: usize, image_side: (usize, usize)) -> Grid {
     let shown: Vec<&consensus::Cluster> = r.clusters.iter().take(k).collect();
+    let has_minus = |c: &&consensus::Cluster| c.minus.iter().any(|v| *v != 0.0);
+    // A dictionary of symmetric components has no minus patterns: no empty row for them.
+    let (mut row_labels, mut rows): (Vec<String>, Vec<Vec<Cell>>) =
+        (vec!["plus".into()], vec![shown.iter().map(|c| Cell::Pattern(c.plus.clone())).collect()]);
+    if shown.iter().any(has_minus) {
+        row_labels.push("minus".into());
+        rows.push(shown.iter().map(|c| if has_minus(c) { Cell::Pattern(c.minus.clone()) } else { Cell::Empty }).collect());
+    }
+    row_labels.push("head".into());
+    rows.push(shown.iter().map(|c| Cell::Bars(c.head.clone())).collect());
     Grid {
         title: format!("Consensus dictionary over {} seeds: the {} best-supported clusters", r.runs, shown.len()),
         column_titles: shown
@@ -142,12 +152,8 @@ fn consensus_grid(r: &consensus::ConsensusReport, k: usize, image_side: (usize, 
                 )
             })
             .collect(),
-        row_labels: vec!["plus".into(), "minus".into(), "head".into()],
-        rows: vec![
-            shown.iter().map(|c| Cell::Pattern(c.plus.clone())).collect(),
-            shown.iter().map(|c| if c.minus.iter().all(|v| *v == 0.0) { Cell::Empty } else { Cell::Pattern(c.minus.clone()) }).collect(),
-            shown.iter().map(|c| Cell::Bars(c.head.clone())).collect(),
-        ],
+        row_labels,
+        rows,
         cell_titles: Vec::new(),
         image_side,
         caption: format!(
