@@ -1,5 +1,6 @@
 //! The folder-writing commands, `bilens.train`, `bilens.sweep`, `bilens.study`,
-//! `bilens.report`, and `bilens.compare` of two run folders: each calls the library function its command-line subcommand calls.
+//! `bilens.report`, and `bilens.compare` of two run folders: each calls the library function
+//! its command-line subcommand calls.
 
 use std::path::PathBuf;
 

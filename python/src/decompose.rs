@@ -124,10 +124,6 @@ impl Decomposition {
     fn shown(&self, residual: bool) -> Components {
         Components::of(&self.outcome.fitted.decomposition, |r| residual || r == Role::Displayed)
     }
-
-    fn class_names(&self) -> Option<&[String]> {
-        self.ctx.data.as_ref().and_then(|d| d.class_names.as_deref())
-    }
 }
 
 #[pymethods]
@@ -177,7 +173,7 @@ impl Decomposition {
     #[pyo3(signature = (residual = false))]
     fn components<'py>(&self, py: Python<'py>, residual: bool) -> PyResult<Bound<'py, PyList>> {
         let vector = |v: &[f32]| from_values(py, v.len(), v.to_vec());
-        let names = self.class_names();
+        let names = self.ctx.class_names();
         let rows = self.shown(residual).items.into_iter().map(|c| {
             let row = PyDict::new(py);
             let (class, sign) = c.head_class();
@@ -212,7 +208,7 @@ impl Decomposition {
             return Err(BilensError::new_err(format!("image holds {} values; the model takes {inputs}", x.len())));
         }
         let residual = Components::of(&self.outcome.fitted.decomposition, |r| r == Role::Residual);
-        let reading = read(&self.shown(false), &residual, &self.ctx.model, &x, self.ctx.image, self.class_names(), top);
+        let reading = read(&self.shown(false), &residual, &self.ctx.model, &x, self.ctx.image, self.ctx.class_names(), top);
         let out = to_python(py, &reading)?;
         out.set_item("text", reading.to_string())?;
         Ok(out)
@@ -245,7 +241,7 @@ impl Decomposition {
     #[pyo3(signature = (top_pixels = false))]
     fn figure<'py>(&self, py: Python<'py>, top_pixels: bool) -> PyResult<Bound<'py, PyBytes>> {
         let shown = self.shown(false);
-        let [(_, all), (_, top)] = component_figures(&self.preset, &shown, self.ctx.image, self.class_names());
+        let [(_, all), (_, top)] = component_figures(&self.preset, &shown, self.ctx.image, self.ctx.class_names());
         let png = detached(py, None, || render_grid(if top_pixels { &top } else { &all }))?;
         Ok(PyBytes::new(py, &png))
     }

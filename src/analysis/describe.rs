@@ -16,6 +16,7 @@
 
 use crate::decomp::{Component, Form};
 use crate::image::ImageShape;
+use crate::metrics::patterns::sign_purity;
 
 /// Share of a pattern's energy its weaker sign must hold for the pattern to read as a contrast.
 const CONTRAST_SHARE: f64 = 0.25;
@@ -56,14 +57,15 @@ pub fn describe(c: &Component, shape: Option<ImageShape>, names: Option<&[String
 /// named by their strongest entries.
 pub fn describe_pattern(p: &[f32], shape: Option<ImageShape>) -> String {
     let Some(shape) = shape.filter(|s| s.pixels() == p.len()) else { return strongest_inputs(p) };
-    let energy = |sign: f32| p.iter().filter(|&&v| v * sign > 0.0).map(|&v| (v as f64).powi(2)).sum::<f64>();
-    let (pos, neg) = (energy(1.0), energy(-1.0));
-    if pos + neg == 0.0 {
+    let purity = sign_purity(p);
+    if purity == 0.0 {
         return "empty pattern".to_string();
     }
-    let (major, minor) = if pos >= neg { (1.0, -1.0) } else { (-1.0, 1.0) };
+    let positive: f64 = p.iter().filter(|&&v| v > 0.0).map(|&v| (v as f64).powi(2)).sum();
+    let negative: f64 = p.iter().filter(|&&v| v < 0.0).map(|&v| (v as f64).powi(2)).sum();
+    let (major, minor) = if positive >= negative { (1.0, -1.0) } else { (-1.0, 1.0) };
     let lobe = Lobe::of(p, shape, major);
-    if pos.min(neg) / (pos + neg) >= CONTRAST_SHARE {
+    if 1.0 - purity >= CONTRAST_SHARE {
         let (here, there) = (lobe.heaviest(), Lobe::of(p, shape, minor).heaviest());
         let (place, other) = (here.place(), there.place());
         let where_else = if other != place { format!("ink {other}") } else { format!("ink {}", there.side_of(&here)) };

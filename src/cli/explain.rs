@@ -48,7 +48,7 @@ pub fn run(args: Args) -> Result<()> {
     let model = crate::model::load_model(&model_path).context("reading the run's model (pass --model to choose another)")?;
     let inputs = model.config().n_inputs;
     // The run's record knows its image grid and class names; the data are read only for --image.
-    let recorded: Option<DataRecord> = serde_json::from_value(record["data"].clone()).ok();
+    let recorded = DataRecord::of_run(&record);
     let data = match args.image {
         Some(_) => {
             let source = recorded.as_ref().map(|d| d.source.as_str()).filter(|s| *s != crate::data::EMBEDDED_SOURCE).map(PathBuf::from);
@@ -58,17 +58,14 @@ pub fn run(args: Args) -> Result<()> {
     };
     let names = match &args.class_names {
         Some(file) => Some(crate::data::classes::read(file)?),
-        None => data.as_ref().and_then(|d| d.class_names.clone()).or_else(|| recorded.as_ref().and_then(|d| d.class_names.clone())),
+        None => data.as_ref().and_then(|d| d.class_names.clone()).or_else(|| recorded.as_ref()?.class_names.clone()),
     };
     let classes = model.config().n_outputs;
     if let Some(n) = names.as_ref().filter(|n| n.len() < classes) {
         bail!("{} class names for a model of {classes} outputs: every class needs a name", n.len());
     }
-    let shape = recorded
-        .as_ref()
-        .and_then(|d| d.shape)
-        .or(data.as_ref().and_then(|d| d.test.shape))
-        .filter(|s| s.pixels() == inputs)
+    let shape = (recorded.as_ref().and_then(|d| d.image_shape(inputs)))
+        .or(data.as_ref().and_then(|d| d.test.shape).filter(|s| s.pixels() == inputs))
         .or_else(|| (inputs == 784).then_some(ImageShape::MNIST));
     let x: Vec<f32> = match (args.image, &args.png, &args.npy) {
         (Some(i), _, _) => {

@@ -119,6 +119,11 @@ impl Context {
         })
     }
 
+    /// The classes' names, when the data know them (see [`Splits::class_names`]).
+    pub fn class_names(&self) -> Option<&[String]> {
+        self.data.as_ref().and_then(|d| d.class_names.as_deref())
+    }
+
     /// What the context left out of the data, for the reader.
     pub fn notes(&self) -> &[String] {
         &self.notes

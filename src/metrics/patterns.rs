@@ -93,12 +93,10 @@ pub fn coherence(column: &[f32], shape: ImageShape) -> f64 {
 /// Any non-negative or non-positive pattern (a digit, a uniform image, one pixel) 1, equal
 /// energy in both signs 0.5 (white noise about 0.5); 0 for a zero pattern.
 pub fn sign_purity(column: &[f32]) -> f64 {
-    let (mut pos, mut neg) = (0.0f64, 0.0f64);
-    for &v in column {
-        let e = (v as f64).powi(2);
-        if v > 0.0 { pos += e } else { neg += e }
+    if column.iter().all(|&v| v == 0.0) {
+        return 0.0;
     }
-    pos.max(neg) / (pos + neg).max(EPS)
+    1.0 - image_ops::sign_impurity(column, Images { h: column.len(), w: 1, n: 1 }, None)
 }
 
 /// `Σ w_j m(p_j) / Σ w_j` over the pattern columns `p_j` (0 when every weight is 0): a mean

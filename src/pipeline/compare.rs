@@ -8,6 +8,7 @@ use anyhow::{Context as _, Result, bail};
 use serde_json::{Value, json};
 
 use super::analyses::{run_components, run_record};
+use super::record::DataRecord;
 use crate::analysis::compare::{compare, figure, rank_matched_eigenbasis};
 use crate::decomp::Components;
 use crate::figures::draw_grid;
@@ -21,6 +22,7 @@ const FIGURE_PER_CLASS: usize = 4;
 struct Run {
     shown: Components,
     model: PathBuf,
+    data: Option<DataRecord>,
 }
 
 impl Run {
@@ -28,7 +30,7 @@ impl Run {
         let record = run_record(dir)?;
         let (shown, _) = run_components(dir).with_context(|| format!("{} holds no decomposition (factors.safetensors)", dir.display()))?;
         let model = record["inputs"]["model"].as_str().with_context(|| format!("{}/run.json records no model file", dir.display()))?;
-        Ok(Self { shown, model: PathBuf::from(model) })
+        Ok(Self { shown, model: PathBuf::from(model), data: DataRecord::of_run(&record) })
     }
 
     /// The rank-matched eigenbasis of the run's model (`None` for layers too wide for it).
@@ -65,8 +67,11 @@ pub fn compare_runs(a: &Path, b: &Path, top: usize, out: Option<&Path>) -> Resul
     if let Some(out) = out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         crate::io::write_json(&out.join("compare.json"), &result)?;
-        if let Some(shape) = square_image(ra.shown.inputs) {
-            draw_grid(&figure(&concepts, shape, ra.shown.outputs, FIGURE_PER_CLASS.min(2 * top), None), &out.join("compare.png"))?;
+        let (inputs, outputs) = (ra.shown.inputs, ra.shown.outputs);
+        // The image grid A's data recorded; a run made without data is drawn as a square image.
+        if let Some(shape) = ra.data.as_ref().and_then(|d| d.image_shape(inputs)).or_else(|| square_image(inputs)) {
+            let names = ra.data.as_ref().and_then(|d| d.class_names(outputs));
+            draw_grid(&figure(&concepts, shape, outputs, FIGURE_PER_CLASS.min(2 * top), names), &out.join("compare.png"))?;
         }
     }
     Ok(result)

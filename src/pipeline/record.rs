@@ -75,22 +75,38 @@ fn short(v: &Value) -> String {
     if s.chars().count() > 40 { format!("{}…", s.chars().take(40).collect::<String>()) } else { s }
 }
 
-/// Where the data of a run came from.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Where the data of a run came from. Read leniently (missing fields empty): the report and
+/// `explain` read the image grid and class names of records that hold only those.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DataRecord {
     pub source: String,
     pub sha256: String,
     pub train: usize,
     pub test: usize,
     /// The images' height and width.
-    #[serde(default)]
     pub shape: Option<crate::image::ImageShape>,
     /// The classes' names, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub class_names: Option<Vec<String>>,
 }
 
 impl DataRecord {
+    /// The data a stage's record (`run.json`) names, if it names any.
+    pub fn of_run(run: &Value) -> Option<Self> {
+        serde_json::from_value(run["data"].clone()).ok()
+    }
+
+    /// The recorded image grid, if it has `inputs` pixels.
+    pub fn image_shape(&self, inputs: usize) -> Option<crate::image::ImageShape> {
+        self.shape.filter(|s| s.pixels() == inputs)
+    }
+
+    /// The recorded class names, if they name `outputs` classes.
+    pub fn class_names(&self, outputs: usize) -> Option<&[String]> {
+        self.class_names.as_deref().filter(|n| n.len() >= outputs)
+    }
+
     pub fn of(split: &DataSplit) -> Self {
         Self {
             source: split.source.clone(),

@@ -72,7 +72,7 @@ pub fn write_run(
     let d = &outcome.fitted.decomposition;
     let shown = Components::of(d, |r| r == Role::Displayed);
     let mut table = csv::Writer::from_writer(Vec::new());
-    let class_names = ctx.data.as_ref().and_then(|d| d.class_names.as_deref());
+    let class_names = ctx.class_names();
     for row in component_table(&shown, ctx.image, class_names) {
         table.serialize(row)?;
     }

@@ -36,6 +36,7 @@ pub use results::LEAD as LEAD_COLUMNS;
 use anyhow::Result;
 use serde_json::{Value, json};
 
+use crate::pipeline::record::DataRecord;
 use html::{Html, anchor_id, script_json};
 use inputs::{Study, main_run};
 use nav::Entry;
@@ -198,24 +199,15 @@ fn run_records<'a>(
         let precision =
             if Some(*id) == main { Precision::Full } else { payload::compact_precision(&c.all, &bias, pool, payload::ROUNDING_BUDGET) };
         let fits = pool.test.n_inputs == c.all.inputs;
-        let names = class_names(study.record(id), c.all.outputs);
-        let data = payload::RunData { shape: image_shape(study.record(id), c.all.inputs), class_names: names.as_deref() };
+        let recorded = study.record(id).and_then(DataRecord::of_run);
+        let data = payload::RunData {
+            shape: recorded.as_ref().and_then(|d| d.image_shape(c.all.inputs)),
+            class_names: recorded.as_ref().and_then(|d| d.class_names(c.all.outputs)),
+        };
         let record = payload::run(id, &study.run_dir(id), c, precision, &bias, data, fits.then_some(&mut *pool));
         out.push(RunRecord { id, record, fits });
     }
     out
-}
-
-/// The class names a run recorded, if they name its `outputs`.
-fn class_names(record: Option<&Value>, outputs: usize) -> Option<Vec<String>> {
-    let names: Vec<String> = serde_json::from_value(record?["data"]["class_names"].clone()).ok()?;
-    (names.len() >= outputs).then_some(names)
-}
-
-/// The image shape a run recorded, if it has `inputs` pixels.
-fn image_shape(record: Option<&Value>, inputs: usize) -> Option<crate::image::ImageShape> {
-    let shape: crate::image::ImageShape = serde_json::from_value(record?["data"]["shape"].clone()).ok()?;
-    (shape.pixels() == inputs).then_some(shape)
 }
 
 /// The table of contents: every section, every run, every seed group.
