@@ -352,30 +352,63 @@ fn box_zero_padded(x: &[f64], h: usize, w: usize) -> Vec<f64> {
     out
 }
 
+/// The mean of `value` over the non-zero images of `x`. `value(image, grad)` returns one
+/// image's value and, given `Some((scale, g))`, adds `scale · ∂value/∂image` into that image's
+/// gradient `g`, with `scale = weight / (non-zero images)`. Images run side by side on the
+/// pool's threads; each owns its slice of the gradient and the values are summed in image order,
+/// so the result does not depend on the thread count.
+fn mean_over_images<T: Float + Send + Sync>(
+    x: &[T],
+    shape: Images,
+    grad: Grad<'_, T>,
+    value: impl Fn(&[T], Option<(f64, &mut [T])>) -> f64 + Sync,
+) -> f64 {
+    use rayon::prelude::*;
+    shape.check(x.len());
+    check_grad(&grad, x.len());
+    let pixels = shape.pixels();
+    if pixels == 0 {
+        return 0.0;
+    }
+    let live: Vec<bool> = x.chunks_exact(pixels).map(|image| column_norm(image) > NORM_EPS).collect();
+    let n_live = live.iter().filter(|&&l| l).count();
+    if n_live == 0 {
+        return 0.0;
+    }
+    let values: Vec<f64> = match grad {
+        Some((weight, g)) => {
+            let scale = to_f64(weight) / n_live as f64;
+            x.par_chunks_exact(pixels)
+                .zip(g.par_chunks_exact_mut(pixels))
+                .zip(&live)
+                .with_min_len(8)
+                .map(|((image, g), &l)| if l { value(image, Some((scale, g))) } else { 0.0 })
+                .collect()
+        }
+        None => x.par_chunks_exact(pixels).zip(&live).with_min_len(8).map(|(image, &l)| if l { value(image, None) } else { 0.0 }).collect(),
+    };
+    values.iter().sum::<f64>() / n_live as f64
+}
+
 /// Mean coherence of the non-zero images: `‖K p‖² / ‖p‖²` with `K` the zero-padded 3×3 mean,
 /// the share of an image's energy that is smooth at the scale of strokes (uniform 28×28 0.92,
 /// a single pixel or white noise about 1/9). Gradient `2(KKp − r p)/‖p‖²` per image.
-pub fn coherence<T: Float>(x: &[T], shape: Images, mut grad: Grad<'_, T>) -> f64 {
-    shape.check(x.len());
-    check_grad(&grad, x.len());
-    let (h, w, pixels) = (shape.h, shape.w, shape.pixels());
-    let live: Vec<usize> = (0..shape.n).filter(|&j| column_norm(&x[j * pixels..][..pixels]) > NORM_EPS).collect();
-    let mut total = 0.0;
-    for &j in &live {
-        let p: Vec<f64> = x[j * pixels..][..pixels].iter().map(|&v| to_f64(v)).collect();
+pub fn coherence<T: Float + Send + Sync>(x: &[T], shape: Images, grad: Grad<'_, T>) -> f64 {
+    let (h, w) = (shape.h, shape.w);
+    mean_over_images(x, shape, grad, |image, grad| {
+        let p: Vec<f64> = image.iter().map(|&v| to_f64(v)).collect();
         let energy: f64 = p.iter().map(|v| v * v).sum();
         let kp = box_zero_padded(&p, h, w);
         let ratio = kp.iter().map(|v| v * v).sum::<f64>() / energy;
-        total += ratio;
-        if let Some((weight, g)) = grad.as_mut() {
+        if let Some((scale, g)) = grad {
             let kkp = box_zero_padded(&kp, h, w);
-            let scale = to_f64(*weight) * 2.0 / (energy * live.len() as f64);
-            for (gi, (a, b)) in g[j * pixels..][..pixels].iter_mut().zip(kkp.iter().zip(&p)) {
+            let scale = scale * 2.0 / energy;
+            for (gi, (a, b)) in g.iter_mut().zip(kkp.iter().zip(&p)) {
                 *gi = *gi + cast::<T>(scale * (a - ratio * b));
             }
         }
-    }
-    if live.is_empty() { 0.0 } else { total / live.len() as f64 }
+        ratio
+    })
 }
 
 /// Mean spread of the non-zero images: the variance of pixel position under the energy
@@ -383,16 +416,11 @@ pub fn coherence<T: Float>(x: &[T], shape: Images, mut grad: Grad<'_, T>) -> f64
 /// uniform image (`(h² − 1)/12 + (w² − 1)/12`): 0 for a single pixel, about 1 when the energy
 /// is spread over the whole frame. A differentiable stand-in for locality. Gradient
 /// `(2p_k/‖p‖²)(‖x_k − μ‖² − spread)` per image, before the division.
-pub fn spread<T: Float>(x: &[T], shape: Images, mut grad: Grad<'_, T>) -> f64 {
-    shape.check(x.len());
-    check_grad(&grad, x.len());
-    let (w, pixels) = (shape.w, shape.pixels());
+pub fn spread<T: Float + Send + Sync>(x: &[T], shape: Images, grad: Grad<'_, T>) -> f64 {
+    let w = shape.w;
     let uniform = ((shape.h * shape.h) as f64 - 1.0) / 12.0 + ((w * w) as f64 - 1.0) / 12.0;
     let at = |k: usize| ((k / w) as f64, (k % w) as f64);
-    let live: Vec<usize> = (0..shape.n).filter(|&j| column_norm(&x[j * pixels..][..pixels]) > NORM_EPS).collect();
-    let mut total = 0.0;
-    for &j in &live {
-        let p = &x[j * pixels..][..pixels];
+    mean_over_images(x, shape, grad, |p, grad| {
         let energy: f64 = p.iter().map(|&v| to_f64(v).powi(2)).sum();
         let (mut mr, mut mc) = (0.0, 0.0);
         for (k, &v) in p.iter().enumerate() {
@@ -406,43 +434,35 @@ pub fn spread<T: Float>(x: &[T], shape: Images, mut grad: Grad<'_, T>) -> f64 {
             (r - mr).powi(2) + (c - mc).powi(2)
         };
         let s: f64 = p.iter().enumerate().map(|(k, &v)| to_f64(v).powi(2) / energy * dist(k)).sum();
-        total += s / uniform;
-        if let Some((weight, g)) = grad.as_mut() {
-            let scale = to_f64(*weight) * 2.0 / (energy * uniform * live.len() as f64);
-            for (k, (gi, &v)) in g[j * pixels..][..pixels].iter_mut().zip(p).enumerate() {
+        if let Some((scale, g)) = grad {
+            let scale = scale * 2.0 / (energy * uniform);
+            for (k, (gi, &v)) in g.iter_mut().zip(p).enumerate() {
                 *gi = *gi + cast::<T>(scale * to_f64(v) * (dist(k) - s));
             }
         }
-    }
-    if live.is_empty() { 0.0 } else { total / live.len() as f64 }
+        s / uniform
+    })
 }
 
 /// Mean sign impurity of the non-zero images: the share `m/E` of each image's energy
 /// `E = Σp²` held by its minority sign (`m = min(Σp₊², Σp₋²)`), 0 for a one-signed image, ½
 /// for a balanced ±one; `1 − ` the sign-purity metric. Gradient per image
 /// `2p_k (E·[k in the minority] − m)/E²`, before the mean (ties of the two signs are a kink).
-pub fn sign_impurity<T: Float>(x: &[T], shape: Images, mut grad: Grad<'_, T>) -> f64 {
-    shape.check(x.len());
-    check_grad(&grad, x.len());
-    let pixels = shape.pixels();
-    let live: Vec<usize> = (0..shape.n).filter(|&j| column_norm(&x[j * pixels..][..pixels]) > NORM_EPS).collect();
-    let mut total = 0.0;
-    for &j in &live {
-        let p = &x[j * pixels..][..pixels];
+pub fn sign_impurity<T: Float + Send + Sync>(x: &[T], shape: Images, grad: Grad<'_, T>) -> f64 {
+    mean_over_images(x, shape, grad, |p, grad| {
         let of_sign = |positive: bool| p.iter().map(|&v| to_f64(v)).filter(|&v| (v > 0.0) == positive).map(|v| v * v).sum::<f64>();
         let (pos, neg) = (of_sign(true), of_sign(false));
         let (energy, minority, minority_positive) = (pos + neg, pos.min(neg), pos < neg);
-        total += minority / energy;
-        if let Some((weight, g)) = grad.as_mut() {
-            let scale = to_f64(*weight) * 2.0 / (energy * energy * live.len() as f64);
-            for (gi, &v) in g[j * pixels..][..pixels].iter_mut().zip(p) {
+        if let Some((scale, g)) = grad {
+            let scale = scale * 2.0 / (energy * energy);
+            for (gi, &v) in g.iter_mut().zip(p) {
                 let v = to_f64(v);
                 let own = if (v > 0.0) == minority_positive { energy } else { 0.0 };
                 *gi = *gi + cast::<T>(scale * v * (own - minority));
             }
         }
-    }
-    if live.is_empty() { 0.0 } else { total / live.len() as f64 }
+        minority / energy
+    })
 }
 
 const NORM_EPS: f64 = 1e-8;

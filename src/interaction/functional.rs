@@ -74,6 +74,9 @@ impl Functional {
     /// in `T`, so its gradient is twice that of `⟨T, S⟩` at `S = M∘T`) go through the factors
     /// `M U`, `M W`, mapped back by `M`.
     pub fn error_loss(&self, inter: &Interaction, t: &CpTensor, weight: f32, g: &mut CpGrads) -> f64 {
+        if t.u == t.w {
+            return self.symmetric_error_loss(inter, t, weight, g);
+        }
         let (s, mt) = self.parts(t);
         let tau = Self::traces(t, &s);
         let projection = inter.project(&mt);
@@ -104,6 +107,56 @@ impl Functional {
         linalg::mul_add(g.w.as_mut(), self.m.as_ref(), through.w.as_ref(), 1.0);
         (z - 2.0 * x + y) / z
     }
+
+    /// [`Functional::error_loss`] for `T` with `U = W = V` (every symmetric and evidence-split
+    /// dictionary): the four Gram blocks are one `G = VᵀMV`, and `M` multiplies once each way,
+    /// less than half the work. With `P = MV`, `K = DᵀD` and `S_cr = p_rᵀB_c p_r`:
+    /// `Y = τᵀτ + 2 Σ K∘G∘G`, `X = Σ_c tr(B_c M) τ_c + 2 Σ D∘S`; the gradient with respect to
+    /// the shared `V` is `M (V (diag(2 Σ_c γ_c D_c) + 8b K∘G) + ∂_P)`, where `∂_P` is the
+    /// projection's gradient through both of `M∘T`'s factors. The loss does not change when
+    /// `U` and `W` swap, so at `U = W` each gets half of it.
+    fn symmetric_error_loss(&self, inter: &Interaction, t: &CpTensor, weight: f32, g: &mut CpGrads) -> f64 {
+        let (v, r) = (&t.u, t.rank());
+        let p = linalg::mul(self.m.as_ref(), v.as_ref());
+        let gram = linalg::mul(v.transpose(), p.as_ref());
+        let s: Vec<f64> = (0..r).map(|k| dot_f32(linalg::col(v.as_ref(), k), linalg::col(p.as_ref(), k))).collect();
+        let tau = Self::traces(t, &s);
+        let mt = CpTensor::new(t.heads.clone(), p.clone(), p);
+        let projection = inter.project(&mt);
+        let k = linalg::mul(t.heads.transpose(), t.heads.as_ref());
+        let squared = Mat::from_fn(r, r, |i, j| gram[(i, j)] * gram[(i, j)]);
+        let quartic: f64 = (0..r).flat_map(|j| (0..r).map(move |i| (i, j))).map(|(i, j)| k[(i, j)] as f64 * squared[(i, j)] as f64).sum();
+        let x = dot(&self.b_traces, &tau) + 2.0 * projection.value();
+        let y = dot(&tau, &tau) + 2.0 * quartic;
+        let z = self.b_norm_sq;
+        let (a, b) = (-2.0 * weight as f64 / z, weight as f64 / z);
+        let gamma: Vec<f64> = self.b_traces.iter().zip(&tau).map(|(bt, tc)| a * bt + 2.0 * b * tc).collect();
+        // Heads: γ_c s_r from the traces, 4b D(G∘G) from the quartic, 2a S from the projection.
+        let mut through = CpGrads::zeros(&mt);
+        projection.add_grad((2.0 * a) as f32, &mut through);
+        g.d += &through.d;
+        linalg::mul_add(g.d.as_mut(), t.heads.as_ref(), squared.as_ref(), (4.0 * b) as f32);
+        let mut h = Mat::from_fn(r, r, |i, j| (8.0 * b) as f32 * k[(i, j)] * gram[(i, j)]);
+        for (kk, &sr) in s.iter().enumerate() {
+            let coef: f64 = gamma.iter().enumerate().map(|(c, gc)| gc * t.heads[(c, kk)] as f64).sum();
+            for (c, gc) in gamma.iter().enumerate() {
+                g.d[(c, kk)] += (gc * sr) as f32;
+            }
+            h[(kk, kk)] += (2.0 * coef) as f32;
+        }
+        let mut inner = through.u;
+        inner += &through.w;
+        linalg::mul_add(inner.as_mut(), v.as_ref(), h.as_ref(), 1.0);
+        let mut gv = Mat::zeros(v.nrows(), r);
+        linalg::mul_add(gv.as_mut(), self.m.as_ref(), inner.as_ref(), 0.5);
+        g.u += &gv;
+        g.w += &gv;
+        (z - 2.0 * x + y) / z
+    }
+}
+
+fn dot_f32(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -159,23 +212,30 @@ mod tests {
 
     #[test]
     fn functional_error_gradient_matches_finite_differences() {
-        let model = small_model(2);
-        let inter = Interaction::new(&model);
         let x = sample(30, 11, 4);
         let m = to_f64(linalg::mul(x.transpose(), x.as_ref()).as_ref()) * faer::Scale(1.0 / 30.0);
-        let f = Functional::new(&inter, x.as_ref());
-        let t = CpTensor::random(3, 11, 4, &mut linalg::rng(6));
-        let mut g = CpGrads::zeros(&t);
-        let error = f.error_loss(&inter, &t, 0.7, &mut g);
-        // The oracle: the dense definition in f64.
-        let b = inter.dense();
-        let bb = dense_functional(&b, &b, &m);
-        let dense_error = |td: &[Mat<f64>]| {
-            let diff: Vec<Mat<f64>> = b.iter().zip(td).map(|(x, y)| x - y).collect();
-            dense_functional(&diff, &diff, &m) / bb
-        };
-        assert!((error - dense_error(&t.dense())).abs() < 1e-5 * error, "{error}");
-        check_gradient_f64(&t, |d, u, w| 0.7 * dense_error(&dense_cp(d, u, w)), &g);
+        let general = CpTensor::random(3, 11, 4, &mut linalg::rng(6));
+        // U = W takes the symmetric path; its gradient must still be each factor's own.
+        let shared = CpTensor::new(general.heads.clone(), general.u.clone(), general.u.clone());
+        for model in
+            [small_model(2), Bilinear::init(ModelConfig { n_inputs: 11, n_embed: None, n_hidden: 5, n_outputs: 3 }, &mut linalg::rng(8))]
+        {
+            let inter = Interaction::new(&model);
+            let f = Functional::new(&inter, x.as_ref());
+            // The oracle: the dense definition in f64.
+            let b = inter.dense();
+            let bb = dense_functional(&b, &b, &m);
+            let dense_error = |td: &[Mat<f64>]| {
+                let diff: Vec<Mat<f64>> = b.iter().zip(td).map(|(x, y)| x - y).collect();
+                dense_functional(&diff, &diff, &m) / bb
+            };
+            for t in [&general, &shared] {
+                let mut g = CpGrads::zeros(t);
+                let error = f.error_loss(&inter, t, 0.7, &mut g);
+                assert!((error - dense_error(&t.dense())).abs() < 1e-5 * error, "{error}");
+                check_gradient_f64(t, |d, u, w| 0.7 * dense_error(&dense_cp(d, u, w)), &g);
+            }
+        }
     }
 
     #[test]
