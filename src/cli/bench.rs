@@ -32,6 +32,35 @@ enum Case {
     /// A synthetic layer (N(0,1)/√fan-in weights) of any size, read from its weights alone:
     /// setup seconds, milliseconds per step and peak memory.
     Layer(LayerArgs),
+    /// The whole `decompose` command of every concept preset as a user waits for it (a fresh
+    /// process: loading, fit, analyses, figures), and this machine's GEMM throughput on the
+    /// fit's largest product.
+    Concepts(ConceptArgs),
+    /// The whole `study` command (embedded digits unless `--data`) in a fresh folder.
+    Study(StudyArgs),
+}
+
+#[derive(clap::Args)]
+struct ConceptArgs {
+    /// The base model (e.g. the reference's e20).
+    #[arg(long)]
+    model: PathBuf,
+    /// Folder of MNIST-format IDX files (default: the embedded digits).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Presets to time (default: every `concept_` preset).
+    #[arg(long = "preset")]
+    presets: Vec<String>,
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+}
+
+#[derive(clap::Args)]
+struct StudyArgs {
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long, default_value_t = 1)]
+    repeats: usize,
 }
 
 #[derive(clap::Args)]
@@ -85,6 +114,8 @@ pub fn run(args: Args) -> Result<()> {
         Case::Train(a) => bench_train(&a)?,
         Case::Decompose(a) => bench_decompose(&a)?,
         Case::Layer(a) => bench_layer(&a)?,
+        Case::Concepts(a) => bench_concepts(&a)?,
+        Case::Study(a) => bench_study(&a)?,
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
@@ -167,6 +198,92 @@ fn time_fit(
         runs.push(start.elapsed().as_secs_f64() / steps as f64);
     }
     Ok((Timing::of(runs), setup))
+}
+
+/// Seconds of `repeats` runs of this program with `args` (and this run's thread count), each
+/// into a fresh folder appended as `--out`: whole-process timings, as a user waits.
+fn time_command(args: &[String], repeats: usize) -> Result<Timing> {
+    anyhow::ensure!(repeats >= 1, "--repeats must be at least 1");
+    let exe = std::env::current_exe()?;
+    let scratch = std::env::temp_dir().join(format!("bilens-bench-{}", std::process::id()));
+    let mut runs = Vec::new();
+    for k in 0..repeats {
+        let out = scratch.join(format!("run{k}"));
+        let start = Instant::now();
+        let status = std::process::Command::new(&exe)
+            .arg("--threads")
+            .arg(crate::linalg::threads().to_string())
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .stdout(std::process::Stdio::null())
+            .status()?;
+        anyhow::ensure!(status.success(), "`bilens {}` failed ({status})", args.join(" "));
+        runs.push(start.elapsed().as_secs_f64());
+        std::fs::remove_dir_all(&out)?;
+    }
+    std::fs::remove_dir_all(&scratch)?;
+    Ok(Timing::of(runs))
+}
+
+fn bench_concepts(args: &ConceptArgs) -> Result<Value> {
+    let presets: Vec<String> = if args.presets.is_empty() {
+        crate::decomp::presets::all().into_iter().filter(|p| p.family == "concepts").map(|p| p.name).collect()
+    } else {
+        args.presets.clone()
+    };
+    let load_before = load_average();
+    let mut runs = serde_json::Map::new();
+    for preset in &presets {
+        let steps = crate::decomp::presets::find(preset)?.recipe.steps;
+        let mut command =
+            vec!["decompose".to_string(), "--model".into(), args.model.display().to_string(), "--preset".into(), preset.clone()];
+        if let Some(d) = &args.data {
+            command.extend(["--data".to_string(), d.display().to_string()]);
+        }
+        runs.insert(preset.clone(), json!({ "steps": steps, "seconds": time_command(&command, args.repeats)? }));
+    }
+    Ok(json!({
+        "case": "concepts",
+        "model": args.model,
+        "threads": crate::linalg::threads(),
+        "presets": runs,
+        "gemm_ceiling_gflops": gemm_gflops(784, 784, 256),
+        "load_average": { "before": load_before, "after": load_average() },
+    }))
+}
+
+fn bench_study(args: &StudyArgs) -> Result<Value> {
+    let mut command = vec!["study".to_string()];
+    if let Some(d) = &args.data {
+        command.extend(["--data".to_string(), d.display().to_string()]);
+    }
+    let load_before = load_average();
+    let seconds = time_command(&command, args.repeats)?;
+    Ok(json!({
+        "case": "study",
+        "threads": crate::linalg::threads(),
+        "seconds": seconds,
+        "gemm_ceiling_gflops": gemm_gflops(784, 784, 256),
+        "load_average": { "before": load_before, "after": load_average() },
+    }))
+}
+
+/// faer's best GFLOP/s over 20 products `(m × k)·(k × n)` at this run's thread count: the
+/// ceiling the concept fit's largest products (the inputs' second moment times the patterns)
+/// run against.
+fn gemm_gflops(m: usize, k: usize, n: usize) -> f64 {
+    let a = Mat::<f32>::from_fn(m, k, |i, j| ((i + 3 * j) % 7) as f32 * 0.1);
+    let b = Mat::<f32>::from_fn(k, n, |i, j| ((2 * i + j) % 5) as f32 * 0.1);
+    let mut c = Mat::<f32>::zeros(m, n);
+    let best = (0..20)
+        .map(|_| {
+            let start = Instant::now();
+            matmul(c.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0, crate::linalg::par());
+            start.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min);
+    2.0 * (m * k * n) as f64 / best / 1e9
 }
 
 /// The process's peak resident memory in MiB (Linux `VmHWM`), or null.

@@ -61,6 +61,7 @@ pub struct Context {
     notes: Vec<String>,
     pixel_eigen: OnceLock<Eigen>,
     functional: OnceLock<Option<Functional>>,
+    principal: OnceLock<Result<Mat<f64>, String>>,
 }
 
 impl Context {
@@ -116,6 +117,7 @@ impl Context {
             notes,
             pixel_eigen: OnceLock::new(),
             functional: OnceLock::new(),
+            principal: OnceLock::new(),
         })
     }
 
@@ -218,7 +220,13 @@ impl Context {
     }
 
     fn init_context(&self) -> InitContext<'_> {
-        InitContext { model: &self.model, inter: &self.inter, train: self.data.as_ref().map(|d| &d.train), image: self.image }
+        InitContext {
+            model: &self.model,
+            inter: &self.inter,
+            train: self.data.as_ref().map(|d| &d.train),
+            image: self.image,
+            principal: &self.principal,
+        }
     }
 }
 

@@ -1,7 +1,10 @@
 //! Builds the banks a recipe describes, with their initial values.
 
 use anyhow::{Context as _, Result};
+use std::sync::OnceLock;
+
 use faer::Mat;
+use rayon::prelude::*;
 
 use super::bank::{Anchors, Bank, Head, HeadRule};
 use super::form::{Form, Role};
@@ -24,6 +27,24 @@ pub struct InitContext<'a> {
     pub inter: &'a Interaction,
     pub train: Option<&'a Dataset>,
     pub image: Option<ImageShape>,
+    /// The training inputs' principal directions, computed on first use and kept by the
+    /// caller (a [`Context`](super::context::Context) shares them between recipes).
+    pub principal: &'a OnceLock<Result<Mat<f64>, String>>,
+}
+
+impl InitContext<'_> {
+    /// The eigenvectors of the training inputs' second moment `XᵀX`, ascending.
+    fn principal_directions(&self) -> Result<&Mat<f64>> {
+        let train = self.train.filter(|t| !t.is_empty()).context("subspace needs training inputs")?;
+        let directions = self.principal.get_or_init(|| {
+            let x = train.x();
+            let m = linalg::to_f64(linalg::mul(x.transpose(), x).as_ref());
+            let evd =
+                m.self_adjoint_eigen(faer::Side::Lower).map_err(|e| format!("eigendecomposition of the inputs' second moment: {e:?}"))?;
+            Ok(evd.U().to_owned())
+        });
+        directions.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
+    }
 }
 
 /// Displayed bank number `index` (0, or 1 for the second bank / boosted stage).
@@ -138,15 +159,12 @@ fn eigen_of(recipe: &Recipe, ctx: &InitContext<'_>) -> Result<Eigen> {
     if recipe.subspace == 0 {
         return Ok(Eigen::pixel(ctx.inter));
     }
-    let train = ctx.train.filter(|t| !t.is_empty()).context("subspace needs training inputs")?;
-    let x = train.x();
-    let m = linalg::to_f64(linalg::mul(x.transpose(), x).as_ref());
-    let evd =
-        m.self_adjoint_eigen(faer::Side::Lower).map_err(|e| anyhow::anyhow!("eigendecomposition of the inputs' second moment: {e:?}"))?;
+    let directions = ctx.principal_directions()?;
     // Ascending eigenvalues: the principal directions are the last columns.
-    let n = m.nrows();
-    let top = evd.U().subcols(n - recipe.subspace, recipe.subspace);
-    let projector = Mat::from_fn(n, n, |i, j| (0..top.ncols()).map(|k| top[(i, k)] * top[(j, k)]).sum::<f64>() as f32);
+    let n = directions.nrows();
+    let top = directions.subcols(n - recipe.subspace, recipe.subspace);
+    let projector = top * top.transpose();
+    let projector = Mat::from_fn(n, n, |i, j| projector[(i, j)] as f32);
     Ok(Eigen::pixel(&Interaction::new(&ctx.model.restrict_inputs(projector.as_ref()))))
 }
 
@@ -161,9 +179,17 @@ fn rotated(t: &CpTensor) -> (Mat<f32>, Mat<f32>) {
         let class = crate::model::argmax(t.heads.col(k).iter().map(|v| v.abs()));
         groups.entry((class, t.heads[(class, k)] > 0.0)).or_default().push(k);
     }
-    for ((class, positive), members) in groups {
-        let p = Mat::from_fn(n, members.len(), |i, j| (t.u[(i, members[j])] as f64) * (t.heads[(class, members[j])].abs() as f64).sqrt());
-        let mixed = rotation::varimax(p.as_ref());
+    // Groups are independent: rotate them side by side.
+    let groups: Vec<_> = groups.into_iter().collect();
+    let mixed: Vec<Mat<f64>> = groups
+        .par_iter()
+        .map(|((class, _), members)| {
+            let p =
+                Mat::from_fn(n, members.len(), |i, j| (t.u[(i, members[j])] as f64) * (t.heads[(*class, members[j])].abs() as f64).sqrt());
+            rotation::varimax(p.as_ref())
+        })
+        .collect();
+    for (((class, positive), members), mixed) in groups.into_iter().zip(mixed) {
         for (j, &k) in members.iter().enumerate() {
             u.col_mut(k).iter_mut().zip(mixed.col(j).iter()).for_each(|(o, &v)| *o = v as f32);
             heads[(class, k)] = if positive { 1.0 } else { -1.0 };

@@ -11,7 +11,12 @@
 //!
 //! Length mismatches are programming errors and panic.
 
-use num_traits::Float;
+use num_traits::Float as Real;
+
+/// The float types the operations run in (`f32` in fits, `f64` in tests and checks); `Send` and
+/// `Sync` so that images of a block can be processed side by side.
+pub trait Float: Real + Send + Sync {}
+impl<T: Real + Send + Sync> Float for T {}
 
 /// Shape of a block of `n` images of `h × w` pixels stored one per column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -357,7 +362,7 @@ fn box_zero_padded(x: &[f64], h: usize, w: usize) -> Vec<f64> {
 /// gradient `g`, with `scale = weight / (non-zero images)`. Images run side by side on the
 /// pool's threads; each owns its slice of the gradient and the values are summed in image order,
 /// so the result does not depend on the thread count.
-fn mean_over_images<T: Float + Send + Sync>(
+fn mean_over_images<T: Float>(
     x: &[T],
     shape: Images,
     grad: Grad<'_, T>,
@@ -393,7 +398,7 @@ fn mean_over_images<T: Float + Send + Sync>(
 /// Mean coherence of the non-zero images: `‖K p‖² / ‖p‖²` with `K` the zero-padded 3×3 mean,
 /// the share of an image's energy that is smooth at the scale of strokes (uniform 28×28 0.92,
 /// a single pixel or white noise about 1/9). Gradient `2(KKp − r p)/‖p‖²` per image.
-pub fn coherence<T: Float + Send + Sync>(x: &[T], shape: Images, grad: Grad<'_, T>) -> f64 {
+pub fn coherence<T: Float>(x: &[T], shape: Images, grad: Grad<'_, T>) -> f64 {
     let (h, w) = (shape.h, shape.w);
     mean_over_images(x, shape, grad, |image, grad| {
         let p: Vec<f64> = image.iter().map(|&v| to_f64(v)).collect();
@@ -416,7 +421,7 @@ pub fn coherence<T: Float + Send + Sync>(x: &[T], shape: Images, grad: Grad<'_, 
 /// uniform image (`(h² − 1)/12 + (w² − 1)/12`): 0 for a single pixel, about 1 when the energy
 /// is spread over the whole frame. A differentiable stand-in for locality. Gradient
 /// `(2p_k/‖p‖²)(‖x_k − μ‖² − spread)` per image, before the division.
-pub fn spread<T: Float + Send + Sync>(x: &[T], shape: Images, grad: Grad<'_, T>) -> f64 {
+pub fn spread<T: Float>(x: &[T], shape: Images, grad: Grad<'_, T>) -> f64 {
     let w = shape.w;
     let uniform = ((shape.h * shape.h) as f64 - 1.0) / 12.0 + ((w * w) as f64 - 1.0) / 12.0;
     let at = |k: usize| ((k / w) as f64, (k % w) as f64);
@@ -448,7 +453,7 @@ pub fn spread<T: Float + Send + Sync>(x: &[T], shape: Images, grad: Grad<'_, T>)
 /// `E = Σp²` held by its minority sign (`m = min(Σp₊², Σp₋²)`), 0 for a one-signed image, ½
 /// for a balanced ±one; `1 − ` the sign-purity metric. Gradient per image
 /// `2p_k (E·[k in the minority] − m)/E²`, before the mean (ties of the two signs are a kink).
-pub fn sign_impurity<T: Float + Send + Sync>(x: &[T], shape: Images, grad: Grad<'_, T>) -> f64 {
+pub fn sign_impurity<T: Float>(x: &[T], shape: Images, grad: Grad<'_, T>) -> f64 {
     mean_over_images(x, shape, grad, |p, grad| {
         let of_sign = |positive: bool| p.iter().map(|&v| to_f64(v)).filter(|&v| (v > 0.0) == positive).map(|v| v * v).sum::<f64>();
         let (pos, neg) = (of_sign(true), of_sign(false));
@@ -474,34 +479,41 @@ fn column_norm<T: Float>(col: &[T]) -> f64 {
 /// `normalize_columns` (SPEC §5.1): every column divided by `max(‖column‖₂, 1e-8)`, the unit-norm
 /// view on which display metrics and the duplicate penalty are defined.
 pub fn normalize_columns<T: Float>(x: &[T], shape: Images) -> Vec<T> {
+    use rayon::prelude::*;
     shape.check(x.len());
-    x.chunks_exact(shape.pixels())
-        .flat_map(|col| {
+    let mut out = x.to_vec();
+    if shape.pixels() > 0 {
+        out.par_chunks_exact_mut(shape.pixels()).with_min_len(16).for_each(|col| {
             let denom: T = cast(column_norm(col).max(NORM_EPS));
-            col.iter().map(move |&v| v / denom)
-        })
-        .collect()
+            col.iter_mut().for_each(|v| *v = *v / denom);
+        });
+    }
+    out
 }
 
 /// Gradient w.r.t. `x` of a loss whose gradient w.r.t. `normalize_columns(x)` is `upstream`:
 /// `(u − y·(yᵀu)) / ‖x‖` per column, or `u / 1e-8` where the norm is clamped.
 pub fn normalize_columns_backward<T: Float>(x: &[T], upstream: &[T], shape: Images) -> Vec<T> {
+    use rayon::prelude::*;
     shape.check(x.len());
     shape.check(upstream.len());
     let p = shape.pixels();
-    let mut out = Vec::with_capacity(x.len());
-    for (col, u) in x.chunks_exact(p).zip(upstream.chunks_exact(p)) {
+    let mut out = upstream.to_vec();
+    if p == 0 {
+        return out;
+    }
+    out.par_chunks_exact_mut(p).zip(x.par_chunks_exact(p)).with_min_len(16).for_each(|(u, col)| {
         let norm = column_norm(col);
         if norm > NORM_EPS {
             let inv = 1.0 / norm;
-            let y_dot_u: f64 = col.iter().zip(u).map(|(&a, &b)| to_f64(a) * inv * to_f64(b)).sum();
+            let y_dot_u: f64 = col.iter().zip(u.iter()).map(|(&a, &b)| to_f64(a) * inv * to_f64(b)).sum();
             let (inv_t, proj): (T, T) = (cast(inv), cast(y_dot_u));
-            out.extend(col.iter().zip(u).map(|(&a, &b)| (b - a * inv_t * proj) * inv_t));
+            u.iter_mut().zip(col).for_each(|(b, &a)| *b = (*b - a * inv_t * proj) * inv_t);
         } else {
             let inv: T = cast(1.0 / NORM_EPS);
-            out.extend(u.iter().map(|&b| b * inv));
+            u.iter_mut().for_each(|b| *b = *b * inv);
         }
-    }
+    });
     out
 }
 
