@@ -51,7 +51,11 @@ impl CpTensor {
     pub fn grams<'a>(&'a self, s: &'a CpTensor) -> CpGrams<'a> {
         let gram = |a: &Mat<f32>, b: &Mat<f32>| linalg::mul(a.transpose(), b.as_ref());
         let d = gram(&self.heads, &s.heads);
-        let (uu, ww, uw, wu) = if std::ptr::eq(self, s) {
+        let (uu, ww, uw, wu) = if std::ptr::eq(self, s) && self.u == self.w {
+            // ⟨T, T⟩ of shared factors (symmetric and evidence-split components): one block.
+            let g = self_gram(&self.u);
+            (g.clone(), g.clone(), g.clone(), g)
+        } else if std::ptr::eq(self, s) {
             // ⟨T, T⟩: one symmetric product [U|W]ᵀ[U|W] holds all four blocks.
             let g = self_gram(&linalg::side_by_side(&self.u, &self.w));
             let r = self.rank();
@@ -254,8 +258,15 @@ pub(crate) mod tests {
     #[test]
     fn gram_norm_matches_dense() {
         let t = CpTensor::random(3, 9, 5, &mut linalg::rng(1));
-        let dense = dense_norm_sq(&to_f64(t.heads.as_ref()), &to_f64(t.u.as_ref()), &to_f64(t.w.as_ref()));
-        assert!((t.norm_sq(None) - dense).abs() < 1e-5 * dense);
+        // Shared factors take their own path.
+        let shared = CpTensor::new(t.heads.clone(), t.u.clone(), t.u.clone());
+        for t in [t, shared] {
+            let dense = dense_norm_sq(&to_f64(t.heads.as_ref()), &to_f64(t.u.as_ref()), &to_f64(t.w.as_ref()));
+            assert!((t.norm_sq(None) - dense).abs() < 1e-5 * dense);
+            let mut g = CpGrads::zeros(&t);
+            t.norm_sq(Some((1.0, &mut g)));
+            check_gradient_f64(&t, |d, u, w| dense_norm_sq(d, u, w), &g);
+        }
     }
 
     #[test]
