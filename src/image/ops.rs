@@ -341,19 +341,23 @@ pub fn border<T: Float>(x: &[T], shape: Images, mut grad: Grad<'_, T>) -> f64 {
 /// Zero-padded 3×3 mean of one image, in f64 (symmetric as a linear map, so it is its own
 /// adjoint), computed separably: sums of three along each row, then of three rows.
 fn box_zero_padded(x: &[f64], h: usize, w: usize) -> Vec<f64> {
+    // The edges simply have fewer neighbours.
     let mut across = vec![0.0; h * w];
     for (line, out) in x.chunks_exact(w).zip(across.chunks_exact_mut(w)) {
-        for (c, o) in out.iter_mut().enumerate() {
-            *o = line[c.saturating_sub(1)..(c + 2).min(w)].iter().sum::<f64>();
+        out.copy_from_slice(line);
+        for c in 1..w {
+            out[c] += line[c - 1];
+            out[c - 1] += line[c];
         }
     }
-    let mut out = vec![0.0; h * w];
-    for (r, row) in out.chunks_exact_mut(w).enumerate() {
-        for near in across.chunks_exact(w).take((r + 2).min(h)).skip(r.saturating_sub(1)) {
-            row.iter_mut().zip(near).for_each(|(o, v)| *o += v);
-        }
-        row.iter_mut().for_each(|o| *o /= 9.0);
+    let mut out = across.clone();
+    for r in 1..h {
+        let (above, below) = out.split_at_mut(r * w);
+        let (prev, next) = (&across[(r - 1) * w..r * w], &across[r * w..(r + 1) * w]);
+        below[..w].iter_mut().zip(prev).for_each(|(o, v)| *o += v);
+        above[(r - 1) * w..].iter_mut().zip(next).for_each(|(o, v)| *o += v);
     }
+    out.iter_mut().for_each(|o| *o /= 9.0);
     out
 }
 
@@ -422,27 +426,34 @@ pub fn coherence<T: Float>(x: &[T], shape: Images, grad: Grad<'_, T>) -> f64 {
 /// is spread over the whole frame. A differentiable stand-in for locality. Gradient
 /// `(2p_k/‖p‖²)(‖x_k − μ‖² − spread)` per image, before the division.
 pub fn spread<T: Float>(x: &[T], shape: Images, grad: Grad<'_, T>) -> f64 {
-    let w = shape.w;
-    let uniform = ((shape.h * shape.h) as f64 - 1.0) / 12.0 + ((w * w) as f64 - 1.0) / 12.0;
-    let at = |k: usize| ((k / w) as f64, (k % w) as f64);
+    let (h, w) = (shape.h, shape.w);
+    let uniform = ((h * h) as f64 - 1.0) / 12.0 + ((w * w) as f64 - 1.0) / 12.0;
+    // Energy per row and per column give the centre and the spread (the variance of the row
+    // plus that of the column), without a pass per pixel for each.
     mean_over_images(x, shape, grad, |p, grad| {
-        let energy: f64 = p.iter().map(|&v| to_f64(v).powi(2)).sum();
-        let (mut mr, mut mc) = (0.0, 0.0);
-        for (k, &v) in p.iter().enumerate() {
-            let (r, c) = at(k);
-            let e = to_f64(v).powi(2) / energy;
-            mr += e * r;
-            mc += e * c;
+        let (mut rows, mut cols) = (vec![0.0; h], vec![0.0; w]);
+        for (line, row) in p.chunks_exact(w).zip(rows.iter_mut()) {
+            for (&v, col) in line.iter().zip(cols.iter_mut()) {
+                let e = to_f64(v) * to_f64(v);
+                *row += e;
+                *col += e;
+            }
         }
-        let dist = |k: usize| {
-            let (r, c) = at(k);
-            (r - mr).powi(2) + (c - mc).powi(2)
+        let energy: f64 = rows.iter().sum();
+        let moments = |m: &[f64]| -> (f64, f64) {
+            let mean = m.iter().enumerate().map(|(i, e)| i as f64 * e).sum::<f64>() / energy;
+            (mean, m.iter().enumerate().map(|(i, e)| (i as f64 - mean).powi(2) * e).sum::<f64>() / energy)
         };
-        let s: f64 = p.iter().enumerate().map(|(k, &v)| to_f64(v).powi(2) / energy * dist(k)).sum();
+        let ((mr, vr), (mc, vc)) = (moments(&rows), moments(&cols));
+        let s = vr + vc;
         if let Some((scale, g)) = grad {
             let scale = scale * 2.0 / (energy * uniform);
-            for (k, (gi, &v)) in g.iter_mut().zip(p).enumerate() {
-                *gi = *gi + cast::<T>(scale * to_f64(v) * (dist(k) - s));
+            let dc: Vec<f64> = (0..w).map(|c| (c as f64 - mc).powi(2)).collect();
+            for (r, (gline, line)) in g.chunks_exact_mut(w).zip(p.chunks_exact(w)).enumerate() {
+                let dr = (r as f64 - mr).powi(2) - s;
+                for ((gi, &v), dc) in gline.iter_mut().zip(line).zip(&dc) {
+                    *gi = *gi + cast::<T>(scale * to_f64(v) * (dr + dc));
+                }
             }
         }
         s / uniform
@@ -766,6 +777,26 @@ mod tests {
         corners[0] = 1.0;
         corners[24] = -1.0;
         assert!((spread(&corners, uniform, None) - 2.0).abs() < 1e-12);
+        // Pixel by pixel on a non-square grid.
+        let one = Images { n: 1, ..SHAPE };
+        let x = random(one.len(), 8);
+        let (h, w) = (one.h as isize, one.w as isize);
+        let at = |r: isize, c: isize| if (0..h).contains(&r) && (0..w).contains(&c) { x[(r * w + c) as usize] } else { 0.0 };
+        let mut smooth_energy = 0.0;
+        let (energy, mut mr, mut mc) = (x.iter().map(|v| v * v).sum::<f64>(), 0.0, 0.0);
+        for r in 0..h {
+            for c in 0..w {
+                let mean: f64 = (-1..=1).flat_map(|i| (-1..=1).map(move |j| (i, j))).map(|(i, j)| at(r + i, c + j)).sum::<f64>() / 9.0;
+                smooth_energy += mean * mean;
+                mr += at(r, c).powi(2) * r as f64 / energy;
+                mc += at(r, c).powi(2) * c as f64 / energy;
+            }
+        }
+        let variance: f64 = (0..h * w).map(|k| x[k as usize].powi(2) / energy * ((k / w) as f64 - mr).powi(2)).sum::<f64>()
+            + (0..h * w).map(|k| x[k as usize].powi(2) / energy * ((k % w) as f64 - mc).powi(2)).sum::<f64>();
+        let uniform_variance = ((h * h - 1) as f64 + (w * w - 1) as f64) / 12.0;
+        assert!((coherence(&x, one, None) - smooth_energy / energy).abs() < 1e-12);
+        assert!((spread(&x, one, None) - variance / uniform_variance).abs() < 1e-12);
     }
 
     #[test]
