@@ -310,7 +310,16 @@ mod tests {
             topk: 2,
             ..Recipe::default()
         };
-        s.priors = terms::Priors { display_l1: 0.2, display_tv: 0.2, duplicate: 0.2, raw_l1: 0.1, ..Default::default() };
+        s.priors = terms::Priors {
+            display_l1: 0.2,
+            display_tv: 0.2,
+            duplicate: 0.2,
+            raw_l1: 0.1,
+            coherence: 0.3,
+            spread: 0.2,
+            sign_purity: 0.2,
+            ..Default::default()
+        };
         check(&s, true);
         let n = Recipe {
             description: "nonnegative split".into(),

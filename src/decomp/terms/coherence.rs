@@ -23,8 +23,8 @@ impl Term for Coherence {
 
     fn eval(&self, x: &Input<'_>, weight: f32, grads: &mut Grads) -> f64 {
         let image = x.image();
-        super::display::each_displayed(x, weight, grads, |p, r, g| {
-            let all = Images::of(image, 2 * r);
+        super::display::each_displayed_image(x, weight, grads, |p, n, g| {
+            let all = Images::of(image, n);
             1.0 - ops::coherence(p, all, g.map(|(w, g)| (-w, g)))
         })
     }

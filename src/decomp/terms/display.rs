@@ -10,20 +10,41 @@ use crate::linalg;
 /// through the normalisation and the form into each bank's factor gradients;
 /// `prior(patterns, r, grad)` sees the `2r` unit patterns of one bank.
 pub(super) fn each_displayed(x: &Input<'_>, weight: f32, grads: &mut Grads, prior: impl Fn(&[f32], usize, Grad<'_, f32>) -> f64) -> f64 {
+    displayed(x, weight, grads, true, |p, r, g| prior(p, r / 2, g))
+}
+
+/// [`each_displayed`] for priors that are means over the non-zero images:
+/// `prior(patterns, n, grad)` sees the bank's `n` patterns, without the all-zero minus patterns
+/// of symmetric components (a third of the copying of such a bank, for the same value).
+pub(super) fn each_displayed_image(
+    x: &Input<'_>,
+    weight: f32,
+    grads: &mut Grads,
+    prior: impl Fn(&[f32], usize, Grad<'_, f32>) -> f64,
+) -> f64 {
+    displayed(x, weight, grads, false, prior)
+}
+
+fn displayed(x: &Input<'_>, weight: f32, grads: &mut Grads, zero_minus: bool, prior: impl Fn(&[f32], usize, Grad<'_, f32>) -> f64) -> f64 {
     let mut total = 0.0;
     for (i, bank, f) in x.displayed() {
         let (r, pixels) = (bank.rank(), f.a.nrows());
+        let with_minus = zero_minus || bank.form.has_minus();
         let (plus, minus) = bank.form.display(&f.a, &f.b);
         let mut src = linalg::to_col_major(plus.as_ref());
-        src.extend(linalg::to_col_major(minus.as_ref()));
+        if with_minus {
+            src.extend(linalg::to_col_major(minus.as_ref()));
+        }
+        let n = if with_minus { 2 * r } else { r };
         // Normalisation is per column; the block's geometry does not matter to it.
-        let columns = Images { h: pixels, w: 1, n: 2 * r };
+        let columns = Images { h: pixels, w: 1, n };
         let patterns = ops::normalize_columns(&src, columns);
         let mut g = vec![0.0f32; patterns.len()];
-        total += prior(&patterns, r, Some((weight, &mut g)));
+        total += prior(&patterns, n, Some((weight, &mut g)));
         let g_src = ops::normalize_columns_backward(&src, &g, columns);
         let half = pixels * r;
-        let (gp, gm) = (linalg::from_col_major(&g_src[..half], pixels, r), linalg::from_col_major(&g_src[half..], pixels, r));
+        let gp = linalg::from_col_major(&g_src[..half], pixels, r);
+        let gm = if with_minus { linalg::from_col_major(&g_src[half..], pixels, r) } else { faer::Mat::zeros(pixels, r) };
         let (ga, gb) = bank.form.display_backward(gp, gm);
         let fg = grads.factors(i, f);
         fg.a += &ga;

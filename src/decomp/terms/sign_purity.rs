@@ -18,9 +18,9 @@ impl Term for SignPurity {
     }
 
     fn eval(&self, x: &Input<'_>, weight: f32, grads: &mut Grads) -> f64 {
-        super::display::each_displayed(x, weight, grads, |p, r, g| {
-            let pixels = p.len() / (2 * r).max(1);
-            ops::sign_impurity(p, Images { h: pixels, w: 1, n: 2 * r }, g)
+        super::display::each_displayed_image(x, weight, grads, |p, n, g| {
+            let pixels = p.len() / n.max(1);
+            ops::sign_impurity(p, Images { h: pixels, w: 1, n }, g)
         })
     }
 }

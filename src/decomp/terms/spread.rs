@@ -23,6 +23,6 @@ impl Term for Spread {
 
     fn eval(&self, x: &Input<'_>, weight: f32, grads: &mut Grads) -> f64 {
         let image = x.image();
-        super::display::each_displayed(x, weight, grads, |p, r, g| ops::spread(p, Images::of(image, 2 * r), g))
+        super::display::each_displayed_image(x, weight, grads, |p, n, g| ops::spread(p, Images::of(image, n), g))
     }
 }
