@@ -265,7 +265,7 @@ pub(crate) mod tests {
             assert!((t.norm_sq(None) - dense).abs() < 1e-5 * dense);
             let mut g = CpGrads::zeros(&t);
             t.norm_sq(Some((1.0, &mut g)));
-            check_gradient_f64(&t, |d, u, w| dense_norm_sq(d, u, w), &g);
+            check_gradient_f64(&t, dense_norm_sq, &g);
         }
     }
 
