@@ -46,35 +46,43 @@ pub fn analyse_run(ctx: &Context, dir: &Path, run: &str) -> Result<()> {
     let (shown, residual) = run_components(dir)?;
     let test = &splits.test;
     let names = splits.class_names.as_deref();
-    draw_grid(&gallery::gallery(&shown, test, shape, 8, 6, names), &dir.join("gallery.png"))?;
-    if splits.train.labels.is_some() {
-        draw_grid(&atlas::atlas(&shown, &splits.train, shape, 8, names)?, &dir.join("atlas.png"))?;
-    }
-    let images: Vec<(&[f32], Option<u8>)> = (0..4.min(test.len())).map(|i| (test.image(i), test.label(i))).collect();
-    let rest = |x: &[f32]| {
-        let mut z = residual.logits(faer::MatRef::from_row_major_slice(x, 1, x.len()));
-        crate::model::add_bias(&mut z, &ctx.model.bias);
-        z.row(0).iter().copied().collect()
+    let gallery = || draw_grid(&gallery::gallery(&shown, test, shape, 8, 6, names), &dir.join("gallery.png"));
+    let atlas = || match splits.train.labels {
+        Some(_) => draw_grid(&atlas::atlas(&shown, &splits.train, shape, 8, names)?, &dir.join("atlas.png")),
+        None => Ok(()),
     };
-    draw_grid(&explain::explanations(&shown, rest, &images, shape, 2, 4, names), &dir.join("explanations.png"))?;
-    let points = faithfulness::curves(&ctx.inter, ctx.pixel_eigen(), &shown, Some(&residual), test);
-    // Accuracy curves need labels (the data's are left out when they are not the model's classes).
-    if test.labels.is_some() {
-        figures::draw_lines(
-            &faithfulness::chart(
-                &points,
-                |p| p.test_accuracy,
-                "test accuracy (no bias)",
-                "Faithfulness: accuracy as the strongest components are kept or dropped",
-            ),
-            &dir.join("faithfulness.png"),
-        )?;
-    }
-    let mut csv = csv::Writer::from_writer(Vec::new());
-    for p in &points {
-        csv.serialize(p)?;
-    }
-    write_atomic(&dir.join("faithfulness.csv"), &csv.into_inner()?)?;
+    let explanations = || {
+        let images: Vec<(&[f32], Option<u8>)> = (0..4.min(test.len())).map(|i| (test.image(i), test.label(i))).collect();
+        let rest = |x: &[f32]| {
+            let mut z = residual.logits(faer::MatRef::from_row_major_slice(x, 1, x.len()));
+            crate::model::add_bias(&mut z, &ctx.model.bias);
+            z.row(0).iter().copied().collect()
+        };
+        draw_grid(&explain::explanations(&shown, rest, &images, shape, 2, 4, names), &dir.join("explanations.png"))
+    };
+    let faithfulness = || {
+        let points = faithfulness::curves(&ctx.inter, ctx.pixel_eigen(), &shown, Some(&residual), test);
+        // Accuracy curves need labels (the data's are left out when they are not the model's classes).
+        if test.labels.is_some() {
+            figures::draw_lines(
+                &faithfulness::chart(
+                    &points,
+                    |p| p.test_accuracy,
+                    "test accuracy (no bias)",
+                    "Faithfulness: accuracy as the strongest components are kept or dropped",
+                ),
+                &dir.join("faithfulness.png"),
+            )?;
+        }
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        for p in &points {
+            csv.serialize(p)?;
+        }
+        write_atomic(&dir.join("faithfulness.csv"), &csv.into_inner()?)
+    };
+    // Four independent figures, drawn side by side.
+    let ((a, b), (c, d)) = rayon::join(|| rayon::join(gallery, atlas), || rayon::join(explanations, faithfulness));
+    a.and(b).and(c).and(d)?;
     write_json(&dir.join("analysis.json"), &json!({ "fingerprint": run }))
 }
 

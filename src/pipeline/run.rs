@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
+use rayon::prelude::*;
 use serde_json::{Value, json};
 
 use super::record::{DataRecord, Identity, RunClock};
@@ -66,7 +67,7 @@ pub fn write_run(
     recipe: &Recipe,
     outcome: &Outcome,
     record: RunFacts<'_>,
-    also: impl FnOnce(&str) -> Result<()>,
+    also: impl FnOnce(&str) -> Result<()> + Send,
 ) -> Result<()> {
     write_json(&dir.join("metrics.json"), &outcome.metrics)?;
     let d = &outcome.fitted.decomposition;
@@ -80,14 +81,16 @@ pub fn write_run(
     write_atomic(&dir.join("history.csv"), &history_csv(&outcome.fitted.history)?)?;
     let meta = BTreeMap::from([("recipe".to_string(), serde_json::to_string(recipe)?)]);
     save_factors(d, &dir.join("factors.safetensors"), meta)?;
-    for (file, grid) in component_figures(title, &shown, ctx.image, class_names) {
-        draw_grid(&grid, &dir.join(file))?;
-    }
     let mut inputs = record.inputs;
     inputs["layer"] = json!({ "config": ctx.model.config(), "space": ctx.inter.space(), "storage": ctx.inter.storage() });
     inputs["notes"] = json!(ctx.notes());
     let run = record.clock.finish(record.identity, record.seed, recipe, record.data, inputs, &outcome.metrics)?;
-    also(&run.fingerprint)?;
+    // The figures and the caller's analyses read what is written above, not each other.
+    let figures = || {
+        component_figures(title, &shown, ctx.image, class_names).par_iter().try_for_each(|(file, grid)| draw_grid(grid, &dir.join(file)))
+    };
+    let (drawn, analysed) = rayon::join(figures, || also(&run.fingerprint));
+    drawn.and(analysed)?;
     write_json(&dir.join("run.json"), &run)
 }
 
