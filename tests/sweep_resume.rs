@@ -15,8 +15,8 @@ fn killed_sweep_resumes_without_losing_or_duplicating_runs() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("sweep.toml");
-    // Runs go one at a time (one thread), in order: a short one, then five of a thousand steps
-    // each, so that the kill right after the first finishes lands mid-sweep on any machine.
+    // Runs go one at a time (one thread), longest first: five of a thousand steps each, then a
+    // short one, so that the kill right after the first finishes lands mid-sweep on any machine.
     std::fs::write(
         &file,
         "[base]\nepochs = 1\n\

@@ -144,9 +144,13 @@ pub fn execute(x: &Execution<'_>, specs: &[RunSpec], share: &Share) -> Result<Ve
         plans.push((*spec, recipe, identity));
     }
     (x.log)(&format!("{} runs, {finished} already finished", mine.len()));
+    // Longest first, each free core taking the next run, so that the last to finish are short
+    // ones; the rows are collected in the specs' order whatever the order of work.
+    plans.sort_by_key(|(_, r, _)| std::cmp::Reverse(r.steps * r.stages * (r.rank * r.banks + r.residual_rank)));
     let table_lock = Mutex::new(());
-    let failures: Vec<String> = plans
-        .par_iter()
+    let mut failures: Vec<String> = plans
+        .iter()
+        .par_bridge()
         .filter_map(|(spec, recipe, identity)| {
             let made = crate::linalg::sequential(|| finish_run(x, spec, recipe, identity));
             if !matches!(made, Ok(false)) {
@@ -164,6 +168,7 @@ pub fn execute(x: &Execution<'_>, specs: &[RunSpec], share: &Share) -> Result<Ve
             }
         })
         .collect();
+    failures.sort();
     crate::interrupt::check()?;
     let rows = collect_results(x, &mine)?;
     if whole {
