@@ -17,11 +17,13 @@
 mod cp;
 pub mod eigen;
 pub mod functional;
+mod lanczos;
 
 pub use cp::{CpGrads, CpGrams, CpTensor};
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat};
+use faer::{Accum, Mat, MatRef};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::linalg;
@@ -166,6 +168,39 @@ impl Interaction {
             Forms::Factored { lr, u } => {
                 let h = u.ncols();
                 form(&lr.as_ref().subrows(0, h).to_owned(), &lr.as_ref().subrows(h, h).to_owned(), u.row(class).iter().copied())
+            }
+        }
+    }
+
+    /// `Q_o v_j` for every column `v_j` of `v` (`D × n`), with `o = outputs[j]`: the products
+    /// of the top-k eigensolver, one column per output. Factored: `½ [W_l; W_r]ᵀ Z` with
+    /// `Z = [u_o ⊙ W_r v; u_o ⊙ W_l v]`, two GEMMs for all the outputs together.
+    fn apply_forms(&self, outputs: &[usize], v: MatRef<'_, f32>) -> Mat<f32> {
+        match &self.forms {
+            Forms::Stacked(q) => {
+                let d = self.dim();
+                let cols: Vec<Mat<f32>> = (0..v.ncols())
+                    .into_par_iter()
+                    .map(|j| {
+                        let mut out = Mat::zeros(d, 1);
+                        let block = q.as_ref().subrows(outputs[j] * d, d);
+                        matmul(out.as_mut(), Accum::Replace, block, v.subcols(j, 1), 1.0, faer::Par::Seq);
+                        out
+                    })
+                    .collect();
+                Mat::from_fn(d, v.ncols(), |i, j| cols[j][(i, 0)])
+            }
+            Forms::Factored { lr, u } => {
+                let h = u.ncols();
+                let mut z = linalg::mul(lr.as_ref(), v); // [W_l v; W_r v]
+                for (j, &o) in outputs.iter().enumerate() {
+                    let (left, right) = linalg::col_mut(z.as_mut(), j).split_at_mut(h);
+                    for (k, (l, r)) in left.iter_mut().zip(right.iter_mut()).enumerate() {
+                        let w = 0.5 * u[(o, k)];
+                        (*l, *r) = (w * *r, w * *l);
+                    }
+                }
+                linalg::mul(lr.transpose(), z.as_ref())
             }
         }
     }
