@@ -133,7 +133,9 @@ impl Model {
             return Err(BilensError::new_err(format!("output {bad} is out of range: the model has {n} outputs")));
         }
         let model = &self.source.model;
-        let eigen = detached(py, threads, || Ok(Eigen::of_outputs(&bilens::Interaction::new(model), basis, &outputs)))?;
+        let eigen = detached(py, threads, || {
+            Ok(Eigen::of_outputs(&bilens::Interaction::new(model), basis, &outputs, bilens::interaction::eigen::Wanted::All))
+        })?;
         let k = eigen.values.first().map_or(0, Vec::len);
         let inputs = eigen.vectors.first().map_or(0, |v| v.nrows());
         let values = from_values(py, (outputs.len(), k), eigen.values.concat())?;

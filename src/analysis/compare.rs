@@ -99,7 +99,7 @@ pub fn compare(a: &Components, b: &Components, top: usize) -> crate::error::Resu
 /// A model's per-class pixel eigenvectors, the `n_patterns` of largest |λ| overall, as
 /// symmetric components: the eigen baseline at the rank a dictionary of `n_patterns` draws.
 pub fn rank_matched_eigenbasis(model: &Bilinear, n_patterns: usize) -> Components {
-    Components::of_symmetric(&Eigen::pixel(&Interaction::new(model)).top_overall(n_patterns))
+    Components::of_symmetric(&Eigen::rank_matched(&Interaction::new(model), n_patterns))
 }
 
 /// The `top` entries of sign `sign` with the largest parts of the logit, heaviest first.

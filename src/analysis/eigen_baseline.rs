@@ -8,8 +8,8 @@ use super::describe::class_name;
 use crate::data::Dataset;
 use crate::figures::{Cell, Figure, Grid, LineChart, Scale, Series};
 use crate::image::ImageShape;
-use crate::interaction::eigen::{Basis, Eigen};
-use crate::interaction::{CpTensor, Interaction};
+use crate::interaction::eigen::{Basis, Eigen, Wanted};
+use crate::interaction::{CpTensor, Interaction, Space};
 use crate::model::{Bilinear, accuracy, add_bias};
 
 /// Eigenvectors kept per class in the truncated models, by default.
@@ -59,11 +59,18 @@ pub fn eigen_baseline(
     outputs.truncate(max_outputs.max(1));
     outputs.sort_unstable();
     let all = outputs.len() == norms.len();
-    let embedding = Eigen::of_outputs(&inter, Basis::Embedding, &outputs);
-    let pixel = Eigen::of_outputs(&inter, Basis::Pixel, &outputs);
+    // What the truncations, figures and extremes read: the solver finds only these where it can.
+    let truncated = ks.iter().copied().filter(|&k| all && k * outputs.len() <= MAX_TRUNCATION_TERMS).max().unwrap_or(0);
+    let wanted = Wanted::Ends(show.max(truncated).max(1));
+    let embedding = Eigen::of_outputs(&inter, Basis::Embedding, &outputs, wanted);
+    // In input space both bases are the same eigenproblem.
+    let pixel = match inter.space() {
+        Space::Input => Eigen { basis: Basis::Pixel, ..embedding.clone() },
+        Space::Embedding => Eigen::of_outputs(&inter, Basis::Pixel, &outputs, wanted),
+    };
     let mut rows = Vec::new();
     for eig in [&embedding, &pixel].into_iter().filter(|_| all) {
-        for &k in ks.iter().filter(|&&k| k * outputs.len() <= MAX_TRUNCATION_TERMS) {
+        for &k in ks.iter().filter(|&&k| k <= truncated) {
             let t = eig.truncated(k);
             rows.push(TruncationRow {
                 basis: eig.basis,

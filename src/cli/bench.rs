@@ -30,7 +30,8 @@ enum Case {
     /// Time the fit loop of a decomposition preset (after setup): milliseconds per step.
     Decompose(DecomposeArgs),
     /// A synthetic layer (N(0,1)/√fan-in weights) of any size, read from its weights alone:
-    /// setup seconds, milliseconds per step and peak memory.
+    /// setup seconds, milliseconds per step and peak memory, then the seconds of its
+    /// rank-matched eigen baseline.
     Layer(LayerArgs),
     /// The whole `decompose` command of every concept preset as a user waits for it (a fresh
     /// process: loading, fit, analyses, figures), and this machine's GEMM throughput on the
@@ -146,7 +147,16 @@ fn bench_layer(args: &LayerArgs) -> Result<Value> {
         anyhow::ensure!((1..=max).contains(&v), "--{name} {v} is out of range: allowed 1..={max}");
     }
     let model = crate::model::Bilinear::init(cfg, &mut crate::linalg::rng(args.seed));
-    let (timing, setup) = time_fit(model, None, &args.choice, args.steps, args.repeats)?;
+    let (timing, setup) = time_fit(model.clone(), None, &args.choice, args.steps, args.repeats)?;
+    let peak_memory = peak_memory_mib();
+    // The rank-matched eigen baseline a run's metrics carry: as many terms as the displayed
+    // bank draws patterns.
+    let recipe = crate::pipeline::run::recipe_of(&args.choice.preset, None, &args.choice.sets)?;
+    let n_patterns = recipe.rank * if recipe.form.has_minus() { 2 } else { 1 };
+    let inter = crate::interaction::Interaction::new(&model);
+    let start = Instant::now();
+    crate::interaction::eigen::Eigen::rank_matched(&inter, n_patterns);
+    let eigen_seconds = start.elapsed().as_secs_f64();
     Ok(json!({
         "case": "layer",
         "layer": cfg,
@@ -157,7 +167,8 @@ fn bench_layer(args: &LayerArgs) -> Result<Value> {
         "steps": args.steps,
         "setup_seconds": setup,
         "ms_per_step": { "best": 1e3 * timing.best, "median": 1e3 * timing.median },
-        "peak_memory_mib": peak_memory_mib(),
+        "peak_memory_mib": peak_memory,
+        "eigen_baseline": { "patterns": n_patterns, "seconds": eigen_seconds, "peak_memory_mib": peak_memory_mib() },
         "load_average": load_average(),
     }))
 }

@@ -5,7 +5,8 @@ use faer::{Mat, Side};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{CpTensor, Interaction, to_f64};
+pub use super::lanczos::Wanted;
+use super::{CpTensor, Interaction, lanczos, to_f64};
 
 /// Where the eigenproblem is solved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,7 +21,8 @@ pub enum Basis {
     Pixel,
 }
 
-/// Per-output eigenvalues (ascending, as `torch.linalg.eigh`) and input-space eigenvectors.
+/// Per-output eigenvalues (ascending, as `torch.linalg.eigh`) and input-space eigenvectors: all
+/// of them, or those [`Wanted`] where the top-k solver is cheaper (a wide layer).
 #[derive(Clone, Debug)]
 pub struct Eigen {
     pub basis: Basis,
@@ -47,13 +49,14 @@ fn to_f32(m: &Mat<f64>) -> Mat<f32> {
 
 impl Eigen {
     pub fn new(inter: &Interaction, basis: Basis) -> Self {
-        Self::of_outputs(inter, basis, &(0..inter.n_classes()).collect::<Vec<_>>())
+        Self::of_outputs(inter, basis, &(0..inter.n_classes()).collect::<Vec<_>>(), Wanted::All)
     }
 
-    /// The eigendecompositions of the chosen `outputs` only (a wide layer's few).
-    pub fn of_outputs(inter: &Interaction, basis: Basis, outputs: &[usize]) -> Self {
+    /// The eigenpairs of the chosen `outputs` (a wide layer's few): every one by the dense
+    /// solver, or only those `wanted` by the top-k solver where it costs less.
+    pub fn of_outputs(inter: &Interaction, basis: Basis, outputs: &[usize], wanted: Wanted) -> Self {
         let (values, vectors) = match (basis, &inter.w_e) {
-            (Basis::Embedding, _) | (Basis::Pixel, None) => Self::in_form_space(inter, outputs),
+            (Basis::Embedding, _) | (Basis::Pixel, None) => Self::in_form_space(inter, outputs, wanted),
             (Basis::Pixel, Some(w_e)) => Self::orthonormal_pixels(inter, w_e, outputs),
         };
         Self { basis, outputs: outputs.to_vec(), n_outputs: inter.n_classes(), values, vectors }
@@ -67,9 +70,26 @@ impl Eigen {
         Self::new(inter, Basis::Pixel)
     }
 
+    /// The `r` largest-|λ| pixel eigen-terms over all outputs (the rank-matched baseline):
+    /// `Eigen::pixel(inter).top_overall(r)`, by whichever solver costs less.
+    pub fn rank_matched(inter: &Interaction, r: usize) -> CpTensor {
+        let all: Vec<usize> = (0..inter.n_classes()).collect();
+        Self::of_outputs(inter, Basis::Pixel, &all, Wanted::Overall(r)).top_overall(r)
+    }
+
     /// `eigh(Q_c)` in the forms' space, vectors mapped to the inputs by `W_eᵀ` (in input space
     /// they already are orthonormal input vectors).
-    fn in_form_space(inter: &Interaction, outputs: &[usize]) -> (Vec<Vec<f64>>, Vec<Mat<f32>>) {
+    fn in_form_space(inter: &Interaction, outputs: &[usize], wanted: Wanted) -> (Vec<Vec<f64>>, Vec<Mat<f32>>) {
+        if lanczos::pays(inter, wanted, outputs.len()) {
+            let pairs = lanczos::solve(inter, outputs, wanted, lanczos::TOL, 0);
+            return pairs
+                .into_iter()
+                .map(|(values, vectors)| match &inter.w_e {
+                    Some(e) => (values, crate::linalg::mul(e.transpose(), vectors.as_ref())),
+                    None => (values, vectors),
+                })
+                .unzip();
+        }
         let we = inter.w_e.as_ref().map(|e| to_f64(e.as_ref()));
         outputs
             .par_iter()

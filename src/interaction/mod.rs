@@ -17,11 +17,13 @@
 mod cp;
 pub mod eigen;
 pub mod functional;
+mod lanczos;
 
 pub use cp::{CpGrads, CpGrams, CpTensor};
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat};
+use faer::{Accum, Mat, MatRef};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::linalg;
@@ -170,6 +172,39 @@ impl Interaction {
         }
     }
 
+    /// `Q_o v_j` for every column `v_j` of `v` (`D × n`), with `o = outputs[j]`: the products
+    /// of the top-k eigensolver, one column per output. Factored: `½ [W_l; W_r]ᵀ Z` with
+    /// `Z = [u_o ⊙ W_r v; u_o ⊙ W_l v]`, two GEMMs for all the outputs together.
+    fn apply_forms(&self, outputs: &[usize], v: MatRef<'_, f32>) -> Mat<f32> {
+        match &self.forms {
+            Forms::Stacked(q) => {
+                let d = self.dim();
+                let cols: Vec<Mat<f32>> = (0..v.ncols())
+                    .into_par_iter()
+                    .map(|j| {
+                        let mut out = Mat::zeros(d, 1);
+                        let block = q.as_ref().subrows(outputs[j] * d, d);
+                        matmul(out.as_mut(), Accum::Replace, block, v.subcols(j, 1), 1.0, faer::Par::Seq);
+                        out
+                    })
+                    .collect();
+                Mat::from_fn(d, v.ncols(), |i, j| cols[j][(i, 0)])
+            }
+            Forms::Factored { lr, u } => {
+                let h = u.ncols();
+                let mut z = linalg::mul(lr.as_ref(), v); // [W_l v; W_r v]
+                for (j, &o) in outputs.iter().enumerate() {
+                    let (left, right) = linalg::col_mut(z.as_mut(), j).split_at_mut(h);
+                    for (k, (l, r)) in left.iter_mut().zip(right.iter_mut()).enumerate() {
+                        let w = 0.5 * u[(o, k)];
+                        (*l, *r) = (w * *r, w * *l);
+                    }
+                }
+                linalg::mul(lr.transpose(), z.as_ref())
+            }
+        }
+    }
+
     /// `‖B‖²_F`, computed once in f64.
     pub fn norm_sq(&self) -> f64 {
         self.output_norms_sq.iter().sum()
@@ -226,7 +261,8 @@ impl Interaction {
     /// `tr(Q_c G Q_c G)` for every output (`‖B_c‖²` when `G = W_e W_eᵀ`; `None` is the identity).
     /// Factored: `u_cᵀ K u_c` with `K = ½[(L G Lᵀ) ∘ (R G Rᵀ) + (L G Rᵀ) ∘ (R G Lᵀ)]` (`H × H`),
     /// in f64, a block of rows of `K` at a time (all of it would take 128 MiB for 4096 hidden
-    /// units).
+    /// units), and of each block only the columns up to its diagonal (`K` is symmetric: the
+    /// columns before the block count twice), which halves the products.
     pub fn output_quads(&self, g: Option<&Mat<f64>>) -> Vec<f64> {
         match &self.forms {
             Forms::Stacked(_) => (0..self.n_classes)
@@ -256,12 +292,16 @@ impl Interaction {
                 let mut norms = vec![0.0; u.nrows()];
                 const BLOCK: usize = 512;
                 for start in (0..h).step_by(BLOCK) {
-                    let b = BLOCK.min(h - start);
-                    // Rows `start..start + b` of [LGLᵀ LGRᵀ] and of [RGLᵀ RGRᵀ].
-                    let top = lrg.as_ref().subrows(start, b) * lr.transpose();
-                    let bottom = lrg.as_ref().subrows(h + start, b) * lr.transpose();
-                    let k = Mat::from_fn(b, h, |i, j| 0.5 * (top[(i, j)] * bottom[(i, h + j)] + top[(i, h + j)] * bottom[(i, j)]));
-                    let ku = &k * u.transpose(); // b × C
+                    let (b, end) = (BLOCK.min(h - start), (start + BLOCK).min(h));
+                    let rows = |side: usize| lrg.as_ref().subrows(side * h + start, b);
+                    let cols = |side: usize| lr.as_ref().subrows(side * h, end).transpose();
+                    // Rows `start..start + b`, columns `..end` of LGLᵀ, LGRᵀ, RGLᵀ and RGRᵀ.
+                    let [ll, lrt, rl, rr] = [(0, 0), (0, 1), (1, 0), (1, 1)].map(|(i, j)| rows(i) * cols(j));
+                    let k = Mat::from_fn(b, end, |i, j| {
+                        let twice = if j < start { 2.0 } else { 1.0 };
+                        0.5 * twice * (ll[(i, j)] * rr[(i, j)] + lrt[(i, j)] * rl[(i, j)])
+                    });
+                    let ku = &k * u.as_ref().subcols(0, end).transpose(); // b × C
                     for (c, norm) in norms.iter_mut().enumerate() {
                         *norm += (0..b).map(|i| u[(c, start + i)] * ku[(i, c)]).sum::<f64>();
                     }

@@ -7,6 +7,7 @@ use super::{fidelity, patterns};
 use crate::data::Dataset;
 use crate::decomp::{Component, Components, Context, Decomposition, Form, Role};
 use crate::image::ImageShape;
+use crate::interaction::eigen::Eigen;
 use crate::linalg;
 use crate::model::{accuracy, add_bias};
 
@@ -50,19 +51,15 @@ pub struct Metrics {
     #[serde(flatten)]
     pub readout: Readout,
     /// Tensor cosine of the per-class pixel eigendecomposition truncated to the `n_patterns`
-    /// eigenvectors of largest |λ| overall: the baseline at matched rank. `None` for layers of
-    /// more than [`EIGEN_BASELINE_MAX_OUTPUTS`] outputs, whose eigendecompositions would cost
-    /// far more than the fit (minutes at 1024 outputs of 1024 inputs).
+    /// eigenvectors of largest |λ| overall: the baseline at matched rank ([`Eigen::rank_matched`],
+    /// by the top-k solver on wide layers). `None` only in results written before it was kept
+    /// for layers of any width.
     pub eigen_cosine_rank_matched: Option<f64>,
     /// The same rank-matched eigen baseline, judged as the dictionary is (absent with the
     /// cosine, so that results tables have no column for it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eigen_rank_matched: Option<Readout>,
 }
-
-/// The most outputs a layer may have for [`Metrics`] to carry the rank-matched eigen baseline
-/// (as many as `bilens eigen` decomposes by default).
-pub const EIGEN_BASELINE_MAX_OUTPUTS: usize = 64;
 
 /// A dictionary judged by what it does on the test inputs (with the base model's bias) and by
 /// how its patterns read; `None` without test inputs, training inputs (the functional cosine)
@@ -171,7 +168,7 @@ pub fn evaluate(ctx: &Context, d: &Decomposition, class_changes: f64) -> Metrics
     let heads = shown.heads();
     let image = ctx.image.filter(|s| s.supports_image_work());
     let n_patterns = shown.n_patterns();
-    let eigen = (ctx.inter.n_classes() <= EIGEN_BASELINE_MAX_OUTPUTS).then(|| ctx.pixel_eigen().top_overall(n_patterns));
+    let eigen = Some(Eigen::rank_matched(&ctx.inter, n_patterns));
     Metrics {
         tensor_cosine: total,
         displayed_cosine: displayed,

@@ -13,7 +13,6 @@ use crate::analysis::compare::{compare, figure, rank_matched_eigenbasis};
 use crate::decomp::Components;
 use crate::figures::draw_grid;
 use crate::image::ImageShape;
-use crate::metrics::decomposition::EIGEN_BASELINE_MAX_OUTPUTS;
 
 /// Patterns per class in the figure.
 const FIGURE_PER_CLASS: usize = 4;
@@ -33,13 +32,10 @@ impl Run {
         Ok(Self { shown, model: PathBuf::from(model), data: DataRecord::of_run(&record) })
     }
 
-    /// The rank-matched eigenbasis of the run's model (`None` for layers too wide for it).
-    fn eigenbasis(&self) -> Result<Option<Components>> {
-        if self.shown.outputs > EIGEN_BASELINE_MAX_OUTPUTS {
-            return Ok(None);
-        }
+    /// The rank-matched eigenbasis of the run's model.
+    fn eigenbasis(&self) -> Result<Components> {
         let model = crate::model::load_model(&self.model).with_context(|| format!("reading the run's model {}", self.model.display()))?;
-        Ok(Some(rank_matched_eigenbasis(&model, self.shown.n_patterns())))
+        Ok(rank_matched_eigenbasis(&model, self.shown.n_patterns()))
     }
 }
 
@@ -51,16 +47,13 @@ pub fn compare_runs(a: &Path, b: &Path, top: usize, out: Option<&Path>) -> Resul
     }
     let (ra, rb) = (Run::read(a)?, Run::read(b)?);
     let concepts = compare(&ra.shown, &rb.shown, top)?;
-    let eigen = match (ra.eigenbasis()?, rb.eigenbasis()?) {
-        (Some(ea), Some(eb)) => Some(compare(&ea, &eb, top)?),
-        _ => None,
-    };
+    let eigen = compare(&ra.eigenbasis()?, &rb.eigenbasis()?, top)?;
     let result = json!({
         "run_a": a,
         "run_b": b,
         "top": top,
         "similarity": concepts.similarity,
-        "eigen_rank_matched_similarity": eigen.as_ref().map(|e| e.similarity),
+        "eigen_rank_matched_similarity": eigen.similarity,
         "concepts": concepts,
         "eigen_rank_matched": eigen,
     });
