@@ -69,14 +69,12 @@ impl<'a> Target<'a> {
     /// depend on them.
     pub fn cosine_loss(&self, t: &CpTensor, weight: f32, g: &mut CpGrads) -> f64 {
         // ‖T‖² and ⟨T, B⟩ are independent; so are their gradients (the norm's goes to a
-        // buffer of its own, added last, whatever the thread count). They run side by side, and
-        // a side with more than twice the other's work also splits its products, so that the
-        // thread that finishes first helps it: the norm's Grams of [U|W] and their gradient
-        // cost 6R²I multiply-adds, the projection and its gradient 2R times its work per column.
-        let (r, i) = (t.rank(), t.u.nrows() + t.heads.nrows());
-        let (norm_work, inter_work) = (6 * r * r * i, 2 * r * self.inter.work_per_column());
-        let (norm_splits, inter_splits) = (norm_work > 2 * inter_work, inter_work > 2 * norm_work);
-        let (norm, inter) = linalg::join(|| t.grams(t), norm_splits, || self.inter.project(t), inter_splits);
+        // buffer of its own, added last, whatever the thread count). They run side by side
+        // unless the projection dwarfs the norm (a wide layer): then each product takes every
+        // core in turn.
+        let norm_work = t.rank() * (t.u.nrows() + t.heads.nrows());
+        let split = self.inter.work_per_column() > 8 * norm_work;
+        let (norm, inter) = linalg::join(|| t.grams(t), split, || self.inter.project(t), split);
         let n = norm.value();
         let denom = (n * self.norm_sq).sqrt();
         if denom == 0.0 {
@@ -95,9 +93,9 @@ impl<'a> Target<'a> {
                     m.add_grad(-w_inner, g);
                 }
             },
-            inter_splits,
+            split,
             || norm.add_grad(w_norm, &mut gn),
-            norm_splits,
+            split,
         );
         g.add(&gn);
         cos
