@@ -3,9 +3,11 @@
 with B and T held as dense [outputs, inputs, inputs] tensors, as a PyTorch user would write it.
 
 It draws the same kind of synthetic layer (N(0,1)/√fan-in weights, no embedding), forms B
-densely, then times `--steps` steps after one warm-up step. The optimiser is Adam: its cost is
-O(rank · inputs), negligible beside the dense products either way. Shapes whose dense tensors
-do not fit in the available memory are reported as such instead of being run.
+densely, then times `--steps` steps after one warm-up step. The optimiser is, by default,
+`torch.optim.Muon` with `provided_sparse`'s settings (lr 0.02, no weight decay; PyTorch ≥ 2.9),
+as bilens runs that preset; `--optimizer adam` times the Adam step instead (its cost is
+O(rank · inputs), negligible beside the dense products). Shapes whose dense tensors do not fit
+in the available memory are reported as such instead of being run.
 
     python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch numpy
     /tmp/torchenv/bin/python scripts/bench_dense.py --inputs 512 --hidden 2048 --outputs 512 --rank 256
@@ -55,6 +57,7 @@ def main():
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--optimizer", choices=["muon", "adam"], default="muon")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     report = {
@@ -62,6 +65,7 @@ def main():
         "layer": {"inputs": a.inputs, "hidden": a.hidden, "outputs": a.outputs},
         "rank": a.rank,
         "threads": a.threads,
+        "optimizer": a.optimizer,
         "torch": torch.__version__,
     }
     # B, T (raw and symmetrised) and their gradients: about five dense tensors at once.
@@ -79,7 +83,10 @@ def main():
     u = (0.02 * torch.randn(a.inputs, a.rank, generator=gen)).requires_grad_()
     w = (0.02 * torch.randn(a.inputs, a.rank, generator=gen)).requires_grad_()
     heads = (0.02 * torch.randn(a.outputs, a.rank, generator=gen)).requires_grad_()
-    opt = torch.optim.Adam([u, w, heads], lr=0.02)
+    if a.optimizer == "muon":
+        opt = torch.optim.Muon([u, w, heads], lr=0.02, weight_decay=0.0)
+    else:
+        opt = torch.optim.Adam([u, w, heads], lr=0.02)
 
     def step():
         t = torch.einsum("ok,ik,jk->oij", heads, u, w)

@@ -49,29 +49,32 @@ impl CpTensor {
     /// The Gram matrices behind [`CpTensor::inner`], so that a caller can read the value first
     /// and add the gradient later with a weight that depends on it (the cosine does).
     pub fn grams<'a>(&'a self, s: &'a CpTensor) -> CpGrams<'a> {
-        let gram = |a: &Mat<f32>, b: &Mat<f32>| linalg::mul(a.transpose(), b.as_ref());
-        let d = gram(&self.heads, &s.heads);
-        let (uu, ww, uw, wu) = if std::ptr::eq(self, s) && self.u == self.w {
-            // ⟨T, T⟩ of shared factors (symmetric and evidence-split components): one block.
-            let g = self_gram(&self.u);
-            (g.clone(), g.clone(), g.clone(), g)
-        } else if std::ptr::eq(self, s) {
-            // ⟨T, T⟩: one symmetric product [U|W]ᵀ[U|W] holds all four blocks.
-            let g = self_gram(&linalg::side_by_side(&self.u, &self.w));
+        let d = linalg::mul(self.heads.transpose(), s.heads.as_ref());
+        let y = linalg::side_by_side(&s.u, &s.w);
+        let g = if std::ptr::eq(self, s) && self.u == self.w {
+            // ⟨T, T⟩ of shared factors (symmetric and evidence-split components): the four
+            // blocks are one, UᵀU.
             let r = self.rank();
-            let block = |i: usize, j: usize| g.as_ref().submatrix(i * r, j * r, r, r).to_owned();
-            (block(0, 0), block(1, 1), block(0, 1), block(1, 0))
+            let mut block = Mat::zeros(r, r);
+            linalg::mul_symmetric(block.as_mut(), self.u.transpose(), self.u.as_ref(), 1.0);
+            Mat::from_fn(2 * r, 2 * r, |i, j| block[(i % r, j % r)])
+        } else if std::ptr::eq(self, s) {
+            // ⟨T, T⟩: [U|W]ᵀ[U|W] is symmetric, one triangle is enough.
+            let mut g = Mat::zeros(y.ncols(), y.ncols());
+            linalg::mul_symmetric(g.as_mut(), y.transpose(), y.as_ref(), 1.0);
+            g
         } else {
-            (gram(&self.u, &s.u), gram(&self.w, &s.w), gram(&self.u, &s.w), gram(&self.w, &s.u))
+            linalg::mul(linalg::side_by_side(&self.u, &self.w).transpose(), y.as_ref())
         };
+        let (rt, rs) = (self.rank(), s.rank());
         let mut total = 0.0f64;
-        for j in 0..s.rank() {
-            let [cd, cuu, cww, cuw, cwu] = [&d, &uu, &ww, &uw, &wu].map(|m| linalg::col(m.as_ref(), j));
-            for i in 0..self.rank() {
-                total += cd[i] as f64 * (cuu[i] as f64 * cww[i] as f64 + cuw[i] as f64 * cwu[i] as f64);
+        for j in 0..rs {
+            let ((uu, wu), (uw, ww)) = (linalg::col(g.as_ref(), j).split_at(rt), linalg::col(g.as_ref(), rs + j).split_at(rt));
+            for (i, &dv) in linalg::col(d.as_ref(), j).iter().enumerate() {
+                total += dv as f64 * (uu[i] as f64 * ww[i] as f64 + uw[i] as f64 * wu[i] as f64);
             }
         }
-        CpGrams { t: self, s, d, uu, ww, uw, wu, value: 0.5 * total }
+        CpGrams { t: self, s, d, g, y, value: 0.5 * total }
     }
 
     /// `‖sym T‖²_F`, and optionally its gradient (accumulated, as in [`CpTensor::inner`]).
@@ -135,16 +138,16 @@ impl CpGrads {
     }
 }
 
-/// Gram matrices of two CP tensors `T` and `S` (`D_TᵀD_S`, `U_TᵀU_S`, `W_TᵀW_S`, `U_TᵀW_S`,
-/// `W_TᵀU_S`): the inner product, and its gradient with respect to `T` on request.
+/// Gram matrices of two CP tensors `T` and `S` (`D_TᵀD_S` and `[U_T | W_T]ᵀ[U_S | W_S]`): the
+/// inner product, and its gradient with respect to `T` on request.
 pub struct CpGrams<'a> {
     t: &'a CpTensor,
     s: &'a CpTensor,
     d: Mat<f32>,
-    uu: Mat<f32>,
-    ww: Mat<f32>,
-    uw: Mat<f32>,
-    wu: Mat<f32>,
+    /// `[[U_TᵀU_S, U_TᵀW_S], [W_TᵀU_S, W_TᵀW_S]]`, `2R_T × 2R_S`.
+    g: Mat<f32>,
+    /// `[U_S | W_S]`, kept for the gradient.
+    y: Mat<f32>,
     value: f64,
 }
 
@@ -154,53 +157,36 @@ impl CpGrams<'_> {
         self.value
     }
 
-    /// Adds `weight · ∇_T⟨sym T, sym S⟩` into `g`: `dD = ½ D_S mixᵀ` and, in one product,
-    /// `[dU | dW] = ½ [U_S | W_S] [[(D∘WW)ᵀ, (D∘UW)ᵀ], [(D∘WU)ᵀ, (D∘UU)ᵀ]]`.
+    /// Adds `weight · ∇_T⟨sym T, sym S⟩` into `g`: `dD = ½ D_S mixᵀ` with
+    /// `mix = UU∘WW + UW∘WU`, and `[dU | dW] = ½ [U_S | W_S] Hᵀ` with
+    /// `H = [[D∘WW, D∘WU], [D∘UW, D∘UU]]`: the Gram matrix with its halves swapped, times `D`
+    /// (built column by column from `g`'s columns, so every read is contiguous).
     pub fn add_grad(&self, weight: f32, g: &mut CpGrads) {
         let CpGrads { d: dd, u: du, w: dw } = g;
-        let (t, s) = (self.t, self.s);
-        let (rt, rs) = (t.rank(), s.rank());
+        let (rt, rs) = (self.t.rank(), self.s.rank());
         let half = 0.5 * weight;
-        let (d, uu, ww, uw, wu) = (&self.d, &self.uu, &self.ww, &self.uw, &self.wu);
-        let mix = Mat::from_fn(rt, rs, |i, j| uu[(i, j)] * ww[(i, j)] + uw[(i, j)] * wu[(i, j)]);
-        linalg::mul_add(dd.as_mut(), s.heads.as_ref(), mix.transpose(), half);
-        // Row block k of the right factor multiplies U_S (k = 0) or W_S (k = 1); column block
-        // 0 gives dU, 1 gives dW.
-        let blocks = [[ww, uw], [wu, uu]];
-        let m = Mat::from_fn(2 * rs, 2 * rt, |i, j| {
-            let (k, l) = (i / rs, j / rt);
-            d[(j % rt, i % rs)] * blocks[k][l][(j % rt, i % rs)]
-        });
-        let y = linalg::side_by_side(&s.u, &s.w);
-        let par = linalg::par();
-        matmul(du.as_mut(), Accum::Add, y.as_ref(), m.as_ref().subcols(0, rt), half, par);
-        matmul(dw.as_mut(), Accum::Add, y.as_ref(), m.as_ref().subcols(rt, rt), half, par);
-    }
-}
-
-/// `XᵀX`, computing one triangle (a symmetric rank-k update) and mirroring it.
-fn self_gram(x: &Mat<f32>) -> Mat<f32> {
-    use faer::linalg::matmul::triangular::{self, BlockStructure};
-    let n = x.ncols();
-    let mut g = Mat::<f32>::zeros(n, n);
-    let rect = BlockStructure::Rectangular;
-    triangular::matmul(
-        g.as_mut(),
-        BlockStructure::TriangularLower,
-        Accum::Replace,
-        x.transpose(),
-        rect,
-        x.as_ref(),
-        rect,
-        1.0,
-        linalg::par(),
-    );
-    for j in 0..n {
-        for i in 0..j {
-            g[(i, j)] = g[(j, i)];
+        let mut mix = Mat::<f32>::zeros(rt, rs);
+        let mut h = Mat::<f32>::zeros(2 * rt, 2 * rs);
+        for j in 0..rs {
+            let dj = linalg::col(self.d.as_ref(), j);
+            let ((uu, wu), (uw, ww)) = (linalg::col(self.g.as_ref(), j).split_at(rt), linalg::col(self.g.as_ref(), rs + j).split_at(rt));
+            for (i, o) in linalg::col_mut(mix.as_mut(), j).iter_mut().enumerate() {
+                *o = uu[i] * ww[i] + uw[i] * wu[i];
+            }
+            // Column j of H is D[:, j] ∘ [WW; UW]; column rs + j is D[:, j] ∘ [WU; UU].
+            for (k, (top, bottom)) in [(ww, uw), (wu, uu)].into_iter().enumerate() {
+                let (ht, hb) = linalg::col_mut(h.as_mut(), k * rs + j).split_at_mut(rt);
+                for i in 0..rt {
+                    ht[i] = dj[i] * top[i];
+                    hb[i] = dj[i] * bottom[i];
+                }
+            }
         }
+        linalg::mul_add(dd.as_mut(), self.s.heads.as_ref(), mix.transpose(), half);
+        let par = linalg::par();
+        matmul(du.as_mut(), Accum::Add, self.y.as_ref(), h.as_ref().subrows(0, rt).transpose(), half, par);
+        matmul(dw.as_mut(), Accum::Add, self.y.as_ref(), h.as_ref().subrows(rt, rt).transpose(), half, par);
     }
-    g
 }
 
 /// Dense `sym(Σ_r D_cr u_r w_rᵀ)` from f64 factors (test oracle).
