@@ -156,6 +156,12 @@ impl Context {
         self.pixel_eigen.get_or_init(|| Eigen::pixel(&self.inter))
     }
 
+    /// The rank-matched eigen baseline of `r` terms ([`Eigen::rank_matched`]), truncated from
+    /// [`Context::pixel_eigen`] where that is what the solver would compute anyway.
+    pub fn rank_matched_eigen(&self, r: usize) -> CpTensor {
+        if Eigen::rank_matched_by_top_k(&self.inter, r) { Eigen::rank_matched(&self.inter, r) } else { self.pixel_eigen().top_overall(r) }
+    }
+
     /// The functional inner product with `M` from the training inputs, computed once; `None`
     /// without training inputs.
     pub fn functional(&self) -> Option<&Functional> {

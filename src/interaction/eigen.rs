@@ -77,6 +77,12 @@ impl Eigen {
         Self::of_outputs(inter, Basis::Pixel, &all, Wanted::Overall(r)).top_overall(r)
     }
 
+    /// Whether [`Eigen::rank_matched`] uses the top-k solver; otherwise it diagonalises every
+    /// output, as [`Eigen::pixel`] does, and a caller holding that may truncate it instead.
+    pub fn rank_matched_by_top_k(inter: &Interaction, r: usize) -> bool {
+        inter.w_e.is_none() && lanczos::pays(inter, Wanted::Overall(r), inter.n_classes())
+    }
+
     /// `eigh(Q_c)` in the forms' space, vectors mapped to the inputs by `W_eᵀ` (in input space
     /// they already are orthonormal input vectors).
     fn in_form_space(inter: &Interaction, outputs: &[usize], wanted: Wanted) -> (Vec<Vec<f64>>, Vec<Mat<f32>>) {

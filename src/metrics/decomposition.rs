@@ -7,7 +7,6 @@ use super::{fidelity, patterns};
 use crate::data::Dataset;
 use crate::decomp::{Component, Components, Context, Decomposition, Form, Role};
 use crate::image::ImageShape;
-use crate::interaction::eigen::Eigen;
 use crate::linalg;
 use crate::model::{accuracy, add_bias};
 
@@ -51,7 +50,7 @@ pub struct Metrics {
     #[serde(flatten)]
     pub readout: Readout,
     /// Tensor cosine of the per-class pixel eigendecomposition truncated to the `n_patterns`
-    /// eigenvectors of largest |λ| overall: the baseline at matched rank ([`Eigen::rank_matched`],
+    /// eigenvectors of largest |λ| overall: the baseline at matched rank ([`Eigen::rank_matched`](crate::interaction::eigen::Eigen::rank_matched),
     /// by the top-k solver on wide layers). `None` only in results written before it was kept
     /// for layers of any width.
     pub eigen_cosine_rank_matched: Option<f64>,
@@ -168,7 +167,7 @@ pub fn evaluate(ctx: &Context, d: &Decomposition, class_changes: f64) -> Metrics
     let heads = shown.heads();
     let image = ctx.image.filter(|s| s.supports_image_work());
     let n_patterns = shown.n_patterns();
-    let eigen = Some(Eigen::rank_matched(&ctx.inter, n_patterns));
+    let eigen = Some(ctx.rank_matched_eigen(n_patterns));
     Metrics {
         tensor_cosine: total,
         displayed_cosine: displayed,
