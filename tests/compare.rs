@@ -47,9 +47,7 @@ fn similarities(out: &str) -> (f64, f64) {
 #[test]
 fn a_run_matches_itself_and_its_symmetric_copies_and_bad_pairs_are_refused() {
     let root = common::temp_dir("compare");
-    let trained = root.join("trained");
-    ok(&["train", "--epochs", "1", "--hidden", "16", "--out", s(&trained)]);
-    let model = trained.join("model.safetensors");
+    let model = common::tiny_model(&root);
     let run = root.join("run");
     ok(&["decompose", "--model", s(&model), "--preset", "provided_sparse", "--set", "rank=16", "--set", "steps=20", "--out", s(&run)]);
 
@@ -63,7 +61,7 @@ fn a_run_matches_itself_and_its_symmetric_copies_and_bad_pairs_are_refused() {
     assert!(figures.join("compare.png").is_file() && figures.join("compare.json").is_file());
 
     fails(&["compare", s(&run), s(&root)], &["not a finished run folder"]);
-    fails(&["compare", s(&trained), s(&run)], &["holds no decomposition"]);
+    fails(&["compare", s(model.parent().unwrap()), s(&run)], &["holds no decomposition"]);
     let small = Bilinear::init(ModelConfig { n_inputs: 16, n_embed: None, n_hidden: 8, n_outputs: 10 }, &mut bilens::rng(3));
     let small_path = root.join("small.safetensors");
     bilens::save_model(&small, &small_path).unwrap();

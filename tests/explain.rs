@@ -8,9 +8,7 @@ use common::{fails, ok, s};
 #[test]
 fn explains_test_images_drawings_and_arrays_in_words() {
     let root = common::temp_dir("explain");
-    let trained = root.join("trained");
-    ok(&["train", "--epochs", "1", "--hidden", "16", "--out", s(&trained)]);
-    let model = trained.join("model.safetensors");
+    let model = common::tiny_model(&root);
     let run = root.join("run");
     ok(&["decompose", "--model", s(&model), "--preset", "symmetric_r32", "--set", "steps=20", "--out", s(&run)]);
 

@@ -267,9 +267,7 @@ fn one_writer_per_folder() {
 #[test]
 fn a_run_counts_as_finished_only_once_all_its_outputs_are_written() {
     let root = common::temp_dir("trust-partial");
-    let trained = root.join("trained");
-    ok(&["train", "--epochs", "1", "--hidden", "16", "--out", s(&trained)]);
-    let model = trained.join("model.safetensors");
+    let model = common::tiny_model(&root);
     let out = root.join("run");
     // A folder in the way of explanations.png: the write fails part-way, after the fit's files
     // and the first figures, as a full disk would.

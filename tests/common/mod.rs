@@ -67,3 +67,11 @@ pub fn write_npy(path: &Path, shape: &[u64], values: &[f32]) {
     w.finish().unwrap();
     std::fs::write(path, bytes).unwrap();
 }
+
+/// A classifier trained for one epoch with 16 hidden units on the embedded digits, in
+/// `root/trained`: the quick model the command tests decompose.
+pub fn tiny_model(root: &Path) -> PathBuf {
+    let trained = root.join("trained");
+    ok(&["train", "--epochs", "1", "--hidden", "16", "--out", s(&trained)]);
+    trained.join("model.safetensors")
+}
