@@ -7,9 +7,11 @@ use crate::figures::{Scatter, ScatterPoint};
 
 /// The axes drawn by default: (x metric, y metric, x label, y label). Fidelity on digits
 /// against strength-weighted readability first (issue 10's frontier), then the reference's.
-pub const AXES: [(&str, &str, &str, &str); 9] = [
+pub const AXES: [(&str, &str, &str, &str); 11] = [
     ("locality_7x7_weighted", "agreement", "weighted locality (7×7 energy share)", "agreement on test digits"),
     ("coherence_weighted", "agreement", "weighted coherence (3×3 smoothness)", "agreement on test digits"),
+    ("sign_purity_weighted", "explanation_size", "weighted sign purity (1 = one-signed)", "explanation size (components per decision)"),
+    ("explanation_size", "agreement", "explanation size (components per decision)", "agreement on test digits"),
     ("locality_7x7_weighted", "logit_r2", "weighted locality (7×7 energy share)", "logit R² on test digits"),
     ("coherence_weighted", "logit_r2", "weighted coherence (3×3 smoothness)", "logit R² on test digits"),
     ("residual_fraction", "tensor_cosine", "residual fraction (lower: more of the fit is displayed)", "tensor cosine"),
@@ -21,8 +23,8 @@ pub const AXES: [(&str, &str, &str, &str); 9] = [
 
 /// A scatter of `y` against `x` over result rows (as in `results.json`): one point per
 /// configuration (runs that differ only in seed are averaged), grouped by preset family
-/// `group(preset)`, Pareto front marked (maximising both, except that a residual fraction
-/// is better low). Rows that carry the per-class eigendecomposition truncated to the same
+/// `group(preset)`, Pareto front marked (maximising both, except the metrics [`higher_is_better`] marks
+/// as better low). Rows that carry the per-class eigendecomposition truncated to the same
 /// number of rank-one patterns (`eigen_rank_matched.*`) add it as one point per rank, the fair
 /// baseline of any dictionary on the same axes.
 pub fn scatter(rows: &[Map<String, Value>], x: &str, y: &str, x_label: &str, y_label: &str, group: impl Fn(&str) -> String) -> Scatter {
@@ -59,8 +61,14 @@ pub fn scatter(rows: &[Map<String, Value>], x: &str, y: &str, x_label: &str, y_l
         x_label: x_label.to_string(),
         y_label: y_label.to_string(),
         points,
-        pareto: Some((x != "residual_fraction", true)),
+        pareto: Some((higher_is_better(x), higher_is_better(y))),
     }
+}
+
+/// Whether a larger value of metric `m` is better (a residual fraction and an explanation
+/// size are better small).
+pub fn higher_is_better(m: &str) -> bool {
+    !matches!(m, "residual_fraction" | "explanation_size")
 }
 
 /// The group of the rank-matched eigen baseline's points.

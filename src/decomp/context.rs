@@ -194,8 +194,9 @@ impl Context {
     pub fn labelled_set(&self, n: usize) -> Result<LabelledSet> {
         let set = self.sample(n, 2)?;
         let x = set.x().to_owned();
-        let y =
-            set.labels.ok_or_else(|| Error::Invalid("the activation prior needs labelled images; these inputs have no labels".into()))?;
+        let y = set.labels.ok_or_else(|| {
+            Error::Invalid("the activation and minimality priors need labelled images; these inputs have no labels".into())
+        })?;
         Ok(LabelledSet { x, y })
     }
 

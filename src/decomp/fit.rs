@@ -318,6 +318,8 @@ mod tests {
             coherence: 0.3,
             spread: 0.2,
             sign_purity: 0.2,
+            minimality: 0.3,
+            activation: 0.3,
             ..Default::default()
         };
         check(&s, true);

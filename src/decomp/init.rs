@@ -45,6 +45,19 @@ impl InitContext<'_> {
         });
         directions.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
     }
+
+    /// The labelled training images of each class, one matrix (images × inputs) per class.
+    fn images_by_class(&self) -> Result<Vec<Mat<f64>>> {
+        let train = self.train.filter(|t| !t.is_empty()).context("rotation = \"per_image\" needs training images")?;
+        let labels = train.labels.as_ref().context("rotation = \"per_image\" needs labelled training images")?;
+        let x = train.x();
+        Ok((0..self.inter.n_classes())
+            .map(|class| {
+                let rows: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] as usize == class).collect();
+                Mat::from_fn(rows.len(), x.ncols(), |i, j| x[(rows[i], j)] as f64)
+            })
+            .collect())
+    }
 }
 
 /// Displayed bank number `index` (0, or 1 for the second bank / boosted stage).
@@ -71,8 +84,9 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
             let t = eigen_of(recipe, ctx)?.top_overall(if parts { r / 2 } else { r });
             let (u, heads) = match recipe.rotation {
                 Rotation::None => (t.u, t.heads),
-                Rotation::Varimax => rotated(&t),
-                Rotation::VarimaxParts => sign_parts(rotated(&t)),
+                Rotation::Varimax => rotated(&t, None),
+                Rotation::VarimaxParts => sign_parts(rotated(&t, None)),
+                Rotation::PerImage => rotated(&t, Some(&ctx.images_by_class()?)),
             };
             (Base::Free { raw: jitter(u, recipe.init_jitter, rng), passes: recipe.smooth_passes }, None, heads)
         }
@@ -168,9 +182,10 @@ fn eigen_of(recipe: &Recipe, ctx: &InitContext<'_>) -> Result<Eigen> {
     Ok(Eigen::pixel(&Interaction::new(&ctx.model.restrict_inputs(projector.as_ref()))))
 }
 
-/// Each class's eigenvectors of one sign, scaled by `√|λ|` and mixed by varimax, with heads
+/// Each class's eigenvectors of one sign, scaled by `√|λ|` and mixed by varimax (or, given
+/// each class's training images, by [`rotation::per_image`] on their activations), with heads
 /// `±1` on their class: the same tensor as `t` (one-hot heads carrying λ, unit vectors).
-fn rotated(t: &CpTensor) -> (Mat<f32>, Mat<f32>) {
+fn rotated(t: &CpTensor, images_by_class: Option<&[Mat<f64>]>) -> (Mat<f32>, Mat<f32>) {
     let (n, r) = (t.u.nrows(), t.rank());
     let mut u = Mat::<f32>::zeros(n, r);
     let mut heads = Mat::<f32>::zeros(t.heads.nrows(), r);
@@ -186,7 +201,10 @@ fn rotated(t: &CpTensor) -> (Mat<f32>, Mat<f32>) {
         .map(|((class, _), members)| {
             let p =
                 Mat::from_fn(n, members.len(), |i, j| (t.u[(i, members[j])] as f64) * (t.heads[(*class, members[j])].abs() as f64).sqrt());
-            rotation::varimax(p.as_ref())
+            match images_by_class {
+                None => rotation::varimax(p.as_ref()),
+                Some(images) => &p * rotation::per_image((&images[*class] * &p).as_ref()),
+            }
         })
         .collect();
     for (((class, positive), members), mixed) in groups.into_iter().zip(mixed) {

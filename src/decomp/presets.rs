@@ -469,18 +469,39 @@ fn concepts(out: &mut Vec<Preset>) {
         "as concept_faithful with one smoothing pass and stronger coherence and spread priors: local parts",
         Recipe { smooth_passes: 1, lr: 0.005, priors: Priors { coherence: 0.052, spread: 0.052, ..Priors::default() }, ..base.clone() },
     );
+    let sign_pure = Recipe {
+        rotation: Rotation::VarimaxParts,
+        steps: 1500,
+        lr: 0.003,
+        priors: Priors { coherence: 0.03, spread: 0.005, ..Priors::default() },
+        ..base.clone()
+    };
     push(
         out,
         F,
         "concept_sign_pure",
         "as concept_faithful from the positive and negative parts of 128 rotated eigenvectors, fitted for 1500 steps at lr 0.003: one-signed patterns (issue 18)",
+        sign_pure.clone(),
+    );
+    // The minimality prior reads 2048 labelled digits, half the default, at half the cost.
+    push(
+        out,
+        F,
+        "concept_few",
+        "as concept_faithful rotated so each training digit is explained by few patterns, with a minimality prior: about four concepts per decision (issue 18)",
         Recipe {
-            rotation: Rotation::VarimaxParts,
-            steps: 1500,
-            lr: 0.003,
-            priors: Priors { coherence: 0.03, spread: 0.005, ..Priors::default() },
+            rotation: Rotation::PerImage,
+            activation_images: 2048,
+            priors: Priors { coherence: 0.032, spread: 0.0055, minimality: 0.003, ..Priors::default() },
             ..base
         },
+    );
+    push(
+        out,
+        F,
+        "concept_sign_pure_few",
+        "concept_sign_pure with minimality and sign-purity priors: one-signed patterns, six concepts per decision (issue 18)",
+        Recipe { activation_images: 2048, priors: Priors { minimality: 0.01, sign_purity: 0.05, ..sign_pure.priors.clone() }, ..sign_pure },
     );
 }
 
@@ -540,7 +561,11 @@ mod tests {
         assert!(said("Concept_Local-Parts").contains("did you mean concept_local_parts?"));
         assert!(said("concept_faithfull").contains("did you mean concept_faithful?"), "{}", said("concept_faithfull"));
         let list = said("concept_");
-        assert!(list.contains("did you mean concept_faithful, concept_sign_pure, concept_local_parts") && !list.contains('['), "{list}");
+        assert!(
+            list.contains("did you mean concept_few, concept_faithful, concept_sign_pure, concept_local_parts, concept_sign_pure_few?")
+                && !list.contains('['),
+            "{list}"
+        );
         assert!(!said("zzzz").contains("did you mean"));
     }
 }

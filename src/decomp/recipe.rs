@@ -57,6 +57,9 @@ pub enum Rotation {
     /// negative parts, two one-signed components with its head (the parts' cross term is
     /// dropped, for the fit to restore): a sign-pure start.
     VarimaxParts,
+    /// The mix under which each training image of the class is explained by as few patterns
+    /// as possible (quartimax on the patterns' activations on that class's images).
+    PerImage,
 }
 
 /// Which locality mask multiplies the displayed factors.
@@ -140,7 +143,7 @@ pub struct Recipe {
     /// Training images the distillation term reads: the first ones of a fixed shuffle, all of
     /// them when the training set is smaller.
     pub distill_images: usize,
-    /// Labelled training images the activation-consistency prior reads (as many, or all).
+    /// Labelled training images the activation-consistency and minimality priors read.
     pub activation_images: usize,
     /// Linear schedule `[start, end]` for `residual_l2` (residual annealing); empty = fixed.
     pub residual_anneal: Vec<f32>,
@@ -295,7 +298,7 @@ impl Recipe {
         let distills = self.distill != 0.0 || (self.stages == 2 && self.second_distill != 0.0);
         for (used, name, n) in [
             (distills, "distill_images", self.distill_images),
-            (self.priors.activation != 0.0, "activation_images", self.activation_images),
+            (self.priors.activation != 0.0 || self.priors.minimality != 0.0, "activation_images", self.activation_images),
         ] {
             if used {
                 range(name, n, 1, MAX_IMAGES)?;

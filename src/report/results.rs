@@ -267,7 +267,7 @@ fn frontier(h: &mut Html, configs: &[Configuration], columns: &[String]) {
     }
     let has = |k: &str| columns.iter().any(|c| c == k);
     let chart = |h: &mut Html, x: &str, y: &str, x_label: &str, y_label: &str| {
-        let maximise = (x != "residual_fraction", true);
+        let maximise = (crate::analysis::frontier::higher_is_better(x), crate::analysis::frontier::higher_is_better(y));
         let values: Vec<Option<(f64, f64)>> = configs.iter().map(|c| Some((c.mean(x)?, c.mean(y)?))).collect();
         let front = pareto(&values, maximise);
         let points = configs
@@ -288,7 +288,7 @@ fn frontier(h: &mut Html, configs: &[Configuration], columns: &[String]) {
             })
             .collect();
         let scatter = svg::Scatter { title: &format!("{y_label} vs {x_label}"), x_label, y_label, points, groups: families.clone() };
-        let better = if maximise.0 { "up and to the right" } else { "up and to the left" };
+        let better = format!("{} and to the {}", if maximise.1 { "up" } else { "down" }, if maximise.0 { "right" } else { "left" });
         svg::scatter(h, &scatter, &format!("Better is {better}."));
     };
     let drawn: Vec<(&str, &str)> = fronts(columns).iter().map(|f| (f.x, f.y)).collect();

@@ -4,7 +4,7 @@
 use faer::Mat;
 
 use super::{Grads, Input, LabelledSet, Need, Schedule, Term};
-use crate::decomp::form::{FactorGrads, Factors};
+use crate::decomp::form::{FactorGrads, Factors, Form};
 use crate::decomp::recipe::Recipe;
 use crate::linalg;
 
@@ -29,7 +29,7 @@ impl Term for Activation {
 
     fn eval(&self, x: &Input<'_>, weight: f32, grads: &mut Grads) -> f64 {
         let set = x.data.labelled.as_ref().expect("labelled images are built when the term is active");
-        x.displayed().map(|(i, _, f)| activation_consistency(weight, set, f, grads.factors(i, f))).sum()
+        x.displayed().map(|(i, bank, f)| activation_consistency(weight, set, bank.form, f, grads.factors(i, f))).sum()
     }
 
     fn probe(&self) -> Recipe {
@@ -39,7 +39,7 @@ impl Term for Activation {
 
 /// With `q = ((a·x)(b·x))²` and `h_r = argmax_c |d_cr|`, the value
 /// `mean_r [mean_n(q ⊙ [y ≠ h_r]) / max(mean_n q, 1e-8)]`, with `weight · ∇` added into `g`.
-fn activation_consistency(weight: f32, set: &LabelledSet, f: &Factors, g: &mut FactorGrads) -> f64 {
+fn activation_consistency(weight: f32, set: &LabelledSet, form: Form, f: &Factors, g: &mut FactorGrads) -> f64 {
     let (xa, xb) = (linalg::mul(set.x.as_ref(), f.a.as_ref()), linalg::mul(set.x.as_ref(), f.b.as_ref()));
     let (n, r) = (xa.nrows(), xa.ncols());
     let head: Vec<usize> = (0..r).map(|k| crate::model::argmax(f.d.col(k).iter().map(|v| v.abs()))).collect();
@@ -65,9 +65,17 @@ fn activation_consistency(weight: f32, set: &LabelledSet, f: &Factors, g: &mut F
             dact[(i, k)] = (weight as f64 / r as f64 * dq * 2.0 * act(i) as f64) as f32;
         }
     }
+    backprop_activations(set, form, &xa, &xb, &dact, g);
+    total / r as f64
+}
+
+/// Adds into `g` the gradient through the activations `(a_k·x_i)(b_k·x_i)` given `dact`, the
+/// gradient on them (`xa = X A`, `xb = X B`); a symmetric bank's `b` is its `a`.
+pub(super) fn backprop_activations(set: &LabelledSet, form: Form, xa: &Mat<f32>, xb: &Mat<f32>, dact: &Mat<f32>, g: &mut FactorGrads) {
+    let (n, r) = (xa.nrows(), xa.ncols());
     let da_in = Mat::from_fn(n, r, |i, k| dact[(i, k)] * xb[(i, k)]);
     let db_in = Mat::from_fn(n, r, |i, k| dact[(i, k)] * xa[(i, k)]);
+    let gb = if form.has_second_factor() { &mut g.b } else { &mut g.a };
+    linalg::mul_add(gb.as_mut(), set.x.transpose(), db_in.as_ref(), 1.0);
     linalg::mul_add(g.a.as_mut(), set.x.transpose(), da_in.as_ref(), 1.0);
-    linalg::mul_add(g.b.as_mut(), set.x.transpose(), db_in.as_ref(), 1.0);
-    total / r as f64
 }

@@ -23,6 +23,7 @@ mod functional;
 mod head_entropy;
 mod head_l1;
 mod mask_width;
+mod minimality;
 mod raw;
 mod raw_l1;
 mod raw_lap;
@@ -66,6 +67,7 @@ pub static REGISTRY: &[&dyn Term] = &[
     &head_entropy::HeadEntropy,
     &anchor::Anchor,
     &activation::Activation,
+    &minimality::Minimality,
     &residual_l2::ResidualL2,
     &deform_l2::DeformL2,
     &mask_width::MaskWidth,
@@ -112,6 +114,8 @@ pub struct Priors {
     pub residual_l2: f32,
     /// Share of each component's squared activation on images of other classes.
     pub activation: f32,
+    /// Mean effective number of components in a labelled image's class logit.
+    pub minimality: f32,
 }
 
 /// Terms whose weight is a recipe field rather than a `[priors]` one: the fidelities.
