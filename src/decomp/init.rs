@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use super::bank::{Anchors, Bank, Head, HeadRule};
 use super::form::{Form, Role};
 use super::pattern::{Base, Mask, Pattern};
-use super::recipe::{Init, MaskKind, Recipe, Rotation};
+use super::recipe::{Init, MaskKind, Recipe, Rotation, SUPPORT_LEVEL};
 use super::rotation;
 use crate::data::Dataset;
 use crate::image::ImageShape;
@@ -46,6 +46,12 @@ impl InitContext<'_> {
         directions.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
     }
 
+    /// Which inputs the training images use (see [`support_of`]).
+    fn support(&self) -> Result<Vec<bool>> {
+        let train = self.train.filter(|t| !t.is_empty()).context("mask = \"support\" needs training inputs")?;
+        Ok(support_of(train.x()))
+    }
+
     /// The labelled training images of each class, one matrix (images × inputs) per class.
     fn images_by_class(&self) -> Result<Vec<Mat<f64>>> {
         let train = self.train.filter(|t| !t.is_empty()).context("rotation = \"per_image\" needs training images")?;
@@ -58,6 +64,14 @@ impl InitContext<'_> {
             })
             .collect())
     }
+}
+
+/// The inputs (columns of `x`, images in rows) whose sum of squares over the images is at least
+/// [`SUPPORT_LEVEL`] of the largest input's, and not zero.
+fn support_of(x: faer::MatRef<'_, f32>) -> Vec<bool> {
+    let square_sum: Vec<f64> = (0..x.ncols()).map(|j| x.col(j).iter().map(|&v| (v as f64).powi(2)).sum()).collect();
+    let top = square_sum.iter().copied().fold(0.0, f64::max);
+    square_sum.iter().map(|&m| m > 0.0 && m >= SUPPORT_LEVEL * top).collect()
 }
 
 /// Displayed bank number `index` (0, or 1 for the second bank / boosted stage).
@@ -141,6 +155,10 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
             MaskKind::None => None,
             MaskKind::Fixed => Some(Mask::Fixed(templates::fixed_masks(image.context("masks need an image shape")?, r, recipe.mask_sigma))),
             MaskKind::Learnable => Some(Mask::Learnable(MaskParams::init(r, roll))),
+            MaskKind::Support => {
+                let support = ctx.support()?;
+                Some(Mask::Fixed(Mat::from_fn(support.len(), r, |i, _| if support[i] { 1.0 } else { 0.0 })))
+            }
         };
         p.log_amp = recipe.amplitude.then(|| Mat::zeros(r, 1));
         Ok(p)
@@ -243,6 +261,14 @@ pub fn residual_bank(recipe: &Recipe, n_inputs: usize, n_classes: usize, rng: &m
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_support_keeps_inputs_the_images_use() {
+        // Input 0 is bright, 1 at 10% of it (1% of its square sum), 2 just below, 3 never used.
+        let x = Mat::from_fn(2, 4, |_, j| [1.0, 0.1, 0.099, 0.0][j]);
+        assert_eq!(support_of(x.as_ref()), [true, true, false, false]);
+        assert_eq!(support_of(Mat::<f32>::zeros(3, 2).as_ref()), [false, false]);
+    }
 
     #[test]
     fn sign_parts_are_one_signed_and_rebuild_the_patterns() {

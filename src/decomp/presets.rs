@@ -483,14 +483,17 @@ fn concepts(out: &mut Vec<Preset>) {
         "as concept_faithful from the positive and negative parts of 128 rotated eigenvectors, fitted for 1500 steps at lr 0.003: one-signed patterns (issue 18)",
         sign_pure.clone(),
     );
-    // The minimality prior reads 2048 labelled digits, half the default, at half the cost.
+    // The minimality prior reads 2048 labelled digits, half the default, at half the cost. The
+    // support mask keeps pattern weight off pixels no digit uses, where it would buy display
+    // smoothness and purity for free (corner blobs).
     push(
         out,
         F,
         "concept_few",
-        "as concept_faithful rotated so each training digit is explained by few patterns, with a minimality prior: about four concepts per decision (issue 18)",
+        "as concept_faithful rotated so each training digit is explained by few patterns, with a minimality prior and the data-support mask: about four concepts per decision (issue 18)",
         Recipe {
             rotation: Rotation::PerImage,
+            mask: MaskKind::Support,
             activation_images: 2048,
             priors: Priors { coherence: 0.032, spread: 0.0055, minimality: 0.003, ..Priors::default() },
             ..base
@@ -500,8 +503,13 @@ fn concepts(out: &mut Vec<Preset>) {
         out,
         F,
         "concept_sign_pure_few",
-        "concept_sign_pure with minimality and sign-purity priors: one-signed patterns, six concepts per decision (issue 18)",
-        Recipe { activation_images: 2048, priors: Priors { minimality: 0.01, sign_purity: 0.05, ..sign_pure.priors.clone() }, ..sign_pure },
+        "concept_sign_pure with minimality and sign-purity priors and the data-support mask: one-signed patterns, six concepts per decision (issue 18)",
+        Recipe {
+            mask: MaskKind::Support,
+            activation_images: 2048,
+            priors: Priors { minimality: 0.01, sign_purity: 0.05, ..sign_pure.priors.clone() },
+            ..sign_pure
+        },
     );
 }
 

@@ -62,7 +62,7 @@ pub enum Rotation {
     PerImage,
 }
 
-/// Which locality mask multiplies the displayed factors.
+/// Which mask multiplies the displayed factors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MaskKind {
@@ -71,7 +71,15 @@ pub enum MaskKind {
     Fixed,
     /// Gaussians with learnable bounded centre and width (SPEC §5.18).
     Learnable,
+    /// The training inputs' support: inputs whose mean square is at least
+    /// [`SUPPORT_LEVEL`] of the largest. Pattern weight on inputs no training image uses
+    /// changes no logit on such images, yet it can buy smoothness, sign purity and strength
+    /// in the display (blobs in a digit image's empty corners); this mask rules it out.
+    Support,
 }
+
+/// The share of the largest input mean square an input needs to be in the support.
+pub const SUPPORT_LEVEL: f64 = 0.01;
 
 /// One decomposition run, as data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -260,7 +268,7 @@ impl Recipe {
         }
         let image_work = [
             (self.smooth_passes > 0, "smooth_passes > 0"),
-            (self.mask != MaskKind::None, "mask"),
+            (matches!(self.mask, MaskKind::Fixed | MaskKind::Learnable), "mask"),
             (self.init == Init::Strokes, "init = \"strokes\""),
         ];
         for (used, what) in image_work {
@@ -288,6 +296,9 @@ impl Recipe {
             if limits.train_images == 0 {
                 return fail("subspace: the principal directions come from training inputs, and there are none".into());
             }
+        }
+        if self.mask == MaskKind::Support && limits.train_images == 0 {
+            return fail("mask = \"support\" comes from training inputs, and there are none".into());
         }
         if self.init == Init::Data && limits.train_images == 0 {
             return fail("init = \"data\" needs training images, and there are none".into());
@@ -393,5 +404,10 @@ mod tests {
         let r = Recipe { smooth_passes: 1, ..Recipe::default() };
         assert!(r.validate(&no_image).unwrap_err().to_string().contains("no image shape"));
         assert!(Recipe::default().validate(&no_image).is_ok());
+        let support = Recipe { mask: MaskKind::Support, ..Recipe::default() };
+        assert!(support.validate(&no_image).is_ok(), "the support mask needs no image grid");
+        assert!(support.validate(&Limits { train_images: 0, ..limits }).unwrap_err().to_string().contains("mask = \"support\""));
+        let minimality = Recipe { activation_images: 0, priors: Priors { minimality: 0.1, ..Priors::default() }, ..Recipe::default() };
+        assert!(err(minimality).contains("activation_images = 0"));
     }
 }
