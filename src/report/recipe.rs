@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::decomp::Recipe;
-use crate::decomp::recipe::{Init, MaskKind};
+use crate::decomp::recipe::{Init, MaskKind, Rotation};
 
 /// Short phrases describing `config`, or `None` when it is not a recipe this bilens reads.
 pub fn summary(config: &Value) -> Option<Vec<String>> {
@@ -26,7 +26,15 @@ pub fn summary(config: &Value) -> Option<Vec<String>> {
     let jitter = if r.init_jitter > 0.0 { format!(", seed noise {}", r.init_jitter) } else { String::new() };
     out.push(match r.init {
         Init::Random => format!("random start (scale {})", r.init_scale),
-        Init::Eigen => format!("start: largest eigenvectors{jitter}"),
+        Init::Eigen => {
+            let rotation = match r.rotation {
+                Rotation::None => "",
+                Rotation::Varimax => " mixed by varimax",
+                Rotation::VarimaxParts => " mixed by varimax, split in one-signed parts",
+                Rotation::PerImage => " mixed to explain each digit with few",
+            };
+            format!("start: largest eigenvectors{rotation}{jitter}")
+        }
         Init::EigenPairs => format!("start: paired class eigenvectors{jitter}"),
         Init::Strokes => format!("stroke templates, deformation {}", r.deform_scale),
         Init::Data => format!("class-mean templates, deformation {}", r.deform_scale),
@@ -37,6 +45,7 @@ pub fn summary(config: &Value) -> Option<Vec<String>> {
         (r.amplitude, "learnable amplitudes".to_string()),
         (r.mask == MaskKind::Fixed, format!("fixed Gaussian masks σ {}", r.mask_sigma)),
         (r.mask == MaskKind::Learnable, format!("learnable Gaussian masks σ₀ {}", r.mask_sigma)),
+        (r.mask == MaskKind::Support, "patterns on the training inputs' support".to_string()),
     ];
     out.extend(flags.into_iter().filter(|(on, _)| *on).map(|(_, s)| s));
     out.push(match r.topk {
@@ -82,6 +91,9 @@ mod tests {
             text.contains("+ 8 free CP residual") && text.contains("top-1 heads, class fixed") && text.contains("raw_tv 0.015"),
             "{text}"
         );
+        let few = crate::decomp::presets::find("concept_few").unwrap().recipe.clone();
+        let text = summary(&serde_json::to_value(&few).unwrap()).unwrap().join(" · ");
+        assert!(text.contains("explain each digit with few") && text.contains("support") && text.contains("minimality 0.003"), "{text}");
         assert!(summary(&serde_json::json!({ "no_such_field": 1 })).is_none());
     }
 }
