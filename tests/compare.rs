@@ -1,6 +1,7 @@
 //! `bilens compare`: a run matches itself and any copy whose components are permuted and
 //! sign-flipped (the tensor is unchanged) exactly; the figure is written on request; a folder
-//! that is not a run, or runs over different inputs, are clear errors.
+//! that is not a run, or runs over different inputs, are clear errors. A dictionary refitted
+//! from a run's (`start`) matches it.
 
 mod common;
 
@@ -69,5 +70,53 @@ fn a_run_matches_itself_and_its_symmetric_copies_and_bad_pairs_are_refused() {
     ok(&["decompose", "--model", s(&small_path), "--set", "rank=4", "--set", "steps=5", "--out", s(&small_run)]);
     fails(&["compare", s(&run), s(&small_run)], &["cannot be compared", "784 inputs", "16"]);
     fails(&["compare", s(&run), s(&run), "--top", "0"], &["--top must be at least 1"]);
+
+    // A dictionary refitted from another run's (`start`) keeps its concepts when barely moved,
+    // its run records which dictionary it started from, and a mismatched start is refused.
+    let refit = root.join("refit");
+    let start = format!("start={}", s(&run));
+    ok(&[
+        "decompose",
+        "--model",
+        s(&model),
+        "--preset",
+        "provided_sparse",
+        "--set",
+        "rank=16",
+        "--set",
+        &start,
+        "--set",
+        "steps=1",
+        "--set",
+        "lr=1e-7",
+        "--out",
+        s(&refit),
+    ]);
+    let (concepts, _) = similarities(&ok(&["compare", s(&run), s(&refit)]));
+    assert!(concepts > 0.9999, "{concepts}");
+    let record: Value = serde_json::from_str(&std::fs::read_to_string(refit.join("run.json")).unwrap()).unwrap();
+    let checksum = {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(std::fs::read(run.join("factors.safetensors")).unwrap());
+        digest.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    assert!(record.to_string().contains(&checksum), "the start's checksum is not in run.json");
+    fails(
+        &[
+            "decompose",
+            "--model",
+            s(&model),
+            "--preset",
+            "provided_sparse",
+            "--set",
+            "rank=8",
+            "--set",
+            &start,
+            "--out",
+            s(&root.join("bad")),
+        ],
+        &["start:", "16", "8"],
+    );
+    fails(&["decompose", "--model", s(&model), "--set", "start=/no/such/run", "--out", s(&root.join("bad"))], &["/no/such/run"]);
     std::fs::remove_dir_all(&root).ok();
 }

@@ -88,6 +88,12 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
     };
     let mut anchors = None;
     let (base_a, base_b, head_raw) = match recipe.init {
+        _ if index == 0 && !recipe.start.is_empty() => {
+            let (a, b, heads) = started_from(recipe, ctx)?;
+            let free = |m: Mat<f32>, rng: &mut Rng| Base::Free { raw: jitter(m, recipe.init_jitter, rng), passes: recipe.smooth_passes };
+            let a = free(a, rng);
+            (a, two_sided.then(|| free(b, rng)), heads)
+        }
         Init::Random => {
             let a = free(rng);
             let b = two_sided.then(|| free(rng));
@@ -172,6 +178,32 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
         head: Head { raw: head_raw, rule },
         anchors,
     })
+}
+
+/// The first displayed bank of the run `recipe.start` names: its `a`, `b` and heads, checked
+/// against the recipe's form and rank and the model's inputs and outputs.
+fn started_from(recipe: &Recipe, ctx: &InitContext<'_>) -> Result<(Mat<f32>, Mat<f32>, Mat<f32>)> {
+    let file = recipe.start_file().context("start is empty")?;
+    let d = super::factors::load_factors(&file).with_context(|| format!("start = {:?}", recipe.start))?;
+    let bank = d
+        .banks
+        .into_iter()
+        .find(|b| b.role == Role::Displayed)
+        .with_context(|| format!("start: {} has no displayed bank", file.display()))?;
+    let f = bank.factors();
+    let (inputs, outputs) = (ctx.inter.n_inputs(), ctx.inter.n_classes());
+    anyhow::ensure!(
+        bank.form == recipe.form && f.a.ncols() == recipe.rank && f.a.nrows() == inputs && f.d.nrows() == outputs,
+        "start: {} holds {} {:?} components on {} inputs and {} outputs; this recipe fits {} {:?} components on {inputs} inputs and {outputs} outputs",
+        file.display(),
+        f.a.ncols(),
+        bank.form,
+        f.a.nrows(),
+        f.d.nrows(),
+        recipe.rank,
+        recipe.form
+    );
+    Ok((f.a, f.b, f.d))
 }
 
 /// `m` plus seeded noise of relative size `jitter` (its RMS entry times `jitter`), so that

@@ -105,6 +105,11 @@ pub struct Recipe {
     /// patterns hold what inputs excite and none of the speckle they never meet (0 = the
     /// whole input space).
     pub subspace: usize,
+    /// A finished run folder (or its `factors.safetensors`) whose first displayed bank starts
+    /// this recipe's first displayed bank in place of `init`, `rotation` and `subspace`: a
+    /// dictionary fitted to one model, refitted to another, keeps the concepts it can (the
+    /// same form, rank, inputs and outputs). Empty: the recipe's own start.
+    pub start: String,
     pub init_scale: f32,
     /// Softplus factors (nonnegative strokes).
     pub nonnegative: bool,
@@ -170,6 +175,7 @@ impl Default for Recipe {
             init: Init::Random,
             rotation: Rotation::None,
             subspace: 0,
+            start: String::new(),
             init_scale: 0.02,
             nonnegative: false,
             smooth_passes: 0,
@@ -217,6 +223,16 @@ pub struct Limits {
 }
 
 impl Recipe {
+    /// The factors file [`Recipe::start`] names (a run folder's `factors.safetensors`), if any.
+    pub fn start_file(&self) -> Option<std::path::PathBuf> {
+        let path = std::path::Path::new(&self.start);
+        match self.start.as_str() {
+            "" => None,
+            _ if path.is_dir() => Some(path.join("factors.safetensors")),
+            _ => Some(path.to_path_buf()),
+        }
+    }
+
     /// Rejects settings that cannot run on `limits`, before any work, naming the field and the
     /// allowed range.
     pub fn validate(&self, limits: &Limits) -> Result<(), Error> {

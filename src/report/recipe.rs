@@ -25,6 +25,7 @@ pub fn summary(config: &Value) -> Option<Vec<String>> {
     let mut out = vec![dictionary];
     let jitter = if r.init_jitter > 0.0 { format!(", seed noise {}", r.init_jitter) } else { String::new() };
     out.push(match r.init {
+        _ if !r.start.is_empty() => format!("start: the dictionary of {}{jitter}", r.start),
         Init::Random => format!("random start (scale {})", r.init_scale),
         Init::Eigen => {
             let rotation = match r.rotation {
