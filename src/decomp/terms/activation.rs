@@ -40,7 +40,7 @@ impl Term for Activation {
 /// With `q = ((a·x)(b·x))²` and `h_r = argmax_c |d_cr|`, the value
 /// `mean_r [mean_n(q ⊙ [y ≠ h_r]) / max(mean_n q, 1e-8)]`, with `weight · ∇` added into `g`.
 fn activation_consistency(weight: f32, set: &LabelledSet, form: Form, f: &Factors, g: &mut FactorGrads) -> f64 {
-    let (xa, xb) = (linalg::mul(set.x.as_ref(), f.a.as_ref()), linalg::mul(set.x.as_ref(), f.b.as_ref()));
+    let (xa, xb) = activations(set, form, f);
     let (n, r) = (xa.nrows(), xa.ncols());
     let head: Vec<usize> = (0..r).map(|k| crate::model::argmax(f.d.col(k).iter().map(|v| v.abs()))).collect();
     let mut total = 0.0f64;
@@ -69,13 +69,25 @@ fn activation_consistency(weight: f32, set: &LabelledSet, form: Form, f: &Factor
     total / r as f64
 }
 
+/// The projections `X A` and `X B` of the labelled images (one product when `b` is `a`).
+pub(super) fn activations(set: &LabelledSet, form: Form, f: &Factors) -> (Mat<f32>, Mat<f32>) {
+    let xa = linalg::mul(set.x.as_ref(), f.a.as_ref());
+    let xb = if form.has_second_factor() { linalg::mul(set.x.as_ref(), f.b.as_ref()) } else { xa.clone() };
+    (xa, xb)
+}
+
 /// Adds into `g` the gradient through the activations `(a_k·x_i)(b_k·x_i)` given `dact`, the
-/// gradient on them (`xa = X A`, `xb = X B`); a symmetric bank's `b` is its `a`.
+/// gradient on them (`xa = X A`, `xb = X B`); a symmetric bank's `b` is its `a`, so its two
+/// halves are one product.
 pub(super) fn backprop_activations(set: &LabelledSet, form: Form, xa: &Mat<f32>, xb: &Mat<f32>, dact: &Mat<f32>, g: &mut FactorGrads) {
     let (n, r) = (xa.nrows(), xa.ncols());
+    if !form.has_second_factor() {
+        let d_in = Mat::from_fn(n, r, |i, k| 2.0 * dact[(i, k)] * xa[(i, k)]);
+        linalg::mul_add(g.a.as_mut(), set.x.transpose(), d_in.as_ref(), 1.0);
+        return;
+    }
     let da_in = Mat::from_fn(n, r, |i, k| dact[(i, k)] * xb[(i, k)]);
     let db_in = Mat::from_fn(n, r, |i, k| dact[(i, k)] * xa[(i, k)]);
-    let gb = if form.has_second_factor() { &mut g.b } else { &mut g.a };
-    linalg::mul_add(gb.as_mut(), set.x.transpose(), db_in.as_ref(), 1.0);
+    linalg::mul_add(g.b.as_mut(), set.x.transpose(), db_in.as_ref(), 1.0);
     linalg::mul_add(g.a.as_mut(), set.x.transpose(), da_in.as_ref(), 1.0);
 }

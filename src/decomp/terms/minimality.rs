@@ -10,7 +10,6 @@ use faer::Mat;
 use super::{Grads, Input, LabelledSet, Need, Schedule, Term};
 use crate::decomp::form::{FactorGrads, Factors, Form};
 use crate::decomp::recipe::Recipe;
-use crate::linalg;
 
 pub struct Minimality;
 
@@ -44,7 +43,7 @@ impl Term for Minimality {
 /// `mean_n (Σ_k |c_nk|)² / Σ_k c_nk²` (images whose contributions are all zero count 0), with
 /// `weight · ∇` added into `g`.
 fn effective_components(weight: f32, set: &LabelledSet, form: Form, f: &Factors, g: &mut FactorGrads) -> f64 {
-    let (xa, xb) = (linalg::mul(set.x.as_ref(), f.a.as_ref()), linalg::mul(set.x.as_ref(), f.b.as_ref()));
+    let (xa, xb) = super::activation::activations(set, form, f);
     let (n, r) = (xa.nrows(), xa.ncols());
     let mut total = 0.0f64;
     // d value / d c_nk, scaled by weight / n.
