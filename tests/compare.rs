@@ -73,25 +73,10 @@ fn a_run_matches_itself_and_its_symmetric_copies_and_bad_pairs_are_refused() {
 
     // A dictionary refitted from another run's (`start`) keeps its concepts when barely moved,
     // its run records which dictionary it started from, and a mismatched start is refused.
-    let refit = root.join("refit");
+    let (refit, bad) = (root.join("refit"), root.join("bad"));
     let start = format!("start={}", s(&run));
-    ok(&[
-        "decompose",
-        "--model",
-        s(&model),
-        "--preset",
-        "provided_sparse",
-        "--set",
-        "rank=16",
-        "--set",
-        &start,
-        "--set",
-        "steps=1",
-        "--set",
-        "lr=1e-7",
-        "--out",
-        s(&refit),
-    ]);
+    let from_run = ["decompose", "--model", s(&model), "--preset", "provided_sparse", "--set", &start, "--set", "steps=1"];
+    ok(&[&from_run[..], &["--set", "rank=16", "--set", "lr=1e-7", "--out", s(&refit)]].concat());
     let (concepts, _) = similarities(&ok(&["compare", s(&run), s(&refit)]));
     assert!(concepts > 0.9999, "{concepts}");
     let record: Value = serde_json::from_str(&std::fs::read_to_string(refit.join("run.json")).unwrap()).unwrap();
@@ -101,22 +86,7 @@ fn a_run_matches_itself_and_its_symmetric_copies_and_bad_pairs_are_refused() {
         digest.iter().map(|b| format!("{b:02x}")).collect::<String>()
     };
     assert!(record.to_string().contains(&checksum), "the start's checksum is not in run.json");
-    fails(
-        &[
-            "decompose",
-            "--model",
-            s(&model),
-            "--preset",
-            "provided_sparse",
-            "--set",
-            "rank=8",
-            "--set",
-            &start,
-            "--out",
-            s(&root.join("bad")),
-        ],
-        &["start:", "16", "8"],
-    );
-    fails(&["decompose", "--model", s(&model), "--set", "start=/no/such/run", "--out", s(&root.join("bad"))], &["/no/such/run"]);
+    fails(&[&from_run[..], &["--set", "rank=8", "--out", s(&bad)]].concat(), &["start:", "16", "8"]);
+    fails(&["decompose", "--model", s(&model), "--set", "start=/no/such/run", "--out", s(&bad)], &["/no/such/run"]);
     std::fs::remove_dir_all(&root).ok();
 }
