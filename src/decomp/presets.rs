@@ -483,7 +483,7 @@ fn concepts(out: &mut Vec<Preset>) {
         "as concept_faithful from the positive and negative parts of 128 rotated eigenvectors, fitted for 1500 steps at lr 0.003: one-signed patterns (issue 18)",
         sign_pure.clone(),
     );
-    // The minimality prior reads 2048 labelled digits, half the default, at half the cost. The
+    // The minimality prior reads 2048 labelled digits (half the default, for speed). The
     // support mask keeps pattern weight off pixels no digit uses, where it would buy display
     // smoothness and purity for free (corner blobs).
     push(
