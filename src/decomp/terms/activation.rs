@@ -28,8 +28,7 @@ impl Term for Activation {
     }
 
     fn eval(&self, x: &Input<'_>, weight: f32, grads: &mut Grads) -> f64 {
-        let set = x.data.labelled.as_ref().expect("labelled images are built when the term is active");
-        x.displayed().map(|(i, bank, f)| activation_consistency(weight, set, bank.form, f, grads.factors(i, f))).sum()
+        each_displayed_labelled(x, grads, |set, form, f, g| activation_consistency(weight, set, form, f, g))
     }
 
     fn probe(&self) -> Recipe {
@@ -67,6 +66,17 @@ fn activation_consistency(weight: f32, set: &LabelledSet, form: Form, f: &Factor
     }
     backprop_activations(set, form, &xa, &xb, &dact, g);
     total / r as f64
+}
+
+/// `term(labelled images, form, factors, gradient)` summed over the displayed banks, for the
+/// priors that read the labelled images.
+pub(super) fn each_displayed_labelled(
+    x: &Input<'_>,
+    grads: &mut Grads,
+    term: impl Fn(&LabelledSet, Form, &Factors, &mut FactorGrads) -> f64,
+) -> f64 {
+    let set = x.data.labelled.as_ref().expect("labelled images are built when the term is active");
+    x.displayed().map(|(i, bank, f)| term(set, bank.form, f, grads.factors(i, f))).sum()
 }
 
 /// The projections `X A` and `X B` of the labelled images (one product when `b` is `a`).

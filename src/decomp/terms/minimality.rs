@@ -31,8 +31,7 @@ impl Term for Minimality {
     }
 
     fn eval(&self, x: &Input<'_>, weight: f32, grads: &mut Grads) -> f64 {
-        let set = x.data.labelled.as_ref().expect("labelled images are built when the term is active");
-        x.displayed().map(|(i, bank, f)| effective_components(weight, set, bank.form, f, grads.factors(i, f))).sum()
+        super::activation::each_displayed_labelled(x, grads, |set, form, f, g| effective_components(weight, set, form, f, g))
     }
 
     fn probe(&self) -> Recipe {
@@ -48,9 +47,11 @@ fn effective_components(weight: f32, set: &LabelledSet, form: Form, f: &Factors,
     let mut total = 0.0f64;
     // d value / d c_nk, scaled by weight / n.
     let mut dc = Mat::<f32>::zeros(n, r);
+    let mut c = Vec::with_capacity(r);
     for i in 0..n {
         let y = set.y[i] as usize;
-        let c: Vec<f64> = (0..r).map(|k| f.d[(y, k)] as f64 * xa[(i, k)] as f64 * xb[(i, k)] as f64).collect();
+        c.clear();
+        c.extend((0..r).map(|k| f.d[(y, k)] as f64 * xa[(i, k)] as f64 * xb[(i, k)] as f64));
         let l1: f64 = c.iter().map(|v| v.abs()).sum();
         let l2: f64 = c.iter().map(|v| v * v).sum();
         if l2 < 1e-30 {
