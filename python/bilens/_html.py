@@ -21,6 +21,7 @@ KEY_METRICS = (
     "locality_7x7_weighted",
     "sign_purity_weighted",
     "explanation_size",
+    "cancellation",
     "eigen_cosine_rank_matched",
     "displayed_components",
     "residual_components",

@@ -52,7 +52,7 @@ pub fn run(args: Args) -> Result<()> {
     let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
     let r = &m.readout;
     println!(
-        "{}: agreement {}, logit R² {}, weighted coherence {}, weighted locality {}, sign purity {}, explanation size {}; tensor cosine {:.4} (displayed {:.4}), test accuracy {} ({} with bias), selectivity {:.3}; results in {}",
+        "{}: agreement {}, logit R² {}, weighted coherence {}, weighted locality {}, sign purity {}, explanation size {}, cancellation {}; tensor cosine {:.4} (displayed {:.4}), test accuracy {} ({} with bias), selectivity {:.3}; results in {}",
         args.choice.preset,
         pct(r.agreement),
         pct(r.logit_r2),
@@ -60,6 +60,7 @@ pub fn run(args: Args) -> Result<()> {
         pct(r.locality_7x7_weighted),
         pct(r.sign_purity_weighted),
         r.explanation_size.map_or("–".to_string(), |v| format!("{v:.2}")),
+        r.cancellation.map_or("–".to_string(), |v| format!("{v:.2}")),
         m.tensor_cosine,
         m.displayed_cosine,
         pct(m.test_accuracy),

@@ -155,6 +155,14 @@ impl Bank {
     }
 
     /// Raw parameters in a fixed order: `a`'s, then `b`'s, then the head.
+    /// Projects one-signed patterns back onto their signs (after an optimiser step).
+    pub fn project(&mut self) {
+        self.a.project();
+        if let Some(b) = &mut self.b {
+            b.project();
+        }
+    }
+
     pub fn params_mut(&mut self) -> Vec<&mut Mat<f32>> {
         let mut out = self.a.params_mut();
         if let Some(b) = &mut self.b {

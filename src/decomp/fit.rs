@@ -92,6 +92,7 @@ pub fn fit(
         let mut params: Vec<&mut Mat<f32>> = decomp.banks.iter_mut().flat_map(|b| b.params_mut()).collect();
         let grad_refs: Vec<&Mat<f32>> = grads.iter().collect();
         opt.step(&mut params, &grad_refs, lr);
+        decomp.banks.iter_mut().for_each(Bank::project);
         on_step(&Step { stage, step: step + 1, steps: recipe.steps, loss: eval.loss, tensor_cosine: cosine, terms: &eval.terms });
     }
     Ok(history)
@@ -371,6 +372,21 @@ mod tests {
                 .sum();
             assert!((weighted - r.loss).abs() < 1e-6 * r.loss.abs().max(1.0));
             assert!((r.tensor_cosine - (1.0 - r.terms[0].1)).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn one_signed_patterns_stay_one_signed_and_still_fit() {
+        let (inter, train) = setup();
+        let mixed = |m: &Mat<f32>| (0..m.ncols()).any(|j| linalg::col(m.as_ref(), j).iter().any(|&v| v > 0.0) && linalg::col(m.as_ref(), j).iter().any(|&v| v < 0.0));
+        let functional = Functional::new(&inter, train.x());
+        for one_signed in [false, true] {
+            let recipe = Recipe { rank: 4, steps: 30, smooth_passes: 1, one_signed, ..Recipe::default() };
+            let mut d = build(&recipe, &inter, &train);
+            let rows = fit(&mut d, &recipe, &data(&inter, &train, None, &functional), 1, &mut |_| {}).unwrap();
+            let f = d.banks[0].factors();
+            assert_eq!(mixed(&f.a) || mixed(&f.b), !one_signed, "one_signed = {one_signed}");
+            assert!(rows.last().unwrap().loss < rows[0].loss, "one_signed = {one_signed}: the fit still learns");
         }
     }
 

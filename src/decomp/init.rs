@@ -167,6 +167,9 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
             }
         };
         p.log_amp = recipe.amplitude.then(|| Mat::zeros(r, 1));
+        if recipe.one_signed {
+            p.keep_dominant_signs();
+        }
         Ok(p)
     };
     let rule = if recipe.topk == 0 { HeadRule::Dense } else { HeadRule::TopK { k: recipe.topk, learn_class: recipe.learn_class } };

@@ -44,6 +44,8 @@ pub struct Pattern {
     /// The image grid smoothing and learnable masks work on (`None` for inputs that are not
     /// images, where neither may be used).
     pub image: Option<ImageShape>,
+    /// The sign each component keeps (`one_signed` recipes; see [`Pattern::project`]).
+    pub signs: Option<Vec<f32>>,
 }
 
 /// What [`Pattern::backward`] needs from [`Pattern::forward`].
@@ -60,7 +62,7 @@ pub type PatternGrads = Vec<Mat<f32>>;
 
 impl Pattern {
     pub fn new(base: Base, image: Option<ImageShape>) -> Self {
-        Self { base, mask: None, log_amp: None, image }
+        Self { base, mask: None, log_amp: None, image, signs: None }
     }
 
     /// A free, unsmoothed factor (fitted factors read back from a file).
@@ -115,6 +117,30 @@ impl Pattern {
             }
         }
         (out, Tape { base: kept_base, mask: learned })
+    }
+
+    /// Keeps every component one-signed from now on, in the sign that holds most of its raw
+    /// energy. Only free factors can be (the recipe is validated to have them).
+    pub fn keep_dominant_signs(&mut self) {
+        let Base::Free { raw, .. } = &self.base else { return };
+        let sign_of = |j: usize| {
+            let (plus, minus) = linalg::col(raw.as_ref(), j)
+                .iter()
+                .fold((0.0f64, 0.0f64), |(p, m), &v| if v > 0.0 { (p + (v as f64).powi(2), m) } else { (p, m + (v as f64).powi(2)) });
+            if minus > plus { -1.0 } else { 1.0 }
+        };
+        self.signs = Some((0..raw.ncols()).map(sign_of).collect());
+        self.project();
+    }
+
+    /// Zeroes the raw weights whose sign is not their component's: the projection onto
+    /// one-signed factors, run after every optimiser step. Smoothing, masks and amplitudes keep
+    /// signs, so the factor is as one-signed as its raw weights.
+    pub fn project(&mut self) {
+        let (Some(signs), Base::Free { raw, .. }) = (&self.signs, &mut self.base) else { return };
+        for (j, &s) in signs.iter().enumerate() {
+            linalg::col_mut(raw.as_mut(), j).iter_mut().filter(|v| **v * s < 0.0).for_each(|v| *v = 0.0);
+        }
     }
 
     /// Raw parameters, in a fixed order (the optimiser keeps state by position).

@@ -113,6 +113,10 @@ pub struct Recipe {
     pub init_scale: f32,
     /// Softplus factors (nonnegative strokes).
     pub nonnegative: bool,
+    /// Displayed factors stay one-signed: each component keeps the sign that holds most of its
+    /// starting weight, and weight of the other sign is zeroed after every step (a projection,
+    /// so sign purity is exactly 1 whatever the start).
+    pub one_signed: bool,
     /// Box-smoothing passes applied to free factors or to template deformations.
     pub smooth_passes: usize,
     pub mask: MaskKind,
@@ -178,6 +182,7 @@ impl Default for Recipe {
             start: String::new(),
             init_scale: 0.02,
             nonnegative: false,
+            one_signed: false,
             smooth_passes: 0,
             mask: MaskKind::None,
             mask_sigma: 0.34,
@@ -281,6 +286,9 @@ impl Recipe {
         }
         if self.init != Init::Random && self.nonnegative {
             return fail("nonnegative = true needs init = \"random\"".into());
+        }
+        if self.one_signed && (self.nonnegative || matches!(self.init, Init::Strokes | Init::Data)) {
+            return fail("one_signed = true projects free factors: it needs init = \"random\", \"eigen\" or \"eigen_pairs\", and nonnegative = false".into());
         }
         let image_work = [
             (self.smooth_passes > 0, "smooth_passes > 0"),
@@ -425,5 +433,8 @@ mod tests {
         assert!(support.validate(&Limits { train_images: 0, ..limits }).unwrap_err().to_string().contains("mask = \"support\""));
         let minimality = Recipe { activation_images: 0, priors: Priors { minimality: 0.1, ..Priors::default() }, ..Recipe::default() };
         assert!(err(minimality).contains("activation_images = 0"));
+        for (init, nonnegative) in [(Init::Strokes, false), (Init::Random, true)] {
+            assert!(err(Recipe { one_signed: true, init, nonnegative, ..Recipe::default() }).contains("one_signed = true projects free factors"));
+        }
     }
 }

@@ -82,6 +82,9 @@ pub struct Readout {
     /// Mean number of components making up 90% of the absolute contributions to the predicted
     /// output.
     pub explanation_size: Option<f64>,
+    /// [`fidelity::cancellation`]: absolute contributions to the predicted outputs over their
+    /// totals (1 = no contribution works against its decision).
+    pub cancellation: Option<f64>,
 }
 
 /// [`Readout`] of the components `c`.
@@ -109,12 +112,15 @@ pub fn readout(ctx: &Context, c: &Components) -> Readout {
         locality_7x7_weighted: weighted(patterns::locality),
         coherence_weighted: weighted(patterns::coherence),
         sign_purity_weighted: Some(sign_purity_weighted(c)),
-        explanation_size: logits.as_ref().and_then(|(_, z, acts)| {
-            fidelity::explanation_size(z.as_ref(), |i, class| {
-                c.iter().enumerate().map(|(r, comp)| comp.head[class] * acts[(i, r)]).collect()
-            })
-        }),
+        explanation_size: logits.as_ref().and_then(|(_, z, acts)| fidelity::explanation_size(z.as_ref(), contributions(c, acts))),
+        cancellation: logits.as_ref().and_then(|(_, z, acts)| fidelity::cancellation(z.as_ref(), contributions(c, acts))),
     }
+}
+
+/// Every component's contribution to output `class` on input `i`, from the inputs'
+/// activations (inputs × components).
+fn contributions<'a>(c: &'a Components, acts: &'a faer::Mat<f32>) -> impl Fn(usize, usize) -> Vec<f32> + 'a {
+    move |i, class| c.iter().enumerate().map(|(r, comp)| comp.head[class] * acts[(i, r)]).collect()
 }
 
 /// [`patterns::sign_purity`] of the components' patterns, each component weighted by its

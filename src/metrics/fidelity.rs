@@ -37,18 +37,25 @@ pub fn logit_r2(base: MatRef<'_, f32>, dictionary: MatRef<'_, f32>) -> Option<f6
     (total > 0.0).then(|| 1.0 - residual / total)
 }
 
+/// Every input's contributions to the output it predicts (`contributions(i, c)` gives every
+/// component's contribution to output `c` on input `i`).
+fn to_predicted(logits: MatRef<'_, f32>, contributions: impl Fn(usize, usize) -> Vec<f32>) -> impl Iterator<Item = Vec<f64>> {
+    (0..logits.nrows()).map(move |i| {
+        let predicted = argmax(logits.row(i).iter().copied());
+        contributions(i, predicted).iter().map(|&v| v as f64).collect()
+    })
+}
+
 /// Explanation size: per input, the fewest components whose contributions to the predicted
-/// output make up 90% of the sum of all their absolute contributions, averaged over inputs.
-/// `contributions(i, c)` gives every component's contribution to output `c` on input `i`;
+/// output make up 90% of the sum of all their absolute contributions, averaged over inputs;
 /// `None` without inputs.
 pub fn explanation_size(logits: MatRef<'_, f32>, contributions: impl Fn(usize, usize) -> Vec<f32>) -> Option<f64> {
     if logits.nrows() == 0 {
         return None;
     }
-    let total: usize = (0..logits.nrows())
-        .map(|i| {
-            let predicted = argmax(logits.row(i).iter().copied());
-            let mut abs: Vec<f64> = contributions(i, predicted).iter().map(|&v| (v as f64).abs()).collect();
+    let total: usize = to_predicted(logits, contributions)
+        .map(|c| {
+            let mut abs: Vec<f64> = c.iter().map(|v| v.abs()).collect();
             abs.sort_by(|a, b| b.total_cmp(a));
             let goal = 0.9 * abs.iter().sum::<f64>();
             let mut sum = 0.0;
@@ -62,6 +69,16 @@ pub fn explanation_size(logits: MatRef<'_, f32>, contributions: impl Fn(usize, u
         })
         .sum();
     Some(total as f64 / logits.nrows() as f64)
+}
+
+/// Cancellation: the absolute contributions to the predicted outputs, summed over inputs, over
+/// the absolute values of their sums: 1 when no contribution works against its decision's total,
+/// 10 when a decision is the difference of sums ten times its size (then every explanation must
+/// name both sides). `None` without inputs or when every total is 0.
+pub fn cancellation(logits: MatRef<'_, f32>, contributions: impl Fn(usize, usize) -> Vec<f32>) -> Option<f64> {
+    let (mass, net) = to_predicted(logits, contributions)
+        .fold((0.0, 0.0), |(mass, net), c| (mass + c.iter().map(|v| v.abs()).sum::<f64>(), net + c.iter().sum::<f64>().abs()));
+    (net > 0.0).then(|| mass / net)
 }
 
 #[cfg(test)]
@@ -96,5 +113,18 @@ mod tests {
             if i == 0 { vec![5.0, -3.0, 1.0, 1.0] } else { vec![0.0, 2.0, 0.0, 0.0] }
         });
         assert_eq!(size, Some(2.0));
+    }
+
+    #[test]
+    fn cancellation_is_absolute_mass_over_net_totals() {
+        let logits = Mat::<f32>::from_fn(2, 2, |i, c| if i == c { 1.0 } else { 0.0 });
+        // Input 0: |3| + |−1| = 4 for a total of 2; input 1: 2 for a total of 2 → 6 / 4.
+        let c = cancellation(logits.as_ref(), |i, c| {
+            assert_eq!(i, c, "contributions to the predicted output");
+            if i == 0 { vec![3.0, -1.0] } else { vec![0.0, 2.0] }
+        });
+        assert_eq!(c, Some(1.5));
+        assert_eq!(cancellation(logits.as_ref(), |_, _| vec![1.0, -1.0]), None);
+        assert_eq!(cancellation(Mat::<f32>::zeros(0, 2).as_ref(), |_, _| vec![]), None);
     }
 }

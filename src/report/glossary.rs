@@ -57,6 +57,10 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
         "Share of each pattern's energy in its dominant sign (a CP component read as a ± b or as a, b, whichever is purer), weighted like the locality: a digit 1, balanced ± 0.5.",
     ),
     ("explanation_size", "Mean number of components making up 90% of the absolute contributions to the predicted class."),
+    (
+        "cancellation",
+        "Absolute contributions to the predicted classes over the size of their totals: 1 when no component works against the decision, 10 when a decision is a difference of sums ten times its size.",
+    ),
     ("n_components", "Components of the decomposition, displayed and residual."),
     ("n_patterns", "Rank-one patterns the displayed components draw: 2 per CP or split component, 1 per symmetric one."),
     (

@@ -42,6 +42,7 @@ pub fn summary(config: &Value) -> Option<Vec<String>> {
     });
     let flags = [
         (r.nonnegative, "nonnegative factors".to_string()),
+        (r.one_signed, "one-signed patterns (projected every step)".to_string()),
         (r.smooth_passes > 0, format!("{} smoothing pass(es)", r.smooth_passes)),
         (r.amplitude, "learnable amplitudes".to_string()),
         (r.mask == MaskKind::Fixed, format!("fixed Gaussian masks σ {}", r.mask_sigma)),
