@@ -7,11 +7,12 @@ use crate::figures::{Scatter, ScatterPoint};
 
 /// The axes drawn by default: (x metric, y metric, x label, y label). Fidelity on digits
 /// against strength-weighted readability first (issue 10's frontier), then the reference's.
-pub const AXES: [(&str, &str, &str, &str); 11] = [
+pub const AXES: [(&str, &str, &str, &str); 12] = [
     ("locality_7x7_weighted", "agreement", "weighted locality (7×7 energy share)", "agreement on test digits"),
     ("coherence_weighted", "agreement", "weighted coherence (3×3 smoothness)", "agreement on test digits"),
     ("sign_purity_weighted", "explanation_size", "weighted sign purity (1 = one-signed)", "explanation size (components per decision)"),
     ("explanation_size", "agreement", "explanation size (components per decision)", "agreement on test digits"),
+    ("sign_purity_weighted", "cancellation", "weighted sign purity (1 = one-signed)", "cancellation (contributions over their total)"),
     ("locality_7x7_weighted", "logit_r2", "weighted locality (7×7 energy share)", "logit R² on test digits"),
     ("coherence_weighted", "logit_r2", "weighted coherence (3×3 smoothness)", "logit R² on test digits"),
     ("residual_fraction", "tensor_cosine", "residual fraction (lower: more of the fit is displayed)", "tensor cosine"),
@@ -65,10 +66,10 @@ pub fn scatter(rows: &[Map<String, Value>], x: &str, y: &str, x_label: &str, y_l
     }
 }
 
-/// Whether a larger value of metric `m` is better (a residual fraction and an explanation
-/// size are better small).
+/// Whether a larger value of metric `m` is better (a residual fraction, an explanation size
+/// and cancellation are better small).
 pub fn higher_is_better(m: &str) -> bool {
-    !matches!(m, "residual_fraction" | "explanation_size")
+    !matches!(m, "residual_fraction" | "explanation_size" | "cancellation")
 }
 
 /// The group of the rank-matched eigen baseline's points.
