@@ -1,7 +1,7 @@
 //! `bilens compare`: a run matches itself and any copy whose components are permuted and
 //! sign-flipped (the tensor is unchanged) exactly; the figure is written on request; a folder
 //! that is not a run, or runs over different inputs, are clear errors. A dictionary refitted
-//! from a run's (`start`) matches it.
+//! from a run's (`start`) matches it, and the anchor prior holds it there.
 
 mod common;
 
@@ -86,6 +86,16 @@ fn a_run_matches_itself_and_its_symmetric_copies_and_bad_pairs_are_refused() {
         digest.iter().map(|b| format!("{b:02x}")).collect::<String>()
     };
     assert!(record.to_string().contains(&checksum), "the start's checksum is not in run.json");
+    // The anchor prior keeps a refit aligned with its start (the start's patterns are its
+    // anchors): moved for many steps, it matches the start more closely with the prior.
+    let moved = |anchor: &str, out: &str| {
+        let out = root.join(out);
+        ok(&[&from_run[..], &["--set", "rank=16", "--set", "steps=60", "--set", anchor, "--out", s(&out)]].concat());
+        similarities(&ok(&["compare", s(&run), s(&out)])).0
+    };
+    let (free, held) = (moved("anchor=0", "free"), moved("anchor=100", "held"));
+    assert!(held > free + 0.05, "anchored {held}, free {free}");
+    fails(&["decompose", "--model", s(&model), "--set", "anchor=1", "--out", s(&bad)], &["anchor", "start = RUN"]);
     fails(&[&from_run[..], &["--set", "rank=8", "--out", s(&bad)]].concat(), &["start:", "16", "8"]);
     fails(&["decompose", "--model", s(&model), "--set", "start=/no/such/run", "--out", s(&bad)], &["/no/such/run"]);
     std::fs::remove_dir_all(&root).ok();

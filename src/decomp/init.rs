@@ -13,6 +13,7 @@ use super::recipe::{Init, MaskKind, Recipe, Rotation, SUPPORT_LEVEL};
 use super::rotation;
 use crate::data::Dataset;
 use crate::image::ImageShape;
+use crate::image::ops::{self, Images};
 use crate::image::templates::{self, MaskParams};
 use crate::interaction::eigen::Eigen;
 use crate::interaction::{CpTensor, Interaction};
@@ -90,6 +91,7 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
     let (base_a, base_b, head_raw) = match recipe.init {
         _ if index == 0 && !recipe.start.is_empty() => {
             let (a, b, heads) = started_from(recipe, ctx)?;
+            anchors = Some(start_anchors(&a, &b));
             let free = |m: Mat<f32>, rng: &mut Rng| Base::Free { raw: jitter(m, recipe.init_jitter, rng), passes: recipe.smooth_passes };
             let a = free(a, rng);
             (a, two_sided.then(|| free(b, rng)), heads)
@@ -181,6 +183,24 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
         head: Head { raw: head_raw, rule },
         anchors,
     })
+}
+
+/// The start dictionary's unit patterns as the bank's anchors, so that the `anchor` prior keeps
+/// a refitted dictionary aligned with the one it started from (alignment across models as part
+/// of the objective).
+fn start_anchors(a: &Mat<f32>, b: &Mat<f32>) -> Anchors {
+    let unit = |m: &Mat<f32>| {
+        let columns = Images { h: m.nrows(), w: 1, n: m.ncols() };
+        linalg::from_col_major(&ops::normalize_columns(&linalg::to_col_major(m.as_ref()), columns), m.nrows(), m.ncols())
+    };
+    let r = a.ncols();
+    Anchors {
+        a: unit(a),
+        b: unit(b),
+        ids_a: (0..r).collect(),
+        ids_b: (0..r).collect(),
+        names: (1..=r).map(|k| format!("start component {k}")).collect(),
+    }
 }
 
 /// The first displayed bank of the run `recipe.start` names: its `a`, `b` and heads, checked

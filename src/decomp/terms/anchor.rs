@@ -1,5 +1,6 @@
 //! `anchor`: `MSE(normalize(a), anchor_a) + MSE(normalize(b), anchor_b)` (SPEC §5.19), keeping
-//! template-anchored components close to their templates.
+//! template-anchored components close to their templates, or a dictionary refitted from another
+//! run's (`start`) close to the patterns it started from.
 
 use faer::Mat;
 
@@ -22,7 +23,10 @@ impl Term for Anchor {
     fn check(&self, recipe: &Recipe) -> Result<(), String> {
         match recipe.init {
             Init::Strokes | Init::Data => Ok(()),
-            other => Err(format!("needs template-anchored factors (init = \"strokes\" or \"data\"), not init = {other:?}")),
+            _ if !recipe.start.is_empty() => Ok(()),
+            other => Err(format!(
+                "needs anchors: template-anchored factors (init = \"strokes\" or \"data\") or a start dictionary (start = RUN), not init = {other:?}"
+            )),
         }
     }
 
