@@ -282,3 +282,16 @@ fn a_run_counts_as_finished_only_once_all_its_outputs_are_written() {
         assert!(out.join(file).is_file(), "{file} missing from a finished run");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // The pipe's reading end is closed before bilens starts, so its first line meets it.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_bilens")).arg("presets").stdout(writer).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked") && stderr.is_empty(), "{stderr}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
+}
