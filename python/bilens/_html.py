@@ -22,6 +22,7 @@ KEY_METRICS = (
     "sign_purity_weighted",
     "explanation_size",
     "cancellation",
+    "opposing_twins",
     "eigen_cosine_rank_matched",
     "displayed_components",
     "residual_components",

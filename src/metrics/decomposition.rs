@@ -85,6 +85,9 @@ pub struct Readout {
     /// [`fidelity::cancellation`]: absolute contributions to the predicted outputs over their
     /// totals (1 = no contribution works against its decision).
     pub cancellation: Option<f64>,
+    /// [`opposing_twins`]: the share of pattern weight on patterns whose near-copy counts the
+    /// other way for the same class.
+    pub opposing_twins: Option<f64>,
 }
 
 /// [`Readout`] of the components `c`.
@@ -114,6 +117,7 @@ pub fn readout(ctx: &Context, c: &Components) -> Readout {
         sign_purity_weighted: Some(sign_purity_weighted(c)),
         explanation_size: logits.as_ref().and_then(|(_, z, acts)| fidelity::explanation_size(z.as_ref(), contributions(c, acts))),
         cancellation: logits.as_ref().and_then(|(_, z, acts)| fidelity::cancellation(z.as_ref(), contributions(c, acts))),
+        opposing_twins: Some(opposing_twins(c)),
     }
 }
 
@@ -121,6 +125,37 @@ pub fn readout(ctx: &Context, c: &Components) -> Readout {
 /// activations (inputs × components).
 fn contributions<'a>(c: &'a Components, acts: &'a faer::Mat<f32>) -> impl Fn(usize, usize) -> Vec<f32> + 'a {
     move |i, class| c.iter().enumerate().map(|(r, comp)| comp.head[class] * acts[(i, r)]).collect()
+}
+
+/// Patterns at least this close in direction (|cos|) are one pattern drawn twice.
+pub const TWIN_COSINE: f64 = 0.9;
+
+/// The share of the displayed patterns' weight ([`Component::pattern_weights`]) on patterns with
+/// an opposing twin: a pattern of the same class (head) whose evidence has the other sign, within
+/// [`TWIN_COSINE`]. Such a pair cancels on every input that excites it, so a fit can make one to
+/// shorten explanations (two large terms carry most of the absolute contribution) without a
+/// simpler explanation; 0 for an eigenbasis (orthogonal patterns); 0 when all weights are 0.
+pub fn opposing_twins(c: &Components) -> f64 {
+    // (class, evidence sign, weight, unit pattern) of every displayed pattern.
+    let mut patterns: Vec<(usize, f32, f64, &[f32])> = Vec::new();
+    for comp in c.iter() {
+        let (class, sign) = comp.head_class();
+        let [w_plus, w_minus] = comp.pattern_weights();
+        patterns.push((class, sign, w_plus, &comp.plus));
+        if comp.form.has_minus() {
+            patterns.push((class, -sign, w_minus, &comp.minus));
+        }
+    }
+    let total: f64 = patterns.iter().map(|p| p.2).sum();
+    let twinned: f64 = patterns
+        .iter()
+        .filter(|(class, sign, _, p)| {
+            patterns.iter().any(|(c2, s2, w2, q)| {
+                c2 == class && s2 != sign && *w2 > 0.0 && p.iter().zip(q.iter()).map(|(&x, &y)| x as f64 * y as f64).sum::<f64>().abs() >= TWIN_COSINE
+            })
+        })
+        .fold(0.0, |sum, p| sum + p.2); // not `sum()`, whose empty sum is −0
+    if total > 0.0 { twinned / total } else { 0.0 }
 }
 
 /// [`patterns::sign_purity`] of the components' patterns, each component weighted by its
@@ -263,6 +298,20 @@ mod tests {
         let display = component(Form::Cp, &a, &b);
         assert!((0.5 * (patterns::sign_purity(&a) + patterns::sign_purity(&b)) - 0.75).abs() < 1e-12);
         assert!((component_sign_purity(&display) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn opposing_twins_are_near_copies_counting_the_other_way_for_the_same_class() {
+        let with_head = |v: &[f32], head: [f32; 2]| Component { head: head.to_vec(), ..component(Form::Symmetric, v, v) };
+        let (blob, near, apart) = ([2.0, 1.0, 0.0, 0.0], [2.0, 1.2, 0.1, 0.0], [0.0, 0.0, 1.0, 0.0]);
+        // A blob for class 0 and its near-copy against class 0: both twinned; a pattern apart is not.
+        let got = opposing_twins(&of(vec![with_head(&blob, [1.0, 0.0]), with_head(&near, [-1.0, 0.0]), with_head(&apart, [1.0, 0.0])]));
+        let (wb, wn) = (5.0, 4.0 + 1.44 + 0.01);
+        assert!((got - (wb + wn) / (wb + wn + 1.0)).abs() < 1e-6, "{got}");
+        // The same near-copy for another class, or with the same sign, is no twin.
+        let none = opposing_twins(&of(vec![with_head(&blob, [1.0, 0.0]), with_head(&near, [0.0, -1.0])]));
+        assert!(none == 0.0 && none.is_sign_positive(), "{none}");
+        assert_eq!(opposing_twins(&of(vec![with_head(&blob, [1.0, 0.0]), with_head(&near, [2.0, 0.0])])), 0.0);
     }
 
     #[test]

@@ -61,6 +61,10 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
         "cancellation",
         "Absolute contributions to the predicted classes over the size of their totals: 1 when no component works against the decision, 10 when a decision is a difference of sums ten times its size.",
     ),
+    (
+        "opposing_twins",
+        "Share of pattern weight on patterns whose near-copy (|cos| ≥ 0.9) counts the other way for the same class: pairs that cancel, and shorten explanations without simplifying them.",
+    ),
     ("n_components", "Components of the decomposition, displayed and residual."),
     ("n_patterns", "Rank-one patterns the displayed components draw: 2 per CP or split component, 1 per symmetric one."),
     (
