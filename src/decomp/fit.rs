@@ -378,7 +378,10 @@ mod tests {
     #[test]
     fn one_signed_patterns_stay_one_signed_and_still_fit() {
         let (inter, train) = setup();
-        let mixed = |m: &Mat<f32>| (0..m.ncols()).any(|j| linalg::col(m.as_ref(), j).iter().any(|&v| v > 0.0) && linalg::col(m.as_ref(), j).iter().any(|&v| v < 0.0));
+        let mixed = |m: &Mat<f32>| {
+            (0..m.ncols())
+                .any(|j| linalg::col(m.as_ref(), j).iter().any(|&v| v > 0.0) && linalg::col(m.as_ref(), j).iter().any(|&v| v < 0.0))
+        };
         let functional = Functional::new(&inter, train.x());
         for one_signed in [false, true] {
             let recipe = Recipe { rank: 4, steps: 30, smooth_passes: 1, one_signed, ..Recipe::default() };

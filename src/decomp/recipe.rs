@@ -434,7 +434,10 @@ mod tests {
         let minimality = Recipe { activation_images: 0, priors: Priors { minimality: 0.1, ..Priors::default() }, ..Recipe::default() };
         assert!(err(minimality).contains("activation_images = 0"));
         for (init, nonnegative) in [(Init::Strokes, false), (Init::Random, true)] {
-            assert!(err(Recipe { one_signed: true, init, nonnegative, ..Recipe::default() }).contains("one_signed = true projects free factors"));
+            assert!(
+                err(Recipe { one_signed: true, init, nonnegative, ..Recipe::default() })
+                    .contains("one_signed = true projects free factors")
+            );
         }
     }
 }

@@ -151,7 +151,10 @@ pub fn opposing_twins(c: &Components) -> f64 {
         .iter()
         .filter(|(class, sign, _, p)| {
             patterns.iter().any(|(c2, s2, w2, q)| {
-                c2 == class && s2 != sign && *w2 > 0.0 && p.iter().zip(q.iter()).map(|(&x, &y)| x as f64 * y as f64).sum::<f64>().abs() >= TWIN_COSINE
+                c2 == class
+                    && s2 != sign
+                    && *w2 > 0.0
+                    && p.iter().zip(q.iter()).map(|(&x, &y)| x as f64 * y as f64).sum::<f64>().abs() >= TWIN_COSINE
             })
         })
         .fold(0.0, |sum, p| sum + p.2); // not `sum()`, whose empty sum is −0
