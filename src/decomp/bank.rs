@@ -154,7 +154,6 @@ impl Bank {
         (0..self.rank()).map(|k| self.form.strength(f.a.col(k).norm_l2(), f.b.col(k).norm_l2(), f.d.col(k).norm_l2())).collect()
     }
 
-    /// Raw parameters in a fixed order: `a`'s, then `b`'s, then the head.
     /// Projects one-signed patterns back onto their signs (after an optimiser step).
     pub fn project(&mut self) {
         self.a.project();
@@ -163,6 +162,7 @@ impl Bank {
         }
     }
 
+    /// Raw parameters in a fixed order: `a`'s, then `b`'s, then the head.
     pub fn params_mut(&mut self) -> Vec<&mut Mat<f32>> {
         let mut out = self.a.params_mut();
         if let Some(b) = &mut self.b {
