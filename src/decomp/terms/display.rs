@@ -5,24 +5,12 @@
 use super::{Grads, Input};
 use crate::image::ops::{self, Grad, Images};
 use crate::linalg;
-use faer::Mat;
 
 /// `Σ_banks prior([plus | minus])` over the displayed banks, with `weight · ∇` taken back
 /// through the normalisation and the form into each bank's factor gradients;
 /// `prior(patterns, r, grad)` sees the `2r` unit patterns of one bank.
 pub(super) fn each_displayed(x: &Input<'_>, weight: f32, grads: &mut Grads, prior: impl Fn(&[f32], usize, Grad<'_, f32>) -> f64) -> f64 {
-    displayed(x, weight, grads, true, |p, r, _, g| prior(p, r / 2, g))
-}
-
-/// [`each_displayed`] for priors that also read the bank's heads (`outputs × r`):
-/// `prior(patterns, r, heads, grad)`; no gradient reaches the heads.
-pub(super) fn each_displayed_with_heads(
-    x: &Input<'_>,
-    weight: f32,
-    grads: &mut Grads,
-    prior: impl Fn(&[f32], usize, &Mat<f32>, Grad<'_, f32>) -> f64,
-) -> f64 {
-    displayed(x, weight, grads, true, |p, r, heads, g| prior(p, r / 2, heads, g))
+    displayed(x, weight, grads, true, |p, r, g| prior(p, r / 2, g))
 }
 
 /// [`each_displayed`] for priors that are means over the non-zero images:
@@ -34,16 +22,10 @@ pub(super) fn each_displayed_image(
     grads: &mut Grads,
     prior: impl Fn(&[f32], usize, Grad<'_, f32>) -> f64,
 ) -> f64 {
-    displayed(x, weight, grads, false, |p, n, _, g| prior(p, n, g))
+    displayed(x, weight, grads, false, prior)
 }
 
-fn displayed(
-    x: &Input<'_>,
-    weight: f32,
-    grads: &mut Grads,
-    zero_minus: bool,
-    prior: impl Fn(&[f32], usize, &Mat<f32>, Grad<'_, f32>) -> f64,
-) -> f64 {
+fn displayed(x: &Input<'_>, weight: f32, grads: &mut Grads, zero_minus: bool, prior: impl Fn(&[f32], usize, Grad<'_, f32>) -> f64) -> f64 {
     let mut total = 0.0;
     for (i, bank, f) in x.displayed() {
         let (r, pixels) = (bank.rank(), f.a.nrows());
@@ -58,7 +40,7 @@ fn displayed(
         let columns = Images { h: pixels, w: 1, n };
         let patterns = ops::normalize_columns(&src, columns);
         let mut g = vec![0.0f32; patterns.len()];
-        total += prior(&patterns, n, &f.d, Some((weight, &mut g)));
+        total += prior(&patterns, n, Some((weight, &mut g)));
         let g_src = ops::normalize_columns_backward(&src, &g, columns);
         let half = pixels * r;
         let gp = linalg::from_col_major(&g_src[..half], pixels, r);

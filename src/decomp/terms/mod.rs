@@ -24,7 +24,6 @@ mod head_entropy;
 mod head_l1;
 mod mask_width;
 mod minimality;
-mod opposition;
 mod raw;
 mod raw_l1;
 mod raw_lap;
@@ -69,7 +68,6 @@ pub static REGISTRY: &[&dyn Term] = &[
     &anchor::Anchor,
     &activation::Activation,
     &minimality::Minimality,
-    &opposition::Opposition,
     &residual_l2::ResidualL2,
     &deform_l2::DeformL2,
     &mask_width::MaskWidth,
@@ -118,8 +116,6 @@ pub struct Priors {
     pub activation: f32,
     /// Mean effective number of components in a labelled image's class logit.
     pub minimality: f32,
-    /// Mean squared cosine between each class's evidence and counter-evidence patterns.
-    pub opposition: f32,
 }
 
 /// Terms whose weight is a recipe field rather than a `[priors]` one: the fidelities.
