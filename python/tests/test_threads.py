@@ -6,6 +6,7 @@ press can only happen while bilens works if bilens released the interpreter, and
 only end early if bilens stopped its work; neither depends on how fast the machine is."""
 
 import _thread
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -30,6 +31,9 @@ def interrupted(call, *args, **kwargs) -> None:
         begun.wait()
         _thread.interrupt_main()
 
+    # A shell starts background jobs with SIGINT ignored, and Python then has no Ctrl-C handler
+    # for interrupt_main to run: the test installs Python's own for the call.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     presser = threading.Thread(target=press, daemon=True)
     presser.start()
     sys.setprofile(see_call)
@@ -38,6 +42,7 @@ def interrupted(call, *args, **kwargs) -> None:
             call(*args, **kwargs)
     finally:
         sys.setprofile(None)
+        signal.signal(signal.SIGINT, previous)
     presser.join()
 
 
