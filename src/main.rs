@@ -1,5 +1,5 @@
 fn main() -> std::process::ExitCode {
-    // Rust ignores SIGPIPE, so printing into a closed pipe (`bilens presets | head -1`) would
+    // Rust ignores SIGPIPE, so printing into a closed pipe (`bilens compare A B | head -c 200`) would
     // panic; end quietly instead, as other command-line tools do. Results are written
     // atomically, so nothing half-written is left behind.
     #[cfg(unix)]
