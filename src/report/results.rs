@@ -16,15 +16,16 @@ const IDENTITY: [&str; 6] = ["run_id", "preset", "family", "seed", "overrides", 
 
 /// The columns the tables open on, in this order: the judges of a readable dictionary (does it
 /// decide as the model does, does it explain the logits, how readable are its patterns, how
-/// many components an explanation takes), then accuracy and tensor cosine. The rest wait
-/// behind the tables' "all columns" button.
-pub const LEAD: [&str; 8] = [
+/// many components an explanation takes and how much of it cancels), then accuracy and tensor
+/// cosine. The rest wait behind the tables' "all columns" button.
+pub const LEAD: [&str; 9] = [
     "agreement",
     "logit_r2",
     "functional_cosine",
     "coherence_weighted",
     "locality_7x7_weighted",
     "explanation_size",
+    "cancellation",
     "test_accuracy",
     "tensor_cosine",
 ];
