@@ -12,7 +12,7 @@ use super::Decomposition;
 use super::fit::{HistoryRow, Step, fit};
 use super::init::{InitContext, displayed_bank, residual_bank};
 use super::recipe::{Limits, Recipe};
-use super::terms::{self, DistillSet, FitData, LabelledSet, Need, Schedule, Target};
+use super::terms::{self, DistillSet, FitData, LabelledSet, Need, Target};
 use crate::data::{DataSplit, Dataset};
 use crate::error::Error;
 use crate::image::ImageShape;
@@ -195,7 +195,7 @@ impl Context {
         let set = self.sample(n, 2)?;
         let x = set.x().to_owned();
         let y = set.labels.ok_or_else(|| {
-            Error::Invalid("the activation and minimality priors need labelled images; these inputs have no labels".into())
+            Error::Invalid("the activation, minimality and cancellation priors need labelled images; these inputs have no labels".into())
         })?;
         Ok(LabelledSet { x, y })
     }
@@ -203,11 +203,7 @@ impl Context {
     /// What the terms active in `stage` of `recipe` read: the target minus `fitted` (a boosted
     /// fit's first stage), and the data sets only when a term needs them.
     pub fn fit_data(&self, recipe: &Recipe, stage: usize, fitted: Option<CpTensor>) -> Result<FitData<'_>> {
-        let needs = |need: Need| {
-            [0, recipe.steps.saturating_sub(1)].into_iter().any(|step| {
-                terms::active(recipe, Schedule { stage, step, steps: recipe.steps }).iter().any(|(t, _)| t.needs().contains(&need))
-            })
-        };
+        let needs = |need: Need| terms::needed(recipe, stage..=stage, need);
         let distill = match needs(Need::DistillImages) {
             true => Some(self.distill_set(recipe.distill_images, fitted.as_ref())?),
             false => None,

@@ -320,6 +320,7 @@ mod tests {
             spread: 0.2,
             sign_purity: 0.2,
             minimality: 0.3,
+            cancellation: 0.3,
             activation: 0.3,
             ..Default::default()
         };

@@ -160,7 +160,8 @@ pub struct Recipe {
     /// Training images the distillation term reads: the first ones of a fixed shuffle, all of
     /// them when the training set is smaller.
     pub distill_images: usize,
-    /// Labelled training images the activation-consistency and minimality priors read.
+    /// Labelled training images the priors that read labelled images (activation consistency,
+    /// minimality, cancellation) read.
     pub activation_images: usize,
     /// Linear schedule `[start, end]` for `residual_l2` (residual annealing); empty = fixed.
     pub residual_anneal: Vec<f32>,
@@ -333,7 +334,7 @@ impl Recipe {
         let distills = self.distill != 0.0 || (self.stages == 2 && self.second_distill != 0.0);
         for (used, name, n) in [
             (distills, "distill_images", self.distill_images),
-            (self.priors.activation != 0.0 || self.priors.minimality != 0.0, "activation_images", self.activation_images),
+            (terms::needed(self, 1..=self.stages, terms::Need::LabelledImages), "activation_images", self.activation_images),
         ] {
             if used {
                 range(name, n, 1, MAX_IMAGES)?;

@@ -79,6 +79,45 @@ pub(super) fn each_displayed_labelled(
     x.displayed().map(|(i, bank, f)| term(set, bank.form, f, grads.factors(i, f))).sum()
 }
 
+/// `mean_n score(c_n)` over the labelled images, where `c_nk = d_yk (a_k·x_n)(b_k·x_n)` are the
+/// components' contributions to image `n`'s class `y` and `score(c, dc)` returns a value and
+/// writes its gradient with respect to `c` into `dc`; `weight · ∇` is added into `g`.
+pub(super) fn mean_over_class_contributions(
+    weight: f32,
+    set: &LabelledSet,
+    form: Form,
+    f: &Factors,
+    g: &mut FactorGrads,
+    score: impl Fn(&[f64], &mut [f64]) -> f64,
+) -> f64 {
+    let (xa, xb) = activations(set, form, f);
+    let (n, r) = (xa.nrows(), xa.ncols());
+    let mut total = 0.0f64;
+    // d value / d c_nk, scaled by weight / n.
+    let mut dc = Mat::<f32>::zeros(n, r);
+    let (mut c, mut dci) = (vec![0.0f64; r], vec![0.0f64; r]);
+    for i in 0..n {
+        let y = set.y[i] as usize;
+        for (k, ck) in c.iter_mut().enumerate() {
+            *ck = f.d[(y, k)] as f64 * xa[(i, k)] as f64 * xb[(i, k)] as f64;
+        }
+        dci.fill(0.0);
+        total += score(&c, &mut dci);
+        for (k, &d) in dci.iter().enumerate() {
+            dc[(i, k)] = (weight as f64 * d / n as f64) as f32;
+        }
+    }
+    let dact = Mat::from_fn(n, r, |i, k| dc[(i, k)] * f.d[(set.y[i] as usize, k)]);
+    backprop_activations(set, form, &xa, &xb, &dact, g);
+    for i in 0..n {
+        let y = set.y[i] as usize;
+        for k in 0..r {
+            g.d[(y, k)] += dc[(i, k)] * xa[(i, k)] * xb[(i, k)];
+        }
+    }
+    total / n as f64
+}
+
 /// The projections `X A` and `X B` of the labelled images (one product when `b` is `a`).
 pub(super) fn activations(set: &LabelledSet, form: Form, f: &Factors) -> (Mat<f32>, Mat<f32>) {
     let xa = linalg::mul(set.x.as_ref(), f.a.as_ref());

@@ -3,12 +3,9 @@
 //! `(Σ_k |c_k|)² / Σ_k c_k²` is 1 when one component carries the logit and `r` when all share
 //! it equally — a smooth stand-in for the explanation size (as stochastic parameter
 //! decomposition asks few components to matter on each input). The term is its mean over the
-//! images of [`LabelledSet`].
+//! images of [`LabelledSet`](super::LabelledSet).
 
-use faer::Mat;
-
-use super::{Grads, Input, LabelledSet, Need, Schedule, Term};
-use crate::decomp::form::{FactorGrads, Factors, Form};
+use super::{Grads, Input, Need, Schedule, Term};
 use crate::decomp::recipe::Recipe;
 
 pub struct Minimality;
@@ -31,7 +28,9 @@ impl Term for Minimality {
     }
 
     fn eval(&self, x: &Input<'_>, weight: f32, grads: &mut Grads) -> f64 {
-        super::activation::each_displayed_labelled(x, grads, |set, form, f, g| effective_components(weight, set, form, f, g))
+        super::activation::each_displayed_labelled(x, grads, |set, form, f, g| {
+            super::activation::mean_over_class_contributions(weight, set, form, f, g, effective_number)
+        })
     }
 
     fn probe(&self) -> Recipe {
@@ -39,38 +38,17 @@ impl Term for Minimality {
     }
 }
 
-/// `mean_n (Σ_k |c_nk|)² / Σ_k c_nk²` (images whose contributions are all zero count 0), with
-/// `weight · ∇` added into `g`.
-fn effective_components(weight: f32, set: &LabelledSet, form: Form, f: &Factors, g: &mut FactorGrads) -> f64 {
-    let (xa, xb) = super::activation::activations(set, form, f);
-    let (n, r) = (xa.nrows(), xa.ncols());
-    let mut total = 0.0f64;
-    // d value / d c_nk, scaled by weight / n.
-    let mut dc = Mat::<f32>::zeros(n, r);
-    let mut c = Vec::with_capacity(r);
-    for i in 0..n {
-        let y = set.y[i] as usize;
-        c.clear();
-        c.extend((0..r).map(|k| f.d[(y, k)] as f64 * xa[(i, k)] as f64 * xb[(i, k)] as f64));
-        let l1: f64 = c.iter().map(|v| v.abs()).sum();
-        let l2: f64 = c.iter().map(|v| v * v).sum();
-        if l2 < 1e-30 {
-            continue;
-        }
-        total += l1 * l1 / l2;
-        // ∂/∂c_k of l1²/l2 = 2 l1 sign(c_k)/l2 − 2 l1² c_k/l2².
-        for (k, &ck) in c.iter().enumerate() {
-            let grad = 2.0 * l1 * ck.signum() / l2 - 2.0 * l1 * l1 * ck / (l2 * l2);
-            dc[(i, k)] = (weight as f64 * grad / n as f64) as f32;
-        }
+/// `(Σ|c|)² / Σc²` of one image's contributions `c`, with its gradient written into `dc`
+/// (0 when every contribution is 0).
+fn effective_number(c: &[f64], dc: &mut [f64]) -> f64 {
+    let l1: f64 = c.iter().map(|v| v.abs()).sum();
+    let l2: f64 = c.iter().map(|v| v * v).sum();
+    if l2 < 1e-30 {
+        return 0.0;
     }
-    let dact = Mat::from_fn(n, r, |i, k| dc[(i, k)] * f.d[(set.y[i] as usize, k)]);
-    super::activation::backprop_activations(set, form, &xa, &xb, &dact, g);
-    for i in 0..n {
-        let y = set.y[i] as usize;
-        for k in 0..r {
-            g.d[(y, k)] += dc[(i, k)] * xa[(i, k)] * xb[(i, k)];
-        }
+    // ∂/∂c_k of l1²/l2 = 2 l1 sign(c_k)/l2 − 2 l1² c_k/l2².
+    for (d, &ck) in dc.iter_mut().zip(c) {
+        *d = 2.0 * l1 * ck.signum() / l2 - 2.0 * l1 * l1 * ck / (l2 * l2);
     }
-    total / n as f64
+    l1 * l1 / l2
 }

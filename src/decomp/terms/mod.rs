@@ -12,6 +12,7 @@
 mod activation;
 mod anchor;
 mod border;
+mod cancellation;
 mod coherence;
 mod deform_l2;
 mod display;
@@ -68,6 +69,7 @@ pub static REGISTRY: &[&dyn Term] = &[
     &anchor::Anchor,
     &activation::Activation,
     &minimality::Minimality,
+    &cancellation::Cancellation,
     &residual_l2::ResidualL2,
     &deform_l2::DeformL2,
     &mask_width::MaskWidth,
@@ -116,6 +118,8 @@ pub struct Priors {
     pub activation: f32,
     /// Mean effective number of components in a labelled image's class logit.
     pub minimality: f32,
+    /// Mean share of a labelled image's class logit that its components cancel.
+    pub cancellation: f32,
 }
 
 /// Terms whose weight is a recipe field rather than a `[priors]` one: the fidelities.
@@ -281,6 +285,15 @@ pub(crate) fn probe_with(sets: &[&str]) -> Recipe {
 /// The terms whose weight is not zero at `at`, with their weights, in registry order.
 pub fn active(recipe: &Recipe, at: Schedule) -> Vec<(&'static dyn Term, f32)> {
     REGISTRY.iter().map(|t| (*t, t.weight(recipe, at))).filter(|(_, w)| *w != 0.0).collect()
+}
+
+/// Whether a term active at the start or the end of any of `stages` of `recipe` needs `need`.
+pub fn needed(recipe: &Recipe, stages: std::ops::RangeInclusive<usize>, need: Need) -> bool {
+    stages.into_iter().any(|stage| {
+        [0, recipe.steps.saturating_sub(1)]
+            .into_iter()
+            .any(|step| active(recipe, Schedule { stage, step, steps: recipe.steps }).iter().any(|(t, _)| t.needs().contains(&need)))
+    })
 }
 
 /// Checks every term's weight over the whole fit (finite, non-negative) and, for the terms
