@@ -432,8 +432,9 @@ mod tests {
         let support = Recipe { mask: MaskKind::Support, ..Recipe::default() };
         assert!(support.validate(&no_image).is_ok(), "the support mask needs no image grid");
         assert!(support.validate(&Limits { train_images: 0, ..limits }).unwrap_err().to_string().contains("mask = \"support\""));
-        let minimality = Recipe { activation_images: 0, priors: Priors { minimality: 0.1, ..Priors::default() }, ..Recipe::default() };
-        assert!(err(minimality).contains("activation_images = 0"));
+        for priors in [Priors { minimality: 0.1, ..Priors::default() }, Priors { cancellation: 0.1, ..Priors::default() }] {
+            assert!(err(Recipe { activation_images: 0, priors, ..Recipe::default() }).contains("activation_images = 0"));
+        }
         for (init, nonnegative) in [(Init::Strokes, false), (Init::Random, true)] {
             assert!(
                 err(Recipe { one_signed: true, init, nonnegative, ..Recipe::default() })
