@@ -300,7 +300,8 @@ mod tests {
             distill: 0.2,
             ..Recipe::default()
         };
-        r.priors = terms::Priors { anchor: 0.5, deform_l2: 0.3, mask_width: 0.2, raw_tv: 0.1, activation: 0.4, ..Default::default() };
+        r.priors =
+            terms::Priors { anchor: 0.5, deform_l2: 0.3, mask_width: 0.2, raw_tv: 0.1, activation: 0.4, twins: 0.3, ..Default::default() };
         check(&r, false);
         let mut s = Recipe {
             description: "symmetric fixed mask".into(),
@@ -321,6 +322,7 @@ mod tests {
             sign_purity: 0.2,
             minimality: 0.3,
             cancellation: 0.3,
+            twins: 0.3,
             activation: 0.3,
             ..Default::default()
         };

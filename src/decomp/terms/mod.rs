@@ -34,6 +34,7 @@ mod sign_purity;
 mod spread;
 mod symmetry;
 mod tensor;
+mod twins;
 
 pub use distill::DistillSet;
 pub use tensor::Target;
@@ -62,6 +63,7 @@ pub static REGISTRY: &[&dyn Term] = &[
     &spread::Spread,
     &sign_purity::SignPurity,
     &duplicate::Duplicate,
+    &twins::Twins,
     &border::Border,
     &symmetry::Symmetry,
     &head_l1::HeadL1,
@@ -98,6 +100,8 @@ pub struct Priors {
     pub sign_purity: f32,
     /// `mean((NᵀN − I)²)` over the normalised `[plus|minus]`.
     pub duplicate: f32,
+    /// Strength-weighted squared cosine of components that count for and against one class.
+    pub twins: f32,
     /// Energy far from the centre, on `[plus|minus]`.
     pub border: f32,
     /// `mean((a − b)²)`, CP banks only.
