@@ -3,7 +3,7 @@
 
 use faer::Mat;
 
-use super::{Grads, Input, LabelledSet, Need, Schedule, Term};
+use super::{Grads, Input, LabelledSet, Need, Priors, Schedule, Term};
 use crate::decomp::form::{FactorGrads, Factors, Form};
 use crate::decomp::recipe::Recipe;
 use crate::linalg;
@@ -77,6 +77,36 @@ pub(super) fn each_displayed_labelled(
 ) -> f64 {
     let set = x.data.labelled.as_ref().expect("labelled images are built when the term is active");
     x.displayed().map(|(i, bank, f)| term(set, bank.form, f, grads.factors(i, f))).sum()
+}
+
+/// A prior on each labelled image's contributions to its class logit, one registry entry per
+/// `score` (minimality, cancellation): the term is [`mean_over_class_contributions`].
+pub(super) struct ClassContributions {
+    pub name: &'static str,
+    pub weight: fn(&Priors) -> f32,
+    pub score: fn(&[f64], &mut [f64]) -> f64,
+}
+
+impl Term for ClassContributions {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn weight(&self, recipe: &Recipe, _: Schedule) -> f32 {
+        (self.weight)(&recipe.priors)
+    }
+
+    fn needs(&self) -> &'static [Need] {
+        &[Need::LabelledImages]
+    }
+
+    fn heavy(&self) -> bool {
+        true
+    }
+
+    fn eval(&self, x: &Input<'_>, weight: f32, grads: &mut Grads) -> f64 {
+        each_displayed_labelled(x, grads, |set, form, f, g| mean_over_class_contributions(weight, set, form, f, g, self.score))
+    }
 }
 
 /// `mean_n score(c_n)` over the labelled images, where `c_nk = d_yk (a_k·x_n)(b_k·x_n)` are the

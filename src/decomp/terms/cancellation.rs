@@ -6,37 +6,13 @@
 //! number small); this prior charges for what such a pair cancels (the `cancellation` metric
 //! as a prior). The term is its mean over the images of [`LabelledSet`](super::LabelledSet).
 
-use super::{Grads, Input, Need, Schedule, Term};
-use crate::decomp::recipe::Recipe;
+use super::Priors;
+use super::activation::ClassContributions;
 
-pub struct Cancellation;
+pub static CANCELLATION: ClassContributions = ClassContributions { name: "cancellation", weight, score: cancelled_share };
 
-impl Term for Cancellation {
-    fn name(&self) -> &'static str {
-        "cancellation"
-    }
-
-    fn weight(&self, recipe: &Recipe, _: Schedule) -> f32 {
-        recipe.priors.cancellation
-    }
-
-    fn needs(&self) -> &'static [Need] {
-        &[Need::LabelledImages]
-    }
-
-    fn heavy(&self) -> bool {
-        true
-    }
-
-    fn eval(&self, x: &Input<'_>, weight: f32, grads: &mut Grads) -> f64 {
-        super::activation::each_displayed_labelled(x, grads, |set, form, f, g| {
-            super::activation::mean_over_class_contributions(weight, set, form, f, g, cancelled_share)
-        })
-    }
-
-    fn probe(&self) -> Recipe {
-        super::probe_with(&["cancellation=0.4"])
-    }
+fn weight(priors: &Priors) -> f32 {
+    priors.cancellation
 }
 
 /// `1 − |Σc| / Σ|c|` of one image's contributions `c`, with its gradient written into `dc`

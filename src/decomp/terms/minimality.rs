@@ -5,37 +5,13 @@
 //! decomposition asks few components to matter on each input). The term is its mean over the
 //! images of [`LabelledSet`](super::LabelledSet).
 
-use super::{Grads, Input, Need, Schedule, Term};
-use crate::decomp::recipe::Recipe;
+use super::Priors;
+use super::activation::ClassContributions;
 
-pub struct Minimality;
+pub static MINIMALITY: ClassContributions = ClassContributions { name: "minimality", weight, score: effective_number };
 
-impl Term for Minimality {
-    fn name(&self) -> &'static str {
-        "minimality"
-    }
-
-    fn weight(&self, recipe: &Recipe, _: Schedule) -> f32 {
-        recipe.priors.minimality
-    }
-
-    fn needs(&self) -> &'static [Need] {
-        &[Need::LabelledImages]
-    }
-
-    fn heavy(&self) -> bool {
-        true
-    }
-
-    fn eval(&self, x: &Input<'_>, weight: f32, grads: &mut Grads) -> f64 {
-        super::activation::each_displayed_labelled(x, grads, |set, form, f, g| {
-            super::activation::mean_over_class_contributions(weight, set, form, f, g, effective_number)
-        })
-    }
-
-    fn probe(&self) -> Recipe {
-        super::probe_with(&["minimality=0.4"])
-    }
+fn weight(priors: &Priors) -> f32 {
+    priors.minimality
 }
 
 /// `(Σ|c|)² / Σc²` of one image's contributions `c`, with its gradient written into `dc`

@@ -2,8 +2,9 @@
 //! loss of a fit is `Σ weight · value` over the terms whose weight is not zero.
 //!
 //! **Adding a term** (a prior, a fidelity measure, a penalty between banks): write
-//! `terms/<name>.rs` with a unit struct implementing [`Term`], add its weight to [`Priors`] as a
-//! field of the same name, and add the struct to [`REGISTRY`]. Everything else reads the
+//! `terms/<name>.rs` with a unit struct implementing [`Term`] (a score of each labelled image's
+//! contributions to its class logit is a `ClassContributions` static instead), add its weight to
+//! [`Priors`] as a field of the same name, and add it to [`REGISTRY`]. Everything else reads the
 //! registry: recipe validation (weights must be finite and non-negative, and what the term
 //! [`Needs`] must be there), gating (a zero weight skips the term), one `history.csv` column
 //! per active term, and the finite-difference wiring test, which fits every registered term's
@@ -70,8 +71,8 @@ pub static REGISTRY: &[&dyn Term] = &[
     &head_entropy::HeadEntropy,
     &anchor::Anchor,
     &activation::Activation,
-    &minimality::Minimality,
-    &cancellation::Cancellation,
+    &minimality::MINIMALITY,
+    &cancellation::CANCELLATION,
     &residual_l2::ResidualL2,
     &deform_l2::DeformL2,
     &mask_width::MaskWidth,
