@@ -1,6 +1,7 @@
 //! Fidelity and readability of a fitted decomposition (SPEC §8), all recomputable from its
 //! factors: [`Metrics`] for a run (the per-component table is `analysis::table`).
 
+use faer::MatRef;
 use serde::{Deserialize, Serialize};
 
 use super::{fidelity, patterns};
@@ -8,7 +9,7 @@ use crate::data::Dataset;
 use crate::decomp::{Component, Components, Context, Decomposition, Form, Role};
 use crate::image::ImageShape;
 use crate::linalg;
-use crate::model::{accuracy, add_bias};
+use crate::model::{accuracy, add_bias, argmax};
 
 /// Fidelity and readability of a decomposition. Pattern metrics cover the displayed
 /// components (plus and minus patterns); metrics that need test images or an image grid are
@@ -88,6 +89,13 @@ pub struct Readout {
     /// [`opposing_twins`]: the share of pattern weight on patterns whose near-copy counts the
     /// other way for the same class.
     pub opposing_twins: Option<f64>,
+    /// [`patterns::locality`], each component weighted by its use on the test inputs
+    /// ([`use_on_inputs`]) instead of its part of the tensor.
+    pub locality_7x7_used: Option<f64>,
+    /// [`patterns::coherence`], weighted by use likewise.
+    pub coherence_used: Option<f64>,
+    /// [`component_sign_purity`], weighted by use likewise.
+    pub sign_purity_used: Option<f64>,
 }
 
 /// [`Readout`] of the components `c`.
@@ -105,9 +113,13 @@ pub fn readout(ctx: &Context, c: &Components) -> Readout {
         let w: Vec<[f64; 2]> = c.iter().map(Component::pattern_weights).collect();
         w.iter().map(|p| p[0]).chain(w.iter().map(|p| p[1])).collect()
     };
+    let used: Option<Vec<f64>> = logits.as_ref().map(|(_, z, acts)| use_on_inputs(c, z.as_ref(), acts));
+    let used_patterns = used.as_ref().map(|u| split_like_strength(c, u));
     let image = ctx.image.filter(|s| s.supports_image_work());
-    let weighted =
-        |metric: fn(&[f32], ImageShape) -> f64| image.map(|s| patterns::weighted_mean(patterns.as_ref(), &weights, |p| metric(p, s)));
+    let weighted_by =
+        |w: &[f64], metric: fn(&[f32], ImageShape) -> f64| image.map(|s| patterns::weighted_mean(patterns.as_ref(), w, |p| metric(p, s)));
+    let weighted = |metric: fn(&[f32], ImageShape) -> f64| weighted_by(&weights, metric);
+    let used_by = |metric: fn(&[f32], ImageShape) -> f64| used_patterns.as_ref().and_then(|w| weighted_by(w, metric));
     Readout {
         agreement: logits.as_ref().and_then(|(base, z, _)| fidelity::agreement(base.as_ref(), z.as_ref())),
         logit_r2: logits.as_ref().and_then(|(base, z, _)| fidelity::logit_r2(base.as_ref(), z.as_ref())),
@@ -118,7 +130,38 @@ pub fn readout(ctx: &Context, c: &Components) -> Readout {
         explanation_size: logits.as_ref().and_then(|(_, z, acts)| fidelity::explanation_size(z.as_ref(), contributions(c, acts))),
         cancellation: logits.as_ref().and_then(|(_, z, acts)| fidelity::cancellation(z.as_ref(), contributions(c, acts))),
         opposing_twins: Some(opposing_twins(c)),
+        locality_7x7_used: used_by(patterns::locality),
+        coherence_used: used_by(patterns::coherence),
+        sign_purity_used: used.as_ref().map(|u| sign_purity_by(c, |r, _| u[r])),
     }
+}
+
+/// Each component's use on the inputs: the mean over inputs of its absolute contribution to the
+/// output the dictionary predicts (`logits` its logits, `acts` the inputs' activations). A
+/// heavy component that no input excites, or one whose twin cancels it, has a large part of
+/// the tensor and little use; readability weighted by use cannot be bought with such weight.
+pub fn use_on_inputs(c: &Components, logits: MatRef<'_, f32>, acts: &faer::Mat<f32>) -> Vec<f64> {
+    let n = logits.nrows().max(1) as f64;
+    let mut used = vec![0.0; acts.ncols()];
+    for i in 0..logits.nrows() {
+        let predicted = argmax(logits.row(i).iter().copied());
+        for (r, comp) in c.iter().enumerate() {
+            used[r] += (comp.head[predicted] * acts[(i, r)]).abs() as f64 / n;
+        }
+    }
+    used
+}
+
+/// Per-component weights `w` as per-pattern weights in [`Readout`]'s order (every plus
+/// pattern, then every minus one), each component's split between its two patterns as its
+/// [`Component::pattern_weights`] are.
+fn split_like_strength(c: &Components, w: &[f64]) -> Vec<f64> {
+    let parts: Vec<[f64; 2]> = c.iter().map(Component::pattern_weights).collect();
+    let share = |r: usize, side: usize| {
+        let total = parts[r][0] + parts[r][1];
+        if total > 0.0 { w[r] * parts[r][side] / total } else { 0.0 }
+    };
+    (0..parts.len()).map(|r| share(r, 0)).chain((0..parts.len()).map(|r| share(r, 1))).collect()
 }
 
 /// Every component's contribution to output `class` on input `i`, from the inputs'
@@ -161,12 +204,18 @@ pub fn opposing_twins(c: &Components) -> f64 {
     if total > 0.0 { twinned / total } else { 0.0 }
 }
 
-/// [`patterns::sign_purity`] of the components' patterns, each component weighted by its
-/// patterns' [`Component::pattern_weights`] together (0 when all are 0).
+/// [`component_sign_purity`] of the components, each weighted by its patterns'
+/// [`Component::pattern_weights`] together (0 when all are 0).
 pub fn sign_purity_weighted(c: &Components) -> f64 {
+    sign_purity_by(c, |_, comp| comp.pattern_weights().iter().sum())
+}
+
+/// [`component_sign_purity`] of the components, component `r` weighted by `weight(r, comp)`
+/// (0 when all weights are 0).
+pub fn sign_purity_by(c: &Components, weight: impl Fn(usize, &Component) -> f64) -> f64 {
     let (mut sum, mut total) = (0.0, 0.0);
-    for comp in c.iter() {
-        let w: f64 = comp.pattern_weights().iter().sum();
+    for (r, comp) in c.iter().enumerate() {
+        let w = weight(r, comp);
         if w > 0.0 {
             sum += w * component_sign_purity(comp);
             total += w;
@@ -315,6 +364,23 @@ mod tests {
         let none = opposing_twins(&of(vec![with_head(&blob, [1.0, 0.0]), with_head(&near, [0.0, -1.0])]));
         assert!(none == 0.0 && none.is_sign_positive(), "{none}");
         assert_eq!(opposing_twins(&of(vec![with_head(&blob, [1.0, 0.0]), with_head(&near, [2.0, 0.0])])), 0.0);
+    }
+
+    #[test]
+    fn use_weights_a_component_by_what_it_adds_to_the_predicted_output() {
+        // A pure blob that the inputs excite, and a heavier balanced pattern they never do.
+        let with_head = |v: &[f32], head: [f32; 2]| Component { head: head.to_vec(), ..component(Form::Symmetric, v, v) };
+        let h = 2.0_f32.sqrt();
+        let c = of(vec![with_head(&[1.0, 0.0], [1.0, 0.0]), with_head(&[h, -h], [-3.0, 1.0])]);
+        // Input 0 predicts output 0, input 1 output 1; only the blob is active (activations 2, 4).
+        let logits = faer::Mat::from_fn(2, 2, |i, o| if i == o { 1.0 } else { 0.0 });
+        let acts = faer::Mat::from_fn(2, 2, |i, r| if r == 0 { 2.0 * (i + 1) as f32 } else { 0.0 });
+        let used = use_on_inputs(&c, logits.as_ref(), &acts);
+        assert_eq!(used, vec![1.0, 0.0], "the blob adds 2 to output 0 on input 0 and 0 to output 1 on input 1");
+        assert_eq!(sign_purity_by(&c, |r, _| used[r]), 1.0, "the unused balanced pattern counts for nothing");
+        let heavy = 10.0_f64.sqrt() * 4.0; // ‖d‖·‖p‖²
+        assert!((sign_purity_weighted(&c) - (1.0 + heavy * 0.5) / (1.0 + heavy)).abs() < 1e-6, "by strength it dominates");
+        assert_eq!(split_like_strength(&c, &used), vec![1.0, 0.0, 0.0, 0.0]);
     }
 
     #[test]

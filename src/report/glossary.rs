@@ -65,6 +65,12 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
         "opposing_twins",
         "Share of pattern weight on patterns whose near-copy (|cos| ≥ 0.9) counts the other way for the same class: pairs that cancel, and shorten explanations without simplifying them.",
     ),
+    (
+        "locality_7x7_used",
+        "Locality with each component weighted by its use on the test images (its mean absolute contribution to the predicted class) instead of its part of the tensor: weight no digit excites, or that a twin cancels, counts for nothing.",
+    ),
+    ("coherence_used", "Coherence weighted by use on the test images, like locality_7x7_used."),
+    ("sign_purity_used", "Sign purity weighted by use on the test images, like locality_7x7_used."),
     ("n_components", "Components of the decomposition, displayed and residual."),
     ("n_patterns", "Rank-one patterns the displayed components draw: 2 per CP or split component, 1 per symmetric one."),
     (
