@@ -9,7 +9,7 @@ use crate::data::Dataset;
 use crate::decomp::{Component, Components, Context, Decomposition, Form, Role};
 use crate::image::ImageShape;
 use crate::linalg;
-use crate::model::{accuracy, add_bias, argmax};
+use crate::model::{accuracy, add_bias};
 
 /// Fidelity and readability of a decomposition. Pattern metrics cover the displayed
 /// components (plus and minus patterns); metrics that need test images or an image grid are
@@ -141,15 +141,7 @@ pub fn readout(ctx: &Context, c: &Components) -> Readout {
 /// heavy component that no input excites, or one whose twin cancels it, has a large part of
 /// the tensor and little use; readability weighted by use cannot be bought with such weight.
 pub fn use_on_inputs(c: &Components, logits: MatRef<'_, f32>, acts: &faer::Mat<f32>) -> Vec<f64> {
-    let n = logits.nrows().max(1) as f64;
-    let mut used = vec![0.0; acts.ncols()];
-    for i in 0..logits.nrows() {
-        let predicted = argmax(logits.row(i).iter().copied());
-        for (r, comp) in c.iter().enumerate() {
-            used[r] += (comp.head[predicted] * acts[(i, r)]).abs() as f64 / n;
-        }
-    }
-    used
+    fidelity::use_per_component(logits, acts.ncols(), contributions(c, acts))
 }
 
 /// Per-component weights `w` as per-pattern weights in [`Readout`]'s order (every plus

@@ -81,6 +81,16 @@ pub fn cancellation(logits: MatRef<'_, f32>, contributions: impl Fn(usize, usize
     (net > 0.0).then(|| mass / net)
 }
 
+/// Each component's use: the mean over inputs of its absolute contribution to the output the
+/// logits predict (`r` zeros without inputs).
+pub fn use_per_component(logits: MatRef<'_, f32>, r: usize, contributions: impl Fn(usize, usize) -> Vec<f32>) -> Vec<f64> {
+    let n = logits.nrows().max(1) as f64;
+    to_predicted(logits, contributions).fold(vec![0.0; r], |mut used, c| {
+        used.iter_mut().zip(&c).for_each(|(u, v)| *u += v.abs() / n);
+        used
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
