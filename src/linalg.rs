@@ -273,6 +273,107 @@ impl SparseRows {
     }
 }
 
+/// Images as the rows of an `n × I` matrix, for products with them (`X P`) and with their
+/// transpose (`Xᵀ Q`). Mostly-zero images (digits on a black background) are also kept as
+/// sparse blocks of rows, and their products go block by block, each block one unit of
+/// parallel work; denser images take dense products.
+pub struct ImageRows {
+    /// `n × I`. Read once by [`ImageRows::new`]; changing it afterwards is not seen by the
+    /// sparse blocks.
+    pub x: Mat<f32>,
+    blocks: Option<Vec<ImageBlock>>,
+}
+
+/// Rows `start .. start + len` of the images, as sparse rows (`len × I`) and as sparse rows of
+/// the transpose (`I × len`), for the forward and the backward product.
+pub struct ImageBlock {
+    pub start: usize,
+    pub rows: SparseRows,
+    pub transposed: SparseRows,
+}
+
+/// Images per sparse block: a block's projections stay in cache between the forward and the
+/// backward product.
+pub const IMAGE_BLOCK: usize = 1024;
+
+/// Images denser than this go through dense products.
+const MAX_SPARSE_DENSITY: f64 = 0.5;
+
+impl ImageRows {
+    pub fn new(x: Mat<f32>) -> Self {
+        let nonzero = (0..x.ncols()).map(|j| col(x.as_ref(), j).iter().filter(|&&v| v != 0.0).count()).sum::<usize>();
+        let blocks = ((nonzero as f64) < MAX_SPARSE_DENSITY * (x.nrows() * x.ncols()) as f64).then(|| {
+            (0..x.nrows())
+                .step_by(IMAGE_BLOCK)
+                .map(|start| {
+                    let block = x.as_ref().subrows(start, IMAGE_BLOCK.min(x.nrows() - start));
+                    ImageBlock { start, rows: SparseRows::from_dense(block), transposed: SparseRows::from_dense(block.transpose()) }
+                })
+                .collect()
+        });
+        Self { x, blocks }
+    }
+
+    /// The sparse blocks, when the images are mostly zeros.
+    pub fn blocks(&self) -> Option<&[ImageBlock]> {
+        self.blocks.as_deref()
+    }
+
+    /// `f(block)` for every block, side by side when threads allow; results in block order.
+    pub fn each_block<T: Send>(blocks: &[ImageBlock], f: impl Fn(&ImageBlock) -> T + Sync) -> Vec<T> {
+        use rayon::prelude::*;
+        let one = |b: &ImageBlock| sequential(|| f(b));
+        if parallel() { blocks.par_iter().map(one).collect() } else { blocks.iter().map(one).collect() }
+    }
+
+    /// `X P` for `P` of `I × k`, as `n` rows of [`padded_width`]`(k)` columns (row-major, the
+    /// layout per-image work reads and [`ImageRows::back_project`] takes).
+    pub fn project(&self, p: MatRef<'_, f32>) -> Vec<f32> {
+        let width = padded_width(p.ncols());
+        let Some(blocks) = &self.blocks else { return padded_row_major(mul(self.x.as_ref(), p).as_ref(), width) };
+        let packed = padded_row_major(p, width);
+        Self::each_block(blocks, |b| {
+            let mut out = vec![0.0f32; b.rows.nrows() * width];
+            b.rows.mul_add_row_major(&packed, width, &mut out);
+            out
+        })
+        .concat()
+    }
+
+    /// `Xᵀ Q` (`I × k`) for `Q` of `n × k` given as row-major rows of `width ≥ k` columns (as
+    /// [`ImageRows::project`] returns them); the blocks' parts are summed in block order, so the
+    /// result does not depend on the thread count.
+    pub fn back_project(&self, q: &[f32], width: usize, k: usize) -> Mat<f32> {
+        let (n, pixels) = (self.x.nrows(), self.x.ncols());
+        assert!(k <= width && q.len() == n * width);
+        let Some(blocks) = &self.blocks else { return mul(self.x.transpose(), row_major(q, n, width).subcols(0, k)) };
+        let parts = Self::each_block(blocks, |b| {
+            let mut out = vec![0.0f32; pixels * width];
+            b.transposed.mul_add_row_major(&q[b.start * width..(b.start + b.rows.nrows()) * width], width, &mut out);
+            out
+        });
+        let mut xq = Mat::zeros(pixels, k);
+        for part in &parts {
+            xq += row_major(part, pixels, width).subcols(0, k);
+        }
+        xq
+    }
+}
+
+/// The smallest multiple of [`SIMD_WIDTH`] that holds `cols` columns.
+pub fn padded_width(cols: usize) -> usize {
+    cols.div_ceil(SIMD_WIDTH) * SIMD_WIDTH
+}
+
+/// `m` row-major with each row zero-padded to `width` columns (the layout sparse products take).
+pub fn padded_row_major(m: MatRef<'_, f32>, width: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; m.nrows() * width];
+    for (i, row) in out.chunks_exact_mut(width).enumerate() {
+        row.iter_mut().zip(m.row(i).iter()).for_each(|(o, &v)| *o = v);
+    }
+    out
+}
+
 /// Row widths that [`SparseRows::mul_add_row_major`] accepts are multiples of this (16 f32 lanes
 /// covers every x86 vector width).
 pub const SIMD_WIDTH: usize = 16;
@@ -347,4 +448,58 @@ fn add_tile<S: faer::traits::pulp::Simd, const T: usize>(
         }
     }
     dst.copy_from_slice(&acc);
+}
+
+/// Test images: about 30% nonzero, in a fixed pattern.
+#[cfg(test)]
+pub fn sparse_images(n: usize, pixels: usize) -> Mat<f32> {
+    Mat::from_fn(n, pixels, |i, j| if (i * 7 + j * 13) % 10 < 3 { ((i + 2 * j) % 11) as f32 / 11.0 } else { 0.0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparse_products_match_dense_ones() {
+        let (rows, cols) = (37, 2 * SPARSE_COLUMN_GROUP + 11);
+        let x = sparse_images(rows, cols);
+        let sp = SparseRows::from_dense(x.as_ref());
+        assert!(sp.density() < 0.5);
+        for width in [SIMD_WIDTH, 3 * SIMD_WIDTH, 10 * SIMD_WIDTH] {
+            let b = randn(&mut rng(3), cols, width, 1.0);
+            let b_rows = to_row_major(b.as_ref());
+            let mut out = vec![1.0; rows * width];
+            sp.mul_add_row_major(&b_rows, width, &mut out);
+            let mut dense = mul(x.as_ref(), b.as_ref());
+            map_in_place(dense.as_mut(), |_, _, v| v + 1.0);
+            let err = (row_major(&out, rows, width) - &dense).norm_l2() / dense.norm_l2();
+            assert!(err < 1e-6, "width {width}: {err}");
+        }
+    }
+
+    #[test]
+    fn image_products_match_dense_ones_over_several_blocks() {
+        let (n, pixels) = (IMAGE_BLOCK + 300, 50);
+        let images = ImageRows::new(sparse_images(n, pixels));
+        assert_eq!(images.blocks().map(<[_]>::len), Some(2), "mostly-zero images are kept as sparse blocks");
+        let dense = ImageRows::new(randn(&mut rng(4), 20, pixels, 1.0));
+        assert!(dense.blocks().is_none());
+        for k in [1, 7, 40] {
+            let width = padded_width(k);
+            let p = randn(&mut rng(5), pixels, k, 1.0);
+            let q = randn(&mut rng(6), n, k, 1.0);
+            let (xp, xq) = (mul(images.x.as_ref(), p.as_ref()), mul(images.x.transpose(), q.as_ref()));
+            let err = |a: MatRef<'_, f32>, b: &Mat<f32>| (a - b).norm_l2() / b.norm_l2();
+            assert!(err(row_major(&images.project(p.as_ref()), n, width).subcols(0, k), &xp) < 1e-6, "X P, k = {k}");
+            let q_rows = padded_row_major(q.as_ref(), width);
+            assert!(err(images.back_project(&q_rows, width, k).as_ref(), &xq) < 1e-5, "Xᵀ Q, k = {k}");
+            assert!(
+                err(
+                    dense.back_project(&padded_row_major(q.as_ref().subrows(0, 20), width), width, k).as_ref(),
+                    &mul(dense.x.transpose(), q.as_ref().subrows(0, 20))
+                ) < 1e-6
+            );
+        }
+    }
 }

@@ -19,7 +19,7 @@ use crate::image::ImageShape;
 use crate::interaction::eigen::Eigen;
 use crate::interaction::functional::Functional;
 use crate::interaction::{CpTensor, Interaction};
-use crate::linalg;
+use crate::linalg::{self, ImageRows};
 use crate::model::Bilinear;
 
 /// How a [`Context`] splits and samples its data.
@@ -197,7 +197,7 @@ impl Context {
         let y = set.labels.ok_or_else(|| {
             Error::Invalid("the activation, minimality and cancellation priors need labelled images; these inputs have no labels".into())
         })?;
-        Ok(LabelledSet { x, y })
+        Ok(LabelledSet { images: ImageRows::new(x), y })
     }
 
     /// What the terms active in `stage` of `recipe` read: the target minus `fitted` (a boosted

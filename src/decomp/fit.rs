@@ -219,7 +219,7 @@ mod tests {
             target: Target::new(inter, minus),
             image: train.shape,
             distill: Some(DistillSet::new(x.clone(), linalg::randn(&mut linalg::rng(2), 24, 3, 1.0))),
-            labelled: Some(LabelledSet { x, y: train.labels.clone().unwrap() }),
+            labelled: Some(LabelledSet { images: linalg::ImageRows::new(x), y: train.labels.clone().unwrap() }),
             functional: Some(functional),
         }
     }

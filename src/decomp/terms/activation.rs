@@ -1,8 +1,6 @@
 //! `activation`: activation consistency (SPEC §7.7), the share of each displayed component's
 //! squared activation that falls on labelled images of other classes than its head's.
 
-use faer::Mat;
-
 use super::{Grads, Input, LabelledSet, Need, Priors, Schedule, Term};
 use crate::decomp::form::{FactorGrads, Factors, Form};
 use crate::decomp::recipe::Recipe;
@@ -39,32 +37,31 @@ impl Term for Activation {
 /// With `q = ((a·x)(b·x))²` and `h_r = argmax_c |d_cr|`, the value
 /// `mean_r [mean_n(q ⊙ [y ≠ h_r]) / max(mean_n q, 1e-8)]`, with `weight · ∇` added into `g`.
 fn activation_consistency(weight: f32, set: &LabelledSet, form: Form, f: &Factors, g: &mut FactorGrads) -> f64 {
-    let (xa, xb) = activations(set, form, f);
-    let (n, r) = (xa.nrows(), xa.ncols());
+    let p = Projections::of(set, form, f);
+    let (n, r) = (set.y.len(), p.rank);
     let head: Vec<usize> = (0..r).map(|k| crate::model::argmax(f.d.col(k).iter().map(|v| v.abs()))).collect();
-    let mut total = 0.0f64;
-    let mut dact = Mat::<f32>::zeros(n, r);
-    for k in 0..r {
-        let act = |i: usize| xa[(i, k)] * xb[(i, k)];
-        let (mut energy, mut off) = (0.0f64, 0.0f64);
-        for i in 0..n {
-            let q = (act(i) as f64).powi(2);
-            energy += q;
-            if set.y[i] as usize != head[k] {
-                off += q;
+    let (mut energy, mut off) = (vec![0.0f64; r], vec![0.0f64; r]);
+    for (i, &y) in set.y.iter().enumerate() {
+        for (k, act) in p.activations(i).enumerate() {
+            let q = (act as f64).powi(2);
+            energy[k] += q / n as f64;
+            if y as usize != head[k] {
+                off[k] += q / n as f64;
             }
         }
-        let (e, o) = (energy / n as f64, off / n as f64);
-        let denom = e.max(1e-8);
-        total += o / denom;
-        for i in 0..n {
-            let other = if set.y[i] as usize != head[k] { 1.0 } else { 0.0 };
+    }
+    let denom: Vec<f64> = energy.iter().map(|e| e.max(1e-8)).collect();
+    let total: f64 = off.iter().zip(&denom).map(|(o, d)| o / d).sum();
+    let mut dact = vec![0.0f32; n * r];
+    for (i, &y) in set.y.iter().enumerate() {
+        for (k, act) in p.activations(i).enumerate() {
+            let other = if y as usize != head[k] { 1.0 } else { 0.0 };
             // d(o/e)/dq_i = (other/denom − o·[e > 1e-8]/denom²)/n, then dq/dact = 2·act.
-            let dq = (other / denom - if e > 1e-8 { o / (denom * denom) } else { 0.0 }) / n as f64;
-            dact[(i, k)] = (weight as f64 / r as f64 * dq * 2.0 * act(i) as f64) as f32;
+            let dq = (other / denom[k] - if energy[k] > 1e-8 { off[k] / (denom[k] * denom[k]) } else { 0.0 }) / n as f64;
+            dact[i * r + k] = (weight as f64 / r as f64 * dq * 2.0 * act as f64) as f32;
         }
     }
-    backprop_activations(set, form, &xa, &xb, &dact, g);
+    p.backprop(set, &dact, g);
     total / r as f64
 }
 
@@ -120,53 +117,84 @@ pub(super) fn mean_over_class_contributions(
     g: &mut FactorGrads,
     score: impl Fn(&[f64], &mut [f64]) -> f64,
 ) -> f64 {
-    let (xa, xb) = activations(set, form, f);
-    let (n, r) = (xa.nrows(), xa.ncols());
+    let p = Projections::of(set, form, f);
+    let (n, r) = (set.y.len(), p.rank);
+    let heads: Vec<Vec<f64>> = (0..f.d.nrows()).map(|c| f.d.row(c).iter().map(|&v| v as f64).collect()).collect();
+    let mut d_heads = vec![vec![0.0f64; r]; heads.len()];
+    let mut dact = vec![0.0f32; n * r];
+    let (mut acts, mut c, mut dc) = (vec![0.0f64; r], vec![0.0f64; r], vec![0.0f64; r]);
     let mut total = 0.0f64;
-    // d value / d c_nk, scaled by weight / n.
-    let mut dc = Mat::<f32>::zeros(n, r);
-    let (mut c, mut dci) = (vec![0.0f64; r], vec![0.0f64; r]);
-    for i in 0..n {
-        let y = set.y[i] as usize;
-        for (k, ck) in c.iter_mut().enumerate() {
-            *ck = f.d[(y, k)] as f64 * xa[(i, k)] as f64 * xb[(i, k)] as f64;
-        }
-        dci.fill(0.0);
-        total += score(&c, &mut dci);
-        for (k, &d) in dci.iter().enumerate() {
-            dc[(i, k)] = (weight as f64 * d / n as f64) as f32;
+    for (i, &y) in set.y.iter().enumerate() {
+        let (head, d_head) = (&heads[y as usize], &mut d_heads[y as usize]);
+        acts.iter_mut().zip(p.activations(i)).for_each(|(a, v)| *a = v as f64);
+        c.iter_mut().zip(head).zip(&acts).for_each(|((c, d), act)| *c = d * act);
+        dc.fill(0.0);
+        total += score(&c, &mut dc);
+        for k in 0..r {
+            let d = weight as f64 / n as f64 * dc[k];
+            dact[i * r + k] = (d * head[k]) as f32;
+            d_head[k] += d * acts[k];
         }
     }
-    let dact = Mat::from_fn(n, r, |i, k| dc[(i, k)] * f.d[(set.y[i] as usize, k)]);
-    backprop_activations(set, form, &xa, &xb, &dact, g);
-    for i in 0..n {
-        let y = set.y[i] as usize;
-        for k in 0..r {
-            g.d[(y, k)] += dc[(i, k)] * xa[(i, k)] * xb[(i, k)];
+    p.backprop(set, &dact, g);
+    for (cls, d_head) in d_heads.iter().enumerate() {
+        for (k, d) in d_head.iter().enumerate() {
+            g.d[(cls, k)] += *d as f32;
         }
     }
     total / n as f64
 }
 
-/// The projections `X A` and `X B` of the labelled images (one product when `b` is `a`).
-pub(super) fn activations(set: &LabelledSet, form: Form, f: &Factors) -> (Mat<f32>, Mat<f32>) {
-    let xa = linalg::mul(set.x.as_ref(), f.a.as_ref());
-    let xb = if form.has_second_factor() { linalg::mul(set.x.as_ref(), f.b.as_ref()) } else { xa.clone() };
-    (xa, xb)
+/// The labelled images' projections on a bank's factors, image by image: row `i` holds
+/// `[X A | X B]` (or `X A` alone when `b` is `a`), from one product with the images.
+struct Projections {
+    rows: Vec<f32>,
+    width: usize,
+    rank: usize,
+    second: bool,
 }
 
-/// Adds into `g` the gradient through the activations `(a_k·x_i)(b_k·x_i)` given `dact`, the
-/// gradient on them (`xa = X A`, `xb = X B`); a symmetric bank's `b` is its `a`, so its two
-/// halves are one product.
-pub(super) fn backprop_activations(set: &LabelledSet, form: Form, xa: &Mat<f32>, xb: &Mat<f32>, dact: &Mat<f32>, g: &mut FactorGrads) {
-    let (n, r) = (xa.nrows(), xa.ncols());
-    if !form.has_second_factor() {
-        let d_in = Mat::from_fn(n, r, |i, k| 2.0 * dact[(i, k)] * xa[(i, k)]);
-        linalg::mul_add(g.a.as_mut(), set.x.transpose(), d_in.as_ref(), 1.0);
-        return;
+impl Projections {
+    fn of(set: &LabelledSet, form: Form, f: &Factors) -> Self {
+        let second = form.has_second_factor();
+        let rows = if second { set.images.project(linalg::side_by_side(&f.a, &f.b).as_ref()) } else { set.images.project(f.a.as_ref()) };
+        let rank = f.a.ncols();
+        Self { rows, width: linalg::padded_width(if second { 2 * rank } else { rank }), rank, second }
     }
-    let da_in = Mat::from_fn(n, r, |i, k| dact[(i, k)] * xb[(i, k)]);
-    let db_in = Mat::from_fn(n, r, |i, k| dact[(i, k)] * xa[(i, k)]);
-    linalg::mul_add(g.b.as_mut(), set.x.transpose(), db_in.as_ref(), 1.0);
-    linalg::mul_add(g.a.as_mut(), set.x.transpose(), da_in.as_ref(), 1.0);
+
+    /// `(a_k·x_i, b_k·x_i)` of image `i`.
+    fn of_image(&self, i: usize) -> (&[f32], &[f32]) {
+        let row = &self.rows[i * self.width..][..self.width];
+        (&row[..self.rank], if self.second { &row[self.rank..2 * self.rank] } else { &row[..self.rank] })
+    }
+
+    /// The activations `(a_k·x_i)(b_k·x_i)` of image `i`, component by component.
+    fn activations(&self, i: usize) -> impl Iterator<Item = f32> + '_ {
+        let (xa, xb) = self.of_image(i);
+        xa.iter().zip(xb).map(|(a, b)| a * b)
+    }
+
+    /// Adds into `g` the gradient through the activations given `dact` (`n × r`, row-major),
+    /// the gradient on them; a symmetric bank's `b` is its `a`, so its two halves are one
+    /// product.
+    fn backprop(&self, set: &LabelledSet, dact: &[f32], g: &mut FactorGrads) {
+        let r = self.rank;
+        let mut d_in = vec![0.0f32; self.rows.len()];
+        for (i, (row, da)) in d_in.chunks_exact_mut(self.width).zip(dact.chunks_exact(r)).enumerate() {
+            let (xa, xb) = self.of_image(i);
+            if self.second {
+                let (to_a, to_b) = row.split_at_mut(r);
+                for k in 0..r {
+                    (to_a[k], to_b[k]) = (da[k] * xb[k], da[k] * xa[k]);
+                }
+            } else {
+                row.iter_mut().zip(da).zip(xa).for_each(|((o, d), x)| *o = 2.0 * d * x);
+            }
+        }
+        let back = set.images.back_project(&d_in, self.width, if self.second { 2 * r } else { r });
+        g.a += back.as_ref().subcols(0, r);
+        if self.second {
+            g.b += back.as_ref().subcols(r, r);
+        }
+    }
 }

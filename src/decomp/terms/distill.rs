@@ -7,7 +7,7 @@ use faer::{Mat, MatRef};
 use super::{Grads, Input, Need, Schedule, Term};
 use crate::decomp::recipe::Recipe;
 use crate::interaction::{CpGrads, CpTensor};
-use crate::linalg;
+use crate::linalg::{self, ImageBlock, ImageRows};
 
 pub struct Distill;
 
@@ -41,29 +41,12 @@ impl Term for Distill {
 /// Logit distillation data (SPEC §5.14): images, the base model's logits on them, and one
 /// global scale `s` (their standard deviation).
 pub struct DistillSet {
-    /// `n × I`. Read once by [`DistillSet::new`]; changing it afterwards is not seen by a sparse set.
-    pub x: Mat<f32>,
+    /// `n × I`, kept sparse when it is mostly zeros (digits on a black background).
+    pub images: ImageRows,
     /// `n × C` target logits.
     pub logits: Mat<f32>,
     pub scale: f32,
-    /// `x` in blocks of rows, kept sparse when it is mostly zeros (digits on a black background).
-    sparse: Option<Vec<SparseBlock>>,
 }
-
-/// Rows `start .. start + len` of the images, as sparse rows (`len × I`) and as sparse rows of
-/// the transpose (`I × len`), for the forward and the backward product.
-struct SparseBlock {
-    start: usize,
-    rows: linalg::SparseRows,
-    transposed: linalg::SparseRows,
-}
-
-/// Images per sparse block: a block's projections (`len × 2R`) stay in cache between the
-/// forward and the backward product, and blocks are the unit of parallel work.
-const SPARSE_BLOCK: usize = 1024;
-
-/// Images denser than this go through dense products.
-const MAX_SPARSE_DENSITY: f64 = 0.5;
 
 impl DistillSet {
     /// `s` = unbiased std over all target logits, clamped at 1e-4 as in the reference.
@@ -72,21 +55,7 @@ impl DistillSet {
         let vals = || (0..logits.ncols()).flat_map(|j| (0..logits.nrows()).map(move |i| (i, j))).map(|(i, j)| logits[(i, j)] as f64);
         let mean = vals().sum::<f64>() / n;
         let var = vals().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-        let nonzero = (0..x.ncols()).map(|j| linalg::col(x.as_ref(), j).iter().filter(|&&v| v != 0.0).count()).sum::<usize>();
-        let sparse = ((nonzero as f64) < MAX_SPARSE_DENSITY * (x.nrows() * x.ncols()) as f64).then(|| {
-            (0..x.nrows())
-                .step_by(SPARSE_BLOCK)
-                .map(|start| {
-                    let block = x.as_ref().subrows(start, SPARSE_BLOCK.min(x.nrows() - start));
-                    SparseBlock {
-                        start,
-                        rows: linalg::SparseRows::from_dense(block),
-                        transposed: linalg::SparseRows::from_dense(block.transpose()),
-                    }
-                })
-                .collect()
-        });
-        Self { x, logits, scale: (var.sqrt() as f32).max(1e-4), sparse }
+        Self { images: ImageRows::new(x), logits, scale: (var.sqrt() as f32).max(1e-4) }
     }
 
     /// `weight · mean((f(x)/s − y/s)²)` with `f(x)_c = Σ_r D_cr (u_r·x)(w_r·x)`; returns the MSE.
@@ -95,7 +64,7 @@ impl DistillSet {
     /// one product with `[U | W]`, and both back-projections through one with `Xᵀ`. Mostly-zero
     /// images (MNIST) take sparse products, the rest dense ones.
     pub fn loss(&self, t: &CpTensor, weight: f32, g: &mut CpGrads) -> f64 {
-        match &self.sparse {
+        match self.images.blocks() {
             Some(blocks) => self.sparse_loss(blocks, t, weight, g),
             None => self.dense_loss(t, weight, g),
         }
@@ -103,7 +72,7 @@ impl DistillSet {
 
     fn dense_loss(&self, t: &CpTensor, weight: f32, g: &mut CpGrads) -> f64 {
         let r = t.rank();
-        let proj = linalg::mul(self.x.as_ref(), hcat(&t.u, &t.w).as_ref()); // n × 2R: [XU | XW]
+        let proj = linalg::mul(self.images.x.as_ref(), hcat(&t.u, &t.w).as_ref()); // n × 2R: [XU | XW]
         let (xu, xw) = (proj.as_ref().subcols(0, r), proj.as_ref().subcols(r, r));
         let acts = zip(xu, xw, |a, b| a * b);
         let z = linalg::mul(acts.as_ref(), t.heads.transpose());
@@ -116,7 +85,7 @@ impl DistillSet {
         linalg::mul_add(g.d.as_mut(), dz.transpose(), acts.as_ref(), 1.0);
         let dacts = linalg::mul(dz.as_ref(), t.heads.as_ref());
         let back_in = hcat(&zip(dacts.as_ref(), xw, |a, b| a * b), &zip(dacts.as_ref(), xu, |a, b| a * b));
-        let back = linalg::mul(self.x.transpose(), back_in.as_ref()); // I × 2R: [dU | dW]
+        let back = linalg::mul(self.images.x.transpose(), back_in.as_ref()); // I × 2R: [dU | dW]
         g.u += back.as_ref().subcols(0, r);
         g.w += back.as_ref().subcols(r, r);
         mse / (n * c) as f64 / s2 as f64
@@ -126,28 +95,14 @@ impl DistillSet {
     /// projections `X_b [U | W]`, the logits and their error, and the back-projection
     /// `X_bᵀ [dacts ⊙ XW | dacts ⊙ XU]`; block results are summed in block order, so the
     /// result does not depend on the number of threads.
-    fn sparse_loss(&self, blocks: &[SparseBlock], t: &CpTensor, weight: f32, g: &mut CpGrads) -> f64 {
+    fn sparse_loss(&self, blocks: &[ImageBlock], t: &CpTensor, weight: f32, g: &mut CpGrads) -> f64 {
         let (r, c, pixels) = (t.rank(), t.heads.nrows(), t.u.nrows());
-        let n = self.x.nrows();
-        let width = (2 * r).div_ceil(linalg::SIMD_WIDTH) * linalg::SIMD_WIDTH;
-        // [U | W] row-major, zero-padded to `width` columns.
-        let mut uw = vec![0.0f32; pixels * width];
-        for k in 0..r {
-            let (u, w) = (linalg::col(t.u.as_ref(), k), linalg::col(t.w.as_ref(), k));
-            for p in 0..pixels {
-                uw[p * width + k] = u[p];
-                uw[p * width + r + k] = w[p];
-            }
-        }
+        let n = self.images.x.nrows();
+        let width = linalg::padded_width(2 * r);
+        let uw = linalg::padded_row_major(hcat(&t.u, &t.w).as_ref(), width); // [U | W]
         let s2 = self.scale * self.scale;
         let coef = 2.0 * weight / (s2 * (n * c) as f32);
-        let block = |b: &SparseBlock| linalg::sequential(|| self.sparse_block(b, t, &uw, width, coef));
-        let parts: Vec<(Vec<f32>, Mat<f32>, f64)> = if linalg::parallel() {
-            use rayon::prelude::*;
-            blocks.par_iter().map(block).collect()
-        } else {
-            blocks.iter().map(block).collect()
-        };
+        let parts = ImageRows::each_block(blocks, |b| self.sparse_block(b, t, &uw, width, coef));
         let mut mse = 0.0;
         for (_, gd, m) in &parts {
             g.d += gd;
@@ -170,7 +125,7 @@ impl DistillSet {
 
     /// One block of [`DistillSet::sparse_loss`]: `(X_bᵀ back_in` row-major `I × width`, its
     /// share of `dD`, its sum of squared errors).
-    fn sparse_block(&self, b: &SparseBlock, t: &CpTensor, uw: &[f32], width: usize, coef: f32) -> (Vec<f32>, Mat<f32>, f64) {
+    fn sparse_block(&self, b: &ImageBlock, t: &CpTensor, uw: &[f32], width: usize, coef: f32) -> (Vec<f32>, Mat<f32>, f64) {
         let (r, c, len) = (t.rank(), t.heads.nrows(), b.rows.nrows());
         let mut proj = vec![0.0f32; len * width]; // [XU | XW | 0], row-major
         b.rows.mul_add_row_major(uw, width, &mut proj);
@@ -238,19 +193,14 @@ fn zip(a: MatRef<'_, f32>, b: MatRef<'_, f32>, f: impl Fn(f32, f32) -> f32) -> M
 mod tests {
     use super::*;
 
-    /// Sparse images (about 30% nonzero) over more than one block.
-    fn sparse_images(n: usize, pixels: usize) -> Mat<f32> {
-        Mat::from_fn(n, pixels, |i, j| if (i * 7 + j * 13) % 10 < 3 { ((i + 2 * j) % 11) as f32 / 11.0 } else { 0.0 })
-    }
-
     #[test]
     fn sparse_distillation_matches_the_dense_products() {
-        let (n, pixels, rank, classes) = (SPARSE_BLOCK + 300, 50, 5, 3);
-        let x = sparse_images(n, pixels);
+        let (n, pixels, rank, classes) = (linalg::IMAGE_BLOCK + 300, 50, 5, 3);
+        let x = linalg::sparse_images(n, pixels);
         let t = CpTensor::random(classes, pixels, rank, &mut linalg::rng(1));
         let logits = linalg::randn(&mut linalg::rng(2), n, classes, 1.0);
         let set = DistillSet::new(x, logits);
-        assert!(set.sparse.is_some());
+        assert!(set.images.blocks().is_some());
         let run = |sparse: bool| {
             let mut g = CpGrads::zeros(&t);
             let v = if sparse { set.loss(&t, 0.7, &mut g) } else { set.dense_loss(&t, 0.7, &mut g) };
@@ -261,24 +211,6 @@ mod tests {
         for (a, b) in [(&gs.d, &gd.d), (&gs.u, &gd.u), (&gs.w, &gd.w)] {
             let err = (a - b).norm_l2() / b.norm_l2();
             assert!(err < 1e-5, "relative gradient difference {err}");
-        }
-    }
-
-    #[test]
-    fn sparse_products_match_dense_ones() {
-        let (rows, cols) = (37, 2 * linalg::SPARSE_COLUMN_GROUP + 11);
-        let x = sparse_images(rows, cols);
-        let sp = linalg::SparseRows::from_dense(x.as_ref());
-        assert!(sp.density() < 0.5);
-        for width in [linalg::SIMD_WIDTH, 3 * linalg::SIMD_WIDTH, 10 * linalg::SIMD_WIDTH] {
-            let b = linalg::randn(&mut linalg::rng(3), cols, width, 1.0);
-            let b_rows = linalg::to_row_major(b.as_ref());
-            let mut out = vec![1.0; rows * width];
-            sp.mul_add_row_major(&b_rows, width, &mut out);
-            let mut dense = linalg::mul(x.as_ref(), b.as_ref());
-            linalg::map_in_place(dense.as_mut(), |_, _, v| v + 1.0);
-            let err = (linalg::row_major(&out, rows, width) - &dense).norm_l2() / dense.norm_l2();
-            assert!(err < 1e-6, "width {width}: {err}");
         }
     }
 }

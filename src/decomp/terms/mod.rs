@@ -49,6 +49,7 @@ use super::recipe::Recipe;
 use crate::image::ImageShape;
 use crate::interaction::functional::Functional;
 use crate::interaction::{CpGrads, CpTensor};
+use crate::linalg::ImageRows;
 
 /// Every term, in the order their values are summed (so the same inputs give the same bits).
 pub static REGISTRY: &[&dyn Term] = &[
@@ -163,9 +164,9 @@ pub struct FitData<'a> {
     pub functional: Option<&'a Functional>,
 }
 
-/// Labelled images (`n × inputs`), for the activation-consistency prior.
+/// Labelled images (`n × inputs`), for the priors on activations and class contributions.
 pub struct LabelledSet {
-    pub x: Mat<f32>,
+    pub images: ImageRows,
     pub y: Vec<u8>,
 }
 
