@@ -2,14 +2,16 @@
 //! grows as the strongest components are kept, and falls as they are dropped, next to the
 //! eigendecomposition baseline at the same component count.
 
+use faer::{Mat, MatRef};
 use serde::Serialize;
 
 use crate::data::Dataset;
 use crate::decomp::Components;
 use crate::figures::{LineChart, Series};
+use crate::interaction::Interaction;
 use crate::interaction::eigen::Eigen;
-use crate::interaction::{CpTensor, Interaction};
-use crate::model::accuracy;
+use crate::linalg;
+use crate::model::accuracy_of_logits;
 
 /// One point of a curve.
 #[derive(Clone, Debug, Serialize)]
@@ -32,13 +34,31 @@ pub fn ks(max: usize) -> Vec<usize> {
 
 /// Keep/drop curves of the displayed components `shown` (strength order), with `rest` the
 /// remaining (residual) components, and the eigen baseline.
+///
+/// The test images are projected once per dictionary: the logits of `k` components are their
+/// activations' columns times their heads, and the eigen baseline's `k` largest terms are the
+/// first `k` of its largest `max k`.
 pub fn curves(inter: &Interaction, eigen: &Eigen, shown: &Components, rest: Option<&Components>, test: &Dataset) -> Vec<Point> {
-    let acc = |t: &CpTensor| accuracy(test, |x| t.logits(x));
-    let rest_tensor = rest.filter(|r| !r.is_empty()).map(|r| r.tensor(&(0..r.len()).collect::<Vec<_>>()));
+    let x = test.x();
+    let ks = ks(shown.len());
+    let (acts, heads) = (shown.activations(x), shown.heads());
+    let top = eigen.top_overall(*ks.last().expect("ks ends with the component count"));
+    let top_acts = top.activations(x);
+    let rest = rest.filter(|r| !r.is_empty());
+    let rest_tensor = rest.map(|r| r.tensor(&(0..r.len()).collect::<Vec<_>>()));
+    let rest_logits = rest.map(|r| r.logits(x));
+    // Accuracy of the logits of columns `cols` of `acts` with `heads`, plus `extra`.
+    let acc = |acts: &Mat<f32>, heads: MatRef<'_, f32>, cols: std::ops::Range<usize>, extra: Option<&Mat<f32>>| {
+        let mut z = linalg::mul(acts.as_ref().subcols(cols.start, cols.len()), heads.subcols(cols.start, cols.len()).transpose());
+        if let Some(e) = extra {
+            z += e;
+        }
+        accuracy_of_logits(test, z.as_ref())
+    };
     let mut out = Vec::new();
-    for k in ks(shown.len()) {
+    for k in ks {
         let keep = shown.tensor(&(0..k).collect::<Vec<_>>());
-        out.push(Point { k, mode: "keep", test_accuracy: acc(&keep), tensor_cosine: inter.cosine(&keep) });
+        out.push(Point { k, mode: "keep", test_accuracy: acc(&acts, heads.as_ref(), 0..k, None), tensor_cosine: inter.cosine(&keep) });
         let kept: Vec<usize> = (k..shown.len()).collect();
         let dropped = match (kept.is_empty(), &rest_tensor) {
             (true, None) => None,
@@ -46,10 +66,15 @@ pub fn curves(inter: &Interaction, eigen: &Eigen, shown: &Components, rest: Opti
             (false, None) => Some(shown.tensor(&kept)),
             (false, Some(r)) => Some(shown.tensor(&kept).concat(r)),
         };
-        let (a, c) = dropped.map_or((None, 0.0), |t| (acc(&t), inter.cosine(&t)));
+        let (a, c) = dropped.map_or((None, 0.0), |t| (acc(&acts, heads.as_ref(), k..shown.len(), rest_logits.as_ref()), inter.cosine(&t)));
         out.push(Point { k, mode: "drop", test_accuracy: a, tensor_cosine: c });
         let e = eigen.top_overall(k);
-        out.push(Point { k, mode: "eigen", test_accuracy: acc(&e), tensor_cosine: inter.cosine(&e) });
+        out.push(Point {
+            k,
+            mode: "eigen",
+            test_accuracy: acc(&top_acts, top.heads.as_ref(), 0..k, None),
+            tensor_cosine: inter.cosine(&e),
+        });
     }
     out
 }

@@ -200,7 +200,12 @@ impl Components {
     /// Each component's contribution before its head for a batch `x` (`n × inputs`), so that
     /// `logit_c = Σ_r head[c] · act_r`.
     pub fn activations(&self, x: MatRef<'_, f32>) -> Mat<f32> {
-        let (xa, xb) = (linalg::mul(x, self.a().as_ref()), linalg::mul(x, self.b().as_ref()));
+        let xa = linalg::mul(x, self.a().as_ref());
+        // A symmetric component's activation reads `a` alone: no second product for them.
+        if self.items.iter().all(|c| c.form == Form::Symmetric) {
+            return Mat::from_fn(xa.nrows(), xa.ncols(), |i, r| xa[(i, r)] * xa[(i, r)]);
+        }
+        let xb = linalg::mul(x, self.b().as_ref());
         Mat::from_fn(xa.nrows(), xa.ncols(), |i, r| self.items[r].form.activation(xa[(i, r)], xb[(i, r)]))
     }
 

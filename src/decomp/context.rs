@@ -62,6 +62,7 @@ pub struct Context {
     pixel_eigen: OnceLock<Eigen>,
     functional: OnceLock<Option<Functional>>,
     principal: OnceLock<Result<Mat<f64>, String>>,
+    base_test_logits: OnceLock<Option<Mat<f32>>>,
 }
 
 impl Context {
@@ -118,6 +119,7 @@ impl Context {
             pixel_eigen: OnceLock::new(),
             functional: OnceLock::new(),
             principal: OnceLock::new(),
+            base_test_logits: OnceLock::new(),
         })
     }
 
@@ -167,6 +169,14 @@ impl Context {
     pub fn functional(&self) -> Option<&Functional> {
         self.functional
             .get_or_init(|| self.data.as_ref().filter(|s| !s.train.is_empty()).map(|s| Functional::new(&self.inter, s.train.x())))
+            .as_ref()
+    }
+
+    /// The base model's logits on the test images, computed once (metrics of every
+    /// dictionary read them); `None` without test images.
+    pub fn base_test_logits(&self) -> Option<&Mat<f32>> {
+        self.base_test_logits
+            .get_or_init(|| self.data.as_ref().filter(|s| !s.test.is_empty()).map(|s| self.model.logits(s.test.x())))
             .as_ref()
     }
 

@@ -1,15 +1,15 @@
 //! Fidelity and readability of a fitted decomposition (SPEC §8), all recomputable from its
 //! factors: [`Metrics`] for a run (the per-component table is `analysis::table`).
 
-use faer::MatRef;
 use serde::{Deserialize, Serialize};
 
-use super::{fidelity, patterns};
+use super::fidelity::{self, ToPredicted};
+use super::patterns;
 use crate::data::Dataset;
 use crate::decomp::{Component, Components, Context, Decomposition, Form, Role};
 use crate::image::ImageShape;
 use crate::linalg;
-use crate::model::{accuracy, add_bias};
+use crate::model::{accuracy_of_logits, add_bias};
 
 /// Fidelity and readability of a decomposition. Pattern metrics cover the displayed
 /// components (plus and minus patterns); metrics that need test images or an image grid are
@@ -90,7 +90,7 @@ pub struct Readout {
     /// other way for the same class.
     pub opposing_twins: Option<f64>,
     /// [`patterns::locality`], each component weighted by its use on the test inputs
-    /// ([`use_on_inputs`]) instead of its part of the tensor.
+    /// ([`fidelity::use_per_component`]) instead of its part of the tensor.
     pub locality_7x7_used: Option<f64>,
     /// [`patterns::coherence`], weighted by use likewise.
     pub coherence_used: Option<f64>,
@@ -101,19 +101,20 @@ pub struct Readout {
 /// [`Readout`] of the components `c`.
 pub fn readout(ctx: &Context, c: &Components) -> Readout {
     let test = ctx.data.as_ref().map(|s| &s.test).filter(|t| !t.is_empty());
-    let logits = test.map(|t| {
-        let x = t.x();
-        let acts = c.activations(x);
-        let mut z = linalg::mul(acts.as_ref(), c.heads().transpose());
+    let logits = test.and_then(|t| {
+        let acts = c.activations(t.x());
+        let heads = c.heads();
+        let mut z = linalg::mul(acts.as_ref(), heads.transpose());
         add_bias(&mut z, &ctx.model.bias);
-        (ctx.model.logits(x), z, acts)
+        let to_predicted = ToPredicted::new(z.as_ref(), acts.as_ref(), heads.as_ref());
+        Some((ctx.base_test_logits()?.as_ref(), z, to_predicted))
     });
     let patterns = linalg::side_by_side(&c.plus(), &c.minus());
     let weights: Vec<f64> = {
         let w: Vec<[f64; 2]> = c.iter().map(Component::pattern_weights).collect();
         w.iter().map(|p| p[0]).chain(w.iter().map(|p| p[1])).collect()
     };
-    let used: Option<Vec<f64>> = logits.as_ref().map(|(_, z, acts)| use_on_inputs(c, z.as_ref(), acts));
+    let used: Option<Vec<f64>> = logits.as_ref().map(|(_, _, p)| fidelity::use_per_component(p));
     let used_patterns = used.as_ref().map(|u| split_like_strength(c, u));
     let image = ctx.image.filter(|s| s.supports_image_work());
     let weighted_by =
@@ -127,21 +128,13 @@ pub fn readout(ctx: &Context, c: &Components) -> Readout {
         locality_7x7_weighted: weighted(patterns::locality),
         coherence_weighted: weighted(patterns::coherence),
         sign_purity_weighted: Some(sign_purity_weighted(c)),
-        explanation_size: logits.as_ref().and_then(|(_, z, acts)| fidelity::explanation_size(z.as_ref(), contributions(c, acts))),
-        cancellation: logits.as_ref().and_then(|(_, z, acts)| fidelity::cancellation(z.as_ref(), contributions(c, acts))),
+        explanation_size: logits.as_ref().and_then(|(_, _, p)| fidelity::explanation_size(p)),
+        cancellation: logits.as_ref().and_then(|(_, _, p)| fidelity::cancellation(p)),
         opposing_twins: Some(opposing_twins(c)),
         locality_7x7_used: used_by(patterns::locality),
         coherence_used: used_by(patterns::coherence),
         sign_purity_used: used.as_ref().map(|u| sign_purity_by(c, |r, _| u[r])),
     }
-}
-
-/// Each component's use on the inputs: the mean over inputs of its absolute contribution to the
-/// output the dictionary predicts (`logits` its logits, `acts` the inputs' activations). A
-/// heavy component that no input excites, or one whose twin cancels it, has a large part of
-/// the tensor and little use; readability weighted by use cannot be bought with such weight.
-pub fn use_on_inputs(c: &Components, logits: MatRef<'_, f32>, acts: &faer::Mat<f32>) -> Vec<f64> {
-    fidelity::use_per_component(logits, acts.ncols(), contributions(c, acts))
 }
 
 /// Per-component weights `w` as per-pattern weights in [`Readout`]'s order (every plus
@@ -154,12 +147,6 @@ fn split_like_strength(c: &Components, w: &[f64]) -> Vec<f64> {
         if total > 0.0 { w[r] * parts[r][side] / total } else { 0.0 }
     };
     (0..parts.len()).map(|r| share(r, 0)).chain((0..parts.len()).map(|r| share(r, 1))).collect()
-}
-
-/// Every component's contribution to output `class` on input `i`, from the inputs'
-/// activations (inputs × components).
-fn contributions<'a>(c: &'a Components, acts: &'a faer::Mat<f32>) -> impl Fn(usize, usize) -> Vec<f32> + 'a {
-    move |i, class| c.iter().enumerate().map(|(r, comp)| comp.head[class] * acts[(i, r)]).collect()
 }
 
 /// Patterns at least this close in direction (|cos|) are one pattern drawn twice.
@@ -236,16 +223,18 @@ pub fn evaluate(ctx: &Context, d: &Decomposition, class_changes: f64) -> Metrics
     let total = ctx.inter.cosine(&d.tensor());
     let displayed = ctx.inter.cosine(&d.displayed_tensor());
     let bias = &ctx.model.bias;
-    let acc = |c: &Components, data: &Dataset, with_bias: bool| {
-        accuracy(data, |x| {
-            let mut z = c.logits(x);
-            if with_bias {
-                add_bias(&mut z, bias);
-            }
-            z
-        })
+    // Accuracy without and with the model's bias, from one product with the images.
+    let accuracies = |c: &Components, data: &Dataset| {
+        let mut z = c.logits(data.x());
+        let without = accuracy_of_logits(data, z.as_ref());
+        add_bias(&mut z, bias);
+        [without, accuracy_of_logits(data, z.as_ref())]
     };
-    let on = |f: &dyn Fn(&crate::decomp::context::Splits) -> Option<f64>| ctx.data.as_ref().and_then(f);
+    let on = |f: &dyn Fn(&crate::decomp::context::Splits) -> [Option<f64>; 2]| ctx.data.as_ref().map_or([None; 2], f);
+    let test = on(&|s| accuracies(&all, &s.test));
+    let shown_test = if d.has_residual() { on(&|s| accuracies(&shown, &s.test)) } else { test };
+    let validation = on(&|s| accuracies(&all, &s.validation));
+    let shown_validation = if d.has_residual() { on(&|s| accuracies(&shown, &s.validation)) } else { validation };
     let patterns = linalg::side_by_side(&shown.plus(), &shown.minus());
     let strengths = shown.strengths();
     let strength_total: f64 = strengths.iter().map(|&s| s as f64).sum();
@@ -257,13 +246,13 @@ pub fn evaluate(ctx: &Context, d: &Decomposition, class_changes: f64) -> Metrics
         tensor_cosine: total,
         displayed_cosine: displayed,
         residual_fraction: if d.has_residual() { 1.0 - displayed / total.max(1e-8) } else { 0.0 },
-        test_accuracy: on(&|s| acc(&all, &s.test, false)),
-        test_accuracy_with_bias: on(&|s| acc(&all, &s.test, true)),
-        displayed_test_accuracy: on(&|s| acc(&shown, &s.test, false)),
-        displayed_test_accuracy_with_bias: on(&|s| acc(&shown, &s.test, true)),
-        validation_accuracy: on(&|s| acc(&all, &s.validation, false)),
-        displayed_validation_accuracy: on(&|s| acc(&shown, &s.validation, false)),
-        base_test_accuracy: on(&|s| ctx.model.accuracy(&s.test)),
+        test_accuracy: test[0],
+        test_accuracy_with_bias: test[1],
+        displayed_test_accuracy: shown_test[0],
+        displayed_test_accuracy_with_bias: shown_test[1],
+        validation_accuracy: validation[0],
+        displayed_validation_accuracy: shown_validation[0],
+        base_test_accuracy: ctx.data.as_ref().zip(ctx.base_test_logits()).and_then(|(s, z)| accuracy_of_logits(&s.test, z.as_ref())),
         class_selectivity: patterns::class_selectivity(heads.as_ref()),
         top1_head_mass: patterns::top1_head_mass(heads.as_ref()),
         pattern_gini: patterns::mean_gini(patterns.as_ref()),
@@ -367,7 +356,7 @@ mod tests {
         // Input 0 predicts output 0, input 1 output 1; only the blob is active (activations 2, 4).
         let logits = faer::Mat::from_fn(2, 2, |i, o| if i == o { 1.0 } else { 0.0 });
         let acts = faer::Mat::from_fn(2, 2, |i, r| if r == 0 { 2.0 * (i + 1) as f32 } else { 0.0 });
-        let used = use_on_inputs(&c, logits.as_ref(), &acts);
+        let used = fidelity::use_per_component(&ToPredicted::new(logits.as_ref(), acts.as_ref(), c.heads().as_ref()));
         assert_eq!(used, vec![1.0, 0.0], "the blob adds 2 to output 0 on input 0 and 0 to output 1 on input 1");
         assert_eq!(sign_purity_by(&c, |r, _| used[r]), 1.0, "the unused balanced pattern counts for nothing");
         let heavy = 10.0_f64.sqrt() * 4.0; // ‖d‖·‖p‖²

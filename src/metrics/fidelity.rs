@@ -37,25 +37,57 @@ pub fn logit_r2(base: MatRef<'_, f32>, dictionary: MatRef<'_, f32>) -> Option<f6
     (total > 0.0).then(|| 1.0 - residual / total)
 }
 
-/// Every input's contributions to the output it predicts (`contributions(i, c)` gives every
-/// component's contribution to output `c` on input `i`).
-fn to_predicted(logits: MatRef<'_, f32>, contributions: impl Fn(usize, usize) -> Vec<f32>) -> impl Iterator<Item = Vec<f64>> {
-    (0..logits.nrows()).map(move |i| {
-        let predicted = argmax(logits.row(i).iter().copied());
-        contributions(i, predicted).iter().map(|&v| v as f64).collect()
-    })
+/// Every input's contributions to the output it predicts, one row of `r` components per input:
+/// what explanation size, cancellation and use read.
+pub struct ToPredicted {
+    /// Row-major `n × r`.
+    rows: Vec<f64>,
+    r: usize,
+}
+
+impl ToPredicted {
+    /// From the logits (`n × outputs`), the components' activations (`n × r`) and their heads
+    /// (`outputs × r`): input `i`'s row holds `heads[p, k] · acts[i, k]` with `p` its largest logit.
+    pub fn new(logits: MatRef<'_, f32>, acts: MatRef<'_, f32>, heads: MatRef<'_, f32>) -> Self {
+        let r = acts.ncols();
+        // Transposed once, so that each input's activations are contiguous.
+        let by_input = acts.transpose().to_owned();
+        let mut rows = Vec::with_capacity(logits.nrows() * r);
+        for i in 0..logits.nrows() {
+            let predicted = argmax(logits.row(i).iter().copied());
+            rows.extend(by_input.col(i).iter().zip(heads.row(predicted).iter()).map(|(&a, &h)| (h * a) as f64));
+        }
+        Self { rows, r }
+    }
+
+    /// Inputs' rows given directly (each of the same length).
+    #[cfg(test)]
+    pub fn from_rows(rows: &[&[f64]]) -> Self {
+        Self { rows: rows.concat(), r: rows.first().map_or(0, |c| c.len()) }
+    }
+
+    fn inputs(&self) -> impl Iterator<Item = &[f64]> {
+        self.rows.chunks_exact(self.r.max(1))
+    }
+
+    fn n(&self) -> usize {
+        self.rows.len() / self.r.max(1)
+    }
 }
 
 /// Explanation size: per input, the fewest components whose contributions to the predicted
 /// output make up 90% of the sum of all their absolute contributions, averaged over inputs;
 /// `None` without inputs.
-pub fn explanation_size(logits: MatRef<'_, f32>, contributions: impl Fn(usize, usize) -> Vec<f32>) -> Option<f64> {
-    if logits.nrows() == 0 {
+pub fn explanation_size(p: &ToPredicted) -> Option<f64> {
+    if p.n() == 0 {
         return None;
     }
-    let total: usize = to_predicted(logits, contributions)
+    let mut abs = Vec::with_capacity(p.r);
+    let total: usize = p
+        .inputs()
         .map(|c| {
-            let mut abs: Vec<f64> = c.iter().map(|v| v.abs()).collect();
+            abs.clear();
+            abs.extend(c.iter().map(|v| v.abs()));
             abs.sort_by(|a, b| b.total_cmp(a));
             let goal = 0.9 * abs.iter().sum::<f64>();
             let mut sum = 0.0;
@@ -68,25 +100,27 @@ pub fn explanation_size(logits: MatRef<'_, f32>, contributions: impl Fn(usize, u
                 .count()
         })
         .sum();
-    Some(total as f64 / logits.nrows() as f64)
+    Some(total as f64 / p.n() as f64)
 }
 
 /// Cancellation: the absolute contributions to the predicted outputs, summed over inputs, over
 /// the absolute values of their sums: 1 when no contribution works against its decision's total,
 /// 10 when a decision is the difference of sums ten times its size (then every explanation must
 /// name both sides). `None` without inputs or when every total is 0.
-pub fn cancellation(logits: MatRef<'_, f32>, contributions: impl Fn(usize, usize) -> Vec<f32>) -> Option<f64> {
-    let (mass, net) = to_predicted(logits, contributions)
-        .fold((0.0, 0.0), |(mass, net), c| (mass + c.iter().map(|v| v.abs()).sum::<f64>(), net + c.iter().sum::<f64>().abs()));
+pub fn cancellation(p: &ToPredicted) -> Option<f64> {
+    let (mass, net) =
+        p.inputs().fold((0.0, 0.0), |(mass, net), c| (mass + c.iter().map(|v| v.abs()).sum::<f64>(), net + c.iter().sum::<f64>().abs()));
     (net > 0.0).then(|| mass / net)
 }
 
 /// Each component's use: the mean over inputs of its absolute contribution to the output the
-/// logits predict (`r` zeros without inputs).
-pub fn use_per_component(logits: MatRef<'_, f32>, r: usize, contributions: impl Fn(usize, usize) -> Vec<f32>) -> Vec<f64> {
-    let n = logits.nrows().max(1) as f64;
-    to_predicted(logits, contributions).fold(vec![0.0; r], |mut used, c| {
-        used.iter_mut().zip(&c).for_each(|(u, v)| *u += v.abs() / n);
+/// dictionary predicts (`r` zeros without inputs). A heavy component that no input excites, or
+/// one whose twin cancels it, has a large part of the tensor and little use; readability
+/// weighted by use cannot be bought with such weight.
+pub fn use_per_component(p: &ToPredicted) -> Vec<f64> {
+    let n = p.n().max(1) as f64;
+    p.inputs().fold(vec![0.0; p.r], |mut used, c| {
+        used.iter_mut().zip(c).for_each(|(u, v)| *u += v.abs() / n);
         used
     })
 }
@@ -115,26 +149,29 @@ mod tests {
 
     #[test]
     fn explanation_size_counts_components_to_ninety_percent() {
-        let logits = Mat::<f32>::from_fn(2, 2, |i, c| if i == c { 1.0 } else { 0.0 });
-        // Input 0 predicts output 0: contributions 5, −3, 1, 1 (sum of |·| 10): 5 + 3 + 1 ≥ 9 → 3.
-        // Input 1 predicts output 1: one component holds everything → 1.
-        let size = explanation_size(logits.as_ref(), |i, c| {
-            assert_eq!(i, c, "contributions to the predicted output");
-            if i == 0 { vec![5.0, -3.0, 1.0, 1.0] } else { vec![0.0, 2.0, 0.0, 0.0] }
-        });
-        assert_eq!(size, Some(2.0));
+        // Input 0: contributions 5, −3, 1, 1 (sum of |·| 10): 5 + 3 + 1 ≥ 9 → 3.
+        // Input 1: one component holds everything → 1.
+        let p = ToPredicted::from_rows(&[&[5.0, -3.0, 1.0, 1.0], &[0.0, 2.0, 0.0, 0.0]]);
+        assert_eq!(explanation_size(&p), Some(2.0));
+        assert_eq!(explanation_size(&ToPredicted::from_rows(&[])), None);
+    }
+
+    #[test]
+    fn contributions_go_to_the_predicted_output() {
+        // Input 0 predicts output 1, input 1 output 0.
+        let logits = Mat::<f32>::from_fn(2, 2, |i, c| if i != c { 1.0 } else { 0.0 });
+        let acts = Mat::<f32>::from_fn(2, 3, |i, k| (1 + i * 3 + k) as f32);
+        let heads = Mat::<f32>::from_fn(2, 3, |c, k| if c == 0 { 1.0 } else { -(k as f32) });
+        let p = ToPredicted::new(logits.as_ref(), acts.as_ref(), heads.as_ref());
+        assert_eq!(p.rows, vec![0.0, -2.0, -6.0, 4.0, 5.0, 6.0]);
+        assert_eq!(use_per_component(&p), vec![2.0, 3.5, 6.0]);
     }
 
     #[test]
     fn cancellation_is_absolute_mass_over_net_totals() {
-        let logits = Mat::<f32>::from_fn(2, 2, |i, c| if i == c { 1.0 } else { 0.0 });
         // Input 0: |3| + |−1| = 4 for a total of 2; input 1: 2 for a total of 2 → 6 / 4.
-        let c = cancellation(logits.as_ref(), |i, c| {
-            assert_eq!(i, c, "contributions to the predicted output");
-            if i == 0 { vec![3.0, -1.0] } else { vec![0.0, 2.0] }
-        });
-        assert_eq!(c, Some(1.5));
-        assert_eq!(cancellation(logits.as_ref(), |_, _| vec![1.0, -1.0]), None);
-        assert_eq!(cancellation(Mat::<f32>::zeros(0, 2).as_ref(), |_, _| vec![]), None);
+        assert_eq!(cancellation(&ToPredicted::from_rows(&[&[3.0, -1.0], &[0.0, 2.0]])), Some(1.5));
+        assert_eq!(cancellation(&ToPredicted::from_rows(&[&[1.0, -1.0], &[1.0, -1.0]])), None);
+        assert_eq!(cancellation(&ToPredicted::from_rows(&[])), None);
     }
 }

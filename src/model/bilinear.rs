@@ -144,14 +144,20 @@ pub fn accuracy(data: &Dataset, logits: impl Fn(MatRef<'_, f32>) -> Mat<f32>) ->
     let mut correct = 0usize;
     for start in (0..data.len()).step_by(CHUNK) {
         let end = (start + CHUNK).min(data.len());
-        let z = logits(x.subrows(start, end - start));
-        for i in 0..z.nrows() {
-            if argmax(z.row(i).iter().copied()) == labels[start + i] as usize {
-                correct += 1;
-            }
-        }
+        correct += n_correct(logits(x.subrows(start, end - start)).as_ref(), &labels[start..end]);
     }
     Some(correct as f64 / data.len() as f64)
+}
+
+/// Accuracy on `data` of its logits `z` (one row per example), already computed.
+pub fn accuracy_of_logits(data: &Dataset, z: MatRef<'_, f32>) -> Option<f64> {
+    let labels = data.labels.as_ref().filter(|l| !l.is_empty())?;
+    Some(n_correct(z, labels) as f64 / data.len() as f64)
+}
+
+/// How many rows of `z` have their largest logit at the label.
+fn n_correct(z: MatRef<'_, f32>, labels: &[u8]) -> usize {
+    (0..z.nrows()).filter(|&i| argmax(z.row(i).iter().copied()) == labels[i] as usize).count()
 }
 
 /// Adds `bias[c]` to column `c` of a batch of logits (one image per row).

@@ -7,6 +7,6 @@ mod io;
 mod train;
 
 pub use bilinear::{Bilinear, ModelConfig};
-pub use bilinear::{accuracy, add_bias, argmax};
+pub use bilinear::{accuracy, accuracy_of_logits, add_bias, argmax};
 pub use io::{Layout, encode, layout_of, load_model, parse_model, save_as, save_model};
 pub use train::{MAX_WIDTH, TrainConfig, TrainReport, train, train_shards};
