@@ -325,21 +325,21 @@ impl Interaction {
     /// and add the gradient later with a weight that depends on it (the cosine does).
     ///
     /// `⟨sym T, B⟩ = Σ_{c,r} D_cr s_cr` with `s_cr = p_u,rᵀ Q_c p_w,r`: both factor matrices are
-    /// mapped into the forms' space side by side, `P = W_e [U | W]`. Stacked forms: one
-    /// product `Q P` with all `Q_c` (its `W`-half gives `s`, its `U`-half the gradient of `W`).
-    /// Factored forms: `A = [W_l; W_r] P` and `s_c = ½ W_u[c] · (A_lu ⊙ A_rw + A_lw ⊙ A_ru)`.
+    /// mapped into the forms' space side by side, `P = W_e [U | W]` (`W_e U` alone when `U = W`,
+    /// as in every symmetric and evidence-split dictionary: the products are then half as
+    /// wide). Stacked forms: one product `Q P` with all `Q_c` (its `W`-half gives `s`, its
+    /// `U`-half the gradient of `W`). Factored forms: `A = [W_l; W_r] P` and
+    /// `s_c = ½ W_u[c] · (A_lu ⊙ A_rw + A_lw ⊙ A_ru)`.
     pub fn project<'a>(&'a self, t: &'a CpTensor) -> Projection<'a> {
         let (d, r, c) = (self.dim(), t.rank(), self.n_classes);
-        let mut p = Mat::<f32>::zeros(d, 2 * r); // [P_u | P_w]
+        let halves = Halves { r, same: t.u == t.w };
+        let mut p = Mat::<f32>::zeros(d, halves.width()); // [P_u | P_w], or P_u alone
         let par = linalg::par();
-        match &self.w_e {
-            Some(e) => {
-                matmul(p.as_mut().subcols_mut(0, r), Accum::Replace, e.as_ref(), t.u.as_ref(), 1.0, par);
-                matmul(p.as_mut().subcols_mut(r, r), Accum::Replace, e.as_ref(), t.w.as_ref(), 1.0, par);
-            }
-            None => {
-                p.as_mut().subcols_mut(0, r).copy_from(&t.u);
-                p.as_mut().subcols_mut(r, r).copy_from(&t.w);
+        let factors = if halves.same { vec![&t.u] } else { vec![&t.u, &t.w] };
+        for (i, f) in factors.into_iter().enumerate() {
+            match &self.w_e {
+                Some(e) => matmul(p.as_mut().subcols_mut(i * r, r), Accum::Replace, e.as_ref(), f.as_ref(), 1.0, par),
+                None => p.as_mut().subcols_mut(i * r, r).copy_from(f),
             }
         }
         match &self.forms {
@@ -349,21 +349,21 @@ impl Interaction {
                 let mut total = 0.0f64;
                 for k in 0..r {
                     let pu = linalg::col(p.as_ref(), k);
-                    let qpw = linalg::col(qp.as_ref(), r + k);
+                    let qpw = linalg::col(qp.as_ref(), halves.w(k));
                     for class in 0..c {
                         let v = dot_f64(pu, &qpw[class * d..(class + 1) * d]);
                         s[(class, k)] = v as f32;
                         total += t.heads[(class, k)] as f64 * v;
                     }
                 }
-                Projection { inter: self, t, products: Products::Stacked(qp), s, value: total }
+                Projection { inter: self, t, halves, products: Products::Stacked(qp), s, value: total }
             }
             Forms::Factored { lr, u } => {
                 let h = u.ncols();
                 let a = linalg::mul(lr.as_ref(), p.as_ref()); // 2H × 2R: [[L P_u, L P_w]; [R P_u, R P_w]]
                 let mut m = Mat::<f32>::zeros(h, r);
                 for k in 0..r {
-                    let ((lu, ru), (lw, rw)) = (linalg::col(a.as_ref(), k).split_at(h), linalg::col(a.as_ref(), r + k).split_at(h));
+                    let ((lu, ru), (lw, rw)) = (linalg::col(a.as_ref(), k).split_at(h), linalg::col(a.as_ref(), halves.w(k)).split_at(h));
                     for ((((o, lu), ru), lw), rw) in linalg::col_mut(m.as_mut(), k).iter_mut().zip(lu).zip(ru).zip(lw).zip(rw) {
                         *o = 0.5 * (lu * rw + lw * ru);
                     }
@@ -373,7 +373,7 @@ impl Interaction {
                 for k in 0..r {
                     total += dot_f64(linalg::col(t.heads.as_ref(), k), linalg::col(s.as_ref(), k));
                 }
-                Projection { inter: self, t, products: Products::Factored(a), s, value: total }
+                Projection { inter: self, t, halves, products: Products::Factored(a), s, value: total }
             }
         }
     }
@@ -427,10 +427,36 @@ enum Products {
     Factored(Mat<f32>),
 }
 
+/// Where the `U` and `W` halves of a projection's columns are: side by side (`r` each), or
+/// one block of `r` when `U = W`.
+#[derive(Clone, Copy)]
+struct Halves {
+    r: usize,
+    same: bool,
+}
+
+impl Halves {
+    fn width(self) -> usize {
+        if self.same { self.r } else { 2 * self.r }
+    }
+
+    /// The column of component `k`'s `W` half.
+    fn w(self, k: usize) -> usize {
+        if self.same { k } else { self.r + k }
+    }
+
+    /// The column whose products with the forms give the gradient of column `j`'s factor
+    /// (`U`'s comes from `W`'s products and `W`'s from `U`'s).
+    fn partner(self, j: usize) -> usize {
+        if self.same { j } else { (j + self.r) % (2 * self.r) }
+    }
+}
+
 /// The projections of one CP tensor through `B` ([`Interaction::project`]).
 pub struct Projection<'a> {
     inter: &'a Interaction,
     t: &'a CpTensor,
+    halves: Halves,
     products: Products,
     /// `s_cr = p_u,rᵀ Q_c p_w,r`, `C × R`.
     s: Mat<f32>,
@@ -455,15 +481,16 @@ impl Projection<'_> {
                 dd[(class, k)] += weight * self.s[(class, k)];
             }
         }
-        // [dP_u | dP_w], D × 2R.
+        // [dP_u | dP_w], D × 2R (one block when U = W: the two are equal).
+        let halves = self.halves;
         let dp = match (&self.products, &inter.forms) {
             (Products::Stacked(qp), _) => {
-                // Head-weighted sums over classes, [Σ_c D_c Q_c P_u | Σ_c D_c Q_c P_w]; the
-                // U-half is the gradient of W and the W-half that of U.
-                let mut hw = Mat::<f32>::zeros(d, 2 * r);
-                for j in 0..2 * r {
+                // Head-weighted sums over classes, [Σ_c D_c Q_c P_w | Σ_c D_c Q_c P_u]: the
+                // gradient of U comes from W's products and that of W from U's.
+                let mut hw = Mat::<f32>::zeros(d, halves.width());
+                for j in 0..halves.width() {
                     let src = linalg::col(qp.as_ref(), j);
-                    let dst = linalg::col_mut(hw.as_mut(), (j + r) % (2 * r));
+                    let dst = linalg::col_mut(hw.as_mut(), halves.partner(j));
                     for class in 0..c {
                         let h = t.heads[(class, j % r)];
                         for (o, &v) in dst.iter_mut().zip(&src[class * d..(class + 1) * d]) {
@@ -477,10 +504,10 @@ impl Projection<'_> {
                 let h = u.ncols();
                 let gh = linalg::mul(u.transpose(), t.heads.as_ref()) * faer::Scale(0.5); // ½G, H × R
                 // Column block u (j < r): ½G⊙RP_w on top, ½G⊙LP_w below; block w: the same with P_u.
-                let mut x = Mat::<f32>::zeros(2 * h, 2 * r);
-                for j in 0..2 * r {
+                let mut x = Mat::<f32>::zeros(2 * h, halves.width());
+                for j in 0..halves.width() {
                     let k = j % r;
-                    let (left, right) = linalg::col(a.as_ref(), (j + r) % (2 * r)).split_at(h);
+                    let (left, right) = linalg::col(a.as_ref(), halves.partner(j)).split_at(h);
                     let g = linalg::col(gh.as_ref(), k);
                     let (top, bottom) = linalg::col_mut(x.as_mut(), j).split_at_mut(h);
                     for (((t, b), g), (l, r)) in top.iter_mut().zip(bottom.iter_mut()).zip(g).zip(left.iter().zip(right)) {
@@ -492,17 +519,14 @@ impl Projection<'_> {
             }
             (Products::Factored(_), Forms::Stacked(_)) => unreachable!("products match the forms they came from"),
         };
-        let par = linalg::par();
-        match &inter.w_e {
-            Some(e) => {
-                matmul(du.as_mut(), Accum::Add, e.transpose(), dp.as_ref().subcols(0, r), weight, par);
-                matmul(dw.as_mut(), Accum::Add, e.transpose(), dp.as_ref().subcols(r, r), weight, par);
-            }
-            None => {
-                *du += dp.as_ref().subcols(0, r) * faer::Scale(weight);
-                *dw += dp.as_ref().subcols(r, r) * faer::Scale(weight);
-            }
-        }
+        // Back from the forms' space to the factors': `weight · W_eᵀ dP`.
+        let back = |dp: MatRef<'_, f32>| match &inter.w_e {
+            Some(e) => linalg::mul(e.transpose(), dp) * faer::Scale(weight),
+            None => dp * faer::Scale(weight),
+        };
+        let grad_u = back(dp.as_ref().subcols(0, r));
+        *dw += if halves.same { grad_u.clone() } else { back(dp.as_ref().subcols(r, r)) };
+        *du += grad_u;
     }
 }
 
@@ -571,15 +595,25 @@ pub(crate) mod tests {
         let t = CpTensor::random(3, 11, 4, &mut linalg::rng(4));
         let b = Interaction::with(&m, Space::Embedding, Storage::Stacked).dense();
         let norm_dense = dense_dot(&b, &b);
-        let td = t.dense();
-        let inner_dense = dense_dot(&td, &b);
-        for inter in every_kind(&m) {
-            let kind = (inter.space(), inter.storage());
-            assert!((inter.norm_sq() - norm_dense).abs() < 1e-6 * norm_dense, "{kind:?}");
-            assert!((inter.inner(&t, None) - inner_dense).abs() < 1e-5 * inner_dense.abs().max(1e-3), "{kind:?}");
-            let cos_dense = inner_dense / (dense_dot(&td, &td) * norm_dense).sqrt();
-            assert!((inter.cosine(&t) - cos_dense).abs() < 1e-5, "{kind:?}");
+        // A general tensor, and one with U = W (the half-width products).
+        for t in [t.clone(), symmetric(&t)] {
+            let td = t.dense();
+            let inner_dense = dense_dot(&td, &b);
+            for inter in every_kind(&m) {
+                let kind = (inter.space(), inter.storage());
+                assert!((inter.norm_sq() - norm_dense).abs() < 1e-6 * norm_dense, "{kind:?}");
+                // f32 products against f64: relative to the Cauchy–Schwarz bound ‖T‖‖B‖.
+                let scale = (dense_dot(&td, &td) * norm_dense).sqrt();
+                assert!((inter.inner(&t, None) - inner_dense).abs() < 1e-5 * scale, "{kind:?}");
+                let cos_dense = inner_dense / scale;
+                assert!((inter.cosine(&t) - cos_dense).abs() < 1e-5, "{kind:?}");
+            }
         }
+    }
+
+    /// `t` with its `W` replaced by its `U`.
+    fn symmetric(t: &CpTensor) -> CpTensor {
+        CpTensor::new(t.heads.clone(), t.u.clone(), t.u.clone())
     }
 
     #[test]
@@ -609,12 +643,14 @@ pub(crate) mod tests {
         for m in [small_model(6), layer] {
             for inter in every_kind(&m) {
                 let t = CpTensor::random(3, 11, 4, &mut linalg::rng(7));
-                let mut g = CpGrads::zeros(&t);
-                inter.inner(&t, Some((1.0, &mut g)));
-                // The oracle: f64 dense inner product.
-                let b = inter.dense();
-                let f = |t: &CpTensor| dense_dot(&t.dense(), &b);
-                cp::tests::check_gradient(&t, f, &g);
+                for t in [t.clone(), symmetric(&t)] {
+                    let mut g = CpGrads::zeros(&t);
+                    inter.inner(&t, Some((1.0, &mut g)));
+                    // The oracle: f64 dense inner product.
+                    let b = inter.dense();
+                    let f = |t: &CpTensor| dense_dot(&t.dense(), &b);
+                    cp::tests::check_gradient(&t, f, &g);
+                }
             }
         }
     }
