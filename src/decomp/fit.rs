@@ -102,9 +102,11 @@ pub fn fit(
 /// gradient with respect to every raw parameter (in the order of the banks' `params_mut`);
 /// `want_cosine` computes the tensor cosine even when the tensor term is off.
 ///
-/// Costly terms run side by side when there are two or more of them (waking a thread costs
-/// ~20 µs, so cheap terms stay together on one). Each group of terms adds into gradients of its
-/// own, summed in registry order afterwards: the result does not depend on the thread count.
+/// Costly terms run side by side, each splitting its own work, and beside them the cheap ones
+/// together on one thread (waking a thread costs ~20 µs; together the concept presets' image
+/// priors take a third of a step, so they overlap the functional loss). Each group of terms
+/// adds into gradients of its own, summed in registry order afterwards: the result does not
+/// depend on the thread count.
 pub fn loss_and_grads(
     decomp: &Decomposition,
     active: &[(&dyn Term, f32)],
@@ -117,8 +119,8 @@ pub fn loss_and_grads(
     let input = Input { banks: &decomp.banks, factors: &factors, triples: &triples, data };
 
     let mut groups: Vec<Vec<(&dyn Term, f32)>> = active.iter().filter(|(t, _)| t.heavy()).map(|&a| vec![a]).collect();
-    let parallel = groups.len() >= 2 && linalg::parallel();
     groups.push(active.iter().filter(|(t, _)| !t.heavy()).copied().collect());
+    let parallel = groups.iter().filter(|g| !g.is_empty()).count() >= 2 && linalg::parallel();
     let eval_group = |group: &Vec<(&dyn Term, f32)>| {
         let mut grads = Grads::new(banks.len());
         let values: Vec<(&'static str, f64)> = group.iter().map(|(t, w)| (t.name(), t.eval(&input, *w, &mut grads))).collect();
