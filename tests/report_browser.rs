@@ -75,6 +75,11 @@ fn a_reader_can_use_the_report_of_a_tiny_study() {
         page.contains("combo_cp_top1_res8") && page.contains("id=\"report-data\"") && page.contains("id=\"seeds-combo_cp_top1_res8"),
         "panel data and seed group"
     );
+    let lead = &page[page.find("id=\"recommended\"").unwrap()..page.find("id=\"results\"").unwrap()];
+    assert!(
+        lead.contains("The dictionaries of its 2 seeds match at 0.") && lead.contains("href=\"#seeds-combo_cp_top1_res8"),
+        "the recommended dictionary leads with its seeds' stability: {lead}"
+    );
     assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("src=\"//"), "the page is offline");
 
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");

@@ -132,7 +132,7 @@ pub fn build(opts: &Options) -> Result<String> {
         None => Err("the run is not in results.json".into()),
     };
     sections::header(&mut h, &title, &notes);
-    sections::recommended(&mut h, main, &carried);
+    sections::recommended(&mut h, &study, main, &carried);
     results::section(&mut h, &study, main);
     draw::section(&mut h, &panel_runs, main, unavailable);
     sections::runs(&mut h, &study, main, &carried);

@@ -268,8 +268,9 @@ fn atlas(h: &mut Html, id: &str) {
     h.elem("div", &[("class", "atlas"), ("data-run", &anchor_id(id))], "");
 }
 
-/// The recommended dictionary (the main run) first: its concept atlas, before any table.
-pub fn recommended(h: &mut Html, main: Option<&str>, components: &dyn Fn(&str) -> Result<(), String>) {
+/// The recommended dictionary (the main run) first: its concept atlas, before any table, and
+/// how alike its seeds come out.
+pub fn recommended(h: &mut Html, study: &Study, main: Option<&str>, components: &dyn Fn(&str) -> Result<(), String>) {
     h.open("section", &[("id", "recommended"), ("aria-labelledby", "recommended-h")]);
     h.elem("h2", &[("id", "recommended-h")], "The recommended dictionary");
     match main.map(|id| (id, components(id))) {
@@ -278,6 +279,18 @@ pub fn recommended(h: &mut Html, main: Option<&str>, components: &dyn Fn(&str) -
             h.raw(&format!("<a href=\"#run-{}\">{}</a>", escape(&anchor_id(id)), escape(id)));
             h.text(", the one the draw-a-digit panel starts with: what each class looks for, as its concept atlas.").close("p");
             atlas(h, id);
+            match super::seeds::stability_of(study, id) {
+                Some((group, runs, mean, top)) => {
+                    h.open("p", &[]).text(&format!(
+                        "The dictionaries of its {runs} seeds match at {mean:.4} (the mean similarity of their {top} strongest components, matched one to one; 1 = the same): see "
+                    ));
+                    h.raw(&format!("<a href=\"#{}\">stability across seeds</a>", escape(&super::seeds::group_id(&group))));
+                    h.text(".").close("p");
+                }
+                None => {
+                    h.missing("Its stability across seeds is not measured: the study ran its recipe with one seed.");
+                }
+            }
         }
         Some((id, Err(why))) => {
             h.missing(&format!("No concept atlas of the main run {id}: {why}"));

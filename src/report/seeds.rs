@@ -31,6 +31,17 @@ pub fn groups(study: &Study) -> Vec<String> {
     names
 }
 
+/// The seed group whose stability analysis holds run `id`: its name, its number of runs and
+/// their mean match (Hungarian, over the `top` strongest components), with `top`.
+pub fn stability_of(study: &Study, id: &str) -> Option<(String, usize, f64, u64)> {
+    groups(study).into_iter().find_map(|name| {
+        let v = read_json(&study.dir.join("analysis").join(format!("stability_{name}.json"))).ok()??;
+        let runs = v["runs"].as_array()?;
+        runs.iter().any(|r| r.as_str() == Some(id)).then_some(())?;
+        Some((name, runs.len(), v["hungarian"]["mean"].as_f64()?, v["top"].as_u64()?))
+    })
+}
+
 /// The element id of a group's section.
 pub fn group_id(name: &str) -> String {
     format!("seeds-{}", anchor_id(name))
