@@ -123,8 +123,8 @@ fn reflect(i: isize, n: usize) -> usize {
 /// zero-padded gradient with the flipped kernel onto the padded grid, then fold the padding
 /// back onto the pixels it reflects.
 fn stencil<T: Float>(x: &[T], shape: Images, kernel: &Kernel, adjoint: bool) -> Vec<T> {
-    // Compiled once more with the machine's vector instructions (AVX2 where present): the
-    // row loops below then vectorise eight floats wide.
+    // Compiled once more with the machine's vector instructions (AVX-512 or AVX2 where
+    // present): the row loops below then vectorise sixteen or eight floats wide.
     struct Op<'a, T> {
         x: &'a [T],
         shape: Images,
