@@ -278,9 +278,8 @@ impl SparseRows {
 /// sparse blocks of rows, and their products go block by block, each block one unit of
 /// parallel work; denser images take dense products.
 pub struct ImageRows {
-    /// `n × I`. Read once by [`ImageRows::new`]; changing it afterwards is not seen by the
-    /// sparse blocks.
-    pub x: Mat<f32>,
+    /// `n × I`; private, so that the sparse blocks made from it stay its copy.
+    x: Mat<f32>,
     blocks: Option<Vec<ImageBlock>>,
 }
 
@@ -312,6 +311,11 @@ impl ImageRows {
                 .collect()
         });
         Self { x, blocks }
+    }
+
+    /// The images, `n × I`.
+    pub fn x(&self) -> MatRef<'_, f32> {
+        self.x.as_ref()
     }
 
     /// The sparse blocks, when the images are mostly zeros.

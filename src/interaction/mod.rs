@@ -525,7 +525,11 @@ impl Projection<'_> {
             None => dp * faer::Scale(weight),
         };
         let grad_u = back(dp.as_ref().subcols(0, r));
-        *dw += if halves.same { grad_u.clone() } else { back(dp.as_ref().subcols(r, r)) };
+        if halves.same {
+            *dw += &grad_u;
+        } else {
+            *dw += back(dp.as_ref().subcols(r, r));
+        }
         *du += grad_u;
     }
 }

@@ -221,7 +221,7 @@ pub fn evaluate(ctx: &Context, d: &Decomposition, class_changes: f64) -> Metrics
     let all = Components::of(d, |_| true);
     let shown = Components::of(d, |r| r == Role::Displayed);
     let total = ctx.inter.cosine(&d.tensor());
-    let displayed = ctx.inter.cosine(&d.displayed_tensor());
+    let displayed = if d.has_residual() { ctx.inter.cosine(&d.displayed_tensor()) } else { total };
     let bias = &ctx.model.bias;
     // Accuracy without and with the model's bias, from one product with the images.
     let accuracies = |c: &Components, data: &Dataset| {

@@ -72,7 +72,7 @@ impl DistillSet {
 
     fn dense_loss(&self, t: &CpTensor, weight: f32, g: &mut CpGrads) -> f64 {
         let r = t.rank();
-        let proj = linalg::mul(self.images.x.as_ref(), hcat(&t.u, &t.w).as_ref()); // n × 2R: [XU | XW]
+        let proj = linalg::mul(self.images.x(), hcat(&t.u, &t.w).as_ref()); // n × 2R: [XU | XW]
         let (xu, xw) = (proj.as_ref().subcols(0, r), proj.as_ref().subcols(r, r));
         let acts = zip(xu, xw, |a, b| a * b);
         let z = linalg::mul(acts.as_ref(), t.heads.transpose());
@@ -85,7 +85,7 @@ impl DistillSet {
         linalg::mul_add(g.d.as_mut(), dz.transpose(), acts.as_ref(), 1.0);
         let dacts = linalg::mul(dz.as_ref(), t.heads.as_ref());
         let back_in = hcat(&zip(dacts.as_ref(), xw, |a, b| a * b), &zip(dacts.as_ref(), xu, |a, b| a * b));
-        let back = linalg::mul(self.images.x.transpose(), back_in.as_ref()); // I × 2R: [dU | dW]
+        let back = linalg::mul(self.images.x().transpose(), back_in.as_ref()); // I × 2R: [dU | dW]
         g.u += back.as_ref().subcols(0, r);
         g.w += back.as_ref().subcols(r, r);
         mse / (n * c) as f64 / s2 as f64
@@ -97,7 +97,7 @@ impl DistillSet {
     /// result does not depend on the number of threads.
     fn sparse_loss(&self, blocks: &[ImageBlock], t: &CpTensor, weight: f32, g: &mut CpGrads) -> f64 {
         let (r, c, pixels) = (t.rank(), t.heads.nrows(), t.u.nrows());
-        let n = self.images.x.nrows();
+        let n = self.images.x().nrows();
         let width = linalg::padded_width(2 * r);
         let uw = linalg::padded_row_major(hcat(&t.u, &t.w).as_ref(), width); // [U | W]
         let s2 = self.scale * self.scale;
