@@ -40,25 +40,33 @@ impl CpTensor {
     /// `½ Σ_rs (D_TᵀD_S)_rs [(U_TᵀU_S)_rs (W_TᵀW_S)_rs + (U_TᵀW_S)_rs (W_TᵀU_S)_rs]`.
     pub fn inner(&self, s: &CpTensor, grad: Option<(f32, &mut CpGrads)>) -> f64 {
         let grams = self.grams(s);
+        let value = grams.value();
         if let Some((weight, g)) = grad {
             grams.add_grad(weight, g);
         }
-        grams.value()
+        value
     }
 
     /// The Gram matrices behind [`CpTensor::inner`], so that a caller can read the value first
     /// and add the gradient later with a weight that depends on it (the cosine does).
     pub fn grams<'a>(&'a self, s: &'a CpTensor) -> CpGrams<'a> {
-        let d = linalg::mul(self.heads.transpose(), s.heads.as_ref());
+        let symmetric = std::ptr::eq(self, s);
+        let d = if symmetric {
+            let mut d = Mat::zeros(self.rank(), self.rank());
+            linalg::mul_symmetric(d.as_mut(), self.heads.transpose(), self.heads.as_ref(), 1.0);
+            d
+        } else {
+            linalg::mul(self.heads.transpose(), s.heads.as_ref())
+        };
         let y = linalg::side_by_side(&s.u, &s.w);
-        let g = if std::ptr::eq(self, s) && self.u == self.w {
+        let g = if symmetric && self.u == self.w {
             // ⟨T, T⟩ of shared factors (symmetric and evidence-split components): the four
             // blocks are one, UᵀU.
             let r = self.rank();
             let mut block = Mat::zeros(r, r);
             linalg::mul_symmetric(block.as_mut(), self.u.transpose(), self.u.as_ref(), 1.0);
             Mat::from_fn(2 * r, 2 * r, |i, j| block[(i % r, j % r)])
-        } else if std::ptr::eq(self, s) {
+        } else if symmetric {
             // ⟨T, T⟩: [U|W]ᵀ[U|W] is symmetric, one triangle is enough.
             let mut g = Mat::zeros(y.ncols(), y.ncols());
             linalg::mul_symmetric(g.as_mut(), y.transpose(), y.as_ref(), 1.0);
@@ -74,7 +82,7 @@ impl CpTensor {
                 total += dv as f64 * (uu[i] as f64 * ww[i] as f64 + uw[i] as f64 * wu[i] as f64);
             }
         }
-        CpGrams { t: self, s, d, g, y, value: 0.5 * total }
+        CpGrams { t: self, s, d, g, y, symmetric, value: 0.5 * total }
     }
 
     /// `‖sym T‖²_F`, and optionally its gradient (accumulated, as in [`CpTensor::inner`]).
@@ -148,6 +156,8 @@ pub struct CpGrams<'a> {
     g: Mat<f32>,
     /// `[U_S | W_S]`, kept for the gradient.
     y: Mat<f32>,
+    /// `S = T`: `D` and `G` are symmetric (formed so, to the bit).
+    symmetric: bool,
     value: f64,
 }
 
@@ -159,33 +169,40 @@ impl CpGrams<'_> {
 
     /// Adds `weight · ∇_T⟨sym T, sym S⟩` into `g`: `dD = ½ D_S mixᵀ` with
     /// `mix = UU∘WW + UW∘WU`, and `[dU | dW] = ½ [U_S | W_S] Hᵀ` with
-    /// `H = [[D∘WW, D∘WU], [D∘UW, D∘UU]]`: the Gram matrix with its halves swapped, times `D`
-    /// (built column by column from `g`'s columns, so every read is contiguous).
-    pub fn add_grad(&self, weight: f32, g: &mut CpGrads) {
+    /// `H = [[D∘WW, D∘WU], [D∘UW, D∘UU]]`: the Gram matrix with its halves swapped, times `D`,
+    /// formed in place of the Gram matrix (a fresh one is a page-faulting allocation as large
+    /// as a product at high rank).
+    pub fn add_grad(mut self, weight: f32, g: &mut CpGrads) {
         let CpGrads { d: dd, u: du, w: dw } = g;
         let (rt, rs) = (self.t.rank(), self.s.rank());
         let half = 0.5 * weight;
         let mut mix = Mat::<f32>::zeros(rt, rs);
-        let mut h = Mat::<f32>::zeros(2 * rt, 2 * rs);
+        let (mut left, mut right) = self.g.as_mut().split_at_col_mut(rs);
         for j in 0..rs {
             let dj = linalg::col(self.d.as_ref(), j);
-            let ((uu, wu), (uw, ww)) = (linalg::col(self.g.as_ref(), j).split_at(rt), linalg::col(self.g.as_ref(), rs + j).split_at(rt));
-            for (i, o) in linalg::col_mut(mix.as_mut(), j).iter_mut().enumerate() {
-                *o = uu[i] * ww[i] + uw[i] * wu[i];
-            }
-            // Column j of H is D[:, j] ∘ [WW; UW]; column rs + j is D[:, j] ∘ [WU; UU].
-            for (k, (top, bottom)) in [(ww, uw), (wu, uu)].into_iter().enumerate() {
-                let (ht, hb) = linalg::col_mut(h.as_mut(), k * rs + j).split_at_mut(rt);
-                for i in 0..rt {
-                    ht[i] = dj[i] * top[i];
-                    hb[i] = dj[i] * bottom[i];
-                }
+            // Column j of G is [UU; WU], column rs + j is [UW; WW]; they become
+            // D[:, j] ∘ [WW; UW] and D[:, j] ∘ [WU; UU].
+            let ((uu, wu), (uw, ww)) =
+                (linalg::col_mut(left.as_mut(), j).split_at_mut(rt), linalg::col_mut(right.as_mut(), j).split_at_mut(rt));
+            let mj = linalg::col_mut(mix.as_mut(), j);
+            for i in 0..rt {
+                mj[i] = uu[i] * ww[i] + uw[i] * wu[i];
+                (uu[i], ww[i]) = (dj[i] * ww[i], dj[i] * uu[i]);
+                (wu[i], uw[i]) = (dj[i] * uw[i], dj[i] * wu[i]);
             }
         }
         linalg::mul_add(dd.as_mut(), self.s.heads.as_ref(), mix.transpose(), half);
         let par = linalg::par();
-        matmul(du.as_mut(), Accum::Add, self.y.as_ref(), h.as_ref().subrows(0, rt).transpose(), half, par);
-        matmul(dw.as_mut(), Accum::Add, self.y.as_ref(), h.as_ref().subrows(rt, rt).transpose(), half, par);
+        let h = self.g.as_ref();
+        // ⟨T, T⟩: G and D are symmetric, so H is too and Hᵀ's halves are H's own column blocks,
+        // which faer reads contiguously (a transposed operand costs it a strided packing).
+        let (hu, hw) = if self.symmetric {
+            (h.subcols(0, rt), h.subcols(rt, rt))
+        } else {
+            (h.subrows(0, rt).transpose(), h.subrows(rt, rt).transpose())
+        };
+        matmul(du.as_mut(), Accum::Add, self.y.as_ref(), hu, half, par);
+        matmul(dw.as_mut(), Accum::Add, self.y.as_ref(), hw, half, par);
     }
 }
 

@@ -69,12 +69,11 @@ impl<'a> Target<'a> {
     /// depend on them.
     pub fn cosine_loss(&self, t: &CpTensor, weight: f32, g: &mut CpGrads) -> f64 {
         // ‖T‖² and ⟨T, B⟩ are independent; so are their gradients (the norm's goes to a
-        // buffer of its own, added last, whatever the thread count). They run side by side
-        // unless the projection dwarfs the norm (a wide layer): then each product takes every
-        // core in turn.
-        let norm_work = t.rank() * (t.u.nrows() + t.heads.nrows());
-        let split = self.inter.work_per_column() > 8 * norm_work;
-        let (norm, inter) = linalg::join(|| t.grams(t), split, || self.inter.project(t), split);
+        // buffer of its own, added last, whatever the thread count). They run side by side, each
+        // splitting its products: a free core takes work from the other's products, which beats
+        // giving each side one core at every rank from 32 to 1024 on e20 (one side is often
+        // several times the other).
+        let (norm, inter) = linalg::join(|| t.grams(t), true, || self.inter.project(t), true);
         let n = norm.value();
         let denom = (n * self.norm_sq).sqrt();
         if denom == 0.0 {
@@ -89,13 +88,13 @@ impl<'a> Target<'a> {
         linalg::join(
             || {
                 inter.add_grad(w_inner, g);
-                if let Some(m) = &minus {
+                if let Some(m) = minus {
                     m.add_grad(-w_inner, g);
                 }
             },
-            split,
+            true,
             || norm.add_grad(w_norm, &mut gn),
-            split,
+            true,
         );
         g.add(&gn);
         cos
