@@ -37,7 +37,8 @@ pub fn ks(max: usize) -> Vec<usize> {
 ///
 /// The test images are projected once per dictionary: the logits of `k` components are their
 /// activations' columns times their heads, and the eigen baseline's `k` largest terms are the
-/// first `k` of its largest `max k`.
+/// first `k` of its largest `max k`. Likewise the tensor cosines come from the inner products
+/// of each dictionary's terms (kept, dropped and eigen sets are runs of consecutive terms).
 pub fn curves(inter: &Interaction, eigen: &Eigen, shown: &Components, rest: Option<&Components>, test: &Dataset) -> Vec<Point> {
     let x = test.x();
     let ks = ks(shown.len());
@@ -45,8 +46,20 @@ pub fn curves(inter: &Interaction, eigen: &Eigen, shown: &Components, rest: Opti
     let top = eigen.top_overall(*ks.last().expect("ks ends with the component count"));
     let top_acts = top.activations(x);
     let rest = rest.filter(|r| !r.is_empty());
-    let rest_tensor = rest.map(|r| r.tensor(&(0..r.len()).collect::<Vec<_>>()));
     let rest_logits = rest.map(|r| r.logits(x));
+    // The terms of the shown components, then the rest's: components 0..k are the terms
+    // `0..starts[k]`, and dropping them leaves `starts[k]..` to the end.
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(shown.items.iter().scan(0, |n, c| {
+            *n += c.form.triples_per_component();
+            Some(*n)
+        }))
+        .collect();
+    let terms = match rest {
+        Some(r) => shown.tensor_all().concat(&r.tensor_all()),
+        None => shown.tensor_all(),
+    };
+    let (inners, eigen_inners) = (inter.term_inners(&terms), inter.term_inners(&top));
     // Accuracy of the logits of columns `cols` of `acts` with `heads`, plus `extra`.
     let acc = |acts: &Mat<f32>, heads: MatRef<'_, f32>, cols: std::ops::Range<usize>, extra: Option<&Mat<f32>>| {
         let mut z = linalg::mul(acts.as_ref().subcols(cols.start, cols.len()), heads.subcols(cols.start, cols.len()).transpose());
@@ -57,23 +70,23 @@ pub fn curves(inter: &Interaction, eigen: &Eigen, shown: &Components, rest: Opti
     };
     let mut out = Vec::new();
     for k in ks {
-        let keep = shown.tensor(&(0..k).collect::<Vec<_>>());
-        out.push(Point { k, mode: "keep", test_accuracy: acc(&acts, heads.as_ref(), 0..k, None), tensor_cosine: inter.cosine(&keep) });
-        let kept: Vec<usize> = (k..shown.len()).collect();
-        let dropped = match (kept.is_empty(), &rest_tensor) {
-            (true, None) => None,
-            (true, Some(r)) => Some(r.clone()),
-            (false, None) => Some(shown.tensor(&kept)),
-            (false, Some(r)) => Some(shown.tensor(&kept).concat(r)),
+        out.push(Point {
+            k,
+            mode: "keep",
+            test_accuracy: acc(&acts, heads.as_ref(), 0..k, None),
+            tensor_cosine: inners.cosine(0..starts[k]),
+        });
+        let (a, c) = if starts[k] == terms.rank() {
+            (None, 0.0)
+        } else {
+            (acc(&acts, heads.as_ref(), k..shown.len(), rest_logits.as_ref()), inners.cosine(starts[k]..terms.rank()))
         };
-        let (a, c) = dropped.map_or((None, 0.0), |t| (acc(&acts, heads.as_ref(), k..shown.len(), rest_logits.as_ref()), inter.cosine(&t)));
         out.push(Point { k, mode: "drop", test_accuracy: a, tensor_cosine: c });
-        let e = eigen.top_overall(k);
         out.push(Point {
             k,
             mode: "eigen",
             test_accuracy: acc(&top_acts, top.heads.as_ref(), 0..k, None),
-            tensor_cosine: inter.cosine(&e),
+            tensor_cosine: eigen_inners.cosine(0..k),
         });
     }
     out

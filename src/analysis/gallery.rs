@@ -23,7 +23,7 @@ pub fn top_images(acts: &faer::Mat<f32>, r: usize, n: usize) -> (Vec<usize>, Vec
 /// label and activation.
 pub fn gallery(c: &Components, test: &Dataset, shape: ImageShape, k: usize, n: usize, names: Option<&[String]>) -> Grid {
     let k = k.min(c.len());
-    let acts = c.activations(test.x());
+    let acts = c.top(k).activations(test.x()); // only the rows drawn
     let mut rows = Vec::new();
     let mut titles = Vec::new();
     let mut labels = Vec::new();

@@ -223,6 +223,9 @@ impl Canvas {
         let mut encoder = png::Encoder::new(&mut out, w as u32, h as u32);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
+        // Deflate level 1 (with the default adaptive row filters): a run's figures encode in
+        // two thirds of the time of the default level 6, for files about a fifth larger.
+        encoder.set_deflate_compression(png::DeflateCompression::Level(1));
         let mut writer = encoder.write_header().context("writing the PNG header")?;
         writer.write_image_data(&pixels).context("encoding the PNG")?;
         writer.finish().context("finishing the PNG")?;

@@ -85,6 +85,18 @@ impl CpTensor {
         CpGrams { t: self, s, d, g, y, symmetric, value: 0.5 * total }
     }
 
+    /// `⟨sym T_i, sym T_j⟩` of every pair of T's terms: the norm of any sum of terms is a sum of
+    /// entries.
+    pub fn term_gram(&self) -> Mat<f64> {
+        let grams = self.grams(self);
+        let r = self.rank();
+        let g = grams.g.as_ref();
+        Mat::from_fn(r, r, |i, j| {
+            let (uu, uw, wu, ww) = (g[(i, j)] as f64, g[(i, r + j)] as f64, g[(r + i, j)] as f64, g[(r + i, r + j)] as f64);
+            0.5 * grams.d[(i, j)] as f64 * (uu * ww + uw * wu)
+        })
+    }
+
     /// `‖sym T‖²_F`, and optionally its gradient (accumulated, as in [`CpTensor::inner`]).
     pub fn norm_sq(&self, grad: Option<(f32, &mut CpGrads)>) -> f64 {
         // ∇⟨T, T⟩ = 2 ∇_T⟨T, S⟩ at S = T.
@@ -97,9 +109,12 @@ impl CpTensor {
         linalg::mul(acts.as_ref(), self.heads.transpose())
     }
 
-    /// Component activations `(u_r·x)(w_r·x)`, `n × R`.
+    /// Component activations `(u_r·x)(w_r·x)`, `n × R` (one product with `x` when `U = W`).
     pub fn activations(&self, x: MatRef<'_, f32>) -> Mat<f32> {
         let xu = linalg::mul(x, self.u.as_ref());
+        if self.u == self.w {
+            return Mat::from_fn(xu.nrows(), xu.ncols(), |i, j| xu[(i, j)] * xu[(i, j)]);
+        }
         let xw = linalg::mul(x, self.w.as_ref());
         Mat::from_fn(xu.nrows(), xu.ncols(), |i, j| xu[(i, j)] * xw[(i, j)])
     }

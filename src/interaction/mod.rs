@@ -384,6 +384,13 @@ impl Interaction {
         if denom == 0.0 { 0.0 } else { self.inner(t, None) / denom }
     }
 
+    /// The inner products of `t`'s terms with `B` and with each other (see [`TermInners`]).
+    pub fn term_inners(&self, t: &CpTensor) -> TermInners {
+        let p = self.project(t);
+        let with_b = (0..t.rank()).map(|k| dot_f64(linalg::col(t.heads.as_ref(), k), linalg::col(p.s.as_ref(), k))).collect();
+        TermInners { with_b, gram: t.term_gram(), b_norm_sq: self.norm_sq() }
+    }
+
     /// The dense symmetric tensor, `C` matrices of `I × I`. Test oracle for small sizes only.
     pub fn dense(&self) -> Vec<Mat<f64>> {
         (0..self.n_classes)
@@ -417,6 +424,27 @@ fn form(w_l: &Mat<f32>, w_r: &Mat<f32>, u: impl Iterator<Item = f32>) -> Mat<f32
     let scaled = Mat::from_fn(w_r.nrows(), d, |h, j| u[h] * w_r[(h, j)]);
     let raw = linalg::mul(w_l.transpose(), scaled.as_ref());
     Mat::from_fn(d, d, |i, j| 0.5 * (raw[(i, j)] + raw[(j, i)]))
+}
+
+/// The inner products of a CP tensor's terms with `B` and with each other: the cosine of any
+/// run of consecutive terms is then a sum of entries, with no new products (the faithfulness
+/// curves take dozens of such cosines).
+pub struct TermInners {
+    /// `⟨sym T_r, B⟩` of every term.
+    with_b: Vec<f64>,
+    /// `⟨sym T_i, sym T_j⟩`.
+    gram: Mat<f64>,
+    b_norm_sq: f64,
+}
+
+impl TermInners {
+    /// [`Interaction::cosine`] of the terms `range` alone.
+    pub fn cosine(&self, range: std::ops::Range<usize>) -> f64 {
+        let inner: f64 = self.with_b[range.clone()].iter().sum();
+        let norm_sq: f64 = range.clone().map(|j| range.clone().map(|i| self.gram[(i, j)]).sum::<f64>()).sum();
+        let denom = (norm_sq * self.b_norm_sq).sqrt();
+        if denom == 0.0 { 0.0 } else { inner / denom }
+    }
 }
 
 /// What [`Projection::add_grad`] reuses from [`Interaction::project`].
@@ -638,6 +666,22 @@ pub(crate) mod tests {
         for inter in every_kind(&m) {
             let t = eigen::Eigen::embedding(&inter).truncated(usize::MAX);
             assert!((inter.cosine(&t) - 1.0).abs() < 1e-5, "{}", inter.cosine(&t));
+        }
+    }
+
+    #[test]
+    fn cosines_of_term_runs_match_those_of_the_selected_terms() {
+        let m = small_model(9);
+        for inter in every_kind(&m) {
+            let t = CpTensor::random(3, 11, 6, &mut linalg::rng(4));
+            for t in [t.clone(), symmetric(&t)] {
+                let inners = inter.term_inners(&t);
+                for range in [0..6, 0..1, 2..5, 5..6] {
+                    let want = inter.cosine(&t.select(&range.clone().collect::<Vec<_>>()));
+                    assert!((inners.cosine(range.clone()) - want).abs() < 1e-5, "{range:?}: {} vs {want}", inners.cosine(range.clone()));
+                }
+                assert_eq!(inners.cosine(3..3), 0.0, "no terms, no cosine");
+            }
         }
     }
 

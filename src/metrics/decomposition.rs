@@ -241,7 +241,14 @@ pub fn evaluate(ctx: &Context, d: &Decomposition, class_changes: f64) -> Metrics
     let heads = shown.heads();
     let image = ctx.image.filter(|s| s.supports_image_work());
     let n_patterns = shown.n_patterns();
-    let eigen = Some(ctx.rank_matched_eigen(n_patterns));
+    // The dictionary's readout and the rank-matched eigenbasis's are independent: side by side.
+    let (readout_shown, (eigen_cosine, eigen_readout)) = rayon::join(
+        || readout(ctx, &shown),
+        || {
+            let eigen = ctx.rank_matched_eigen(n_patterns);
+            (ctx.inter.cosine(&eigen), readout(ctx, &Components::of_symmetric(&eigen)))
+        },
+    );
     Metrics {
         tensor_cosine: total,
         displayed_cosine: displayed,
@@ -264,9 +271,9 @@ pub fn evaluate(ctx: &Context, d: &Decomposition, class_changes: f64) -> Metrics
         class_changes,
         n_components: all.len(),
         n_patterns,
-        readout: readout(ctx, &shown),
-        eigen_cosine_rank_matched: eigen.as_ref().map(|e| ctx.inter.cosine(e)),
-        eigen_rank_matched: eigen.as_ref().map(|e| readout(ctx, &Components::of_symmetric(e))),
+        readout: readout_shown,
+        eigen_cosine_rank_matched: Some(eigen_cosine),
+        eigen_rank_matched: Some(eigen_readout),
     }
 }
 
