@@ -127,10 +127,22 @@ pub fn loss_and_grads(
         (values, grads)
     };
     let light = groups.len() - 1;
-    let results: Vec<(Vec<(&'static str, f64)>, Grads)> = if parallel {
-        groups.par_iter().enumerate().map(|(i, g)| if i == light { linalg::sequential(|| eval_group(g)) } else { eval_group(g) }).collect()
+    // The tensor cosine of a logged step, when no term computes it, is one more light job.
+    let tensor_term = active.iter().any(|(t, _)| t.name() == "tensor");
+    let cosine = || (want_cosine && !tensor_term).then(|| data.target.cosine(&triples));
+    let (results, extra_cosine): (Vec<(Vec<(&'static str, f64)>, Grads)>, _) = if parallel {
+        rayon::join(
+            || {
+                groups
+                    .par_iter()
+                    .enumerate()
+                    .map(|(i, g)| if i == light { linalg::sequential(|| eval_group(g)) } else { eval_group(g) })
+                    .collect()
+            },
+            || linalg::sequential(cosine),
+        )
     } else {
-        groups.iter().map(eval_group).collect()
+        (groups.iter().map(eval_group).collect(), cosine())
     };
 
     let mut total = Grads::new(banks.len());
@@ -145,7 +157,7 @@ pub fn loss_and_grads(
     let loss = values.iter().map(|(name, v)| weight_of(name) * v).sum();
     let tensor_cosine = match values.iter().find(|(name, _)| *name == "tensor") {
         Some((_, v)) => Some(1.0 - v),
-        None => want_cosine.then(|| data.target.cosine(&triples)),
+        None => extra_cosine,
     };
 
     let mut param_grads = Vec::new();
