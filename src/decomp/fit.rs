@@ -98,6 +98,9 @@ pub fn fit(
     Ok(history)
 }
 
+/// The values of one group of terms, by name, and the gradients they add.
+type GroupResult = (Vec<(&'static str, f64)>, Grads);
+
 /// The loss of the `active` terms (with their weights) at the current parameters, and its
 /// gradient with respect to every raw parameter (in the order of the banks' `params_mut`);
 /// `want_cosine` computes the tensor cosine even when the tensor term is off.
@@ -121,7 +124,7 @@ pub fn loss_and_grads(
     let mut groups: Vec<Vec<(&dyn Term, f32)>> = active.iter().filter(|(t, _)| t.heavy()).map(|&a| vec![a]).collect();
     groups.push(active.iter().filter(|(t, _)| !t.heavy()).copied().collect());
     let parallel = groups.iter().filter(|g| !g.is_empty()).count() >= 2 && linalg::parallel();
-    let eval_group = |group: &Vec<(&dyn Term, f32)>| {
+    let eval_group = |group: &Vec<(&dyn Term, f32)>| -> GroupResult {
         let mut grads = Grads::new(banks.len());
         let values: Vec<(&'static str, f64)> = group.iter().map(|(t, w)| (t.name(), t.eval(&input, *w, &mut grads))).collect();
         (values, grads)
@@ -130,7 +133,7 @@ pub fn loss_and_grads(
     // The tensor cosine of a logged step, when no term computes it, is one more light job.
     let tensor_term = active.iter().any(|(t, _)| t.name() == "tensor");
     let cosine = || (want_cosine && !tensor_term).then(|| data.target.cosine(&triples));
-    let (results, extra_cosine): (Vec<(Vec<(&'static str, f64)>, Grads)>, _) = if parallel {
+    let (results, extra_cosine): (Vec<GroupResult>, _) = if parallel {
         rayon::join(
             || {
                 groups
