@@ -339,25 +339,34 @@ pub fn border<T: Float>(x: &[T], shape: Images, mut grad: Grad<'_, T>) -> f64 {
 }
 
 /// Zero-padded 3×3 mean of one image, in f64 (symmetric as a linear map, so it is its own
-/// adjoint), computed separably: sums of three along each row, then of three rows.
+/// adjoint), computed separably: sums of three along each row, then of three rows. Each sum
+/// is `(centre + before) + after` (one neighbour at the edges), over whole slices so that
+/// the loops vectorise.
 fn box_zero_padded(x: &[f64], h: usize, w: usize) -> Vec<f64> {
-    // The edges simply have fewer neighbours.
-    let mut across = vec![0.0; h * w];
-    for (line, out) in x.chunks_exact(w).zip(across.chunks_exact_mut(w)) {
-        out.copy_from_slice(line);
-        for c in 1..w {
-            out[c] += line[c - 1];
-            out[c - 1] += line[c];
+    // Three-term sums of `mid` with its neighbours `before` and `after` (absent at the edges).
+    fn sum3(out: &mut [f64], before: Option<&[f64]>, mid: &[f64], after: Option<&[f64]>) {
+        match (before, after) {
+            (Some(b), Some(a)) => out.iter_mut().zip(mid).zip(b).zip(a).for_each(|(((o, m), b), a)| *o = (m + b) + a),
+            (Some(n), None) | (None, Some(n)) => out.iter_mut().zip(mid).zip(n).for_each(|((o, m), n)| *o = m + n),
+            (None, None) => out.copy_from_slice(mid),
         }
     }
-    let mut out = across.clone();
-    for r in 1..h {
-        let (above, below) = out.split_at_mut(r * w);
-        let (prev, next) = (&across[(r - 1) * w..r * w], &across[r * w..(r + 1) * w]);
-        below[..w].iter_mut().zip(prev).for_each(|(o, v)| *o += v);
-        above[(r - 1) * w..].iter_mut().zip(next).for_each(|(o, v)| *o += v);
+    let mut across = vec![0.0; h * w];
+    for (line, out) in x.chunks_exact(w).zip(across.chunks_exact_mut(w)) {
+        if w == 1 {
+            out[0] = line[0];
+            continue;
+        }
+        out[0] = line[0] + line[1];
+        out[w - 1] = line[w - 1] + line[w - 2];
+        sum3(&mut out[1..w - 1], Some(&line[..w - 2]), &line[1..w - 1], Some(&line[2..]));
     }
-    out.iter_mut().for_each(|o| *o /= 9.0);
+    let mut out = vec![0.0; h * w];
+    let row = |r: usize| &across[r * w..(r + 1) * w];
+    for (r, o) in out.chunks_exact_mut(w).enumerate() {
+        sum3(o, (r > 0).then(|| row(r - 1)), row(r), (r + 1 < h).then(|| row(r + 1)));
+        o.iter_mut().for_each(|v| *v /= 9.0);
+    }
     out
 }
 
@@ -759,6 +768,22 @@ mod tests {
         let x = [0.5, 0.0, 2.0, 1.0, 1.0, -1.0, 2.0, -2.0, 0.0, 0.0, 0.0, 0.0];
         assert!((sign_impurity(&x, shape, None) - 0.25).abs() < 1e-12);
         assert_eq!(sign_impurity(&[0.0; 4], Images { h: 2, w: 2, n: 1 }, None), 0.0);
+    }
+
+    #[test]
+    fn box_mean_matches_its_definition_on_thin_and_tiny_images() {
+        for (h, w) in [(1, 1), (1, 4), (4, 1), (2, 2), (3, 5)] {
+            let x = random(h * w, 3);
+            let (hi, wi) = (h as isize, w as isize);
+            let at = |r: isize, c: isize| if (0..hi).contains(&r) && (0..wi).contains(&c) { x[(r * wi + c) as usize] } else { 0.0 };
+            let got = box_zero_padded(&x, h, w);
+            for r in 0..hi {
+                for c in 0..wi {
+                    let want: f64 = (-1..=1).flat_map(|i| (-1..=1).map(move |j| (i, j))).map(|(i, j)| at(r + i, c + j)).sum::<f64>() / 9.0;
+                    assert!((got[(r * wi + c) as usize] - want).abs() < 1e-12, "{h}×{w} at ({r}, {c})");
+                }
+            }
+        }
     }
 
     #[test]
