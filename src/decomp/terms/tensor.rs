@@ -70,9 +70,9 @@ impl<'a> Target<'a> {
     pub fn cosine_loss(&self, t: &CpTensor, weight: f32, g: &mut CpGrads) -> f64 {
         // ‖T‖² and ⟨T, B⟩ are independent; so are their gradients (the norm's goes to a
         // buffer of its own, added last, whatever the thread count). They run side by side, each
-        // splitting its products: a free core takes work from the other's products, which beats
-        // giving each side one core at every rank from 32 to 1024 on e20 (one side is often
-        // several times the other).
+        // splitting its products, so a free core takes work from the other's: one side is often
+        // several times the other, and this beat keeping either side on one core at every rank
+        // tried on e20 (32 to 1024).
         let (norm, inter) = linalg::join(|| t.grams(t), true, || self.inter.project(t), true);
         let n = norm.value();
         let denom = (n * self.norm_sq).sqrt();
