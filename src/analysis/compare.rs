@@ -47,6 +47,9 @@ pub struct Group {
     pub similarity: f64,
     /// Total part of the class's logit held by `a`'s top patterns of this sign.
     pub weight: f64,
+    /// Cosine of the two evidence Gram matrices `G = Σ |w| p pᵀ` over all of the class's
+    /// patterns of this sign (see [`Comparison::evidence_similarity`]).
+    pub evidence_similarity: f64,
 }
 
 /// The match of two dictionaries.
@@ -54,6 +57,16 @@ pub struct Group {
 pub struct Comparison {
     /// Strength-weighted mean over classes and signs of the groups' similarities, in [0, 1].
     pub similarity: f64,
+    /// Mean over classes (those either dictionary has patterns for) of the cosine of the two class tensors `T_c = Σ w p pᵀ` (each pattern
+    /// with its signed part `w` of the class's logit): whether the dictionaries compute the
+    /// same thing, however they split it into patterns.
+    pub tensor_similarity: f64,
+    /// The groups' `evidence_similarity`, weighted as `similarity` is. Rotating patterns within
+    /// a class and sign leaves `G` unchanged, so this says whether two dictionaries differ by
+    /// more than such a rotation; adding one term to both signs, which leaves `T_c` unchanged,
+    /// lowers it: a low value beside a high `tensor_similarity` means the class tensors are
+    /// alike but split differently into evidence and counter-evidence.
+    pub evidence_similarity: f64,
     pub groups: Vec<Group>,
     /// Every matched pair, by class, sign, then `a`'s weight.
     pub pairs: Vec<Pair>,
@@ -68,9 +81,14 @@ pub fn compare(a: &Components, b: &Components, top: usize) -> crate::error::Resu
             a.inputs, a.outputs, b.inputs, b.outputs
         )));
     }
-    let (mut groups, mut pairs) = (Vec::new(), Vec::new());
+    let (mut groups, mut pairs, mut tensor) = (Vec::new(), Vec::new(), Vec::new());
     for class in 0..a.outputs {
         let (ea, eb) = (entries(a, class), entries(b, class));
+        let grams = ClassGrams::new(&ea, &eb);
+        // A class neither dictionary has a pattern for is left out.
+        if !(ea.is_empty() && eb.is_empty()) {
+            tensor.push(grams.cosine(|w| w));
+        }
         for (sign, name) in SIGNS {
             let (xa, xb) = (heaviest(&ea, sign, top), heaviest(&eb, sign, top));
             if xa.is_empty() {
@@ -80,7 +98,8 @@ pub fn compare(a: &Components, b: &Components, top: usize) -> crate::error::Resu
             let matched = matching::optimal(score.as_ref());
             let weight: f64 = xa.iter().map(|e| e.weight.abs()).sum();
             let similarity = matching::total(score.as_ref(), &matched) / xa.len() as f64;
-            groups.push(Group { class, sign: name, similarity, weight });
+            let evidence_similarity = grams.cosine(|w| if w * sign > 0.0 { w.abs() } else { 0.0 });
+            groups.push(Group { class, sign: name, similarity, weight, evidence_similarity });
             pairs.extend(matched.into_iter().map(|(i, j)| Pair {
                 class,
                 sign: name,
@@ -92,8 +111,50 @@ pub fn compare(a: &Components, b: &Components, top: usize) -> crate::error::Resu
         }
     }
     let total: f64 = groups.iter().map(|g| g.weight).sum();
-    let similarity = if total > 0.0 { groups.iter().map(|g| g.weight * g.similarity).sum::<f64>() / total } else { 0.0 };
-    Ok(Comparison { similarity, groups, pairs })
+    let weighted = |f: fn(&Group) -> f64| if total > 0.0 { groups.iter().map(|g| g.weight * f(g)).sum::<f64>() / total } else { 0.0 };
+    let (similarity, evidence_similarity) = (weighted(|g| g.similarity), weighted(|g| g.evidence_similarity));
+    let tensor_similarity = if tensor.is_empty() { 0.0 } else { tensor.iter().sum::<f64>() / tensor.len() as f64 };
+    Ok(Comparison { similarity, tensor_similarity, evidence_similarity, groups, pairs })
+}
+
+/// Cosines of Gram matrices `Σ f(w) p̂ p̂ᵀ` of one class's entries in two dictionaries, from the
+/// patterns' pairwise cosines (`⟨p̂ p̂ᵀ, q̂ q̂ᵀ⟩ = cos²(p, q)`), formed once per class.
+struct ClassGrams {
+    /// `cos²` within `a`, within `b`, and across.
+    aa: Mat<f64>,
+    bb: Mat<f64>,
+    ab: Mat<f64>,
+    wa: Vec<f64>,
+    wb: Vec<f64>,
+}
+
+impl ClassGrams {
+    fn new(a: &[Entry<'_>], b: &[Entry<'_>]) -> Self {
+        let unit = |e: &[Entry<'_>]| {
+            let pixels = e.first().map_or(0, |x| x.pattern.len());
+            let norms: Vec<f64> = e.iter().map(|x| x.pattern.iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt()).collect();
+            Mat::from_fn(pixels, e.len(), |i, j| if norms[j] > 0.0 { e[j].pattern[i] as f64 / norms[j] } else { 0.0 })
+        };
+        let (ua, ub) = (unit(a), unit(b));
+        let cos2 = |x: &Mat<f64>, y: &Mat<f64>| {
+            if x.nrows() != y.nrows() {
+                return Mat::zeros(x.ncols(), y.ncols()); // one side has no entries
+            }
+            let c = x.transpose() * y;
+            Mat::from_fn(c.nrows(), c.ncols(), |i, j| c[(i, j)].powi(2))
+        };
+        let weights = |e: &[Entry<'_>]| e.iter().map(|x| x.weight).collect();
+        Self { aa: cos2(&ua, &ua), bb: cos2(&ub, &ub), ab: cos2(&ua, &ub), wa: weights(a), wb: weights(b) }
+    }
+
+    /// The cosine of the two Gram matrices with pattern weights `f(w)`; 0 when either is zero.
+    fn cosine(&self, f: impl Fn(f64) -> f64) -> f64 {
+        let inner = |c: &Mat<f64>, wx: &[f64], wy: &[f64]| -> f64 {
+            wx.iter().enumerate().map(|(i, &x)| wy.iter().enumerate().map(|(j, &y)| f(x) * f(y) * c[(i, j)]).sum::<f64>()).sum()
+        };
+        let norm = (inner(&self.aa, &self.wa, &self.wa) * inner(&self.bb, &self.wb, &self.wb)).sqrt();
+        if norm > 0.0 { inner(&self.ab, &self.wa, &self.wb) / norm } else { 0.0 }
+    }
 }
 
 /// A model's per-class pixel eigenvectors, the `n_patterns` of largest |λ| overall, as
@@ -163,13 +224,15 @@ pub fn figure(c: &Comparison, shape: ImageShape, outputs: usize, per_class: usiz
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::testing::{random_components, transform};
+    use crate::analysis::testing::{random_components, symmetric_components, transform};
+    use crate::linalg;
 
     #[test]
     fn a_dictionary_matches_itself_and_its_symmetric_copies() {
         let x = random_components(3, 12, 4);
         let same = compare(&x, &x, 4).unwrap();
         assert!((same.similarity - 1.0).abs() < 1e-9, "{}", same.similarity);
+        assert!((same.tensor_similarity - 1.0).abs() < 1e-9 && (same.evidence_similarity - 1.0).abs() < 1e-9);
         let perm: Vec<usize> = (0..12).rev().collect();
         let flip: Vec<bool> = (0..12).map(|k| k % 2 == 0).collect();
         let swap: Vec<bool> = (0..12).map(|k| k % 3 == 0 && perm[k] < 8).collect();
@@ -177,6 +240,27 @@ mod tests {
         let c = compare(&x, &y, 4).unwrap();
         assert!((c.similarity - 1.0).abs() < 1e-6, "{}", c.similarity);
         assert!(c.pairs.iter().all(|p| (p.cosine - 1.0).abs() < 1e-5));
+    }
+
+    #[test]
+    fn rotations_within_a_sign_keep_the_gram_matrices_and_twins_change_only_the_split() {
+        let v = |seed: u64| linalg::randn(&mut linalg::rng(seed), 64, 1, 1.0).col(0).iter().copied().collect::<Vec<f32>>();
+        let (v1, v2, v3, twin) = (v(1), v(2), v(3), v(4));
+        let x = symmetric_components(&[(0, 1.0, v1.clone()), (0, 1.0, v2.clone()), (0, -1.0, v3.clone())]);
+        // v1 and v2 rotated by 40° within class 0's evidence: the same tensor and evidence.
+        let (c, s) = (40f32.to_radians().cos(), 40f32.to_radians().sin());
+        let mix = |p: f32, q: f32| v1.iter().zip(&v2).map(|(a, b)| p * a + q * b).collect::<Vec<f32>>();
+        let rotated = symmetric_components(&[(0, 1.0, mix(c, s)), (0, 1.0, mix(-s, c)), (0, -1.0, v3.clone())]);
+        let r = compare(&x, &rotated, 4).unwrap();
+        assert!(r.similarity < 0.99, "the patterns themselves moved: {}", r.similarity);
+        assert!((r.tensor_similarity - 1.0).abs() < 1e-6, "{}", r.tensor_similarity);
+        assert!((r.evidence_similarity - 1.0).abs() < 1e-6, "{}", r.evidence_similarity);
+        // A twin pair (the same pattern for and against class 0) leaves the tensor alone but
+        // changes how it splits into evidence and counter-evidence.
+        let twins = symmetric_components(&[(0, 1.0, v1), (0, 1.0, v2), (0, -1.0, v3), (0, 2.0, twin.clone()), (0, -2.0, twin)]);
+        let t = compare(&x, &twins, 4).unwrap();
+        assert!((t.tensor_similarity - 1.0).abs() < 1e-6, "{}", t.tensor_similarity);
+        assert!(t.evidence_similarity < 0.9, "{}", t.evidence_similarity);
     }
 
     #[test]

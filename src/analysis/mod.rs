@@ -67,6 +67,30 @@ pub(crate) mod testing {
         Components { items, inputs: PIXELS, outputs: CLASSES }
     }
 
+    /// Symmetric components `d ⊗ v vᵀ` with one-hot heads: `(class, d, v)` each.
+    pub fn symmetric_components(items: &[(usize, f32, Vec<f32>)]) -> Components {
+        let inputs = items.first().map_or(PIXELS, |(_, _, v)| v.len());
+        let items = items
+            .iter()
+            .enumerate()
+            .map(|(k, (class, d, v))| Component {
+                bank: 0,
+                index: k,
+                form: Form::Symmetric,
+                role: Role::Displayed,
+                a: v.clone(),
+                b: v.clone(),
+                head: (0..CLASSES).map(|c| if c == *class { *d } else { 0.0 }).collect(),
+                plus: unit(v.clone()),
+                minus: vec![0.0; v.len()],
+                strength: 1.0,
+                anchors: None,
+                mask: None,
+            })
+            .collect();
+        Components { items, inputs, outputs: CLASSES }
+    }
+
     /// A copy of `x` whose component `k` is `x`'s component `perm[k]`, with `(a, b) → (−a, −b)`
     /// where `flip[k]` (plus and minus negated) and `(a, b, d) → (−a, b, −d)` where `swap[k]`
     /// (plus ↔ −minus, head negated). Both leave the component's tensor unchanged.

@@ -23,10 +23,14 @@ pub fn run(args: Args) -> Result<()> {
     let result = compare_runs(&args.run_a, &args.run_b, args.top, args.out.as_deref())?;
     println!("{}", serde_json::to_string(&result)?);
     let eigen = result["eigen_rank_matched_similarity"].as_f64().map_or("–".to_string(), |v| format!("{v:.3}"));
+    let num = |key: &str| result[key].as_f64().unwrap_or(f64::NAN);
     eprintln!(
-        "concepts of A matched in B: {:.3} (strength-weighted |cos| of the {} heaviest patterns per class and sign); the models' rank-matched eigenbases: {eigen}",
-        result["similarity"].as_f64().unwrap_or(f64::NAN),
-        args.top
+        "concepts of A matched in B: {:.3} (strength-weighted |cos| of the {} heaviest patterns per class and sign); the models' rank-matched eigenbases: {eigen}; \
+         class tensors alike at {:.3}, their evidence and counter-evidence at {:.3}",
+        num("similarity"),
+        args.top,
+        num("tensor_similarity"),
+        num("evidence_similarity")
     );
     Ok(())
 }

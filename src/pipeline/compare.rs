@@ -53,6 +53,8 @@ pub fn compare_runs(a: &Path, b: &Path, top: usize, out: Option<&Path>) -> Resul
         "run_b": b,
         "top": top,
         "similarity": concepts.similarity,
+        "tensor_similarity": concepts.tensor_similarity,
+        "evidence_similarity": concepts.evidence_similarity,
         "eigen_rank_matched_similarity": eigen.similarity,
         "concepts": concepts,
         "eigen_rank_matched": eigen,
