@@ -351,4 +351,6 @@ def compare(
     ``run_a``'s ``top`` heaviest patterns matched one to one (Hungarian, |cos|) with
     ``run_b``'s; ``similarity`` is the strength-weighted mean over classes and signs, and
     ``eigen_rank_matched_similarity`` the same match of the two runs' models' rank-matched
-    eigenbases. ``out``: also writes ``compare.json`` and the figure ``compare.png`` there."""
+    eigenbases; ``tensor_similarity`` and ``evidence_similarity`` the cosines of the two
+    dictionaries' class tensors and of each class's evidence Gram matrices (see the README's
+    Commands). ``out``: also writes ``compare.json`` and the figure ``compare.png`` there."""

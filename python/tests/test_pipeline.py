@@ -60,6 +60,7 @@ def test_compare_two_runs(tmp_path, small_digit_model):
     a, b = (tmp_path / "sweep" / "runs" / r["run_id"] for r in rows)
     same = bilens.compare(a, a)
     assert same["similarity"] == pytest.approx(1.0) and same["eigen_rank_matched_similarity"] == pytest.approx(1.0)
+    assert same["tensor_similarity"] == pytest.approx(1.0) and same["evidence_similarity"] == pytest.approx(1.0)
     other = bilens.compare(a, b, top=2, out=tmp_path / "cmp")
     assert 0.0 <= other["similarity"] <= 1.0 and other["top"] == 2
     assert all(g["sign"] in ("+", "−") for g in other["concepts"]["groups"])
