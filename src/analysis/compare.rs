@@ -57,9 +57,9 @@ pub struct Group {
 pub struct Comparison {
     /// Strength-weighted mean over classes and signs of the groups' similarities, in [0, 1].
     pub similarity: f64,
-    /// Mean over classes (those either dictionary has patterns for) of the cosine of the two class tensors `T_c = Σ w p pᵀ` (each pattern
-    /// with its signed part `w` of the class's logit): whether the dictionaries compute the
-    /// same thing, however they split it into patterns.
+    /// Mean over classes (those either dictionary has patterns for) of the cosine of the two
+    /// class tensors `T_c = Σ w p pᵀ` (each pattern with its signed part `w` of the class's
+    /// logit): whether the dictionaries compute the same thing, however split into patterns.
     pub tensor_similarity: f64,
     /// The groups' `evidence_similarity`, weighted as `similarity` is. Rotating patterns within
     /// a class and sign leaves `G` unchanged, so this says whether two dictionaries differ by
@@ -261,6 +261,10 @@ mod tests {
         let t = compare(&x, &twins, 4).unwrap();
         assert!((t.tensor_similarity - 1.0).abs() < 1e-6, "{}", t.tensor_similarity);
         assert!(t.evidence_similarity < 0.9, "{}", t.evidence_similarity);
+        // Known value: one pattern each, at cos 0.6, gives Gram matrices at cos² = 0.36.
+        let (p, q) = ([1.0, 0.0, 0.0].to_vec(), [0.6, 0.8, 0.0].to_vec());
+        let k = compare(&symmetric_components(&[(3, 2.0, p)]), &symmetric_components(&[(3, 5.0, q)]), 1).unwrap();
+        assert!((k.tensor_similarity - 0.36).abs() < 1e-6 && (k.evidence_similarity - 0.36).abs() < 1e-6, "{k:?}");
     }
 
     #[test]
