@@ -138,13 +138,7 @@ pub fn row_major(data: &[f32], rows: usize, cols: usize) -> MatRef<'_, f32> {
 
 /// Copies a matrix into a row-major vector (the layout of safetensors and PyTorch).
 pub fn to_row_major(m: MatRef<'_, f32>) -> Vec<f32> {
-    let mut out = Vec::with_capacity(m.nrows() * m.ncols());
-    for i in 0..m.nrows() {
-        for j in 0..m.ncols() {
-            out.push(m[(i, j)]);
-        }
-    }
-    out
+    padded_row_major(m, m.ncols())
 }
 
 /// A matrix from a row-major slice (copying).

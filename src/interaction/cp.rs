@@ -35,6 +35,12 @@ impl CpTensor {
         self.u.ncols()
     }
 
+    /// `U = W`: every symmetric and evidence-split dictionary, whose products with either
+    /// factor are one.
+    pub fn shares_factors(&self) -> bool {
+        self.u == self.w
+    }
+
     /// `⟨sym T, sym S⟩` from Gram matrices (SPEC §15.2), and optionally `weight ·` its gradient
     /// with respect to `T = self`, accumulated into `grad`:
     /// `½ Σ_rs (D_TᵀD_S)_rs [(U_TᵀU_S)_rs (W_TᵀW_S)_rs + (U_TᵀW_S)_rs (W_TᵀU_S)_rs]`.
@@ -59,7 +65,7 @@ impl CpTensor {
             linalg::mul(self.heads.transpose(), s.heads.as_ref())
         };
         let y = linalg::side_by_side(&s.u, &s.w);
-        let g = if symmetric && self.u == self.w {
+        let g = if symmetric && self.shares_factors() {
             // ⟨T, T⟩ of shared factors (symmetric and evidence-split components): the four
             // blocks are one, UᵀU.
             let r = self.rank();
@@ -112,7 +118,7 @@ impl CpTensor {
     /// Component activations `(u_r·x)(w_r·x)`, `n × R` (one product with `x` when `U = W`).
     pub fn activations(&self, x: MatRef<'_, f32>) -> Mat<f32> {
         let xu = linalg::mul(x, self.u.as_ref());
-        if self.u == self.w {
+        if self.shares_factors() {
             return Mat::from_fn(xu.nrows(), xu.ncols(), |i, j| xu[(i, j)] * xu[(i, j)]);
         }
         let xw = linalg::mul(x, self.w.as_ref());

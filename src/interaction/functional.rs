@@ -74,7 +74,7 @@ impl Functional {
     /// in `T`, so its gradient is twice that of `⟨T, S⟩` at `S = M∘T`) go through the factors
     /// `M U`, `M W`, mapped back by `M`.
     pub fn error_loss(&self, inter: &Interaction, t: &CpTensor, weight: f32, g: &mut CpGrads) -> f64 {
-        if t.u == t.w {
+        if t.shares_factors() {
             return self.symmetric_error_loss(inter, t, weight, g);
         }
         let (s, mt) = self.parts(t);

@@ -332,7 +332,7 @@ impl Interaction {
     /// `s_c = ½ W_u[c] · (A_lu ⊙ A_rw + A_lw ⊙ A_ru)`.
     pub fn project<'a>(&'a self, t: &'a CpTensor) -> Projection<'a> {
         let (d, r, c) = (self.dim(), t.rank(), self.n_classes);
-        let halves = Halves { r, same: t.u == t.w };
+        let halves = Halves { r, same: t.shares_factors() };
         let mut p = Mat::<f32>::zeros(d, halves.width()); // [P_u | P_w], or P_u alone
         let par = linalg::par();
         let factors = if halves.same { vec![&t.u] } else { vec![&t.u, &t.w] };

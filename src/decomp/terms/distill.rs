@@ -72,7 +72,7 @@ impl DistillSet {
 
     fn dense_loss(&self, t: &CpTensor, weight: f32, g: &mut CpGrads) -> f64 {
         let r = t.rank();
-        let proj = linalg::mul(self.images.x(), hcat(&t.u, &t.w).as_ref()); // n × 2R: [XU | XW]
+        let proj = linalg::mul(self.images.x(), linalg::side_by_side(&t.u, &t.w).as_ref()); // n × 2R: [XU | XW]
         let (xu, xw) = (proj.as_ref().subcols(0, r), proj.as_ref().subcols(r, r));
         let acts = zip(xu, xw, |a, b| a * b);
         let z = linalg::mul(acts.as_ref(), t.heads.transpose());
@@ -84,7 +84,7 @@ impl DistillSet {
         let dz = &diff * faer::Scale(coef);
         linalg::mul_add(g.d.as_mut(), dz.transpose(), acts.as_ref(), 1.0);
         let dacts = linalg::mul(dz.as_ref(), t.heads.as_ref());
-        let back_in = hcat(&zip(dacts.as_ref(), xw, |a, b| a * b), &zip(dacts.as_ref(), xu, |a, b| a * b));
+        let back_in = linalg::side_by_side(&zip(dacts.as_ref(), xw, |a, b| a * b), &zip(dacts.as_ref(), xu, |a, b| a * b));
         let back = linalg::mul(self.images.x().transpose(), back_in.as_ref()); // I × 2R: [dU | dW]
         g.u += back.as_ref().subcols(0, r);
         g.w += back.as_ref().subcols(r, r);
@@ -99,7 +99,7 @@ impl DistillSet {
         let (r, c, pixels) = (t.rank(), t.heads.nrows(), t.u.nrows());
         let n = self.images.x().nrows();
         let width = linalg::padded_width(2 * r);
-        let uw = linalg::padded_row_major(hcat(&t.u, &t.w).as_ref(), width); // [U | W]
+        let uw = linalg::padded_row_major(linalg::side_by_side(&t.u, &t.w).as_ref(), width); // [U | W]
         let s2 = self.scale * self.scale;
         let coef = 2.0 * weight / (s2 * (n * c) as f32);
         let parts = ImageRows::each_block(blocks, |b| self.sparse_block(b, t, &uw, width, coef));
@@ -167,14 +167,6 @@ impl DistillSet {
         b.transposed.mul_add_row_major(&proj, width, &mut back);
         (back, gd, sse)
     }
-}
-
-/// `[a | b]`.
-fn hcat(a: &Mat<f32>, b: &Mat<f32>) -> Mat<f32> {
-    let mut out = Mat::zeros(a.nrows(), a.ncols() + b.ncols());
-    out.as_mut().subcols_mut(0, a.ncols()).copy_from(a);
-    out.as_mut().subcols_mut(a.ncols(), b.ncols()).copy_from(b);
-    out
 }
 
 /// Elementwise `f(a, b)` over two equally shaped matrices, column by column.
