@@ -10,8 +10,10 @@ use faer::Mat;
 
 use super::Decomposition;
 use super::fit::{HistoryRow, Step, fit};
+use super::form::Role;
 use super::init::{InitContext, displayed_bank, residual_bank};
-use super::recipe::{Limits, Recipe};
+use super::recipe::{Limits, Recipe, Rotation};
+use super::rotation;
 use super::terms::{self, DistillSet, FitData, LabelledSet, Need, Target};
 use crate::data::{DataSplit, Dataset};
 use crate::error::Error;
@@ -275,6 +277,12 @@ pub fn fit_recipe(ctx: &Context, recipe: &Recipe, seed: u64, on_step: &mut dyn F
         let mut second = Decomposition { banks: vec![displayed_bank(recipe, 1, &ctx.init_context(), &mut rng)?] };
         history.extend(fit(&mut second, recipe, &ctx.fit_data(recipe, 2, Some(first))?, 2, on_step)?);
         decomposition.banks.extend(second.banks);
+    }
+    if recipe.final_rotation != Rotation::None {
+        let images = (recipe.final_rotation == Rotation::PerImage).then(|| ctx.init_context().images_by_class()).transpose()?;
+        for bank in decomposition.banks.iter_mut().filter(|b| b.role == Role::Displayed) {
+            rotation::rotate_bank(bank, images.as_deref())?;
+        }
     }
     Ok(Fitted { decomposition, history, initial_classes })
 }

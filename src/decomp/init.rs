@@ -4,7 +4,6 @@ use anyhow::{Context as _, Result};
 use std::sync::OnceLock;
 
 use faer::Mat;
-use rayon::prelude::*;
 
 use super::bank::{Anchors, Bank, Head, HeadRule};
 use super::form::{Form, Role};
@@ -54,7 +53,7 @@ impl InitContext<'_> {
     }
 
     /// The labelled training images of each class, one matrix (images × inputs) per class.
-    fn images_by_class(&self) -> Result<Vec<Mat<f64>>> {
+    pub(super) fn images_by_class(&self) -> Result<Vec<Mat<f64>>> {
         let train = self.train.filter(|t| !t.is_empty()).context("rotation = \"per_image\" needs training images")?;
         let labels = train.labels.as_ref().context("rotation = \"per_image\" needs labelled training images")?;
         let x = train.x();
@@ -259,34 +258,8 @@ fn eigen_of(recipe: &Recipe, ctx: &InitContext<'_>) -> Result<Eigen> {
 /// each class's training images, by [`rotation::per_image`] on their activations), with heads
 /// `±1` on their class: the same tensor as `t` (one-hot heads carrying λ, unit vectors).
 fn rotated(t: &CpTensor, images_by_class: Option<&[Mat<f64>]>) -> (Mat<f32>, Mat<f32>) {
-    let (n, r) = (t.u.nrows(), t.rank());
-    let mut u = Mat::<f32>::zeros(n, r);
-    let mut heads = Mat::<f32>::zeros(t.heads.nrows(), r);
-    let mut groups: std::collections::BTreeMap<(usize, bool), Vec<usize>> = Default::default();
-    for k in 0..r {
-        let class = crate::model::argmax(t.heads.col(k).iter().map(|v| v.abs()));
-        groups.entry((class, t.heads[(class, k)] > 0.0)).or_default().push(k);
-    }
-    // Groups are independent: rotate them side by side.
-    let groups: Vec<_> = groups.into_iter().collect();
-    let mixed: Vec<Mat<f64>> = groups
-        .par_iter()
-        .map(|((class, _), members)| {
-            let p =
-                Mat::from_fn(n, members.len(), |i, j| (t.u[(i, members[j])] as f64) * (t.heads[(*class, members[j])].abs() as f64).sqrt());
-            match images_by_class {
-                None => rotation::varimax(p.as_ref()),
-                Some(images) => &p * rotation::per_image((&images[*class] * &p).as_ref()),
-            }
-        })
-        .collect();
-    for (((class, positive), members), mixed) in groups.into_iter().zip(mixed) {
-        for (j, &k) in members.iter().enumerate() {
-            u.col_mut(k).iter_mut().zip(mixed.col(j).iter()).for_each(|(o, &v)| *o = v as f32);
-            heads[(class, k)] = if positive { 1.0 } else { -1.0 };
-        }
-    }
-    (u, heads)
+    let groups = rotation::by_class_and_sign(t.u.as_ref(), t.heads.as_ref(), images_by_class);
+    rotation::apply(&groups, t.u.as_ref(), t.heads.as_ref())
 }
 
 /// Each column `v = p − n` of `u` (`p, n ≥ 0`) as two columns `p` and `n`, both with `v`'s

@@ -100,6 +100,12 @@ pub struct Recipe {
     pub init: Init,
     /// Mixing of the eigenvectors of one class and sign (`init = "eigen"`).
     pub rotation: Rotation,
+    /// Mixing of each class's patterns of one head sign after the fit (`none`, `varimax` or
+    /// `per_image`; symmetric one-hot components): the same tensor, turned. Fits from different
+    /// starts that agree on the class tensors and their split into evidence and
+    /// counter-evidence still differ by such a rotation; `per_image` picks one, the mix that
+    /// explains each training image with the fewest patterns.
+    pub final_rotation: Rotation,
     /// Eigen initialisations read the model restricted to the span of the top `subspace`
     /// principal directions of the training inputs (their second moment), so the starting
     /// patterns hold what inputs excite and none of the speckle they never meet (0 = the
@@ -179,6 +185,7 @@ impl Default for Recipe {
             residual_rank: 0,
             init: Init::Random,
             rotation: Rotation::None,
+            final_rotation: Rotation::None,
             subspace: 0,
             start: String::new(),
             init_scale: 0.02,
@@ -313,6 +320,20 @@ impl Recipe {
         if self.rotation == Rotation::VarimaxParts && !self.rank.is_multiple_of(2) {
             return fail(format!("rotation = \"varimax_parts\" splits rank / 2 patterns in two: rank {} is odd", self.rank));
         }
+        if self.final_rotation != Rotation::None {
+            let turns = self.final_rotation != Rotation::VarimaxParts
+                && self.form == Form::Symmetric
+                && self.topk == 1
+                && matches!(self.init, Init::Random | Init::Eigen)
+                && !(self.nonnegative || self.one_signed || self.amplitude)
+                && matches!(self.mask, MaskKind::None | MaskKind::Support);
+            if !turns {
+                return fail("final_rotation = \"varimax\" or \"per_image\" turns free symmetric one-hot patterns: it needs form = \"symmetric\", topk = 1, init = \"random\" or \"eigen\", mask = \"none\" or \"support\", and nonnegative, one_signed and amplitude false".into());
+            }
+            if self.final_rotation == Rotation::PerImage && limits.train_images == 0 {
+                return fail("final_rotation = \"per_image\" reads labelled training images, and there are none".into());
+            }
+        }
         if self.subspace != 0 {
             if !eigen {
                 return fail("subspace restricts the eigen initialisations (init = \"eigen\" or \"eigen_pairs\")".into());
@@ -441,5 +462,13 @@ mod tests {
                     .contains("one_signed = true projects free factors")
             );
         }
+        let turned = Recipe { form: Form::Symmetric, topk: 1, final_rotation: Rotation::PerImage, ..Recipe::default() };
+        assert!(turned.validate(&limits).is_ok());
+        assert!(err(Recipe { final_rotation: Rotation::PerImage, ..Recipe::default() }).contains("final_rotation"), "a CP bank");
+        for wrong in [Recipe { topk: 2, ..turned.clone() }, Recipe { mask: MaskKind::Fixed, ..turned.clone() }] {
+            assert!(err(wrong).contains("final_rotation"));
+        }
+        assert!(err(Recipe { final_rotation: Rotation::VarimaxParts, ..turned.clone() }).contains("final_rotation"));
+        assert!(turned.validate(&Limits { train_images: 0, ..limits }).unwrap_err().to_string().contains("labelled training images"));
     }
 }

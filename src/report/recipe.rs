@@ -48,6 +48,8 @@ pub fn summary(config: &Value) -> Option<Vec<String>> {
         (r.mask == MaskKind::Fixed, format!("fixed Gaussian masks σ {}", r.mask_sigma)),
         (r.mask == MaskKind::Learnable, format!("learnable Gaussian masks σ₀ {}", r.mask_sigma)),
         (r.mask == MaskKind::Support, "patterns on the training inputs' support".to_string()),
+        (r.final_rotation == Rotation::Varimax, "mixed by varimax after the fit".to_string()),
+        (r.final_rotation == Rotation::PerImage, "mixed after the fit to explain each digit with few".to_string()),
     ];
     out.extend(flags.into_iter().filter(|(on, _)| *on).map(|(_, s)| s));
     out.push(match r.topk {
@@ -96,6 +98,9 @@ mod tests {
         let few = crate::decomp::presets::find("concept_few").unwrap().recipe.clone();
         let text = summary(&serde_json::to_value(&few).unwrap()).unwrap().join(" · ");
         assert!(text.contains("explain each digit with few") && text.contains("support") && text.contains("minimality 0.003"), "{text}");
+        let stable = crate::decomp::presets::find("concept_stable").unwrap().recipe.clone();
+        let text = summary(&serde_json::to_value(&stable).unwrap()).unwrap().join(" · ");
+        assert!(text.contains("mixed after the fit") && text.contains("cancellation 0.01"), "{text}");
         assert!(summary(&serde_json::json!({ "no_such_field": 1 })).is_none());
     }
 }
