@@ -1,7 +1,8 @@
 //! `bilens compare`: a run matches itself and any copy whose components are permuted and
 //! sign-flipped (the tensor is unchanged) exactly; the figure is written on request; a folder
 //! that is not a run, or runs over different inputs, are clear errors. A dictionary refitted
-//! from a run's (`start`) matches it, and the anchor prior holds it there.
+//! from a run's (`start`) matches it, and the anchor prior holds it there. A rotation after the
+//! fit turns the patterns and leaves the class tensors alone.
 
 mod common;
 
@@ -98,5 +99,40 @@ fn a_run_matches_itself_and_its_symmetric_copies_and_bad_pairs_are_refused() {
     fails(&["decompose", "--model", s(&model), "--set", "anchor=1", "--out", s(&bad)], &["anchor", "start = RUN"]);
     fails(&[&from_run[..], &["--set", "rank=8", "--out", s(&bad)]].concat(), &["start:", "16", "8"]);
     fails(&["decompose", "--model", s(&model), "--set", "start=/no/such/run", "--out", s(&bad)], &["/no/such/run"]);
+    std::fs::remove_dir_all(&root).ok();
+}
+
+/// The rotation after the fit turns the patterns within each class and sign and nothing else:
+/// the same fit with and without it has the same tensor, logits and rotation-blind metrics,
+/// `compare` sees the same class tensors but other patterns, and a recipe it cannot turn is
+/// refused by name.
+#[test]
+fn a_rotation_after_the_fit_changes_the_patterns_and_nothing_the_model_computes() {
+    let root = common::temp_dir("final-rotation");
+    let model = common::tiny_model(&root);
+    let fit = |rotation: &str, out: &str| {
+        let out = root.join(out);
+        let rotation = format!("final_rotation={rotation}");
+        // A varimax start, so that the per-image mix is not where the fit began.
+        let start = ["--set", "rotation=\"varimax\"", "--set", "rank=24", "--set", "steps=15"];
+        ok(&[&["decompose", "--model", s(&model), "--preset", "concept_stable"][..], &start, &["--set", &rotation, "--out", s(&out)]]
+            .concat());
+        let metrics: Value = serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+        (out, metrics)
+    };
+    let (plain, before) = fit("\"none\"", "plain");
+    let (turned, after) = fit("\"per_image\"", "turned");
+    for key in ["tensor_cosine", "agreement", "logit_r2", "coherence_weighted", "test_accuracy_with_bias"] {
+        let (b, a) = (before[key].as_f64().unwrap(), after[key].as_f64().unwrap());
+        assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{key}: {b} before, {a} after the rotation");
+    }
+    let v: Value = serde_json::from_str(ok(&["compare", s(&plain), s(&turned)]).lines().next().unwrap()).unwrap();
+    let (patterns, tensors) = (v["similarity"].as_f64().unwrap(), v["tensor_similarity"].as_f64().unwrap());
+    assert!(tensors > 0.999 && patterns < 0.99, "patterns {patterns}, class tensors {tensors}");
+    let bad = root.join("bad");
+    fails(
+        &["decompose", "--model", s(&model), "--preset", "provided_sparse", "--set", "final_rotation=\"per_image\"", "--out", s(&bad)],
+        &["final_rotation", "symmetric"],
+    );
     std::fs::remove_dir_all(&root).ok();
 }
