@@ -509,7 +509,26 @@ fn concepts(out: &mut Vec<Preset>) {
         F,
         "concept_stable",
         "concept_few with the cancellation prior and a per-image rotation after the fit: about four concepts per decision, more alike from any start (issue 18)",
-        Recipe { final_rotation: Rotation::PerImage, priors: Priors { cancellation: 0.01, ..few.priors.clone() }, ..few },
+        Recipe { final_rotation: Rotation::PerImage, priors: Priors { cancellation: 0.01, ..few.priors.clone() }, ..few.clone() },
+    );
+    // A random start needs 1500 steps at a higher rate; over that path smoothness priors at
+    // full weight pull different starts to different blobs, so they act at a quarter weight
+    // (and cancellation at half, or some starts stay stuck). Tuned on e20 and s7.
+    push(
+        out,
+        F,
+        "concept_stable_random",
+        "concept_stable from a random start: 1500 steps, smoothness priors at a quarter weight; nearly the same dictionary from every seed (issue 18)",
+        Recipe {
+            init: Init::Random,
+            rotation: Rotation::None,
+            subspace: 0,
+            steps: 1500,
+            lr: 0.01,
+            final_rotation: Rotation::PerImage,
+            priors: Priors { coherence: 0.008, spread: 0.001375, cancellation: 0.005, ..few.priors.clone() },
+            ..few
+        },
     );
     push(
         out,
