@@ -1,17 +1,20 @@
 //! The whole study in one call: the base model (trained or loaded), its eigen baseline, the
-//! key presets (some over several seeds) with their analyses, and the HTML report. Every stage
-//! is cached on disk under its fingerprint, so an interrupted study resumes where it stopped
-//! and a study rerun with other inputs says so instead of mixing results.
+//! key presets (some over several seeds) with their analyses, the recommended dictionary
+//! fitted again to a second base model trained with another seed and matched with the first
+//! (are the concepts the same on two models?), and the HTML report. Every stage is cached on
+//! disk under its fingerprint, so an interrupted study resumes where it stopped and a study
+//! rerun with other inputs says so instead of mixing results.
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
 use crate::analysis::eigen_baseline::DEFAULT_KS;
 use crate::data::DataSplit;
 use crate::decomp::{Context, ContextOptions};
 use crate::model::TrainConfig;
 use crate::pipeline::base::{BaseSource, base_model};
+use crate::pipeline::compare::compare_runs;
 use crate::pipeline::eigen::{EigenShape, write_eigen};
 use crate::pipeline::folder::{FolderLock, StudyFolder};
 use crate::pipeline::spec::{RunSpec, Share};
@@ -22,12 +25,16 @@ use crate::pipeline::sweep::{Execution, execute};
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub runs: Vec<(String, Vec<String>, Vec<u64>)>,
+    /// A preset of `runs` whose first run (its overrides, its first seed) is also fitted to a
+    /// second base model and matched with this model's ([`crate::pipeline::compare`]).
+    pub cross_model: Option<String>,
 }
 
 impl Plan {
-    /// The key presets of the reference study at their own settings, and over three seeds each its
-    /// main recipe and bilens's two concept dictionaries (the ones the report recommends, so
-    /// their stability across seeds is measured, not assumed).
+    /// The key presets of the reference study at their own settings and bilens's concept
+    /// dictionaries, and over three seeds each the reference's main recipe and the dictionary
+    /// the report recommends, `concept_stable` (so their stability across seeds is measured, not
+    /// assumed), which is also matched across two base models.
     pub fn standard() -> Self {
         let once = |p: &str, sets: &[&str]| (p.to_string(), sets.iter().map(|s| s.to_string()).collect(), vec![0]);
         let seeded = |p: &str| (p.to_string(), Vec::new(), vec![0, 1, 2]);
@@ -40,10 +47,12 @@ impl Plan {
                 once("stroke_cp_top1_resid03", &[]),
                 once("cp_res48_pen004", &[]),
                 once("two_bank_interpretable", &[]),
+                once("concept_faithful", &[]),
+                once("concept_local_parts", &[]),
                 seeded("combo_cp_top1_res8"),
-                seeded("concept_faithful"),
-                seeded("concept_local_parts"),
+                seeded("concept_stable"),
             ],
+            cross_model: Some("concept_stable".into()),
         }
     }
 
@@ -55,11 +64,20 @@ impl Plan {
                 ("provided_sparse".into(), sets(&["rank=16", "steps=40"]), vec![0]),
                 ("combo_cp_top1_res8".into(), sets(&["steps=40", "distill_images=1024"]), vec![0, 1]),
             ],
+            cross_model: Some("combo_cp_top1_res8".into()),
         }
     }
 
     pub fn specs(&self) -> Vec<RunSpec> {
         self.runs.iter().flat_map(|(p, sets, seeds)| seeds.iter().map(move |&seed| RunSpec::new(p, sets, seed))).collect()
+    }
+
+    /// The run fitted to both base models, if the plan asks for one.
+    pub fn cross_model_spec(&self) -> Result<Option<RunSpec>> {
+        let Some(preset) = &self.cross_model else { return Ok(None) };
+        let found = self.runs.iter().find(|(p, _, seeds)| p == preset && !seeds.is_empty());
+        let (p, sets, seeds) = found.with_context(|| format!("the study's cross-model preset {preset} is not one of its runs"))?;
+        Ok(Some(RunSpec::new(p, sets, seeds[0])))
     }
 }
 
@@ -87,20 +105,55 @@ pub fn base_source(model: Option<PathBuf>, epochs: usize, noise_std: f32, data: 
     })
 }
 
+/// The second base model of the cross-model match: the study's training recipe with the next
+/// seed (for a base model read from a file, the study's default recipe with seed 1).
+fn second_base(base: &BaseSource) -> BaseSource {
+    let cfg = match base {
+        BaseSource::Train(cfg) => cfg.clone(),
+        BaseSource::File(_) => TrainConfig::default(),
+    };
+    BaseSource::Train(TrainConfig { seed: cfg.seed.wrapping_add(1), ..cfg })
+}
+
 /// Runs the study into `out` (one writer at a time), returning the report's path.
 pub fn run_study(data: &DataSplit, options: &StudyOptions, out: &std::path::Path, log: &(dyn Fn(&str) + Sync)) -> Result<PathBuf> {
     let _lock = FolderLock::acquire(out)?;
     let folder = StudyFolder::new(out);
     let specs = options.plan.specs();
+    let cross = options.plan.cross_model_spec()?;
     let base = base_model(&options.base, data, &folder.base(), options.fresh, log)?;
     log("eigen baseline");
     let shape = EigenShape { show: 4, ks: DEFAULT_KS.to_vec(), max_outputs: 64 };
     let inputs = serde_json::json!({ "model": base.path, "model_sha256": base.sha256 });
     write_eigen(&base.model, &base.sha256, inputs, Some(data), &folder.eigen(), &shape, options.fresh)?;
     let ctx = Context::new(base.model.clone(), Some(data), &options.context)?;
-    log(&format!("{} decompositions", specs.len()));
+    log(&format!("{} decompositions", specs.len() + cross.is_some() as usize));
     let x = Execution { ctx: &ctx, base: &base, data, folder: &folder, fresh: options.fresh, log };
-    execute(&x, &specs, &Share::All)?;
+    match &cross {
+        None => {
+            execute(&x, &specs, &Share::All)?;
+        }
+        Some(spec) => {
+            // The second model's run shares the cores with the first model's runs.
+            let second = StudyFolder::new(folder.cross_model());
+            let log_second = |line: &str| log(&format!("second base model: {line}"));
+            let source = second_base(&options.base);
+            if let BaseSource::Train(cfg) = &source {
+                cfg.validate(&data.train)?;
+            }
+            let base_second = base_model(&source, data, &second.base(), options.fresh, &log_second)?;
+            let ctx_second = Context::new(base_second.model.clone(), Some(data), &options.context)?;
+            let y = Execution { ctx: &ctx_second, base: &base_second, data, folder: &second, fresh: options.fresh, log: &log_second };
+            let (first, other) = rayon::join(|| execute(&x, &specs, &Share::All), || execute(&y, std::slice::from_ref(spec), &Share::All));
+            first?;
+            other?;
+            log(&format!("matching {} across the two base models", spec.id));
+            compare_runs(&folder.run(&spec.id), &second.run(&spec.id), CROSS_MODEL_TOP, Some(&second.root))?;
+        }
+    }
     crate::report::write(out, &folder.report(), None)?;
     Ok(folder.report())
 }
+
+/// Patterns per class and evidence sign the cross-model match compares (`bilens compare`'s default).
+pub const CROSS_MODEL_TOP: usize = 4;

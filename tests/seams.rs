@@ -59,13 +59,28 @@ fn a_tiny_study_runs_end_to_end_and_resumes() {
     let out = common::temp_dir("study");
     let options = StudyOptions {
         base: BaseSource::Train(TrainConfig { epochs: 1, ..TrainConfig::default() }),
-        plan: Plan { runs: vec![("provided_sparse".into(), vec!["rank=8".into(), "steps=10".into()], vec![0, 1])] },
+        plan: Plan {
+            runs: vec![("provided_sparse".into(), vec!["rank=8".into(), "steps=10".into()], vec![0, 1])],
+            cross_model: Some("provided_sparse".into()),
+        },
         context: ContextOptions::default(),
         fresh: false,
     };
     let report = run_study(&data, &options, &out, &|_| {}).unwrap();
     let page = std::fs::read_to_string(&report).unwrap();
     assert!(page.contains("provided_sparse__rank=8__steps=10__seed=1"));
+    // The first run, fitted again to a second base model trained with the next seed, and matched.
+    let second: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("cross_model/base/run.json")).unwrap()).unwrap();
+    assert_eq!(second["seed"], 1);
+    let compared: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("cross_model/compare.json")).unwrap()).unwrap();
+    assert!(compared["run_b"].as_str().unwrap().contains("cross_model"));
+    let similarity = compared["similarity"].as_f64().unwrap();
+    assert!((0.0..1.0).contains(&similarity), "two base models' dictionaries are not the same: {similarity}");
+    assert!(
+        page.contains("Across models: provided_sparse__rank=8__steps=10__seed=0 fitted again to a second base model (seed 1"),
+        "no cross-model match on the page"
+    );
     let rows = bilens::pipeline::results::read_results(&out.join("results.json")).unwrap();
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r.model_sha256.len() == 64 && r.metrics.tensor_cosine > 0.0));
@@ -79,8 +94,11 @@ fn a_tiny_study_runs_end_to_end_and_resumes() {
     // Rerun: every stage is reused (the run records are not rewritten).
     let record = out.join("runs/provided_sparse__rank=8__steps=10__seed=0/run.json");
     let before = std::fs::read(&record).unwrap();
+    let second_record = out.join("cross_model/runs/provided_sparse__rank=8__steps=10__seed=0/run.json");
+    let second_before = std::fs::read(&second_record).unwrap();
     run_study(&data, &options, &out, &|_| {}).unwrap();
     assert_eq!(std::fs::read(&record).unwrap(), before);
+    assert_eq!(std::fs::read(&second_record).unwrap(), second_before);
     // Another base model: the study stops and says what changed.
     let other = StudyOptions { base: BaseSource::Train(TrainConfig { epochs: 2, ..TrainConfig::default() }), ..options.clone() };
     let err = run_study(&data, &other, &out, &|_| {}).unwrap_err().to_string();

@@ -44,6 +44,13 @@ impl StudyFolder {
         self.root.join("runs").join(id)
     }
 
+    /// `cross_model/`: a second base model (`base/`), the study's cross-model run fitted to it
+    /// (`runs/<id>/`), and that run matched with the same run on the study's own base model
+    /// (`compare.json`, `compare.png`).
+    pub fn cross_model(&self) -> PathBuf {
+        self.root.join("cross_model")
+    }
+
     /// `analysis/`: seed stability, consensus and frontier figures.
     pub fn analysis(&self) -> PathBuf {
         self.root.join("analysis")

@@ -126,8 +126,8 @@ impl Study {
 
 /// The run the draw-a-digit panel starts with: `wanted` as an exact run id, else the first run
 /// whose preset is `wanted`, else the first whose id starts with it; without `wanted`, the
-/// first run of the first of [`MAIN_PRESETS`] present (bilens's faithful concepts, then the
-/// reference's main recipe), else the first run.
+/// first run of the first of [`MAIN_PRESETS`] present (bilens's recommended concepts, its
+/// faithful ones, then the reference's main recipe), else the first run.
 pub fn main_run<'a>(rows: &'a [ResultRow], wanted: Option<&str>) -> Result<Option<&'a str>> {
     let ids: Vec<&str> = rows.iter().map(|r| r.run_id.as_str()).collect();
     match wanted {
@@ -143,7 +143,7 @@ pub fn main_run<'a>(rows: &'a [ResultRow], wanted: Option<&str>) -> Result<Optio
 }
 
 /// The presets whose runs the panel prefers to start with, in order.
-pub const MAIN_PRESETS: [&str; 2] = ["concept_faithful", "combo_cp_top1_res8"];
+pub const MAIN_PRESETS: [&str; 3] = ["concept_stable", "concept_faithful", "combo_cp_top1_res8"];
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -174,5 +174,7 @@ pub(crate) mod tests {
         assert_eq!(main_run(&[], None).unwrap(), None);
         let with_concepts: Vec<ResultRow> = ["combo_cp_top1_res8__seed=0", "concept_faithful__seed=2"].map(row).into();
         assert_eq!(main_run(&with_concepts, None).unwrap(), Some("concept_faithful__seed=2"));
+        let recommended: Vec<ResultRow> = ["concept_faithful__seed=0", "concept_stable__seed=1"].map(row).into();
+        assert_eq!(main_run(&recommended, None).unwrap(), Some("concept_stable__seed=1"));
     }
 }

@@ -374,4 +374,28 @@ mod tests {
         assert_eq!(page.matches("class=\"atlas\" data-run=\"r__seed=1\"").count(), 2, "the main run's atlas also leads the page");
         assert!(page.contains("href=\"#run-r__seed=0\""), "the table of contents lists runs");
     }
+
+    #[test]
+    fn the_recommended_dictionary_shows_the_cross_model_match_or_why_not() {
+        let dir = payload::tests::synthetic_study("cross");
+        let page = build(&Options::new(&dir)).unwrap();
+        assert!(page.contains("No cross-model match"), "a study without cross_model/ says so");
+        let cross = dir.join("cross_model");
+        std::fs::create_dir_all(cross.join("base")).unwrap();
+        std::fs::write(cross.join("compare.json"), "{ not json").unwrap();
+        assert!(build(&Options::new(&dir)).unwrap().contains("parsing"), "an unreadable match is named, the page still built");
+        let compared = json!({ "run_a": dir.join("runs/r__seed=0"), "top": 4, "similarity": 0.6436, "eigen_rank_matched_similarity": 0.3885,
+                               "tensor_similarity": 0.644, "evidence_similarity": 0.693 });
+        std::fs::write(cross.join("compare.json"), compared.to_string()).unwrap();
+        std::fs::write(cross.join("base/run.json"), json!({ "seed": 1, "metrics": { "test_accuracy": 0.954 } }).to_string()).unwrap();
+        std::fs::write(cross.join("compare.png"), tiny_png()).unwrap();
+        let page = build(&Options::new(&dir)).unwrap();
+        assert_offline(&page);
+        let said = "Across models: r__seed=0 fitted again to a second base model (seed 1, test accuracy 95.40%), trained on the same data with another seed, matches this one&#39;s concepts at 0.644";
+        assert!(page.contains(said) || page.contains(&said.replace("&#39;", "'")), "the match in words");
+        assert!(
+            page.contains("eigenbases match at 0.389") && page.contains("cross_model/compare.png"),
+            "beside the eigenbases, with its figure"
+        );
+    }
 }

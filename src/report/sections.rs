@@ -285,12 +285,20 @@ pub fn recommended(h: &mut Html, study: &Study, main: Option<&str>, components: 
                         "The dictionaries of its {runs} seeds match at {mean:.4} (the mean similarity of their {top} strongest components, matched one to one; 1 = the same): see "
                     ));
                     h.raw(&format!("<a href=\"#{}\">stability across seeds</a>", escape(&super::seeds::group_id(&group))));
-                    h.text(".").close("p");
+                    h.text(".");
+                    let start = study.record(id).and_then(|r| r["config"]["init"].as_str()).filter(|i| *i != "random");
+                    if let Some(start) = start {
+                        h.text(&format!(
+                            " Its seeds share one deterministic start ({start}, jittered by the seed), so this measures what the jitter changes, not whether random starts find the same concepts."
+                        ));
+                    }
+                    h.close("p");
                 }
                 None => {
                     h.missing("Its stability across seeds is not measured: the study ran its recipe with one seed.");
                 }
             }
+            cross_model(h, study);
         }
         Some((id, Err(why))) => {
             h.missing(&format!("No concept atlas of the main run {id}: {why}"));
@@ -300,6 +308,52 @@ pub fn recommended(h: &mut Html, study: &Study, main: Option<&str>, components: 
         }
     }
     h.close("section");
+}
+
+/// The study's cross-model match (`cross_model/`): one run fitted to two base models trained
+/// with different seeds, its concepts matched one to one beside the two eigenbases' match.
+fn cross_model(h: &mut Html, study: &Study) {
+    let dir = study.dir.join("cross_model");
+    let compared = match read_json(&dir.join("compare.json")) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            h.missing("No cross-model match: the study fitted no run to a second base model (cross_model/compare.json is missing).");
+            return;
+        }
+        Err(e) => {
+            h.missing(&format!("{e:#}"));
+            return;
+        }
+    };
+    let num = |key: &str| compared[key].as_f64().map_or("–".to_string(), |v| format!("{v:.3}"));
+    let run =
+        Path::new(compared["run_a"].as_str().unwrap_or_default()).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let second = read_json(&dir.join("base/run.json")).ok().flatten().unwrap_or_default();
+    let seed = second["seed"].as_u64().map_or(String::new(), |s| format!(" (seed {s}"));
+    let accuracy = second["metrics"]["test_accuracy"].as_f64().map_or(String::new(), |a| format!(", test accuracy {:.2}%", 100.0 * a));
+    let about = if seed.is_empty() { String::new() } else { format!("{seed}{accuracy})") };
+    h.elem(
+        "p",
+        &[],
+        &format!(
+            "Across models: {run} fitted again to a second base model{about}, trained on the same data with another seed, matches this one's concepts at {} \
+             (the {} heaviest patterns per class and sign, matched one to one by |cos|, strength-weighted; 1 = the same), where the two models' \
+             rank-matched eigenbases match at {}. The two dictionaries' class tensors are alike at {}, their evidence and counter-evidence at {}.",
+            num("similarity"),
+            compared["top"].as_u64().unwrap_or_default(),
+            num("eigen_rank_matched_similarity"),
+            num("tensor_similarity"),
+            num("evidence_similarity"),
+        ),
+    );
+    if !png_file(
+        h,
+        &dir,
+        "compare.png",
+        "The heaviest patterns per class and sign on the study's base model beside their matches on the second (cross_model/compare.png)",
+    ) {
+        h.missing("cross_model/compare.png is missing.");
+    }
 }
 
 /// One collapsible section per run, in results order. `components` says, per run id, whether
