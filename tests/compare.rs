@@ -1,5 +1,6 @@
 //! `bilens compare`: a run matches itself and any copy whose components are permuted and
-//! sign-flipped (the tensor is unchanged) exactly; the figure is written on request; a folder
+//! sign-flipped (the tensor is unchanged) exactly, by |cos| and on its inputs, and its model
+//! agrees with itself; the figure is written on request; a folder
 //! that is not a run, or runs over different inputs, are clear errors. A dictionary refitted
 //! from a run's (`start`) matches it, and the anchor prior holds it there. A rotation after the
 //! fit turns the patterns and leaves the class tensors alone.
@@ -53,8 +54,35 @@ fn a_run_matches_itself_and_its_symmetric_copies_and_bad_pairs_are_refused() {
     let run = root.join("run");
     ok(&["decompose", "--model", s(&model), "--preset", "provided_sparse", "--set", "rank=16", "--set", "steps=20", "--out", s(&run)]);
 
-    let (concepts, eigen) = similarities(&ok(&["compare", s(&run), s(&run)]));
+    let itself = ok(&["compare", s(&run), s(&run)]);
+    let (concepts, eigen) = similarities(&itself);
     assert!((concepts - 1.0).abs() < 1e-6 && (eigen - 1.0).abs() < 1e-6, "{concepts} {eigen}");
+    // On the digits the run recorded (the embedded ones): the same, and one model.
+    let on_inputs = |out: &str, key: &str| serde_json::from_str::<Value>(out.lines().next().unwrap()).unwrap()[key].as_f64();
+    for key in ["similarity_on_inputs", "eigen_rank_matched_similarity_on_inputs", "models_agreement", "models_logit_cosine"] {
+        assert!(on_inputs(&itself, key).is_some_and(|v| (v - 1.0).abs() < 1e-6), "{key}: {:?}", on_inputs(&itself, key));
+    }
+    // Another model: its own concepts, and predictions that differ somewhere.
+    let other_model = root.join("other.safetensors");
+    bilens::save_model(&Bilinear::init(ModelConfig::default(), &mut bilens::rng(11)), &other_model).unwrap();
+    let other = root.join("other");
+    ok(&[
+        "decompose",
+        "--model",
+        s(&other_model),
+        "--preset",
+        "provided_sparse",
+        "--set",
+        "rank=16",
+        "--set",
+        "steps=20",
+        "--out",
+        s(&other),
+    ]);
+    let across = ok(&["compare", s(&run), s(&other)]);
+    let (agreement, cosine) = (on_inputs(&across, "models_agreement").unwrap(), on_inputs(&across, "models_logit_cosine").unwrap());
+    assert!(agreement < 1.0 && (-1.0..1.0).contains(&cosine), "{agreement} {cosine}");
+    assert!(on_inputs(&across, "similarity_on_inputs").is_some_and(|v| v < 1.0));
     let copy = root.join("copy");
     permuted_flipped_copy(&run, &copy);
     let figures = root.join("figures");
@@ -70,6 +98,8 @@ fn a_run_matches_itself_and_its_symmetric_copies_and_bad_pairs_are_refused() {
     let small_run = root.join("small-run");
     ok(&["decompose", "--model", s(&small_path), "--set", "rank=4", "--set", "steps=5", "--out", s(&small_run)]);
     fails(&["compare", s(&run), s(&small_run)], &["cannot be compared", "784 inputs", "16"]);
+    let no_data = ok(&["compare", s(&small_run), s(&small_run)]);
+    assert!(on_inputs(&no_data, "similarity_on_inputs").is_none(), "a run made without data has no inputs to compare on");
     fails(&["compare", s(&run), s(&run), "--top", "0"], &["--top must be at least 1"]);
 
     // A dictionary refitted from another run's (`start`) keeps its concepts when barely moved,

@@ -6,8 +6,10 @@
 //! Patterns are compared as a class sees them (the atlas's entries: each rank-one pattern with
 //! its signed part of the class's logit), so the comparison is blind to what leaves the tensor
 //! unchanged: a pattern's sign, the CP swap `(a, b, d) → (−a, b, −d)`, component order.
+//! Compared by their responses on the inputs ([`InputMetric`]), two patterns that differ only
+//! where no input has ink count as one.
 
-use faer::Mat;
+use faer::{Mat, MatRef};
 use serde::Serialize;
 
 use super::atlas::{Entry, entries};
@@ -73,8 +75,38 @@ pub struct Comparison {
 }
 
 /// Matches the `top` heaviest patterns of `a` per class and sign with `b`'s of the same class
-/// and sign. Dictionaries over different inputs or outputs cannot be compared.
+/// and sign by |cos|. Dictionaries over different inputs or outputs cannot be compared.
 pub fn compare(a: &Components, b: &Components, top: usize) -> crate::error::Result<Comparison> {
+    compare_by(a, b, top, abs_cosine)
+}
+
+/// The inputs' second moment `M = XᵀX / n`: under it, `|pᵀMq| / √(pᵀMp · qᵀMq)` is the |cos| of
+/// two patterns' responses `Xp` and `Xq` on the inputs.
+pub struct InputMetric {
+    moment: Mat<f64>,
+}
+
+impl InputMetric {
+    /// From the inputs `x` (one per row).
+    pub fn of(x: MatRef<'_, f32>) -> Self {
+        let moment = crate::linalg::mul(x.transpose(), x);
+        let n = x.nrows().max(1) as f64;
+        Self { moment: Mat::from_fn(moment.nrows(), moment.ncols(), |i, j| moment[(i, j)] as f64 / n) }
+    }
+
+    /// The |cos| of the responses of `p` and `q` on the inputs (0 when either has none).
+    pub fn abs_cosine(&self, p: &[f32], q: &[f32]) -> f64 {
+        let column = |v: &[f32]| Mat::from_fn(v.len(), 1, |i, _| v[i] as f64);
+        let (p, q) = (column(p), column(q));
+        let (mp, mq) = (&self.moment * &p, &self.moment * &q);
+        let dot = |x: &Mat<f64>, y: &Mat<f64>| x.col(0).iter().zip(y.col(0).iter()).map(|(u, v)| u * v).sum::<f64>();
+        let norm = (dot(&p, &mp) * dot(&q, &mq)).max(0.0).sqrt();
+        if norm > 0.0 { (dot(&p, &mq) / norm).abs() } else { 0.0 }
+    }
+}
+
+/// [`compare`] with patterns scored by `cosine` (an |cos| in [0, 1]).
+pub fn compare_by(a: &Components, b: &Components, top: usize, cosine: impl Fn(&[f32], &[f32]) -> f64) -> crate::error::Result<Comparison> {
     if (a.inputs, a.outputs) != (b.inputs, b.outputs) {
         return Err(crate::error::Error::Invalid(format!(
             "the runs cannot be compared: {} inputs and {} outputs against {} and {}",
@@ -94,7 +126,7 @@ pub fn compare(a: &Components, b: &Components, top: usize) -> crate::error::Resu
             if xa.is_empty() {
                 continue;
             }
-            let score = Mat::from_fn(xa.len(), xb.len(), |i, j| abs_cosine(xa[i].pattern, xb[j].pattern));
+            let score = Mat::from_fn(xa.len(), xb.len(), |i, j| cosine(xa[i].pattern, xb[j].pattern));
             let matched = matching::optimal(score.as_ref());
             let weight: f64 = xa.iter().map(|e| e.weight.abs()).sum();
             let similarity = matching::total(score.as_ref(), &matched) / xa.len() as f64;
@@ -265,6 +297,33 @@ mod tests {
         let (p, q) = ([1.0, 0.0, 0.0].to_vec(), [0.6, 0.8, 0.0].to_vec());
         let k = compare(&symmetric_components(&[(3, 2.0, p)]), &symmetric_components(&[(3, 5.0, q)]), 1).unwrap();
         assert!((k.tensor_similarity - 0.36).abs() < 1e-6 && (k.evidence_similarity - 0.36).abs() < 1e-6, "{k:?}");
+    }
+
+    #[test]
+    fn on_the_inputs_patterns_that_differ_only_where_no_input_has_ink_are_one() {
+        // Inputs with ink on the first 8 of 16 pixels only.
+        let x = linalg::randn(&mut linalg::rng(7), 200, 16, 1.0);
+        let x = Mat::from_fn(200, 16, |i, j| if j < 8 { x[(i, j)] } else { 0.0 });
+        let metric = InputMetric::of(x.as_ref());
+        let p: Vec<f32> = (0..16).map(|i| if i < 8 { (i as f32 - 3.5) / 4.0 } else { 0.0 }).collect();
+        let blank: Vec<f32> = (0..16).map(|i| if i < 8 { p[i] } else { 0.7 * (i as f32 - 11.0) }).collect();
+        assert!(abs_cosine(&p, &blank) < 0.6, "the patterns differ: {}", abs_cosine(&p, &blank));
+        assert!((metric.abs_cosine(&p, &blank) - 1.0).abs() < 1e-6, "but not on the inputs");
+        let q: Vec<f32> = (0..16).map(|i| if i < 8 { (((i * 5) % 8) as f32 - 3.5) / 20.0 } else { 0.0 }).collect();
+        let responses = |v: &[f32]| (0..200).map(|n| (0..16).map(|j| x[(n, j)] as f64 * v[j] as f64).sum::<f64>()).collect::<Vec<_>>();
+        let (rp, rq) = (responses(&p), responses(&q));
+        let dot = |u: &[f64], v: &[f64]| u.iter().zip(v).map(|(a, b)| a * b).sum::<f64>();
+        let known = dot(&rp, &rq).abs() / (dot(&rp, &rp) * dot(&rq, &rq)).sqrt();
+        assert!(
+            (metric.abs_cosine(&p, &q) - known).abs() < 1e-5,
+            "the |cos| of the responses: {} against {known}",
+            metric.abs_cosine(&p, &q)
+        );
+        assert_eq!(metric.abs_cosine(&p, &[0.0; 16]), 0.0);
+        let dictionary = |v: &[f32]| symmetric_components(&[(0, 1.0, v.to_vec()), (1, -1.0, q.clone())]);
+        let (a, b) = (dictionary(&p), dictionary(&blank));
+        assert!(compare(&a, &b, 2).unwrap().similarity < 0.9);
+        assert!((compare_by(&a, &b, 2, |u, v| metric.abs_cosine(u, v)).unwrap().similarity - 1.0).abs() < 1e-6);
     }
 
     #[test]

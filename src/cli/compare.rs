@@ -18,7 +18,7 @@ pub struct Args {
     out: Option<PathBuf>,
 }
 
-/// Prints the comparison as one JSON object on stdout and a sentence on stderr.
+/// Prints the comparison as one JSON object on stdout and a sentence or two on stderr.
 pub fn run(args: Args) -> Result<()> {
     let result = compare_runs(&args.run_a, &args.run_b, args.top, args.out.as_deref())?;
     println!("{}", serde_json::to_string(&result)?);
@@ -32,5 +32,14 @@ pub fn run(args: Args) -> Result<()> {
         num("tensor_similarity"),
         num("evidence_similarity")
     );
+    if result["similarity_on_inputs"].is_number() {
+        eprintln!(
+            "by their responses on A's training inputs: concepts {:.3}, eigenbases {:.3}; on A's test inputs the two models predict alike on {:.2}% and their centred logits are alike at {:.3}",
+            num("similarity_on_inputs"),
+            num("eigen_rank_matched_similarity_on_inputs"),
+            100.0 * num("models_agreement"),
+            num("models_logit_cosine")
+        );
+    }
     Ok(())
 }

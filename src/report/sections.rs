@@ -346,6 +346,20 @@ fn cross_model(h: &mut Html, study: &Study) {
             num("evidence_similarity"),
         ),
     );
+    if compared["similarity_on_inputs"].is_number() {
+        h.elem(
+            "p",
+            &[],
+            &format!(
+                "Compared by their responses on the training images instead (two patterns that differ only where no image has ink are one), the concepts match at {} and the eigenbases at {}; \
+                 the two base models themselves predict the same class for {:.2}% of the test images, and their logits (each image's mean over the classes taken out) are alike at {}.",
+                num("similarity_on_inputs"),
+                num("eigen_rank_matched_similarity_on_inputs"),
+                100.0 * compared["models_agreement"].as_f64().unwrap_or(f64::NAN),
+                num("models_logit_cosine"),
+            ),
+        );
+    }
     if !png_file(
         h,
         &dir,
