@@ -119,7 +119,9 @@ pub fn loss_and_grads(
     let (factors, tapes): (Vec<_>, Vec<_>) = decomp.banks.iter().map(Bank::forward).unzip();
     let banks: Vec<&Bank> = decomp.banks.iter().collect();
     let triples = super::triples_of(&banks, &factors);
-    let input = Input { banks: &decomp.banks, factors: &factors, triples: &triples, data };
+    let reads_labelled = active.iter().any(|(t, _)| t.needs().contains(&terms::Need::LabelledImages));
+    let projections = terms::LabelledProjections::new(&decomp.banks, &factors, data.labelled.as_ref(), reads_labelled);
+    let input = Input { banks: &decomp.banks, factors: &factors, triples: &triples, data, projections: &projections };
 
     let mut groups: Vec<Vec<(&dyn Term, f32)>> = active.iter().filter(|(t, _)| t.heavy()).map(|&a| vec![a]).collect();
     groups.push(active.iter().filter(|(t, _)| !t.heavy()).copied().collect());

@@ -2,6 +2,8 @@
 //! squared activation that falls on labelled images of other classes than its head's.
 
 use super::{Grads, Input, LabelledSet, Need, Priors, Schedule, Term};
+use crate::decomp::bank::Bank;
+use crate::decomp::form::Role;
 use crate::decomp::form::{FactorGrads, Factors, Form};
 use crate::decomp::recipe::Recipe;
 use crate::linalg;
@@ -26,7 +28,7 @@ impl Term for Activation {
     }
 
     fn eval(&self, x: &Input<'_>, weight: f32, grads: &mut Grads) -> f64 {
-        each_displayed_labelled(x, grads, |set, form, f, g| activation_consistency(weight, set, form, f, g))
+        each_displayed_labelled(x, grads, |set, p, f, g| activation_consistency(weight, set, p, f, g))
     }
 
     fn probe(&self) -> Recipe {
@@ -36,8 +38,7 @@ impl Term for Activation {
 
 /// With `q = ((a·x)(b·x))²` and `h_r = argmax_c |d_cr|`, the value
 /// `mean_r [mean_n(q ⊙ [y ≠ h_r]) / max(mean_n q, 1e-8)]`, with `weight · ∇` added into `g`.
-fn activation_consistency(weight: f32, set: &LabelledSet, form: Form, f: &Factors, g: &mut FactorGrads) -> f64 {
-    let p = Projections::of(set, form, f);
+fn activation_consistency(weight: f32, set: &LabelledSet, p: &Projections, f: &Factors, g: &mut FactorGrads) -> f64 {
     let (n, r) = (set.y.len(), p.rank);
     let head: Vec<usize> = (0..r).map(|k| crate::model::argmax(f.d.col(k).iter().map(|v| v.abs()))).collect();
     let (mut energy, mut off) = (vec![0.0f64; r], vec![0.0f64; r]);
@@ -65,15 +66,34 @@ fn activation_consistency(weight: f32, set: &LabelledSet, form: Form, f: &Factor
     total / r as f64
 }
 
-/// `term(labelled images, form, factors, gradient)` summed over the displayed banks, for the
-/// priors that read the labelled images.
+/// `term(labelled images, their projections, factors, gradient)` summed over the displayed
+/// banks, for the priors that read the labelled images.
 pub(super) fn each_displayed_labelled(
     x: &Input<'_>,
     grads: &mut Grads,
-    term: impl Fn(&LabelledSet, Form, &Factors, &mut FactorGrads) -> f64,
+    term: impl Fn(&LabelledSet, &Projections, &Factors, &mut FactorGrads) -> f64,
 ) -> f64 {
     let set = x.data.labelled.as_ref().expect("labelled images are built when the term is active");
-    x.displayed().map(|(i, bank, f)| term(set, bank.form, f, grads.factors(i, f))).sum()
+    x.displayed().map(|(i, _, f)| term(set, x.projections.of_bank(i), f, grads.factors(i, f))).sum()
+}
+
+/// The labelled images' projections on each displayed bank's factors at one step, made once
+/// before the terms run and read by every prior on the labelled images (minimality,
+/// cancellation and activation project the same images on the same factors). Made before,
+/// not on first use: a lazy cell filled inside the terms' parallel jobs could be asked for
+/// again by a job the filling thread steals while it waits.
+pub struct LabelledProjections(Vec<Option<Projections>>);
+
+impl LabelledProjections {
+    /// The projections of every displayed bank when `needed` (an active term reads them).
+    pub fn new(banks: &[Bank], factors: &[Factors], set: Option<&LabelledSet>, needed: bool) -> Self {
+        let of = |(b, f): (&Bank, &Factors)| set.filter(|_| needed && b.role == Role::Displayed).map(|s| Projections::of(s, b.form, f));
+        Self(banks.iter().zip(factors).map(of).collect())
+    }
+
+    fn of_bank(&self, bank: usize) -> &Projections {
+        self.0[bank].as_ref().expect("projections are made for every displayed bank when a term reads them")
+    }
 }
 
 /// A prior on each labelled image's contributions to its class logit, one registry entry per
@@ -102,7 +122,7 @@ impl Term for ClassContributions {
     }
 
     fn eval(&self, x: &Input<'_>, weight: f32, grads: &mut Grads) -> f64 {
-        each_displayed_labelled(x, grads, |set, form, f, g| mean_over_class_contributions(weight, set, form, f, g, self.score))
+        each_displayed_labelled(x, grads, |set, p, f, g| mean_over_class_contributions(weight, set, p, f, g, self.score))
     }
 }
 
@@ -112,12 +132,11 @@ impl Term for ClassContributions {
 pub(super) fn mean_over_class_contributions(
     weight: f32,
     set: &LabelledSet,
-    form: Form,
+    p: &Projections,
     f: &Factors,
     g: &mut FactorGrads,
     score: impl Fn(&[f64], &mut [f64]) -> f64,
 ) -> f64 {
-    let p = Projections::of(set, form, f);
     let (n, r) = (set.y.len(), p.rank);
     let heads: Vec<Vec<f64>> = (0..f.d.nrows()).map(|c| f.d.row(c).iter().map(|&v| v as f64).collect()).collect();
     let mut d_heads = vec![vec![0.0f64; r]; heads.len()];
@@ -147,7 +166,7 @@ pub(super) fn mean_over_class_contributions(
 
 /// The labelled images' projections on a bank's factors, image by image: row `i` holds
 /// `[X A | X B]` (or `X A` alone when `b` is `a`), from one product with the images.
-struct Projections {
+pub(super) struct Projections {
     rows: Vec<f32>,
     width: usize,
     rank: usize,

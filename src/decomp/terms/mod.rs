@@ -37,6 +37,7 @@ mod symmetry;
 mod tensor;
 mod twins;
 
+pub use activation::LabelledProjections;
 pub use distill::DistillSet;
 pub use tensor::Target;
 
@@ -177,6 +178,8 @@ pub struct Input<'a> {
     /// All banks as one CP tensor, bank after bank ([`Bank::n_triples`] columns each).
     pub triples: &'a CpTensor,
     pub data: &'a FitData<'a>,
+    /// The labelled images' projections, shared by the priors that read them.
+    pub projections: &'a LabelledProjections,
 }
 
 impl<'a> Input<'a> {
