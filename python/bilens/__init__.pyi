@@ -352,5 +352,9 @@ def compare(
     ``run_b``'s; ``similarity`` is the strength-weighted mean over classes and signs, and
     ``eigen_rank_matched_similarity`` the same match of the two runs' models' rank-matched
     eigenbases; ``tensor_similarity`` and ``evidence_similarity`` the cosines of the two
-    dictionaries' class tensors and of each class's evidence Gram matrices (see the README's
-    Commands). ``out``: also writes ``compare.json`` and the figure ``compare.png`` there."""
+    dictionaries' class tensors and of each class's evidence Gram matrices; where ``run_a``'s
+    data can be read again, ``similarity_on_inputs`` and
+    ``eigen_rank_matched_similarity_on_inputs`` the same matches by the patterns' responses on
+    its training inputs, and ``models_agreement`` and ``models_logit_cosine`` how alike the two
+    models are on its test inputs (else ``None``; see the README's Commands). ``out``: also
+    writes ``compare.json`` and the figure ``compare.png`` there."""
