@@ -323,8 +323,9 @@ def study(
     log: Callable[[str], object] | None = None,
 ) -> Path:
     """The whole study into ``out`` (base model, eigen baseline, key presets over seeds,
-    analyses, report), resumably, as ``bilens study``; returns the report's path. ``quick``: a
-    few short runs (a smoke test)."""
+    analyses, the recommended dictionary matched across two base models in ``cross_model/``,
+    report), resumably, as ``bilens study``; returns the report's path. ``quick``: a few short
+    runs (a smoke test)."""
 
 def report(
     dir: StrPath,

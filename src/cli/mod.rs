@@ -50,7 +50,8 @@ enum Command {
     Presets(presets::Args),
     /// Run a resumable grid of presets × overrides × seeds (see examples/sweeps/tiny.toml).
     Sweep(sweep::Args),
-    /// The whole study: base model, eigen baseline, key presets over seeds, analyses, report.
+    /// The whole study: base model, eigen baseline, key presets over seeds, the recommended
+    /// dictionary matched across two base models, analyses, report.
     Study(study::Args),
     /// Time a hot path (e.g. `bench train`); prints one JSON object.
     Bench(bench::Args),
