@@ -3,8 +3,7 @@
 
 use super::{Grads, Input, LabelledSet, Need, Priors, Schedule, Term};
 use crate::decomp::bank::Bank;
-use crate::decomp::form::Role;
-use crate::decomp::form::{FactorGrads, Factors, Form};
+use crate::decomp::form::{FactorGrads, Factors, Form, Role};
 use crate::decomp::recipe::Recipe;
 use crate::linalg;
 
