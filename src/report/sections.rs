@@ -317,7 +317,10 @@ fn cross_model(h: &mut Html, study: &Study) {
     let compared = match read_json(&dir.join("compare.json")) {
         Ok(Some(c)) => c,
         Ok(None) => {
-            h.missing("No cross-model match: the study fitted no run to a second base model (cross_model/compare.json is missing).");
+            h.missing(
+                "No cross-model match: the study fitted no run to a second base model (cross_model/compare.json is missing; \
+                 `bilens compare RUN_A RUN_B --out DIR/cross_model` writes one for any two runs).",
+            );
             return;
         }
         Err(e) => {
