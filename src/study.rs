@@ -157,3 +157,29 @@ pub fn run_study(data: &DataSplit, options: &StudyOptions, out: &std::path::Path
 
 /// Patterns per class and evidence sign the cross-model match compares (`bilens compare`'s default).
 pub const CROSS_MODEL_TOP: usize = 4;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_second_base_model_is_the_first_one_s_recipe_with_the_next_seed() {
+        let first = TrainConfig { epochs: 3, seed: 5, ..TrainConfig::default() };
+        let BaseSource::Train(second) = second_base(&BaseSource::Train(first.clone())) else { panic!("a trained second model") };
+        assert_eq!((second.epochs, second.seed, second.noise_std), (3, 6, first.noise_std));
+        let BaseSource::Train(from_file) = second_base(&BaseSource::File("m.safetensors".into())) else { panic!("a trained second model") };
+        assert_eq!((from_file.epochs, from_file.seed), (TrainConfig::default().epochs, 1));
+    }
+
+    #[test]
+    fn the_cross_model_run_is_the_first_run_of_its_preset_or_an_error() {
+        let plan = Plan::standard();
+        let spec = plan.cross_model_spec().unwrap().expect("the standard plan matches one run across models");
+        assert_eq!(spec.id, "concept_stable__seed=0");
+        let quick = Plan::quick().cross_model_spec().unwrap().unwrap();
+        assert!(Plan::quick().specs().contains(&quick), "{quick:?}");
+        let missing = Plan { cross_model: Some("concept_few".into()), ..plan.clone() };
+        assert!(missing.cross_model_spec().unwrap_err().to_string().contains("concept_few is not one of its runs"));
+        assert_eq!(Plan { cross_model: None, ..plan }.cross_model_spec().unwrap(), None);
+    }
+}
