@@ -51,8 +51,11 @@ fn similarities(out: &str) -> (f64, f64) {
 fn a_run_matches_itself_and_its_symmetric_copies_and_bad_pairs_are_refused() {
     let root = common::temp_dir("compare");
     let model = common::tiny_model(&root);
+    let sparse_run = |model: &Path, out: &Path| {
+        ok(&["decompose", "--model", s(model), "--preset", "provided_sparse", "--set", "rank=16", "--set", "steps=20", "--out", s(out)]);
+    };
     let run = root.join("run");
-    ok(&["decompose", "--model", s(&model), "--preset", "provided_sparse", "--set", "rank=16", "--set", "steps=20", "--out", s(&run)]);
+    sparse_run(&model, &run);
 
     let itself = ok(&["compare", s(&run), s(&run)]);
     let (concepts, eigen) = similarities(&itself);
@@ -66,19 +69,7 @@ fn a_run_matches_itself_and_its_symmetric_copies_and_bad_pairs_are_refused() {
     let other_model = root.join("other.safetensors");
     bilens::save_model(&Bilinear::init(ModelConfig::default(), &mut bilens::rng(11)), &other_model).unwrap();
     let other = root.join("other");
-    ok(&[
-        "decompose",
-        "--model",
-        s(&other_model),
-        "--preset",
-        "provided_sparse",
-        "--set",
-        "rank=16",
-        "--set",
-        "steps=20",
-        "--out",
-        s(&other),
-    ]);
+    sparse_run(&other_model, &other);
     let across = ok(&["compare", s(&run), s(&other)]);
     let (agreement, cosine) = (on_inputs(&across, "models_agreement").unwrap(), on_inputs(&across, "models_logit_cosine").unwrap());
     assert!(agreement < 1.0 && (-1.0..1.0).contains(&cosine), "{agreement} {cosine}");

@@ -120,7 +120,7 @@ pub fn loss_and_grads(
     let banks: Vec<&Bank> = decomp.banks.iter().collect();
     let triples = super::triples_of(&banks, &factors);
     let reads_labelled = active.iter().any(|(t, _)| t.needs().contains(&terms::Need::LabelledImages));
-    let projections = terms::LabelledProjections::new(&decomp.banks, &factors, data.labelled.as_ref(), reads_labelled);
+    let projections = terms::LabelledProjections::new(&decomp.banks, &factors, data.labelled.as_ref().filter(|_| reads_labelled));
     let input = Input { banks: &decomp.banks, factors: &factors, triples: &triples, data, projections: &projections };
 
     let mut groups: Vec<Vec<(&dyn Term, f32)>> = active.iter().filter(|(t, _)| t.heavy()).map(|&a| vec![a]).collect();

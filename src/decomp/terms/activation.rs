@@ -84,9 +84,10 @@ pub(super) fn each_displayed_labelled(
 pub struct LabelledProjections(Vec<Option<Projections>>);
 
 impl LabelledProjections {
-    /// The projections of every displayed bank when `needed` (an active term reads them).
-    pub fn new(banks: &[Bank], factors: &[Factors], set: Option<&LabelledSet>, needed: bool) -> Self {
-        let of = |(b, f): (&Bank, &Factors)| set.filter(|_| needed && b.role == Role::Displayed).map(|s| Projections::of(s, b.form, f));
+    /// The projections of `set` on every displayed bank (none without a set: pass one only
+    /// when an active term reads it).
+    pub fn new(banks: &[Bank], factors: &[Factors], set: Option<&LabelledSet>) -> Self {
+        let of = |(b, f): (&Bank, &Factors)| set.filter(|_| b.role == Role::Displayed).map(|s| Projections::of(s, b.form, f));
         Self(banks.iter().zip(factors).map(of).collect())
     }
 
