@@ -14,7 +14,7 @@ use super::form::Role;
 use super::init::{InitContext, displayed_bank, residual_bank};
 use super::recipe::{Limits, Recipe, Rotation};
 use super::rotation;
-use super::terms::{self, DistillSet, FitData, LabelledSet, Need, Target};
+use super::terms::{self, DecisionSet, DistillSet, FitData, LabelledSet, Need, Target};
 use crate::data::{DataSplit, Dataset};
 use crate::error::Error;
 use crate::image::ImageShape;
@@ -212,6 +212,31 @@ impl Context {
         Ok(LabelledSet { images: ImageRows::new(x), y })
     }
 
+    /// The `n` training images nearest a tie (the smallest gap between the base model's top two
+    /// logits; agreement is decided there) and the base model's logits on them, bias left out,
+    /// for the decision prior.
+    pub fn decision_set(&self, n: usize) -> Result<DecisionSet> {
+        let train = &self.splits("the decision prior")?.train;
+        let logits = self.model.logits(train.x());
+        let gap = |i: usize| {
+            let (mut top, mut second) = (f32::NEG_INFINITY, f32::NEG_INFINITY);
+            for &v in logits.row(i).iter() {
+                (top, second) = if v > top { (v, top) } else { (top, second.max(v)) };
+            }
+            top - second
+        };
+        let gaps: Vec<f32> = (0..train.len()).map(gap).collect();
+        let mut idx: Vec<usize> = (0..train.len()).collect();
+        idx.sort_by(|&a, &b| gaps[a].total_cmp(&gaps[b]).then(a.cmp(&b)));
+        idx.truncate(n.min(train.len()));
+        let x = train.subset(&idx).x().to_owned();
+        let mut logits = self.model.logits(x.as_ref());
+        for (c, b) in self.model.bias.iter().enumerate() {
+            logits.col_mut(c).iter_mut().for_each(|v| *v -= b);
+        }
+        Ok(DecisionSet::new(x, logits.as_ref()))
+    }
+
     /// What the terms active in `stage` of `recipe` read: the target minus `fitted` (a boosted
     /// fit's first stage), and the data sets only when a term needs them.
     pub fn fit_data(&self, recipe: &Recipe, stage: usize, fitted: Option<CpTensor>) -> Result<FitData<'_>> {
@@ -224,6 +249,10 @@ impl Context {
             true => Some(self.labelled_set(recipe.activation_images)?),
             false => None,
         };
+        let decisions = match needs(Need::DecisionImages) {
+            true => Some(self.decision_set(recipe.decision_images)?),
+            false => None,
+        };
         let functional = match needs(Need::Inputs) {
             true => Some(
                 self.functional()
@@ -231,7 +260,7 @@ impl Context {
             ),
             false => None,
         };
-        Ok(FitData { target: Target::new(&self.inter, fitted), image: self.image, distill, labelled, functional })
+        Ok(FitData { target: Target::new(&self.inter, fitted), image: self.image, distill, labelled, decisions, functional })
     }
 
     fn init_context(&self) -> InitContext<'_> {

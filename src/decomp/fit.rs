@@ -208,7 +208,7 @@ mod tests {
     use crate::data::Dataset;
     use crate::decomp::bank::{Head, HeadRule};
     use crate::decomp::init::{InitContext, displayed_bank, residual_bank};
-    use crate::decomp::terms::{DistillSet, LabelledSet, REGISTRY, Target};
+    use crate::decomp::terms::{DecisionSet, DistillSet, LabelledSet, REGISTRY, Target};
     use crate::image::ImageShape;
     use crate::interaction::functional::Functional;
     use crate::interaction::{CpTensor, Interaction};
@@ -238,7 +238,8 @@ mod tests {
             target: Target::new(inter, minus),
             image: train.shape,
             distill: Some(DistillSet::new(x.clone(), linalg::randn(&mut linalg::rng(2), 24, 3, 1.0))),
-            labelled: Some(LabelledSet { images: linalg::ImageRows::new(x), y: train.labels.clone().unwrap() }),
+            labelled: Some(LabelledSet { images: linalg::ImageRows::new(x.clone()), y: train.labels.clone().unwrap() }),
+            decisions: Some(DecisionSet::new(x.clone(), linalg::randn(&mut linalg::rng(4), 24, 3, 1.0).as_ref())),
             functional: Some(functional),
         }
     }

@@ -503,13 +503,19 @@ fn concepts(out: &mut Vec<Preset>) {
     // Fits that agree on the class tensors still differ in how each is split into evidence
     // and counter-evidence (a part common to both cancels) and in the mix within each class
     // and sign. The cancellation prior charges the common part; the rotation after the fit
-    // picks the mix. Cancellation 0.01 tuned on e20 (0.02 breaks random starts).
+    // picks the mix. Cancellation 0.01 tuned on e20 (0.02 breaks random starts). The decision
+    // prior wins back the agreement the minimality prior costs, and a stronger coherence prior
+    // the smoothness the decision prior costs (both tuned on e20 and s7).
     push(
         out,
         F,
         "concept_stable",
-        "concept_few with the cancellation prior and a per-image rotation after the fit: about four concepts per decision, more alike from any start (issue 18)",
-        Recipe { final_rotation: Rotation::PerImage, priors: Priors { cancellation: 0.01, ..few.priors.clone() }, ..few.clone() },
+        "concept_few with the cancellation and decision priors and a per-image rotation after the fit: about four concepts per decision, more alike from any start (issue 18)",
+        Recipe {
+            final_rotation: Rotation::PerImage,
+            priors: Priors { cancellation: 0.01, decision: 0.3, coherence: 0.045, ..few.priors.clone() },
+            ..few.clone()
+        },
     );
     // A random start needs 1500 steps at a higher rate; over that path smoothness priors at
     // full weight pull different starts to different blobs, so they act at a quarter weight

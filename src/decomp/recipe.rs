@@ -169,6 +169,9 @@ pub struct Recipe {
     /// Labelled training images the priors that read labelled images (activation consistency,
     /// minimality, cancellation) read.
     pub activation_images: usize,
+    /// Training images the decision prior reads: those nearest a tie of the base model's top
+    /// two classes.
+    pub decision_images: usize,
     /// Linear schedule `[start, end]` for `residual_l2` (residual annealing); empty = fixed.
     pub residual_anneal: Vec<f32>,
     pub priors: Priors,
@@ -216,6 +219,7 @@ impl Default for Recipe {
             second_distill: 0.14,
             distill_images: 8192,
             activation_images: 4096,
+            decision_images: 2048,
             residual_anneal: Vec::new(),
             priors: Priors::default(),
         }
@@ -356,6 +360,7 @@ impl Recipe {
         for (used, name, n) in [
             (distills, "distill_images", self.distill_images),
             (terms::needed(self, 1..=self.stages, terms::Need::LabelledImages), "activation_images", self.activation_images),
+            (terms::needed(self, 1..=self.stages, terms::Need::DecisionImages), "decision_images", self.decision_images),
         ] {
             if used {
                 range(name, n, 1, MAX_IMAGES)?;
@@ -456,6 +461,10 @@ mod tests {
         for priors in [Priors { minimality: 0.1, ..Priors::default() }, Priors { cancellation: 0.1, ..Priors::default() }] {
             assert!(err(Recipe { activation_images: 0, priors, ..Recipe::default() }).contains("activation_images = 0"));
         }
+        let decision = Priors { decision: 0.3, ..Priors::default() };
+        assert!(err(Recipe { decision_images: 0, priors: decision.clone(), ..Recipe::default() }).contains("decision_images = 0"));
+        let with_residual = Recipe { residual_rank: 4, priors: decision, ..Recipe::default() };
+        assert!(err(with_residual).contains("[priors] decision: reads the displayed banks' logits"));
         for (init, nonnegative) in [(Init::Strokes, false), (Init::Random, true)] {
             assert!(
                 err(Recipe { one_signed: true, init, nonnegative, ..Recipe::default() })

@@ -5,7 +5,7 @@ use super::{Grads, Input, LabelledSet, Need, Priors, Schedule, Term};
 use crate::decomp::bank::Bank;
 use crate::decomp::form::{FactorGrads, Factors, Form, Role};
 use crate::decomp::recipe::Recipe;
-use crate::linalg;
+use crate::linalg::{self, ImageRows};
 
 pub struct Activation;
 
@@ -61,7 +61,7 @@ fn activation_consistency(weight: f32, set: &LabelledSet, p: &Projections, f: &F
             dact[i * r + k] = (weight as f64 / r as f64 * dq * 2.0 * act as f64) as f32;
         }
     }
-    p.backprop(set, &dact, g);
+    p.backprop(&set.images, &dact, g);
     total / r as f64
 }
 
@@ -87,11 +87,11 @@ impl LabelledProjections {
     /// The projections of `set` on every displayed bank (none without a set: pass one only
     /// when an active term reads it).
     pub fn new(banks: &[Bank], factors: &[Factors], set: Option<&LabelledSet>) -> Self {
-        let of = |(b, f): (&Bank, &Factors)| set.filter(|_| b.role == Role::Displayed).map(|s| Projections::of(s, b.form, f));
+        let of = |(b, f): (&Bank, &Factors)| set.filter(|_| b.role == Role::Displayed).map(|s| Projections::of(&s.images, b.form, f));
         Self(banks.iter().zip(factors).map(of).collect())
     }
 
-    fn of_bank(&self, bank: usize) -> &Projections {
+    pub(super) fn of_bank(&self, bank: usize) -> &Projections {
         self.0[bank].as_ref().expect("projections are made for every displayed bank when a term reads them")
     }
 }
@@ -155,7 +155,7 @@ pub(super) fn mean_over_class_contributions(
             d_head[k] += d * acts[k];
         }
     }
-    p.backprop(set, &dact, g);
+    p.backprop(&set.images, &dact, g);
     for (cls, d_head) in d_heads.iter().enumerate() {
         for (k, d) in d_head.iter().enumerate() {
             g.d[(cls, k)] += *d as f32;
@@ -169,14 +169,14 @@ pub(super) fn mean_over_class_contributions(
 pub(super) struct Projections {
     rows: Vec<f32>,
     width: usize,
-    rank: usize,
+    pub(super) rank: usize,
     second: bool,
 }
 
 impl Projections {
-    fn of(set: &LabelledSet, form: Form, f: &Factors) -> Self {
+    pub(super) fn of(images: &ImageRows, form: Form, f: &Factors) -> Self {
         let second = form.has_second_factor();
-        let rows = if second { set.images.project(linalg::side_by_side(&f.a, &f.b).as_ref()) } else { set.images.project(f.a.as_ref()) };
+        let rows = if second { images.project(linalg::side_by_side(&f.a, &f.b).as_ref()) } else { images.project(f.a.as_ref()) };
         let rank = f.a.ncols();
         Self { rows, width: linalg::padded_width(if second { 2 * rank } else { rank }), rank, second }
     }
@@ -188,15 +188,20 @@ impl Projections {
     }
 
     /// The activations `(a_k·x_i)(b_k·x_i)` of image `i`, component by component.
-    fn activations(&self, i: usize) -> impl Iterator<Item = f32> + '_ {
+    pub(super) fn activations(&self, i: usize) -> impl Iterator<Item = f32> + '_ {
         let (xa, xb) = self.of_image(i);
         xa.iter().zip(xb).map(|(a, b)| a * b)
+    }
+
+    /// The activations of every image, row-major `n × r`.
+    pub(super) fn activation_rows(&self) -> Vec<f32> {
+        (0..self.rows.len() / self.width).flat_map(|i| self.activations(i)).collect()
     }
 
     /// Adds into `g` the gradient through the activations given `dact` (`n × r`, row-major),
     /// the gradient on them; a symmetric bank's `b` is its `a`, so its two halves are one
     /// product.
-    fn backprop(&self, set: &LabelledSet, dact: &[f32], g: &mut FactorGrads) {
+    pub(super) fn backprop(&self, images: &ImageRows, dact: &[f32], g: &mut FactorGrads) {
         let r = self.rank;
         let mut d_in = vec![0.0f32; self.rows.len()];
         for (i, (row, da)) in d_in.chunks_exact_mut(self.width).zip(dact.chunks_exact(r)).enumerate() {
@@ -210,7 +215,7 @@ impl Projections {
                 row.iter_mut().zip(da).zip(xa).for_each(|((o, d), x)| *o = 2.0 * d * x);
             }
         }
-        let back = set.images.back_project(&d_in, self.width, if self.second { 2 * r } else { r });
+        let back = images.back_project(&d_in, self.width, if self.second { 2 * r } else { r });
         g.a += back.as_ref().subcols(0, r);
         if self.second {
             g.b += back.as_ref().subcols(r, r);

@@ -15,6 +15,7 @@ mod anchor;
 mod border;
 mod cancellation;
 mod coherence;
+mod decision;
 mod deform_l2;
 mod display;
 mod display_l1;
@@ -38,6 +39,7 @@ mod tensor;
 mod twins;
 
 pub use activation::LabelledProjections;
+pub use decision::DecisionSet;
 pub use distill::DistillSet;
 pub use tensor::Target;
 
@@ -75,6 +77,7 @@ pub static REGISTRY: &[&dyn Term] = &[
     &activation::Activation,
     &minimality::MINIMALITY,
     &cancellation::CANCELLATION,
+    &decision::Decision,
     &residual_l2::ResidualL2,
     &deform_l2::DeformL2,
     &mask_width::MaskWidth,
@@ -127,6 +130,8 @@ pub struct Priors {
     pub minimality: f32,
     /// Mean share of a labelled image's class logit that its components cancel.
     pub cancellation: f32,
+    /// Mean distillation loss of labelled images' decisions, at a low temperature.
+    pub decision: f32,
 }
 
 /// Terms whose weight is a recipe field rather than a `[priors]` one: the fidelities.
@@ -150,6 +155,8 @@ pub enum Need {
     DistillImages,
     /// Labelled training images.
     LabelledImages,
+    /// Labelled training images and the base model's logits on them, for the decision prior.
+    DecisionImages,
     /// Training inputs (their second moment).
     Inputs,
 }
@@ -161,6 +168,8 @@ pub struct FitData<'a> {
     pub image: Option<ImageShape>,
     pub distill: Option<DistillSet>,
     pub labelled: Option<LabelledSet>,
+    /// The decision prior's images (`decision_images` of them).
+    pub decisions: Option<DecisionSet>,
     /// The functional inner product on the training inputs.
     pub functional: Option<&'a Functional>,
 }
