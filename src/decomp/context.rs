@@ -217,7 +217,8 @@ impl Context {
     /// for the decision prior.
     pub fn decision_set(&self, n: usize) -> Result<DecisionSet> {
         let train = &self.splits("the decision prior")?.train;
-        let logits = self.model.logits(train.x());
+        // Sequential products: the same gaps, and so the same images, at any thread count.
+        let logits = linalg::sequential(|| self.model.logits(train.x()));
         let gap = |i: usize| {
             let (mut top, mut second) = (f32::NEG_INFINITY, f32::NEG_INFINITY);
             for &v in logits.row(i).iter() {
@@ -230,7 +231,7 @@ impl Context {
         idx.sort_by(|&a, &b| gaps[a].total_cmp(&gaps[b]).then(a.cmp(&b)));
         idx.truncate(n.min(train.len()));
         let x = train.subset(&idx).x().to_owned();
-        let mut logits = self.model.logits(x.as_ref());
+        let mut logits = linalg::sequential(|| self.model.logits(x.as_ref()));
         for (c, b) in self.model.bias.iter().enumerate() {
             logits.col_mut(c).iter_mut().for_each(|v| *v -= b);
         }

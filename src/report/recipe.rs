@@ -65,6 +65,9 @@ pub fn summary(config: &Value) -> Option<Vec<String>> {
     if r.distill > 0.0 {
         out.push(format!("distillation {} on {} images", r.distill, r.distill_images));
     }
+    if r.priors.decision > 0.0 {
+        out.push(format!("decisions kept on the {} training digits nearest a tie", r.decision_images));
+    }
     // Printed from JSON text so that f32 weights read as written (0.015, not 0.01499999…).
     let priors: Map<String, Value> = serde_json::to_string(&r.priors).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
     let active: Vec<String> =
@@ -101,6 +104,7 @@ mod tests {
         let stable = crate::decomp::presets::find("concept_stable").unwrap().recipe.clone();
         let text = summary(&serde_json::to_value(&stable).unwrap()).unwrap().join(" · ");
         assert!(text.contains("mixed after the fit") && text.contains("cancellation 0.01"), "{text}");
+        assert!(text.contains("decisions kept on the 2048 training digits nearest a tie") && text.contains("decision 0.3"), "{text}");
         assert!(summary(&serde_json::json!({ "no_such_field": 1 })).is_none());
     }
 }

@@ -50,15 +50,17 @@ impl Term for Decision {
         let rows: Vec<Vec<f32>> = banks.iter().map(|(_, _, p)| p.activation_rows()).collect();
         let acts: Vec<MatRef<'_, f32>> =
             rows.iter().zip(&banks).map(|(a, (_, f, _))| MatRef::from_row_major_slice(a, n, f.d.ncols())).collect();
+        // The logits' products are small, and sequential so that their sums (over the images
+        // for `dD`) do not depend on the thread count.
         let mut z = Mat::<f32>::zeros(n, set.log_p.ncols());
-        for ((_, f, _), a) in banks.iter().zip(&acts) {
-            linalg::mul_add(z.as_mut(), *a, f.d.transpose(), 1.0);
-        }
+        linalg::sequential(|| banks.iter().zip(&acts).for_each(|((_, f, _), a)| linalg::mul_add(z.as_mut(), *a, f.d.transpose(), 1.0)));
         let (value, dz) = set.loss(z.as_ref(), weight);
         for ((i, f, p), a) in banks.into_iter().zip(&acts) {
             let g = grads.factors(i, f);
-            linalg::mul_add(g.d.as_mut(), dz.transpose(), *a, 1.0);
-            let dact = linalg::to_row_major(linalg::mul(dz.as_ref(), f.d.as_ref()).as_ref());
+            let dact = linalg::sequential(|| {
+                linalg::mul_add(g.d.as_mut(), dz.transpose(), *a, 1.0);
+                linalg::to_row_major(linalg::mul(dz.as_ref(), f.d.as_ref()).as_ref())
+            });
             p.backprop(&set.images, &dact, g);
         }
         value
