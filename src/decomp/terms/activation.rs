@@ -91,7 +91,7 @@ impl LabelledProjections {
         Self(banks.iter().zip(factors).map(of).collect())
     }
 
-    pub(super) fn of_bank(&self, bank: usize) -> &Projections {
+    fn of_bank(&self, bank: usize) -> &Projections {
         self.0[bank].as_ref().expect("projections are made for every displayed bank when a term reads them")
     }
 }
@@ -169,7 +169,7 @@ pub(super) fn mean_over_class_contributions(
 pub(super) struct Projections {
     rows: Vec<f32>,
     width: usize,
-    pub(super) rank: usize,
+    rank: usize,
     second: bool,
 }
 
@@ -188,7 +188,7 @@ impl Projections {
     }
 
     /// The activations `(a_k·x_i)(b_k·x_i)` of image `i`, component by component.
-    pub(super) fn activations(&self, i: usize) -> impl Iterator<Item = f32> + '_ {
+    fn activations(&self, i: usize) -> impl Iterator<Item = f32> + '_ {
         let (xa, xb) = self.of_image(i);
         xa.iter().zip(xb).map(|(a, b)| a * b)
     }

@@ -71,7 +71,8 @@ impl Term for Decision {
     }
 }
 
-/// Training images and the base model's decisions on them: `log softmax(y/T)`, made once.
+/// Training images and the base model's decisions on them, `softmax(y/T)` and its logarithm,
+/// made once.
 pub struct DecisionSet {
     pub images: ImageRows,
     /// `p` and `log p`, `n × C` each.
