@@ -71,6 +71,7 @@ use std::path::Path;
 /// size); `None` runs it in the current pool (rayon's global pool: all cores). Results do not
 /// depend on the thread count, except a trained model's (see [`model::train_shards`]).
 pub fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T> {
+    linalg::fix_solver_splits();
     let Some(n) = threads else { return Ok(f()) };
     if !(1..=MAX_THREADS).contains(&n) {
         return Err(Error::Invalid(format!("threads = {n} is out of range: allowed 1..={MAX_THREADS}")));

@@ -5,7 +5,8 @@
 //!
 //! Parallelism follows the rayon pool the work runs in: matrix products and parallel loops use
 //! as many threads as [`rayon::current_num_threads`] says, so a caller chooses the thread count
-//! by running inside a pool of that size ([`with_threads`]); there is no global setting.
+//! by running inside a pool of that size ([`with_threads`]). The one global setting is the
+//! number of parts faer's own solvers split their work into ([`fix_solver_splits`]).
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
@@ -22,6 +23,18 @@ pub fn rng(seed: u64) -> Rng {
 
 /// The most threads bilens accepts (far above any machine it runs on; a guard against typos).
 pub const MAX_THREADS: usize = 1024;
+
+/// The parts faer's solvers (eigendecompositions, SVDs) split their work into. The split sets
+/// their summation order, so left to the pool's size one thread and two give different bits
+/// (and so every fit from an eigen start). Fixed at two, the thread count of the machines
+/// bilens's figures were measured on, they give those bits at any thread count.
+pub const SOLVER_SPLITS: usize = 2;
+
+/// Makes faer's solvers split their work into [`SOLVER_SPLITS`] parts whatever the pool
+/// (process-wide; every entry point that sets the thread count calls it).
+pub fn fix_solver_splits() {
+    faer::set_global_parallelism(Par::rayon(SOLVER_SPLITS));
+}
 
 /// Threads of the pool the caller runs in.
 pub fn threads() -> usize {

@@ -51,6 +51,20 @@ fn one_and_two_threads_give_the_same_bits() {
     assert_eq!(one.0, two.0, "metrics");
     assert_eq!(one.1, two.1, "factors");
     assert_eq!(one.2, two.2, "history");
+    // A fit from an eigen start, each in a fresh context (its eigendecompositions are cached).
+    let eigen_start = bilens::preset("concept_faithful").unwrap().recipe.with_overrides(&["steps=3".into()]).unwrap();
+    let model = ctx.model.clone();
+    let fit = |threads| {
+        bilens::with_threads(Some(threads), || {
+            let ctx = Context::new(model.clone(), Some(&data), &ContextOptions::default()).unwrap();
+            let o = bilens::decompose(&ctx, &eigen_start, 1, &mut |_| {}).unwrap();
+            (o.metrics, o.fitted.decomposition.tensor())
+        })
+        .unwrap()
+    };
+    let (one, two) = (fit(1), fit(2));
+    assert_eq!(one.0, two.0, "metrics from an eigen start");
+    assert_eq!(one.1, two.1, "factors from an eigen start");
 }
 
 #[test]

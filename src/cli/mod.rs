@@ -73,8 +73,9 @@ pub fn main() -> std::process::ExitCode {
 }
 
 /// `--threads N` sizes rayon's global pool, which every matrix product and parallel loop uses
-/// (without it: all cores).
+/// (without it: all cores); faer's solvers split their work the same way at any size.
 fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    crate::linalg::fix_solver_splits();
     let Some(n) = threads else { return Ok(()) };
     anyhow::ensure!(
         (1..=crate::linalg::MAX_THREADS).contains(&n),
