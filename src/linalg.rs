@@ -8,7 +8,6 @@
 //! by running inside a pool of that size ([`with_threads`]). The one global setting is the
 //! number of parts faer's own solvers split their work into ([`fix_solver_splits`]).
 
-use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -34,6 +33,37 @@ pub const SOLVER_SPLITS: usize = 2;
 /// (process-wide; every entry point that sets the thread count calls it).
 pub fn fix_solver_splits() {
     faer::set_global_parallelism(Par::rayon(SOLVER_SPLITS));
+}
+
+/// faer's kernels (products, decompositions) end without `vzeroupper`, leaving the upper
+/// halves of the AVX registers dirty on the thread that ran them; until something clears that
+/// state every scalar SSE instruction on the thread pays a transition penalty (libm's `exp`
+/// took 170 to 260 ns instead of 6 ns after one single-threaded product or eigendecomposition,
+/// and the scalar loops of a fit ran that way throughout). Clearing changes no value.
+fn clear_upper_state() {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: AVX is available, and no vector value lives across this call.
+        unsafe { std::arch::x86_64::_mm256_zeroupper() }
+    }
+}
+
+/// faer's `matmul`, then the calling thread's AVX state cleared ([`clear_upper_state`]); a
+/// parallel product's other threads run no scalar code of bilens's before their next product.
+pub fn matmul(dst: faer::MatMut<'_, f32>, accum: Accum, lhs: MatRef<'_, f32>, rhs: MatRef<'_, f32>, alpha: f32, par: Par) {
+    faer::linalg::matmul::matmul(dst, accum, lhs, rhs, alpha, par);
+    clear_upper_state();
+}
+
+/// `f()`, a faer decomposition (eigendecomposition, SVD, QR), then the AVX state cleared
+/// ([`clear_upper_state`]) on the calling thread at once and on the pool's threads, which may
+/// have run parts of it, when they next look for work (a thread busy elsewhere is not waited
+/// for).
+pub fn decomposed<T>(f: impl FnOnce() -> T) -> T {
+    let out = f();
+    clear_upper_state();
+    rayon::spawn_broadcast(|_| clear_upper_state());
+    out
 }
 
 /// Threads of the pool the caller runs in.
@@ -116,6 +146,7 @@ pub fn mul_symmetric(mut dst: faer::MatMut<'_, f32>, lhs: MatRef<'_, f32>, rhs: 
     use faer::linalg::matmul::triangular::{self, BlockStructure};
     let rect = BlockStructure::Rectangular;
     triangular::matmul(dst.as_mut(), BlockStructure::TriangularLower, Accum::Replace, lhs, rect, rhs, rect, alpha, par());
+    clear_upper_state();
     mirror_lower(dst);
 }
 

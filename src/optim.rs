@@ -3,7 +3,7 @@
 //! Parameters are faer matrices (vectors are `n × 1`); an optimiser keeps its state per
 //! parameter, in the order the parameters are passed to [`Optimizer::step`].
 
-use faer::linalg::matmul::matmul;
+use crate::linalg::matmul;
 use faer::{Accum, Mat, MatMut, MatRef};
 
 use crate::linalg::{col, col_mut};

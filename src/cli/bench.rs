@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::linalg::matmul;
 use anyhow::{Result, bail};
-use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 use rayon::prelude::*;
 use serde::Serialize;

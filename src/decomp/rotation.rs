@@ -39,7 +39,7 @@ fn orthomax(a: MatRef<'_, f64>, gamma: f64) -> Mat<f64> {
         let t = Mat::from_fn(n, k, |i, j| l[(i, j)].powi(3) - gamma * l[(i, j)] * column_ss[j] / n as f64);
         let b = a.transpose() * t;
         // B is finite whenever A is; an SVD failure leaves the last rotation in place.
-        let Ok(svd) = b.thin_svd() else { break };
+        let Ok(svd) = crate::linalg::decomposed(|| b.thin_svd()) else { break };
         r = svd.U() * svd.V().transpose();
         let objective: f64 = svd.S().column_vector().iter().sum();
         if objective <= previous * (1.0 + 1e-9) {

@@ -385,7 +385,8 @@ fn principal_directions(images: MatRef<'_, f32>, k: usize, dims: usize, seed: u6
     }
     let mut cov = Mat::<f64>::zeros(pixels, pixels);
     matmul(cov.as_mut(), Accum::Replace, x.transpose(), x.as_ref(), 1.0, par());
-    let eig = cov.self_adjoint_eigen(Side::Lower).map_err(|e| anyhow::anyhow!("data_bank: covariance eigendecomposition failed: {e:?}"))?;
+    let eig = crate::linalg::decomposed(|| cov.self_adjoint_eigen(Side::Lower))
+        .map_err(|e| anyhow::anyhow!("data_bank: covariance eigendecomposition failed: {e:?}"))?;
     // Eigenvalues are ascending: the last `dims` columns, reversed.
     Ok((0..dims)
         .map(|d| {

@@ -1,4 +1,4 @@
-use faer::linalg::matmul::matmul;
+use crate::linalg::matmul;
 use faer::{Accum, Mat, MatRef};
 
 use crate::linalg::{self, Rng};

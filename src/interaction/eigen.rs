@@ -38,7 +38,7 @@ pub struct Eigen {
 
 fn eigh(m: &Mat<f64>) -> (Vec<f64>, Mat<f64>) {
     // Symmetric input by construction; faer only fails on non-finite entries, which loading rejects.
-    let evd = m.self_adjoint_eigen(Side::Lower).expect("eigendecomposition of a finite symmetric matrix");
+    let evd = crate::linalg::decomposed(|| m.self_adjoint_eigen(Side::Lower)).expect("eigendecomposition of a finite symmetric matrix");
     let s = evd.S().column_vector();
     ((0..s.nrows()).map(|i| s[i]).collect(), evd.U().to_owned())
 }

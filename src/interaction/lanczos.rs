@@ -13,7 +13,7 @@
 //! A Krylov space of one start vector holds one vector per distinct eigenvalue: an eigenvalue
 //! repeated exactly (a low-rank form's zeros) is found once.
 
-use faer::linalg::matmul::matmul;
+use crate::linalg::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 use rayon::prelude::*;
 
@@ -132,7 +132,7 @@ impl Krylov {
             1 => self.beta[i.min(j)],
             _ => 0.0,
         });
-        let evd = t.self_adjoint_eigen(Side::Lower).expect("eigendecomposition of a finite tridiagonal matrix");
+        let evd = linalg::decomposed(|| t.self_adjoint_eigen(Side::Lower)).expect("eigendecomposition of a finite tridiagonal matrix");
         let (s, y) = (evd.S().column_vector(), evd.U());
         let ends = self.ends.as_ref().expect("analysed before its pairs are read");
         let picked: Vec<usize> = ends.converged().into_iter().filter(|&i| keep(i)).collect();
@@ -324,7 +324,7 @@ mod tests {
     fn known_spectra(spectra: &[Vec<f32>], seed: u64) -> Bilinear {
         let d = spectra[0].len();
         let g = to_f64(linalg::randn(&mut linalg::rng(seed), d, d, 1.0).as_ref());
-        let q = g.qr().compute_Q();
+        let q = linalg::decomposed(|| g.qr().compute_Q());
         let v = Mat::<f32>::from_fn(d, d, |i, j| q[(j, i)] as f32); // row h = v_h
         let w_u = Mat::from_fn(spectra.len(), d, |o, h| spectra[o][h]);
         Bilinear::new(None, v.clone(), v, w_u, None).unwrap()
@@ -334,7 +334,7 @@ mod tests {
     fn dense(inter: &Interaction) -> Vec<(Vec<f64>, Mat<f64>)> {
         (0..inter.n_classes())
             .map(|o| {
-                let evd = to_f64(inter.q(o).as_ref()).self_adjoint_eigen(Side::Lower).unwrap();
+                let evd = linalg::decomposed(|| to_f64(inter.q(o).as_ref()).self_adjoint_eigen(Side::Lower)).unwrap();
                 let s = evd.S().column_vector();
                 ((0..s.nrows()).map(|i| s[i]).collect(), evd.U().to_owned())
             })
@@ -375,7 +375,7 @@ mod tests {
                 1 => off[i.min(j)],
                 _ => 0.0,
             });
-            let evd = t.self_adjoint_eigen(Side::Lower).unwrap();
+            let evd = linalg::decomposed(|| t.self_adjoint_eigen(Side::Lower)).unwrap();
             for k in 0..n {
                 assert!((values[k] - evd.S().column_vector()[k]).abs() < 1e-12 * (1.0 + values[k].abs()), "n {n} value {k}");
                 assert!((last[k].abs() - evd.U()[(n - 1, k)].abs()).abs() < 1e-9, "n {n} last row {k}");

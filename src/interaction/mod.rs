@@ -21,7 +21,7 @@ mod lanczos;
 
 pub use cp::{CpGrads, CpGrams, CpTensor};
 
-use faer::linalg::matmul::matmul;
+use crate::linalg::matmul;
 use faer::{Accum, Mat, MatRef};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};

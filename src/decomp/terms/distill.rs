@@ -148,7 +148,7 @@ impl DistillSet {
         }
         let gd = linalg::mul(dz.transpose(), acts_m);
         let mut dacts = vec![0.0f32; len * r];
-        faer::linalg::matmul::matmul(
+        linalg::matmul(
             faer::MatMut::from_row_major_slice_mut(&mut dacts, len, r),
             faer::Accum::Replace,
             dz.as_ref(),

@@ -1,7 +1,7 @@
 //! One forward and backward pass of the bilinear classifier over a shard of a batch, by hand:
 //! six GEMMs on buffers reused across steps, in the layout faer is fastest in.
 
-use faer::linalg::matmul::matmul;
+use crate::linalg::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 use super::TrainConfig;
