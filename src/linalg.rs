@@ -48,14 +48,15 @@ fn clear_upper_state() {
     }
 }
 
-/// faer's `matmul`, then the calling thread's AVX state cleared ([`clear_upper_state`]); a
-/// parallel product's other threads run no scalar code of bilens's before their next product.
+/// faer's `matmul`, then the calling thread's AVX state cleared ([`clear_upper_state`]). A
+/// parallel product's other threads are left as they are (a broadcast per product would cost
+/// more than it saves), as are faer's operator products (`&a * &b`), used outside hot loops.
 pub fn matmul(dst: faer::MatMut<'_, f32>, accum: Accum, lhs: MatRef<'_, f32>, rhs: MatRef<'_, f32>, alpha: f32, par: Par) {
     faer::linalg::matmul::matmul(dst, accum, lhs, rhs, alpha, par);
     clear_upper_state();
 }
 
-/// `f()`, a faer decomposition (eigendecomposition, SVD, QR), then the AVX state cleared
+/// `f()`, a faer decomposition (eigendecomposition, SVD), then the AVX state cleared
 /// ([`clear_upper_state`]) on the calling thread at once and on the pool's threads, which may
 /// have run parts of it, when they next look for work (a thread busy elsewhere is not waited
 /// for).

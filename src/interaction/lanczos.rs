@@ -324,7 +324,7 @@ mod tests {
     fn known_spectra(spectra: &[Vec<f32>], seed: u64) -> Bilinear {
         let d = spectra[0].len();
         let g = to_f64(linalg::randn(&mut linalg::rng(seed), d, d, 1.0).as_ref());
-        let q = linalg::decomposed(|| g.qr().compute_Q());
+        let q = g.qr().compute_Q();
         let v = Mat::<f32>::from_fn(d, d, |i, j| q[(j, i)] as f32); // row h = v_h
         let w_u = Mat::from_fn(spectra.len(), d, |o, h| spectra[o][h]);
         Bilinear::new(None, v.clone(), v, w_u, None).unwrap()
@@ -334,7 +334,7 @@ mod tests {
     fn dense(inter: &Interaction) -> Vec<(Vec<f64>, Mat<f64>)> {
         (0..inter.n_classes())
             .map(|o| {
-                let evd = linalg::decomposed(|| to_f64(inter.q(o).as_ref()).self_adjoint_eigen(Side::Lower)).unwrap();
+                let evd = to_f64(inter.q(o).as_ref()).self_adjoint_eigen(Side::Lower).unwrap();
                 let s = evd.S().column_vector();
                 ((0..s.nrows()).map(|i| s[i]).collect(), evd.U().to_owned())
             })
@@ -375,7 +375,7 @@ mod tests {
                 1 => off[i.min(j)],
                 _ => 0.0,
             });
-            let evd = linalg::decomposed(|| t.self_adjoint_eigen(Side::Lower)).unwrap();
+            let evd = t.self_adjoint_eigen(Side::Lower).unwrap();
             for k in 0..n {
                 assert!((values[k] - evd.S().column_vector()[k]).abs() < 1e-12 * (1.0 + values[k].abs()), "n {n} value {k}");
                 assert!((last[k].abs() - evd.U()[(n - 1, k)].abs()).abs() < 1e-9, "n {n} last row {k}");
