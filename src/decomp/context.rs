@@ -231,11 +231,8 @@ impl Context {
         idx.sort_by(|&a, &b| gaps[a].total_cmp(&gaps[b]).then(a.cmp(&b)));
         idx.truncate(n.min(train.len()));
         let x = train.subset(&idx).x().to_owned();
-        let mut logits = linalg::sequential(|| self.model.logits(x.as_ref()));
-        for (c, b) in self.model.bias.iter().enumerate() {
-            logits.col_mut(c).iter_mut().for_each(|v| *v -= b);
-        }
-        Ok(DecisionSet::new(x, logits.as_ref()))
+        let chosen = Mat::from_fn(idx.len(), logits.ncols(), |i, c| logits[(idx[i], c)] - self.model.bias[c]);
+        Ok(DecisionSet::new(x, chosen.as_ref()))
     }
 
     /// What the terms active in `stage` of `recipe` read: the target minus `fitted` (a boosted

@@ -130,7 +130,7 @@ pub struct Priors {
     pub minimality: f32,
     /// Mean share of a labelled image's class logit that its components cancel.
     pub cancellation: f32,
-    /// Mean distillation loss of labelled images' decisions, at a low temperature.
+    /// Distillation at a low temperature on the training images nearest a tie.
     pub decision: f32,
 }
 
