@@ -438,8 +438,8 @@ fn beyond(out: &mut Vec<Preset>) {
 /// digits, a spread prior (with one smoothing pass) makes them local parts. Tuned on e20;
 /// 200 steps at 1.5× the learning rate (and priors 5–10% stronger) end where 300 did (issue 20),
 /// and for `concept_faithful` 130 steps at 2.5× (spread 10% stronger) do too. Shorter paths
-/// lose fidelity on Fashion-MNIST (100 steps: 0.2 points of agreement) and the minimality
-/// prior needs the longer path (its explanations stay longer).
+/// lose fidelity on Fashion-MNIST (100 steps: 0.2 points of agreement), and the minimality
+/// prior needs at least 140 (`concept_stable`; at 100 its explanations stay longer).
 fn concepts(out: &mut Vec<Preset>) {
     const F: &str = "concepts";
     let base = Recipe {
@@ -508,7 +508,8 @@ fn concepts(out: &mut Vec<Preset>) {
     // and sign. The cancellation prior charges the common part; the rotation after the fit
     // picks the mix. Cancellation 0.01 tuned on e20 (0.02 breaks random starts). The decision
     // prior wins back the agreement the minimality prior costs, and a stronger coherence prior
-    // the smoothness the decision prior costs (both tuned on e20 and s7).
+    // the smoothness the decision prior costs (both tuned on e20 and s7). 140 steps at 1.8× the
+    // rate, with the minimality prior 10% stronger, end where 200 did (issue 20; e20 and s7).
     push(
         out,
         F,
@@ -516,7 +517,9 @@ fn concepts(out: &mut Vec<Preset>) {
         "concept_few with the cancellation and decision priors and a per-image rotation after the fit: about four concepts per decision, more alike from any start (issue 18)",
         Recipe {
             final_rotation: Rotation::PerImage,
-            priors: Priors { cancellation: 0.01, decision: 0.3, coherence: 0.045, ..few.priors.clone() },
+            steps: 140,
+            lr: 0.008,
+            priors: Priors { cancellation: 0.01, decision: 0.3, coherence: 0.045, minimality: 0.0033, ..few.priors.clone() },
             ..few.clone()
         },
     );
