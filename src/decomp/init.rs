@@ -39,7 +39,7 @@ impl InitContext<'_> {
         let directions = self.principal.get_or_init(|| {
             let x = train.x();
             let m = linalg::to_f64(linalg::mul(x.transpose(), x).as_ref());
-            let evd = crate::linalg::decomposed(|| m.self_adjoint_eigen(faer::Side::Lower))
+            let evd = linalg::decomposed(|| m.self_adjoint_eigen(faer::Side::Lower))
                 .map_err(|e| format!("eigendecomposition of the inputs' second moment: {e:?}"))?;
             Ok(evd.U().to_owned())
         });

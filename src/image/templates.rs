@@ -14,7 +14,7 @@ use faer::{Accum, Mat, MatRef, Side};
 use num_traits::Float;
 
 use super::ImageShape;
-use crate::linalg::{par, rng};
+use crate::linalg::{decomposed, par, rng};
 
 /// Number of templates in the stroke bank (§5.19).
 pub const N_STROKES: usize = 120;
@@ -385,7 +385,7 @@ fn principal_directions(images: MatRef<'_, f32>, k: usize, dims: usize, seed: u6
     }
     let mut cov = Mat::<f64>::zeros(pixels, pixels);
     matmul(cov.as_mut(), Accum::Replace, x.transpose(), x.as_ref(), 1.0, par());
-    let eig = crate::linalg::decomposed(|| cov.self_adjoint_eigen(Side::Lower))
+    let eig = decomposed(|| cov.self_adjoint_eigen(Side::Lower))
         .map_err(|e| anyhow::anyhow!("data_bank: covariance eigendecomposition failed: {e:?}"))?;
     // Eigenvalues are ascending: the last `dims` columns, reversed.
     Ok((0..dims)
