@@ -5,7 +5,7 @@ use super::{Grads, Input, LabelledSet, Need, Priors, Schedule, Term};
 use crate::decomp::bank::Bank;
 use crate::decomp::form::{FactorGrads, Factors, Form, Role};
 use crate::decomp::recipe::Recipe;
-use crate::linalg::{self, ImageRows};
+use crate::linalg::{self, ImageRows, PaddedRows};
 
 pub struct Activation;
 
@@ -167,7 +167,7 @@ pub(super) fn mean_over_class_contributions(
 /// The labelled images' projections on a bank's factors, image by image: row `i` holds
 /// `[X A | X B]` (or `X A` alone when `b` is `a`), from one product with the images.
 pub(super) struct Projections {
-    rows: Vec<f32>,
+    rows: PaddedRows,
     width: usize,
     rank: usize,
     second: bool,
@@ -203,7 +203,7 @@ impl Projections {
     /// product.
     pub(super) fn backprop(&self, images: &ImageRows, dact: &[f32], g: &mut FactorGrads) {
         let r = self.rank;
-        let mut d_in = vec![0.0f32; self.rows.len()];
+        let mut d_in = PaddedRows::zeros(self.rows.len());
         for (i, (row, da)) in d_in.chunks_exact_mut(self.width).zip(dact.chunks_exact(r)).enumerate() {
             let (xa, xb) = self.of_image(i);
             if self.second {

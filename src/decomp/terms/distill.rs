@@ -7,7 +7,7 @@ use faer::{Mat, MatRef};
 use super::{Grads, Input, Need, Schedule, Term};
 use crate::decomp::recipe::Recipe;
 use crate::interaction::{CpGrads, CpTensor};
-use crate::linalg::{self, ImageBlock, ImageRows};
+use crate::linalg::{self, ImageBlock, ImageRows, PaddedRows};
 
 pub struct Distill;
 
@@ -125,9 +125,9 @@ impl DistillSet {
 
     /// One block of [`DistillSet::sparse_loss`]: `(X_bᵀ back_in` row-major `I × width`, its
     /// share of `dD`, its sum of squared errors).
-    fn sparse_block(&self, b: &ImageBlock, t: &CpTensor, uw: &[f32], width: usize, coef: f32) -> (Vec<f32>, Mat<f32>, f64) {
+    fn sparse_block(&self, b: &ImageBlock, t: &CpTensor, uw: &[f32], width: usize, coef: f32) -> (PaddedRows, Mat<f32>, f64) {
         let (r, c, len) = (t.rank(), t.heads.nrows(), b.rows.nrows());
-        let mut proj = vec![0.0f32; len * width]; // [XU | XW | 0], row-major
+        let mut proj = PaddedRows::zeros(len * width); // [XU | XW | 0], row-major
         b.rows.mul_add_row_major(uw, width, &mut proj);
         let mut acts = vec![0.0f32; len * r];
         for (a, p) in acts.chunks_exact_mut(r).zip(proj.chunks_exact(width)) {
@@ -163,7 +163,7 @@ impl DistillSet {
                 (*u, *w) = (da * *w, da * *u);
             }
         }
-        let mut back = vec![0.0f32; b.transposed.nrows() * width];
+        let mut back = PaddedRows::zeros(b.transposed.nrows() * width);
         b.transposed.mul_add_row_major(&proj, width, &mut back);
         (back, gd, sse)
     }
