@@ -584,7 +584,7 @@ mod tests {
             assert!(err(images.back_project(&q_rows, width, k).as_ref(), &xq) < 1e-5, "Xᵀ Q, k = {k}");
             // Every padded row starts a cache line, so the kernel's vector loads never straddle two.
             for rows in [&q_rows, &images.project(p.as_ref())] {
-                assert!(rows.chunks_exact(width).all(|row| row.as_ptr() as usize % 64 == 0), "k = {k}: rows aligned");
+                assert!(rows.chunks_exact(width).all(|row| (row.as_ptr() as usize).is_multiple_of(64)), "k = {k}: rows aligned");
             }
             assert!(
                 err(
