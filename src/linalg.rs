@@ -383,9 +383,10 @@ impl ImageRows {
     }
 
     /// `Xᵀ Q` (`I × k`) for `Q` of `n × k` given as row-major rows of `width ≥ k` columns (as
-    /// [`ImageRows::project`] returns them); the blocks' parts are summed in block order, so the
-    /// result does not depend on the thread count.
-    pub fn back_project(&self, q: &[f32], width: usize, k: usize) -> Mat<f32> {
+    /// [`ImageRows::project`] returns them; aligned, so that the sparse product reads whole
+    /// cache lines); the blocks' parts are summed in block order, so the result does not depend
+    /// on the thread count.
+    pub fn back_project(&self, q: &PaddedRows, width: usize, k: usize) -> Mat<f32> {
         let (n, pixels) = (self.x.nrows(), self.x.ncols());
         assert!(k <= width && q.len() == n * width);
         let Some(blocks) = &self.blocks else { return mul(self.x.transpose(), row_major(q, n, width).subcols(0, k)) };
