@@ -158,7 +158,7 @@ fn check_len(bytes: &[u8], min: u64, file: &Path) -> Result<(), DataError> {
 fn check_exact_len(bytes: &[u8], expected: u64, file: &Path) -> Result<(), DataError> {
     check_len(bytes, expected, file)?;
     if bytes.len() as u64 > expected {
-        return Err(DataError::TrailingBytes { file: file.to_path_buf(), expected, actual: bytes.len() as u64 });
+        return Err(DataError::TrailingBytes { file: file.to_path_buf(), expected });
     }
     Ok(())
 }
@@ -233,7 +233,7 @@ mod tests {
         let mut bytes = encode_labels(&[1, 2]);
         bytes.push(0);
         let err = parse_labels(&bytes, p()).unwrap_err();
-        assert!(matches!(err, DataError::TrailingBytes { expected: 10, actual: 11, .. }), "{err}");
+        assert!(matches!(err, DataError::TrailingBytes { expected: 10, .. }), "{err}");
         let bytes = encode_images(0, 28, &[]);
         let err = parse_images(&bytes, p()).unwrap_err();
         assert!(matches!(err, DataError::BadShape { rows: 0, .. }), "{err}");

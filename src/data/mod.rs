@@ -53,8 +53,10 @@ pub enum DataError {
     Gzip { file: PathBuf, source: std::io::Error },
     #[error("{} is truncated: expected {expected} bytes of IDX data, found only {actual}", .file.display())]
     Truncated { file: PathBuf, expected: u64, actual: u64 },
-    #[error("{} is longer than its IDX header says: expected {expected} bytes of IDX data, found {actual}", .file.display())]
-    TrailingBytes { file: PathBuf, expected: u64, actual: u64 },
+    /// Only one byte past `expected` is read (a wrong count must not make bilens read a huge
+    /// file), so how much longer the file is stays unknown.
+    #[error("{} is longer than its IDX header says: the header declares {expected} bytes of IDX data and the file holds more (a wrong count, or another file under this name)", .file.display())]
+    TrailingBytes { file: PathBuf, expected: u64 },
     #[error("{} is not an IDX {kind} file: its magic number is {found:#010x}, expected {expected:#010x}", .file.display())]
     BadMagic { file: PathBuf, kind: &'static str, found: u32, expected: u32 },
     #[error("{} declares images of {rows} × {cols} pixels, which is not a usable size", .file.display())]
