@@ -167,6 +167,18 @@ fn small_and_empty_sets_are_handled() {
         ],
         &["distill_images", "there are none"],
     );
+    // Blank images: the functional fidelity would be 0/0 at the first step, not a divergence.
+    let blank = root.join("blank");
+    std::fs::create_dir_all(&blank).unwrap();
+    for (set, n) in [("train", 60), ("t10k", 20)] {
+        std::fs::write(blank.join(format!("{set}-images-idx3-ubyte")), idx::encode_images(28, 28, &vec![0; n * 784])).unwrap();
+        std::fs::write(blank.join(format!("{set}-labels-idx1-ubyte")), idx::encode_labels(&vec![3; n])).unwrap();
+    }
+    let (model, out) = (m.join("model.safetensors"), root.join("db"));
+    let blank_fit =
+        ["decompose", "--model", s(&model), "--data", s(&blank), "--preset", "concept_faithful", "--set", "steps=3", "--out", s(&out)];
+    let said = fails(&blank_fit, &["images blank"]);
+    assert!(!said.contains("diverged"), "{said}");
 }
 
 #[test]
