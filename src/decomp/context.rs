@@ -258,7 +258,7 @@ impl Context {
                     .ok_or_else(|| Error::Invalid("the functional fidelity needs training inputs, and there are none".into()))?;
                 // ‖B‖²_M = 0 when the inputs span nothing the model reads (blank images):
                 // the relative error ‖B − T‖²_M / ‖B‖²_M would be 0/0 at the first step.
-                if !(f.norm_sq() > 0.0) {
+                if f.norm_sq() <= 0.0 {
                     return Err(Error::Invalid(
                         "the functional fidelity has nothing to measure: the model's logits are constant on the training inputs (are the images blank?)".into(),
                     )
