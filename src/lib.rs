@@ -48,6 +48,8 @@ pub mod model;
 pub(crate) mod optim;
 pub mod pipeline;
 pub mod report;
+#[cfg(test)]
+mod scratch;
 pub mod study;
 #[cfg(test)]
 mod test_skip;

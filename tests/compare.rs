@@ -120,7 +120,6 @@ fn a_run_matches_itself_and_its_symmetric_copies_and_bad_pairs_are_refused() {
     fails(&["decompose", "--model", s(&model), "--set", "anchor=1", "--out", s(&bad)], &["anchor", "start = RUN"]);
     fails(&[&from_run[..], &["--set", "rank=8", "--out", s(&bad)]].concat(), &["start:", "16", "8"]);
     fails(&["decompose", "--model", s(&model), "--set", "start=/no/such/run", "--out", s(&bad)], &["/no/such/run"]);
-    std::fs::remove_dir_all(&root).ok();
 }
 
 /// The rotation after the fit turns the patterns within each class and sign and nothing else:
@@ -155,5 +154,4 @@ fn a_rotation_after_the_fit_changes_the_patterns_and_nothing_the_model_computes(
         &["decompose", "--model", s(&model), "--preset", "provided_sparse", "--set", "final_rotation=\"per_image\"", "--out", s(&bad)],
         &["final_rotation", "symmetric"],
     );
-    std::fs::remove_dir_all(&root).ok();
 }

@@ -71,7 +71,6 @@ fn a_layer_without_embedding_is_read_from_its_weights_alone() {
     want.sort_unstable();
     assert_eq!(chosen, want);
     assert!(metrics["truncation"].as_array().unwrap().is_empty());
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -90,7 +89,6 @@ fn inputs_that_are_not_images_come_from_array_files() {
     fails(&["eval", "--model", s(&model), "--data", s(&wrong)], &["takes 24 inputs", "23 per example"]);
     let out = bilens(&["eval", "--model", s(&model), "--data", s(&data), "--no-data"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -111,7 +109,6 @@ fn output_directions_choose_what_is_decomposed() {
     assert_ne!(json(&dir.join("run2/run.json"))["fingerprint"], run["fingerprint"]);
     let wrong = npy(&dir.join("wrong.npy"), &[3, 29], 2);
     fails(&["eval", "--model", s(&model), "--directions", s(&wrong)], &["directions must be [k, 30]", "[3, 29]"]);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -130,7 +127,6 @@ fn wide_layers_keep_the_eigen_baseline() {
     let got = metrics["eigen_cosine_rank_matched"].as_f64().unwrap();
     assert!((got - dense).abs() < 1e-6 * dense, "{got} vs the dense solver's {dense}");
     assert!(metrics["eigen_rank_matched"]["sign_purity_weighted"].is_f64());
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -146,5 +142,4 @@ fn labels_of_fewer_classes_than_outputs_are_left_out_with_a_note() {
     let run = json(&run_dir.join("run.json"));
     assert_eq!(run["metrics"]["test_accuracy"], Value::Null);
     assert!(run["data"]["sha256"].is_string(), "the digits were still read: {}", run["data"]);
-    std::fs::remove_dir_all(&dir).ok();
 }

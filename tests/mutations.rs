@@ -2,6 +2,8 @@
 //! sweep files go through the readers, which must return an error or a consistent result and
 //! never panic. (`scripts/fuzz.sh` runs the same readers under libFuzzer for longer.)
 
+mod common;
+
 use std::path::Path;
 
 use bilens::data::idx;
@@ -63,7 +65,7 @@ fn damaged_idx_files_are_errors() {
 
 #[test]
 fn damaged_model_files_are_errors() {
-    let dir = std::env::temp_dir().join(format!("bilens-mutations-{}", std::process::id()));
+    let dir = common::temp_dir("mutations");
     let path = dir.join("m.safetensors");
     let cfg = ModelConfig { n_inputs: 12, n_embed: Some(3), n_hidden: 4, n_outputs: 2 };
     bilens::save_model(&Bilinear::init(cfg, &mut bilens::rng(2)), &path).unwrap();
@@ -77,7 +79,6 @@ fn damaged_model_files_are_errors() {
             assert!(bilens::Interaction::new(&m).norm().is_finite());
         }
     }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

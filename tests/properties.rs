@@ -2,6 +2,8 @@
 //! the dense tensor, and image operations and metrics agree with naive definitions, on images
 //! that are not square and models that are not MNIST-sized.
 
+mod common;
+
 use bilens::decomp::factors::{load_factors, save_factors};
 use bilens::decomp::{Bank, Components, Decomposition, Form, Head, HeadRule, Role, pattern::Pattern};
 use bilens::image::ImageShape;
@@ -106,8 +108,7 @@ fn mixed(seed: u64, inputs: usize, outputs: usize) -> Decomposition {
 
 #[test]
 fn components_and_saved_factors_are_the_decomposition() {
-    let dir = std::env::temp_dir().join(format!("bilens-properties-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir("properties");
     for seed in 0..CASES {
         let (model, _) = random_model(200 + seed);
         let cfg = model.config();
@@ -123,7 +124,6 @@ fn components_and_saved_factors_are_the_decomposition() {
         let back = load_factors(&path).unwrap();
         assert_eq!(back.tensor(), d.tensor(), "case {seed}: factors round trip");
     }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// The naive anisotropic total variation: mean |vertical step| + mean |horizontal step|.

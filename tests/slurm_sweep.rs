@@ -113,13 +113,28 @@ impl Cluster {
 }
 
 impl Drop for Cluster {
+    /// Stops the daemons and waits (up to 10 s) until they have exited: they write files as
+    /// they exit (munged its seed), which would otherwise outlive the scratch folder's removal.
     fn drop(&mut self) {
-        for daemon in DAEMONS {
-            if let Ok(pid) = std::fs::read_to_string(self.dir.join(format!("{daemon}.pid"))) {
-                let _ = Command::new("kill").arg(pid.trim()).status();
-            }
+        let pids: Vec<String> = DAEMONS
+            .iter()
+            .filter_map(|daemon| std::fs::read_to_string(self.dir.join(format!("{daemon}.pid"))).ok())
+            .map(|pid| pid.trim().to_string())
+            .collect();
+        for pid in &pids {
+            let _ = Command::new("kill").arg(pid).status();
+        }
+        let start = Instant::now();
+        while pids.iter().any(|pid| running(pid)) && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Whether process `pid` is still running (a zombie has exited).
+fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
 }
 
 fn tail(text: &str) -> String {

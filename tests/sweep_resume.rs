@@ -1,6 +1,8 @@
 //! A sweep killed with SIGKILL mid-run and restarted finishes with every configuration
 //! present exactly once in its results table (issue: resumable sweeps).
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -11,9 +13,8 @@ fn finished(out: &Path) -> usize {
 
 #[test]
 fn killed_sweep_resumes_without_losing_or_duplicating_runs() {
-    let dir = std::env::temp_dir().join(format!("bilens-sweep-kill-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    // Lives to the end of the test: the killed and the resumed sweep both write into it.
+    let dir = common::temp_dir("sweep-kill");
     let file = dir.join("sweep.toml");
     // Runs go one at a time (one thread), longest first: five of a thousand steps each, then a
     // short one, so that the kill right after the first finishes lands mid-sweep on any machine.
@@ -55,5 +56,4 @@ fn killed_sweep_resumes_without_losing_or_duplicating_runs() {
     // A resumed sweep does not redo the runs that finished before the kill.
     let json: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     assert_eq!(json.len(), 6);
-    std::fs::remove_dir_all(&dir).ok();
 }

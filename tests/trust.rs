@@ -186,8 +186,9 @@ fn sizes_and_settings_are_bounded() {
     let root = common::temp_dir("trust-bounds");
     let model = root.join("model.safetensors");
     bilens::save_model(&Bilinear::init(ModelConfig::default(), &mut bilens::rng(1)), &model).unwrap();
+    let never = root.join("never");
     let dec =
-        |set: &'static str| vec!["decompose", "--model", s(&model), "--preset", "combo_cp_top1_res8", "--set", set, "--out", "/tmp/never"];
+        |set: &'static str| vec!["decompose", "--model", s(&model), "--preset", "combo_cp_top1_res8", "--set", set, "--out", s(&never)];
     fails(&dec("rank=100000"), &["rank = 100000", "1..=8192"]);
     fails(&dec("anchor_offset=1000000000"), &["anchor_offset", "0..=100000"]);
     fails(&dec("deform_scale=nan"), &["deform_scale = NaN"]);

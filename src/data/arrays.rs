@@ -38,12 +38,12 @@ pub fn load_arrays(path: &Path) -> Result<DataSplit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
     use std::collections::BTreeMap;
 
     #[test]
     fn npy_and_safetensors_arrays_load_as_unlabelled_vectors() {
-        let dir = std::env::temp_dir().join(format!("bilens-arrays-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = Scratch::new("arrays");
         let values: Vec<f32> = (0..60).map(|i| i as f32 * 0.5).collect();
         let path = dir.join("x.npy");
         crate::io::arrays::tests::write_npy(&path, &values, &[10, 6]);
@@ -62,6 +62,5 @@ mod tests {
         let named = crate::io::tensors::Named { name: "inputs", shape: vec![2, 2, 2, 2, 2], values: vec![0.5; 32] };
         crate::io::tensors::write(&path, &[named], &BTreeMap::new()).unwrap();
         assert!(load_arrays(&path).unwrap_err().to_string().contains("[n, inputs] or [n, height, width]"));
-        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -376,28 +376,8 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
     use std::io::Write;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// A fresh folder under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let dir = std::env::temp_dir().join(format!("bilens-data-{}-{tag}-{n}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 
     const ROWS: usize = 2;
     const COLS: usize = 3;
@@ -453,10 +433,10 @@ mod tests {
     fn round_trip_raw_and_gz() {
         let mut checksums = Vec::new();
         for gz in [false, true] {
-            let tmp = TempDir::new("round-trip");
-            write_set(&tmp.0, gz);
-            let split = load_dir(&tmp.0).unwrap();
-            assert_eq!(split.source, tmp.0.display().to_string());
+            let tmp = Scratch::new("data-round-trip");
+            write_set(&tmp, gz);
+            let split = load_dir(&tmp).unwrap();
+            assert_eq!(split.source, tmp.display().to_string());
             for (set, n, offset, labels) in [(&split.train, 5, 0, train_labels()), (&split.test, 3, 1000, test_labels())] {
                 assert_eq!((set.len(), set.shape, set.n_inputs, set.n_classes), (n, Some(ImageShape::new(ROWS, COLS)), 6, 10));
                 assert_eq!(set.labels, Some(labels));
@@ -474,10 +454,10 @@ mod tests {
     #[test]
     fn torchvision_layouts_are_found() {
         for layout in ["MNIST/raw", "FashionMNIST/raw", "raw"] {
-            let tmp = TempDir::new("layout");
-            let folder = tmp.0.join(layout);
+            let tmp = Scratch::new("data-layout");
+            let folder = tmp.join(layout);
             write_set(&folder, layout == "raw");
-            let split = load_dir(&tmp.0).unwrap();
+            let split = load_dir(&tmp).unwrap();
             assert_eq!((split.train.len(), split.test.len()), (5, 3));
             assert_eq!(split.source, folder.display().to_string());
         }
@@ -485,12 +465,12 @@ mod tests {
 
     #[test]
     fn missing_folder_and_files_are_explained() {
-        let tmp = TempDir::new("missing");
-        let nowhere = tmp.0.join("nowhere");
+        let tmp = Scratch::new("data-missing");
+        let nowhere = tmp.join("nowhere");
         assert!(matches!(load_err(&nowhere, &nowhere), DataError::NoDir { .. }));
 
         // Empty folder: every layout and both spellings are listed.
-        let err = load_err(&tmp.0, &tmp.0);
+        let err = load_err(&tmp, &tmp);
         let msg = err.to_string();
         assert!(matches!(err, DataError::Missing { ref tried, .. } if tried.len() == 8), "{msg}");
         for want in ["train-images-idx3-ubyte.gz", "MNIST/raw/train-images-idx3-ubyte", "raw/train-images-idx3-ubyte.gz"] {
@@ -498,9 +478,9 @@ mod tests {
         }
 
         // One file of four missing: named, with both spellings tried.
-        let paths = write_set(&tmp.0, true);
+        let paths = write_set(&tmp, true);
         std::fs::remove_file(&paths[3]).unwrap();
-        let err = load_err(&tmp.0, &tmp.0);
+        let err = load_err(&tmp, &tmp);
         assert!(matches!(err, DataError::Missing { ref name, .. } if name == FILE_NAMES[3]), "{err}");
         assert!(err.to_string().contains("t10k-labels-idx1-ubyte.gz"), "{err}");
     }
@@ -508,52 +488,52 @@ mod tests {
     #[test]
     fn truncated_files_are_rejected() {
         for (which, gz) in [(0, false), (1, false), (2, true), (3, true)] {
-            let tmp = TempDir::new("truncated");
-            let paths = write_set(&tmp.0, false);
+            let tmp = Scratch::new("data-truncated");
+            let paths = write_set(&tmp, false);
             let mut bytes = std::fs::read(&paths[which]).unwrap();
             bytes.pop();
             let expected = bytes.len() as u64 + 1;
             let path = if gz {
                 std::fs::remove_file(&paths[which]).unwrap();
-                let path = tmp.0.join(format!("{}.gz", FILE_NAMES[which]));
+                let path = tmp.join(format!("{}.gz", FILE_NAMES[which]));
                 std::fs::write(&path, gzip(&bytes)).unwrap();
                 path
             } else {
                 std::fs::write(&paths[which], &bytes).unwrap();
                 paths[which].clone()
             };
-            let err = load_err(&tmp.0, &path);
+            let err = load_err(&tmp, &path);
             assert!(matches!(err, DataError::Truncated { expected: e, actual: a, .. } if e == expected && a == expected - 1), "{err}");
         }
     }
 
     #[test]
     fn wrong_magic_is_rejected() {
-        let tmp = TempDir::new("magic");
-        let paths = write_set(&tmp.0, false);
+        let tmp = Scratch::new("data-magic");
+        let paths = write_set(&tmp, false);
         // Images where labels belong.
         std::fs::copy(&paths[0], &paths[1]).unwrap();
-        let err = load_err(&tmp.0, &paths[1]);
+        let err = load_err(&tmp, &paths[1]);
         assert!(matches!(err, DataError::BadMagic { found: idx::IMAGES_MAGIC, expected: idx::LABELS_MAGIC, .. }), "{err}");
         assert!(err.to_string().contains("0x00000803"), "{err}");
     }
 
     #[test]
     fn count_mismatch_is_rejected() {
-        let tmp = TempDir::new("count");
-        let paths = write_set(&tmp.0, false);
+        let tmp = Scratch::new("data-count");
+        let paths = write_set(&tmp, false);
         std::fs::write(&paths[3], idx::encode_labels(&[1, 2])).unwrap();
-        let err = load_err(&tmp.0, &paths[2]);
+        let err = load_err(&tmp, &paths[2]);
         assert!(err.to_string().contains(&paths[3].display().to_string()), "{err}");
         assert!(matches!(err, DataError::CountMismatch { n_images: 3, n_labels: 2, .. }), "{err}");
     }
 
     #[test]
     fn classes_come_from_the_labels_of_both_sets() {
-        let tmp = TempDir::new("label");
-        let paths = write_set(&tmp.0, true);
+        let tmp = Scratch::new("data-label");
+        let paths = write_set(&tmp, true);
         std::fs::write(&paths[1], gzip(&idx::encode_labels(&[5, 0, 4, 25, 9]))).unwrap();
-        let split = load_dir(&tmp.0).unwrap();
+        let split = load_dir(&tmp).unwrap();
         assert_eq!((split.train.n_classes, split.test.n_classes), (26, 26));
         assert_eq!(split.test.class_counts().len(), 26);
     }
@@ -561,8 +541,8 @@ mod tests {
     #[test]
     fn corrupt_gzip_is_rejected() {
         for cut in [true, false] {
-            let tmp = TempDir::new("gzip");
-            let paths = write_set(&tmp.0, true);
+            let tmp = Scratch::new("data-gzip");
+            let paths = write_set(&tmp, true);
             let mut bytes = std::fs::read(&paths[2]).unwrap();
             if cut {
                 bytes.truncate(bytes.len() - 6);
@@ -571,7 +551,7 @@ mod tests {
                 bytes[mid] ^= 0xff;
             }
             std::fs::write(&paths[2], &bytes).unwrap();
-            let err = load_err(&tmp.0, &paths[2]);
+            let err = load_err(&tmp, &paths[2]);
             assert!(matches!(err, DataError::Gzip { .. }), "{err}");
         }
     }
@@ -637,8 +617,7 @@ mod tests {
 
     #[test]
     fn class_names_come_from_a_file_beside_the_data_and_must_cover_every_class() {
-        let dir = std::env::temp_dir().join(format!("bilens-class-names-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = Scratch::new("data-class-names");
         let file = dir.join(classes::FILE_NAME);
         std::fs::write(&file, "zero\none\n\n").unwrap();
         assert_eq!(classes::known(Some(&dir), "any").unwrap(), Some(vec!["zero".to_string(), "one".to_string()]));
@@ -649,7 +628,6 @@ mod tests {
         std::fs::write(&file, "").unwrap();
         assert!(classes::read(&file).unwrap_err().to_string().contains("no class names"));
         assert_eq!(classes::known(None, "any").unwrap(), None);
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -471,7 +471,8 @@ fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::figures::test_util::{decode, out_dir};
+    use crate::figures::test_util::decode;
+    use crate::scratch::Scratch;
 
     fn loss_chart() -> LineChart {
         let curve = |name: &str, scale: f64| Series {
@@ -494,7 +495,7 @@ mod tests {
         let chart = loss_chart();
         let (w, h, _) = decode(&render_lines(&chart).unwrap());
         assert_eq!((w as usize, h as usize), CHART_SIZE);
-        draw_lines(&chart, &out_dir("chart").join("lines.png")).unwrap();
+        draw_lines(&chart, &Scratch::new("figures-chart").join("lines.png")).unwrap();
     }
 
     #[test]
@@ -545,7 +546,7 @@ mod tests {
         assert_eq!(front, ["a", "b", "d"]);
         let (w, h, _) = decode(&render_scatter(&plot).unwrap());
         assert_eq!((w as usize, h as usize), CHART_SIZE);
-        draw_scatter(&plot, &out_dir("chart").join("scatter.png")).unwrap();
+        draw_scatter(&plot, &Scratch::new("figures-chart").join("scatter.png")).unwrap();
     }
 
     #[test]
@@ -553,7 +554,7 @@ mod tests {
         let bars: Vec<(String, f64)> = (0..30).map(|k| (format!("λ{k}"), 3.0 - 0.2 * k as f64)).collect();
         let (w, h, _) = decode(&render_bar_chart("Spectrum", "index", "eigenvalue", &bars).unwrap());
         assert_eq!((w as usize, h as usize), BAR_CHART_SIZE);
-        bar_chart("Spectrum", "index", "eigenvalue", &bars, &out_dir("chart").join("bars.png")).unwrap();
+        bar_chart("Spectrum", "index", "eigenvalue", &bars, &Scratch::new("figures-chart").join("bars.png")).unwrap();
     }
 
     #[test]

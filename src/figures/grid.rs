@@ -501,7 +501,8 @@ impl Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::figures::test_util::{decode, out_dir};
+    use crate::figures::test_util::decode;
+    use crate::scratch::Scratch;
 
     fn blob(cx: f32, cy: f32, sign: f32) -> Vec<f32> {
         (0..784)
@@ -556,7 +557,7 @@ mod tests {
         let (left, pitch, zero_y, _) = layout.bar_geometry(layout.cell_origin(0, 2), 10);
         let bar = |k: usize, dy: i64| at(((left + (k as f64 + 0.5) * pitch) as i64, zero_y + dy));
         assert_eq!((bar(9, -3), bar(0, 3)), (POSITIVE, NEGATIVE));
-        draw_grid(&g, &out_dir("grid").join("grid.png")).unwrap();
+        draw_grid(&g, &Scratch::new("figures-grid").join("grid.png")).unwrap();
     }
 
     #[test]

@@ -305,8 +305,6 @@ pub(crate) fn fmt_num(v: f64) -> String {
 
 #[cfg(test)]
 pub(crate) mod test_util {
-    use std::path::PathBuf;
-
     /// Decodes PNG bytes into (width, height, RGB pixels), failing on anything but 8-bit RGB.
     pub(crate) fn decode(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
         let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
@@ -316,13 +314,6 @@ pub(crate) mod test_util {
         assert_eq!(info.color_type, png::ColorType::Rgb);
         buf.truncate(info.buffer_size());
         (info.width, info.height, buf)
-    }
-
-    /// A per-test output folder under the system temp dir.
-    pub(crate) fn out_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join("bilens-figures-tests").join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
     }
 }
 

@@ -73,6 +73,7 @@ fn read_safetensors(bytes: &[u8], file: &str, name: &str) -> Result<(Vec<f32>, V
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::scratch::Scratch;
     use std::collections::BTreeMap;
 
     /// Writes `values` as a float32 `.npy` array of `shape` at `path`, as numpy does.
@@ -87,8 +88,7 @@ pub(crate) mod tests {
 
     #[test]
     fn npy_and_safetensors_arrays_read_with_their_shapes() {
-        let dir = std::env::temp_dir().join(format!("bilens-io-arrays-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = Scratch::new("io-arrays");
         let values: Vec<f32> = (0..60).map(|i| i as f32 * 0.5).collect();
         let path = dir.join("x.npy");
         write_npy(&path, &values, &[10, 6]);
@@ -109,6 +109,5 @@ pub(crate) mod tests {
         super::super::tensors::write(&nan, &[named], &BTreeMap::new()).unwrap();
         let e = format!("{:#}", read_array(&nan, "inputs").unwrap_err());
         assert!(e.contains("not finite") && e.contains("inputs"), "{e}");
-        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -178,6 +178,7 @@ pub fn serialize(tensors: &[Named<'_>], metadata: &BTreeMap<String, String>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
 
     #[test]
     fn half_precision_conversion() {
@@ -189,7 +190,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_errors() {
-        let dir = std::env::temp_dir().join(format!("bilens-tf-{}", std::process::id()));
+        let dir = Scratch::new("tf");
         let path = dir.join("t.safetensors");
         let m = Mat::from_fn(3, 2, |i, j| (i * 2 + j) as f32);
         let meta: BTreeMap<String, String> = (0..20).map(|i| (format!("k{i}"), "v".to_string())).collect();
@@ -216,6 +217,5 @@ mod tests {
         assert!(format!("{:#}", TensorFile::read(&path).err().unwrap()).contains("ends before"));
         let err = format!("{:#}", TensorFile::read(Path::new("/dev/zero")).err().unwrap());
         assert!(err.contains("header length 0"), "{err}");
-        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -205,17 +205,11 @@ pub fn encode(model: &Bilinear, layout: Layout, metadata: &BTreeMap<String, Stri
 mod tests {
     use super::*;
     use crate::model::ModelConfig;
-
-    fn temp(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("bilens-model-io-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
+    use crate::scratch::Scratch;
 
     #[test]
     fn round_trip_and_pytorch_layout() {
-        let dir = temp("study");
+        let dir = Scratch::new("model-io-study");
         let path = dir.join("m.safetensors");
         let cfg = ModelConfig { n_inputs: 12, n_embed: Some(4), n_hidden: 6, n_outputs: 3 };
         let mut m = Bilinear::init(cfg, &mut crate::linalg::rng(1));
@@ -245,7 +239,7 @@ mod tests {
 
     #[test]
     fn every_layout_round_trips_and_gives_the_same_logits() {
-        let dir = temp("layouts");
+        let dir = Scratch::new("model-io-layouts");
         let with_embedding =
             Bilinear::init(ModelConfig { n_inputs: 10, n_embed: Some(4), n_hidden: 5, n_outputs: 3 }, &mut crate::linalg::rng(2));
         let layer = Bilinear::init(ModelConfig { n_inputs: 7, n_embed: None, n_hidden: 5, n_outputs: 7 }, &mut crate::linalg::rng(3));

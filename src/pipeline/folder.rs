@@ -240,13 +240,8 @@ impl Drop for FolderLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
     use serde_json::json;
-
-    fn temp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("bilens-folder-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
-    }
 
     fn record(identity: &Identity) -> RunRecord {
         super::super::record::RunClock::start("decompose").finish(identity, 0, json!({}), None, json!({}), json!({})).unwrap()
@@ -254,7 +249,9 @@ mod tests {
 
     #[test]
     fn stages_are_reused_only_from_the_same_inputs() {
-        let dir = temp("stage");
+        // A folder not yet made, inside a scratch folder.
+        let scratch = Scratch::new("folder-stage");
+        let dir = scratch.join("stage");
         let id = Identity::new("decompose", json!({ "seed": 0 }));
         let warn = |_: &str| {};
         assert!(!reuse(&dir, &id, &["metrics.json"], false, &warn).unwrap(), "absent");
@@ -278,7 +275,8 @@ mod tests {
 
     #[test]
     fn one_writer_per_folder_and_one_kind_per_folder() {
-        let dir = temp("lock");
+        let scratch = Scratch::new("folder-lock");
+        let dir = scratch.join("lock");
         let lock = FolderLock::acquire(&dir).unwrap();
         let err = FolderLock::acquire(&dir).err().unwrap().to_string();
         assert!(err.contains("in use by another bilens process") && err.contains(&format!("pid {}", std::process::id())), "{err}");

@@ -172,16 +172,13 @@ fn unix_millis(t: SystemTime) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn temp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("bilens-lock-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
-    }
+    use crate::scratch::Scratch;
 
     #[test]
     fn one_holder_at_a_time_and_released_on_drop() {
-        let path = temp("held").join("stage.lock");
+        // In a folder not yet made: acquiring makes it.
+        let scratch = Scratch::new("lock-held");
+        let path = scratch.join("held").join("stage.lock");
         let lock = StageLock::try_acquire(&path).unwrap().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains(&format!("host={}", host())) && text.contains(&format!("pid={}", std::process::id())), "{text}");
@@ -193,8 +190,7 @@ mod tests {
 
     #[test]
     fn stale_locks_are_recovered() {
-        let dir = temp("stale");
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = Scratch::new("lock-stale");
         // This host, a process that is gone: stale at once.
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let dead = child.id();

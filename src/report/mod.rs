@@ -242,13 +242,7 @@ pub fn write_with(opts: &Options, out: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("bilens-report-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
+    use crate::scratch::Scratch;
 
     /// Every `<img` tag's `src` is a data URI, and nothing refers to the network.
     fn assert_offline(page: &str) {
@@ -283,10 +277,10 @@ mod tests {
 
     #[test]
     fn a_study_without_stages_gives_a_page_that_says_what_is_missing() {
-        let dir = temp_dir("empty");
-        assert!(build(&Options::new(&dir)).unwrap_err().to_string().contains("no results.json"), "an empty folder is no study");
+        let dir = Scratch::new("report-empty");
+        assert!(build(&Options::new(&*dir)).unwrap_err().to_string().contains("no results.json"), "an empty folder is no study");
         std::fs::write(dir.join("results.json"), "[]").unwrap();
-        let page = build(&Options::new(&dir)).unwrap();
+        let page = build(&Options::new(&*dir)).unwrap();
         assert_offline(&page);
         for missing in ["base/run.json", "eigen/", "analysis/", "No finished runs"] {
             assert!(page.contains(missing), "no notice for {missing}");
@@ -296,7 +290,7 @@ mod tests {
 
     #[test]
     fn partial_studies_render_what_exists() {
-        let dir = temp_dir("partial");
+        let dir = Scratch::new("report-partial");
         std::fs::create_dir_all(dir.join("eigen")).unwrap();
         std::fs::create_dir_all(dir.join("analysis")).unwrap();
         std::fs::create_dir_all(dir.join("runs/x__seed=0")).unwrap();
@@ -316,7 +310,7 @@ mod tests {
         let rows = r#"[{"run_id":"x__seed=0","preset":"x","seed":0,"overrides":"","tensor_cosine":0.123456,"test_accuracy":0.9},
                        {"run_id":"x__seed=1","preset":"x","seed":1,"overrides":"","tensor_cosine":0.2,"test_accuracy":0.8}]"#;
         std::fs::write(dir.join("results.json"), rows).unwrap();
-        let page = build(&Options::new(&dir)).unwrap();
+        let page = build(&Options::new(&*dir)).unwrap();
         assert_offline(&page);
         assert!(page.contains("0.1617<span class=\"sd\"> ± 0.0541"), "mean ± sd of the two seeds");
         assert!(page.contains("title=\"Cosine between the decomposition"), "known columns carry their definition");
@@ -344,7 +338,7 @@ mod tests {
             let bytes = if k % 2 == 0 { idx::encode_images(28, 32, &pixels) } else { idx::encode_labels(&labels) };
             std::fs::write(data.join(name), bytes).unwrap();
         }
-        let page = build(&Options { data: Some(data), ..Options::new(&dir) }).unwrap();
+        let page = build(&Options { data: Some(data), ..Options::new(&*dir) }).unwrap();
         assert!(page.contains("The draw-a-digit panel is unavailable: the drawing pad is square and these images are 28×32"));
         let record = json_script(&page, "data-run-r__seed=0");
         assert_eq!((record["height"].as_u64(), record["width"].as_u64()), (Some(28), Some(32)), "cards draw 28×32 patterns");
@@ -355,7 +349,7 @@ mod tests {
     #[test]
     fn the_page_carries_every_run_compactly_and_the_panel_starts_with_the_main_run() {
         let dir = payload::tests::synthetic_study("page");
-        let page = build(&Options { main_run: Some("r__seed=1".into()), ..Options::new(&dir) }).unwrap();
+        let page = build(&Options { main_run: Some("r__seed=1".into()), ..Options::new(&*dir) }).unwrap();
         assert_offline(&page);
         let data = json_script(&page, "report-data");
         assert_eq!(data["main"], "r__seed=1");
@@ -378,19 +372,19 @@ mod tests {
     #[test]
     fn the_recommended_dictionary_shows_the_cross_model_match_or_why_not() {
         let dir = payload::tests::synthetic_study("cross");
-        let page = build(&Options::new(&dir)).unwrap();
+        let page = build(&Options::new(&*dir)).unwrap();
         assert!(page.contains("No cross-model match"), "a study without cross_model/ says so");
         let cross = dir.join("cross_model");
         std::fs::create_dir_all(cross.join("base")).unwrap();
         std::fs::write(cross.join("compare.json"), "{ not json").unwrap();
-        assert!(build(&Options::new(&dir)).unwrap().contains("parsing"), "an unreadable match is named, the page still built");
+        assert!(build(&Options::new(&*dir)).unwrap().contains("parsing"), "an unreadable match is named, the page still built");
         let compared = json!({ "run_a": dir.join("runs/r__seed=0"), "top": 4, "similarity": 0.6436, "eigen_rank_matched_similarity": 0.3885,
                                "tensor_similarity": 0.644, "evidence_similarity": 0.693, "similarity_on_inputs": 0.7288,
                                "eigen_rank_matched_similarity_on_inputs": 0.666, "models_agreement": 0.9652, "models_logit_cosine": 0.927 });
         std::fs::write(cross.join("compare.json"), compared.to_string()).unwrap();
         std::fs::write(cross.join("base/run.json"), json!({ "seed": 1, "metrics": { "test_accuracy": 0.954 } }).to_string()).unwrap();
         std::fs::write(cross.join("compare.png"), tiny_png()).unwrap();
-        let page = build(&Options::new(&dir)).unwrap();
+        let page = build(&Options::new(&*dir)).unwrap();
         assert_offline(&page);
         let said = "Across models: r__seed=0 fitted again to a second base model (seed 1, test accuracy 95.40%), trained on the same data with another seed, matches this one&#39;s concepts at 0.644";
         assert!(page.contains(said) || page.contains(&said.replace("&#39;", "'")), "the match in words");

@@ -375,17 +375,17 @@ pub(crate) mod tests {
     use crate::decomp::{Form, Role};
     use crate::io::tensors::Named;
     use crate::report::pack::tests::unpack;
+    use crate::scratch::Scratch;
 
     /// A study of 28×28 images with two runs of three banks (CP displayed, split displayed,
     /// symmetric residual) and a base model with a non-zero bias.
-    pub(crate) fn synthetic_study(name: &str) -> std::path::PathBuf {
+    pub(crate) fn synthetic_study(name: &str) -> Scratch {
         synthetic_study_of(name, crate::image::ImageShape::MNIST)
     }
 
     /// [`synthetic_study`] for images of `shape` (the runs record it).
-    pub(crate) fn synthetic_study_of(name: &str, shape: crate::image::ImageShape) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("bilens-report-payload-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+    pub(crate) fn synthetic_study_of(name: &str, shape: crate::image::ImageShape) -> Scratch {
+        let dir = Scratch::new(&format!("report-payload-{name}"));
         let mut rng = crate::linalg::rng(7);
         for id in ["r__seed=0", "r__seed=1"] {
             let run = dir.join("runs").join(id);

@@ -5,8 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "../../src/scratch.rs"]
+mod scratch;
 #[path = "../../src/test_skip.rs"]
 mod test_skip;
+pub use scratch::Scratch;
 pub use test_skip::skip;
 
 /// `../shared` with the PyTorch reference models and the MNIST files, or a visible skip.
@@ -20,12 +23,9 @@ pub fn shared() -> Option<PathBuf> {
     }
 }
 
-/// A fresh folder under the system temp dir.
-pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bilens-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder under the system temp dir, removed when the test ends.
+pub fn temp_dir(name: &str) -> Scratch {
+    Scratch::new(&format!("test-{name}"))
 }
 
 /// Runs bilens with two threads (unless `args` set them).
