@@ -44,6 +44,10 @@ fn explains_test_images_drawings_and_arrays_in_words() {
     assert!(named.starts_with("predicted digit-") && named.contains("evidence for digit-"), "{named}");
     assert_eq!(named.replace("digit-", ""), said, "the same input gives the same reading");
 
+    // Finite but so large that the quadratic form overflows: an error, not a reading of NaNs.
+    let huge = root.join("huge.npy");
+    common::write_npy(&huge, &[784], &[1e30; 784]);
+    fails(&["explain", s(&run), "--npy", s(&huge)], &["not finite", "1e30", "overflows"]);
     fails(&["explain", s(&run), "--image", "2000"], &["--image 2000 is out of range", "2000 images"]);
     fails(&["explain", s(&root), "--image", "0"], &["not a finished run folder"]);
     std::fs::write(&names, "a\nb\n").unwrap();

@@ -196,6 +196,9 @@ fn sizes_and_settings_are_bounded() {
     fails(&["train", "--batch-size", "100000000", "--out", s(&root.join("t"))], &["batch_size = 100000000", "1..=65536"]);
     fails(&["train", "--hidden", "10000000", "--out", s(&root.join("t"))], &["n_hidden = 10000000"]);
     fails(&["eval", "--model", "/dev/zero"], &["/dev/zero", "not a valid safetensors file"]);
+    // A file that is not there is not called invalid.
+    let absent = fails(&["eval", "--model", s(&root.join("absent.safetensors"))], &["cannot read", "absent.safetensors"]);
+    assert!(!absent.contains("not a valid"), "{absent}");
     fails(&["--threads", "5000", "presets"], &["--threads 5000", "1..=1024"]);
 }
 

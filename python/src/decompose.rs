@@ -208,7 +208,8 @@ impl Decomposition {
             return Err(BilensError::new_err(format!("image holds {} values; the model takes {inputs}", x.len())));
         }
         let residual = Components::of(&self.outcome.fitted.decomposition, |r| r == Role::Residual);
-        let reading = read(&self.shown(false), &residual, &self.ctx.model, &x, self.ctx.image, self.ctx.class_names(), top);
+        let reading = read(&self.shown(false), &residual, &self.ctx.model, &x, self.ctx.image, self.ctx.class_names(), top)
+            .map_err(|e| BilensError::new_err(format!("{e:#}")))?;
         let out = to_python(py, &reading)?;
         out.set_item("text", reading.to_string())?;
         Ok(out)

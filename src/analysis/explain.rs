@@ -105,6 +105,7 @@ pub struct Part {
 
 /// Reads input `x` through `model`'s decomposition into displayed components `shown` and
 /// residual ones; `names` names classes; `top` parts for, `top / 2` (at least one) against.
+/// An input so large that its logits overflow f32 is an error, not a reading of NaNs.
 pub fn read(
     shown: &Components,
     residual: &Components,
@@ -113,7 +114,7 @@ pub fn read(
     shape: Option<ImageShape>,
     names: Option<&[String]>,
     top: usize,
-) -> Reading {
+) -> anyhow::Result<Reading> {
     let row = MatRef::from_row_major_slice(x, 1, x.len());
     let model_logits: Vec<f32> = model.logits(row).row(0).iter().copied().collect();
     let residual: Vec<f32> = residual.logits(row).row(0).iter().copied().collect();
@@ -121,6 +122,12 @@ pub fn read(
     let contrib = contributions(shown, x);
     let argmax = |v: &[f32]| crate::model::argmax(v.iter().copied());
     let dictionary: Vec<f32> = (0..contrib.nrows()).map(|c| contrib.row(c).iter().sum::<f32>() + residual[c] + bias[c]).collect();
+    if let Some(bad) = model_logits.iter().chain(&dictionary).find(|v| !v.is_finite()) {
+        let largest = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+        anyhow::bail!(
+            "the logits on this input are not finite ({bad}): its largest value, {largest:e}, overflows the model's quadratic form in f32"
+        );
+    }
     let predicted = argmax(&model_logits);
     let unbiased = dictionary[predicted] - bias[predicted];
     let part = |r: usize| Part {
@@ -134,7 +141,7 @@ pub fn read(
     let evidence_for = order.iter().take(top).filter(|&&r| contrib[(predicted, r)] > 0.0).map(|&r| part(r)).collect();
     let evidence_against =
         order.iter().rev().take((top / 2).max(1)).filter(|&&r| contrib[(predicted, r)] < 0.0).map(|&r| part(r)).collect();
-    Reading {
+    Ok(Reading {
         predicted,
         predicted_name: class_name(names, predicted),
         logit: model_logits[predicted],
@@ -145,7 +152,7 @@ pub fn read(
         evidence_against,
         residual: residual[predicted],
         bias: bias[predicted],
-    }
+    })
 }
 
 impl std::fmt::Display for Reading {

@@ -99,7 +99,7 @@ pub fn run(args: Args) -> Result<()> {
     if shown.inputs != inputs {
         bail!("the run's components read {} inputs, the model {inputs}: pass the run's own --model", shown.inputs);
     }
-    let reading = read(&shown, &residual, &model, &x, shape, names.as_deref(), args.top);
+    let reading = read(&shown, &residual, &model, &x, shape, names.as_deref(), args.top)?;
     match args.json {
         true => println!("{}", serde_json::to_string_pretty(&reading)?),
         false => println!("{reading}"),

@@ -40,7 +40,9 @@ const MAX_HEADER: u64 = 100_000_000;
 
 impl TensorFile {
     pub fn read(path: &Path) -> Result<Self> {
-        let bytes = read_bounded(path).with_context(|| format!("{} is not a valid safetensors file", path.display()))?;
+        // A file that cannot be opened is not called invalid: its path or permissions are wrong.
+        let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes = read_bounded(file).with_context(|| format!("{} is not a valid safetensors file", path.display()))?;
         Self::parse(&bytes, &path.display().to_string())
     }
 
@@ -70,8 +72,7 @@ impl TensorFile {
 /// Reads the 8-byte header length, the header, then exactly the data its tensors' offsets
 /// declare: a file that never ends (`/dev/zero`) or hides data after the tensors is an error,
 /// not a read until memory runs out.
-fn read_bounded(path: &Path) -> Result<Vec<u8>> {
-    let mut file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+fn read_bounded(mut file: std::fs::File) -> Result<Vec<u8>> {
     let mut bytes = vec![0u8; 8];
     file.read_exact(&mut bytes).context("shorter than the 8-byte header length")?;
     let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
