@@ -106,7 +106,9 @@ impl SweepFile {
             }
         }
         if out.is_empty() {
-            bail!(Error::Invalid("the sweep has no runs (each [[grid]] needs at least one preset)".into()));
+            bail!(Error::Invalid(
+                "the sweep has no runs: each [[grid]] needs at least one preset, one seed and one value for each `set` key".into()
+            ));
         }
         Ok(out)
     }
@@ -311,5 +313,10 @@ mod tests {
         ))
         .unwrap();
         assert!(huge.expand().unwrap_err().to_string().contains("more than 100000 runs"));
+        for empty in ["seeds = []", "set = { rank = [] }"] {
+            let file: SweepFile = toml::from_str(&format!("[[grid]]\npresets = [\"provided_sparse\"]\n{empty}\n")).unwrap();
+            let err = file.expand().unwrap_err().to_string();
+            assert!(err.contains("no runs") && err.contains("one seed") && err.contains("`set` key"), "{empty}: {err}");
+        }
     }
 }
