@@ -200,6 +200,15 @@ fn sizes_and_settings_are_bounded() {
     let absent = fails(&["eval", "--model", s(&root.join("absent.safetensors"))], &["cannot read", "absent.safetensors"]);
     assert!(!absent.contains("not a valid"), "{absent}");
     fails(&["--threads", "5000", "presets"], &["--threads 5000", "1..=1024"]);
+    // The eigen baseline's settings are checked before any work, and a truncation that yields
+    // nothing is named, not left out in silence.
+    let eig = |flag: &'static str, value: &'static str| vec!["eigen", "--model", s(&model), "--no-data", flag, value, "--out", s(&never)];
+    fails(&eig("--show", "0"), &["--show 0", "1..=64"]);
+    fails(&eig("--show", "100000"), &["--show 100000", "1..=64"]);
+    fails(&eig("--ks", "1,0"), &["--ks 0", "1..=4096"]);
+    fails(&eig("--max-outputs", "0"), &["--max-outputs 0"]);
+    let said = ok(&eig("--ks", "1,500"));
+    assert!(said.contains("truncations to k = 500 left out"), "{said}");
 }
 
 #[test]

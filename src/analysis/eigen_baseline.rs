@@ -37,7 +37,7 @@ pub struct EigenBaseline {
 
 /// The most rank-one terms a truncation may hold (a layer with a thousand outputs truncates
 /// only to small `k`).
-const MAX_TRUNCATION_TERMS: usize = 4096;
+pub const MAX_TRUNCATION_TERMS: usize = 4096;
 
 /// The eigen baseline of `model`: the spectra of at most `max_outputs` outputs (those with the
 /// largest norms), and, when every output is decomposed, truncations to each `k` of `ks`

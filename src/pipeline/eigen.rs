@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::folder::reuse;
 use super::record::{DataRecord, Identity, RunClock};
-use crate::analysis::eigen_baseline::eigen_baseline;
+use crate::analysis::eigen_baseline::{MAX_TRUNCATION_TERMS, eigen_baseline};
 use crate::data::DataSplit;
 use crate::io::{write_atomic, write_json};
 use crate::model::Bilinear;
@@ -22,6 +22,37 @@ pub struct EigenShape {
     pub max_outputs: usize,
 }
 
+/// The most eigenvectors of each sign drawn per output: a wider grid does not fit a figure.
+pub const MAX_SHOW: usize = 64;
+
+impl EigenShape {
+    /// Checks every setting before any work, for a model of `outputs` outputs, and names in
+    /// notes the truncations that will be left out (a setting in range that yields nothing
+    /// should not pass in silence).
+    pub fn check(&self, outputs: usize) -> Result<Vec<String>> {
+        anyhow::ensure!((1..=MAX_SHOW).contains(&self.show), "--show {} is out of range: allowed 1..={MAX_SHOW}", self.show);
+        anyhow::ensure!(self.max_outputs >= 1, "--max-outputs 0 is out of range: allowed 1 or more");
+        if let Some(k) = self.ks.iter().find(|k| !(1..=MAX_TRUNCATION_TERMS).contains(k)) {
+            anyhow::bail!("--ks {k} is out of range: allowed 1..={MAX_TRUNCATION_TERMS}");
+        }
+        let decomposed = outputs.min(self.max_outputs);
+        if decomposed < outputs {
+            return Ok(vec![format!(
+                "no truncations: they need all {outputs} outputs decomposed, and --max-outputs is {}",
+                self.max_outputs
+            )]);
+        }
+        let over: Vec<String> = self.ks.iter().filter(|&&k| k * outputs > MAX_TRUNCATION_TERMS).map(|k| k.to_string()).collect();
+        Ok(match over.is_empty() {
+            true => Vec::new(),
+            false => vec![format!(
+                "truncations to k = {} left out: with {outputs} outputs they keep more than {MAX_TRUNCATION_TERMS} terms",
+                over.join(", ")
+            )],
+        })
+    }
+}
+
 /// Writes the eigen baseline of `model` (hash `model_sha256`; `inputs` names its files for
 /// `run.json`) into `out`, unless it is there already from the same inputs.
 pub fn write_eigen(
@@ -33,6 +64,9 @@ pub fn write_eigen(
     shape: &EigenShape,
     fresh: bool,
 ) -> Result<()> {
+    for note in shape.check(model.config().n_outputs)? {
+        eprintln!("note: {note}");
+    }
     let identity =
         Identity::new("eigen", json!({ "model_sha256": model_sha256, "data_sha256": data.map(|d| &d.checksum), "shape": shape }));
     if reuse(out, &identity, &["truncation.csv"], fresh, &|w| eprintln!("warning: {w}"))? {
