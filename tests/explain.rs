@@ -58,3 +58,33 @@ fn explains_test_images_drawings_and_arrays_in_words() {
     encoder.write_header().unwrap().write_image_data(&[255; 64]).unwrap();
     fails(&["explain", s(&run), "--png", s(&blank)], &["no ink"]);
 }
+
+#[test]
+fn a_run_made_with_relative_paths_is_read_from_any_folder() {
+    let root = common::temp_dir("explain-relative");
+    common::tiny_model(&root);
+    // decompose in `root` with paths relative to it; explain and compare from the crate root.
+    let made = std::process::Command::new(env!("CARGO_BIN_EXE_bilens"))
+        .current_dir(&*root)
+        .args([
+            "--threads",
+            "2",
+            "decompose",
+            "--model",
+            "trained/model.safetensors",
+            "--preset",
+            "symmetric_r32",
+            "--set",
+            "steps=5",
+            "--out",
+            "run",
+        ])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let run = root.join("run");
+    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert!(std::path::Path::new(record["inputs"]["model"].as_str().unwrap()).is_absolute(), "{record}");
+    assert!(ok(&["explain", s(&run), "--image", "0"]).starts_with("predicted "));
+    ok(&["compare", s(&run), s(&run)]);
+}

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::folder::{FolderLock, check_kind, lock_stage, reuse};
 use super::record::{DataRecord, Identity, RunClock};
 use crate::data::DataSplit;
-use crate::io::{file_sha256, write_json};
+use crate::io::{file_sha256, recorded_path, write_json};
 use crate::model::{Bilinear, TrainConfig, load_model, save_model, train};
 
 /// Where a study's base model comes from.
@@ -51,7 +51,7 @@ pub fn base_model(source: &BaseSource, data: &DataSplit, dir: &Path, fresh: bool
         }
     };
     let model = load_model(&path)?;
-    Ok(Base { sha256: file_sha256(&path)?, model, path })
+    Ok(Base { sha256: file_sha256(&path)?, model, path: recorded_path(&path) })
 }
 
 /// Trains with `cfg` on `data` and writes `model.safetensors`, `config.json` and `run.json`;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::data::DataSplit;
 use crate::error::Error;
-use crate::io::{file_sha256, sha256_hex};
+use crate::io::{file_sha256, recorded_path, sha256_hex};
 use crate::model::{Bilinear, Layout, encode, load_model};
 
 /// A model with what identifies it in run records.
@@ -29,7 +29,7 @@ impl SourcedModel {
     pub fn read(path: &Path, directions: Option<&Path>) -> Result<Self> {
         let mut model = load_model(path)?;
         let mut sha256 = file_sha256(path)?;
-        let mut record = json!({ "model": path, "model_sha256": sha256 });
+        let mut record = json!({ "model": recorded_path(path), "model_sha256": sha256 });
         if let Some(file) = directions {
             let array = crate::io::arrays::read_array(file, "directions")?;
             let outputs = model.config().n_outputs;
@@ -46,7 +46,7 @@ impl SourcedModel {
             };
             model = model.project_outputs(faer::MatRef::from_row_major_slice(&array.values, k, outputs));
             sha256 = sha256_hex(format!("{sha256}:{}", array.sha256).as_bytes());
-            record["directions"] = json!({ "file": file, "sha256": array.sha256, "shape": array.shape });
+            record["directions"] = json!({ "file": recorded_path(file), "sha256": array.sha256, "shape": array.shape });
         }
         Ok(Self { model, sha256, record })
     }

@@ -108,8 +108,12 @@ impl DataRecord {
     }
 
     pub fn of(split: &DataSplit) -> Self {
+        let source = match split.source.as_str() {
+            crate::data::EMBEDDED_SOURCE => split.source.clone(),
+            path => crate::io::recorded_path(std::path::Path::new(path)).display().to_string(),
+        };
         Self {
-            source: split.source.clone(),
+            source,
             sha256: split.checksum.clone(),
             train: split.train.len(),
             test: split.test.len(),
