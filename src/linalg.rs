@@ -456,8 +456,11 @@ pub fn padded_row_major(m: MatRef<'_, f32>, width: usize) -> PaddedRows {
     out
 }
 
-/// `m`'s rows into `out`, one every `width` entries.
+/// `m`'s rows into `out`, one every `width` entries (nothing to copy when rows are empty).
 fn copy_rows(m: MatRef<'_, f32>, width: usize, out: &mut [f32]) {
+    if width == 0 {
+        return;
+    }
     for (i, row) in out.chunks_exact_mut(width).enumerate() {
         row.iter_mut().zip(m.row(i).iter()).for_each(|(o, &v)| *o = v);
     }
@@ -565,6 +568,15 @@ mod tests {
             let err = (row_major(&out, rows, width) - &dense).norm_l2() / dense.norm_l2();
             assert!(err < 1e-6, "width {width}: {err}");
         }
+    }
+
+    #[test]
+    fn row_major_copies_keep_shape_and_allow_empty_rows() {
+        let m = Mat::from_fn(3, 2, |i, j| (2 * i + j) as f32);
+        assert_eq!(to_row_major(m.as_ref()), vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(&padded_row_major(m.as_ref(), SIMD_WIDTH)[SIMD_WIDTH..SIMD_WIDTH + 3], &[2.0, 3.0, 0.0]);
+        assert!(to_row_major(Mat::<f32>::zeros(3, 0).as_ref()).is_empty());
+        assert!(padded_row_major(Mat::<f32>::zeros(3, 0).as_ref(), 0).is_empty());
     }
 
     #[test]
