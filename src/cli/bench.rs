@@ -217,8 +217,7 @@ fn time_command(args: &[String], repeats: usize) -> Result<Timing> {
     anyhow::ensure!(repeats >= 1, "--repeats must be at least 1");
     let exe = std::env::current_exe()?;
     let scratch = std::env::temp_dir().join(format!("bilens-bench-{}", std::process::id()));
-    let mut runs = Vec::new();
-    for k in 0..repeats {
+    let one = |k: usize| -> Result<f64> {
         let out = scratch.join(format!("run{k}"));
         let start = Instant::now();
         let status = std::process::Command::new(&exe)
@@ -230,11 +229,14 @@ fn time_command(args: &[String], repeats: usize) -> Result<Timing> {
             .stdout(std::process::Stdio::null())
             .status()?;
         anyhow::ensure!(status.success(), "`bilens {}` failed ({status})", args.join(" "));
-        runs.push(start.elapsed().as_secs_f64());
+        let seconds = start.elapsed().as_secs_f64();
         std::fs::remove_dir_all(&out)?;
-    }
-    std::fs::remove_dir_all(&scratch)?;
-    Ok(Timing::of(runs))
+        Ok(seconds)
+    };
+    let runs = (0..repeats).map(one).collect::<Result<Vec<f64>>>();
+    // Removed also after a failed run, whose partial folder would otherwise stay behind.
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(Timing::of(runs?))
 }
 
 fn bench_concepts(args: &ConceptArgs) -> Result<Value> {
