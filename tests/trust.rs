@@ -221,6 +221,10 @@ fn bad_models_folders_and_data_get_clear_errors() {
     fails(&["decompose", "--model", s(&zero), "--preset", "provided_sparse", "--out", s(&root.join("d"))], &["interaction tensor is zero"]);
     let five = root.join("five.safetensors");
     bilens::save_model(&Bilinear::init(ModelConfig { n_outputs: 5, ..ModelConfig::default() }, &mut bilens::rng(2)), &five).unwrap();
+    // convert never writes over its input (an atomic write would replace even a read-only file).
+    let before = std::fs::read(&five).unwrap();
+    fails(&["convert", s(&five), "--to", "exercise", "--out", s(&root.join(".").join("five.safetensors"))], &["is the input model itself"]);
+    assert_eq!(std::fs::read(&five).unwrap(), before, "the input model is untouched");
     // A model with other outputs than the data's classes is measured without accuracy, and says so.
     let out = ok(&["eval", "--model", s(&five)]);
     assert!(out.contains("\"test_accuracy\":null") && out.contains("no accuracy: the model has 5 outputs, the data 10 classes"), "{out}");

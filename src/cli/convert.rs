@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
@@ -18,6 +18,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    // Written atomically, the output would replace the input (read-only or not): a layout
+    // that keeps less (no bias, other names and metadata) would lose the original for good.
+    let same = |a: &Path, b: &Path| std::fs::canonicalize(a).ok().is_some_and(|a| std::fs::canonicalize(b).is_ok_and(|b| a == b));
+    anyhow::ensure!(
+        !same(&args.model, &args.out),
+        "--out {} is the input model itself: write the converted model to another file",
+        args.out.display()
+    );
     let from = layout_of(&args.model)?;
     let model = load_model(&args.model)?;
     save_as(&model, args.to, &args.out, &Default::default())?;
