@@ -57,6 +57,12 @@ fn explains_test_images_drawings_and_arrays_in_words() {
     encoder.set_color(png::ColorType::Grayscale);
     encoder.write_header().unwrap().write_image_data(&[255; 64]).unwrap();
     fails(&["explain", s(&run), "--png", s(&blank)], &["no ink"]);
+    // A picture larger than any drawing is refused before its pixels are decoded.
+    let (w, h) = (5000u32, 4000u32);
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(std::fs::File::create(&blank).unwrap()), w, h);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.write_header().unwrap().write_image_data(&vec![255; (w * h) as usize]).unwrap();
+    fails(&["explain", s(&run), "--png", s(&blank)], &["5000×4000 pixels", "4096×4096"]);
 }
 
 #[test]

@@ -10,6 +10,10 @@ use anyhow::{Context as _, Result, bail, ensure};
 
 use super::ImageShape;
 
+/// The most pixels of a picture read: a drawing of one character needs far fewer, and a PNG of
+/// a few kilobytes can declare gigabytes of them.
+pub const MAX_PNG_PIXELS: usize = 4096 * 4096;
+
 /// A PNG file as grey levels in [0, 1] (row-major) with its height and width; transparent
 /// pixels count as white paper.
 pub fn read_png(path: &Path) -> Result<(Vec<f32>, ImageShape)> {
@@ -17,6 +21,12 @@ pub fn read_png(path: &Path) -> Result<(Vec<f32>, ImageShape)> {
     let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
     let mut reader = decoder.read_info().with_context(|| format!("{} is not a PNG image", path.display()))?;
+    let (width, height) = (reader.info().width as usize, reader.info().height as usize);
+    ensure!(
+        width * height <= MAX_PNG_PIXELS,
+        "{} is {width}×{height} pixels, more than the {MAX_PNG_PIXELS} (4096×4096) a drawing is read at",
+        path.display()
+    );
     let mut buf = vec![0; reader.output_buffer_size().context("the PNG image is too large")?];
     let info = reader.next_frame(&mut buf).with_context(|| format!("decoding {}", path.display()))?;
     let (w, h) = (info.width as usize, info.height as usize);
