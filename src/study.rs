@@ -122,11 +122,12 @@ pub fn run_study(data: &DataSplit, options: &StudyOptions, out: &std::path::Path
     let specs = options.plan.specs();
     let cross = options.plan.cross_model_spec()?;
     let base = base_model(&options.base, data, &folder.base(), options.fresh, log)?;
+    // Made first: it checks that the model reads the data's inputs (a `--model` of another size).
+    let ctx = Context::new(base.model.clone(), Some(data), &options.context)?;
     log("eigen baseline");
     let shape = EigenShape { show: 4, ks: DEFAULT_KS.to_vec(), max_outputs: 64 };
     let inputs = serde_json::json!({ "model": base.path, "model_sha256": base.sha256 });
     write_eigen(&base.model, &base.sha256, inputs, Some(data), &folder.eigen(), &shape, options.fresh)?;
-    let ctx = Context::new(base.model.clone(), Some(data), &options.context)?;
     log(&format!("{} decompositions", specs.len() + cross.is_some() as usize));
     let x = Execution { ctx: &ctx, base: &base, data, folder: &folder, fresh: options.fresh, log };
     match &cross {

@@ -228,6 +228,10 @@ fn bad_models_folders_and_data_get_clear_errors() {
     // A model with other outputs than the data's classes is measured without accuracy, and says so.
     let out = ok(&["eval", "--model", s(&five)]);
     assert!(out.contains("\"test_accuracy\":null") && out.contains("no accuracy: the model has 5 outputs, the data 10 classes"), "{out}");
+    // A study of a model that does not read the data's pixels stops before its eigen baseline.
+    let small = root.join("small.safetensors");
+    bilens::save_model(&Bilinear::init(ModelConfig { n_inputs: 400, ..ModelConfig::default() }, &mut bilens::rng(3)), &small).unwrap();
+    fails(&["study", "--quick", "--model", s(&small), "--out", s(&root.join("st"))], &["takes 400 inputs", "784 per example"]);
     // report: a missing folder, a folder with no study, unreadable --data.
     fails(&["report", s(&root.join("nowhere"))], &["nowhere", "not a folder"]);
     assert!(!root.join("nowhere").exists(), "report must not create the folder");
