@@ -245,6 +245,10 @@ fn bad_models_folders_and_data_get_clear_errors() {
         std::fs::write(corrupt.join(name), b"not idx").unwrap();
     }
     fails(&["report", s(&study), "--data", s(&corrupt)], &["train-images-idx3-ubyte"]);
+    // The page never takes the place of a file that is not one (the study's own results).
+    let results = std::fs::read(study.join("results.json")).unwrap();
+    fails(&["report", s(&study), "--out", s(&study.join("results.json"))], &["results.json", "not an HTML page"]);
+    assert_eq!(std::fs::read(study.join("results.json")).unwrap(), results, "results.json untouched");
     // An output folder that cannot be written is found before any work.
     let blocker = root.join("a-file");
     std::fs::write(&blocker, b"x").unwrap();

@@ -118,7 +118,8 @@ pub fn build(opts: &Options) -> Result<String> {
         opts.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| opts.dir.display().to_string())
     );
     let mut h = Html::new();
-    h.raw("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+    h.raw(PAGE_START);
+    h.raw("\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
     h.raw("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
     h.elem("title", &[], &title);
     h.raw("<style>").raw(assets::CSS).raw("</style></head><body>");
@@ -234,8 +235,23 @@ pub fn write(dir: &Path, out: &Path, main_run: Option<&str>) -> Result<()> {
     write_with(&Options { main_run: main_run.map(str::to_string), ..Options::new(dir) }, out)
 }
 
-/// Builds the page and writes it to `out` (atomically).
+/// How every page starts; an existing `out` that does not is no earlier report.
+const PAGE_START: &str = "<!DOCTYPE html>";
+
+/// Builds the page and writes it to `out` (atomically). An existing `out` is replaced only when
+/// it is an HTML page or empty: `--out DIR/results.json` would otherwise put the page in place
+/// of the study's results.
 pub fn write_with(opts: &Options, out: &Path) -> Result<()> {
+    if let Ok(mut file) = std::fs::File::open(out) {
+        let mut start = [0u8; PAGE_START.len()];
+        let is_page = std::io::Read::read_exact(&mut file, &mut start).is_ok() && start == PAGE_START.as_bytes();
+        let is_empty = file.metadata().is_ok_and(|m| m.is_file() && m.len() == 0);
+        anyhow::ensure!(
+            is_page || is_empty,
+            "{} exists and is not an HTML page: the report would replace it; choose another --out",
+            out.display()
+        );
+    }
     crate::io::write_atomic(out, build(opts)?.as_bytes())
 }
 
