@@ -39,6 +39,12 @@ pub struct EigenBaseline {
 /// only to small `k`).
 pub const MAX_TRUNCATION_TERMS: usize = 4096;
 
+/// Whether a truncation to `k` eigenvectors of each of `outputs` outputs is made: it holds at
+/// most [`MAX_TRUNCATION_TERMS`] terms.
+pub fn truncation_fits(k: usize, outputs: usize) -> bool {
+    k * outputs <= MAX_TRUNCATION_TERMS
+}
+
 /// The eigen baseline of `model`: the spectra of at most `max_outputs` outputs (those with the
 /// largest norms), and, when every output is decomposed, truncations to each `k` of `ks`
 /// (accuracy on `test` when it has labels) and figures showing `show` eigenvectors of each
@@ -60,7 +66,7 @@ pub fn eigen_baseline(
     outputs.sort_unstable();
     let all = outputs.len() == norms.len();
     // What the truncations, figures and extremes read: the solver finds only these where it can.
-    let truncated = ks.iter().copied().filter(|&k| all && k * outputs.len() <= MAX_TRUNCATION_TERMS).max().unwrap_or(0);
+    let truncated = ks.iter().copied().filter(|&k| all && truncation_fits(k, outputs.len())).max().unwrap_or(0);
     let wanted = Wanted::Ends(show.max(truncated).max(1));
     let embedding = Eigen::of_outputs(&inter, Basis::Embedding, &outputs, wanted);
     // In input space both bases are the same eigenproblem.

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::folder::reuse;
 use super::record::{DataRecord, Identity, RunClock};
-use crate::analysis::eigen_baseline::{MAX_TRUNCATION_TERMS, eigen_baseline};
+use crate::analysis::eigen_baseline::{MAX_TRUNCATION_TERMS, eigen_baseline, truncation_fits};
 use crate::data::DataSplit;
 use crate::io::{write_atomic, write_json};
 use crate::model::Bilinear;
@@ -35,14 +35,13 @@ impl EigenShape {
         if let Some(k) = self.ks.iter().find(|k| !(1..=MAX_TRUNCATION_TERMS).contains(k)) {
             anyhow::bail!("--ks {k} is out of range: allowed 1..={MAX_TRUNCATION_TERMS}");
         }
-        let decomposed = outputs.min(self.max_outputs);
-        if decomposed < outputs {
+        if self.max_outputs < outputs {
             return Ok(vec![format!(
                 "no truncations: they need all {outputs} outputs decomposed, and --max-outputs is {}",
                 self.max_outputs
             )]);
         }
-        let over: Vec<String> = self.ks.iter().filter(|&&k| k * outputs > MAX_TRUNCATION_TERMS).map(|k| k.to_string()).collect();
+        let over: Vec<String> = self.ks.iter().filter(|&&k| !truncation_fits(k, outputs)).map(|k| k.to_string()).collect();
         Ok(match over.is_empty() {
             true => Vec::new(),
             false => vec![format!(
