@@ -181,6 +181,42 @@ fn small_and_empty_sets_are_handled() {
     assert!(!said.contains("diverged"), "{said}");
 }
 
+/// Layers narrower than a dictionary (fewer eigenpairs than components), one-output layers and
+/// labels that skip classes: each works, or is refused with a reason.
+#[test]
+fn narrow_layers_and_odd_labels_are_handled() {
+    let root = common::temp_dir("trust-narrow");
+    let digits = idx_folder(&root.join("digits"), 28, 200, 40);
+    // 10 classes × an embedding of 2: 20 eigenpairs for `two_bank_interpretable`'s 128 components.
+    let narrow = root.join("narrow");
+    ok(&["train", "--data", s(&digits), "--embed", "2", "--hidden", "4", "--epochs", "1", "--out", s(&narrow)]);
+    let fit = |model: &Path, data: &Path, preset: &str, out: &str| {
+        ok(&["decompose", "--model", s(model), "--data", s(data), "--preset", preset, "--set", "steps=2", "--out", s(&root.join(out))])
+    };
+    fit(&narrow.join("model.safetensors"), &digits, "two_bank_interpretable", "narrow_fit");
+    // One class: nothing to train, but a one-output layer (a regression head, say) decomposes.
+    let single = root.join("single");
+    std::fs::create_dir_all(&single).unwrap();
+    for (set, n) in [("train", 200), ("t10k", 40)] {
+        std::fs::copy(digits.join(format!("{set}-images-idx3-ubyte")), single.join(format!("{set}-images-idx3-ubyte"))).unwrap();
+        std::fs::write(single.join(format!("{set}-labels-idx1-ubyte")), idx::encode_labels(&vec![0; n])).unwrap();
+    }
+    fails(&["train", "--data", s(&single), "--out", s(&root.join("t1"))], &["every training label is 0", "at least two classes"]);
+    let one_output = root.join("one_output.safetensors");
+    bilens::save_model(&Bilinear::init(ModelConfig { n_outputs: 1, ..ModelConfig::default() }, &mut bilens::rng(4)), &one_output).unwrap();
+    fit(&one_output, &single, "concept_stable", "single_fit");
+    // Labels 0 and 5 only: classes 1–4 have no images, and training says so.
+    let skipped = root.join("skipped");
+    std::fs::create_dir_all(&skipped).unwrap();
+    for (set, n) in [("train", 200), ("t10k", 40)] {
+        std::fs::copy(digits.join(format!("{set}-images-idx3-ubyte")), skipped.join(format!("{set}-images-idx3-ubyte"))).unwrap();
+        let labels: Vec<u8> = (0..n).map(|i| if i % 2 == 0 { 0 } else { 5 }).collect();
+        std::fs::write(skipped.join(format!("{set}-labels-idx1-ubyte")), idx::encode_labels(&labels)).unwrap();
+    }
+    let said = ok(&["train", "--data", s(&skipped), "--epochs", "1", "--out", s(&root.join("t5"))]);
+    assert!(said.contains("4 of the 6 classes have no training images (labels 1, 2, 3, 4)"), "{said}");
+}
+
 #[test]
 fn sizes_and_settings_are_bounded() {
     let root = common::temp_dir("trust-bounds");

@@ -82,11 +82,13 @@ pub fn curves(inter: &Interaction, eigen: &Eigen, shown: &Components, rest: Opti
             (acc(&acts, heads.as_ref(), k..shown.len(), rest_logits.as_ref()), inners.cosine(starts[k]..terms.rank()))
         };
         out.push(Point { k, mode: "drop", test_accuracy: a, tensor_cosine: c });
+        // A layer of fewer eigenpairs than `k` (outputs × embedding) is whole with all of them.
+        let eigen_k = k.min(top.rank());
         out.push(Point {
             k,
             mode: "eigen",
-            test_accuracy: acc(&top_acts, top.heads.as_ref(), 0..k, None),
-            tensor_cosine: eigen_inners.cosine(0..k),
+            test_accuracy: acc(&top_acts, top.heads.as_ref(), 0..eigen_k, None),
+            tensor_cosine: eigen_inners.cosine(0..eigen_k),
         });
     }
     out

@@ -580,13 +580,14 @@ const ENTROPY_EPS: f64 = 1e-8;
 
 /// Differentiable head entropy (SPEC §5.10, the quantity behind `class_selectivity` §5.8): mean
 /// over the columns of `d` (`classes × r`, column-major) of the entropy of `|d| / max(Σ|d|, 1e-8)`
-/// with `ln(p + 1e-8)`, normalised by `ln(classes)`. 0 for one-hot heads, ≈1 for uniform ones.
+/// with `ln(p + 1e-8)`, normalised by `ln(classes)`. 0 for one-hot heads, ≈1 for uniform ones;
+/// 0 for a layer of one output, whose every head is one-hot.
 pub fn head_entropy<T: Float>(d: &[T], classes: usize, mut grad: Grad<'_, T>) -> f64 {
-    assert!(classes >= 2, "head entropy needs at least two classes, got {classes}");
+    assert!(classes >= 1, "a head matrix needs at least one class");
     assert_eq!(d.len() % classes, 0, "head matrix of {} values is not {classes} × r", d.len());
     check_grad(&grad, d.len());
     let r = d.len() / classes;
-    if r == 0 {
+    if r == 0 || classes == 1 {
         return 0.0;
     }
     let ln_c = (classes as f64).ln();
@@ -744,6 +745,10 @@ mod tests {
         assert!(head_entropy(&one_hot, 10, None).abs() < 1e-8);
         let uniform = vec![-0.7; 10 * 4];
         assert!((head_entropy(&uniform, 10, None) - 1.0).abs() < 1e-6);
+        // One output: every head is one-hot, and nothing moves it.
+        let mut g = vec![0.5; 4];
+        assert_eq!(head_entropy(&[1.5, -2.0, 0.0, 3.0], 1, Some((1.0, &mut g))), 0.0);
+        assert_eq!(g, [0.5; 4]);
     }
 
     #[test]

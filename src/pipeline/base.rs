@@ -84,6 +84,17 @@ pub fn train_into(
 /// then [`train_into`] with the identity of a fresh training run.
 pub fn train_command(cfg: &TrainConfig, data: &DataSplit, dir: &Path, on_epoch: impl FnMut(usize, f64)) -> Result<Bilinear> {
     cfg.validate(&data.train)?;
+    let absent: Vec<String> = data.train.class_counts().iter().enumerate().filter(|&(_, &n)| n == 0).map(|(c, _)| c.to_string()).collect();
+    if !absent.is_empty() {
+        // A label far above the rest makes every class below it (labels count from 0).
+        let shown =
+            if absent.len() > 8 { format!("{} … {}", absent[..4].join(", "), absent[absent.len() - 1]) } else { absent.join(", ") };
+        eprintln!(
+            "note: {} of the {} classes have no training images (labels {shown}); their outputs only learn to lose",
+            absent.len(),
+            data.train.n_classes
+        );
+    }
     let _lock = FolderLock::acquire(dir)?;
     check_kind(dir, "train")?;
     train_into(cfg, data, dir, &training_identity(cfg, data), on_epoch)

@@ -138,6 +138,12 @@ impl TrainConfig {
         if data.labels.is_none() {
             return Err(Error::Invalid("training needs labelled data; these inputs have no labels".into()));
         }
+        let present: Vec<usize> = data.class_counts().iter().enumerate().filter(|&(_, &n)| n > 0).map(|(c, _)| c).collect();
+        if let [only] = present[..] {
+            return Err(Error::Invalid(format!(
+                "every training label is {only}: a classifier needs images of at least two classes to learn from"
+            )));
+        }
         if self.drop_last && data.len() < self.batch_size {
             return Err(Error::Invalid(format!(
                 "drop_last with batch_size = {} leaves no batch of the {} training images",
