@@ -43,6 +43,12 @@ fn explains_test_images_drawings_and_arrays_in_words() {
     let named = ok(&["explain", s(&run), "--npy", s(&npy), "--class-names", s(&names)]);
     assert!(named.starts_with("predicted digit-") && named.contains("evidence for digit-"), "{named}");
     assert_eq!(named.replace("digit-", ""), said, "the same input gives the same reading");
+    // The image grid reads the same; a grid of another orientation is refused, not read
+    // in the wrong order.
+    common::write_npy(&npy, &[1, 28, 28], digits.test.image(3));
+    assert_eq!(ok(&["explain", s(&run), "--npy", s(&npy)]), said);
+    common::write_npy(&npy, &[56, 14], digits.test.image(3));
+    fails(&["explain", s(&run), "--npy", s(&npy)], &["has shape [56, 14]", "784 values or images of 28 × 28"]);
 
     // Finite but so large that the quadratic form overflows: an error, not a reading of NaNs.
     let huge = root.join("huge.npy");

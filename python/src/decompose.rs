@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use bilens::analysis::describe::describe;
-use bilens::analysis::explain::read;
+use bilens::analysis::explain::{check_input, read};
 use bilens::decomp::{Components, Role};
 use bilens::figures::render_grid;
 use bilens::pipeline::analyses::analyse_run;
@@ -202,11 +202,9 @@ impl Decomposition {
     /// `bilens explain` prints.
     #[pyo3(signature = (image, top = 4))]
     fn explain<'py>(&self, py: Python<'py>, image: &Bound<'py, PyAny>, top: usize) -> PyResult<Bound<'py, PyAny>> {
-        let (x, _) = finite_floats(image, "image")?;
-        let inputs = self.ctx.model.config().n_inputs;
-        if x.len() != inputs {
-            return Err(BilensError::new_err(format!("image holds {} values; the model takes {inputs}", x.len())));
-        }
+        let (x, dims) = finite_floats(image, "image")?;
+        check_input("image", x.len(), &dims, self.ctx.model.config().n_inputs, self.ctx.image)
+            .map_err(|e| BilensError::new_err(format!("{e:#}")))?;
         let residual = Components::of(&self.outcome.fitted.decomposition, |r| r == Role::Residual);
         let reading = read(&self.shown(false), &residual, &self.ctx.model, &x, self.ctx.image, self.ctx.class_names(), top)
             .map_err(|e| BilensError::new_err(format!("{e:#}")))?;

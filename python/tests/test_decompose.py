@@ -166,5 +166,9 @@ def test_components_are_described_and_images_explained_in_words(small_digit_mode
     shares = [p["share"] for p in reading["evidence_for"]]
     assert shares == sorted(shares, reverse=True) and all(s > 0 for s in shares)
     assert reading["evidence_for"][0]["description"] in described
-    with pytest.raises(bilens.BilensError, match="image holds 10 values; the model takes 784"):
+    with pytest.raises(bilens.BilensError, match="image holds 10 values; the model takes 784 values"):
         result.explain([0.0] * 10)
+    grid = np.asarray(digits.test_x[3]).reshape(28, 28)
+    assert result.explain(grid)["text"] == reading["text"]
+    with pytest.raises(bilens.BilensError, match=r"image has shape \[56, 14\]"):
+        result.explain(grid.reshape(56, 14))

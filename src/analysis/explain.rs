@@ -103,6 +103,23 @@ pub struct Part {
     pub share: f32,
 }
 
+/// Checks that an input array of shape `dims` holding `values` is one input of a model of
+/// `inputs` values, images of `image` if given: a flat vector or the image grid (height ×
+/// width), with any axes of length 1. Any other grid of the same size (a transposed image,
+/// say) is an error, not an input read in the wrong order; `name` names the array.
+pub fn check_input(name: &str, values: usize, dims: &[usize], inputs: usize, image: Option<ImageShape>) -> anyhow::Result<()> {
+    let grid = image.map(|s| format!(" or images of {} × {} (height × width)", s.height, s.width)).unwrap_or_default();
+    if values != inputs {
+        anyhow::bail!("{name} holds {values} values; the model takes {inputs} values{grid}");
+    }
+    let axes: Vec<usize> = dims.iter().copied().filter(|&d| d != 1).collect();
+    let fits = axes.len() <= 1 || image.is_some_and(|s| axes == [s.height, s.width]);
+    if !fits {
+        anyhow::bail!("{name} has shape {dims:?}; the model takes {inputs} values{grid}");
+    }
+    Ok(())
+}
+
 /// Reads input `x` through `model`'s decomposition into displayed components `shown` and
 /// residual ones; `names` names classes; `top` parts for, `top / 2` (at least one) against.
 /// An input so large that its logits overflow f32 is an error, not a reading of NaNs.

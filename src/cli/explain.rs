@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use crate::analysis::explain::read;
+use crate::analysis::explain::{check_input, read};
 use crate::image::ImageShape;
 use crate::image::prepare::{prepare, read_png};
 use crate::pipeline::analyses::{run_components, run_record};
@@ -85,9 +85,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         (_, _, Some(npy)) => {
             let array = crate::io::arrays::read_array(npy, "input")?;
-            if array.values.len() != inputs {
-                bail!("{} holds {} values; the model takes {inputs}", npy.display(), array.values.len());
-            }
+            check_input(&npy.display().to_string(), array.values.len(), &array.shape, inputs, shape)?;
             array.values
         }
         _ => unreachable!("clap requires one of --image, --png, --npy"),
