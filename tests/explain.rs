@@ -55,6 +55,7 @@ fn explains_test_images_drawings_and_arrays_in_words() {
     common::write_npy(&huge, &[784], &[1e30; 784]);
     fails(&["explain", s(&run), "--npy", s(&huge)], &["not finite", "1e30", "overflows"]);
     fails(&["explain", s(&run), "--image", "2000"], &["--image 2000 is out of range", "2000 images"]);
+    fails(&["explain", s(&run), "--image", "0", "--top", "0"], &["top = 0 is out of range"]);
     fails(&["explain", s(&root), "--image", "0"], &["not a finished run folder"]);
     std::fs::write(&names, "a\nb\n").unwrap();
     fails(&["explain", s(&run), "--image", "0", "--class-names", s(&names)], &["2 class names for a model of 10 outputs"]);

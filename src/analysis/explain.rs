@@ -132,6 +132,7 @@ pub fn read(
     names: Option<&[String]>,
     top: usize,
 ) -> anyhow::Result<Reading> {
+    anyhow::ensure!(top >= 1, "top = 0 is out of range: allowed 1 or more components to show");
     let row = MatRef::from_row_major_slice(x, 1, x.len());
     let model_logits: Vec<f32> = model.logits(row).row(0).iter().copied().collect();
     let residual: Vec<f32> = residual.logits(row).row(0).iter().copied().collect();
