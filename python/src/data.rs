@@ -75,6 +75,11 @@ impl Data {
             )));
         }
         let image = match (&dims[..], shape) {
+            ([h, w], Some(given)) if (*h, *w) != given => {
+                return Err(BilensError::new_err(format!(
+                    "shape = {given:?} but the images are {h} × {w}: give shape only for flat inputs [n, inputs]"
+                )));
+            }
             (_, Some((h, w))) => Some(ImageShape::new(h, w)),
             ([h, w], None) => Some(ImageShape::new(*h, *w)),
             _ => None,

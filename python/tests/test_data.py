@@ -68,6 +68,9 @@ def test_data_errors(tmp_path):
         bilens.Data(np.zeros((5, 6)), np.zeros((2, 6)), train_y=[0, 1, 2])
     with pytest.raises(bilens.BilensError, match="alike"):
         bilens.Data(np.zeros((5, 6)), np.zeros((2, 7)))
+    with pytest.raises(bilens.BilensError, match=r"shape = \(3, 2\) but the images are 2 × 3"):
+        bilens.Data(np.zeros((5, 2, 3)), np.zeros((2, 2, 3)), shape=(3, 2))
+    assert bilens.Data(np.zeros((5, 2, 3)), np.zeros((2, 2, 3)), shape=(2, 3)).shape == (2, 3)
     with pytest.raises(bilens.BilensError, match="outside 0..=255"):
         bilens.Data(np.zeros((2, 6)), np.zeros((2, 6)), train_y=[0, 300])
     with pytest.raises(bilens.BilensError, match="integer labels"):
