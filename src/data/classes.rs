@@ -29,6 +29,8 @@ pub fn known(folder: Option<&Path>, checksum: &str) -> Result<Option<Vec<String>
 pub fn read(file: &Path) -> Result<Vec<String>, DataError> {
     let invalid = |message: String| DataError::Array { file: file.to_path_buf(), message };
     let text = std::fs::read_to_string(file).map_err(|e| invalid(format!("cannot read the class names: {e}")))?;
+    // A byte-order mark (as Windows editors write) is not part of the first name.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let names: Vec<String> = text.trim_end().lines().map(|l| l.trim().to_string()).collect();
     if names.is_empty() || names[0].is_empty() {
         return Err(invalid("no class names (one name a line)".into()));

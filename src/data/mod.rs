@@ -627,6 +627,8 @@ mod tests {
         assert!(classes::read(&file).unwrap_err().to_string().contains("line 2 is blank"));
         std::fs::write(&file, "").unwrap();
         assert!(classes::read(&file).unwrap_err().to_string().contains("no class names"));
+        std::fs::write(&file, "\u{feff}zero\r\none\r\n").unwrap();
+        assert_eq!(classes::read(&file).unwrap(), ["zero", "one"], "a byte-order mark and CRLF line ends are not part of names");
         assert_eq!(classes::known(None, "any").unwrap(), None);
     }
 
