@@ -11,6 +11,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating folder {}", dir.display()))?;
     let name = path.file_name().context("output path has no file name")?.to_string_lossy();
+    if path.is_dir() {
+        anyhow::bail!("cannot write {}: it is a folder; give a file's name", path.display());
+    }
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let written = std::fs::write(&tmp, bytes)
         .with_context(|| format!("writing {}", tmp.display()))
@@ -53,4 +56,20 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_is_not_replaced_and_no_temporary_is_left() {
+        let dir = crate::scratch::Scratch::new("atomic");
+        let err = write_atomic(&dir, b"x").unwrap_err().to_string();
+        assert!(err.contains("it is a folder"), "{err}");
+        let file = dir.join("a.json");
+        write_json(&file, &[1, 2]).unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "[\n  1,\n  2\n]\n");
+        assert_eq!(std::fs::read_dir(&*dir).unwrap().count(), 1, "only the file itself");
+    }
 }
