@@ -194,25 +194,25 @@ fn narrow_layers_and_odd_labels_are_handled() {
         ok(&["decompose", "--model", s(model), "--data", s(data), "--preset", preset, "--set", "steps=2", "--out", s(&root.join(out))])
     };
     fit(&narrow.join("model.safetensors"), &digits, "two_bank_interpretable", "narrow_fit");
+    // The digits' images under other labels: `label(i)` for image `i`.
+    let relabelled = |name: &str, label: fn(usize) -> u8| {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (set, n) in [("train", 200), ("t10k", 40)] {
+            std::fs::copy(digits.join(format!("{set}-images-idx3-ubyte")), dir.join(format!("{set}-images-idx3-ubyte"))).unwrap();
+            std::fs::write(dir.join(format!("{set}-labels-idx1-ubyte")), idx::encode_labels(&(0..n).map(label).collect::<Vec<_>>()))
+                .unwrap();
+        }
+        dir
+    };
     // One class: nothing to train, but a one-output layer (a regression head, say) decomposes.
-    let single = root.join("single");
-    std::fs::create_dir_all(&single).unwrap();
-    for (set, n) in [("train", 200), ("t10k", 40)] {
-        std::fs::copy(digits.join(format!("{set}-images-idx3-ubyte")), single.join(format!("{set}-images-idx3-ubyte"))).unwrap();
-        std::fs::write(single.join(format!("{set}-labels-idx1-ubyte")), idx::encode_labels(&vec![0; n])).unwrap();
-    }
+    let single = relabelled("single", |_| 0);
     fails(&["train", "--data", s(&single), "--out", s(&root.join("t1"))], &["every training label is 0", "at least two classes"]);
     let one_output = root.join("one_output.safetensors");
     bilens::save_model(&Bilinear::init(ModelConfig { n_outputs: 1, ..ModelConfig::default() }, &mut bilens::rng(4)), &one_output).unwrap();
     fit(&one_output, &single, "concept_stable", "single_fit");
     // Labels 0 and 5 only: classes 1–4 have no images, and training says so.
-    let skipped = root.join("skipped");
-    std::fs::create_dir_all(&skipped).unwrap();
-    for (set, n) in [("train", 200), ("t10k", 40)] {
-        std::fs::copy(digits.join(format!("{set}-images-idx3-ubyte")), skipped.join(format!("{set}-images-idx3-ubyte"))).unwrap();
-        let labels: Vec<u8> = (0..n).map(|i| if i % 2 == 0 { 0 } else { 5 }).collect();
-        std::fs::write(skipped.join(format!("{set}-labels-idx1-ubyte")), idx::encode_labels(&labels)).unwrap();
-    }
+    let skipped = relabelled("skipped", |i| if i % 2 == 0 { 0 } else { 5 });
     let said = ok(&["train", "--data", s(&skipped), "--epochs", "1", "--out", s(&root.join("t5"))]);
     assert!(said.contains("4 of the 6 classes have no training images (labels 1, 2, 3, 4)"), "{said}");
 }
