@@ -123,6 +123,23 @@ fn images_of_any_size_work_end_to_end() {
         &["decompose", "--model", s(&m6), "--data", s(&tiny), "--preset", "raw_smooth_cp_top3", "--out", s(&root.join("d6"))],
         &["7×7", "6×6"],
     );
+    // 100 pixels, fewer than the concept presets' 120 principal directions: all of them.
+    let ten = idx_folder(&root.join("data10"), 10, 200, 20);
+    ok(&["train", "--data", s(&ten), "--epochs", "1", "--out", s(&root.join("m10"))]);
+    let m10 = root.join("m10/model.safetensors");
+    ok(&[
+        "decompose",
+        "--model",
+        s(&m10),
+        "--data",
+        s(&ten),
+        "--preset",
+        "concept_faithful",
+        "--set",
+        "steps=2",
+        "--out",
+        s(&root.join("d10")),
+    ]);
     ok(&[
         "decompose",
         "--model",

@@ -240,9 +240,9 @@ fn jitter(m: Mat<f32>, jitter: f32, rng: &mut Rng) -> Mat<f32> {
 
 /// The per-class pixel eigendecomposition the eigen initialisations start from: of the whole
 /// model, or of the model restricted to the top `recipe.subspace` principal directions of the
-/// training inputs.
+/// training inputs (all of them are the whole space).
 fn eigen_of(recipe: &Recipe, ctx: &InitContext<'_>) -> Result<Eigen> {
-    if recipe.subspace == 0 {
+    if recipe.subspace == 0 || recipe.subspace >= ctx.inter.n_inputs() {
         return Ok(Eigen::pixel(ctx.inter));
     }
     let directions = ctx.principal_directions()?;

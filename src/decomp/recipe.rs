@@ -109,7 +109,8 @@ pub struct Recipe {
     /// Eigen initialisations read the model restricted to the span of the top `subspace`
     /// principal directions of the training inputs (their second moment), so the starting
     /// patterns hold what inputs excite and none of the speckle they never meet (0 = the
-    /// whole input space).
+    /// whole input space, as is any value of at least the number of inputs: small images
+    /// have fewer directions than a preset's `subspace`).
     pub subspace: usize,
     /// A finished run folder (or its `factors.safetensors`) whose first displayed bank starts
     /// this recipe's first displayed bank in place of `init`, `rotation` and `subspace`: a
@@ -342,7 +343,6 @@ impl Recipe {
             if !eigen {
                 return fail("subspace restricts the eigen initialisations (init = \"eigen\" or \"eigen_pairs\")".into());
             }
-            range("subspace", self.subspace, 1, limits.inputs)?;
             if limits.train_images == 0 {
                 return fail("subspace: the principal directions come from training inputs, and there are none".into());
             }
