@@ -15,6 +15,7 @@
 
 mod assets;
 mod draw;
+mod embed;
 mod glossary;
 pub mod html;
 mod inputs;

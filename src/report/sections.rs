@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use serde_json::Value;
 
+use super::embed::{csv_table, png_file};
 use super::glossary::definition;
 use super::html::{Cell, Column, Html, anchor_id, escape, fmt_value};
 use super::inputs::{Study, read_csv, read_json};
@@ -20,45 +21,6 @@ fn scalars(v: &Value) -> Vec<(String, Value)> {
     v.as_object()
         .map(|m| m.iter().filter(|(_, v)| !v.is_object() && !v.is_array()).map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default()
-}
-
-/// Embeds `dir/name` as a palette PNG figure if it is there; returns whether it was.
-pub fn png_file(h: &mut Html, dir: &Path, name: &str, caption: &str) -> bool {
-    match std::fs::read(dir.join(name)) {
-        Ok(bytes) if bytes.starts_with(b"\x89PNG") => {
-            h.figure(&super::png::palette(&bytes).unwrap_or(bytes), caption);
-            true
-        }
-        Ok(_) => {
-            h.missing(&format!("{name} is not a PNG file"));
-            false
-        }
-        Err(_) => false,
-    }
-}
-
-/// A CSV file as a sortable table (or a notice when unreadable).
-pub fn csv_table(h: &mut Html, path: &Path, caption: &str) {
-    match read_csv(path) {
-        Ok((headers, rows)) => {
-            let columns: Vec<Column> = headers.iter().map(|c| Column::new(c, None)).collect();
-            let cells: Vec<Vec<Cell>> = rows.iter().map(|r| r.iter().map(Cell::value).collect()).collect();
-            h.table(caption, &columns, &cells);
-        }
-        Err(e) => {
-            h.missing(&format!("{e:#}"));
-        }
-    }
-}
-
-/// JSON, pretty-printed and shortened, behind a disclosure.
-pub fn raw_json(h: &mut Html, v: &Value, what: &str) {
-    const MAX: usize = 20_000;
-    let text = serde_json::to_string_pretty(v).unwrap_or_default();
-    let short: String = text.chars().take(MAX).collect();
-    let more = if short.len() < text.len() { "\n… (shortened)" } else { "" };
-    h.open("details", &[("class", "sub")]).elem("summary", &[], &format!("Raw JSON: {what}"));
-    h.elem("pre", &[("tabindex", "0")], &format!("{short}{more}")).close("details");
 }
 
 /// Title, what bilens is, the colour convention, and notes about missing parts.

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::embed::{csv_table, png_file, raw_json};
 use super::html::{Cell, Column, Html, anchor_id, escape};
 use super::inputs::{Study, read_json};
 use super::payload::RunComponents;
-use super::sections::{csv_table, png_file, raw_json};
 
 /// Matched pairs drawn per seed group, and consensus clusters listed.
 const MATCHED_SHOWN: usize = 8;
