@@ -107,7 +107,7 @@ fn images_of_any_size_work_end_to_end() {
     ok(&["sweep", s(&file), "--model", s(&weights), "--data", s(&data), "--out", s(&out)]);
     ok(&["report", s(&out)]);
     let page = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert!(page.contains("mask034_cp_top1_distill__distill_images=256__steps=5__seed=1") && page.contains("\"side\":32"));
+    assert!(page.contains("mask034_cp_top1_distill__distill_images=256__steps=5__seed=1") && page.contains("\"height\":32,"));
     // A model whose inputs are not the images' pixels is an error, not a panic.
     let small = idx_folder(&root.join("data20"), 20, 50, 10);
     fails(&["eigen", "--model", s(&weights), "--data", s(&small), "--out", s(&root.join("e2"))], &["1024 inputs", "400 per example"]);

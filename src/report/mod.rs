@@ -89,13 +89,11 @@ pub fn build(opts: &Options) -> Result<String> {
     let mut pool = ImagePool::new(&split.test);
     let records = run_records(&study, &components, main, model.as_ref(), &mut pool);
 
-    // The drawing pad is square, and its runs read the test images.
+    // The panel's runs read the test images.
     let shape = split.test.shape;
-    let square = shape.is_some_and(|s| s.height == s.width);
-    let panel_runs: Vec<&str> = records.iter().filter(|r| square && r.fits).map(|r| r.id).collect();
+    let panel_runs: Vec<&str> = records.iter().filter(|r| r.fits).map(|r| r.id).collect();
     let unavailable = match shape {
         None => Some("the inputs are not images".to_string()),
-        Some(s) if !square => Some(format!("the drawing pad is square and these images are {}×{}", s.height, s.width)),
         Some(s) if !records.is_empty() && panel_runs.is_empty() => {
             Some(format!("no run reads images of {} pixels (the test images' size)", s.pixels()))
         }
@@ -104,7 +102,6 @@ pub fn build(opts: &Options) -> Result<String> {
     let page_data = json!({
         "height": shape.map(|s| s.height),
         "width": shape.map(|s| s.width),
-        "side": shape.filter(|_| square).map(|s| s.height),
         "tolerance": payload::TOLERANCE,
         "cards": opts.cards,
         "palette": (0..=10).map(|k| crate::figures::colormap::diverging(k as f32 / 5.0 - 1.0, 1.0)).collect::<Vec<_>>(),
@@ -343,7 +340,7 @@ mod tests {
     }
 
     #[test]
-    fn non_square_images_get_cards_but_no_drawing_pad() {
+    fn non_square_images_get_cards_and_the_drawing_pad() {
         use crate::data::idx;
         let shape = crate::image::ImageShape::new(28, 32);
         let dir = payload::tests::synthetic_study_of("wide", shape);
@@ -356,11 +353,12 @@ mod tests {
             std::fs::write(data.join(name), bytes).unwrap();
         }
         let page = build(&Options { data: Some(data), ..Options::new(&*dir) }).unwrap();
-        assert!(page.contains("The draw-a-digit panel is unavailable: the drawing pad is square and these images are 28×32"));
+        assert!(!page.contains("The draw-a-digit panel is unavailable") && page.contains("<label for=\"pad-pick\">"));
         let record = json_script(&page, "data-run-r__seed=0");
         assert_eq!((record["height"].as_u64(), record["width"].as_u64()), (Some(28), Some(32)), "cards draw 28×32 patterns");
         assert!(record["examples"].is_array() && record["check"].is_array(), "examples from the given test images");
-        assert_eq!(json_script(&page, "report-data")["side"], Value::Null);
+        let study = json_script(&page, "report-data");
+        assert_eq!((study["height"].as_u64(), study["width"].as_u64()), (Some(28), Some(32)), "the panel prepares 28×32 inputs");
     }
 
     #[test]

@@ -1,8 +1,8 @@
 // draw.js: the draw-a-digit panel. The chosen run's decomposition (act_r from the form,
 // logit_c = bias_c + Σ_r head[r][c] act_r) and the base model (W_u((W_l h) ⊙ (W_r h)) + bias,
 // h = W_e x) evaluated on a test image or on a drawing prepared as MNIST's digits were: the
-// strokes' bounding box scaled to fit the central 20×20 of 28×28 (in proportion for other
-// sizes) keeping its aspect ratio, strokes about 2.4 pixels wide, the centre of mass shifted
+// strokes' bounding box scaled to fit the central 20×20 of 28×28 (in proportion to the shorter
+// side for other sizes, as `bilens explain --png` does) keeping its aspect ratio, strokes about 2.4 pixels wide, the centre of mass shifted
 // to the centre. On load and on every change of run, the page recomputes bilens's logits for
 // a few test images and reports the largest difference in #selfcheck.
 
@@ -26,12 +26,13 @@ const panel = {
   out: null,
 };
 
-/** The field the strokes are rendered into (side·SUPERSAMPLE pixels a side). */
+/** The field the strokes are rendered into (SUPERSAMPLE² field pixels an input pixel). */
 const field = document.createElement('canvas');
 
-/** Renders the strokes into a side×side input: pad point p ↦ scale·p + shift, in pixels. */
-function render(strokes, side, scale, shift, brush) {
-  field.width = field.height = side * SUPERSAMPLE;
+/** Renders the strokes into an h×w input: pad point p ↦ scale·p + shift, in pixels. */
+function render(strokes, h, w, scale, shift, brush) {
+  field.width = w * SUPERSAMPLE;
+  field.height = h * SUPERSAMPLE;
   const ctx = field.getContext('2d', { willReadFrequently: true });
   ctx.clearRect(0, 0, field.width, field.height);
   ctx.setTransform(SUPERSAMPLE * scale, 0, 0, SUPERSAMPLE * scale, SUPERSAMPLE * shift[0], SUPERSAMPLE * shift[1]);
@@ -50,37 +51,38 @@ function render(strokes, side, scale, shift, brush) {
     s.slice(1).forEach(p => ctx.lineTo(p[0], p[1]));
     ctx.stroke();
   });
-  const alpha = ctx.getImageData(0, 0, field.width, field.height).data, x = new Float64Array(side * side);
+  const alpha = ctx.getImageData(0, 0, field.width, field.height).data, x = new Float64Array(h * w);
   for (let i = 0; i < field.height; i++) {
     for (let j = 0; j < field.width; j++) {
-      x[Math.floor(i / SUPERSAMPLE) * side + Math.floor(j / SUPERSAMPLE)] += alpha[4 * (i * field.width + j) + 3] / 255 / SUPERSAMPLE ** 2;
+      x[Math.floor(i / SUPERSAMPLE) * w + Math.floor(j / SUPERSAMPLE)] += alpha[4 * (i * field.width + j) + 3] / 255 / SUPERSAMPLE ** 2;
     }
   }
   return x;
 }
 
-/** Centre of mass (column, row) of a side×side image, pixel centres at i + 0.5. */
-function centreOfMass(x, side) {
+/** Centre of mass (column, row) of an h×w image, pixel centres at i + 0.5. */
+function centreOfMass(x, h, w) {
   let m = 0, cx = 0, cy = 0;
-  for (let i = 0; i < side; i++) {
-    for (let j = 0; j < side; j++) {
-      const v = x[i * side + j];
+  for (let i = 0; i < h; i++) {
+    for (let j = 0; j < w; j++) {
+      const v = x[i * w + j];
       m += v; cx += v * (j + 0.5); cy += v * (i + 0.5);
     }
   }
-  return m > 0 ? [cx / m, cy / m] : [side / 2, side / 2];
+  return m > 0 ? [cx / m, cy / m] : [w / 2, h / 2];
 }
 
-/** The strokes as the model's input, prepared as MNIST's digits were; null when blank. */
-function prepare(strokes, side) {
+/** The strokes as the model's h×w input, prepared as MNIST's digits were (box and brush in
+ *  proportion to the shorter side); null when blank. */
+function prepare(strokes, h, w) {
   const pts = strokes.flat();
   if (pts.length === 0) { return null; }
   const xs = pts.map(p => p[0]), ys = pts.map(p => p[1]);
   const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
-  const brush = BRUSH * side, scale = (INK_BOX * side - brush) / Math.max(x1 - x0, y1 - y0, 1e-3);
-  const centred = [side / 2 - scale * (x0 + x1) / 2, side / 2 - scale * (y0 + y1) / 2];
-  const [cx, cy] = centreOfMass(render(strokes, side, scale, centred, brush), side);
-  return render(strokes, side, scale, [centred[0] + side / 2 - cx, centred[1] + side / 2 - cy], brush);
+  const side = Math.min(h, w), brush = BRUSH * side, scale = (INK_BOX * side - brush) / Math.max(x1 - x0, y1 - y0, 1e-3);
+  const centred = [w / 2 - scale * (x0 + x1) / 2, h / 2 - scale * (y0 + y1) / 2];
+  const [cx, cy] = centreOfMass(render(strokes, h, w, scale, centred, brush), h, w);
+  return render(strokes, h, w, scale, [centred[0] + w / 2 - cx, centred[1] + h / 2 - cy], brush);
 }
 
 /** act_r = (a·x)(b·x) for CP, (a·x)² symmetric, (a·x)² − (b·x)² split. */
@@ -181,9 +183,11 @@ function paintPad() {
   padCtx.fillRect(0, 0, pad.width, pad.height);
   if (panel.x && (viewInput || panel.image !== null)) {
     const small = document.createElement('canvas');
-    paintInk(small, panel.x, STUDY.side, STUDY.side);
+    paintInk(small, panel.x, STUDY.width, STUDY.height);
+    // In its own proportions, centred on the square pad.
+    const k = Math.min(pad.width / STUDY.width, pad.height / STUDY.height), dw = STUDY.width * k, dh = STUDY.height * k;
     padCtx.imageSmoothingEnabled = false;
-    padCtx.drawImage(small, 0, 0, pad.width, pad.height);
+    padCtx.drawImage(small, (pad.width - dw) / 2, (pad.height - dh) / 2, dw, dh);
     return;
   }
   padCtx.setTransform(pad.width, 0, 0, pad.height, 0, 0);
@@ -265,7 +269,8 @@ function why(run, act, z, c) {
   const pos = contrib.filter(e => e[1] > 0).sort((p, q) => q[1] - p[1]).slice(0, 4);
   const neg = contrib.filter(e => e[1] < 0).sort((p, q) => p[1] - q[1]).slice(0, 2);
   const agrees = argmax(z) === c ? 'the decomposition agrees' : 'the decomposition predicts ' + className(run, argmax(z));
-  return 'Why ' + className(run, c) + ' (' + agrees + '): ' + pos.concat(neg).map(part).join('; ') + '.';
+  const parts = pos.concat(neg).map(part);
+  return 'Why ' + className(run, c) + ' (' + agrees + '): ' + (parts.length ? parts.join('; ') : 'no component reads this input for it') + '.';
 }
 
 /** The five components voting most for class c and the five voting most against it. */
@@ -314,7 +319,7 @@ function update() {
   if (frame) { return; }
   frame = requestAnimationFrame(() => {
     frame = 0;
-    panel.x = panel.image !== null ? poolImage(panel.pixels, panel.image) : prepare(panel.strokes, STUDY.side);
+    panel.x = panel.image !== null ? poolImage(panel.pixels, panel.image) : prepare(panel.strokes, STUDY.height, STUDY.width);
     paintPad();
     showOutputs();
   });
