@@ -64,6 +64,33 @@ fn max_diff(a: &[f64], b: &Value) -> f64 {
     a.iter().zip(b.as_array().unwrap()).map(|(x, y)| (x - y.as_f64().unwrap()).abs()).fold(0.0, f64::max)
 }
 
+/// The browser tests' folder, once Chromium and the npm packages are there (else a visible skip).
+fn browser() -> Option<PathBuf> {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    if !Path::new(CHROMIUM).exists() {
+        common::skip("browser", &format!("{CHROMIUM} not found (scripts/setup.sh installs it)"));
+        return None;
+    }
+    if !browser_dir.join("node_modules/playwright-core").is_dir() || !browser_dir.join("node_modules/axe-core").is_dir() {
+        common::skip("browser", "tests/browser/node_modules is missing (scripts/setup.sh runs npm ci --prefix tests/browser)");
+        return None;
+    }
+    Some(browser_dir)
+}
+
+/// Runs `node SCRIPT ARGS…` from the browser tests' folder; returns what it printed.
+fn node(browser_dir: &Path, script: &str, args: &[&Path]) -> String {
+    let out = Command::new("node")
+        .arg(browser_dir.join(script))
+        .args(args)
+        .env("CHROMIUM", CHROMIUM)
+        .output()
+        .expect("running node (scripts/setup.sh needs Node.js for the browser test)");
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the browser test {script} failed:\n{log}");
+    log
+}
+
 #[test]
 fn a_reader_can_use_the_report_of_a_tiny_study() {
     let root = common::temp_dir("report-browser");
@@ -82,15 +109,7 @@ fn a_reader_can_use_the_report_of_a_tiny_study() {
     );
     assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("src=\"//"), "the page is offline");
 
-    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    if !Path::new(CHROMIUM).exists() {
-        common::skip("browser", &format!("{CHROMIUM} not found (scripts/setup.sh installs it)"));
-        return;
-    }
-    if !browser_dir.join("node_modules/playwright-core").is_dir() || !browser_dir.join("node_modules/axe-core").is_dir() {
-        common::skip("browser", "tests/browser/node_modules is missing (scripts/setup.sh runs npm ci --prefix tests/browser)");
-        return;
-    }
+    let Some(browser_dir) = browser() else { return };
 
     // What bilens says, for the browser test to compare with.
     let results: Value = serde_json::from_str(&std::fs::read_to_string(study.join("results.json")).unwrap()).unwrap();
@@ -110,15 +129,7 @@ fn a_reader_can_use_the_report_of_a_tiny_study() {
     std::fs::write(&expected, json!({ "main": main, "other": other, "runs": ids, "lead": lead, "images": images }).to_string()).unwrap();
 
     let drawn = root.join("drawn.json");
-    let out = Command::new("node")
-        .arg(browser_dir.join("report.test.mjs"))
-        .args([&report, &expected, &drawn])
-        .env("CHROMIUM", CHROMIUM)
-        .output()
-        .expect("running node (scripts/setup.sh needs Node.js for the browser test)");
-    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    eprintln!("{log}");
-    assert!(out.status.success(), "the browser test failed:\n{log}");
+    eprintln!("{}", node(&browser_dir, "report.test.mjs", &[&report, &expected, &drawn]));
 
     // The digit the browser drew, recomputed by bilens: the page's logits are bilens's.
     let d: Value = serde_json::from_str(&std::fs::read_to_string(&drawn).unwrap()).unwrap();
@@ -129,4 +140,57 @@ fn a_reader_can_use_the_report_of_a_tiny_study() {
     let base = model.logits(MatRef::from_row_major_slice(&x, 1, x.len()));
     let base: Vec<f64> = (0..base.ncols()).map(|c| base[(0, c)] as f64).collect();
     assert!(max_diff(&base, &d["base_logits"]) <= TOLERANCE, "drawn digit, base model: page {:?}, bilens {base:?}", d["base_logits"]);
+}
+
+/// Images 20 high and 30 wide (the embedded digits' rows 4–23, one blank column either side):
+/// a stroke drawn on the square pad becomes a 20×30 input, centred, with the box of the
+/// shorter side, and the page's logits for it are bilens's.
+#[test]
+fn the_draw_panel_prepares_images_that_are_not_square() {
+    let root = common::temp_dir("report-browser-shape");
+    let (h, w) = (20, 30);
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let digits = bilens::embedded_digits();
+    for (set, n, images, labels) in [
+        (&digits.train, 600, "train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+        (&digits.test, 60, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    ] {
+        let pixels: Vec<u8> = (0..n * h * w)
+            .map(|k| {
+                let (i, r, c) = (k / (h * w), k / w % h, k % w);
+                if (1..29).contains(&c) { (set.image(i)[(r + 4) * 28 + c - 1] * 255.0).round() as u8 } else { 0 }
+            })
+            .collect();
+        std::fs::write(data.join(images), bilens::data::idx::encode_images(h, w, &pixels)).unwrap();
+        std::fs::write(data.join(labels), bilens::data::idx::encode_labels(&set.labels.as_ref().unwrap()[..n])).unwrap();
+    }
+    let sweep = root.join("sweep.toml");
+    std::fs::write(
+        &sweep,
+        "[base]\nepochs = 1\n\n[[grid]]\npresets = [\"evidence_split_r32\"]\nseeds = [0]\nset = { steps = 10, rank = 8 }\n",
+    )
+    .unwrap();
+    let study = root.join("study");
+    bilens(&["sweep", sweep.to_str().unwrap(), "--data", data.to_str().unwrap(), "--out", study.to_str().unwrap()]);
+    let report = root.join("report.html");
+    bilens(&["report", study.to_str().unwrap(), "--out", report.to_str().unwrap()]);
+    let Some(browser_dir) = browser() else { return };
+    let drawn = root.join("drawn.json");
+    node(&browser_dir, "shape.test.mjs", &[&report, &drawn]);
+
+    let d: Value = serde_json::from_str(&std::fs::read_to_string(&drawn).unwrap()).unwrap();
+    assert_eq!(d["problems"], json!([]), "no console or page errors");
+    let x: Vec<f32> = d["input"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    assert_eq!(x.len(), h * w);
+    // A horizontal bar: about 20/28 of the shorter side long, centred on the grid.
+    let inked: Vec<(usize, usize)> = (0..x.len()).filter(|&k| x[k] > 0.5).map(|k| (k / w, k % w)).collect();
+    let (rows, cols) = (inked.iter().map(|p| p.0), inked.iter().map(|p| p.1));
+    let (r0, r1, c0, c1) = (rows.clone().min().unwrap(), rows.max().unwrap(), cols.clone().min().unwrap(), cols.max().unwrap());
+    assert!((12..=15).contains(&(c1 - c0 + 1)) && r1 - r0 <= 2, "a bar 14 long and thin: rows {r0}–{r1}, columns {c0}–{c1}");
+    assert!((r0 + r1).abs_diff(h - 1) <= 2 && (c0 + c1).abs_diff(w - 1) <= 2, "centred: rows {r0}–{r1}, columns {c0}–{c1}");
+    let run = study.join("runs").join(d["run"].as_str().unwrap());
+    let model = bilens::model::load_model(&study.join("base/model.safetensors")).unwrap();
+    let want = decomposition_logits(&run, &model.bias, &x);
+    assert!(max_diff(&want, &d["logits"]) <= TOLERANCE, "drawn bar: page {:?}, bilens {want:?}", d["logits"]);
 }
