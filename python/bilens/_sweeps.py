@@ -37,6 +37,8 @@ def sweep(
         return _bilens.sweep(file, out, log=log, shard=shard, runs=runs, **options)
     if shard is not None or runs is not None:
         raise ValueError("executor= runs the whole sweep; shard= and runs= are one process's share of it")
+    if executor != "ray" and not isinstance(executor, concurrent.futures.Executor):
+        raise TypeError(f'executor must be None, "ray" or a concurrent.futures.Executor, not {executor!r}')
     # Workers may start elsewhere: they get absolute paths.
     file, out = os.path.abspath(file), os.path.abspath(out)
     options = {k: os.path.abspath(v) if k in ("data", "model") and v is not None else v for k, v in options.items()}
@@ -44,10 +46,8 @@ def sweep(
     _bilens.sweep(file, out, log=log, runs=[], **options)  # the base model, once, before fanning out
     if executor == "ray":
         failures = _on_ray(file, out, ids, options)
-    elif isinstance(executor, concurrent.futures.Executor):
-        failures = _on_executor(executor, file, out, ids, options)
     else:
-        raise TypeError(f'executor must be None, "ray" or a concurrent.futures.Executor, not {executor!r}')
+        failures = _on_executor(executor, file, out, ids, options)
     say = log or (lambda line: print(line, file=sys.stderr))
     for run_id, error in failures:
         say(f"  {run_id} failed in its worker ({error}); the finishing sweep redoes it")

@@ -91,6 +91,7 @@ def test_a_process_pool_worker_killed_mid_run_loses_nothing(tmp_path, serial):
 def test_bad_executors_are_clear_errors(tmp_path):
     with pytest.raises(TypeError, match="concurrent.futures.Executor"):
         bilens.sweep(TINY, tmp_path, executor="dask")
+    assert not (tmp_path / "base").exists(), "refused before the base model is trained"
     with pytest.raises(ValueError, match="one process's share"):
         bilens.sweep(TINY, tmp_path, shard="0/2", executor=concurrent.futures.ThreadPoolExecutor(1))
     with pytest.raises(bilens.BilensError, match="counted from 0"):
