@@ -2,9 +2,10 @@
 // logit_c = bias_c + Σ_r head[r][c] act_r) and the base model (W_u((W_l h) ⊙ (W_r h)) + bias,
 // h = W_e x) evaluated on a test image or on a drawing prepared as MNIST's digits were: the
 // strokes' bounding box scaled to fit the central 20×20 of 28×28 (in proportion to the shorter
-// side for other sizes, as `bilens explain --png` does) keeping its aspect ratio, strokes about 2.4 pixels wide, the centre of mass shifted
-// to the centre. On load and on every change of run, the page recomputes bilens's logits for
-// a few test images and reports the largest difference in #selfcheck.
+// side for other sizes, as `bilens explain --png` does) keeping its aspect ratio, strokes
+// about 2.4 pixels wide, the centre of mass shifted to the centre. On load and on every change
+// of run, the page recomputes bilens's logits for a few test images and reports the largest
+// difference in #selfcheck.
 
 /** Share of the field the ink's box fills, and the stroke width, as in MNIST. */
 const INK_BOX = 20 / 28, BRUSH = 2.4 / 28;
