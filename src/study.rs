@@ -140,7 +140,7 @@ pub fn run_study(data: &DataSplit, options: &StudyOptions, out: &std::path::Path
             let log_second = |line: &str| log(&format!("second base model: {line}"));
             let source = second_base(&options.base);
             if let BaseSource::Train(cfg) = &source {
-                cfg.validate(&data.train)?;
+                cfg.validate(&data.train).context("the second base model, trained on the data for the cross-model match")?;
             }
             let base_second = base_model(&source, data, &second.base(), options.fresh, &log_second)?;
             let ctx_second = Context::new(base_second.model.clone(), Some(data), &options.context)?;

@@ -228,6 +228,10 @@ fn narrow_layers_and_odd_labels_are_handled() {
     let one_output = root.join("one_output.safetensors");
     bilens::save_model(&Bilinear::init(ModelConfig { n_outputs: 1, ..ModelConfig::default() }, &mut bilens::rng(4)), &one_output).unwrap();
     fit(&one_output, &single, "concept_stable", "single_fit");
+    fails(
+        &["study", "--quick", "--model", s(&one_output), "--data", s(&single), "--out", s(&root.join("study1"))],
+        &["the second base model", "at least two classes"],
+    );
     // Labels 0 and 5 only: classes 1–4 have no images, and training says so.
     let skipped = relabelled("skipped", |i| if i % 2 == 0 { 0 } else { 5 });
     let said = ok(&["train", "--data", s(&skipped), "--epochs", "1", "--out", s(&root.join("t5"))]);
