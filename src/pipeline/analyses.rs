@@ -178,7 +178,11 @@ pub fn draw_frontiers(rows: &[ResultRow], dir: &Path) -> Result<()> {
     let rows: Vec<_> = rows.iter().map(ResultRow::to_map).collect();
     let family = |preset: &str| presets::find(preset).map(|p| p.family.to_string()).unwrap_or_else(|_| "other".into());
     for (x, y, xl, yl) in frontier::AXES {
-        figures::draw_scatter(&frontier::scatter(&rows, x, y, xl, yl, family), &dir.join(format!("frontier_{y}_vs_{x}.png")))?;
+        let plot = frontier::scatter(&rows, x, y, xl, yl, family);
+        // A plane no run has both metrics of (logit R² of a one-output layer) has no figure.
+        if plot.points.iter().any(|p| p.x.is_finite() && p.y.is_finite()) {
+            figures::draw_scatter(&plot, &dir.join(format!("frontier_{y}_vs_{x}.png")))?;
+        }
     }
     Ok(())
 }
