@@ -239,6 +239,12 @@ fn narrow_layers_and_odd_labels_are_handled() {
     let skipped = relabelled("skipped", |i| if i % 2 == 0 { 0 } else { 5 });
     let said = ok(&["train", "--data", s(&skipped), "--epochs", "1", "--out", s(&root.join("t5"))]);
     assert!(said.contains("4 of the 6 classes have no training images (labels 1, 2, 3, 4)"), "{said}");
+    // 151 classes: the concept atlas draws the first 64 (a row each would not fit a figure),
+    // at cells small enough for 64 rows.
+    let many = relabelled("many", |i| if i % 2 == 0 { 0 } else { 150 });
+    ok(&["train", "--data", s(&many), "--epochs", "1", "--out", s(&root.join("t151"))]);
+    fit(&root.join("t151/model.safetensors"), &many, "concept_faithful", "many_fit");
+    assert!(root.join("many_fit/atlas.png").exists());
 }
 
 #[test]

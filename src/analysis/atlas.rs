@@ -45,15 +45,20 @@ pub fn heaviest(c: &Components, per_class: usize) -> Vec<Vec<Entry<'_>>> {
         .collect()
 }
 
-/// The `per_class` heaviest patterns of every class (rows, named by `names`), over the class's
-/// mean-image outline, titled with their signed share of the class's total pattern weight and
-/// their description.
+/// Classes the atlas figure draws at most (the first ones): more rows than this would not fit
+/// a figure at a readable size.
+pub const MAX_CLASSES: usize = 64;
+
+/// The `per_class` heaviest patterns of every class (rows, named by `names`; the first
+/// [`MAX_CLASSES`]), over the class's mean-image outline, titled with their signed share of the
+/// class's total pattern weight and their description.
 pub fn atlas(c: &Components, train: &Dataset, shape: ImageShape, per_class: usize, names: Option<&[String]>) -> Result<Grid> {
     let labels = train.labels.as_ref().filter(|l| !l.is_empty());
     let labels = labels.ok_or_else(|| anyhow::anyhow!("the concept atlas needs labelled training images"))?;
     ensure!(train.n_inputs == shape.pixels() && c.inputs == shape.pixels(), "the concept atlas needs image inputs of {shape}");
     let (mut rows, mut titles, mut row_labels) = (Vec::new(), Vec::new(), Vec::new());
-    for (class, entries) in heaviest(c, per_class).into_iter().enumerate() {
+    let classes = c.outputs;
+    for (class, entries) in heaviest(c, per_class).into_iter().enumerate().take(MAX_CLASSES) {
         let region = outline(train, labels, class);
         titles.push(entries.iter().map(|e| format!("{:+.1}% {}", 100.0 * e.share, describe_pattern(e.pattern, Some(shape)))).collect());
         let mut cells: Vec<Cell> = entries.iter().map(|e| Cell::Outlined { pattern: e.pattern.to_vec(), region: region.clone() }).collect();
@@ -69,8 +74,9 @@ pub fn atlas(c: &Components, train: &Dataset, shape: ImageShape, per_class: usiz
         cell_titles: titles,
         image_side: (shape.height, shape.width),
         caption: format!(
-            "{} After each share, the pattern in words. Patterns: red positive, blue negative, white 0, one scale per row.",
-            caption()
+            "{}{} After each share, the pattern in words. Patterns: red positive, blue negative, white 0, one scale per row.",
+            caption(),
+            if classes > MAX_CLASSES { format!(" The first {MAX_CLASSES} of the {classes} classes are drawn.") } else { String::new() }
         ),
         scale: Scale::PerRow,
     })

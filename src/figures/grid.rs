@@ -5,8 +5,8 @@
 //! pattern becomes 112×112 px); text is blended on top by [`Canvas::text`].
 
 use super::colormap::{NEGATIVE, POSITIVE, diverging, gray};
-use super::{Canvas, fit, fmt_num, text_width, wrap};
-use anyhow::{Result, bail, ensure};
+use super::{Canvas, MAX_PIXELS, MAX_SIDE, fit, fmt_num, text_width, wrap};
+use anyhow::{Context as _, Result, bail, ensure};
 use plotters::style::text_anchor::HPos;
 use std::path::Path;
 
@@ -93,7 +93,7 @@ fn line_h(pt: f64) -> i64 {
 
 /// Renders `grid` to PNG bytes (for embedding); [`draw_grid`] writes them to a file.
 pub fn render_grid(grid: &Grid) -> Result<Vec<u8>> {
-    Layout::new(grid)?.render(grid)
+    Layout::new(grid).and_then(|layout| layout.render(grid)).with_context(|| format!("drawing the figure {:?}", grid.title))
 }
 
 /// Draws a component grid as a PNG at `path` (written atomically). Errors, never panics, on an
@@ -202,10 +202,24 @@ struct Layout {
 }
 
 impl Layout {
+    /// The layout at the largest zoom (up to [`TARGET_SIDE`] per cell) at which the figure
+    /// fits [`MAX_SIDE`]: a grid of many rows (a class each, for 62 classes) gets smaller cells.
     fn new(grid: &Grid) -> Result<Self> {
         let ncols = validate(grid)?;
         let (ir, ic) = grid.image_side;
-        let zoom = (TARGET_SIDE / ir.max(ic)).max(1) as i64;
+        let mut zoom = (TARGET_SIDE / ir.max(ic)).max(1) as i64;
+        loop {
+            let layout = Self::at_zoom(grid, ncols, zoom)?;
+            let (w, h) = (layout.width as usize, layout.height as usize);
+            if zoom == 1 || (w.max(h) <= MAX_SIDE && w * h <= MAX_PIXELS) {
+                return Ok(layout);
+            }
+            zoom -= 1;
+        }
+    }
+
+    fn at_zoom(grid: &Grid, ncols: usize, zoom: i64) -> Result<Self> {
+        let (ir, ic) = grid.image_side;
         let cell = (ic as i64 * zoom, ir as i64 * zoom);
         let cells = || grid.rows.iter().flatten();
         let has_patterns = cells().any(|c| pattern_values(c).is_some());

@@ -61,8 +61,8 @@ pub(crate) type Area<'a> = DrawingArea<BitMapBackend<'a, RGBPixel>, Shift>;
 
 /// Largest figure side and area (drawing pixels) accepted, to turn absurd inputs into an
 /// error rather than a huge allocation.
-const MAX_SIDE: usize = 10_000;
-const MAX_PIXELS: usize = 30_000_000;
+pub(crate) const MAX_SIDE: usize = 10_000;
+pub(crate) const MAX_PIXELS: usize = 30_000_000;
 
 /// Registers DejaVu Sans as "sans-serif" exactly once (plotters' ab_glyph backend has no system fonts).
 fn ensure_font() -> Result<()> {
