@@ -604,7 +604,7 @@ mod tests {
         let mut nan = vec![0.0; 784];
         nan[5] = f32::NAN;
         let err = render_grid(&grid(vec![vec![Cell::Empty, Cell::Pattern(nan)]])).unwrap_err();
-        assert!(err.to_string().contains("row 0, column 1"), "{err}");
+        assert!(format!("{err:#}").contains("row 0, column 1"), "{err:#}");
         assert!(render_grid(&grid(vec![vec![Cell::Bars(vec![])]])).is_err());
         assert!(render_grid(&grid(vec![vec![Cell::Bars(vec![1.0; 100])]])).is_err());
         let mut g = grid(vec![vec![Cell::Digit(vec![0.0; 784])]]);
