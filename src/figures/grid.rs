@@ -203,7 +203,8 @@ struct Layout {
 
 impl Layout {
     /// The layout at the largest zoom (up to [`TARGET_SIDE`] per cell) at which the figure
-    /// fits [`MAX_SIDE`]: a grid of many rows (a class each, for 62 classes) gets smaller cells.
+    /// fits [`MAX_SIDE`] and [`MAX_PIXELS`]: a grid of many rows (a class each, for 62 classes)
+    /// gets smaller cells.
     fn new(grid: &Grid) -> Result<Self> {
         let ncols = validate(grid)?;
         let (ir, ic) = grid.image_side;
