@@ -285,6 +285,7 @@ fn bad_models_folders_and_data_get_clear_errors() {
     m.w_u = faer::Mat::zeros(10, 256);
     bilens::save_model(&m, &zero).unwrap();
     fails(&["decompose", "--model", s(&zero), "--preset", "provided_sparse", "--out", s(&root.join("d"))], &["interaction tensor is zero"]);
+    fails(&["eigen", "--model", s(&zero), "--out", s(&root.join("e0"))], &["interaction tensor is zero", "nothing to eigendecompose"]);
     let five = root.join("five.safetensors");
     bilens::save_model(&Bilinear::init(ModelConfig { n_outputs: 5, ..ModelConfig::default() }, &mut bilens::rng(2)), &five).unwrap();
     // convert never writes over its input (an atomic write would replace even a read-only file).

@@ -57,8 +57,9 @@ pub fn eigen_baseline(
     ks: &[usize],
     max_outputs: usize,
     names: Option<&[String]>,
-) -> EigenBaseline {
+) -> Result<EigenBaseline, crate::error::Error> {
     let inter = Interaction::new(model);
+    inter.check_readable("eigendecompose")?;
     let norms = inter.output_norms_sq();
     let mut outputs: Vec<usize> = (0..norms.len()).collect();
     outputs.sort_by(|&a, &b| norms[b].total_cmp(&norms[a]));
@@ -116,7 +117,7 @@ pub fn eigen_baseline(
         "pixel_smallest_eigenvalue": extremes(&pixel, |v| v[0]),
         "truncation": rows,
     });
-    EigenBaseline { rows, metrics, figures }
+    Ok(EigenBaseline { rows, metrics, figures })
 }
 
 /// Test accuracy of the quadratic model `xᵀ T_c x` (+ `bias` when given); `None` without labels.

@@ -105,12 +105,7 @@ impl Context {
             }
         };
         let inter = Interaction::new(&model);
-        if !inter.norm().is_finite() {
-            return Err(Error::Invalid("the model's interaction tensor is not finite: its weights overflow in f32".into()).into());
-        }
-        if inter.norm() == 0.0 {
-            return Err(Error::Invalid("the model's interaction tensor is zero: there is nothing to decompose".into()).into());
-        }
+        inter.check_readable("decompose")?;
         Ok(Self {
             image: data.and_then(|d| d.train.shape),
             inter,

@@ -229,6 +229,17 @@ impl Interaction {
         self.norm_sq().sqrt()
     }
 
+    /// Refuses a tensor with nothing to read (`to` says what would read it): zero, or not
+    /// finite (weights that overflow f32).
+    pub fn check_readable(&self, to: &str) -> Result<(), crate::error::Error> {
+        let invalid = |message: String| Err(crate::error::Error::Invalid(message));
+        match self.norm() {
+            n if !n.is_finite() => invalid("the model's interaction tensor is not finite: its weights overflow in f32".into()),
+            0.0 => invalid(format!("the model's interaction tensor is zero: there is nothing to {to}")),
+            _ => Ok(()),
+        }
+    }
+
     /// `‖B_c‖²` of every output `c`.
     pub fn output_norms_sq(&self) -> &[f64] {
         &self.output_norms_sq

@@ -75,7 +75,7 @@ pub fn write_eigen(
     let image = data.and_then(|d| d.test.shape).filter(|s| s.pixels() == model.config().n_inputs);
     let test = data.map(|d| &d.test).filter(|t| !t.is_empty());
     let names = data.and_then(|d| d.class_names.as_deref()).filter(|n| n.len() >= model.config().n_outputs);
-    let baseline = eigen_baseline(model, test, image, shape.show, &shape.ks, shape.max_outputs, names);
+    let baseline = eigen_baseline(model, test, image, shape.show, &shape.ks, shape.max_outputs, names)?;
     let mut csv = csv::Writer::from_writer(Vec::new());
     for r in &baseline.rows {
         csv.serialize(r)?;
