@@ -35,7 +35,7 @@ impl Term for Activation {
     }
 }
 
-/// With `q = ((a·x)(b·x))²` and `h_r = argmax_c |d_cr|`, the value
+/// With `q = act²` (each component's activation, [`Form::activation`]) and `h_r = argmax_c |d_cr|`, the value
 /// `mean_r [mean_n(q ⊙ [y ≠ h_r]) / max(mean_n q, 1e-8)]`, with `weight · ∇` added into `g`.
 fn activation_consistency(weight: f32, set: &LabelledSet, p: &Projections, f: &Factors, g: &mut FactorGrads) -> f64 {
     let (n, r) = (set.y.len(), p.rank);
@@ -126,7 +126,7 @@ impl Term for ClassContributions {
     }
 }
 
-/// `mean_n score(c_n)` over the labelled images, where `c_nk = d_yk (a_k·x_n)(b_k·x_n)` are the
+/// `mean_n score(c_n)` over the labelled images, where `c_nk = d_yk act_k(x_n)` (the activation of [`Form::activation`]) are the
 /// components' contributions to image `n`'s class `y` and `score(c, dc)` returns a value and
 /// writes its gradient with respect to `c` into `dc`; `weight · ∇` is added into `g`.
 pub(super) fn mean_over_class_contributions(
@@ -170,7 +170,7 @@ pub(super) struct Projections {
     rows: PaddedRows,
     width: usize,
     rank: usize,
-    second: bool,
+    form: Form,
 }
 
 impl Projections {
@@ -178,19 +178,20 @@ impl Projections {
         let second = form.has_second_factor();
         let rows = if second { images.project(linalg::side_by_side(&f.a, &f.b).as_ref()) } else { images.project(f.a.as_ref()) };
         let rank = f.a.ncols();
-        Self { rows, width: linalg::padded_width(if second { 2 * rank } else { rank }), rank, second }
+        Self { rows, width: linalg::padded_width(if second { 2 * rank } else { rank }), rank, form }
     }
 
     /// `(a_k·x_i, b_k·x_i)` of image `i`.
     fn of_image(&self, i: usize) -> (&[f32], &[f32]) {
         let row = &self.rows[i * self.width..][..self.width];
-        (&row[..self.rank], if self.second { &row[self.rank..2 * self.rank] } else { &row[..self.rank] })
+        (&row[..self.rank], if self.form.has_second_factor() { &row[self.rank..2 * self.rank] } else { &row[..self.rank] })
     }
 
-    /// The activations `(a_k·x_i)(b_k·x_i)` of image `i`, component by component.
+    /// The activations of image `i` (`(a_k·x_i)(b_k·x_i)`, or `(a_k·x_i)² − (b_k·x_i)²` for
+    /// split components: [`Form::activation`]), component by component.
     fn activations(&self, i: usize) -> impl Iterator<Item = f32> + '_ {
         let (xa, xb) = self.of_image(i);
-        xa.iter().zip(xb).map(|(a, b)| a * b)
+        xa.iter().zip(xb).map(|(&a, &b)| self.form.activation(a, b))
     }
 
     /// The activations of every image, row-major `n × r`.
@@ -206,19 +207,81 @@ impl Projections {
         let mut d_in = PaddedRows::zeros(self.rows.len());
         for (i, (row, da)) in d_in.chunks_exact_mut(self.width).zip(dact.chunks_exact(r)).enumerate() {
             let (xa, xb) = self.of_image(i);
-            if self.second {
-                let (to_a, to_b) = row.split_at_mut(r);
-                for k in 0..r {
-                    (to_a[k], to_b[k]) = (da[k] * xb[k], da[k] * xa[k]);
-                }
-            } else {
-                row.iter_mut().zip(da).zip(xa).for_each(|((o, d), x)| *o = 2.0 * d * x);
+            let (to_a, to_b) = row.split_at_mut(r);
+            match self.form {
+                Form::Cp => (0..r).for_each(|k| (to_a[k], to_b[k]) = (da[k] * xb[k], da[k] * xa[k])),
+                Form::Split => (0..r).for_each(|k| (to_a[k], to_b[k]) = (2.0 * da[k] * xa[k], -2.0 * da[k] * xb[k])),
+                Form::Symmetric => to_a.iter_mut().zip(da).zip(xa).for_each(|((o, d), x)| *o = 2.0 * d * x),
             }
         }
-        let back = images.back_project(&d_in, self.width, if self.second { 2 * r } else { r });
+        let second = self.form.has_second_factor();
+        let back = images.back_project(&d_in, self.width, if second { 2 * r } else { r });
         g.a += back.as_ref().subcols(0, r);
-        if self.second {
+        if second {
             g.b += back.as_ref().subcols(r, r);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faer::Mat;
+
+    /// The priors on the labelled images read each component's activation as the fit's tensor
+    /// means it (split components `(a·x)² − (b·x)²`, not `(a·x)(b·x)`), and back-project the
+    /// gradient of `Σ w ⊙ act` as its f64 finite differences say.
+    #[test]
+    fn projections_follow_each_form() {
+        let (n, inputs, r) = (5, 7, 3);
+        let rng = &mut linalg::rng(3);
+        let x = linalg::randn(rng, n, inputs, 1.0);
+        let images = ImageRows::new(x.clone());
+        let w = linalg::randn(rng, n, r, 1.0);
+        for form in [Form::Cp, Form::Symmetric, Form::Split] {
+            let (a, b) = (linalg::randn(rng, inputs, r, 0.5), linalg::randn(rng, inputs, r, 0.5));
+            let b = if form.has_second_factor() { b } else { a.clone() };
+            let f = Factors { a: a.clone(), b: b.clone(), d: Mat::zeros(2, r) };
+            let p = Projections::of(&images, form, &f);
+            // Σ_ik w_ik act_k(x_i) in f64, from factors (a, b).
+            let loss = |a: &Mat<f32>, b: &Mat<f32>| -> f64 {
+                let dot = |m: &Mat<f32>, i: usize, k: usize| (0..inputs).map(|j| x[(i, j)] as f64 * m[(j, k)] as f64).sum::<f64>();
+                (0..n)
+                    .flat_map(|i| (0..r).map(move |k| (i, k)))
+                    .map(|(i, k)| w[(i, k)] as f64 * form.activation(dot(a, i, k), dot(b, i, k)))
+                    .sum()
+            };
+            let rows = p.activation_rows();
+            for i in 0..n {
+                for k in 0..r {
+                    let dot = |m: &Mat<f32>| (0..inputs).map(|j| x[(i, j)] as f64 * m[(j, k)] as f64).sum::<f64>();
+                    let want = form.activation(dot(&a), dot(&b));
+                    assert!((rows[i * r + k] as f64 - want).abs() < 1e-4 * (1.0 + want.abs()), "{form:?}: activation ({i}, {k})");
+                }
+            }
+            let dact: Vec<f32> = (0..n).flat_map(|i| (0..r).map(move |k| (i, k))).map(|(i, k)| w[(i, k)]).collect();
+            let mut g = FactorGrads::zeros(&f);
+            p.backprop(&images, &dact, &mut g);
+            let h = 1e-3f32;
+            for (side, grad) in [(0, &g.a), (1, &g.b)].into_iter().take(if form.has_second_factor() { 2 } else { 1 }) {
+                for (j, k) in [(0, 0), (3, 1), (6, 2)] {
+                    let bump = |s: f32| {
+                        let (mut a, mut b) = (a.clone(), b.clone());
+                        let m = if side == 0 { &mut a } else { &mut b };
+                        m[(j, k)] += s;
+                        if !form.has_second_factor() {
+                            b = a.clone();
+                        }
+                        loss(&a, &b)
+                    };
+                    let fd = (bump(h) - bump(-h)) / (2.0 * h as f64);
+                    assert!(
+                        (grad[(j, k)] as f64 - fd).abs() < 1e-3 * (1.0 + fd.abs()),
+                        "{form:?}: side {side} ({j}, {k}): {} vs {fd}",
+                        grad[(j, k)]
+                    );
+                }
+            }
         }
     }
 }

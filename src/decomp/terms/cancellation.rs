@@ -1,5 +1,5 @@
 //! `cancellation`: the share of each labelled image's class logit that its components spend
-//! cancelling each other. With contributions `c_k = d_yk (a_k·x)(b_k·x)` the share is
+//! cancelling each other. With contributions `c_k = d_yk act_k(x)` the share is
 //! `1 − |Σ_k c_k| / Σ_k |c_k|`: 0 when every component pushes the same way, near 1 when the
 //! logit is the small difference of large sums. The minimality prior alone rewards a pair of
 //! near-identical patterns with opposite heads (two large terms that cancel make the effective

@@ -1,5 +1,5 @@
 //! `minimality`: how many components carry each labelled image's logit. For image `n` of
-//! class `y` the contributions are `c_k = d_yk (a_k·x)(b_k·x)`; their effective number
+//! class `y` the contributions are `c_k = d_yk act_k(x)`; their effective number
 //! `(Σ_k |c_k|)² / Σ_k c_k²` is 1 when one component carries the logit and `r` when all share
 //! it equally — a smooth stand-in for the explanation size (as stochastic parameter
 //! decomposition asks few components to matter on each input). The term is its mean over the
