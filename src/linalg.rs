@@ -1,4 +1,5 @@
-//! Small shared numerics: parallelism, seeded random numbers, and faer conveniences.
+//! Small shared numerics: parallelism, seeded random numbers, faer conveniences, and one-to-one
+//! matching ([`matching`]).
 //!
 //! Matrices are faer `Mat<f32>`; patterns and factors are stored one component per column
 //! (`inputs × r`), as in the reference study.
@@ -7,6 +8,8 @@
 //! as many threads as [`rayon::current_num_threads`] says, so a caller chooses the thread count
 //! by running inside a pool of that size ([`with_threads`]). The one global setting is the
 //! number of parts faer's own solvers split their work into ([`fix_solver_splits`]).
+
+pub mod matching;
 
 use faer::{Accum, Mat, MatRef, Par};
 use rand::SeedableRng;

@@ -155,3 +155,43 @@ fn a_rotation_after_the_fit_changes_the_patterns_and_nothing_the_model_computes(
         &["final_rotation", "symmetric"],
     );
 }
+
+/// Contrasts (`pair_steps`): the fitted symmetric patterns become split components, one class
+/// each with head 1, no more of them than patterns; the pairs' fit is stage 2 of the history;
+/// recipes it cannot pair and unknown pair priors are refused by
+/// name.
+#[test]
+fn contrasts_pair_the_patterns_and_fit_the_pairs() {
+    let root = common::temp_dir("contrasts");
+    let model = common::tiny_model(&root);
+    let out = root.join("contrast");
+    let short = ["--set", "rank=24", "--set", "steps=6", "--set", "pair_steps=4", "--set", "activation_images=256"];
+    ok(&[&["decompose", "--model", s(&model), "--preset", "concept_contrast"][..], &short, &["--out", s(&out)]].concat());
+    let d = load_factors(&out.join("factors.safetensors")).unwrap();
+    let (bank, f) = (&d.banks[0], d.factors().remove(0));
+    assert_eq!(bank.form, bilens::decomp::Form::Split);
+    assert!((12..=24).contains(&f.a.ncols()), "{} contrasts from 24 patterns", f.a.ncols());
+    for k in 0..f.d.ncols() {
+        let col: Vec<f32> = f.d.col(k).iter().copied().collect();
+        assert_eq!(col.iter().filter(|v| **v != 0.0).count(), 1, "component {k}: heads {col:?}");
+        assert!(col.iter().any(|v| (*v - 1.0).abs() < 0.2), "component {k}: heads {col:?} start at 1");
+    }
+    let history = std::fs::read_to_string(out.join("history.csv")).unwrap();
+    let stages: Vec<&str> = history.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(stages.iter().filter(|s| **s == "1").count(), 6);
+    assert_eq!(stages.iter().filter(|s| **s == "2").count(), 4);
+    assert!(history.lines().next().unwrap().contains("decision"), "the pairs' priors are in the history");
+    let bad = root.join("bad");
+    fails(
+        &["decompose", "--model", s(&model), "--preset", "provided_sparse", "--set", "pair_steps=10", "--out", s(&bad)],
+        &["pair_steps", "symmetric"],
+    );
+    fails(
+        &["decompose", "--model", s(&model), "--preset", "concept_contrast", "--set", "pair_priors.nope=1", "--out", s(&bad)],
+        &["unknown recipe key 'pair_priors.nope'"],
+    );
+    fails(
+        &["decompose", "--model", s(&model), "--preset", "concept_contrast", "--set", "pair_priors.coherence=-1", "--out", s(&bad)],
+        &["pairs' fit", "coherence"],
+    );
+}

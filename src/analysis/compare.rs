@@ -14,12 +14,12 @@ use serde::Serialize;
 
 use super::atlas::{Entry, entries};
 use super::describe::class_name;
-use super::matching;
 use crate::decomp::Components;
 use crate::figures::{Cell, Grid, Scale};
 use crate::image::ImageShape;
 use crate::interaction::Interaction;
 use crate::interaction::eigen::Eigen;
+use crate::linalg::matching;
 use crate::model::Bilinear;
 
 /// The evidence signs, as the JSON and the figure name them.

@@ -18,7 +18,6 @@ pub mod explain;
 pub mod faithfulness;
 pub mod frontier;
 pub mod gallery;
-pub mod matching;
 pub mod stability;
 pub mod table;
 pub mod views;

@@ -11,9 +11,9 @@
 use faer::{Mat, MatRef};
 use serde::Serialize;
 
-use super::matching;
 use crate::decomp::Components;
 use crate::linalg;
+use crate::linalg::matching;
 
 /// Columns with a squared norm below this are absent patterns (the zero minus of symmetric
 /// components), not directions.

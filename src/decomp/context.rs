@@ -13,8 +13,8 @@ use super::fit::{HistoryRow, Step, fit};
 use super::form::Role;
 use super::init::{InitContext, displayed_bank, residual_bank};
 use super::recipe::{Limits, Recipe, Rotation};
-use super::rotation;
 use super::terms::{self, DecisionSet, DistillSet, FitData, LabelledSet, Need, Target};
+use super::{pairing, rotation};
 use crate::data::{DataSplit, Dataset};
 use crate::error::Error;
 use crate::image::ImageShape;
@@ -311,10 +311,22 @@ pub fn fit_recipe(ctx: &Context, recipe: &Recipe, seed: u64, on_step: &mut dyn F
         decomposition.banks.extend(second.banks);
     }
     if recipe.final_rotation != Rotation::None {
-        let images = (recipe.final_rotation == Rotation::PerImage).then(|| ctx.init_context().images_by_class()).transpose()?;
+        let images = (recipe.final_rotation == Rotation::PerImage)
+            .then(|| ctx.init_context().images_by_class("rotation = \"per_image\""))
+            .transpose()?;
         for bank in decomposition.banks.iter_mut().filter(|b| b.role == Role::Displayed) {
             rotation::rotate_bank(bank, images.as_deref())?;
         }
+    }
+    let mut initial_classes = initial_classes;
+    if recipe.pair_steps > 0 {
+        // Contrasts: the fitted patterns paired within each class, then the pairs fitted. Class
+        // changes count from the pairing on.
+        let paired = pairing::pair_bank(&decomposition.banks[0], &ctx.init_context().images_by_class("pairing")?)?;
+        let stage = recipe.pair_stage(paired.rank());
+        decomposition = Decomposition { banks: vec![paired] };
+        initial_classes = head_classes(&decomposition.banks[0].head.heads());
+        history.extend(fit(&mut decomposition, &stage, &ctx.fit_data(&stage, 2, None)?, 2, on_step)?);
     }
     Ok(Fitted { decomposition, history, initial_classes })
 }

@@ -53,9 +53,10 @@ impl InitContext<'_> {
     }
 
     /// The labelled training images of each class, one matrix (images × inputs) per class.
-    pub(super) fn images_by_class(&self) -> Result<Vec<Mat<f64>>> {
-        let train = self.train.filter(|t| !t.is_empty()).context("rotation = \"per_image\" needs training images")?;
-        let labels = train.labels.as_ref().context("rotation = \"per_image\" needs labelled training images")?;
+    /// `what` names the step that reads them, for the error without them.
+    pub(super) fn images_by_class(&self, what: &str) -> Result<Vec<Mat<f64>>> {
+        let train = self.train.filter(|t| !t.is_empty()).with_context(|| format!("{what} needs training images"))?;
+        let labels = train.labels.as_ref().with_context(|| format!("{what} needs labelled training images"))?;
         let x = train.x();
         Ok((0..self.inter.n_classes())
             .map(|class| {
@@ -107,7 +108,7 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
                 Rotation::None => (t.u, t.heads),
                 Rotation::Varimax => rotated(&t, None),
                 Rotation::VarimaxParts => sign_parts(rotated(&t, None)),
-                Rotation::PerImage => rotated(&t, Some(&ctx.images_by_class()?)),
+                Rotation::PerImage => rotated(&t, Some(&ctx.images_by_class("rotation = \"per_image\"")?)),
             };
             (Base::Free { raw: jitter(u, recipe.init_jitter, rng), passes: recipe.smooth_passes }, None, heads)
         }

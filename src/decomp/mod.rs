@@ -15,6 +15,7 @@ pub mod factors;
 pub mod fit;
 pub mod form;
 pub mod init;
+pub mod pairing;
 pub mod pattern;
 pub mod presets;
 pub mod recipe;

@@ -542,16 +542,39 @@ fn concepts(out: &mut Vec<Preset>) {
             ..few
         },
     );
+    let sign_pure_few = Recipe {
+        mask: MaskKind::Support,
+        activation_images: 2048,
+        priors: Priors { minimality: 0.01, sign_purity: 0.05, ..sign_pure.priors.clone() },
+        ..sign_pure
+    };
     push(
         out,
         F,
         "concept_sign_pure_few",
         "concept_sign_pure with minimality and sign-purity priors and the data-support mask: one-signed patterns, six concepts per decision (issue 18)",
+        sign_pure_few.clone(),
+    );
+    // One-signed patterns make a decision the difference of large sums of evidence and
+    // counter-evidence; paired into contrasts, the cancellation stays inside a component. The
+    // pairs' fit, with lighter priors and the decision prior, wins back the fidelity the
+    // minimality prior cost. Tuned on e20 and s7.
+    push(
+        out,
+        F,
+        "concept_contrast",
+        "concept_sign_pure_few's one-signed patterns paired within each class into contrasts ppᵀ − nnᵀ (evidence against the counter-evidence it cancels most), then fitted as pairs: about four contrasts per decision (issue 18)",
         Recipe {
-            mask: MaskKind::Support,
-            activation_images: 2048,
-            priors: Priors { minimality: 0.01, sign_purity: 0.05, ..sign_pure.priors.clone() },
-            ..sign_pure
+            pair_steps: 300,
+            pair_priors: Priors {
+                coherence: 0.01,
+                spread: 0.003,
+                sign_purity: 0.01,
+                minimality: 0.002,
+                decision: 0.3,
+                ..Priors::default()
+            },
+            ..sign_pure_few
         },
     );
 }
@@ -613,7 +636,7 @@ mod tests {
         assert!(said("concept_faithfull").contains("did you mean concept_faithful?"), "{}", said("concept_faithfull"));
         let list = said("concept_");
         assert!(
-            list.contains("did you mean concept_few, concept_stable, concept_faithful, concept_sign_pure, concept_local_parts?")
+            list.contains("did you mean concept_few, concept_stable, concept_contrast, concept_faithful, concept_sign_pure?")
                 && !list.contains('['),
             "{list}"
         );

@@ -176,6 +176,13 @@ pub struct Recipe {
     /// Linear schedule `[start, end]` for `residual_l2` (residual annealing); empty = fixed.
     pub residual_anneal: Vec<f32>,
     pub priors: Priors,
+    // --- contrasts
+    /// After the fit (0 = no pairing), each class's evidence patterns are paired with the
+    /// counter-evidence they cancel most on the class's training images, as split components
+    /// `ppᵀ − nnᵀ` ([`crate::decomp::pairing`]; the same tensor), and the pairs are fitted
+    /// `pair_steps` more steps with `pair_priors` ([`Recipe::pair_stage`]).
+    pub pair_steps: usize,
+    pub pair_priors: Priors,
 }
 
 impl Default for Recipe {
@@ -223,6 +230,8 @@ impl Default for Recipe {
             decision_images: 2048,
             residual_anneal: Vec::new(),
             priors: Priors::default(),
+            pair_steps: 0,
+            pair_priors: Priors::default(),
         }
     }
 }
@@ -248,6 +257,26 @@ impl Recipe {
             "" => None,
             _ if path.is_dir() => Some(path.join("factors.safetensors")),
             _ => Some(path.to_path_buf()),
+        }
+    }
+
+    /// The fit of the paired components (`rank` of them) that follows this recipe's when
+    /// `pair_steps > 0`: split, from the pairs, `pair_steps` steps with `pair_priors`, the rest
+    /// as this recipe.
+    pub fn pair_stage(&self, rank: usize) -> Recipe {
+        Recipe {
+            form: Form::Split,
+            rank,
+            init: Init::Random,
+            rotation: Rotation::None,
+            subspace: 0,
+            start: String::new(),
+            steps: self.pair_steps,
+            // It runs as stage 2, where distillation reads `second_distill`.
+            second_distill: self.distill,
+            priors: self.pair_priors.clone(),
+            pair_steps: 0,
+            ..self.clone()
         }
     }
 
@@ -369,10 +398,32 @@ impl Recipe {
                 }
             }
         }
-        terms::validate(self, limits.image).map_err(Error::Invalid)
+        terms::validate(self, limits.image).map_err(Error::Invalid)?;
+        if self.pair_steps > 0 {
+            range("pair_steps", self.pair_steps, 1, MAX_STEPS)?;
+            let pairs = self.form == Form::Symmetric
+                && self.topk == 1
+                && self.banks == 1
+                && self.stages == 1
+                && self.residual_rank == 0
+                && self.final_rotation == Rotation::None
+                && !(self.nonnegative || self.one_signed || self.amplitude)
+                && matches!(self.mask, MaskKind::None | MaskKind::Support);
+            if !pairs {
+                return fail("pair_steps > 0 pairs a fitted dictionary's symmetric one-hot patterns: it needs form = \"symmetric\", topk = 1, banks = 1, stages = 1, residual_rank = 0, final_rotation = \"none\", mask = \"none\" or \"support\", and nonnegative, one_signed and amplitude false".into());
+            }
+            if limits.train_images == 0 {
+                return fail("pair_steps: pairing reads labelled training images, and there are none".into());
+            }
+            self.pair_stage(self.rank)
+                .validate(limits)
+                .map_err(|e| Error::Invalid(format!("the pairs' fit (pair_steps, pair_priors): {e}")))?;
+        }
+        Ok(())
     }
 
-    /// Applies `key=value` overrides; `key` is a recipe field or a field of `priors`, and
+    /// Applies `key=value` overrides; `key` is a recipe field, a field of `priors` or
+    /// `pair_priors.FIELD`, and
     /// `value` is TOML (`rank=32`, `optimizer="muon"`, or bare words like `optimizer=muon`).
     pub fn with_overrides(&self, sets: &[String]) -> Result<Recipe> {
         let mut table = toml::Table::try_from(self)?;
@@ -384,6 +435,10 @@ impl Recipe {
                 .unwrap_or_else(|_| toml::Value::String(raw.trim().to_string()));
             if table.contains_key(key) {
                 table.insert(key.to_string(), value);
+            } else if let Some((toml::Value::Table(priors), name)) =
+                key.strip_prefix("pair_priors.").filter(|k| Priors::has_field(k)).and_then(|k| Some((table.get_mut("pair_priors")?, k)))
+            {
+                priors.insert(name.to_string(), value);
             } else if let Some(toml::Value::Table(priors)) = table.get_mut("priors").filter(|_| Priors::has_field(key)) {
                 priors.insert(key.to_string(), value);
             } else {
@@ -400,6 +455,7 @@ impl Recipe {
             .iter()
             .flat_map(|(k, v)| match (k.as_str(), v) {
                 ("priors", toml::Value::Table(p)) => p.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                ("pair_priors", toml::Value::Table(p)) => p.iter().map(|(k, v)| format!("pair_priors.{k}={v}")).collect(),
                 _ => vec![format!("{k}={v}")],
             })
             .collect();

@@ -68,17 +68,29 @@ pub fn summary(config: &Value) -> Option<Vec<String>> {
     if r.priors.decision > 0.0 {
         out.push(format!("decisions kept on the {} training digits nearest a tie", r.decision_images));
     }
-    // Printed from JSON text so that f32 weights read as written (0.015, not 0.01499999…).
-    let priors: Map<String, Value> = serde_json::to_string(&r.priors).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
-    let active: Vec<String> =
-        priors.iter().filter(|(_, v)| v.as_f64().is_some_and(|w| w != 0.0)).map(|(k, v)| format!("{k} {v}")).collect();
+    let active = active_priors(&r.priors);
     if !active.is_empty() {
         out.push(format!("priors: {}", active.join(", ")));
     }
     if r.residual_anneal.len() == 2 {
         out.push(format!("residual_l2 annealed {} → {}", r.residual_anneal[0], r.residual_anneal[1]));
     }
+    if r.pair_steps > 0 {
+        let pair_priors = active_priors(&r.pair_priors);
+        let with = if pair_priors.is_empty() { String::new() } else { format!(" with priors {}", pair_priors.join(", ")) };
+        out.push(format!(
+            "then each class's evidence paired with the counter-evidence it cancels most (contrasts ppᵀ − nnᵀ) and the pairs fitted {} steps{with}",
+            r.pair_steps
+        ));
+    }
     Some(out)
+}
+
+/// The non-zero priors as `name weight`, printed from JSON text so that f32 weights read as
+/// written (0.015, not 0.01499999…).
+fn active_priors(priors: &crate::decomp::Priors) -> Vec<String> {
+    let priors: Map<String, Value> = serde_json::to_string(priors).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    priors.iter().filter(|(_, v)| v.as_f64().is_some_and(|w| w != 0.0)).map(|(k, v)| format!("{k} {v}")).collect()
 }
 
 #[cfg(test)]
@@ -105,6 +117,14 @@ mod tests {
         let text = summary(&serde_json::to_value(&stable).unwrap()).unwrap().join(" · ");
         assert!(text.contains("mixed after the fit") && text.contains("cancellation 0.01"), "{text}");
         assert!(text.contains("decisions kept on the 2048 training digits nearest a tie") && text.contains("decision 0.3"), "{text}");
+        let contrast = crate::decomp::presets::find("concept_contrast").unwrap().recipe.clone();
+        let text = summary(&serde_json::to_value(&contrast).unwrap()).unwrap().join(" · ");
+        assert!(
+            text.contains("paired with the counter-evidence")
+                && text.contains("fitted 300 steps with priors")
+                && text.contains("decision 0.3"),
+            "{text}"
+        );
         assert!(summary(&serde_json::json!({ "no_such_field": 1 })).is_none());
     }
 }
