@@ -60,8 +60,9 @@ pub fn explanations(
         rows,
         cell_titles: titles,
         image_side: (shape.height, shape.width),
-        caption: "Each row: one input and one of its highest logits; the logit is the sum of the component contributions d_c·(a·x)(b·x) shown in the titles, plus 'other' \
-                  (residual branch and output bias). Each pattern shown is the one (plus or minus) the input projects on more strongly."
+        caption: "Each row: one input and one of its highest logits; the logit is the sum of the component contributions shown in the titles (d_c·(a·x)(b·x) for CP \
+                  components, d_c·(v·x)² for symmetric ones, d_c·[(p·x)² − (n·x)²] for contrasts), plus 'other' (residual branch and output bias). \
+                  Each pattern shown is the one (plus or minus, p or n) the input projects on more strongly."
             .to_string(),
         scale: Scale::PerCell,
     }

@@ -18,6 +18,13 @@ const SYMMETRIC_CONVENTION: &str = "patterns: red = positive pixel weight, blue 
 A symmetric component adds d_c·(v·x)² to logit c: an image matching its pattern (either sign) raises the logits of classes with a positive \
 head bar and lowers those with a negative one. Head bars: red ≥ 0, blue < 0 (as patterns), one per output (class) from the left.";
 
+/// [`CONVENTION`] for a figure of evidence-split components (contrasts), whose two patterns
+/// are evidence and counter-evidence.
+const SPLIT_CONVENTION: &str = "patterns: red = positive pixel weight, blue = negative, white = 0, one symmetric scale per figure. \
+An evidence-split component (a contrast) adds d_c·[(p·x)² − (n·x)²] to logit c: an image matching the positive row p (either sign) raises \
+the logits of classes with a positive head bar, one matching the negative row n lowers them, so an image matching both moves them little. \
+Head bars: red ≥ 0, blue < 0 (as patterns), one per output (class) from the left.";
+
 /// Heads with more outputs than this are not drawn as bars; the column title names the
 /// largest output instead.
 const MAX_HEAD_BARS: usize = 32;
@@ -93,8 +100,12 @@ pub fn component_grid(
         cell_titles: Vec::new(),
         image_side: (shape.height, shape.width),
         caption: format!(
-            "{notes}{} Columns are ordered by strength σ (SPEC §9.1: ‖a‖‖b‖‖d‖ for CP components, ‖v‖²‖d‖ for symmetric ones; its share of the total in the title).",
-            if form == Form::Symmetric { SYMMETRIC_CONVENTION } else { CONVENTION }
+            "{notes}{} Columns are ordered by strength σ (SPEC §9.1: ‖a‖‖b‖‖d‖ for CP components, ‖v‖²‖d‖ for symmetric ones, (‖p‖² + ‖n‖²)‖d‖ for split ones; its share of the total in the title).",
+            match form {
+                Form::Symmetric => SYMMETRIC_CONVENTION,
+                Form::Split => SPLIT_CONVENTION,
+                Form::Cp => CONVENTION,
+            }
         ),
         scale: Scale::Shared,
     }
@@ -117,6 +128,7 @@ fn share_text(percent: f32) -> String {
 mod tests {
     use super::*;
     use crate::analysis::testing::random_components;
+    use crate::decomp::Component;
 
     #[test]
     fn each_form_is_drawn_as_it_is() {
@@ -137,5 +149,9 @@ mod tests {
         assert_eq!(mixed.row_labels, ["plus (a+b)", "minus (a−b)", "head d"]);
         assert!(mixed.column_titles[1].ends_with("\n0.10% of strength"), "small shares keep two digits: {}", mixed.column_titles[1]);
         assert_eq!((share_text(42.4), share_text(4.24), share_text(0.424)), ("42".into(), "4.2".into(), "0.42".into()));
+        let contrasts = Components { items: c.items.iter().cloned().map(|k| Component { form: Form::Split, ..k }).collect(), ..c.clone() };
+        let split = component_grid(&contrasts, None, None, 8, "t", None);
+        assert_eq!(split.row_labels, ["positive p", "negative n", "head d"]);
+        assert!(split.caption.contains("(p·x)² − (n·x)²") && !split.caption.contains("(a·x)(b·x)"), "{}", split.caption);
     }
 }

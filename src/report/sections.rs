@@ -54,7 +54,8 @@ pub fn header(h: &mut Html, title: &str, notes: &[String]) {
         &[],
         "A component adds d_c · (a·x)(b·x) to the logit of class c. Its plus pattern (a+b) and minus pattern (a−b) read as evidence: an image matching the plus pattern \
          (either sign of the ink) raises the logits of the classes with a red head bar and lowers those with a blue one; an image matching the minus pattern does the opposite. \
-         A symmetric component (b = a, as in the concept dictionaries) adds d_c · (v·x)² and has one pattern v, read as the plus pattern.",
+         A symmetric component (b = a, as in most concept dictionaries) adds d_c · (v·x)² and has one pattern v, read as the plus pattern; \
+         an evidence-split component (a contrast, as in concept_contrast) adds d_c · [(p·x)² − (n·x)²]: evidence p against counter-evidence n.",
     );
     h.close("div").close("header");
     for note in notes {
