@@ -487,6 +487,11 @@ mod tests {
         assert!(Recipe::default().with_overrides(&["rank=-1".into()]).is_err());
         let t = Recipe::default().with_toml("steps = 7\n[priors]\nanchor = 0.5\n").unwrap();
         assert_eq!((t.steps, t.priors.anchor), (7, 0.5));
+        let p = Recipe::default().with_overrides(&["pair_priors.decision=0.3".into(), "decision=0.1".into()]).unwrap();
+        assert_eq!((p.pair_priors.decision, p.priors.decision), (0.3, 0.1), "the pairs' priors are their own");
+        let p = Recipe::default().with_toml("pair_steps = 5\n[pair_priors]\ncoherence = 0.02\n").unwrap();
+        assert_eq!((p.pair_steps, p.pair_priors.coherence, p.priors.coherence), (5, 0.02, 0.0));
+        assert!(Recipe::default().with_overrides(&["pair_priors.nope=1".into()]).unwrap_err().to_string().contains("pair_priors.nope"));
     }
 
     #[test]
