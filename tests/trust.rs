@@ -228,6 +228,9 @@ fn narrow_layers_and_odd_labels_are_handled() {
     let one_output = root.join("one_output.safetensors");
     bilens::save_model(&Bilinear::init(ModelConfig { n_outputs: 1, ..ModelConfig::default() }, &mut bilens::rng(4)), &one_output).unwrap();
     fit(&one_output, &single, "concept_stable", "single_fit");
+    // Contrasts pair within the one class there is.
+    let contrast = ["--preset", "concept_contrast", "--set", "steps=2", "--set", "pair_steps=2", "--out"];
+    ok(&[&["decompose", "--model", s(&one_output), "--data", s(&single)][..], &contrast, &[s(&root.join("single_contrast"))]].concat());
     let sweep = root.join("one_output.toml");
     std::fs::write(&sweep, "[[grid]]\npresets = [\"concept_faithful\"]\nseeds = [0, 1]\nset = { steps = 2 }\n").unwrap();
     ok(&["sweep", s(&sweep), "--model", s(&one_output), "--data", s(&single), "--out", s(&root.join("sweep1"))]);
