@@ -13,7 +13,7 @@ tensors) and come out as numpy arrays. Long calls release the interpreter and ta
 """
 
 import concurrent.futures
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -200,13 +200,14 @@ def decompose(
     config: StrPath | None = None,
     threads: int | None = None,
     progress: bool = True,
-    **overrides: bool | int | float | str | Sequence[bool | int | float | str],
+    **overrides: bool | int | float | str | Sequence[bool | int | float | str] | Mapping[str, bool | int | float | str],
 ) -> Decomposition:
     """Fits a preset to the model's interaction tensor and measures it: the run of
     ``bilens decompose`` (same seed, settings and thread count: the same bits), kept in memory.
 
     ``overrides`` are recipe fields or priors (``rank=32, steps=80, optimizer="muon"``; see
-    :func:`preset`), applied after the TOML file ``config``. ``data``: see :data:`DataArg`.
+    :func:`preset`), applied after the TOML file ``config``; a group of fields takes a dict
+    (``pair_priors={"decision": 0.3}``). ``data``: see :data:`DataArg`.
     ``progress``: a tqdm bar when tqdm is installed. Notes (data left out, a model read from
     its weights alone) are issued as warnings."""
 

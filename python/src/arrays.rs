@@ -119,8 +119,11 @@ pub fn toml_value(key: &str, obj: &Bound<'_, PyAny>) -> PyResult<toml::Value> {
     if obj.cast::<PyList>().is_ok() || obj.cast::<PyTuple>().is_ok() {
         return obj.try_iter()?.map(|item| toml_value(key, &item?)).collect::<PyResult<Vec<_>>>().map(toml::Value::Array);
     }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        return toml_table(Some(d)).map(toml::Value::Table);
+    }
     Err(BilensError::new_err(format!(
-        "{key}: a value of type {} cannot be an override (give a bool, a number, a string or a list)",
+        "{key}: a value of type {} cannot be an override (give a bool, a number, a string, a list or a dict)",
         obj.get_type().name()?
     )))
 }
@@ -135,7 +138,14 @@ pub fn toml_table(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<toml::Table> {
     Ok(table)
 }
 
-/// Keyword arguments as `key=value` overrides (TOML values), as `--set` takes them.
+/// Keyword arguments as `key=value` overrides (TOML values), as `--set` takes them; a dict
+/// value is a group of fields (`pair_priors={"decision": 0.3}` is `pair_priors.decision=0.3`).
 pub fn overrides(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<String>> {
-    Ok(toml_table(kwargs)?.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
+    Ok(toml_table(kwargs)?
+        .into_iter()
+        .flat_map(|(k, v)| match v {
+            toml::Value::Table(fields) => fields.into_iter().map(|(f, v)| format!("{k}.{f}={v}")).collect(),
+            v => vec![format!("{k}={v}")],
+        })
+        .collect())
 }

@@ -134,8 +134,10 @@ def test_errors(layer, digits):
         bilens.decompose(layer, data=digits, **TINY)
     with pytest.raises(bilens.BilensError, match="optimizer"):
         bilens.decompose(layer, data=False, optimizer="sgd-ish", **TINY)
-    with pytest.raises(bilens.BilensError, match="cannot be an override"):
+    with pytest.raises(bilens.BilensError, match="unknown recipe key 'rank.a'"):
         bilens.decompose(layer, data=False, rank={"a": 1})
+    with pytest.raises(bilens.BilensError, match="cannot be an override"):
+        bilens.decompose(layer, data=False, rank=object())
     with pytest.raises(bilens.BilensError, match="model must be"):
         bilens.decompose(3.5)
     with pytest.raises(bilens.BilensError, match="threads = 0"):
@@ -172,3 +174,25 @@ def test_components_are_described_and_images_explained_in_words(small_digit_mode
     assert result.explain(grid)["text"] == reading["text"]
     with pytest.raises(bilens.BilensError, match=r"image has shape \[56, 14\]"):
         result.explain(grid.reshape(56, 14))
+
+
+def test_contrasts_take_their_own_priors_as_a_dict(small_digit_model):
+    """``concept_contrast`` pairs its fitted patterns into split components and fits the pairs
+    with ``pair_priors``, given as a dict; ``priors`` take one too."""
+    result = bilens.decompose(
+        str(small_digit_model),
+        "concept_contrast",
+        steps=3,
+        pair_steps=2,
+        activation_images=256,
+        pair_priors={"decision": 0.5},
+        priors={"coherence": 0.02},
+        progress=False,
+    )
+    r = result.recipe
+    assert r["pair_priors"]["decision"] == 0.5 and r["priors"]["coherence"] == pytest.approx(0.02) and r["pair_steps"] == 2
+    n = result.metrics["n_components"]
+    assert 0 < n <= r["rank"], "at most one contrast per pattern"
+    heads = result.factors["heads"]
+    assert heads.shape[1] == 2 * n, "a contrast is two triples: +p pᵀ and −n nᵀ"
+    assert np.all((heads != 0).sum(axis=0) == 1), "one class each"

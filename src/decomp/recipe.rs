@@ -422,8 +422,8 @@ impl Recipe {
         Ok(())
     }
 
-    /// Applies `key=value` overrides; `key` is a recipe field, a field of `priors` or
-    /// `pair_priors.FIELD`, and
+    /// Applies `key=value` overrides; `key` is a recipe field, a field of `priors` (`FIELD` or
+    /// `priors.FIELD`) or `pair_priors.FIELD`, and
     /// `value` is TOML (`rank=32`, `optimizer="muon"`, or bare words like `optimizer=muon`).
     pub fn with_overrides(&self, sets: &[String]) -> Result<Recipe> {
         let mut table = toml::Table::try_from(self)?;
@@ -433,6 +433,7 @@ impl Recipe {
             let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
                 .map(|mut t| t.remove("v").unwrap())
                 .unwrap_or_else(|_| toml::Value::String(raw.trim().to_string()));
+            let key = key.strip_prefix("priors.").filter(|k| Priors::has_field(k)).unwrap_or(key);
             if table.contains_key(key) {
                 table.insert(key.to_string(), value);
             } else if let Some((toml::Value::Table(priors), name)) =
@@ -487,7 +488,7 @@ mod tests {
         assert!(Recipe::default().with_overrides(&["rank=-1".into()]).is_err());
         let t = Recipe::default().with_toml("steps = 7\n[priors]\nanchor = 0.5\n").unwrap();
         assert_eq!((t.steps, t.priors.anchor), (7, 0.5));
-        let p = Recipe::default().with_overrides(&["pair_priors.decision=0.3".into(), "decision=0.1".into()]).unwrap();
+        let p = Recipe::default().with_overrides(&["pair_priors.decision=0.3".into(), "priors.decision=0.1".into()]).unwrap();
         assert_eq!((p.pair_priors.decision, p.priors.decision), (0.3, 0.1), "the pairs' priors are their own");
         let p = Recipe::default().with_toml("pair_steps = 5\n[pair_priors]\ncoherence = 0.02\n").unwrap();
         assert_eq!((p.pair_steps, p.pair_priors.coherence, p.priors.coherence), (5, 0.02, 0.0));
