@@ -434,7 +434,10 @@ impl Recipe {
                 .map(|mut t| t.remove("v").unwrap())
                 .unwrap_or_else(|_| toml::Value::String(raw.trim().to_string()));
             let key = key.strip_prefix("priors.").filter(|k| Priors::has_field(k)).unwrap_or(key);
-            if table.contains_key(key) {
+            if let (Some(toml::Value::Table(fields)), toml::Value::Table(given)) = (table.get_mut(key), &value) {
+                // A group of fields (`priors={coherence=0.02}`) sets those and keeps the others.
+                fields.extend(given.clone());
+            } else if table.contains_key(key) {
                 table.insert(key.to_string(), value);
             } else if let Some((toml::Value::Table(priors), name)) =
                 key.strip_prefix("pair_priors.").filter(|k| Priors::has_field(k)).and_then(|k| Some((table.get_mut("pair_priors")?, k)))
@@ -493,6 +496,14 @@ mod tests {
         let p = Recipe::default().with_toml("pair_steps = 5\n[pair_priors]\ncoherence = 0.02\n").unwrap();
         assert_eq!((p.pair_steps, p.pair_priors.coherence, p.priors.coherence), (5, 0.02, 0.0));
         assert!(Recipe::default().with_overrides(&["pair_priors.nope=1".into()]).unwrap_err().to_string().contains("pair_priors.nope"));
+        let base = Recipe { pair_priors: Priors { coherence: 0.01, ..Priors::default() }, ..Recipe::default() };
+        let p = base.with_overrides(&["pair_priors={decision=0.5}".into(), "priors={ spread = 0.2 }".into()]).unwrap();
+        assert_eq!(
+            (p.pair_priors.decision, p.pair_priors.coherence, p.priors.spread),
+            (0.5, 0.01, 0.2),
+            "a group keeps the fields it does not name"
+        );
+        assert!(base.with_overrides(&["priors={nope=1}".into()]).unwrap_err().chain().any(|e| e.to_string().contains("nope")));
     }
 
     #[test]
