@@ -36,7 +36,14 @@ fn orthomax(a: MatRef<'_, f64>, gamma: f64) -> Mat<f64> {
     for _ in 0..500 {
         let l = a * &r;
         let column_ss: Vec<f64> = (0..k).map(|j| l.col(j).iter().map(|v| v * v).sum()).collect();
-        let t = Mat::from_fn(n, k, |i, j| l[(i, j)].powi(3) - gamma * l[(i, j)] * column_ss[j] / n as f64);
+        // Column by column over contiguous slices (an indexed `from_fn` and `powi`, a library
+        // call, took most of a concept fit's set-up); `v·v·v` is `powi(3)` to the bit.
+        let mut t = Mat::<f64>::zeros(n, k);
+        for (j, &ss) in column_ss.iter().enumerate() {
+            for (o, &v) in t.col_mut(j).iter_mut().zip(l.col(j).iter()) {
+                *o = v * v * v - gamma * v * ss / n as f64;
+            }
+        }
         let b = a.transpose() * t;
         // B is finite whenever A is; an SVD failure leaves the last rotation in place.
         let Ok(svd) = crate::linalg::decomposed(|| b.thin_svd()) else { break };
