@@ -565,7 +565,7 @@ fn concepts(out: &mut Vec<Preset>) {
         "concept_contrast",
         "concept_sign_pure_few's one-signed patterns paired within each class into contrasts ppᵀ − nnᵀ (evidence against the counter-evidence it cancels most), then fitted as pairs: about four contrasts per decision (issue 18)",
         Recipe {
-            pair_steps: 300,
+            pair_steps: 500,
             pair_priors: Priors {
                 coherence: 0.01,
                 spread: 0.003,
