@@ -3,7 +3,8 @@
 //! agrees with itself; the figure is written on request; a folder
 //! that is not a run, or runs over different inputs, are clear errors. A dictionary refitted
 //! from a run's (`start`) matches it, and the anchor prior holds it there. A rotation after the
-//! fit turns the patterns and leaves the class tensors alone.
+//! fit turns the patterns and leaves the class tensors alone; pairing them into contrasts makes
+//! split components fitted as a second stage.
 
 mod common;
 
@@ -158,8 +159,7 @@ fn a_rotation_after_the_fit_changes_the_patterns_and_nothing_the_model_computes(
 
 /// Contrasts (`pair_steps`): the fitted symmetric patterns become split components, one class
 /// each with head 1, no more of them than patterns; the pairs' fit is stage 2 of the history;
-/// recipes it cannot pair and unknown pair priors are refused by
-/// name.
+/// recipes it cannot pair and unknown pair priors are refused by name.
 #[test]
 fn contrasts_pair_the_patterns_and_fit_the_pairs() {
     let root = common::temp_dir("contrasts");
