@@ -301,7 +301,7 @@ pub fn fit_recipe(ctx: &Context, recipe: &Recipe, seed: u64, on_step: &mut dyn F
     recipe.validate(&ctx.limits())?;
     let mut rng = linalg::rng(seed);
     let mut decomposition = first_stage(ctx, recipe, &mut rng)?;
-    let initial_classes = head_classes(&decomposition.banks[0].head.heads());
+    let mut initial_classes = head_classes(&decomposition.banks[0].head.heads());
     let mut history = fit(&mut decomposition, recipe, &ctx.fit_data(recipe, 1, None)?, 1, on_step)?;
     if recipe.stages == 2 {
         // Boosting: the second bank fits the tensor and the logits the first one missed.
@@ -318,7 +318,6 @@ pub fn fit_recipe(ctx: &Context, recipe: &Recipe, seed: u64, on_step: &mut dyn F
             rotation::rotate_bank(bank, images.as_deref())?;
         }
     }
-    let mut initial_classes = initial_classes;
     if recipe.pair_steps > 0 {
         // Contrasts: the fitted patterns paired within each class, then the pairs fitted. Class
         // changes count from the pairing on.

@@ -42,18 +42,21 @@ pub fn pair_bank(bank: &Bank, images_by_class: &[Mat<f64>]) -> Result<Bank> {
         bail!("pairing needs a symmetric bank of free factors, without amplitudes or kept signs");
     };
     let (classes, r) = (f.d.nrows(), f.d.ncols());
-    let head_of = |k: usize| {
-        let class = crate::model::argmax(f.d.col(k).iter().map(|v| v.abs()));
-        (class, f.d[(class, k)])
-    };
     if (0..r).any(|k| f.d.col(k).iter().filter(|v| **v != 0.0).count() > 1) {
         bail!("pairing needs one-hot heads (topk = 1)");
     }
+    // Each component's class and head.
+    let heads: Vec<(usize, f32)> = (0..r)
+        .map(|k| {
+            let class = crate::model::argmax(f.d.col(k).iter().map(|v| v.abs()));
+            (class, f.d[(class, k)])
+        })
+        .collect();
     anyhow::ensure!(images_by_class.len() == classes, "pairing: {} classes of images for {classes} outputs", images_by_class.len());
     let mut columns: Vec<Contrast> = Vec::new();
     for (class, images) in images_by_class.iter().enumerate() {
         let side = |positive: bool| -> Vec<usize> {
-            (0..r).filter(|&k| head_of(k).0 == class && if positive { head_of(k).1 > 0.0 } else { head_of(k).1 < 0.0 }).collect()
+            (0..r).filter(|&k| heads[k].0 == class && if positive { heads[k].1 > 0.0 } else { heads[k].1 < 0.0 }).collect()
         };
         let (evidence, counter) = (side(true), side(false));
         // |contribution| of pattern k on each image of the class: |d| (a·x)².
@@ -61,7 +64,7 @@ pub fn pair_bank(bank: &Bank, images_by_class: &[Mat<f64>]) -> Result<Bank> {
             let a = Mat::from_fn(f.a.nrows(), ks.len(), |i, j| f.a[(i, ks[j])] as f64);
             let mut z = images * &a;
             for (j, &k) in ks.iter().enumerate() {
-                z.col_mut(j).iter_mut().for_each(|v| *v = *v * *v * head_of(k).1.abs() as f64);
+                z.col_mut(j).iter_mut().for_each(|v| *v = *v * *v * heads[k].1.abs() as f64);
             }
             z
         };
@@ -89,7 +92,7 @@ pub fn pair_bank(bank: &Bank, images_by_class: &[Mat<f64>]) -> Result<Bank> {
     // Smoothing and a shared mask act on each column alike, so the raw factors pair and scale
     // as the effective ones do.
     let side = |pick: fn(&Contrast) -> Option<usize>| {
-        Mat::from_fn(raw.nrows(), n, |i, j| pick(&columns[j]).map_or(0.0, |k| head_of(k).1.abs().sqrt() * raw[(i, k)]))
+        Mat::from_fn(raw.nrows(), n, |i, j| pick(&columns[j]).map_or(0.0, |k| heads[k].1.abs().sqrt() * raw[(i, k)]))
     };
     let pattern = |raw: Mat<f32>| Pattern {
         base: Base::Free { raw, passes: *passes },
@@ -98,13 +101,13 @@ pub fn pair_bank(bank: &Bank, images_by_class: &[Mat<f64>]) -> Result<Bank> {
         image: bank.a.image,
         signs: None,
     };
-    let heads = Mat::from_fn(classes, n, |c, j| if columns[j].class == c { 1.0 } else { 0.0 });
+    let one_hot = Mat::from_fn(classes, n, |c, j| if columns[j].class == c { 1.0 } else { 0.0 });
     Ok(Bank {
         form: Form::Split,
         role: bank.role,
         a: pattern(side(|c| c.evidence)),
         b: Some(pattern(side(|c| c.counter))),
-        head: Head { raw: heads, rule: bank.head.rule },
+        head: Head { raw: one_hot, rule: bank.head.rule },
         anchors: None,
     })
 }
