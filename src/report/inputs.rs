@@ -143,7 +143,7 @@ pub fn main_run<'a>(rows: &'a [ResultRow], wanted: Option<&str>) -> Result<Optio
 }
 
 /// The presets whose runs the panel prefers to start with, in order.
-pub const MAIN_PRESETS: [&str; 3] = ["concept_stable", "concept_faithful", "combo_cp_top1_res8"];
+pub const MAIN_PRESETS: [&str; 4] = ["concept_contrast", "concept_stable", "concept_faithful", "combo_cp_top1_res8"];
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -176,5 +176,7 @@ pub(crate) mod tests {
         assert_eq!(main_run(&with_concepts, None).unwrap(), Some("concept_faithful__seed=2"));
         let recommended: Vec<ResultRow> = ["concept_faithful__seed=0", "concept_stable__seed=1"].map(row).into();
         assert_eq!(main_run(&recommended, None).unwrap(), Some("concept_stable__seed=1"));
+        let contrasts: Vec<ResultRow> = ["concept_stable__seed=0", "concept_contrast__seed=1"].map(row).into();
+        assert_eq!(main_run(&contrasts, None).unwrap(), Some("concept_contrast__seed=1"));
     }
 }

@@ -121,7 +121,7 @@ mod tests {
         let text = summary(&serde_json::to_value(&contrast).unwrap()).unwrap().join(" · ");
         assert!(
             text.contains("paired with the counter-evidence")
-                && text.contains("fitted 500 steps with priors")
+                && text.contains("fitted 200 steps with priors")
                 && text.contains("decision 0.3"),
             "{text}"
         );
