@@ -173,6 +173,15 @@ mod tests {
         assert_eq!((from_file.epochs, from_file.seed), (TrainConfig::default().epochs, 1));
     }
 
+    /// The report leads with the dictionary the study fits over seeds and across models.
+    #[test]
+    fn the_report_recommends_what_the_study_measures_over_seeds_and_models() {
+        let plan = Plan::standard();
+        let recommended = crate::report::MAIN_PRESETS[0];
+        assert_eq!(plan.cross_model.as_deref(), Some(recommended));
+        assert!(plan.runs.iter().any(|(p, _, seeds)| p == recommended && seeds.len() == 3), "{:?}", plan.runs);
+    }
+
     #[test]
     fn the_cross_model_run_is_the_first_run_of_its_preset_or_an_error() {
         let plan = Plan::standard();

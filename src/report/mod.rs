@@ -31,6 +31,8 @@ mod svg;
 
 use std::path::{Path, PathBuf};
 
+/// The presets whose runs the report starts with, in order: its recommended dictionary first.
+pub use inputs::MAIN_PRESETS;
 /// The columns the results tables open on, in order (the others wait behind a button).
 pub use results::LEAD as LEAD_COLUMNS;
 
