@@ -30,8 +30,10 @@ pub struct Entry<'a> {
     pub share: f64,
 }
 
-/// The `per_class` heaviest patterns of every class, strongest first: what the atlas draws (the
-/// report draws the same selection in its page).
+/// The `per_class` heaviest patterns of every class, strongest first except that a component's
+/// second pattern follows its first (a contrast's counter-evidence beside its evidence, the
+/// pair being what a reader reads): what the atlas draws (the report draws the same selection
+/// in its page).
 pub fn heaviest(c: &Components, per_class: usize) -> Vec<Vec<Entry<'_>>> {
     (0..c.outputs)
         .map(|class| {
@@ -40,9 +42,23 @@ pub fn heaviest(c: &Components, per_class: usize) -> Vec<Vec<Entry<'_>>> {
             entries.iter_mut().for_each(|e| e.share = e.weight / total.max(1e-300));
             entries.sort_by(|x, y| y.weight.abs().total_cmp(&x.weight.abs()));
             entries.truncate(per_class);
-            entries
+            partners_together(entries)
         })
         .collect()
+}
+
+/// `entries` in their order, each followed by the other pattern of its component if that one is
+/// among them.
+fn partners_together(mut entries: Vec<Entry<'_>>) -> Vec<Entry<'_>> {
+    let mut out = Vec::with_capacity(entries.len());
+    while !entries.is_empty() {
+        let first = entries.remove(0);
+        out.push(first);
+        if let Some(i) = entries.iter().position(|e| e.component == first.component) {
+            out.push(entries.remove(i));
+        }
+    }
+    out
 }
 
 /// Classes the atlas figure draws at most (the first ones): more rows than this would not fit
@@ -60,7 +76,12 @@ pub fn atlas(c: &Components, train: &Dataset, shape: ImageShape, per_class: usiz
     let classes = c.outputs;
     for (class, entries) in heaviest(c, per_class).into_iter().enumerate().take(MAX_CLASSES) {
         let region = outline(train, labels, class);
-        titles.push(entries.iter().map(|e| format!("{:+.1}% {}", 100.0 * e.share, describe_pattern(e.pattern, Some(shape)))).collect());
+        titles.push(
+            entries
+                .iter()
+                .map(|e| format!("#{} {:+.1}% {}", e.component + 1, 100.0 * e.share, describe_pattern(e.pattern, Some(shape))))
+                .collect(),
+        );
         let mut cells: Vec<Cell> = entries.iter().map(|e| Cell::Outlined { pattern: e.pattern.to_vec(), region: region.clone() }).collect();
         cells.resize(per_class, Cell::Empty);
         rows.push(cells);
@@ -86,7 +107,8 @@ pub fn atlas(c: &Components, train: &Dataset, shape: ImageShape, per_class: usiz
 pub fn caption() -> String {
     format!(
         "Each row is a class; its cells are the rank-one patterns p of the dictionary with the largest part |d_c|·‖p‖² of that class's logit, \
-         strongest first. Titles: the signed share of the class's total: + when an image matching the pattern (either sign) raises the class, \
+         strongest first, a component's second pattern (a contrast's counter-evidence) beside its first. Titles: the component's number, \
+         then the signed share of the class's total: + when an image matching the pattern (either sign) raises the class, \
          − when it lowers it (counter-evidence). Black outline: where the class's mean training image reaches {:.0}% of its maximum.",
         100.0 * OUTLINE_LEVEL
     )
@@ -143,18 +165,55 @@ mod tests {
     }
 
     #[test]
-    fn rows_are_classes_cells_are_strongest_first_and_shares_are_signed() {
+    fn rows_are_classes_cells_are_strongest_first_with_partners_together_and_shares_are_signed() {
         let c = random_components(3, 6, 2);
-        let grid = atlas(&c, &digits(), SHAPE, 4, None).unwrap();
+        let grid = atlas(&c, &digits(), SHAPE, 5, None).unwrap();
         assert_eq!(grid.rows.len(), c.outputs);
+        let mut pairs = 0;
         for (row, titles) in grid.rows.iter().zip(&grid.cell_titles) {
-            let shares: Vec<f64> = titles.iter().map(|t| t.split('%').next().unwrap().parse().unwrap()).collect();
-            assert!(titles.iter().all(|t| t.split_once("% ").is_some_and(|(_, words)| !words.is_empty())), "described: {titles:?}");
-            assert!(shares.windows(2).all(|w| w[0].abs() >= w[1].abs()), "not strongest first: {shares:?}");
-            assert!(shares.iter().map(|s| s.abs()).sum::<f64>() <= 100.0 + 1e-9);
+            // "#k share% words"
+            let cells: Vec<(usize, f64)> = titles
+                .iter()
+                .map(|t| {
+                    let (number, rest) = t.strip_prefix('#').and_then(|t| t.split_once(' ')).expect(t);
+                    assert!(rest.split_once("% ").is_some_and(|(_, words)| !words.is_empty()), "described: {t}");
+                    (number.parse().unwrap(), rest.split('%').next().unwrap().parse().unwrap())
+                })
+                .collect();
+            // The first cell of each component, strongest first; its second cell right after it.
+            let mut firsts = Vec::new();
+            for (i, &(k, share)) in cells.iter().enumerate() {
+                match cells[..i].iter().position(|&(j, _)| j == k) {
+                    Some(at) => {
+                        assert_eq!(at + 1, i, "#{k}'s patterns apart: {titles:?}");
+                        pairs += 1;
+                    }
+                    None => firsts.push(share),
+                }
+            }
+            assert!(firsts.windows(2).all(|w| w[0].abs() >= w[1].abs()), "not strongest first: {titles:?}");
+            assert!(cells.iter().map(|(_, s)| s.abs()).sum::<f64>() <= 100.0 + 1e-9);
             assert!(row.iter().all(|cell| matches!(cell, Cell::Outlined { region, .. } if region.iter().any(|&r| r))));
         }
+        assert!(pairs > 0, "some CP component shows both patterns in a row");
         crate::figures::render_grid(&grid).unwrap();
+    }
+
+    /// Keeping partners together changes the order of a row, never which patterns it draws.
+    #[test]
+    fn partners_move_within_the_heaviest_patterns_and_the_strongest_leads() {
+        let c = random_components(5, 6, 0);
+        for (class, row) in heaviest(&c, 5).iter().enumerate() {
+            let mut by_weight = entries(&c, class);
+            by_weight.sort_by(|x, y| y.weight.abs().total_cmp(&x.weight.abs()));
+            let chosen: Vec<(usize, bool)> = by_weight[..5].iter().map(|e| (e.component, e.minus)).collect();
+            let mut drawn: Vec<(usize, bool)> = row.iter().map(|e| (e.component, e.minus)).collect();
+            assert_eq!(drawn[0], chosen[0]);
+            drawn.sort();
+            let mut chosen = chosen;
+            chosen.sort();
+            assert_eq!(drawn, chosen, "class {class}: the same five patterns");
+        }
     }
 
     #[test]
@@ -165,7 +224,7 @@ mod tests {
         comp.head[2] = -1.0;
         let names: Vec<String> = (0..10).map(|c| format!("kind {c}")).collect();
         let grid = atlas(&c, &digits(), SHAPE, 2, Some(&names)).unwrap();
-        assert!(grid.cell_titles[2][0].starts_with("-100.0% "), "{}", grid.cell_titles[2][0]);
+        assert!(grid.cell_titles[2][0].starts_with("#1 -100.0% "), "{}", grid.cell_titles[2][0]);
         assert_eq!(grid.row_labels[2], "kind 2");
         assert!(grid.cell_titles[0].is_empty() && grid.rows[0].iter().all(|cell| *cell == Cell::Empty));
     }

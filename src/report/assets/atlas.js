@@ -1,6 +1,7 @@
 // atlas.js: concept atlases (analysis/atlas.rs; atlas.png in every analysed run folder) drawn
 // from a run's record as they come into view: per class, the patterns that weigh most in its
-// logit, over the outline of its mean training digit, one colour scale per class.
+// logit (a component's two side by side), numbered as its card, over the outline of its mean
+// training digit, one colour scale per class.
 
 /** Pixels per image pixel of an atlas canvas: room for the outline between pixels. */
 const ATLAS_ZOOM = 4;
@@ -70,7 +71,7 @@ async function drawAtlas(box) {
       link.href = '#' + cardId(run.anchor, k);
       link.title = run.label[k] + (which ? ' (' + which + ')' : '') + ': ' + signed + ' of ' + className(run, c) + '\u2019s pattern weight';
       link.append(cv);
-      fig.append(element('figcaption', '', signed), link, element('figcaption', 'atlas-words', words));
+      fig.append(element('figcaption', '', run.label[k] + ' ' + signed), link, element('figcaption', 'atlas-words', words));
       row.append(fig);
     });
     return row;
