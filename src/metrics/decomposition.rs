@@ -96,6 +96,9 @@ pub struct Readout {
     pub coherence_used: Option<f64>,
     /// [`component_sign_purity`], weighted by use likewise.
     pub sign_purity_used: Option<f64>,
+    /// [`top_vote_coherence`]: how smooth the pattern is that each test input's explanation
+    /// shows first.
+    pub coherence_top_vote: Option<f64>,
 }
 
 /// [`Readout`] of the components `c`.
@@ -134,7 +137,26 @@ pub fn readout(ctx: &Context, c: &Components) -> Readout {
         locality_7x7_used: used_by(patterns::locality),
         coherence_used: used_by(patterns::coherence),
         sign_purity_used: used.as_ref().map(|u| sign_purity_by(c, |r, _| u[r])),
+        coherence_top_vote: test.zip(image).zip(logits.as_ref()).and_then(|((t, s), (_, _, p))| top_vote_coherence(c, t, p, s)),
     }
+}
+
+/// [`patterns::coherence`] of each input's largest vote ([`ToPredicted::largest_votes`]), drawn
+/// as its explanation draws it: the pattern of that component (plus or minus, `p` or `n`) the
+/// input projects on more strongly; the mean over `inputs`, `None` without any. The weighted
+/// metrics can be high while the few components that carry most decisions are speckled
+/// templates; this is the picture a reader of an explanation sees first.
+fn top_vote_coherence(c: &Components, inputs: &Dataset, votes: &ToPredicted, shape: ImageShape) -> Option<f64> {
+    let coherence: Vec<[f64; 2]> = c.iter().map(|k| [&k.plus, &k.minus].map(|p| patterns::coherence(p, shape))).collect();
+    let dot = |p: &[f32], x: &[f32]| p.iter().zip(x).map(|(a, b)| a * b).sum::<f32>().abs();
+    let (mut sum, mut n) = (0.0, 0usize);
+    for (i, vote) in votes.largest_votes().enumerate() {
+        let Some(k) = vote else { continue };
+        let (comp, x) = (&c.items[k], inputs.image(i));
+        sum += coherence[k][usize::from(dot(&comp.minus, x) > dot(&comp.plus, x))];
+        n += 1;
+    }
+    (n > 0).then(|| sum / n as f64)
 }
 
 /// Per-component weights `w` as per-pattern weights in [`Readout`]'s order (every plus
@@ -369,6 +391,42 @@ mod tests {
         let heavy = 10.0_f64.sqrt() * 4.0; // ‖d‖·‖p‖²
         assert!((sign_purity_weighted(&c) - (1.0 + heavy * 0.5) / (1.0 + heavy)).abs() < 1e-6, "by strength it dominates");
         assert_eq!(split_like_strength(&c, &used), vec![1.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn the_top_vote_is_the_pattern_an_explanation_shows_first() {
+        // 4×4 images: a smooth blob, a checkerboard (speckle), and a contrast of the two whose
+        // minus pattern is the checkerboard.
+        let shape = ImageShape::new(4, 4);
+        let blob: Vec<f32> = (0..16).map(|i| if [5, 6, 9, 10].contains(&i) { 1.0 } else { 0.0 }).collect();
+        let checker: Vec<f32> = (0..16).map(|i| if (i / 4 + i % 4) % 2 == 0 { 1.0 } else { -1.0 }).collect();
+        let (coh_blob, coh_checker) = (patterns::coherence(&blob, shape), patterns::coherence(&checker, shape));
+        assert!(coh_blob > 50.0 * coh_checker, "{coh_blob} {coh_checker}");
+        let with_head = |form: Form, a: &[f32], b: &[f32], head: [f32; 2]| Component { head: head.to_vec(), ..component(form, a, b) };
+        let contrast = {
+            let mut k = with_head(Form::Split, &blob, &checker, [0.0, 1.0]);
+            (k.plus, k.minus) = (blob.clone(), checker.iter().map(|v| v / 4.0).collect());
+            k
+        };
+        let c = of(vec![
+            with_head(Form::Symmetric, &blob, &blob, [1.0, 0.0]),
+            with_head(Form::Symmetric, &checker, &checker, [1.0, 0.0]),
+            contrast,
+        ]);
+        // Input 0 (the blob) predicts 0 by component 0; input 1 (the checkerboard) predicts 0 by
+        // component 1; input 2 predicts 1 by the contrast and projects on its minus pattern.
+        let inputs = [&blob[..], &checker[..], &checker[..]];
+        let mut data = Dataset::vectors(inputs.concat(), 16, Some(shape));
+        data.labels = Some(vec![0, 0, 1]);
+        let logits = faer::Mat::from_fn(3, 2, |i, o| if (i == 2) == (o == 1) { 1.0 } else { 0.0 });
+        let acts = faer::Mat::from_fn(3, 3, |i, r| [[4.0, 0.0, 0.0], [0.0, 16.0, 1.0], [0.0, 0.0, 9.0]][i][r]);
+        let votes = ToPredicted::new(logits.as_ref(), acts.as_ref(), c.heads().as_ref());
+        assert_eq!(votes.largest_votes().collect::<Vec<_>>(), vec![Some(0), Some(1), Some(2)]);
+        let expected = (coh_blob + 2.0 * coh_checker) / 3.0;
+        assert!((top_vote_coherence(&c, &data, &votes, shape).unwrap() - expected).abs() < 1e-12);
+        let empty = Dataset::vectors(Vec::new(), 16, Some(shape));
+        let none = ToPredicted::new(faer::Mat::<f32>::zeros(0, 2).as_ref(), faer::Mat::<f32>::zeros(0, 3).as_ref(), c.heads().as_ref());
+        assert_eq!(top_vote_coherence(&c, &empty, &none, shape), None);
     }
 
     #[test]

@@ -66,6 +66,12 @@ impl ToPredicted {
         Self { rows: rows.concat(), r: rows.first().map_or(0, |c| c.len()) }
     }
 
+    /// Per input, the component contributing most for its predicted output: the first vote its
+    /// explanation shows (the first of equal votes; `None` without components).
+    pub fn largest_votes(&self) -> impl Iterator<Item = Option<usize>> + '_ {
+        self.inputs().map(|c| (0..c.len()).reduce(|best, k| if c[k] > c[best] { k } else { best }))
+    }
+
     fn inputs(&self) -> impl Iterator<Item = &[f64]> {
         self.rows.chunks_exact(self.r.max(1))
     }

@@ -71,6 +71,10 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
     ),
     ("coherence_used", "Coherence weighted by use on the test images, like locality_7x7_used."),
     ("sign_purity_used", "Sign purity weighted by use on the test images, like locality_7x7_used."),
+    (
+        "coherence_top_vote",
+        "Coherence of the pattern each test image's explanation shows first: that of the component adding most to the predicted class, on the side (plus or minus) the image projects on more strongly, averaged over the images.",
+    ),
     ("n_components", "Components of the decomposition, displayed and residual."),
     ("n_patterns", "Rank-one patterns the displayed components draw: 2 per CP or split component, 1 per symmetric one."),
     (
