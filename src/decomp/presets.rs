@@ -561,8 +561,9 @@ fn concepts(out: &mut Vec<Preset>) {
     // minimality prior cost. Tuned on e20 and s7. The one-signed fit runs 600 steps at 4× the
     // rate, its coherence, spread and sign-purity priors 1.2–1.8× as strong and its
     // minimality prior 0.8×, and the pairs' fit 200 steps: they end about where 1500 and 500
-    // steps did (explanations a little shorter, patterns a little less pure where the
-    // decisions use them), in 0.4 of the time (issue 20).
+    // steps did, in 0.4 of the time (issue 20), with explanations a little shorter and the
+    // patterns the decisions use a little less pure and less smooth. A stronger coherence prior
+    // in the pairs' fit smooths those but costs agreement (the README's frontier).
     push(
         out,
         F,
