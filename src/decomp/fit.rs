@@ -320,8 +320,16 @@ mod tests {
             distill: 0.2,
             ..Recipe::default()
         };
-        r.priors =
-            terms::Priors { anchor: 0.5, deform_l2: 0.3, mask_width: 0.2, raw_tv: 0.1, activation: 0.4, twins: 0.3, ..Default::default() };
+        r.priors = terms::Priors {
+            anchor: 0.5,
+            deform_l2: 0.3,
+            mask_width: 0.2,
+            raw_tv: 0.1,
+            activation: 0.4,
+            twins: 0.3,
+            coherence_used: 0.3,
+            ..Default::default()
+        };
         check(&r, false);
         let mut s = Recipe {
             description: "symmetric fixed mask".into(),
@@ -338,6 +346,7 @@ mod tests {
             duplicate: 0.2,
             raw_l1: 0.1,
             coherence: 0.3,
+            coherence_used: 0.3,
             spread: 0.2,
             sign_purity: 0.2,
             minimality: 0.3,

@@ -561,9 +561,10 @@ fn concepts(out: &mut Vec<Preset>) {
     // minimality prior cost. Tuned on e20 and s7. The one-signed fit runs 600 steps at 4× the
     // rate, its coherence, spread and sign-purity priors 1.2–1.8× as strong and its
     // minimality prior 0.8×, and the pairs' fit 200 steps: they end about where 1500 and 500
-    // steps did, in 0.4 of the time (issue 20), with explanations a little shorter and the
-    // patterns the decisions use a little less pure and less smooth. A stronger coherence prior
-    // in the pairs' fit smooths those but costs agreement (the README's frontier).
+    // steps did, in 0.4 of the time (issue 20), with explanations a little shorter. The pairs'
+    // fit's `coherence_used` prior smooths the patterns the decisions rest on, which the plain
+    // coherence prior leaves speckled unless it costs agreement (the README's frontier); 0.02
+    // tuned on e20 and s7 (0.03 lengthens explanations to 4.0).
     push(
         out,
         F,
@@ -576,6 +577,7 @@ fn concepts(out: &mut Vec<Preset>) {
             pair_steps: 200,
             pair_priors: Priors {
                 coherence: 0.01,
+                coherence_used: 0.02,
                 spread: 0.003,
                 sign_purity: 0.01,
                 minimality: 0.002,

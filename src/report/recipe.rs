@@ -122,6 +122,7 @@ mod tests {
         assert!(
             text.contains("paired with the counter-evidence")
                 && text.contains("fitted 200 steps with priors")
+                && text.contains("coherence_used 0.02")
                 && text.contains("decision 0.3"),
             "{text}"
         );

@@ -91,7 +91,7 @@ impl LabelledProjections {
         Self(banks.iter().zip(factors).map(of).collect())
     }
 
-    fn of_bank(&self, bank: usize) -> &Projections {
+    pub(super) fn of_bank(&self, bank: usize) -> &Projections {
         self.0[bank].as_ref().expect("projections are made for every displayed bank when a term reads them")
     }
 }
@@ -182,7 +182,7 @@ impl Projections {
     }
 
     /// `(a_k·x_i, b_k·x_i)` of image `i`.
-    fn of_image(&self, i: usize) -> (&[f32], &[f32]) {
+    pub(super) fn of_image(&self, i: usize) -> (&[f32], &[f32]) {
         let row = &self.rows[i * self.width..][..self.width];
         (&row[..self.rank], if self.form.has_second_factor() { &row[self.rank..2 * self.rank] } else { &row[..self.rank] })
     }
@@ -204,17 +204,27 @@ impl Projections {
     /// product.
     pub(super) fn backprop(&self, images: &ImageRows, dact: &[f32], g: &mut FactorGrads) {
         let r = self.rank;
-        let mut d_in = PaddedRows::zeros(self.rows.len());
-        for (i, (row, da)) in d_in.chunks_exact_mut(self.width).zip(dact.chunks_exact(r)).enumerate() {
-            let (xa, xb) = self.of_image(i);
-            let (to_a, to_b) = row.split_at_mut(r);
+        self.backprop_projections(images, g, |i, to_a, to_b| {
+            let (da, (xa, xb)) = (&dact[i * r..][..r], self.of_image(i));
             match self.form {
                 Form::Cp => (0..r).for_each(|k| (to_a[k], to_b[k]) = (da[k] * xb[k], da[k] * xa[k])),
                 Form::Split => (0..r).for_each(|k| (to_a[k], to_b[k]) = (2.0 * da[k] * xa[k], -2.0 * da[k] * xb[k])),
                 Form::Symmetric => to_a.iter_mut().zip(da).zip(xa).for_each(|((o, d), x)| *o = 2.0 * d * x),
             }
-        }
+        });
+    }
+
+    /// Adds into `g` the gradient through the projections: `fill(i, da, db)` writes the
+    /// gradient on image `i`'s `a_k·x_i` into `da` and on its `b_k·x_i` into `db` (empty for
+    /// a symmetric bank, whose `b` is its `a`).
+    pub(super) fn backprop_projections(&self, images: &ImageRows, g: &mut FactorGrads, fill: impl Fn(usize, &mut [f32], &mut [f32])) {
+        let r = self.rank;
         let second = self.form.has_second_factor();
+        let mut d_in = PaddedRows::zeros(self.rows.len());
+        for (i, row) in d_in.chunks_exact_mut(self.width).enumerate() {
+            let (to_a, rest) = row.split_at_mut(r);
+            fill(i, to_a, if second { &mut rest[..r] } else { &mut [] });
+        }
         let back = images.back_project(&d_in, self.width, if second { 2 * r } else { r });
         g.a += back.as_ref().subcols(0, r);
         if second {

@@ -15,6 +15,7 @@ mod anchor;
 mod border;
 mod cancellation;
 mod coherence;
+mod coherence_used;
 mod decision;
 mod deform_l2;
 mod display;
@@ -65,6 +66,7 @@ pub static REGISTRY: &[&dyn Term] = &[
     &display_l1::DisplayL1,
     &display_tv::DisplayTv,
     &coherence::Coherence,
+    &coherence_used::CoherenceUsed,
     &spread::Spread,
     &sign_purity::SignPurity,
     &duplicate::Duplicate,
@@ -100,6 +102,8 @@ pub struct Priors {
     pub display_tv: f32,
     /// `1 − mean coherence` of `[plus|minus]` (3×3 smoothness).
     pub coherence: f32,
+    /// `1 − coherence` of `[plus|minus]`, each pattern weighted by its use on labelled images.
+    pub coherence_used: f32,
     /// Mean spread of `[plus|minus]` (a locality stand-in).
     pub spread: f32,
     /// Mean share of each of `[plus|minus]`'s energy in its minority sign.
