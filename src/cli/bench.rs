@@ -248,9 +248,7 @@ fn bench_concepts(args: &ConceptArgs) -> Result<Value> {
     let load_before = load_average();
     let mut runs = serde_json::Map::new();
     for preset in &presets {
-        // Every optimisation step the fit takes, the pairs' fit included.
-        let recipe = crate::decomp::presets::find(preset)?.recipe;
-        let steps = recipe.steps * recipe.stages + recipe.pair_steps;
+        let steps = crate::decomp::presets::find(preset)?.recipe.total_steps();
         let mut command =
             vec!["decompose".to_string(), "--model".into(), args.model.display().to_string(), "--preset".into(), preset.clone()];
         if let Some(d) = &args.data {

@@ -260,6 +260,11 @@ impl Recipe {
         }
     }
 
+    /// Every optimisation step the recipe takes: each stage's, then the pairs' fit's.
+    pub fn total_steps(&self) -> usize {
+        self.steps * self.stages + self.pair_steps
+    }
+
     /// The fit of the paired components (`rank` of them) that follows this recipe's when
     /// `pair_steps > 0`: split, from the pairs, `pair_steps` steps with `pair_priors`, the rest
     /// as this recipe.

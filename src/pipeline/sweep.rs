@@ -148,7 +148,7 @@ pub fn execute(x: &Execution<'_>, specs: &[RunSpec], share: &Share) -> Result<Ve
     (x.log)(&format!("{} runs, {finished} already finished", mine.len()));
     // Longest first, each free core taking the next run, so that the last to finish are short
     // ones; the rows are collected in the specs' order whatever the order of work.
-    plans.sort_by_key(|(_, r, _)| std::cmp::Reverse((r.steps * r.stages + r.pair_steps) * (r.rank * r.banks + r.residual_rank)));
+    plans.sort_by_key(|(_, r, _)| std::cmp::Reverse(r.total_steps() * (r.rank * r.banks + r.residual_rank)));
     let table_lock = Mutex::new(());
     let mut failures: Vec<String> = plans
         .iter()

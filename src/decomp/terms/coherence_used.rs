@@ -73,10 +73,13 @@ fn used_coherence(weight: f32, set: &LabelledSet, p: &Projections, form: Form, f
     let mut coherence = Vec::new();
     let value = super::display::through_display(form, f, false, weight, g, |patterns, _, grad| {
         let (weight, out) = grad.expect("the display pipeline asks for the gradient");
-        coherence = patterns.chunks_exact(pixels).map(|p| ops::coherence(p, one, None)).collect();
-        for ((p, gp), w) in patterns.chunks_exact(pixels).zip(out.chunks_exact_mut(pixels)).zip(&uses) {
-            ops::coherence(p, one, Some((-(weight as f64 * w / total) as f32, gp)));
-        }
+        // Each pattern's coherence, its gradient added as it is computed.
+        coherence = patterns
+            .chunks_exact(pixels)
+            .zip(out.chunks_exact_mut(pixels))
+            .zip(&uses)
+            .map(|((p, gp), w)| ops::coherence(p, one, Some((-(weight as f64 * w / total) as f32, gp))))
+            .collect();
         uses.iter().zip(&coherence).map(|(w, c)| w * (1.0 - c)).sum::<f64>() / total
     });
     // Through the uses: (1 − c_j − V) / W on each use.
