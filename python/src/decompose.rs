@@ -63,7 +63,7 @@ fn decompose(
         Err(_) => ModelArg::File(model.extract().map_err(|_| BilensError::new_err("model must be a bilens.Model or a path"))?),
     };
     let data = DataChoice::of(py, data)?;
-    let total = recipe.steps * recipe.stages;
+    let total = recipe.total_steps();
     let mut bar = Progress::new(py, progress, total, preset)?;
     let fitted = detached(py, threads, || {
         let source = match model {
@@ -79,8 +79,10 @@ fn decompose(
         let ctx = Context::new(source.model.clone(), data.as_ref(), &options)?;
         recipe.validate(&ctx.limits())?;
         let identity = run_identity(&source.sha256, data.as_ref().map(|d| d.checksum.as_str()), &options, &recipe, seed);
+        // Steps counted as they come: the pairs' fit is a stage of its own length.
+        let mut done = 0;
         let outcome = fit_and_measure(&ctx, &recipe, seed, &mut |s| {
-            let done = (s.stage - 1) * s.steps + s.step;
+            done += 1;
             bar.advance(done, total, || format!("loss {:.4} cosine {:.4}", s.loss, s.tensor_cosine));
         })?;
         Ok((ctx, outcome, identity, data.as_ref().map(DataRecord::of), source.record, note))

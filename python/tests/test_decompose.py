@@ -196,3 +196,21 @@ def test_contrasts_take_their_own_priors_as_a_dict(small_digit_model):
     heads = result.factors["heads"]
     assert heads.shape[1] == 2 * n, "a contrast is two triples: +p pᵀ and −n nᵀ"
     assert np.all((heads != 0).sum(axis=0) == 1), "one class each"
+
+
+def test_progress_counts_the_pairs_fit(monkeypatch, small_digit_model):
+    """A contrast's bar runs over both fits: the one-signed fit's steps, then the pairs'."""
+    import bilens._progress
+
+    seen = []
+
+    class Recorder:
+        def advance(self, done, message):
+            seen.append(done)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(bilens._progress, "bar", lambda total, description: seen.append(("total", total)) or Recorder())
+    bilens.decompose(str(small_digit_model), "concept_contrast", steps=3, pair_steps=2, activation_images=256)
+    assert seen[0] == ("total", 5) and seen[-1] == 5, seen

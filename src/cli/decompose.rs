@@ -37,7 +37,7 @@ pub fn run(args: Args) -> Result<()> {
     let _lock = FolderLock::acquire(&args.out)?;
     check_kind(&args.out, "decompose")?;
     let identity = run_identity(&model_sha256, data.as_ref().map(|d| d.checksum.as_str()), &options, &recipe, args.seed);
-    let total = (recipe.steps * recipe.stages) as u64;
+    let total = recipe.total_steps() as u64;
     let bar = super::progress(total, "{prefix} {bar:30} {pos}/{len} steps {msg}");
     bar.set_prefix(args.choice.preset.clone());
     let outcome = decompose(&ctx, &recipe, args.seed, &mut |s| {
