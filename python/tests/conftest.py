@@ -93,3 +93,32 @@ def small_digit_model(tmp_path_factory, digits) -> Path:
     model = bilens.train(digits, epochs=1, n_embed=16, n_hidden=32, threads=1, progress=False)
     model.save(path)
     return path
+
+
+class RecordedProgress:
+    """What the fits told their progress bars: each bar's total, and each `(done, message)`
+    and `"closed"` in order."""
+
+    def __init__(self):
+        self.totals, self.events = [], []
+
+    def bar(self, total, description):
+        self.totals.append(total)
+        return self
+
+    def advance(self, done, message):
+        self.events.append((done, message))
+
+    def close(self):
+        self.events.append("closed")
+
+    def done(self) -> list:
+        return [e[0] for e in self.events if e != "closed"]
+
+
+@pytest.fixture
+def progress(monkeypatch) -> RecordedProgress:
+    """Progress bars replaced by a recorder."""
+    recorded = RecordedProgress()
+    monkeypatch.setattr("bilens._progress.bar", recorded.bar)
+    return recorded

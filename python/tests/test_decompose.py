@@ -103,20 +103,9 @@ def test_save_writes_the_run_folder(tmp_path, fitted):
     assert history[0].startswith("stage,step,lr,loss,tensor_cosine") and len(history) == 11
 
 
-def test_progress_is_driven_by_the_fit(monkeypatch, layer):
-    import bilens._progress
-
-    seen = []
-
-    class Recorder:
-        def advance(self, done, message):
-            seen.append((done, message))
-
-        def close(self):
-            seen.append("closed")
-
-    monkeypatch.setattr(bilens._progress, "bar", lambda total, description: Recorder())
+def test_progress_is_driven_by_the_fit(progress, layer):
     bilens.decompose(layer, data=False, rank=4, steps=10)
+    seen = progress.events
     assert seen[-2][0] == 10 and seen[-2][1].startswith("loss ") and seen[-1] == "closed"
     assert [s[0] for s in seen[:-1]] == sorted(s[0] for s in seen[:-1])
 
@@ -198,19 +187,7 @@ def test_contrasts_take_their_own_priors_as_a_dict(small_digit_model):
     assert np.all((heads != 0).sum(axis=0) == 1), "one class each"
 
 
-def test_progress_counts_the_pairs_fit(monkeypatch, small_digit_model):
+def test_progress_counts_the_pairs_fit(progress, small_digit_model):
     """A contrast's bar runs over both fits: the one-signed fit's steps, then the pairs'."""
-    import bilens._progress
-
-    seen = []
-
-    class Recorder:
-        def advance(self, done, message):
-            seen.append(done)
-
-        def close(self):
-            pass
-
-    monkeypatch.setattr(bilens._progress, "bar", lambda total, description: seen.append(("total", total)) or Recorder())
     bilens.decompose(str(small_digit_model), "concept_contrast", steps=3, pair_steps=2, activation_images=256)
-    assert seen[0] == ("total", 5) and seen[-1] == 5, seen
+    assert progress.totals == [5] and progress.done()[-1] == 5, (progress.totals, progress.done())

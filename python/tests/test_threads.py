@@ -57,18 +57,9 @@ def test_training_releases_the_interpreter_and_stops_on_ctrl_c(digits, tmp_path)
     assert finished_runs(tmp_path) == [], "an interrupted training leaves no finished folder"
 
 
-def test_decompose_stops_on_ctrl_c(small_digit_model, monkeypatch):
-    shown = []
-
-    class Bar:
-        def advance(self, done, message):
-            shown.append(done)
-
-        def close(self):
-            pass
-
-    monkeypatch.setattr("bilens._progress.bar", lambda total, description: Bar())
+def test_decompose_stops_on_ctrl_c(small_digit_model, progress):
     interrupted(bilens.decompose, small_digit_model, "provided_sparse", rank=8, steps=1_000_000)
+    shown = progress.done()
     assert not shown or shown[-1] < 1_000_000, "stopped part-way"
 
 
