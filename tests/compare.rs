@@ -158,14 +158,16 @@ fn a_rotation_after_the_fit_changes_the_patterns_and_nothing_the_model_computes(
 }
 
 /// Contrasts (`pair_steps`): the fitted symmetric patterns become split components, one class
-/// each with head 1, no more of them than patterns; the pairs' fit is stage 2 of the history;
-/// recipes it cannot pair and unknown pair priors are refused by name.
+/// each with head 1, no more of them than patterns; the pairs' fit is stage 2 of the history
+/// and their polish stage 3; recipes it cannot pair, a polish without pairs and unknown pair
+/// priors are refused by name.
 #[test]
 fn contrasts_pair_the_patterns_and_fit_the_pairs() {
     let root = common::temp_dir("contrasts");
     let model = common::tiny_model(&root);
     let out = root.join("contrast");
-    let short = ["--set", "rank=24", "--set", "steps=6", "--set", "pair_steps=4", "--set", "activation_images=256"];
+    let short =
+        ["--set", "rank=24", "--set", "steps=6", "--set", "pair_steps=4", "--set", "polish_steps=3", "--set", "activation_images=256"];
     ok(&[&["decompose", "--model", s(&model), "--preset", "concept_contrast"][..], &short, &["--out", s(&out)]].concat());
     let d = load_factors(&out.join("factors.safetensors")).unwrap();
     let (bank, f) = (&d.banks[0], d.factors().remove(0));
@@ -180,11 +182,16 @@ fn contrasts_pair_the_patterns_and_fit_the_pairs() {
     let stages: Vec<&str> = history.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
     assert_eq!(stages.iter().filter(|s| **s == "1").count(), 6);
     assert_eq!(stages.iter().filter(|s| **s == "2").count(), 4);
+    assert_eq!(stages.iter().filter(|s| **s == "3").count(), 3);
     assert!(history.lines().next().unwrap().contains("decision"), "the pairs' priors are in the history");
     let bad = root.join("bad");
     fails(
         &["decompose", "--model", s(&model), "--preset", "provided_sparse", "--set", "pair_steps=10", "--out", s(&bad)],
         &["pair_steps", "symmetric"],
+    );
+    fails(
+        &["decompose", "--model", s(&model), "--preset", "provided_sparse", "--set", "polish_steps=3", "--out", s(&bad)],
+        &["polish_steps > 0 polishes the pairs' fit"],
     );
     fails(
         &["decompose", "--model", s(&model), "--preset", "concept_contrast", "--set", "pair_priors.nope=1", "--out", s(&bad)],

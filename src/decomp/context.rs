@@ -322,10 +322,15 @@ pub fn fit_recipe(ctx: &Context, recipe: &Recipe, seed: u64, on_step: &mut dyn F
         // Contrasts: the fitted patterns paired within each class, then the pairs fitted. Class
         // changes count from the pairing on.
         let paired = pairing::pair_bank(&decomposition.banks[0], &ctx.init_context().images_by_class("pairing")?)?;
-        let stage = recipe.pair_stage(paired.rank());
+        let rank = paired.rank();
+        let stage = recipe.pair_stage(rank);
         decomposition = Decomposition { banks: vec![paired] };
         initial_classes = head_classes(&decomposition.banks[0].head.heads());
         history.extend(fit(&mut decomposition, &stage, &ctx.fit_data(&stage, 2, None)?, 2, on_step)?);
+        if recipe.polish_steps > 0 {
+            let polish = recipe.polish_stage(rank);
+            history.extend(fit(&mut decomposition, &polish, &ctx.fit_data(&polish, 3, None)?, 3, on_step)?);
+        }
     }
     Ok(Fitted { decomposition, history, initial_classes })
 }

@@ -565,26 +565,42 @@ fn concepts(out: &mut Vec<Preset>) {
     // fit's `coherence_used` prior smooths the patterns the decisions rest on, which the plain
     // coherence prior leaves speckled unless it costs agreement (the README's frontier); 0.02
     // tuned on e20 and s7 (0.03 lengthens explanations to 4.0).
+    let contrast = Recipe {
+        steps: 600,
+        lr: 0.012,
+        priors: Priors { coherence: 0.036, spread: 0.0085, sign_purity: 0.09, minimality: 0.008, ..sign_pure_few.priors.clone() },
+        pair_steps: 200,
+        pair_priors: Priors {
+            coherence: 0.01,
+            coherence_used: 0.02,
+            spread: 0.003,
+            sign_purity: 0.01,
+            minimality: 0.002,
+            decision: 0.3,
+            ..Priors::default()
+        },
+        ..sign_pure_few
+    };
     push(
         out,
         F,
         "concept_contrast",
         "concept_sign_pure_few's one-signed patterns paired within each class into contrasts ppᵀ − nnᵀ (evidence against the counter-evidence it cancels most), then fitted as pairs: about four contrasts per decision (issue 18)",
+        contrast.clone(),
+    );
+    // Its pairs' priors cost agreement where many test digits are near-ties of the base model
+    // (the README's *Where agreement falls short*): 100 more steps without the smoothness
+    // priors buy it back with smoothness. Chosen on s59, where concept_contrast fell short.
+    push(
+        out,
+        F,
+        "concept_contrast_polished",
+        "concept_contrast polished 100 more steps without its smoothness priors: agreement bought with smoothness (issue 18)",
         Recipe {
-            steps: 600,
-            lr: 0.012,
-            priors: Priors { coherence: 0.036, spread: 0.0085, sign_purity: 0.09, minimality: 0.008, ..sign_pure_few.priors.clone() },
-            pair_steps: 200,
-            pair_priors: Priors {
-                coherence: 0.01,
-                coherence_used: 0.02,
-                spread: 0.003,
-                sign_purity: 0.01,
-                minimality: 0.002,
-                decision: 0.3,
-                ..Priors::default()
-            },
-            ..sign_pure_few
+            polish_steps: 100,
+            polish_lr: 0.003,
+            polish_priors: Priors { sign_purity: 0.01, minimality: 0.002, decision: 0.3, ..Priors::default() },
+            ..contrast
         },
     );
 }

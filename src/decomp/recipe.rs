@@ -183,6 +183,12 @@ pub struct Recipe {
     /// `pair_steps` more steps with `pair_priors` ([`Recipe::pair_stage`]).
     pub pair_steps: usize,
     pub pair_priors: Priors,
+    /// After the pairs' fit (0 = none), `polish_steps` more steps at `polish_lr` with
+    /// `polish_priors` ([`Recipe::polish_stage`]): lighter priors that buy fidelity with
+    /// smoothness once the pairs have taken their shape.
+    pub polish_steps: usize,
+    pub polish_lr: f32,
+    pub polish_priors: Priors,
 }
 
 impl Default for Recipe {
@@ -232,6 +238,9 @@ impl Default for Recipe {
             priors: Priors::default(),
             pair_steps: 0,
             pair_priors: Priors::default(),
+            polish_steps: 0,
+            polish_lr: 0.003,
+            polish_priors: Priors::default(),
         }
     }
 }
@@ -260,9 +269,10 @@ impl Recipe {
         }
     }
 
-    /// Every optimisation step the recipe takes: each stage's, then the pairs' fit's.
+    /// Every optimisation step the recipe takes: each stage's, then the pairs' fit's and the
+    /// polish's.
     pub fn total_steps(&self) -> usize {
-        self.steps * self.stages + self.pair_steps
+        self.steps * self.stages + self.pair_steps + self.polish_steps
     }
 
     /// The fit of the paired components (`rank` of them) that follows this recipe's when
@@ -281,8 +291,15 @@ impl Recipe {
             second_distill: self.distill,
             priors: self.pair_priors.clone(),
             pair_steps: 0,
+            polish_steps: 0,
             ..self.clone()
         }
+    }
+
+    /// The polish that follows the pairs' fit when `polish_steps > 0`: the pairs' fit with
+    /// `polish_steps` steps at `polish_lr` and `polish_priors`.
+    pub fn polish_stage(&self, rank: usize) -> Recipe {
+        Recipe { steps: self.polish_steps, lr: self.polish_lr, priors: self.polish_priors.clone(), ..self.pair_stage(rank) }
     }
 
     /// Rejects settings that cannot run on `limits`, before any work, naming the field and the
@@ -424,11 +441,22 @@ impl Recipe {
                 .validate(limits)
                 .map_err(|e| Error::Invalid(format!("the pairs' fit (pair_steps, pair_priors): {e}")))?;
         }
+        if self.polish_steps > 0 {
+            if self.pair_steps == 0 {
+                return fail("polish_steps > 0 polishes the pairs' fit: it needs pair_steps > 0".into());
+            }
+            range("polish_steps", self.polish_steps, 1, MAX_STEPS)?;
+            number("polish_lr", self.polish_lr, true)?;
+            self.polish_stage(self.rank)
+                .validate(limits)
+                .map_err(|e| Error::Invalid(format!("the polish (polish_steps, polish_lr, polish_priors): {e}")))?;
+        }
         Ok(())
     }
 
     /// Applies `key=value` overrides; `key` is a recipe field, a field of `priors` (`FIELD` or
-    /// `priors.FIELD`) or `pair_priors.FIELD`, and
+    /// `priors.FIELD`) or of another group of priors (`pair_priors.FIELD`,
+    /// `polish_priors.FIELD`), and
     /// `value` is TOML (`rank=32`, `optimizer="muon"`, or bare words like `optimizer=muon`).
     pub fn with_overrides(&self, sets: &[String]) -> Result<Recipe> {
         let mut table = toml::Table::try_from(self)?;
@@ -445,7 +473,7 @@ impl Recipe {
             } else if table.contains_key(key) {
                 table.insert(key.to_string(), value);
             } else if let Some((toml::Value::Table(priors), name)) =
-                key.strip_prefix("pair_priors.").filter(|k| Priors::has_field(k)).and_then(|k| Some((table.get_mut("pair_priors")?, k)))
+                key.split_once('.').filter(|(_, k)| Priors::has_field(k)).and_then(|(group, k)| Some((table.get_mut(group)?, k)))
             {
                 priors.insert(name.to_string(), value);
             } else if let Some(toml::Value::Table(priors)) = table.get_mut("priors").filter(|_| Priors::has_field(key)) {
@@ -464,7 +492,7 @@ impl Recipe {
             .iter()
             .flat_map(|(k, v)| match (k.as_str(), v) {
                 ("priors", toml::Value::Table(p)) => p.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-                ("pair_priors", toml::Value::Table(p)) => p.iter().map(|(k, v)| format!("pair_priors.{k}={v}")).collect(),
+                (group, toml::Value::Table(p)) => p.iter().map(|(k, v)| format!("{group}.{k}={v}")).collect(),
                 _ => vec![format!("{k}={v}")],
             })
             .collect();
@@ -509,6 +537,11 @@ mod tests {
             "a group keeps the fields it does not name"
         );
         assert!(base.with_overrides(&["priors={nope=1}".into()]).unwrap_err().chain().any(|e| e.to_string().contains("nope")));
+        let p = Recipe::default().with_overrides(&["polish_priors.decision=0.2".into(), "pair_priors.decision=0.3".into()]).unwrap();
+        assert_eq!((p.polish_priors.decision, p.pair_priors.decision, p.priors.decision), (0.2, 0.3, 0.0), "each group its own");
+        let p = Recipe::default().with_toml("polish_steps = 4\n[polish_priors]\nminimality = 0.002\n").unwrap();
+        assert_eq!((p.polish_steps, p.polish_priors.minimality, p.pair_priors.minimality), (4, 0.002, 0.0));
+        assert!(Recipe::default().with_overrides(&["rank.coherence=1".into()]).is_err(), "rank is not a group of priors");
     }
 
     #[test]
@@ -557,5 +590,12 @@ mod tests {
         }
         assert!(err(Recipe { final_rotation: Rotation::VarimaxParts, ..turned.clone() }).contains("final_rotation"));
         assert!(turned.validate(&Limits { train_images: 0, ..limits }).unwrap_err().to_string().contains("labelled training images"));
+        let contrast = Recipe { form: Form::Symmetric, topk: 1, pair_steps: 5, polish_steps: 3, ..Recipe::default() };
+        assert!(contrast.validate(&limits).is_ok());
+        assert_eq!(contrast.total_steps(), 200 + 5 + 3);
+        assert!(err(Recipe { pair_steps: 0, ..contrast.clone() }).contains("polish_steps > 0 polishes the pairs' fit"));
+        assert!(err(Recipe { polish_lr: 0.0, ..contrast.clone() }).contains("polish_lr = 0"));
+        let negative = Recipe { polish_priors: Priors { coherence: -1.0, ..Priors::default() }, ..contrast };
+        assert!(err(negative).contains("the polish (polish_steps, polish_lr, polish_priors)"));
     }
 }

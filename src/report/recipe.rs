@@ -83,6 +83,11 @@ pub fn summary(config: &Value) -> Option<Vec<String>> {
             r.pair_steps
         ));
     }
+    if r.polish_steps > 0 {
+        let polish_priors = active_priors(&r.polish_priors);
+        let with = if polish_priors.is_empty() { String::new() } else { format!(" with priors {}", polish_priors.join(", ")) };
+        out.push(format!("then polished {} steps at lr {}{with}", r.polish_steps, r.polish_lr));
+    }
     Some(out)
 }
 
@@ -124,6 +129,13 @@ mod tests {
                 && text.contains("fitted 200 steps with priors")
                 && text.contains("coherence_used 0.02")
                 && text.contains("decision 0.3"),
+            "{text}"
+        );
+        assert!(!text.contains("polished"), "{text}");
+        let polished = crate::decomp::presets::find("concept_contrast_polished").unwrap().recipe.clone();
+        let text = summary(&serde_json::to_value(&polished).unwrap()).unwrap().join(" · ");
+        assert!(
+            text.ends_with("then polished 100 steps at lr 0.003 with priors sign_purity 0.01, minimality 0.002, decision 0.3"),
             "{text}"
         );
         assert!(summary(&serde_json::json!({ "no_such_field": 1 })).is_none());
