@@ -589,17 +589,19 @@ fn concepts(out: &mut Vec<Preset>) {
         contrast.clone(),
     );
     // Its pairs' priors cost agreement where many test digits are near-ties of the base model
-    // (the README's *Where agreement falls short*): 100 more steps without the smoothness
-    // priors buy it back with smoothness. Chosen on s59, where concept_contrast fell short.
+    // (the README's *Where agreement falls short*): 150 more steps without the plain smoothness
+    // priors buy it back with smoothness, and a light use-weighted coherence prior keeps the
+    // patterns the decisions rest on smooth. Chosen on s59, s23 and s47, where concept_contrast
+    // fell short.
     push(
         out,
         F,
         "concept_contrast_polished",
-        "concept_contrast polished 100 more steps without its smoothness priors: agreement bought with smoothness (issue 18)",
+        "concept_contrast polished 150 more steps without its plain smoothness priors: agreement bought with smoothness (issue 18)",
         Recipe {
-            polish_steps: 100,
+            polish_steps: 150,
             polish_lr: 0.003,
-            polish_priors: Priors { sign_purity: 0.01, minimality: 0.002, decision: 0.3, ..Priors::default() },
+            polish_priors: Priors { coherence_used: 0.01, sign_purity: 0.01, minimality: 0.002, decision: 0.3, ..Priors::default() },
             ..contrast
         },
     );

@@ -135,7 +135,9 @@ mod tests {
         let polished = crate::decomp::presets::find("concept_contrast_polished").unwrap().recipe.clone();
         let text = summary(&serde_json::to_value(&polished).unwrap()).unwrap().join(" · ");
         assert!(
-            text.ends_with("then polished 100 steps at lr 0.003 with priors sign_purity 0.01, minimality 0.002, decision 0.3"),
+            text.ends_with(
+                "then polished 150 steps at lr 0.003 with priors coherence_used 0.01, sign_purity 0.01, minimality 0.002, decision 0.3"
+            ),
             "{text}"
         );
         assert!(summary(&serde_json::json!({ "no_such_field": 1 })).is_none());
