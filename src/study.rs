@@ -33,8 +33,8 @@ pub struct Plan {
 impl Plan {
     /// The key presets of the reference study at their own settings and bilens's concept
     /// dictionaries, and over three seeds each the reference's main recipe and the dictionary
-    /// the report recommends, `concept_contrast` (so their stability across seeds is measured,
-    /// not assumed), which is also matched across two base models.
+    /// the report recommends, `concept_contrast_polished` (so their stability across seeds is
+    /// measured, not assumed), which is also matched across two base models.
     pub fn standard() -> Self {
         let once = |p: &str, sets: &[&str]| (p.to_string(), sets.iter().map(|s| s.to_string()).collect(), vec![0]);
         let seeded = |p: &str| (p.to_string(), Vec::new(), vec![0, 1, 2]);
@@ -51,9 +51,9 @@ impl Plan {
                 once("concept_local_parts", &[]),
                 once("concept_stable", &[]),
                 seeded("combo_cp_top1_res8"),
-                seeded("concept_contrast"),
+                seeded("concept_contrast_polished"),
             ],
-            cross_model: Some("concept_contrast".into()),
+            cross_model: Some("concept_contrast_polished".into()),
         }
     }
 
@@ -186,7 +186,7 @@ mod tests {
     fn the_cross_model_run_is_the_first_run_of_its_preset_or_an_error() {
         let plan = Plan::standard();
         let spec = plan.cross_model_spec().unwrap().expect("the standard plan matches one run across models");
-        assert_eq!(spec.id, "concept_contrast__seed=0");
+        assert_eq!(spec.id, "concept_contrast_polished__seed=0");
         let quick = Plan::quick().cross_model_spec().unwrap().unwrap();
         assert!(Plan::quick().specs().contains(&quick), "{quick:?}");
         let missing = Plan { cross_model: Some("concept_few".into()), ..plan.clone() };

@@ -143,7 +143,8 @@ pub fn main_run<'a>(rows: &'a [ResultRow], wanted: Option<&str>) -> Result<Optio
 }
 
 /// The presets whose runs the panel prefers to start with, in order.
-pub const MAIN_PRESETS: [&str; 4] = ["concept_contrast", "concept_stable", "concept_faithful", "combo_cp_top1_res8"];
+pub const MAIN_PRESETS: [&str; 5] =
+    ["concept_contrast_polished", "concept_contrast", "concept_stable", "concept_faithful", "combo_cp_top1_res8"];
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -178,5 +179,7 @@ pub(crate) mod tests {
         assert_eq!(main_run(&recommended, None).unwrap(), Some("concept_stable__seed=1"));
         let contrasts: Vec<ResultRow> = ["concept_stable__seed=0", "concept_contrast__seed=1"].map(row).into();
         assert_eq!(main_run(&contrasts, None).unwrap(), Some("concept_contrast__seed=1"));
+        let polished: Vec<ResultRow> = ["concept_contrast__seed=0", "concept_contrast_polished__seed=2"].map(row).into();
+        assert_eq!(main_run(&polished, None).unwrap(), Some("concept_contrast_polished__seed=2"));
     }
 }
