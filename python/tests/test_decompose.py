@@ -188,6 +188,17 @@ def test_contrasts_take_their_own_priors_as_a_dict(small_digit_model):
 
 
 def test_progress_counts_the_pairs_fit(progress, small_digit_model):
-    """A contrast's bar runs over both fits: the one-signed fit's steps, then the pairs'."""
-    bilens.decompose(str(small_digit_model), "concept_contrast", steps=3, pair_steps=2, activation_images=256)
-    assert progress.totals == [5] and progress.done()[-1] == 5, (progress.totals, progress.done())
+    """A contrast's bar runs over every fit: the one-signed fit's steps, the pairs', then the
+    polish's (given its priors as a dict)."""
+    result = bilens.decompose(
+        str(small_digit_model),
+        "concept_contrast_polished",
+        steps=3,
+        pair_steps=2,
+        polish_steps=4,
+        polish_priors={"decision": 0.5},
+        activation_images=256,
+    )
+    assert progress.totals == [9] and progress.done()[-1] == 9, (progress.totals, progress.done())
+    r = result.recipe
+    assert r["polish_priors"]["decision"] == 0.5 and r["polish_priors"]["minimality"] == pytest.approx(0.002)
