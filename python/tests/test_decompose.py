@@ -165,19 +165,15 @@ def test_components_are_described_and_images_explained_in_words(small_digit_mode
         result.explain(grid.reshape(56, 14))
 
 
+def short_contrast(model, preset="concept_contrast", **overrides):
+    """A contrast preset on a few steps: 3 one-signed, 2 of the pairs, 256 labelled digits."""
+    return bilens.decompose(str(model), preset, steps=3, pair_steps=2, activation_images=256, **overrides)
+
+
 def test_contrasts_take_their_own_priors_as_a_dict(small_digit_model):
     """``concept_contrast`` pairs its fitted patterns into split components and fits the pairs
     with ``pair_priors``, given as a dict; ``priors`` take one too."""
-    result = bilens.decompose(
-        str(small_digit_model),
-        "concept_contrast",
-        steps=3,
-        pair_steps=2,
-        activation_images=256,
-        pair_priors={"decision": 0.5},
-        priors={"coherence": 0.02},
-        progress=False,
-    )
+    result = short_contrast(small_digit_model, pair_priors={"decision": 0.5}, priors={"coherence": 0.02}, progress=False)
     r = result.recipe
     assert r["pair_priors"]["decision"] == 0.5 and r["priors"]["coherence"] == pytest.approx(0.02) and r["pair_steps"] == 2
     n = result.metrics["n_components"]
@@ -190,15 +186,7 @@ def test_contrasts_take_their_own_priors_as_a_dict(small_digit_model):
 def test_progress_counts_the_pairs_fit(progress, small_digit_model):
     """A contrast's bar runs over every fit: the one-signed fit's steps, the pairs', then the
     polish's (given its priors as a dict)."""
-    result = bilens.decompose(
-        str(small_digit_model),
-        "concept_contrast_polished",
-        steps=3,
-        pair_steps=2,
-        polish_steps=4,
-        polish_priors={"decision": 0.5},
-        activation_images=256,
-    )
+    result = short_contrast(small_digit_model, "concept_contrast_polished", polish_steps=4, polish_priors={"decision": 0.5})
     assert progress.totals == [9] and progress.done()[-1] == 9, (progress.totals, progress.done())
     r = result.recipe
     assert r["polish_priors"]["decision"] == 0.5 and r["polish_priors"]["minimality"] == pytest.approx(0.002)
