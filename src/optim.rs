@@ -253,6 +253,12 @@ fn newton_schulz_direct(g: MatRef<'_, f32>) -> Mat<f32> {
     if transposed { x.transpose().to_owned() } else { x }
 }
 
+/// The multiply-adds of [`newton_schulz_add`] on an `m × n` matrix, up to a constant: its
+/// products are (short side)² × (long side).
+fn newton_schulz_cost(m: usize, n: usize) -> usize {
+    m.min(n).pow(2) * m.max(n)
+}
+
 /// One Muon update of a matrix parameter, in place: momentum, Nesterov, orthogonalised step.
 /// `nesterov` is scratch space of the parameter's shape.
 fn muon_update(p: &mut Mat<f32>, g: &Mat<f32>, buf: &mut Mat<f32>, nesterov: &mut Mat<f32>, cfg: &OptimConfig, lr: f32) {
@@ -291,9 +297,14 @@ impl Optimizer for Muon {
             }
         }
         // Parameters are independent: with several threads, orthogonalise them side by side
-        // (each with sequential products, which are too small to split well).
+        // (each with sequential products, which are too small to split well) when at least two
+        // are large; one large factor beside a small head gets every thread instead, or one
+        // core would do nearly all the work.
         let cfg = &self.cfg;
-        if crate::linalg::parallel() && jobs.len() > 1 {
+        let mut costs: Vec<usize> = jobs.iter().map(|(p, ..)| newton_schulz_cost(p.nrows(), p.ncols())).collect();
+        costs.sort_unstable_by(|a, b| b.cmp(a));
+        let balanced = costs.len() > 1 && 4 * costs[1] >= costs[0];
+        if crate::linalg::parallel() && balanced {
             use rayon::prelude::*;
             jobs.par_iter_mut().for_each(|(p, g, buf, scratch)| crate::linalg::sequential(|| muon_update(p, g, buf, scratch, cfg, lr)));
         } else {
