@@ -184,6 +184,21 @@ fn contrasts_pair_the_patterns_and_fit_the_pairs() {
     assert_eq!(stages.iter().filter(|s| **s == "2").count(), 4);
     assert_eq!(stages.iter().filter(|s| **s == "3").count(), 3);
     assert!(history.lines().next().unwrap().contains("decision"), "the pairs' priors are in the history");
+    // `pair_one_signed` keeps each side of every contrast in one sign; without it the pairs'
+    // fit lets the other sign in.
+    let mixed = |m: &faer::Mat<f32>, k: usize| m.col(k).iter().any(|v| *v > 0.0) && m.col(k).iter().any(|v| *v < 0.0);
+    assert!((0..f.a.ncols()).any(|k| mixed(&f.a, k) || mixed(&f.b, k)), "a free pairs' fit has mixed-sign patterns");
+    let pure = root.join("one_signed");
+    ok(&[
+        &["decompose", "--model", s(&model), "--preset", "concept_contrast"][..],
+        &short,
+        &["--set", "pair_one_signed=true", "--out", s(&pure)],
+    ]
+    .concat());
+    let f = load_factors(&pure.join("factors.safetensors")).unwrap().factors().remove(0);
+    for k in 0..f.a.ncols() {
+        assert!(!mixed(&f.a, k) && !mixed(&f.b, k), "contrast {k} has a pattern of both signs");
+    }
     let bad = root.join("bad");
     fails(
         &["decompose", "--model", s(&model), "--preset", "provided_sparse", "--set", "pair_steps=10", "--out", s(&bad)],

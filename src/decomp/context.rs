@@ -12,6 +12,7 @@ use super::Decomposition;
 use super::fit::{HistoryRow, Step, fit};
 use super::form::Role;
 use super::init::{InitContext, displayed_bank, residual_bank};
+use super::pattern::Pattern;
 use super::recipe::{Limits, Recipe, Rotation};
 use super::terms::{self, DecisionSet, DistillSet, FitData, LabelledSet, Need, Target};
 use super::{pairing, rotation};
@@ -321,7 +322,11 @@ pub fn fit_recipe(ctx: &Context, recipe: &Recipe, seed: u64, on_step: &mut dyn F
     if recipe.pair_steps > 0 {
         // Contrasts: the fitted patterns paired within each class, then the pairs fitted. Class
         // changes count from the pairing on.
-        let paired = pairing::pair_bank(&decomposition.banks[0], &ctx.init_context().images_by_class("pairing")?)?;
+        let mut paired = pairing::pair_bank(&decomposition.banks[0], &ctx.init_context().images_by_class("pairing")?)?;
+        if recipe.pair_one_signed {
+            paired.a.keep_dominant_signs();
+            paired.b.iter_mut().for_each(Pattern::keep_dominant_signs);
+        }
         let rank = paired.rank();
         let stage = recipe.pair_stage(rank);
         decomposition = Decomposition { banks: vec![paired] };

@@ -183,6 +183,10 @@ pub struct Recipe {
     /// `pair_steps` more steps with `pair_priors` ([`Recipe::pair_stage`]).
     pub pair_steps: usize,
     pub pair_priors: Priors,
+    /// Each pattern of the pairs keeps the sign of most of its weight through the pairs' fit
+    /// and the polish, the other sign zeroed after every step: exactly one-signed contrasts,
+    /// at the cost of longer explanations (the README's frontier).
+    pub pair_one_signed: bool,
     /// After the pairs' fit (0 = none), `polish_steps` more steps at `polish_lr` with
     /// `polish_priors` ([`Recipe::polish_stage`]): lighter priors that buy fidelity with
     /// smoothness once the pairs have taken their shape.
@@ -238,6 +242,7 @@ impl Default for Recipe {
             priors: Priors::default(),
             pair_steps: 0,
             pair_priors: Priors::default(),
+            pair_one_signed: false,
             polish_steps: 0,
             polish_lr: 0.003,
             polish_priors: Priors::default(),
@@ -291,6 +296,7 @@ impl Recipe {
             second_distill: self.distill,
             priors: self.pair_priors.clone(),
             pair_steps: 0,
+            pair_one_signed: false,
             polish_steps: 0,
             ..self.clone()
         }
@@ -440,6 +446,9 @@ impl Recipe {
             self.pair_stage(self.rank)
                 .validate(limits)
                 .map_err(|e| Error::Invalid(format!("the pairs' fit (pair_steps, pair_priors): {e}")))?;
+        }
+        if self.pair_one_signed && self.pair_steps == 0 {
+            return fail("pair_one_signed = true keeps the pairs' patterns one-signed: it needs pair_steps > 0".into());
         }
         if self.polish_steps > 0 {
             if self.pair_steps == 0 {
@@ -594,6 +603,9 @@ mod tests {
         assert!(contrast.validate(&limits).is_ok());
         assert_eq!(contrast.total_steps(), 200 + 5 + 3);
         assert!(err(Recipe { pair_steps: 0, ..contrast.clone() }).contains("polish_steps > 0 polishes the pairs' fit"));
+        assert!(Recipe { pair_one_signed: true, ..contrast.clone() }.validate(&limits).is_ok());
+        let unpaired = Recipe { pair_steps: 0, polish_steps: 0, pair_one_signed: true, ..contrast.clone() };
+        assert!(err(unpaired).contains("pair_one_signed = true keeps the pairs' patterns one-signed: it needs pair_steps > 0"));
         assert!(err(Recipe { polish_lr: 0.0, ..contrast.clone() }).contains("polish_lr = 0"));
         let negative = Recipe { polish_priors: Priors { coherence: -1.0, ..Priors::default() }, ..contrast };
         assert!(err(negative).contains("the polish (polish_steps, polish_lr, polish_priors)"));

@@ -79,8 +79,9 @@ pub fn summary(config: &Value) -> Option<Vec<String>> {
         let pair_priors = active_priors(&r.pair_priors);
         let with = if pair_priors.is_empty() { String::new() } else { format!(" with priors {}", pair_priors.join(", ")) };
         out.push(format!(
-            "then each class's evidence paired with the counter-evidence it cancels most (contrasts ppᵀ − nnᵀ) and the pairs fitted {} steps{with}",
-            r.pair_steps
+            "then each class's evidence paired with the counter-evidence it cancels most (contrasts ppᵀ − nnᵀ) and the pairs fitted {} steps{}{with}",
+            r.pair_steps,
+            if r.pair_one_signed { " (each pattern kept one-signed)" } else { "" }
         ));
     }
     if r.polish_steps > 0 {
@@ -131,7 +132,10 @@ mod tests {
                 && text.contains("decision 0.3"),
             "{text}"
         );
-        assert!(!text.contains("polished"), "{text}");
+        assert!(!text.contains("polished") && !text.contains("kept one-signed"), "{text}");
+        let one_signed = Recipe { pair_one_signed: true, ..contrast };
+        let text = summary(&serde_json::to_value(&one_signed).unwrap()).unwrap().join(" · ");
+        assert!(text.contains("fitted 200 steps (each pattern kept one-signed) with priors"), "{text}");
         let polished = crate::decomp::presets::find("concept_contrast_polished").unwrap().recipe.clone();
         let text = summary(&serde_json::to_value(&polished).unwrap()).unwrap().join(" · ");
         assert!(
