@@ -179,16 +179,19 @@ pub fn render_scatter(plot: &Scatter) -> Result<Vec<u8>> {
                 .legend(move |(x, y)| Circle::new((x + px(11), y), px(6), grey.stroke_width(px(2))));
             chart.draw_series(line.iter().map(|&p| Circle::new(p, px(8), grey.stroke_width(px(2)))))?;
         }
-        let right_quarter = x_axis.lo + 0.75 * (x_axis.hi - x_axis.lo);
         let label_font = (FONT, px(POINT_LABEL_PT)).into_font();
+        let anchors: Vec<(i32, i32)> = points.iter().map(|p| chart.backend_coord(&(p.x, p.y))).collect();
+        let sizes: Vec<(i32, i32)> =
+            points.iter().map(|p| (text_width(&p.label, px(POINT_LABEL_PT)) as i32, px(POINT_LABEL_PT) as i32)).collect();
+        let (xs, ys) = chart.plotting_area().get_pixel_range();
+        let slots = place_labels(&anchors, &sizes, (xs.start, ys.start, xs.end, ys.end));
         for (g, name) in groups.iter().enumerate() {
             let c = colour(g);
-            let members = points.iter().filter(|p| p.group == *name);
-            let drawn = chart.draw_series(members.map(|p| {
-                // Labels go right of the point, or left of it near the right edge.
-                let (dx, h) = if p.x > right_quarter { (px(-9), HPos::Right) } else { (px(9), HPos::Left) };
-                let style = label_font.clone().color(&BLACK).pos(Pos::new(h, VPos::Bottom));
-                EmptyElement::at((p.x, p.y)) + Circle::new((0, 0), px(5), c.filled()) + Text::new(p.label.clone(), (dx, px(-5)), style)
+            let members = points.iter().zip(&slots).filter(|(p, _)| p.group == *name);
+            let drawn = chart.draw_series(members.map(|(p, &slot)| {
+                let (dx, dy, h, v) = LABEL_SLOTS[slot];
+                let style = label_font.clone().color(&BLACK).pos(Pos::new(h, v));
+                EmptyElement::at((p.x, p.y)) + Circle::new((0, 0), px(5), c.filled()) + Text::new(p.label.clone(), (px(dx), px(dy)), style)
             }))?;
             let name = if name.is_empty() { "(no group)" } else { name };
             drawn.label(name).legend(move |(x, y)| Circle::new((x + px(11), y), px(5), c.filled()));
@@ -200,6 +203,67 @@ pub fn render_scatter(plot: &Scatter) -> Result<Vec<u8>> {
         Ok(())
     })?;
     canvas.into_png()
+}
+
+/// Where a point's label may go: offsets from the point (output pixels) and the text's anchor,
+/// right of it and above first.
+const LABEL_SLOTS: [(i32, i32, HPos, VPos); 12] = [
+    (9, -5, HPos::Left, VPos::Bottom),
+    (9, 5, HPos::Left, VPos::Top),
+    (-9, -5, HPos::Right, VPos::Bottom),
+    (-9, 5, HPos::Right, VPos::Top),
+    (9, -19, HPos::Left, VPos::Bottom),
+    (9, 19, HPos::Left, VPos::Top),
+    (-9, -19, HPos::Right, VPos::Bottom),
+    (-9, 19, HPos::Right, VPos::Top),
+    (9, -33, HPos::Left, VPos::Bottom),
+    (9, 33, HPos::Left, VPos::Top),
+    (-9, -33, HPos::Right, VPos::Bottom),
+    (-9, 33, HPos::Right, VPos::Top),
+];
+
+/// A slot of [`LABEL_SLOTS`] for each label, greedily in order: the first whose box overlaps no
+/// label placed before it, no point and nothing outside `bounds` (`x0, y0, x1, y1`), else the
+/// one that overlaps least. `anchors` are the points and `sizes` the labels' boxes, both in
+/// drawing pixels. Plotters draws text where it is told, so sweeps whose points crowd (a
+/// preset and its variants) would print their names over each other.
+fn place_labels(anchors: &[(i32, i32)], sizes: &[(i32, i32)], bounds: Rect) -> Vec<usize> {
+    let overlap = |a: Rect, b: Rect| -> i64 {
+        let w = (a.2.min(b.2) - a.0.max(b.0)).max(0) as i64;
+        let h = (a.3.min(b.3) - a.1.max(b.1)).max(0) as i64;
+        w * h
+    };
+    let r = px(5);
+    let dots: Vec<Rect> = anchors.iter().map(|&(x, y)| (x - r, y - r, x + r, y + r)).collect();
+    let mut placed: Vec<Rect> = Vec::new();
+    let mut out = Vec::with_capacity(anchors.len());
+    for (k, (&anchor, &size)) in anchors.iter().zip(sizes).enumerate() {
+        let cost = |b: Rect| -> i64 {
+            let inside = overlap(b, bounds);
+            let area = ((b.2 - b.0) as i64) * ((b.3 - b.1) as i64);
+            let others: i64 =
+                placed.iter().chain(dots.iter().enumerate().filter(|(j, _)| *j != k).map(|(_, d)| d)).map(|&o| overlap(b, o)).sum();
+            others + (area - inside)
+        };
+        let costs: Vec<i64> = (0..LABEL_SLOTS.len()).map(|slot| cost(label_box(anchor, size, slot))).collect();
+        let best = costs.iter().position(|&c| c == 0).unwrap_or_else(|| (0..costs.len()).min_by_key(|&i| costs[i]).unwrap_or(0));
+        placed.push(label_box(anchor, size, best));
+        out.push(best);
+    }
+    out
+}
+
+/// A box `(x0, y0, x1, y1)` in drawing pixels.
+type Rect = (i32, i32, i32, i32);
+
+/// The box of a label of `(w, h)` drawing pixels at slot `slot` of [`LABEL_SLOTS`] of the
+/// point `(x, y)`.
+fn label_box((x, y): (i32, i32), (w, h): (i32, i32), slot: usize) -> Rect {
+    let (dx, dy, hp, vp) = LABEL_SLOTS[slot];
+    let (ax, ay) = (x + px(dx), y + px(dy));
+    let x0 = if matches!(hp, HPos::Right) { ax - w } else { ax };
+    let y0 = if matches!(vp, VPos::Bottom) { ay - h } else { ay };
+    (x0, y0, x0 + w, y0 + h)
 }
 
 /// Draws a scatter plot (~900×600 px) as a PNG at `path`: one colour per group with a legend,
@@ -547,6 +611,28 @@ mod tests {
         let (w, h, _) = decode(&render_scatter(&plot).unwrap());
         assert_eq!((w as usize, h as usize), CHART_SIZE);
         draw_scatter(&plot, &Scratch::new("figures-chart").join("scatter.png")).unwrap();
+    }
+
+    /// Labels of crowded points go where no other label, point or edge is; a lone point's
+    /// label goes right of it, and near the right edge to its left.
+    #[test]
+    fn crowded_labels_do_not_overlap() {
+        let bounds = (0, 0, px(900), px(600));
+        let (wide, h) = (px(300), px(12));
+        let anchors = [(px(400), px(300)), (px(402), px(301)), (px(405), px(299)), (px(398), px(302))];
+        let sizes = [(wide, h); 4];
+        let slots = place_labels(&anchors, &sizes, bounds);
+        let rects: Vec<_> = (0..4).map(|k| label_box(anchors[k], sizes[k], slots[k])).collect();
+        for a in 0..4 {
+            for b in a + 1..4 {
+                let (ra, rb) = (rects[a], rects[b]);
+                let apart = ra.2 <= rb.0 || rb.2 <= ra.0 || ra.3 <= rb.1 || rb.3 <= ra.1;
+                assert!(apart, "labels {a} and {b} overlap: {ra:?} {rb:?} (slots {slots:?})");
+            }
+        }
+        assert_eq!(place_labels(&[(px(100), px(300))], &[(wide, h)], bounds), [0], "right of the point");
+        let at_edge = place_labels(&[(px(850), px(300))], &[(wide, h)], bounds)[0];
+        assert!(matches!(LABEL_SLOTS[at_edge].2, HPos::Right), "near the right edge, to the left");
     }
 
     #[test]
