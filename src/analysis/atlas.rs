@@ -15,7 +15,7 @@ use crate::image::ImageShape;
 pub const PER_CLASS: usize = 8;
 
 /// A pixel is inside a class's outline where its mean image reaches this share of its maximum.
-const OUTLINE_LEVEL: f32 = 0.3;
+pub(super) const OUTLINE_LEVEL: f32 = 0.3;
 
 /// One rank-one pattern of a dictionary as seen by one class.
 #[derive(Clone, Copy)]
@@ -139,8 +139,14 @@ pub fn outline(train: &Dataset, labels: &[u8], class: usize) -> Vec<bool> {
     for (i, _) in labels.iter().enumerate().filter(|(_, l)| **l as usize == class) {
         mean.iter_mut().zip(train.image(i)).for_each(|(m, &v)| *m += v);
     }
-    let max = mean.iter().fold(0f32, |m, &v| m.max(v));
-    mean.iter().map(|&v| max > 0.0 && v >= OUTLINE_LEVEL * max).collect()
+    above_level(&mean)
+}
+
+/// Pixels of `image` that reach [`OUTLINE_LEVEL`] of its maximum (none for a blank image): the
+/// region a figure outlines.
+pub(super) fn above_level(image: &[f32]) -> Vec<bool> {
+    let max = image.iter().fold(0f32, |m, &v| m.max(v));
+    image.iter().map(|&v| max > 0.0 && v >= OUTLINE_LEVEL * max).collect()
 }
 
 #[cfg(test)]

@@ -39,13 +39,15 @@ pub fn explanations(
             let mut order: Vec<usize> = (0..shown.len()).collect();
             order.sort_by(|&a, &b| contrib[(class, b)].total_cmp(&contrib[(class, a)]));
             let picks: Vec<usize> = order.iter().take(m).chain(order.iter().rev().take(m)).copied().collect();
+            let ink = super::atlas::above_level(x);
             let mut row = vec![Cell::Digit(x.to_vec())];
             let mut t = vec![label.map_or(String::new(), |l| format!("label {}", class_name(names, l as usize)))];
             for &r in &picks {
                 // Show the pattern this image actually matches more strongly.
                 let c = &shown.items[r];
                 let (p, q) = (dot(c.plus.iter(), x), dot(c.minus.iter(), x));
-                row.push(Cell::Pattern(if p.abs() >= q.abs() { c.plus.clone() } else { c.minus.clone() }));
+                let pattern = if p.abs() >= q.abs() { c.plus.clone() } else { c.minus.clone() };
+                row.push(Cell::Outlined { pattern, region: ink.clone() });
                 t.push(format!("#{} {:+.2}", r + 1, contrib[(class, r)]));
             }
             labels.push(format!("{}: {:.2}\n(other {:+.2})", class_name(names, class), logits[class], other[class]));
@@ -55,15 +57,21 @@ pub fn explanations(
     }
     Grid {
         title: "Per-image explanations: the components voting for and against the top classes".to_string(),
-        column_titles: std::iter::once("input".to_string()).chain((1..=m).map(|i| format!("for {i}"))).chain((1..=m).map(|i| format!("against {i}"))).collect(),
+        column_titles: std::iter::once("input".to_string())
+            .chain((1..=m).map(|i| format!("for {i}")))
+            .chain((1..=m).map(|i| format!("against {i}")))
+            .collect(),
         row_labels: labels,
         rows,
         cell_titles: titles,
         image_side: (shape.height, shape.width),
-        caption: "Each row: one input and one of its highest logits; the logit is the sum of the component contributions shown in the titles (d_c·(a·x)(b·x) for CP \
-                  components, d_c·(v·x)² for symmetric ones, d_c·[(p·x)² − (n·x)²] for contrasts), plus 'other' (residual branch and output bias). \
-                  Each pattern shown is the one (plus or minus, p or n) the input projects on more strongly."
-            .to_string(),
+        caption: format!(
+            "Each row: one input and one of its highest logits; the logit is the sum of the component contributions shown in the titles (d_c·(a·x)(b·x) for CP \
+             components, d_c·(v·x)² for symmetric ones, d_c·[(p·x)² − (n·x)²] for contrasts), plus 'other' (residual branch and output bias). \
+             Each pattern shown is the one (plus or minus, p or n) the input projects on more strongly, over the outline of the input's ink \
+             (where it reaches {:.0}% of its maximum).",
+            100.0 * super::atlas::OUTLINE_LEVEL
+        ),
         scale: Scale::PerCell,
     }
 }
@@ -188,5 +196,34 @@ impl std::fmt::Display for Reading {
             write!(f, ": {}", said.join("; "))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::testing::random_components;
+
+    /// Every voting pattern is drawn over the outline of the input's own ink; the first row is
+    /// the class with the highest logit.
+    #[test]
+    fn votes_are_drawn_over_the_input_s_ink() {
+        let c = random_components(4, 6, 2);
+        let shape = ImageShape { height: 8, width: 8 };
+        let x: Vec<f32> = (0..64).map(|p| if (2..6).contains(&(p % 8)) && p / 8 == 3 { 1.0 } else { 0.1 * (p % 3) as f32 }).collect();
+        let grid = explanations(&c, |_| vec![0.0; 10], &[(&x, Some(3))], shape, 2, 2, None);
+        let ink: Vec<bool> = x.iter().map(|&v| v >= 0.3).collect();
+        assert_eq!(ink.iter().filter(|&&i| i).count(), 4, "the bar of the test input");
+        for row in &grid.rows {
+            assert_eq!(row[0], Cell::Digit(x.clone()));
+            for cell in &row[1..] {
+                let Cell::Outlined { region, .. } = cell else { panic!("a vote drawn without the input's outline: {cell:?}") };
+                assert_eq!(region, &ink);
+            }
+        }
+        let contrib = contributions(&c, &x);
+        let logit = |class: usize| (0..c.len()).map(|r| contrib[(class, r)]).sum::<f32>();
+        let best = (0..10).max_by(|&a, &b| logit(a).total_cmp(&logit(b))).unwrap();
+        assert!(grid.row_labels[0].starts_with(&format!("{best}: ")), "{:?}", grid.row_labels[0]);
     }
 }
