@@ -15,7 +15,7 @@ use crate::image::ImageShape;
 pub const PER_CLASS: usize = 8;
 
 /// A pixel is inside a class's outline where its mean image reaches this share of its maximum.
-pub(super) const OUTLINE_LEVEL: f32 = 0.3;
+pub const OUTLINE_LEVEL: f32 = 0.3;
 
 /// One rank-one pattern of a dictionary as seen by one class.
 #[derive(Clone, Copy)]

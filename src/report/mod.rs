@@ -110,6 +110,7 @@ pub fn build(opts: &Options) -> Result<String> {
         "images": pool.json(),
         "base": model.as_ref().and_then(|m| payload::base(m, &pool)),
         "outlines": shape.and_then(|_| payload::outlines(&split.train)),
+        "outline_level": crate::analysis::atlas::OUTLINE_LEVEL,
         "main": main.map(anchor_id),
     });
 

@@ -66,6 +66,8 @@ const selfCheck = page => page.evaluate(() => {
 
 /** Draws polylines on the pad with mouse events; points in [0, 1] pad coordinates. */
 async function draw(page, strokes) {
+  // The mouse reaches only what is in view, and the votes beside the pad change its height.
+  await page.locator('#pad').scrollIntoViewIfNeeded();
   const box = await page.locator('#pad').boundingBox();
   for (const stroke of strokes) {
     const at = p => [box.x + p[0] * box.width, box.y + p[1] * box.height];
@@ -234,6 +236,14 @@ check(s.baseTop === 1, 'the base model reads the drawn stroke as a 1');
 check([1, 7, 4].includes(s.top), 'the decomposition reads it as a sensible digit (' + s.top + ')');
 check(bigShape.size >= 18 && bigShape.size <= 22, 'the drawing is scaled so its ink fits the central 20×20 box (' + bigShape.size + ' px)');
 check(Math.abs(bigShape.cx - 14) < 0.6 && Math.abs(bigShape.cy - 14) < 0.6, 'and its centre of mass is at the centre (' + bigShape.cx.toFixed(2) + ', ' + bigShape.cy.toFixed(2) + ')');
+// Each vote is drawn over the outline of the drawn digit's ink: black pixels, which the
+// patterns' blue-white-red scale never paints.
+const outlined = await page.evaluate(() => Array.from(document.querySelectorAll('#contrib canvas')).map(cv => {
+  const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+  for (let i = 0; i < d.length; i += 4) { if (d[i] === 0 && d[i + 1] === 0 && d[i + 2] === 0) { return true; } }
+  return false;
+}));
+check(outlined.length > 0 && outlined.every(Boolean), 'every vote is drawn over the outline of the drawn digit (' + outlined.filter(Boolean).length + ' of ' + outlined.length + ')');
 writeFileSync(outPath, JSON.stringify({ run: s.run, input: s.input, logits: s.logits, base_logits: s.baseLogits }));
 await page.click('#pad-clear');
 await settled(page, 's => s.input === null');

@@ -12,10 +12,9 @@ function outlines() {
   return outlinesPromise;
 }
 
-/** `values` on its row's scale `m`, with a black line wherever `inside` changes between
- *  neighbouring pixels (and around inside pixels at the border). */
-function paintOutlined(canvas, values, m, inside, w, h) {
-  const z = ATLAS_ZOOM;
+/** `values` on the scale `m`, `z` canvas pixels per image pixel, with a black line wherever
+ *  `inside` changes between neighbouring pixels (and around inside pixels at the border). */
+function paintOutlined(canvas, values, m, inside, w, h, z = ATLAS_ZOOM) {
   canvas.width = w * z; canvas.height = h * z;
   const ctx = canvas.getContext('2d');
   for (let i = 0; i < w * h; i++) {

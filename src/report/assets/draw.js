@@ -274,9 +274,22 @@ function why(run, act, z, c) {
   return 'Why ' + className(run, c) + ' (' + agrees + '): ' + (parts.length ? parts.join('; ') : 'no component reads this input for it') + '.';
 }
 
-/** The five components voting most for class c and the five voting most against it. */
+/** Pixels per image pixel of a vote's canvas: room for the outline of the input's ink. */
+const VOTE_ZOOM = 2;
+
+/** Where the input reaches the outline level of its maximum (1) or not (0): each vote is drawn
+ *  over it, as `explanations.png` draws its votes. */
+function inkOf(x) {
+  let m = 0;
+  for (let i = 0; i < x.length; i++) { m = Math.max(m, x[i]); }
+  return Uint8Array.from(x, v => (m > 0 && v >= STUDY.outline_level * m ? 1 : 0));
+}
+
+/** The five components voting most for class c and the five voting most against it, each
+ *  pattern over the outline of the input's ink. */
 function votes(run, act, z, c, box, title) {
   const C = run.classes, contrib = Array.from(act, (a, r) => [r, run.H[r * C + c] * a]);
+  const ink = inkOf(panel.x);
   const pos = contrib.filter(e => e[1] > 0).sort((p, q) => q[1] - p[1]).slice(0, 5);
   const neg = contrib.filter(e => e[1] < 0).sort((p, q) => p[1] - q[1]).slice(0, 5);
   title.textContent = 'Components voting on ' + className(run, c) + (panel.selected === null ? ' (the top class)' : ' (selected)');
@@ -296,7 +309,9 @@ function votes(run, act, z, c, box, title) {
           return;
         }
         const cv = element('canvas');
-        paintSigned(cv, p, run.width, run.height);
+        let m = 1e-12;
+        p.forEach(v => { m = Math.max(m, Math.abs(v)); });
+        paintOutlined(cv, p, m, ink, run.width, run.height, VOTE_ZOOM);
         cv.setAttribute('role', 'img');
         cv.setAttribute('aria-label', which + ' pattern of ' + run.label[r]);
         item.append(cv);
