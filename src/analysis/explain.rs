@@ -32,6 +32,7 @@ pub fn explanations(
     for (x, label) in images {
         let contrib = contributions(shown, x);
         let other = rest(x);
+        let ink = super::atlas::above_level(x);
         let logits: Vec<f32> = (0..contrib.nrows()).map(|c| contrib.row(c).iter().sum::<f32>() + other[c]).collect();
         let mut classes: Vec<usize> = (0..logits.len()).collect();
         classes.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
@@ -39,7 +40,6 @@ pub fn explanations(
             let mut order: Vec<usize> = (0..shown.len()).collect();
             order.sort_by(|&a, &b| contrib[(class, b)].total_cmp(&contrib[(class, a)]));
             let picks: Vec<usize> = order.iter().take(m).chain(order.iter().rev().take(m)).copied().collect();
-            let ink = super::atlas::above_level(x);
             let mut row = vec![Cell::Digit(x.to_vec())];
             let mut t = vec![label.map_or(String::new(), |l| format!("label {}", class_name(names, l as usize)))];
             for &r in &picks {
