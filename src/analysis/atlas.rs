@@ -5,7 +5,7 @@
 
 use anyhow::{Result, ensure};
 
-use super::describe::{class_name, describe_pattern};
+use super::describe::{class_name, describe_sides};
 use crate::data::Dataset;
 use crate::decomp::Components;
 use crate::figures::{Cell, Grid, Scale};
@@ -79,7 +79,10 @@ pub fn atlas(c: &Components, train: &Dataset, shape: ImageShape, per_class: usiz
         titles.push(
             entries
                 .iter()
-                .map(|e| format!("#{} {:+.1}% {}", e.component + 1, 100.0 * e.share, describe_pattern(e.pattern, Some(shape))))
+                .map(|e| {
+                    let words = describe_sides(&c.items[e.component], Some(shape));
+                    format!("#{} {:+.1}% {}", e.component + 1, 100.0 * e.share, words[usize::from(e.minus)])
+                })
                 .collect(),
         );
         let mut cells: Vec<Cell> = entries.iter().map(|e| Cell::Outlined { pattern: e.pattern.to_vec(), region: region.clone() }).collect();

@@ -38,19 +38,51 @@ pub fn describe(c: &Component, shape: Option<ImageShape>, names: Option<&[String
     let (class, sign) = c.head_class();
     let name = class_name(names, class);
     let role = |evidence: f32| format!("evidence {} {name}", if evidence >= 0.0 { "for" } else { "against" });
-    let part = |p: &[f32], evidence: f32| format!("{}, {}", describe_pattern(p, shape), role(evidence));
+    let words = describe_sides(c, shape);
     if c.form == Form::Symmetric {
-        return part(&c.plus, sign);
+        return format!("{}, {}", words[0], role(sign));
     }
     // Matching the plus pattern raises the head's logits; matching the minus pattern lowers them.
     let [wp, wm] = c.pattern_weights();
-    let (first, second) =
-        if wp >= wm { ((&c.plus, sign, wp), (&c.minus, -sign, wm)) } else { ((&c.minus, -sign, wm), (&c.plus, sign, wp)) };
-    let mut text = part(first.0, first.1);
+    let (first, second) = if wp >= wm { ((0, sign, wp), (1, -sign, wm)) } else { ((1, -sign, wm), (0, sign, wp)) };
+    let mut text = format!("{}, {}", words[first.0], role(first.1));
     if second.2 >= first.2 / 3.0 {
-        text += &format!("; {}", part(second.0, second.1));
+        text += &format!("; {}, {}", words[second.0], role(second.1));
     }
     text
+}
+
+/// The words of a component's plus and minus patterns (the minus empty for a symmetric
+/// component). When both read the same, as a contrast of a blob against a shifted copy of it
+/// does, the lighter is also named by how it differs from the heavier: "…, shifted left", or
+/// "…, wider" or "…, narrower" when their centres nearly meet.
+pub fn describe_sides(c: &Component, shape: Option<ImageShape>) -> [String; 2] {
+    let minus = if c.form.has_minus() { describe_pattern(&c.minus, shape) } else { String::new() };
+    let mut words = [describe_pattern(&c.plus, shape), minus];
+    let Some(shape) = shape.filter(|s| s.pixels() == c.plus.len()) else { return words };
+    if c.form.has_minus() && words[0] == words[1] {
+        let [wp, wm] = c.pattern_weights();
+        let (heavy, light) = if wp >= wm { (&c.plus, 1) } else { (&c.minus, 0) };
+        let region = |p: &[f32]| Lobe::of(p, shape, major_sign(p)).heaviest();
+        let (from, to) = (region(heavy), region(if light == 1 { &c.minus } else { &c.plus }));
+        let change = match to.side_of(&from) {
+            "above it" => "shifted up",
+            "below it" => "shifted down",
+            "left of it" => "shifted left",
+            "right of it" => "shifted right",
+            _ if to.spread() > from.spread() => "wider",
+            _ => "narrower",
+        };
+        words[light] = format!("{}, {change}", words[light]);
+    }
+    words
+}
+
+/// The sign holding most of a pattern's energy (+1 on a tie).
+fn major_sign(p: &[f32]) -> f32 {
+    let positive: f64 = p.iter().filter(|&&v| v > 0.0).map(|&v| (v as f64).powi(2)).sum();
+    let negative: f64 = p.iter().filter(|&&v| v < 0.0).map(|&v| (v as f64).powi(2)).sum();
+    if positive >= negative { 1.0 } else { -1.0 }
 }
 
 /// One pattern in words (see the module's documentation); inputs that are not images are
@@ -61,9 +93,8 @@ pub fn describe_pattern(p: &[f32], shape: Option<ImageShape>) -> String {
     if purity == 0.0 {
         return "empty pattern".to_string();
     }
-    let positive: f64 = p.iter().filter(|&&v| v > 0.0).map(|&v| (v as f64).powi(2)).sum();
-    let negative: f64 = p.iter().filter(|&&v| v < 0.0).map(|&v| (v as f64).powi(2)).sum();
-    let (major, minor) = if positive >= negative { (1.0, -1.0) } else { (-1.0, 1.0) };
+    let major = major_sign(p);
+    let minor = -major;
     let lobe = Lobe::of(p, shape, major);
     if 1.0 - purity >= CONTRAST_SHARE {
         let (here, there) = (lobe.heaviest(), Lobe::of(p, shape, minor).heaviest());
@@ -162,6 +193,11 @@ impl Region {
             Some(direction) => format!("{direction} stroke {}", self.place()),
             None => format!("blob {}", self.place()),
         }
+    }
+
+    /// The spread of its pixels about their centre (the trace of its second moments).
+    fn spread(&self) -> f64 {
+        self.moments[0] + self.moments[1]
     }
 
     /// Where this region lies from `other`: "around it" when their centres nearly meet, else
@@ -345,5 +381,20 @@ mod tests {
             describe(&split, Some(SHAPE), None),
             "horizontal stroke at the top, evidence against 7; ring in the centre, evidence for 7"
         );
+        // A blob against a shifted copy of itself: both read alike, so the lighter is also
+        // named by how it moved (or, centred alike, by its size).
+        let twin = |plus: Vec<f32>, minus: Vec<f32>| Component { plus, minus, ..component(Form::Split, vec![]) };
+        let shifted = twin(pattern(blob(21.0, 7.0, 2.0)), pattern(|r, c| 0.9 * blob(21.0, 4.5, 2.0)(r, c)));
+        assert_eq!(
+            describe(&shifted, Some(SHAPE), None),
+            "blob at the lower left, evidence against 7; blob at the lower left, shifted left, evidence for 7"
+        );
+        let nested = twin(pattern(|r, c| 0.9 * blob(14.0, 14.0, 3.0)(r, c)), pattern(blob(14.0, 14.0, 1.5)));
+        assert_eq!(
+            describe_sides(&nested, Some(SHAPE)),
+            ["blob in the centre", "blob in the centre, narrower"],
+            "the wide blob weighs more"
+        );
+        assert_eq!(describe_sides(&nested, None)[0], describe_pattern(&nested.plus, None), "inputs that are not images");
     }
 }

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use super::inputs::read_csv;
 use super::pack::{self, Precision};
-use crate::analysis::describe::{describe, describe_pattern};
+use crate::analysis::describe::{describe, describe_sides};
 use crate::data::Dataset;
 use crate::decomp::{Component, Components};
 use crate::image::ImageShape;
@@ -256,7 +256,8 @@ fn atlas(shown: &Components, shape: Option<ImageShape>) -> (Value, Value) {
     let classes = crate::analysis::atlas::heaviest(shown, crate::analysis::atlas::PER_CLASS);
     let cells =
         classes.iter().map(|entries| entries.iter().map(|e| json!([e.component, u8::from(e.minus), round4(e.share)])).collect::<Vec<_>>());
-    let words: Vec<String> = classes.iter().flatten().map(|e| describe_pattern(e.pattern, shape)).collect();
+    let words: Vec<String> =
+        classes.iter().flatten().map(|e| describe_sides(&shown.items[e.component], shape)[usize::from(e.minus)].clone()).collect();
     (cells.collect(), pack::lines(&words))
 }
 
