@@ -9,8 +9,10 @@
 //! it lies from the first when both share a place). Otherwise its dominant lobe is read: a lobe
 //! that encloses background is a *ring*; its pieces (8-connected) holding at least a quarter of
 //! its energy are its regions; two regions make a *pair* (ink in A together with ink in B); one
-//! region is a *stroke* (with its orientation) when its second moments are elongated (axis
-//! ratio ≥ 2.5), else a *blob*. Regions are named on a 3 × 3 grid of the image ("at the top",
+//! region is an *arc* open to the left or right, an *arch* or a *cup* when its ink misses its own
+//! centre of mass (a C, a ∩, a U),
+//! a *stroke* (with its orientation) when its second moments are elongated (axis ratio ≥ 2.5),
+//! else a *blob*. Regions are named on a 3 × 3 grid of the image ("at the top",
 //! "at the lower left", "in the centre", …), or "across the image" when they spread over most
 //! of it.
 
@@ -146,13 +148,25 @@ impl Lobe {
             return format!("ring {}", self.whole().place());
         }
         let total: f64 = self.energy.iter().sum();
-        let mut regions: Vec<Region> =
-            pieces(&self.mask, self.shape).iter().map(|piece| self.region(piece)).filter(|r| r.energy >= REGION_SHARE * total).collect();
-        regions.sort_by(|a, b| b.energy.total_cmp(&a.energy));
+        let mut regions: Vec<(Vec<usize>, Region)> = pieces(&self.mask, self.shape)
+            .into_iter()
+            .map(|piece| {
+                let region = self.region(&piece);
+                (piece, region)
+            })
+            .filter(|(_, r)| r.energy >= REGION_SHARE * total)
+            .collect();
+        regions.sort_by(|a, b| b.1.energy.total_cmp(&a.1.energy));
         if regions.len() >= 2 {
-            return format!("ink {} together with ink {}", regions[0].place(), regions[1].place());
+            return format!("ink {} together with ink {}", regions[0].1.place(), regions[1].1.place());
         }
-        regions.into_iter().next().unwrap_or_else(|| self.whole()).read()
+        match regions.into_iter().next() {
+            Some((piece, region)) => match region.opening(&piece) {
+                Some(shape) => format!("{shape} {}", region.place()),
+                None => region.read(),
+            },
+            None => self.whole().read(),
+        }
     }
 }
 
@@ -193,6 +207,30 @@ impl Region {
             Some(direction) => format!("{direction} stroke {}", self.place()),
             None => format!("blob {}", self.place()),
         }
+    }
+
+    /// For a piece whose ink misses its own centre of mass (no pixel of it within 1.5 pixels:
+    /// a C, a U, a broken ring), its shape by the side it opens to, opposite the side its mass
+    /// leans to within its bounding box: "arc open to the right" (a C) or "to the left", "arch"
+    /// (open below) or "cup" (open above); `None` for a piece that covers its centre (a blob,
+    /// a stroke). Read as a blob, a C-shaped loop would be named by its empty middle.
+    fn opening(&self, piece: &[usize]) -> Option<&'static str> {
+        let w = self.shape.width;
+        let at = |i: usize| ((i / w) as f64, (i % w) as f64);
+        if piece.iter().map(|&i| at(i)).any(|(r, c)| (r - self.centre[0]).hypot(c - self.centre[1]) < 1.5) {
+            return None;
+        }
+        let span = |f: fn((f64, f64)) -> f64| {
+            piece.iter().map(|&i| f(at(i))).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
+        };
+        let ((r0, r1), (c0, c1)) = (span(|p| p.0), span(|p| p.1));
+        let (dr, dc) = (self.centre[0] - (r0 + r1) / 2.0, self.centre[1] - (c0 + c1) / 2.0);
+        Some(match (dr, dc) {
+            _ if dc.abs() >= dr.abs() && dc < 0.0 => "arc open to the right",
+            _ if dc.abs() >= dr.abs() => "arc open to the left",
+            _ if dr < 0.0 => "arch",
+            _ => "cup",
+        })
     }
 
     /// The spread of its pixels about their centre (the trace of its second moments).
@@ -345,6 +383,12 @@ mod tests {
         let (left, right) = (blob(14.0, 12.0, 1.5), blob(14.0, 16.0, 1.5));
         assert_eq!(read(|r, c| right(r, c) - 0.9 * left(r, c)), "blob in the centre against ink left of it");
         assert_eq!(read(blob(21.0, 6.0, 2.0)), "blob at the lower left");
+        // A C: a ring with its right side missing is an arc open to the right, not a blob in
+        // its empty middle; the same for a U.
+        let ring = |r: f32, c: f32| (-((((r - 13.5).powi(2) + (c - 13.5).powi(2)).sqrt() - 7.0).powi(2)) / 1.5).exp();
+        assert_eq!(read(|r, c| if c > 17.0 { 0.0 } else { ring(r, c) }), "arc open to the right in the centre");
+        assert_eq!(read(|r, c| if r < 10.0 { 0.0 } else { ring(r, c) }), "cup in the centre");
+        assert_eq!(read(|r, c| if r > 17.0 { 0.0 } else { ring(r, c) }), "arch in the centre");
         assert_eq!(read(|_, _| 1.0), "blob across the image");
         assert_eq!(describe_pattern(&[0.1, -3.0, 2.0, 0.0], None), "inputs 1, 2, 0 (of 4)");
     }
