@@ -9,12 +9,11 @@
 //! it lies from the first when both share a place). Otherwise its dominant lobe is read: a lobe
 //! that encloses background is a *ring*; its pieces (8-connected) holding at least a quarter of
 //! its energy are its regions; two regions make a *pair* (ink in A together with ink in B); one
-//! region is an *arc* open to the left or right, an *arch* or a *cup* when its ink misses its own
-//! centre of mass (a C, a ∩, a U),
-//! a *stroke* (with its orientation) when its second moments are elongated (axis ratio ≥ 2.5),
-//! else a *blob*. Regions are named on a 3 × 3 grid of the image ("at the top",
-//! "at the lower left", "in the centre", …), or "across the image" when they spread over most
-//! of it.
+//! region is an *arc* open to the left or right, an *arch* or a *cup* when its ink misses its
+//! own centre of mass (a C, a ∩, a U), a *stroke* (with its orientation) when its second
+//! moments are elongated (axis ratio ≥ 2.5), else a *blob*. Regions are named on a 3 × 3 grid
+//! of the image ("at the top", "at the lower left", "in the centre", …), or "across the image"
+//! when they spread over most of it.
 
 use crate::decomp::{Component, Form};
 use crate::image::ImageShape;
@@ -383,9 +382,8 @@ mod tests {
         let (left, right) = (blob(14.0, 12.0, 1.5), blob(14.0, 16.0, 1.5));
         assert_eq!(read(|r, c| right(r, c) - 0.9 * left(r, c)), "blob in the centre against ink left of it");
         assert_eq!(read(blob(21.0, 6.0, 2.0)), "blob at the lower left");
-        // A C: a ring with its right side missing is an arc open to the right, not a blob in
-        // its empty middle; the same for a U.
-        let ring = |r: f32, c: f32| (-((((r - 13.5).powi(2) + (c - 13.5).powi(2)).sqrt() - 7.0).powi(2)) / 1.5).exp();
+        // A C: the ring with its right side missing is an arc open to the right, not a blob in
+        // its empty middle; likewise a U and a ∩.
         assert_eq!(read(|r, c| if c > 17.0 { 0.0 } else { ring(r, c) }), "arc open to the right in the centre");
         assert_eq!(read(|r, c| if r < 10.0 { 0.0 } else { ring(r, c) }), "cup in the centre");
         assert_eq!(read(|r, c| if r > 17.0 { 0.0 } else { ring(r, c) }), "arch in the centre");
