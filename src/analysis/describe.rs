@@ -63,9 +63,10 @@ pub fn describe_sides(c: &Component, shape: Option<ImageShape>) -> [String; 2] {
     let Some(shape) = shape.filter(|s| s.pixels() == c.plus.len()) else { return words };
     if c.form.has_minus() && words[0] == words[1] {
         let [wp, wm] = c.pattern_weights();
-        let (heavy, light) = if wp >= wm { (&c.plus, 1) } else { (&c.minus, 0) };
+        let (heavy, light) = if wp >= wm { (0, 1) } else { (1, 0) };
         let region = |p: &[f32]| Lobe::of(p, shape, major_sign(p)).heaviest();
-        let (from, to) = (region(heavy), region(if light == 1 { &c.minus } else { &c.plus }));
+        let sides = [&c.plus, &c.minus];
+        let (from, to) = (region(sides[heavy]), region(sides[light]));
         let change = match to.side_of(&from) {
             "above it" => "shifted up",
             "below it" => "shifted down",

@@ -76,20 +76,23 @@ pub fn summary(config: &Value) -> Option<Vec<String>> {
         out.push(format!("residual_l2 annealed {} → {}", r.residual_anneal[0], r.residual_anneal[1]));
     }
     if r.pair_steps > 0 {
-        let pair_priors = active_priors(&r.pair_priors);
-        let with = if pair_priors.is_empty() { String::new() } else { format!(" with priors {}", pair_priors.join(", ")) };
         out.push(format!(
-            "then each class's evidence paired with the counter-evidence it cancels most (contrasts ppᵀ − nnᵀ) and the pairs fitted {} steps{}{with}",
+            "then each class's evidence paired with the counter-evidence it cancels most (contrasts ppᵀ − nnᵀ) and the pairs fitted {} steps{}{}",
             r.pair_steps,
-            if r.pair_one_signed { " (each pattern kept one-signed)" } else { "" }
+            if r.pair_one_signed { " (each pattern kept one-signed)" } else { "" },
+            with_priors(&r.pair_priors)
         ));
     }
     if r.polish_steps > 0 {
-        let polish_priors = active_priors(&r.polish_priors);
-        let with = if polish_priors.is_empty() { String::new() } else { format!(" with priors {}", polish_priors.join(", ")) };
-        out.push(format!("then polished {} steps at lr {}{with}", r.polish_steps, r.polish_lr));
+        out.push(format!("then polished {} steps at lr {}{}", r.polish_steps, r.polish_lr, with_priors(&r.polish_priors)));
     }
     Some(out)
+}
+
+/// ` with priors a 0.1, b 0.2` for a later stage's priors, or nothing when none is on.
+fn with_priors(priors: &crate::decomp::Priors) -> String {
+    let active = active_priors(priors);
+    if active.is_empty() { String::new() } else { format!(" with priors {}", active.join(", ")) }
 }
 
 /// The non-zero priors as `name weight`, printed from JSON text so that f32 weights read as
