@@ -331,10 +331,13 @@ pub fn fit_recipe(ctx: &Context, recipe: &Recipe, seed: u64, on_step: &mut dyn F
         let stage = recipe.pair_stage(rank);
         decomposition = Decomposition { banks: vec![paired] };
         initial_classes = head_classes(&decomposition.banks[0].head.heads());
-        history.extend(fit(&mut decomposition, &stage, &ctx.fit_data(&stage, 2, None)?, 2, on_step)?);
+        let data = ctx.fit_data(&stage, 2, None)?;
+        history.extend(fit(&mut decomposition, &stage, &data, 2, on_step)?);
         if recipe.polish_steps > 0 {
+            // The polish is the pairs' fit with other steps, rate and priors: the same images.
             let polish = recipe.polish_stage(rank);
-            history.extend(fit(&mut decomposition, &polish, &ctx.fit_data(&polish, 3, None)?, 3, on_step)?);
+            let data = if data.serves(&polish, 3) { data } else { ctx.fit_data(&polish, 3, None)? };
+            history.extend(fit(&mut decomposition, &polish, &data, 3, on_step)?);
         }
     }
     Ok(Fitted { decomposition, history, initial_classes })

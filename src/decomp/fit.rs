@@ -208,7 +208,7 @@ mod tests {
     use crate::data::Dataset;
     use crate::decomp::bank::{Head, HeadRule};
     use crate::decomp::init::{InitContext, displayed_bank, residual_bank};
-    use crate::decomp::terms::{DecisionSet, DistillSet, LabelledSet, REGISTRY, Target};
+    use crate::decomp::terms::{DecisionSet, DistillSet, LabelledSet, Priors, REGISTRY, Target};
     use crate::image::ImageShape;
     use crate::interaction::functional::Functional;
     use crate::interaction::{CpTensor, Interaction};
@@ -423,6 +423,21 @@ mod tests {
             assert_eq!(mixed(&f.a) || mixed(&f.b), !one_signed, "one_signed = {one_signed}");
             assert!(rows.last().unwrap().loss < rows[0].loss, "one_signed = {one_signed}: the fit still learns");
         }
+    }
+
+    /// A stage's data serves a later stage only when it holds every set that stage's terms
+    /// read: the labelled digits serve the minimality prior, not the decision prior.
+    #[test]
+    fn fit_data_serves_a_stage_that_reads_only_what_it_holds() {
+        let (inter, train) = setup();
+        let functional = Functional::new(&inter, train.x());
+        let without_decisions = FitData { decisions: None, ..data(&inter, &train, None, &functional) };
+        let with = |priors: Priors| Recipe { functional: 1.0, priors, ..Recipe::default() };
+        assert!(without_decisions.serves(&with(Priors::default()), 3));
+        assert!(without_decisions.serves(&with(Priors { minimality: 0.01, ..Priors::default() }), 3));
+        assert!(!without_decisions.serves(&with(Priors { decision: 0.3, ..Priors::default() }), 3));
+        let without_inputs = FitData { functional: None, ..data(&inter, &train, None, &functional) };
+        assert!(!without_inputs.serves(&with(Priors::default()), 3), "the functional fidelity reads the inputs");
     }
 
     #[test]

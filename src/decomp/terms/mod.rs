@@ -178,6 +178,21 @@ pub struct FitData<'a> {
     pub functional: Option<&'a Functional>,
 }
 
+impl FitData<'_> {
+    /// Whether this data holds every set the terms of `stage` of `recipe` read, so a later
+    /// stage that differs only in its steps, rate and priors (the polish after the pairs' fit)
+    /// reads it instead of drawing the same images again.
+    pub fn serves(&self, recipe: &Recipe, stage: usize) -> bool {
+        let has = [
+            (Need::DistillImages, self.distill.is_some()),
+            (Need::LabelledImages, self.labelled.is_some()),
+            (Need::DecisionImages, self.decisions.is_some()),
+            (Need::Inputs, self.functional.is_some()),
+        ];
+        has.into_iter().all(|(need, held)| held || !needed(recipe, stage..=stage, need))
+    }
+}
+
 /// Labelled images (`n × inputs`), for the priors on activations and class contributions.
 pub struct LabelledSet {
     pub images: ImageRows,
