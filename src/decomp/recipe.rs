@@ -298,6 +298,7 @@ impl Recipe {
             pair_steps: 0,
             pair_one_signed: false,
             polish_steps: 0,
+            polish_priors: Priors::default(),
             ..self.clone()
         }
     }
@@ -334,6 +335,7 @@ impl Recipe {
             range(name, v, 0, MAX_TEMPLATE_OFFSET)?;
         }
         number("lr", self.lr, true)?;
+        number("polish_lr", self.polish_lr, true)?;
         number("mask_sigma", self.mask_sigma, true)?;
         for (name, v) in [
             ("weight_decay", self.weight_decay),
@@ -446,6 +448,9 @@ impl Recipe {
             self.pair_stage(self.rank)
                 .validate(limits)
                 .map_err(|e| Error::Invalid(format!("the pairs' fit (pair_steps, pair_priors): {e}")))?;
+        } else {
+            terms::validate_weights(&self.pair_stage(self.rank))
+                .map_err(|e| Error::Invalid(format!("pair_priors (unused: pair_steps = 0): {e}")))?;
         }
         if self.pair_one_signed && self.pair_steps == 0 {
             return fail("pair_one_signed = true keeps the pairs' patterns one-signed: it needs pair_steps > 0".into());
@@ -455,10 +460,12 @@ impl Recipe {
                 return fail("polish_steps > 0 polishes the pairs' fit: it needs pair_steps > 0".into());
             }
             range("polish_steps", self.polish_steps, 1, MAX_STEPS)?;
-            number("polish_lr", self.polish_lr, true)?;
             self.polish_stage(self.rank)
                 .validate(limits)
                 .map_err(|e| Error::Invalid(format!("the polish (polish_steps, polish_lr, polish_priors): {e}")))?;
+        } else {
+            terms::validate_weights(&self.polish_stage(self.rank))
+                .map_err(|e| Error::Invalid(format!("polish_priors (unused: polish_steps = 0): {e}")))?;
         }
         Ok(())
     }
@@ -607,7 +614,15 @@ mod tests {
         let unpaired = Recipe { pair_steps: 0, polish_steps: 0, pair_one_signed: true, ..contrast.clone() };
         assert!(err(unpaired).contains("pair_one_signed = true keeps the pairs' patterns one-signed: it needs pair_steps > 0"));
         assert!(err(Recipe { polish_lr: 0.0, ..contrast.clone() }).contains("polish_lr = 0"));
-        let negative = Recipe { polish_priors: Priors { coherence: -1.0, ..Priors::default() }, ..contrast };
-        assert!(err(negative).contains("the polish (polish_steps, polish_lr, polish_priors)"));
+        let negative = Recipe { polish_priors: Priors { coherence: -1.0, ..Priors::default() }, ..contrast.clone() };
+        assert!(err(negative.clone()).contains("the polish (polish_steps, polish_lr, polish_priors)"));
+        // Settings of stages that do not run are refused all the same, naming the stage.
+        assert!(
+            err(Recipe { polish_steps: 0, ..negative }).starts_with("polish_priors (unused: polish_steps = 0): [priors] coherence = -1")
+        );
+        let nan = Priors { decision: f32::NAN, ..Priors::default() };
+        let unused_pairs = Recipe { pair_steps: 0, polish_steps: 0, pair_priors: nan, ..contrast.clone() };
+        assert!(err(unused_pairs).starts_with("pair_priors (unused: pair_steps = 0): [priors] decision = NaN"));
+        assert!(err(Recipe { pair_steps: 0, polish_steps: 0, polish_lr: f32::INFINITY, ..contrast }).contains("polish_lr = inf"));
     }
 }

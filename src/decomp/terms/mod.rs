@@ -333,25 +333,41 @@ pub fn needed(recipe: &Recipe, stages: std::ops::RangeInclusive<usize>, need: Ne
     })
 }
 
+/// How errors name a term: a recipe field, or a field of `[priors]`.
+fn key(name: &str) -> String {
+    if RECIPE_LEVEL.contains(&name) { name.to_string() } else { format!("[priors] {name}") }
+}
+
+/// Whether `term` is on anywhere in `recipe`'s fit (at the start or the end of a stage), after
+/// checking that its weight is a finite number ≥ 0 there; the error names the term by its key.
+fn weight_used(term: &dyn Term, recipe: &Recipe) -> Result<bool, String> {
+    let mut used = false;
+    for stage in 1..=recipe.stages {
+        for step in [0, recipe.steps.saturating_sub(1)] {
+            let w = term.weight(recipe, Schedule { stage, step, steps: recipe.steps.max(1) });
+            if !(w.is_finite() && w >= 0.0) {
+                return Err(format!("{} = {w}: a term's weight must be a finite number ≥ 0 (0 turns it off)", key(term.name())));
+            }
+            used |= w != 0.0;
+        }
+    }
+    Ok(used)
+}
+
+/// Checks every term's weight (finite, non-negative) alone: for the stages of a recipe that do
+/// not run, whose settings are refused all the same rather than kept in the run's record.
+pub fn validate_weights(recipe: &Recipe) -> Result<(), String> {
+    REGISTRY.iter().try_for_each(|term| weight_used(*term, recipe).map(|_| ()))
+}
+
 /// Checks every term's weight over the whole fit (finite, non-negative) and, for the terms
 /// the recipe turns on, what they need; `image` is the grid the fit runs on, if any.
 pub fn validate(recipe: &Recipe, image: Option<ImageShape>) -> Result<(), String> {
     for term in REGISTRY {
-        let name = term.name();
-        let key = if RECIPE_LEVEL.contains(&name) { name.to_string() } else { format!("[priors] {name}") };
-        let mut used = false;
-        for stage in 1..=recipe.stages {
-            for step in [0, recipe.steps.saturating_sub(1)] {
-                let w = term.weight(recipe, Schedule { stage, step, steps: recipe.steps });
-                if !(w.is_finite() && w >= 0.0) {
-                    return Err(format!("{key} = {w}: a term's weight must be a finite number ≥ 0 (0 turns it off)"));
-                }
-                used |= w != 0.0;
-            }
-        }
-        if !used {
+        if !weight_used(*term, recipe)? {
             continue;
         }
+        let key = key(term.name());
         term.check(recipe).map_err(|e| format!("{key}: {e}"))?;
         if term.needs().contains(&Need::Image) {
             match image {
