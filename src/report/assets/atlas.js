@@ -57,8 +57,7 @@ async function drawAtlas(box) {
     const row = element('div', 'atlas-row');
     row.append(element('span', 'atlas-class', run.class_names ? className(run, c) : 'class ' + c));
     const patterns = cells.map(([k, minus]) => unit(pattern(run, k, minus ? 'minus' : 'plus')));
-    let m = 1e-12;
-    patterns.forEach(p => p.forEach(v => { m = Math.max(m, Math.abs(v)); }));
+    const m = patterns.reduce((m, p) => maxAbs(p, m), 1e-12);
     cells.forEach(([k, minus, share], j) => {
       const words = run.atlasWords[first + j];
       const fig = element('figure'), link = element('a'), cv = element('canvas');

@@ -79,7 +79,7 @@ function card(run, k, pixels) {
 /** The head as one bar per class: up and red for positive weights, down and blue for negative. */
 function headBars(run, k) {
   const C = run.classes, head = run.H.subarray(k * C, (k + 1) * C);
-  const m = Math.max(1e-12, ...Array.from(head, Math.abs));
+  const m = maxAbs(head);
   const fig = element('figure', 'head'), bars = element('div', 'bars');
   bars.setAttribute('role', 'img');
   bars.setAttribute('aria-label', 'head weights: ' + Array.from(head, (v, c) => className(run, c) + ' ' + fmt(v, 2)).join(', '));

@@ -45,10 +45,16 @@ function colour(t) {
   return [0, 1, 2].map(c => Math.round(pal[i][c] + (pal[i + 1][c] - pal[i][c]) * f));
 }
 
+/** The largest |value| of `values`, or `floor` if that is larger: a colour scale never 0. */
+function maxAbs(values, floor = 1e-12) {
+  let m = floor;
+  for (let i = 0; i < values.length; i++) { m = Math.max(m, Math.abs(values[i])); }
+  return m;
+}
+
 /** Paints signed values on a w×h canvas, on their own symmetric scale. */
 function paintSigned(canvas, values, w, h) {
-  let m = 1e-12;
-  for (let i = 0; i < values.length; i++) { m = Math.max(m, Math.abs(values[i])); }
+  const m = maxAbs(values);
   canvas.width = w; canvas.height = h;
   const ctx = canvas.getContext('2d'), img = ctx.createImageData(w, h);
   for (let i = 0; i < w * h; i++) {

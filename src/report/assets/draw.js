@@ -309,9 +309,7 @@ function votes(run, act, z, c, box, title) {
           return;
         }
         const cv = element('canvas');
-        let m = 1e-12;
-        p.forEach(v => { m = Math.max(m, Math.abs(v)); });
-        paintOutlined(cv, p, m, ink, run.width, run.height, VOTE_ZOOM);
+        paintOutlined(cv, p, maxAbs(p), ink, run.width, run.height, VOTE_ZOOM);
         cv.setAttribute('role', 'img');
         cv.setAttribute('aria-label', which + ' pattern of ' + run.label[r]);
         item.append(cv);
