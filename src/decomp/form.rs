@@ -140,6 +140,18 @@ impl Form {
         }
     }
 
+    /// Display pattern `side` (0 plus, 1 minus) of [`Form::display`] on one input, from the
+    /// factors' projections `a·x` and `b·x` (the display map is linear).
+    pub fn display_projection<T: num_traits::Float>(self, ax: T, bx: T, side: usize) -> T {
+        match (self, side) {
+            (Form::Cp, 0) => ax + bx,
+            (Form::Cp, _) => ax - bx,
+            (_, 0) => ax,
+            (Form::Split, _) => bx,
+            (Form::Symmetric, _) => T::zero(),
+        }
+    }
+
     /// Gradients on `(a, b)` from gradients on the display patterns of [`Form::display`].
     pub fn display_backward(self, d_plus: Mat<f32>, d_minus: Mat<f32>) -> (Mat<f32>, Mat<f32>) {
         match self {

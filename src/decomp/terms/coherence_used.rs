@@ -44,16 +44,8 @@ fn used_coherence(weight: f32, set: &LabelledSet, p: &Projections, form: Form, f
     let (pixels, r, n) = (f.a.nrows(), f.a.ncols(), set.y.len());
     let sides = if form.has_minus() { 2 } else { 1 };
     let q = if form == Form::Cp { 0.25 } else { 1.0 };
-    // Pattern `side · r + k` projected on image `i`, from the factors' projections.
-    let along = |xa: f32, xb: f32, side: usize| -> f64 {
-        let (xa, xb) = (xa as f64, xb as f64);
-        match (form, side) {
-            (Form::Cp, 0) => xa + xb,
-            (Form::Cp, _) => xa - xb,
-            (_, 0) => xa,
-            _ => xb,
-        }
-    };
+    // Pattern `side · r + k` projected on an image, from the factors' projections.
+    let along = |xa: f32, xb: f32, side: usize| form.display_projection(xa as f64, xb as f64, side);
     let mut uses = vec![0.0f64; sides * r];
     for (i, &y) in set.y.iter().enumerate() {
         let (xa, xb) = p.of_image(i);
