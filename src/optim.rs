@@ -430,13 +430,13 @@ mod tests {
     /// on ill-conditioned inputs it is less exact than the direct f32 iteration: still two
     /// orders of magnitude closer to the exact map than PyTorch's bfloat16 (ε ≈ 4e-3). The
     /// spectral form (short sides above [`SPECTRAL_ABOVE`]) inherits the f32 eigensolver's
-    /// backward error, amplified along the same tiny singular values: up to 6e-3 here, still
-    /// under half of PyTorch's own iteration, which `torch.optim.Muon` runs in bfloat16 (1.5e-2
-    /// to 2.5e-2 from the exact map on these inputs).
+    /// backward error, amplified along the same tiny singular values; it must stay below the
+    /// error of PyTorch's own iteration, which `torch.optim.Muon` runs in bfloat16: 7.6e-3 to
+    /// 1.1e-2 from the exact map on such matrices (`scripts/newton_schulz_error.py`).
     #[test]
     fn gram_newton_schulz_stays_close_to_the_exact_iteration() {
         let mut rng = crate::linalg::rng(5);
-        for (rows, cols) in [(784, 64), (10, 64), (64, 64), (40, 8), (8, 40), (784, 400), (600, 784)] {
+        for (rows, cols) in [(784, 64), (10, 64), (64, 64), (40, 8), (8, 40), (784, 400), (600, 784), (784, 1024)] {
             // Spread singular values over several decades, as gradients have them.
             let g = crate::linalg::randn(&mut rng, rows, cols, 1.0);
             let scale = Mat::from_fn(cols, cols, |i, j| if i == j { 10f32.powf(-3.0 * i as f32 / cols as f32) } else { 0.0 });
@@ -444,7 +444,7 @@ mod tests {
             let exact = newton_schulz_f64(g.as_ref());
             let err = |o: Mat<f32>| Mat::from_fn(rows, cols, |i, j| o[(i, j)] as f64 - exact[(i, j)]).norm_l2() / exact.norm_l2();
             let (fast, direct) = (err(newton_schulz(g.as_ref())), err(newton_schulz_direct(g.as_ref())));
-            let bound = if rows.min(cols) > SPECTRAL_ABOVE { 1e-2 } else { 5e-4 };
+            let bound = if rows.min(cols) > SPECTRAL_ABOVE { 7e-3 } else { 5e-4 };
             assert!(fast < bound && direct < 1e-5, "{rows}×{cols}: relative error {fast} (direct iteration {direct})");
         }
     }
