@@ -121,9 +121,19 @@ fn a_reader_can_use_the_report_of_a_tiny_study() {
     let other = ids.iter().find(|id| id.starts_with("evidence_split_r32")).unwrap();
     let model = bilens::model::load_model(&study.join("base/model.safetensors")).unwrap();
     let test = bilens::embedded_digits().test;
+    let (shown, residual) = run_components(&study.join("runs").join(main)).unwrap();
+    // Each component in words as it read the image (`bilens explain`'s words), by its label.
+    let words = |x: &[f32]| -> serde_json::Map<String, Value> {
+        let on = |c| Value::from(bilens::analysis::describe::describe_on(c, x, Some(bilens::image::ImageShape::MNIST), None));
+        let shown = shown.items.iter().enumerate().map(|(k, c)| (format!("#{}", k + 1), on(c)));
+        shown.chain(residual.items.iter().enumerate().map(|(k, c)| (format!("residual #{}", k + 1), on(c)))).collect()
+    };
     let images: Vec<Value> = (0..10u8)
         .filter_map(|c| test.labels.as_ref().unwrap().iter().position(|&l| l == c))
-        .map(|i| json!({ "index": i, "logits": decomposition_logits(&study.join("runs").join(main), &model.bias, test.image(i)) }))
+        .map(|i| {
+            let logits = decomposition_logits(&study.join("runs").join(main), &model.bias, test.image(i));
+            json!({ "index": i, "logits": logits, "words": words(test.image(i)) })
+        })
         .collect();
     let expected = root.join("expected.json");
     std::fs::write(&expected, json!({ "main": main, "other": other, "runs": ids, "lead": lead, "images": images }).to_string()).unwrap();

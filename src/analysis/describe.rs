@@ -36,6 +36,23 @@ pub fn class_name(names: Option<&[String]>, c: usize) -> String {
 /// A component in words: its heavier pattern's shape and role, then the other pattern's
 /// when it carries at least a third of the heavier one's weight.
 pub fn describe(c: &Component, shape: Option<ImageShape>, names: Option<&[String]>) -> String {
+    describe_by(c, c.pattern_weights(), shape, names)
+}
+
+/// A component in words as it read the input `x`: [`describe`], with its patterns ordered by
+/// their terms in this input's vote (`q (p·x)²` for each display pattern `p`, `q = ¼` for CP
+/// components) instead of by weight, so an explanation names first what the input matched.
+/// The report's draw panel says the same (`describeOn` in its scripts).
+pub fn describe_on(c: &Component, x: &[f32], shape: Option<ImageShape>, names: Option<&[String]>) -> String {
+    let dot = |v: &[f32]| v.iter().zip(x).map(|(&p, &q)| p as f64 * q as f64).sum::<f64>();
+    let (a, b) = (dot(&c.a), dot(&c.b));
+    let q = if c.form == Form::Cp { 0.25 } else { 1.0 };
+    let [plus, minus] = [0, 1].map(|side| c.form.display_projection(a, b, side));
+    describe_by(c, [q * plus * plus, q * minus * minus], shape, names)
+}
+
+/// [`describe`] with the two patterns ordered, and the second kept, by `sizes` (plus, minus).
+fn describe_by(c: &Component, sizes: [f64; 2], shape: Option<ImageShape>, names: Option<&[String]>) -> String {
     let (class, sign) = c.head_class();
     let name = class_name(names, class);
     let role = |evidence: f32| format!("evidence {} {name}", if evidence >= 0.0 { "for" } else { "against" });
@@ -44,7 +61,7 @@ pub fn describe(c: &Component, shape: Option<ImageShape>, names: Option<&[String
         return format!("{}, {}", words[0], role(sign));
     }
     // Matching the plus pattern raises the head's logits; matching the minus pattern lowers them.
-    let [wp, wm] = c.pattern_weights();
+    let [wp, wm] = sizes;
     let (first, second) = if wp >= wm { ((0, sign, wp), (1, -sign, wm)) } else { ((1, -sign, wm), (0, sign, wp)) };
     let mut text = format!("{}, {}", words[first.0], role(first.1));
     if second.2 >= first.2 / 3.0 {
@@ -439,5 +456,44 @@ mod tests {
             "the wide blob weighs more"
         );
         assert_eq!(describe_sides(&nested, None)[0], describe_pattern(&nested.plus, None), "inputs that are not images");
+    }
+
+    /// Read on one input, a contrast names first the pattern the input matched, and the other
+    /// only when its term is at least a third as large; a CP component alike, through
+    /// `a ± b`.
+    #[test]
+    fn an_explanation_names_first_what_the_input_matched() {
+        let unit = |v: Vec<f32>| {
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.into_iter().map(|x| x / n).collect::<Vec<f32>>()
+        };
+        let (left, right) = (unit(pattern(blob(14.0, 5.0, 2.0))), unit(pattern(blob(14.0, 22.0, 2.0))));
+        let mut head = vec![0.0; 10];
+        head[7] = 1.0;
+        let split = Component {
+            bank: 0,
+            index: 0,
+            form: Form::Split,
+            role: Role::Displayed,
+            a: left.clone(),
+            b: right.clone(),
+            head,
+            plus: left.clone(),
+            minus: right.clone(),
+            strength: 1.0,
+            anchors: None,
+            mask: None,
+        };
+        let half = |s: f32| left.iter().zip(&right).map(|(l, r)| 0.5 * (l + s * r)).collect::<Vec<f32>>();
+        let cp = Component { form: Form::Cp, a: half(1.0), b: half(-1.0), ..split.clone() };
+        let on_left = pattern(|r, c| if (12.0..17.0).contains(&r) && (3.0..8.0).contains(&c) { 1.0 } else { 0.0 });
+        let on_right = pattern(|r, c| if (12.0..17.0).contains(&r) && (20.0..25.0).contains(&c) { 1.0 } else { 0.0 });
+        let both: Vec<f32> = on_left.iter().zip(&on_right).map(|(a, b)| a + 0.9 * b).collect();
+        for c in [&split, &cp] {
+            let on = |x: &[f32]| describe_on(c, x, Some(SHAPE), None);
+            assert_eq!(on(&on_left), "blob on the left, evidence for 7", "{:?}", c.form);
+            assert_eq!(on(&on_right), "blob on the right, evidence against 7", "{:?}", c.form);
+            assert_eq!(on(&both), "blob on the left, evidence for 7; blob on the right, evidence against 7", "{:?}", c.form);
+        }
     }
 }

@@ -106,6 +106,7 @@ pub struct Reading {
 pub struct Part {
     /// Its rank among the displayed components (1 = strongest).
     pub rank: usize,
+    /// The component in words as it read this input ([`super::describe::describe_on`]).
     pub description: String,
     pub contribution: f32,
     /// `contribution` over the class's logit before the bias.
@@ -159,7 +160,7 @@ pub fn read(
     let unbiased = dictionary[predicted] - bias[predicted];
     let part = |r: usize| Part {
         rank: r + 1,
-        description: super::describe::describe(&shown.items[r], shape, names),
+        description: super::describe::describe_on(&shown.items[r], x, shape, names),
         contribution: contrib[(predicted, r)],
         share: contrib[(predicted, r)] / unbiased,
     };

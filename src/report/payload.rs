@@ -183,6 +183,9 @@ pub fn run(
         "form": all.iter().map(|k| k.form.as_str()).collect::<Vec<_>>(),
         "label": labels,
         "description": pack::lines(&all.iter().map(|k| describe(k, shape, names)).collect::<Vec<_>>()),
+        // Each component's plus and minus patterns in words, for the draw panel's explanation,
+        // which orders them by what the input matched (`describe_on`).
+        "sides": pack::lines(&all.iter().flat_map(|k| describe_sides(k, shape)).collect::<Vec<_>>()),
         "class_names": names,
         "share": share,
         "columns": columns,

@@ -212,6 +212,8 @@ let s = await settled(page, `s => s.image === ${position} && s.logits`);
 check(maxDiff(s.logits, known.logits) <= TOLERANCE, 'test image ' + known.index + ' from the menu gives bilens\'s logits (max difference ' + maxDiff(s.logits, known.logits).toExponential(2) + ')');
 const why = await page.textContent('#why');
 check(why.startsWith('Why ' + s.baseTop + ' (') && /evidence for/.test(why), 'and explains the prediction in a sentence: ' + why.slice(0, 90) + '…');
+check(s.why.length > 0 && s.why.every(([label, words]) => words === known.words[label]),
+  'each component in it worded as bilens words it on this input (' + s.why.map(([label]) => label).join(', ') + ')');
 
 // Switch the run driving the panel, check it, and come back.
 await page.selectOption('#draw-run', other);

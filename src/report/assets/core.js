@@ -97,11 +97,12 @@ function runRecord(anchor) {
       const el = document.getElementById('data-run-' + anchor);
       if (!el) { throw new Error('the page holds no record for run ' + anchor); }
       const run = JSON.parse(el.textContent);
-      let b, words, atlasWords;
-      [run.A, b, run.H, words, atlasWords] = await Promise.all([unpack(run.a), unpack(run.b), unpack(run.heads), unpack(run.description),
-        run.atlas_words ? unpack(run.atlas_words) : null]);
+      let b, words, sides, atlasWords;
+      [run.A, b, run.H, words, sides, atlasWords] = await Promise.all([unpack(run.a), unpack(run.b), unpack(run.heads),
+        unpack(run.description), unpack(run.sides), run.atlas_words ? unpack(run.atlas_words) : null]);
       const lines = bytes => new TextDecoder().decode(bytes).split('\n');
       run.description = lines(words);
+      run.sides = lines(sides);
       run.atlasWords = atlasWords && lines(atlasWords);
       run.B = everyB(run, b);
       run.anchor = anchor;
@@ -159,12 +160,18 @@ function patternNames(form) {
   return form === 'split' ? ['positive p', 'negative n'] : form === 'symmetric' ? ['pattern v', ''] : ['plus (a+b)', 'minus (a\u2212b)'];
 }
 
-/** What component k's plus pattern does, by its head's strongest class: 'for 7' or 'against 0'. */
-function headClass(run, k) {
+/** The class component k's head votes for most strongly (argmax |head|, the first of ties). */
+function strongestClass(run, k) {
   const C = run.classes;
   let best = 0;
   for (let c = 1; c < C; c++) { if (Math.abs(run.H[k * C + c]) > Math.abs(run.H[k * C + best])) { best = c; } }
-  return (run.H[k * C + best] < 0 ? 'against ' : 'for ') + className(run, best);
+  return best;
+}
+
+/** What component k's plus pattern does, by its head's strongest class: 'for 7' or 'against 0'. */
+function headClass(run, k) {
+  const best = strongestClass(run, k);
+  return (run.H[k * run.classes + best] < 0 ? 'against ' : 'for ') + className(run, best);
 }
 
 /** Class c by its name where the run's data name classes, else its index. */

@@ -231,11 +231,12 @@ function showOutputs() {
   const act = activations(run, panel.x), z = decompositionLogits(run, act);
   const zb = panel.base ? baseLogits(panel.base, panel.x) : null;
   const top = argmax(z), baseTop = zb ? argmax(zb) : null;
-  panel.out = { logits: Array.from(z), baseLogits: zb && Array.from(zb), top, baseTop };
+  const reading = why(run, panel.x, act, z, zb ? baseTop : top);
+  panel.out = { logits: Array.from(z), baseLogits: zb && Array.from(zb), top, baseTop, why: reading.parts };
   const m = Math.max(...z), sum = z.reduce((s, v) => s + Math.exp(v - m), 0);
   note.textContent = 'The decomposition predicts ' + className(run, top) + ' (' + (100 / sum).toFixed(1) + '%)' +
     (zb ? '; the base model predicts ' + className(run, baseTop) + '.' : '; this study has no base model to compare with.');
-  document.getElementById('why').textContent = why(run, act, z, zb ? baseTop : top);
+  document.getElementById('why').textContent = reading.text;
   const scale = Math.max(1e-9, ...Array.from(z, Math.abs), ...(zb ? Array.from(zb, Math.abs) : []));
   const head = element('div', 'row head');
   [['class', ''], ['decomposition', 'pair'], ['base model', 'pair'], ['p', '']].forEach(([t, c]) => head.append(element('span', c, t)));
@@ -262,16 +263,43 @@ function showOutputs() {
 
 /** The prediction in a sentence, as `bilens explain` prints it: the model's class (the base
  *  model's where the page has it), then the four components carrying it and the two counting
- *  most against it, each with its description and its share of the class's logit before the bias. */
-function why(run, act, z, c) {
+ *  most against it, each in words as it read the input x and with its share of the class's
+ *  logit before the bias. Returns the sentence and its parts' [label, words]. */
+function why(run, x, act, z, c) {
   const C = run.classes, unbiased = z[c] - run.bias[c];
   const contrib = Array.from(act, (a, r) => [r, run.H[r * C + c] * a]);
-  const part = ([r, v]) => run.description[r] + ': ' + (v >= 0 ? '+' : '\u2212') + Math.abs(100 * v / unbiased).toFixed(0) + '% (' + run.label[r] + ')';
+  const part = ([r, v]) => [run.label[r], describeOn(run, r, x), (v >= 0 ? '+' : '\u2212') + Math.abs(100 * v / unbiased).toFixed(0) + '%'];
   const pos = contrib.filter(e => e[1] > 0).sort((p, q) => q[1] - p[1]).slice(0, 4);
   const neg = contrib.filter(e => e[1] < 0).sort((p, q) => p[1] - q[1]).slice(0, 2);
   const agrees = argmax(z) === c ? 'the decomposition agrees' : 'the decomposition predicts ' + className(run, argmax(z));
   const parts = pos.concat(neg).map(part);
-  return 'Why ' + className(run, c) + ' (' + agrees + '): ' + (parts.length ? parts.join('; ') : 'no component reads this input for it') + '.';
+  const said = parts.map(([label, words, share]) => words + ': ' + share + ' (' + label + ')');
+  return {
+    text: 'Why ' + className(run, c) + ' (' + agrees + '): ' + (said.length ? said.join('; ') : 'no component reads this input for it') + '.',
+    parts: parts.map(([label, words]) => [label, words]),
+  };
+}
+
+/** Component r in words as it read the input x (Rust's `describe_on`): its two patterns in the
+ *  order of their terms in this input's vote, q (p·x)² with q = 1/4 for CP components, the
+ *  second named when its term is at least a third of the first's; each with the evidence it
+ *  gives for or against the class its head votes for most. */
+function describeOn(run, r, x) {
+  const P = run.inputs, o = r * P, f = run.form[r];
+  let sa = 0, sb = 0;
+  for (let i = 0; i < P; i++) {
+    if (x[i] !== 0) { sa += run.A[o + i] * x[i]; sb += run.B[o + i] * x[i]; }
+  }
+  const c = strongestClass(run, r), sign = run.H[r * run.classes + c] >= 0 ? 1 : -1;
+  const role = side => 'evidence ' + ((side === 0 ? sign : -sign) > 0 ? 'for' : 'against') + ' ' + className(run, c);
+  const words = [run.sides[2 * r], run.sides[2 * r + 1]];
+  if (f === 'symmetric') { return words[0] + ', ' + role(0); }
+  const q = f === 'cp' ? 0.25 : 1, plus = f === 'cp' ? sa + sb : sa, minus = f === 'cp' ? sa - sb : sb;
+  const size = [q * plus * plus, q * minus * minus];
+  const [first, second] = size[0] >= size[1] ? [0, 1] : [1, 0];
+  let text = words[first] + ', ' + role(first);
+  if (size[second] >= size[first] / 3) { text += '; ' + words[second] + ', ' + role(second); }
+  return text;
 }
 
 /** Pixels per image pixel of a vote's canvas: room for the outline of the input's ink. */
