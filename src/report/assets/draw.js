@@ -86,17 +86,22 @@ function prepare(strokes, h, w) {
   return render(strokes, h, w, scale, [centred[0] + w / 2 - cx, centred[1] + h / 2 - cy], brush);
 }
 
+/** [a·x, b·x] of component r (the input's zero pixels skipped). */
+function projections(run, r, x) {
+  const P = run.inputs, o = r * P;
+  let sa = 0, sb = 0;
+  for (let i = 0; i < P; i++) {
+    const v = x[i];
+    if (v !== 0) { sa += run.A[o + i] * v; sb += run.B[o + i] * v; }
+  }
+  return [sa, sb];
+}
+
 /** act_r = (a·x)(b·x) for CP, (a·x)² symmetric, (a·x)² − (b·x)² split. */
 function activations(run, x) {
-  const P = run.inputs, act = new Float64Array(run.n);
+  const act = new Float64Array(run.n);
   for (let r = 0; r < run.n; r++) {
-    const o = r * P;
-    let sa = 0, sb = 0;
-    for (let i = 0; i < P; i++) {
-      const v = x[i];
-      if (v !== 0) { sa += run.A[o + i] * v; sb += run.B[o + i] * v; }
-    }
-    const f = run.form[r];
+    const [sa, sb] = projections(run, r, x), f = run.form[r];
     act[r] = f === 'cp' ? sa * sb : f === 'symmetric' ? sa * sa : sa * sa - sb * sb;
   }
   return act;
@@ -285,11 +290,7 @@ function why(run, x, act, z, c) {
  *  second named when its term is at least a third of the first's; each with the evidence it
  *  gives for or against the class its head votes for most. */
 function describeOn(run, r, x) {
-  const P = run.inputs, o = r * P, f = run.form[r];
-  let sa = 0, sb = 0;
-  for (let i = 0; i < P; i++) {
-    if (x[i] !== 0) { sa += run.A[o + i] * x[i]; sb += run.B[o + i] * x[i]; }
-  }
+  const [sa, sb] = projections(run, r, x), f = run.form[r];
   const c = strongestClass(run, r), sign = run.H[r * run.classes + c] >= 0 ? 1 : -1;
   const role = side => 'evidence ' + ((side === 0 ? sign : -sign) > 0 ? 'for' : 'against') + ' ' + className(run, c);
   const words = [run.sides[2 * r], run.sides[2 * r + 1]];
