@@ -239,9 +239,9 @@ fn polynomial_of_gram(mut gram: Mat<f32>) -> Mat<f32> {
 
 /// Short sides above this many rows take [`spectral_polynomial_of_gram`]: from about 384 rows
 /// on, one eigendecomposition and one half product cost less than [`polynomial_of_gram`]'s 17
-/// half products (on an AMD EPYC, 20 against 34 ms at 512 rows on one core, 45 against 68–74
-/// ms at 784 rows on two). At 256 rows the two cost the same, and the polynomial keeps every
-/// `concept_` preset's fits (patterns of 256 columns) to the bit.
+/// half products (timed on an AMD EPYC; the README's high-rank `provided_sparse` steps show the
+/// effect). At 256 rows the two cost the same, and the polynomial keeps every `concept_`
+/// preset's fits (patterns of 256 columns) to the bit.
 const SPECTRAL_ABOVE: usize = 256;
 
 /// The same `Π` as [`polynomial_of_gram`], from the eigendecomposition `A₀ = V Λ Vᵀ`: `Π` is a

@@ -40,15 +40,11 @@ pub fn describe(c: &Component, shape: Option<ImageShape>, names: Option<&[String
 }
 
 /// A component in words as it read the input `x`: [`describe`], with its patterns ordered by
-/// their terms in this input's vote (`q (p·x)²` for each display pattern `p`, `q = ¼` for CP
-/// components) instead of by weight, so an explanation names first what the input matched.
+/// their terms in this input's vote ([`Component::display_terms`]) instead of by weight, so an
+/// explanation names first what the input matched.
 /// The report's draw panel says the same (`describeOn` in its scripts).
 pub fn describe_on(c: &Component, x: &[f32], shape: Option<ImageShape>, names: Option<&[String]>) -> String {
-    let dot = |v: &[f32]| v.iter().zip(x).map(|(&p, &q)| p as f64 * q as f64).sum::<f64>();
-    let (a, b) = (dot(&c.a), dot(&c.b));
-    let q = if c.form == Form::Cp { 0.25 } else { 1.0 };
-    let [plus, minus] = [0, 1].map(|side| c.form.display_projection(a, b, side));
-    describe_by(c, [q * plus * plus, q * minus * minus], shape, names)
+    describe_by(c, c.display_terms(x), shape, names)
 }
 
 /// [`describe`] with the two patterns ordered, and the second kept, by `sizes` (plus, minus).

@@ -49,6 +49,16 @@ impl Component {
         self.form.activation(dot(&self.a), dot(&self.b))
     }
 
+    /// Each display pattern's term in its vote on one input, `q (p·x)²` (`q = ¼` for CP
+    /// components, 1 otherwise; the minus term 0 for symmetric ones): the activation is the
+    /// plus term less the minus term. `[plus, minus]`.
+    pub fn display_terms(&self, x: &[f32]) -> [f64; 2] {
+        let dot = |v: &[f32]| v.iter().zip(x).map(|(&p, &q)| p as f64 * q as f64).sum::<f64>();
+        let (a, b) = (dot(&self.a), dot(&self.b));
+        let q = if self.form == Form::Cp { 0.25 } else { 1.0 };
+        [0, 1].map(|side| q * self.form.display_projection(a, b, side).powi(2))
+    }
+
     /// How much of the model each display pattern draws: `‖d‖ q ‖p‖²`, the Frobenius norm of
     /// the rank-one term `d ⊗ q p pᵀ` it stands for (`q = ¼` for CP components, whose term is
     /// `d ⊗ ¼[(a+b)(a+b)ᵀ − (a−b)(a−b)ᵀ]`; 1 otherwise). `[plus, minus]`.
