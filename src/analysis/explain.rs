@@ -43,10 +43,11 @@ pub fn explanations(
             let mut row = vec![Cell::Digit(x.to_vec())];
             let mut t = vec![label.map_or(String::new(), |l| format!("label {}", class_name(names, l as usize)))];
             for &r in &picks {
-                // Show the pattern this image actually matches more strongly.
+                // Show the pattern with the larger term in this input's vote, the one its
+                // description names first (`describe_on`).
                 let c = &shown.items[r];
-                let (p, q) = (dot(c.plus.iter(), x), dot(c.minus.iter(), x));
-                let pattern = if p.abs() >= q.abs() { c.plus.clone() } else { c.minus.clone() };
+                let [plus, minus] = c.display_terms(x);
+                let pattern = if plus >= minus { c.plus.clone() } else { c.minus.clone() };
                 row.push(Cell::Outlined { pattern, region: ink.clone() });
                 t.push(format!("#{} {:+.2}", r + 1, contrib[(class, r)]));
             }
@@ -68,16 +69,12 @@ pub fn explanations(
         caption: format!(
             "Each row: one input and one of its highest logits; the logit is the sum of the component contributions shown in the titles (d_c·(a·x)(b·x) for CP \
              components, d_c·(v·x)² for symmetric ones, d_c·[(p·x)² − (n·x)²] for contrasts), plus 'other' (residual branch and output bias). \
-             Each pattern shown is the one (plus or minus, p or n) the input projects on more strongly, over the outline of the input's ink \
+             Each pattern shown is the one (plus or minus, p or n) with the larger term in that vote, over the outline of the input's ink \
              (where it reaches {:.0}% of its maximum).",
             100.0 * super::atlas::OUTLINE_LEVEL
         ),
         scale: Scale::PerCell,
     }
-}
-
-fn dot<'a>(a: impl Iterator<Item = &'a f32>, x: &[f32]) -> f32 {
-    a.zip(x).map(|(p, v)| p * v).sum()
 }
 
 /// Why one input got its prediction, in words: the components that carry the predicted class
@@ -226,5 +223,30 @@ mod tests {
         let logit = |class: usize| (0..c.len()).map(|r| contrib[(class, r)]).sum::<f32>();
         let best = (0..10).max_by(|&a, &b| logit(a).total_cmp(&logit(b))).unwrap();
         assert!(grid.row_labels[0].starts_with(&format!("{best}: ")), "{:?}", grid.row_labels[0]);
+    }
+
+    /// Each vote shows the pattern its explanation names first: the larger term `q (p·x)²`,
+    /// not the larger projection of the unit pattern (which differ when `‖a + b‖ ≠ ‖a − b‖`).
+    #[test]
+    fn each_vote_shows_the_pattern_named_first() {
+        let c = random_components(9, 12, 0);
+        let shape = ImageShape { height: 8, width: 8 };
+        let mut rng = crate::linalg::rng(3);
+        let mut differ = 0;
+        for _ in 0..6 {
+            let x: Vec<f32> = crate::linalg::randn(&mut rng, 64, 1, 1.0).col(0).iter().copied().collect();
+            let grid = explanations(&c, |_| vec![0.0; 10], &[(&x, None)], shape, 1, 6, None);
+            for (cell, title) in grid.rows[0][1..].iter().zip(&grid.cell_titles[0][1..]) {
+                let Cell::Outlined { pattern, .. } = cell else { panic!("{cell:?}") };
+                let r: usize = title[1..title.find(' ').unwrap()].parse::<usize>().unwrap() - 1;
+                let item = &c.items[r];
+                let [plus, minus] = item.display_terms(&x);
+                let want = if plus >= minus { &item.plus } else { &item.minus };
+                assert_eq!(pattern, want, "component {}", r + 1);
+                let projection = |p: &[f32]| p.iter().zip(&x).map(|(a, b)| a * b).sum::<f32>().abs();
+                differ += usize::from((projection(&item.plus) >= projection(&item.minus)) != (plus >= minus));
+            }
+        }
+        assert!(differ > 0, "no vote where the two rules differ: the test would not tell them apart");
     }
 }
