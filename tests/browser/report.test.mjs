@@ -214,6 +214,8 @@ const why = await page.textContent('#why');
 check(why.startsWith('Why ' + s.baseTop + ' (') && /evidence for/.test(why), 'and explains the prediction in a sentence: ' + why.slice(0, 90) + '…');
 check(s.why.length > 0 && s.why.every(([label, words]) => words === known.words[label]),
   'each component in it worded as bilens words it on this input (' + s.why.map(([label]) => label).join(', ') + ')');
+check(s.votes.length > 0 && s.votes.every(([label, words]) => words === known.words[label]),
+  'and so is each vote beside it (' + s.votes.length + ' votes)');
 
 // Switch the run driving the panel, check it, and come back.
 await page.selectOption('#draw-run', other);

@@ -263,7 +263,7 @@ function showOutputs() {
     rows.push(row);
   }
   bars.replaceChildren(...rows);
-  votes(run, act, z, cls, box, title);
+  panel.out.votes = votes(run, act, z, cls, box, title);
 }
 
 /** The prediction in a sentence, as `bilens explain` prints it: the model's class (the base
@@ -315,14 +315,15 @@ function inkOf(x) {
 }
 
 /** The five components voting most for class c and the five voting most against it, each
- *  pattern over the outline of the input's ink. */
+ *  pattern over the outline of the input's ink and each in words as it read the input, as the
+ *  sentence above words it. Returns the votes' [label, words]. */
 function votes(run, act, z, c, box, title) {
   const C = run.classes, contrib = Array.from(act, (a, r) => [r, run.H[r * C + c] * a]);
   const ink = inkOf(panel.x);
   const pos = contrib.filter(e => e[1] > 0).sort((p, q) => q[1] - p[1]).slice(0, 5);
   const neg = contrib.filter(e => e[1] < 0).sort((p, q) => p[1] - q[1]).slice(0, 5);
   title.textContent = 'Components voting on ' + className(run, c) + (panel.selected === null ? ' (the top class)' : ' (selected)');
-  const items = [];
+  const items = [], said = [];
   let shown = 0;
   [['For ' + className(run, c), pos], ['Against ' + className(run, c), neg]].forEach(([label, group]) => {
     items.push(element('h4', '', label));
@@ -346,7 +347,9 @@ function votes(run, act, z, c, box, title) {
       const link = element('a', '', run.label[r]);
       link.href = '#' + cardId(run.anchor, r);
       const name = element('span', 'name');
-      name.append(link, ' ' + run.description[r] + (r >= run.displayed ? ' (residual)' : ''));
+      const words = describeOn(run, r, panel.x);
+      said.push([run.label[r], words]);
+      name.append(link, ' ' + words + (r >= run.displayed ? ' (residual)' : ''));
       item.append(name, element('span', 'val ' + (v >= 0 ? 'pos' : 'neg'), fmt(v)));
       items.push(item);
     });
@@ -355,6 +358,7 @@ function votes(run, act, z, c, box, title) {
   items.push(element('p', 'rest', 'logit ' + fmt(z[c]) + ' = bias ' + fmt(run.bias[c]) + ' + these ' + fmt(shown) + ' + the other ' + others +
     ' components ' + fmt(z[c] - run.bias[c] - shown) + '.'));
   box.replaceChildren(...items);
+  return said;
 }
 
 let frame = 0;
