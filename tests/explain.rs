@@ -24,6 +24,14 @@ fn explains_test_images_drawings_and_arrays_in_words() {
     for p in parts {
         assert!((p["contribution"].as_f64().unwrap() / (logit - bias) - p["share"].as_f64().unwrap()).abs() < 1e-4);
     }
+    // Asked for every component, it names none that moves the logit by under half a percent
+    // (printed, it would read 0%); the tiny model's 32 components include such ones.
+    let all: serde_json::Value = serde_json::from_str(&ok(&["explain", s(&run), "--image", "3", "--top", "32", "--json"])).unwrap();
+    let shares: Vec<f64> = ["evidence_for", "evidence_against"]
+        .iter()
+        .flat_map(|side| all[side].as_array().unwrap().iter().map(|p| p["share"].as_f64().unwrap()))
+        .collect();
+    assert!(shares.len() > parts.len() && shares.iter().all(|v| v.abs() >= 0.005), "{shares:?}");
 
     // A drawing: a dark vertical bar on white paper, 100 × 60 pixels, read as a prepared digit.
     let png = root.join("one.png");

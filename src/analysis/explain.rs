@@ -127,6 +127,10 @@ pub fn check_input(name: &str, values: usize, dims: &[usize], inputs: usize, ima
     Ok(())
 }
 
+/// A part under half a percent of its class's logit (before the bias) prints as 0%: an
+/// explanation leaves it out rather than name a component that did nothing.
+pub const NEGLIGIBLE_SHARE: f32 = 0.005;
+
 /// Reads input `x` through `model`'s decomposition into displayed components `shown` and
 /// residual ones; `names` names classes; `top` parts for, `top / 2` (at least one) against.
 /// An input so large that its logits overflow f32 is an error, not a reading of NaNs.
@@ -163,9 +167,10 @@ pub fn read(
     };
     let mut order: Vec<usize> = (0..shown.len()).collect();
     order.sort_by(|&a, &b| contrib[(predicted, b)].total_cmp(&contrib[(predicted, a)]));
-    let evidence_for = order.iter().take(top).filter(|&&r| contrib[(predicted, r)] > 0.0).map(|&r| part(r)).collect();
+    let said = |p: &Part| p.share.abs() >= NEGLIGIBLE_SHARE;
+    let evidence_for = order.iter().take(top).filter(|&&r| contrib[(predicted, r)] > 0.0).map(|&r| part(r)).filter(said).collect();
     let evidence_against =
-        order.iter().rev().take((top / 2).max(1)).filter(|&&r| contrib[(predicted, r)] < 0.0).map(|&r| part(r)).collect();
+        order.iter().rev().take((top / 2).max(1)).filter(|&&r| contrib[(predicted, r)] < 0.0).map(|&r| part(r)).filter(said).collect();
     Ok(Reading {
         predicted,
         predicted_name: class_name(names, predicted),

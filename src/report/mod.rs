@@ -111,6 +111,7 @@ pub fn build(opts: &Options) -> Result<String> {
         "base": model.as_ref().and_then(|m| payload::base(m, &pool)),
         "outlines": shape.and_then(|_| payload::outlines(&split.train)),
         "outline_level": crate::analysis::atlas::OUTLINE_LEVEL,
+        "negligible_share": crate::analysis::explain::NEGLIGIBLE_SHARE,
         "main": main.map(anchor_id),
     });
 
