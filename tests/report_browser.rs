@@ -122,6 +122,7 @@ fn a_reader_can_use_the_report_of_a_tiny_study() {
     let model = bilens::model::load_model(&study.join("base/model.safetensors")).unwrap();
     let test = bilens::embedded_digits().test;
     let (shown, residual) = run_components(&study.join("runs").join(main)).unwrap();
+    let (other_shown, other_residual) = run_components(&study.join("runs").join(other)).unwrap();
     // Each component in words as it read the image (`bilens explain`'s words), by its label.
     let words = |x: &[f32]| -> serde_json::Map<String, Value> {
         let on = |c| Value::from(bilens::analysis::describe::describe_on(c, x, Some(bilens::image::ImageShape::MNIST), None));
@@ -132,7 +133,18 @@ fn a_reader_can_use_the_report_of_a_tiny_study() {
         .filter_map(|c| test.labels.as_ref().unwrap().iter().position(|&l| l == c))
         .map(|i| {
             let logits = decomposition_logits(&study.join("runs").join(main), &model.bias, test.image(i));
-            json!({ "index": i, "logits": logits, "words": words(test.image(i)) })
+            // The components `bilens explain` names, for and then against, and whether it gives
+            // the residual components' share; the same for the other run.
+            let read = |shown, residual| bilens::analysis::explain::read(shown, residual, &model, test.image(i), None, None, 4).unwrap();
+            let named = |r: &bilens::analysis::explain::Reading| -> Vec<String> {
+                r.evidence_for.iter().chain(&r.evidence_against).map(|p| format!("#{}", p.rank)).collect()
+            };
+            let (reading, other_reading) = (read(&shown, &residual), read(&other_shown, &other_residual));
+            let residual_named = reading.residual_share().abs() >= bilens::analysis::explain::NEGLIGIBLE_SHARE;
+            json!({
+                "index": i, "logits": logits, "words": words(test.image(i)),
+                "why": named(&reading), "residual_named": residual_named, "other_why": named(&other_reading),
+            })
         })
         .collect();
     let expected = root.join("expected.json");

@@ -185,6 +185,14 @@ pub fn read(
     })
 }
 
+impl Reading {
+    /// The residual components' share of the class's logit before the bias: what the
+    /// explanation does not name in words.
+    pub fn residual_share(&self) -> f32 {
+        self.residual / (self.dictionary_logit - self.bias)
+    }
+}
+
 impl std::fmt::Display for Reading {
     /// `predicted 7 (logit 9.10; dictionary agrees): top bar, evidence for 7: +41%; …`
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -195,6 +203,10 @@ impl std::fmt::Display for Reading {
             |parts: &[Part]| parts.iter().map(|p| format!("{}: {:+.0}% (#{})", p.description, 100.0 * p.share, p.rank)).collect::<Vec<_>>();
         let mut said = parts(&self.evidence_for);
         said.extend(parts(&self.evidence_against));
+        let residual = self.residual_share();
+        if residual.abs() >= NEGLIGIBLE_SHARE {
+            said.push(format!("the residual components: {:+.0}%", 100.0 * residual));
+        }
         if !said.is_empty() {
             write!(f, ": {}", said.join("; "))?;
         }
@@ -228,6 +240,29 @@ mod tests {
         let logit = |class: usize| (0..c.len()).map(|r| contrib[(class, r)]).sum::<f32>();
         let best = (0..10).max_by(|&a, &b| logit(a).total_cmp(&logit(b))).unwrap();
         assert!(grid.row_labels[0].starts_with(&format!("{best}: ")), "{:?}", grid.row_labels[0]);
+    }
+
+    /// The sentence gives the residual components' share, unnamed, when it is not negligible.
+    #[test]
+    fn the_sentence_gives_the_residual_share() {
+        let part = Part { rank: 2, description: "ring at the top, evidence for 0".into(), contribution: 3.0, share: 0.5 };
+        let reading = |residual: f32| Reading {
+            predicted: 0,
+            predicted_name: "0".into(),
+            logit: 7.0,
+            dictionary_predicted: 0,
+            dictionary_logit: 6.0 + residual + 1.0,
+            agrees: true,
+            evidence_for: vec![part.clone()],
+            evidence_against: Vec::new(),
+            residual,
+            bias: 1.0,
+        };
+        assert_eq!(
+            reading(3.0).to_string(),
+            "predicted 0 (logit 7.00; dictionary agrees): ring at the top, evidence for 0: +50% (#2); the residual components: +33%"
+        );
+        assert!(!reading(0.01).to_string().contains("residual"), "{}", reading(0.01));
     }
 
     /// Each vote shows the pattern its explanation names first: the larger term `q (p·x)²`,

@@ -211,9 +211,11 @@ const [position] = await page.selectOption('#pad-pick', { label });
 let s = await settled(page, `s => s.image === ${position} && s.logits`);
 check(maxDiff(s.logits, known.logits) <= TOLERANCE, 'test image ' + known.index + ' from the menu gives bilens\'s logits (max difference ' + maxDiff(s.logits, known.logits).toExponential(2) + ')');
 const why = await page.textContent('#why');
-check(why.startsWith('Why ' + s.baseTop + ' (') && /evidence for/.test(why), 'and explains the prediction in a sentence: ' + why.slice(0, 90) + '…');
-check(s.why.length > 0 && s.why.every(([label, words]) => words === known.words[label]),
-  'each component in it worded as bilens words it on this input (' + s.why.map(([label]) => label).join(', ') + ')');
+check(why.startsWith('Why ' + s.baseTop + ' (') && /evidence (for|against)|residual components/.test(why), 'and explains the prediction in a sentence: ' + why.slice(0, 90) + '…');
+check(JSON.stringify(s.why.map(([label]) => label)) === JSON.stringify(known.why) && /the residual components: /.test(why) === known.residual_named,
+  'naming the components bilens explain names (' + known.why.join(', ') + ') and the residual\'s share ' + (known.residual_named ? '' : 'not ') + 'as it does');
+check(s.why.every(([label, words]) => words === known.words[label]),
+  'each component in it worded as bilens words it on this input');
 check(s.votes.length > 0 && s.votes.every(([label, words]) => words === known.words[label]),
   'and so is each vote beside it (' + s.votes.length + ' votes)');
 
@@ -223,6 +225,8 @@ s = await settled(page, `s => s.run === ${JSON.stringify(expected.other)} && s.l
 const otherCheck = await selfCheck(page);
 check(otherCheck.run === other && otherCheck.status === 'ok' && otherCheck.diff <= TOLERANCE, 'the panel switches to ' + s.run + ' and its self-check passes (' + otherCheck.diff + ')');
 check(maxDiff(s.logits, known.logits) > 0, 'and shows that run\'s logits');
+check(s.why.length > 0 && JSON.stringify(s.why.map(([label]) => label)) === JSON.stringify(known.other_why),
+  'and explains them with the components bilens explain names (' + known.other_why.join(', ') + ')');
 await page.selectOption('#draw-run', main);
 await settled(page, `s => s.run === ${JSON.stringify(expected.main)}`);
 

@@ -267,21 +267,26 @@ function showOutputs() {
 }
 
 /** The prediction in a sentence, as `bilens explain` prints it: the model's class (the base
- *  model's where the page has it), then the four components carrying it and the two counting
- *  most against it, each in words as it read the input x and with its share of the class's
- *  logit before the bias; a share under `negligible_share` (0% when printed) is left out.
- *  Returns the sentence and its parts' [label, words]. */
+ *  model's where the page has it), then the four displayed components carrying it and the two
+ *  counting most against it, each in words as it read the input x and with its share of the
+ *  class's logit before the bias, then the residual components' share, unnamed; a share under
+ *  `negligible_share` (0% when printed) is left out. Returns the sentence and its parts'
+ *  [label, words]. */
 function why(run, x, act, z, c) {
   const C = run.classes, unbiased = z[c] - run.bias[c];
   const contrib = Array.from(act, (a, r) => [r, run.H[r * C + c] * a]);
-  const part = ([r, v]) => [run.label[r], describeOn(run, r, x), (v >= 0 ? '+' : '\u2212') + Math.abs(100 * v / unbiased).toFixed(0) + '%'];
-  const pos = contrib.filter(e => e[1] > 0).sort((p, q) => q[1] - p[1]).slice(0, 4);
-  const neg = contrib.filter(e => e[1] < 0).sort((p, q) => p[1] - q[1]).slice(0, 2);
+  const said = ([, v]) => Math.abs(v / unbiased) >= STUDY.negligible_share;
+  const share = v => (v >= 0 ? '+' : '\u2212') + Math.abs(100 * v / unbiased).toFixed(0) + '%';
+  const part = ([r, v]) => [run.label[r], describeOn(run, r, x), share(v)];
+  const shown = contrib.slice(0, run.displayed), residual = contrib.slice(run.displayed).reduce((s, [, v]) => s + v, 0);
+  const pos = shown.filter(e => e[1] > 0).sort((p, q) => q[1] - p[1]).slice(0, 4);
+  const neg = shown.filter(e => e[1] < 0).sort((p, q) => p[1] - q[1]).slice(0, 2);
   const agrees = argmax(z) === c ? 'the decomposition agrees' : 'the decomposition predicts ' + className(run, argmax(z));
-  const parts = pos.concat(neg).filter(([, v]) => Math.abs(v / unbiased) >= STUDY.negligible_share).map(part);
-  const said = parts.map(([label, words, share]) => words + ': ' + share + ' (' + label + ')');
+  const parts = pos.concat(neg).filter(said).map(part);
+  const words = parts.map(([label, text, s]) => text + ': ' + s + ' (' + label + ')');
+  if (said([null, residual])) { words.push('the residual components: ' + share(residual)); }
   return {
-    text: 'Why ' + className(run, c) + ' (' + agrees + '): ' + (said.length ? said.join('; ') : 'no component reads this input for it') + '.',
+    text: 'Why ' + className(run, c) + ' (' + agrees + '): ' + (words.length ? words.join('; ') : 'no component reads this input for it') + '.',
     parts: parts.map(([label, words]) => [label, words]),
   };
 }
