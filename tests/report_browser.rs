@@ -124,10 +124,18 @@ fn a_reader_can_use_the_report_of_a_tiny_study() {
     let (shown, residual) = run_components(&study.join("runs").join(main)).unwrap();
     let (other_shown, other_residual) = run_components(&study.join("runs").join(other)).unwrap();
     // Each component in words as it read the image (`bilens explain`'s words), by its label.
-    let words = |x: &[f32]| -> serde_json::Map<String, Value> {
-        let on = |c| Value::from(bilens::analysis::describe::describe_on(c, x, Some(bilens::image::ImageShape::MNIST), None));
+    // And the pattern a vote draws first, the one with the larger term (`display_terms`).
+    let labelled = |on: &dyn Fn(&bilens::decomp::Component) -> Value| -> serde_json::Map<String, Value> {
         let shown = shown.items.iter().enumerate().map(|(k, c)| (format!("#{}", k + 1), on(c)));
         shown.chain(residual.items.iter().enumerate().map(|(k, c)| (format!("residual #{}", k + 1), on(c)))).collect()
+    };
+    let words =
+        |x: &[f32]| labelled(&|c| Value::from(bilens::analysis::describe::describe_on(c, x, Some(bilens::image::ImageShape::MNIST), None)));
+    let first = |x: &[f32]| {
+        labelled(&|c| {
+            let [plus, minus] = c.display_terms(x);
+            Value::from(if plus >= minus { "plus" } else { "minus" })
+        })
     };
     let images: Vec<Value> = (0..10u8)
         .filter_map(|c| test.labels.as_ref().unwrap().iter().position(|&l| l == c))
@@ -142,7 +150,7 @@ fn a_reader_can_use_the_report_of_a_tiny_study() {
             let (reading, other_reading) = (read(&shown, &residual), read(&other_shown, &other_residual));
             let residual_named = reading.residual_share().abs() >= bilens::analysis::explain::NEGLIGIBLE_SHARE;
             json!({
-                "index": i, "logits": logits, "words": words(test.image(i)),
+                "index": i, "logits": logits, "words": words(test.image(i)), "first": first(test.image(i)),
                 "why": named(&reading), "residual_named": residual_named, "other_why": named(&other_reading),
             })
         })

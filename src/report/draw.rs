@@ -25,7 +25,7 @@ pub fn section(h: &mut Html, runs: &[&str], main: Option<&str>, unavailable: Opt
         &[],
         "Draw a digit with the mouse, a pen or a finger, or pick a test image. The chosen decomposition (all its components, displayed and residual, plus the base model's \
          output bias) and the base model run in your browser on the input; your drawing is first prepared as MNIST's digits were (ink scaled into the central 20×20 box, \
-         centre of mass centred). Select a class to see the components voting for and against it; each links to its card.",
+         centre of mass centred). Select a class to see the components voting for and against it, each with its patterns, the one this input matches most first, and a link to its card.",
     );
     h.open("div", &[("class", "draw")]).open("div", &[("class", "pad-col")]);
     h.open("div", &[("class", "field")]).elem("label", &[("for", "draw-run")], "Decomposition").open("select", &[("id", "draw-run")]);

@@ -218,6 +218,8 @@ check(s.why.every(([label, words]) => words === known.words[label]),
   'each component in it worded as bilens words it on this input');
 check(s.votes.length > 0 && s.votes.every(([label, words]) => words === known.words[label]),
   'and so is each vote beside it (' + s.votes.length + ' votes)');
+check(s.votes.every(([label, , first]) => first === known.first[label]),
+  'each vote drawing first the pattern its words name first (' + s.votes.map(([, , first]) => first).join(', ') + ')');
 
 // Switch the run driving the panel, check it, and come back.
 await page.selectOption('#draw-run', other);

@@ -296,17 +296,28 @@ function why(run, x, act, z, c) {
  *  second named when its term is at least a third of the first's; each with the evidence it
  *  gives for or against the class its head votes for most. */
 function describeOn(run, r, x) {
-  const [sa, sb] = projections(run, r, x), f = run.form[r];
   const c = strongestClass(run, r), sign = run.H[r * run.classes + c] >= 0 ? 1 : -1;
   const role = side => 'evidence ' + ((side === 0 ? sign : -sign) > 0 ? 'for' : 'against') + ' ' + className(run, c);
   const words = [run.sides[2 * r], run.sides[2 * r + 1]];
-  if (f === 'symmetric') { return words[0] + ', ' + role(0); }
-  const q = f === 'cp' ? 0.25 : 1, plus = f === 'cp' ? sa + sb : sa, minus = f === 'cp' ? sa - sb : sb;
-  const size = [q * plus * plus, q * minus * minus];
-  const [first, second] = size[0] >= size[1] ? [0, 1] : [1, 0];
+  if (run.form[r] === 'symmetric') { return words[0] + ', ' + role(0); }
+  const size = termsOn(run, r, x), [first, second] = sidesOn(size);
   let text = words[first] + ', ' + role(first);
   if (size[second] >= size[first] / 3) { text += '; ' + words[second] + ', ' + role(second); }
   return text;
+}
+
+/** Component r's display patterns' terms in its vote on x, [plus, minus]: q (p·x)² with
+ *  q = 1/4 for CP components, the minus term 0 for symmetric ones (Rust's
+ *  `Component::display_terms`). */
+function termsOn(run, r, x) {
+  const [sa, sb] = projections(run, r, x), f = run.form[r];
+  const q = f === 'cp' ? 0.25 : 1, plus = f === 'cp' ? sa + sb : sa, minus = f === 'cp' ? sa - sb : f === 'split' ? sb : 0;
+  return [q * plus * plus, q * minus * minus];
+}
+
+/** The sides (0 plus, 1 minus) in the order of their terms, the larger first. */
+function sidesOn(terms) {
+  return terms[0] >= terms[1] ? [0, 1] : [1, 0];
 }
 
 /** Pixels per image pixel of a vote's canvas: room for the outline of the input's ink. */
@@ -322,7 +333,8 @@ function inkOf(x) {
 
 /** The five components voting most for class c and the five voting most against it, each
  *  pattern over the outline of the input's ink and each in words as it read the input, as the
- *  sentence above words it. Returns the votes' [label, words]. */
+ *  sentence above words it, the pattern it names first drawn first. Returns the votes'
+ *  [label, words, the side drawn first]. */
 function votes(run, act, z, c, box, title) {
   const C = run.classes, contrib = Array.from(act, (a, r) => [r, run.H[r * C + c] * a]);
   const ink = inkOf(panel.x);
@@ -336,8 +348,9 @@ function votes(run, act, z, c, box, title) {
     if (group.length === 0) { items.push(element('p', 'rest', 'none')); }
     group.forEach(([r, v]) => {
       shown += v;
-      const item = element('div', 'item');
-      ['plus', 'minus'].forEach(which => {
+      // The patterns in the order the words name them: what the input matched first.
+      const item = element('div', 'item'), order = sidesOn(termsOn(run, r, panel.x)).map(side => ['plus', 'minus'][side]);
+      order.forEach(which => {
         const p = pattern(run, r, which);
         if (!p) {
           // A form without this pattern (symmetric: no minus) keeps its column empty.
@@ -354,7 +367,7 @@ function votes(run, act, z, c, box, title) {
       link.href = '#' + cardId(run.anchor, r);
       const name = element('span', 'name');
       const words = describeOn(run, r, panel.x);
-      said.push([run.label[r], words]);
+      said.push([run.label[r], words, order[0]]);
       name.append(link, ' ' + words + (r >= run.displayed ? ' (residual)' : ''));
       item.append(name, element('span', 'val ' + (v >= 0 ? 'pos' : 'neg'), fmt(v)));
       items.push(item);
