@@ -167,10 +167,10 @@ pub fn read(
     };
     let mut order: Vec<usize> = (0..shown.len()).collect();
     order.sort_by(|&a, &b| contrib[(predicted, b)].total_cmp(&contrib[(predicted, a)]));
-    let said = |p: &Part| p.share.abs() >= NEGLIGIBLE_SHARE;
-    let evidence_for = order.iter().take(top).filter(|&&r| contrib[(predicted, r)] > 0.0).map(|&r| part(r)).filter(said).collect();
-    let evidence_against =
-        order.iter().rev().take((top / 2).max(1)).filter(|&&r| contrib[(predicted, r)] < 0.0).map(|&r| part(r)).filter(said).collect();
+    // Worded only if said: a share of at least NEGLIGIBLE_SHARE, of the side's sign.
+    let said = |r: usize, sign: f32| sign * contrib[(predicted, r)] > 0.0 && (contrib[(predicted, r)] / unbiased).abs() >= NEGLIGIBLE_SHARE;
+    let evidence_for = order.iter().take(top).filter(|&&r| said(r, 1.0)).map(|&r| part(r)).collect();
+    let evidence_against = order.iter().rev().take((top / 2).max(1)).filter(|&&r| said(r, -1.0)).map(|&r| part(r)).collect();
     Ok(Reading {
         predicted,
         predicted_name: class_name(names, predicted),

@@ -266,6 +266,16 @@ function showOutputs() {
   panel.out.votes = votes(run, act, z, cls, box, title);
 }
 
+/** Every component's vote on class c, [r, head_c · act_r], in the components' order. */
+function votesOn(run, act, c) {
+  return Array.from(act, (a, r) => [r, run.H[r * run.classes + c] * a]);
+}
+
+/** The n votes of `contrib` most for class c (sign 1) or most against it (sign −1), strongest first. */
+function strongest(contrib, sign, n) {
+  return contrib.filter(e => sign * e[1] > 0).sort((p, q) => sign * (q[1] - p[1])).slice(0, n);
+}
+
 /** The prediction in a sentence, as `bilens explain` prints it: the model's class (the base
  *  model's where the page has it), then the four displayed components carrying it and the two
  *  counting most against it, each in words as it read the input x and with its share of the
@@ -273,14 +283,12 @@ function showOutputs() {
  *  `negligible_share` (0% when printed) is left out. Returns the sentence and its parts'
  *  [label, words]. */
 function why(run, x, act, z, c) {
-  const C = run.classes, unbiased = z[c] - run.bias[c];
-  const contrib = Array.from(act, (a, r) => [r, run.H[r * C + c] * a]);
+  const unbiased = z[c] - run.bias[c], contrib = votesOn(run, act, c);
   const said = ([, v]) => Math.abs(v / unbiased) >= STUDY.negligible_share;
   const share = v => (v >= 0 ? '+' : '\u2212') + Math.abs(100 * v / unbiased).toFixed(0) + '%';
   const part = ([r, v]) => [run.label[r], describeOn(run, r, x), share(v)];
   const shown = contrib.slice(0, run.displayed), residual = contrib.slice(run.displayed).reduce((s, [, v]) => s + v, 0);
-  const pos = shown.filter(e => e[1] > 0).sort((p, q) => q[1] - p[1]).slice(0, 4);
-  const neg = shown.filter(e => e[1] < 0).sort((p, q) => p[1] - q[1]).slice(0, 2);
+  const pos = strongest(shown, 1, 4), neg = strongest(shown, -1, 2);
   const agrees = argmax(z) === c ? 'the decomposition agrees' : 'the decomposition predicts ' + className(run, argmax(z));
   const parts = pos.concat(neg).filter(said).map(part);
   const words = parts.map(([label, text, s]) => text + ': ' + s + ' (' + label + ')');
@@ -336,10 +344,8 @@ function inkOf(x) {
  *  sentence above words it, the pattern it names first drawn first. Returns the votes'
  *  [label, words, the side drawn first]. */
 function votes(run, act, z, c, box, title) {
-  const C = run.classes, contrib = Array.from(act, (a, r) => [r, run.H[r * C + c] * a]);
-  const ink = inkOf(panel.x);
-  const pos = contrib.filter(e => e[1] > 0).sort((p, q) => q[1] - p[1]).slice(0, 5);
-  const neg = contrib.filter(e => e[1] < 0).sort((p, q) => p[1] - q[1]).slice(0, 5);
+  const contrib = votesOn(run, act, c), ink = inkOf(panel.x);
+  const pos = strongest(contrib, 1, 5), neg = strongest(contrib, -1, 5);
   title.textContent = 'Components voting on ' + className(run, c) + (panel.selected === null ? ' (the top class)' : ' (selected)');
   const items = [], said = [];
   let shown = 0;
