@@ -125,14 +125,18 @@ fn a_reader_can_use_the_report_of_a_tiny_study() {
     let (other_shown, other_residual) = run_components(&study.join("runs").join(other)).unwrap();
     // Each component in words as it read the image (`bilens explain`'s words), by its label.
     // And the pattern a vote draws first, the one with the larger term (`display_terms`).
-    let labelled = |on: &dyn Fn(&bilens::decomp::Component) -> Value| -> serde_json::Map<String, Value> {
-        let shown = shown.items.iter().enumerate().map(|(k, c)| (format!("#{}", k + 1), on(c)));
-        shown.chain(residual.items.iter().enumerate().map(|(k, c)| (format!("residual #{}", k + 1), on(c)))).collect()
+    type Parts = bilens::decomp::Components;
+    let labelled =
+        |(shown, residual): (&Parts, &Parts), on: &dyn Fn(&bilens::decomp::Component) -> Value| -> serde_json::Map<String, Value> {
+            let shown = shown.items.iter().enumerate().map(|(k, c)| (format!("#{}", k + 1), on(c)));
+            shown.chain(residual.items.iter().enumerate().map(|(k, c)| (format!("residual #{}", k + 1), on(c)))).collect()
+        };
+    // In the logit of `class`, the class the page explains (the base model's).
+    let words = |run, x: &[f32], class| {
+        labelled(run, &|c| Value::from(bilens::analysis::describe::describe_on(c, x, class, Some(bilens::image::ImageShape::MNIST), None)))
     };
-    let words =
-        |x: &[f32]| labelled(&|c| Value::from(bilens::analysis::describe::describe_on(c, x, Some(bilens::image::ImageShape::MNIST), None)));
     let first = |x: &[f32]| {
-        labelled(&|c| {
+        labelled((&shown, &residual), &|c| {
             let [plus, minus] = c.display_terms(x);
             Value::from(if plus >= minus { "plus" } else { "minus" })
         })
@@ -149,9 +153,11 @@ fn a_reader_can_use_the_report_of_a_tiny_study() {
             };
             let (reading, other_reading) = (read(&shown, &residual), read(&other_shown, &other_residual));
             let residual_named = reading.residual_share().abs() >= bilens::analysis::explain::NEGLIGIBLE_SHARE;
+            let x = test.image(i);
             json!({
-                "index": i, "logits": logits, "words": words(test.image(i)), "first": first(test.image(i)),
+                "index": i, "logits": logits, "words": words((&shown, &residual), x, reading.predicted), "first": first(x),
                 "why": named(&reading), "residual_named": residual_named, "other_why": named(&other_reading),
+                "other_words": words((&other_shown, &other_residual), x, other_reading.predicted),
             })
         })
         .collect();

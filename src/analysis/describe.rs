@@ -36,20 +36,27 @@ pub fn class_name(names: Option<&[String]>, c: usize) -> String {
 /// A component in words: its heavier pattern's shape and role, then the other pattern's
 /// when it carries at least a third of the heavier one's weight.
 pub fn describe(c: &Component, shape: Option<ImageShape>, names: Option<&[String]>) -> String {
-    describe_by(c, c.pattern_weights(), shape, names)
+    describe_by(c, c.pattern_weights(), None, shape, names)
 }
 
-/// A component in words as it read the input `x`: [`describe`], with its patterns ordered by
-/// their terms in this input's vote ([`Component::display_terms`]) instead of by weight, so an
-/// explanation names first what the input matched.
+/// A component in words as it read the input `x` in the logit of `class`: [`describe`], with
+/// its patterns ordered by their terms in this input's vote ([`Component::display_terms`])
+/// instead of by weight, so an explanation names first what the input matched, and each
+/// pattern's evidence given for or against `class` itself when the head votes on it (a
+/// component of a dense head otherwise reads as evidence about its strongest class while it
+/// moves the one explained).
 /// The report's draw panel says the same (`describeOn` in its scripts).
-pub fn describe_on(c: &Component, x: &[f32], shape: Option<ImageShape>, names: Option<&[String]>) -> String {
-    describe_by(c, c.display_terms(x), shape, names)
+pub fn describe_on(c: &Component, x: &[f32], class: usize, shape: Option<ImageShape>, names: Option<&[String]>) -> String {
+    describe_by(c, c.display_terms(x), Some(class), shape, names)
 }
 
-/// [`describe`] with the two patterns ordered, and the second kept, by `sizes` (plus, minus).
-fn describe_by(c: &Component, sizes: [f64; 2], shape: Option<ImageShape>, names: Option<&[String]>) -> String {
-    let (class, sign) = c.head_class();
+/// [`describe`] with the two patterns ordered, and the second kept, by `sizes` (plus, minus),
+/// and their roles towards `class` where the head votes on it, else towards its strongest class.
+fn describe_by(c: &Component, sizes: [f64; 2], class: Option<usize>, shape: Option<ImageShape>, names: Option<&[String]>) -> String {
+    let (class, sign) = match class {
+        Some(k) if c.head.get(k).is_some_and(|&h| h != 0.0) => (k, c.head[k].signum()),
+        _ => c.head_class(),
+    };
     let name = class_name(names, class);
     let role = |evidence: f32| format!("evidence {} {name}", if evidence >= 0.0 { "for" } else { "against" });
     let words = describe_sides(c, shape);
@@ -486,10 +493,21 @@ mod tests {
         let on_right = pattern(|r, c| if (12.0..17.0).contains(&r) && (20.0..25.0).contains(&c) { 1.0 } else { 0.0 });
         let both: Vec<f32> = on_left.iter().zip(&on_right).map(|(a, b)| a + 0.9 * b).collect();
         for c in [&split, &cp] {
-            let on = |x: &[f32]| describe_on(c, x, Some(SHAPE), None);
+            let on = |x: &[f32]| describe_on(c, x, 7, Some(SHAPE), None);
             assert_eq!(on(&on_left), "blob on the left, evidence for 7", "{:?}", c.form);
             assert_eq!(on(&on_right), "blob on the right, evidence against 7", "{:?}", c.form);
             assert_eq!(on(&both), "blob on the left, evidence for 7; blob on the right, evidence against 7", "{:?}", c.form);
         }
+        // A dense head (strongest on 7, against 2, nothing on 5): read in the logit of 2, each
+        // pattern's role is towards 2; in that of a class the head leaves alone, towards 7.
+        let dense = Component { head: [0.0, 0.0, -0.4, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0].to_vec(), ..split.clone() };
+        assert_eq!(
+            describe_on(&dense, &both, 2, Some(SHAPE), None),
+            "blob on the left, evidence against 2; blob on the right, evidence for 2"
+        );
+        assert_eq!(
+            describe_on(&dense, &both, 5, Some(SHAPE), None),
+            "blob on the left, evidence for 7; blob on the right, evidence against 7"
+        );
     }
 }

@@ -161,7 +161,7 @@ pub fn read(
     let unbiased = dictionary[predicted] - bias[predicted];
     let part = |r: usize| Part {
         rank: r + 1,
-        description: super::describe::describe_on(&shown.items[r], x, shape, names),
+        description: super::describe::describe_on(&shown.items[r], x, predicted, shape, names),
         contribution: contrib[(predicted, r)],
         share: contrib[(predicted, r)] / unbiased,
     };

@@ -229,6 +229,8 @@ check(otherCheck.run === other && otherCheck.status === 'ok' && otherCheck.diff 
 check(maxDiff(s.logits, known.logits) > 0, 'and shows that run\'s logits');
 check(s.why.length > 0 && JSON.stringify(s.why.map(([label]) => label)) === JSON.stringify(known.other_why),
   'and explains them with the components bilens explain names (' + known.other_why.join(', ') + ')');
+check(s.why.every(([label, words]) => words === known.other_words[label]),
+  'each worded, as bilens words it, by its evidence for or against the class explained (' + s.why[0][1] + ')');
 await page.selectOption('#draw-run', main);
 await settled(page, `s => s.run === ${JSON.stringify(expected.main)}`);
 

@@ -286,7 +286,7 @@ function why(run, x, act, z, c) {
   const unbiased = z[c] - run.bias[c], contrib = votesOn(run, act, c);
   const said = ([, v]) => Math.abs(v / unbiased) >= STUDY.negligible_share;
   const share = v => (v >= 0 ? '+' : '\u2212') + Math.abs(100 * v / unbiased).toFixed(0) + '%';
-  const part = ([r, v]) => [run.label[r], describeOn(run, r, x), share(v)];
+  const part = ([r, v]) => [run.label[r], describeOn(run, r, x, c), share(v)];
   const shown = contrib.slice(0, run.displayed), residual = contrib.slice(run.displayed).reduce((s, [, v]) => s + v, 0);
   const pos = strongest(shown, 1, 4), neg = strongest(shown, -1, 2);
   const agrees = argmax(z) === c ? 'the decomposition agrees' : 'the decomposition predicts ' + className(run, argmax(z));
@@ -299,12 +299,13 @@ function why(run, x, act, z, c) {
   };
 }
 
-/** Component r in words as it read the input x (Rust's `describe_on`): its two patterns in the
- *  order of their terms in this input's vote, q (p·x)² with q = 1/4 for CP components, the
- *  second named when its term is at least a third of the first's; each with the evidence it
- *  gives for or against the class its head votes for most. */
-function describeOn(run, r, x) {
-  const c = strongestClass(run, r), sign = run.H[r * run.classes + c] >= 0 ? 1 : -1;
+/** Component r in words as it read the input x in the logit of class k (Rust's
+ *  `describe_on`): its two patterns in the order of their terms in this input's vote,
+ *  q (p·x)² with q = 1/4 for CP components, the second named when its term is at least a
+ *  third of the first's; each with the evidence it gives for or against class k, or the class
+ *  its head votes for most where its head leaves k alone. */
+function describeOn(run, r, x, k) {
+  const c = run.H[r * run.classes + k] !== 0 ? k : strongestClass(run, r), sign = run.H[r * run.classes + c] >= 0 ? 1 : -1;
   const role = side => 'evidence ' + ((side === 0 ? sign : -sign) > 0 ? 'for' : 'against') + ' ' + className(run, c);
   const words = [run.sides[2 * r], run.sides[2 * r + 1]];
   if (run.form[r] === 'symmetric') { return words[0] + ', ' + role(0); }
@@ -372,7 +373,7 @@ function votes(run, act, z, c, box, title) {
       const link = element('a', '', run.label[r]);
       link.href = '#' + cardId(run.anchor, r);
       const name = element('span', 'name');
-      const words = describeOn(run, r, panel.x);
+      const words = describeOn(run, r, panel.x, c);
       said.push([run.label[r], words, order[0]]);
       name.append(link, ' ' + words + (r >= run.displayed ? ' (residual)' : ''));
       item.append(name, element('span', 'val ' + (v >= 0 ? 'pos' : 'neg'), fmt(v)));
