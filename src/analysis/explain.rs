@@ -14,35 +14,56 @@ pub fn contributions(c: &Components, x: &[f32]) -> faer::Mat<f32> {
     faer::Mat::from_fn(c.outputs, c.len(), |class, r| c.items[r].head[class] * acts[(0, r)])
 }
 
-/// One row per (image, top class): the image, then the `m` components voting most for the
-/// class and the `m` voting most against it, each titled with its contribution.
-/// `rest(x)` gives the logits not explained by `shown` (residual branch and bias).
+/// Rows of `explanations.png` per image: its classes with the highest logits.
+pub const CLASSES_PER_IMAGE: usize = 2;
+
+/// Votes drawn for and against each row's class.
+pub const VOTES_PER_SIDE: usize = 4;
+
+/// One row per (image, top class): the image, then the [`VOTES_PER_SIDE`] components voting
+/// most for the class and as many voting most against it, each titled with its contribution;
+/// a part an explanation would not name ([`said`]: the other sign, or under
+/// [`NEGLIGIBLE_SHARE`]) leaves its cell empty. `residual(x)` gives the residual branch's
+/// logits, `bias` the model's.
 pub fn explanations(
     shown: &Components,
-    rest: impl Fn(&[f32]) -> Vec<f32>,
+    residual: impl Fn(&[f32]) -> Vec<f32>,
+    bias: &[f32],
     images: &[(&[f32], Option<u8>)],
     shape: ImageShape,
-    top_classes: usize,
-    m: usize,
     names: Option<&[String]>,
 ) -> Grid {
+    let m = VOTES_PER_SIDE;
     let mut rows = Vec::new();
     let mut titles = Vec::new();
     let mut labels = Vec::new();
     for (x, label) in images {
         let contrib = contributions(shown, x);
-        let other = rest(x);
+        let residual = residual(x);
+        let other: Vec<f32> = residual.iter().zip(bias).map(|(r, b)| r + b).collect();
         let ink = super::atlas::above_level(x);
-        let logits: Vec<f32> = (0..contrib.nrows()).map(|c| contrib.row(c).iter().sum::<f32>() + other[c]).collect();
+        let unbiased: Vec<f32> = (0..contrib.nrows()).map(|c| contrib.row(c).iter().sum::<f32>() + residual[c]).collect();
+        let logits: Vec<f32> = unbiased.iter().zip(bias).map(|(z, b)| z + b).collect();
         let mut classes: Vec<usize> = (0..logits.len()).collect();
         classes.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
-        for &class in classes.iter().take(top_classes) {
+        for &class in classes.iter().take(CLASSES_PER_IMAGE) {
             let mut order: Vec<usize> = (0..shown.len()).collect();
             order.sort_by(|&a, &b| contrib[(class, b)].total_cmp(&contrib[(class, a)]));
-            let picks: Vec<usize> = order.iter().take(m).chain(order.iter().rev().take(m)).copied().collect();
+            let side = |sign: f32, picks: &mut dyn Iterator<Item = &usize>| -> Vec<Option<usize>> {
+                let mut named: Vec<Option<usize>> =
+                    picks.take(m).map(|&r| said(contrib[(class, r)], unbiased[class], sign).then_some(r)).collect();
+                named.sort_by_key(|r| r.is_none());
+                named
+            };
+            let picks = side(1.0, &mut order.iter()).into_iter().chain(side(-1.0, &mut order.iter().rev()));
             let mut row = vec![Cell::Digit(x.to_vec())];
             let mut t = vec![label.map_or(String::new(), |l| format!("label {}", class_name(names, l as usize)))];
-            for &r in &picks {
+            for pick in picks {
+                let Some(r) = pick else {
+                    row.push(Cell::Empty);
+                    t.push(String::new());
+                    continue;
+                };
                 // Show the pattern with the larger term in this input's vote, the one its
                 // description names first (`describe_on`).
                 let c = &shown.items[r];
@@ -70,8 +91,10 @@ pub fn explanations(
             "Each row: one input and one of its highest logits; the logit is the sum of the component contributions shown in the titles (d_c·(a·x)(b·x) for CP \
              components, d_c·(v·x)² for symmetric ones, d_c·[(p·x)² − (n·x)²] for contrasts), plus 'other' (residual branch and output bias). \
              Each pattern shown is the one (plus or minus, p or n) with the larger term in that vote, over the outline of the input's ink \
-             (where it reaches {:.0}% of its maximum).",
-            100.0 * super::atlas::OUTLINE_LEVEL
+             (where it reaches {:.0}% of its maximum). An empty cell is a vote an explanation does not name: of the other sign, or under \
+             {}% of the class's logit before the bias.",
+            100.0 * super::atlas::OUTLINE_LEVEL,
+            100.0 * NEGLIGIBLE_SHARE
         ),
         scale: Scale::PerCell,
     }
@@ -131,6 +154,13 @@ pub fn check_input(name: &str, values: usize, dims: &[usize], inputs: usize, ima
 /// explanation leaves it out rather than name a component that did nothing.
 pub const NEGLIGIBLE_SHARE: f32 = 0.005;
 
+/// Whether an explanation names a part that adds `contribution` to a class whose logit before
+/// the bias is `unbiased`, among the parts of `sign` (1 for, −1 against): of that sign, and
+/// not negligible.
+fn said(contribution: f32, unbiased: f32, sign: f32) -> bool {
+    sign * contribution > 0.0 && (contribution / unbiased).abs() >= NEGLIGIBLE_SHARE
+}
+
 /// Reads input `x` through `model`'s decomposition into displayed components `shown` and
 /// residual ones; `names` names classes; `top` parts for, `top / 2` (at least one) against.
 /// An input so large that its logits overflow f32 is an error, not a reading of NaNs.
@@ -167,10 +197,9 @@ pub fn read(
     };
     let mut order: Vec<usize> = (0..shown.len()).collect();
     order.sort_by(|&a, &b| contrib[(predicted, b)].total_cmp(&contrib[(predicted, a)]));
-    // Worded only if said: a share of at least NEGLIGIBLE_SHARE, of the side's sign.
-    let said = |r: usize, sign: f32| sign * contrib[(predicted, r)] > 0.0 && (contrib[(predicted, r)] / unbiased).abs() >= NEGLIGIBLE_SHARE;
-    let evidence_for = order.iter().take(top).filter(|&&r| said(r, 1.0)).map(|&r| part(r)).collect();
-    let evidence_against = order.iter().rev().take((top / 2).max(1)).filter(|&&r| said(r, -1.0)).map(|&r| part(r)).collect();
+    let named = |r: usize, sign: f32| said(contrib[(predicted, r)], unbiased, sign);
+    let evidence_for = order.iter().take(top).filter(|&&r| named(r, 1.0)).map(|&r| part(r)).collect();
+    let evidence_against = order.iter().rev().take((top / 2).max(1)).filter(|&&r| named(r, -1.0)).map(|&r| part(r)).collect();
     Ok(Reading {
         predicted,
         predicted_name: class_name(names, predicted),
@@ -226,12 +255,12 @@ mod tests {
         let c = random_components(4, 6, 2);
         let shape = ImageShape { height: 8, width: 8 };
         let x: Vec<f32> = (0..64).map(|p| if (2..6).contains(&(p % 8)) && p / 8 == 3 { 1.0 } else { 0.1 * (p % 3) as f32 }).collect();
-        let grid = explanations(&c, |_| vec![0.0; 10], &[(&x, Some(3))], shape, 2, 2, None);
+        let grid = explanations(&c, |_| vec![0.0; 10], &[0.0; 10], &[(&x, Some(3))], shape, None);
         let ink: Vec<bool> = x.iter().map(|&v| v >= 0.3).collect();
         assert_eq!(ink.iter().filter(|&&i| i).count(), 4, "the bar of the test input");
         for row in &grid.rows {
             assert_eq!(row[0], Cell::Digit(x.clone()));
-            for cell in &row[1..] {
+            for cell in row[1..].iter().filter(|cell| **cell != Cell::Empty) {
                 let Cell::Outlined { region, .. } = cell else { panic!("a vote drawn without the input's outline: {cell:?}") };
                 assert_eq!(region, &ink);
             }
@@ -273,10 +302,11 @@ mod tests {
         let shape = ImageShape { height: 8, width: 8 };
         let mut rng = crate::linalg::rng(3);
         let mut differ = 0;
-        for _ in 0..6 {
+        for _ in 0..30 {
             let x: Vec<f32> = crate::linalg::randn(&mut rng, 64, 1, 1.0).col(0).iter().copied().collect();
-            let grid = explanations(&c, |_| vec![0.0; 10], &[(&x, None)], shape, 1, 6, None);
-            for (cell, title) in grid.rows[0][1..].iter().zip(&grid.cell_titles[0][1..]) {
+            let grid = explanations(&c, |_| vec![0.0; 10], &[0.0; 10], &[(&x, None)], shape, None);
+            let cells = grid.rows.iter().zip(&grid.cell_titles).flat_map(|(row, titles)| row[1..].iter().zip(&titles[1..]));
+            for (cell, title) in cells.filter(|(cell, _)| **cell != Cell::Empty) {
                 let Cell::Outlined { pattern, .. } = cell else { panic!("{cell:?}") };
                 let r: usize = title[1..title.find(' ').unwrap()].parse::<usize>().unwrap() - 1;
                 let item = &c.items[r];
@@ -288,5 +318,40 @@ mod tests {
             }
         }
         assert!(differ > 0, "no vote where the two rules differ: the test would not tell them apart");
+    }
+
+    /// The figure draws the parts an explanation names: a vote of the wrong sign for its
+    /// column, or under half a percent of the class's logit before the bias, leaves its cell
+    /// empty (the named ones first), however large the bias and the residual are.
+    #[test]
+    fn the_figure_draws_only_the_parts_an_explanation_names() {
+        let c = random_components(7, 10, 1);
+        let shape = ImageShape { height: 8, width: 8 };
+        let mut rng = crate::linalg::rng(5);
+        let (residual, bias) = (|_: &[f32]| vec![0.3; 10], [5.0; 10]);
+        let (mut empty, mut drawn) = (0, 0);
+        for _ in 0..8 {
+            let x: Vec<f32> = crate::linalg::randn(&mut rng, 64, 1, 1.0).col(0).iter().copied().collect();
+            let contrib = contributions(&c, &x);
+            let grid = explanations(&c, residual, &bias, &[(&x, None)], shape, None);
+            for (row, (titles, label)) in grid.rows.iter().zip(grid.cell_titles.iter().zip(&grid.row_labels)) {
+                let class: usize = label[..label.find(':').unwrap()].parse().unwrap();
+                let unbiased = (0..c.len()).map(|r| contrib[(class, r)]).sum::<f32>() + 0.3;
+                for (column, (cell, title)) in row[1..].iter().zip(&titles[1..]).enumerate() {
+                    let (sign, first_of_side) = if column < VOTES_PER_SIDE { (1.0, column == 0) } else { (-1.0, column == VOTES_PER_SIDE) };
+                    let named = |r: usize| sign * contrib[(class, r)] > 0.0 && (contrib[(class, r)] / unbiased).abs() >= NEGLIGIBLE_SHARE;
+                    if *cell == Cell::Empty {
+                        empty += 1;
+                        assert!(title.is_empty());
+                        continue;
+                    }
+                    drawn += 1;
+                    let r: usize = title[1..title.find(' ').unwrap()].parse::<usize>().unwrap() - 1;
+                    assert!(named(r), "#{} drawn for class {class} ({}): {title}", r + 1, if sign > 0.0 { "for" } else { "against" });
+                    assert!(first_of_side || row[column] != Cell::Empty, "an empty cell before a drawn one");
+                }
+            }
+        }
+        assert!(empty > 0 && drawn > 0, "{empty} empty and {drawn} drawn: the test would not tell the rule from drawing every vote");
     }
 }

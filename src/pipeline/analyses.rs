@@ -53,12 +53,8 @@ pub fn analyse_run(ctx: &Context, dir: &Path, run: &str) -> Result<()> {
     };
     let explanations = || {
         let images: Vec<(&[f32], Option<u8>)> = (0..4.min(test.len())).map(|i| (test.image(i), test.label(i))).collect();
-        let rest = |x: &[f32]| {
-            let mut z = residual.logits(faer::MatRef::from_row_major_slice(x, 1, x.len()));
-            crate::model::add_bias(&mut z, &ctx.model.bias);
-            z.row(0).iter().copied().collect()
-        };
-        draw_grid(&explain::explanations(&shown, rest, &images, shape, 2, 4, names), &dir.join("explanations.png"))
+        let residual = |x: &[f32]| residual.logits(faer::MatRef::from_row_major_slice(x, 1, x.len())).row(0).iter().copied().collect();
+        draw_grid(&explain::explanations(&shown, residual, &ctx.model.bias, &images, shape, names), &dir.join("explanations.png"))
     };
     let faithfulness = || {
         let points = faithfulness::curves(&ctx.inter, ctx.pixel_eigen(), &shown, Some(&residual), test);
