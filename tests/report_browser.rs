@@ -162,7 +162,7 @@ fn a_reader_can_use_the_report_of_a_tiny_study() {
         })
         .collect();
     let expected = root.join("expected.json");
-    std::fs::write(&expected, json!({ "main": main, "other": other, "runs": ids, "lead": lead, "images": images }).to_string()).unwrap();
+    std::fs::write(&expected, json!({ "main": main, "other": other, "runs": ids, "lead": lead, "images": images, "negligible_share": bilens::analysis::explain::NEGLIGIBLE_SHARE }).to_string()).unwrap();
 
     let drawn = root.join("drawn.json");
     eprintln!("{}", node(&browser_dir, "report.test.mjs", &[&report, &expected, &drawn]));

@@ -218,6 +218,8 @@ check(s.why.every(([label, words]) => words === known.words[label]),
   'each component in it worded as bilens words it on this input');
 check(s.votes.length > 0 && s.votes.every(([label, words]) => words === known.words[label]),
   'and so is each vote beside it (' + s.votes.length + ' votes)');
+check(s.votes.every(([, , , share]) => Math.abs(share) >= expected.negligible_share),
+  'naming no vote the sentence would leave out (' + s.votes.map(([, , , share]) => (100 * share).toFixed(1) + '%').join(', ') + ')');
 check(s.votes.every(([label, , first]) => first === known.first[label]),
   'each vote drawing first the pattern its words name first (' + s.votes.map(([, , first]) => first).join(', ') + ')');
 

@@ -271,6 +271,13 @@ function votesOn(run, act, c) {
   return Array.from(act, (a, r) => [r, run.H[r * run.classes + c] * a]);
 }
 
+/** Whether a vote [r, v] on class c is large enough to name: at least `negligible_share` of
+ *  the class's logit before the bias (Rust's `explain::said`; `strongest` checks the sign). */
+function notNegligible(run, z, c) {
+  const unbiased = z[c] - run.bias[c];
+  return ([, v]) => Math.abs(v / unbiased) >= STUDY.negligible_share;
+}
+
 /** The n votes of `contrib` most for class c (sign 1) or most against it (sign −1), strongest first. */
 function strongest(contrib, sign, n) {
   return contrib.filter(e => sign * e[1] > 0).sort((p, q) => sign * (q[1] - p[1])).slice(0, n);
@@ -283,8 +290,7 @@ function strongest(contrib, sign, n) {
  *  `negligible_share` (0% when printed) is left out. Returns the sentence and its parts'
  *  [label, words]. */
 function why(run, x, act, z, c) {
-  const unbiased = z[c] - run.bias[c], contrib = votesOn(run, act, c);
-  const said = ([, v]) => Math.abs(v / unbiased) >= STUDY.negligible_share;
+  const unbiased = z[c] - run.bias[c], contrib = votesOn(run, act, c), said = notNegligible(run, z, c);
   const share = v => (v >= 0 ? '+' : '\u2212') + Math.abs(100 * v / unbiased).toFixed(0) + '%';
   const part = ([r, v]) => [run.label[r], describeOn(run, r, x, c), share(v)];
   const shown = contrib.slice(0, run.displayed), residual = contrib.slice(run.displayed).reduce((s, [, v]) => s + v, 0);
@@ -340,13 +346,14 @@ function inkOf(x) {
   return Uint8Array.from(x, v => (m > 0 && v >= STUDY.outline_level * m ? 1 : 0));
 }
 
-/** The five components voting most for class c and the five voting most against it, each
- *  pattern over the outline of the input's ink and each in words as it read the input, as the
- *  sentence above words it, the pattern it names first drawn first. Returns the votes'
- *  [label, words, the side drawn first]. */
+/** The five components voting most for class c and the five voting most against it, less
+ *  those the sentence would not name (under `negligible_share` of the class's logit before the
+ *  bias), each pattern over the outline of the input's ink and each in words as it read the
+ *  input, as the sentence above words it, the pattern it names first drawn first. Returns the
+ *  votes' [label, words, the side drawn first, share of the class's logit before the bias]. */
 function votes(run, act, z, c, box, title) {
-  const contrib = votesOn(run, act, c), ink = inkOf(panel.x);
-  const pos = strongest(contrib, 1, 5), neg = strongest(contrib, -1, 5);
+  const contrib = votesOn(run, act, c), ink = inkOf(panel.x), named = notNegligible(run, z, c);
+  const pos = strongest(contrib, 1, 5).filter(named), neg = strongest(contrib, -1, 5).filter(named);
   title.textContent = 'Components voting on ' + className(run, c) + (panel.selected === null ? ' (the top class)' : ' (selected)');
   const items = [], said = [];
   let shown = 0;
@@ -374,7 +381,7 @@ function votes(run, act, z, c, box, title) {
       link.href = '#' + cardId(run.anchor, r);
       const name = element('span', 'name');
       const words = describeOn(run, r, panel.x, c);
-      said.push([run.label[r], words, order[0]]);
+      said.push([run.label[r], words, order[0], v / (z[c] - run.bias[c])]);
       name.append(link, ' ' + words + (r >= run.displayed ? ' (residual)' : ''));
       item.append(name, element('span', 'val ' + (v >= 0 ? 'pos' : 'neg'), fmt(v)));
       items.push(item);
