@@ -240,6 +240,7 @@ await settled(page, `s => s.run === ${JSON.stringify(expected.main)}`);
 await page.click('#pad-clear');
 s = await settled(page, 's => s.input === null');
 check(/draw a digit/i.test(await page.textContent('#logit-note')) && await page.locator('#logit-bars button').count() === 0, 'a blank pad says "draw a digit" and shows no logits');
+check((await page.textContent('#why')).trim() === '', 'nor the last input\'s explanation');
 
 // Draw a "1": one vertical stroke, tall and centred; then the same stroke small in a corner.
 await draw(page, [[[0.52, 0.12], [0.5, 0.5], [0.48, 0.88]]]);

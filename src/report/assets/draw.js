@@ -228,6 +228,7 @@ function showOutputs() {
   if (!panel.x) {
     panel.out = null;
     note.textContent = 'Draw a digit, or pick a test image, to see the logits.';
+    document.getElementById('why').textContent = '';
     bars.replaceChildren();
     box.replaceChildren();
     title.textContent = 'Components';
