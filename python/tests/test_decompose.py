@@ -156,7 +156,12 @@ def test_components_are_described_and_images_explained_in_words(small_digit_mode
     assert reading["text"].startswith(f"predicted {reading['predicted']} (logit")
     shares = [p["share"] for p in reading["evidence_for"]]
     assert shares == sorted(shares, reverse=True) and all(s > 0 for s in shares)
-    assert reading["evidence_for"][0]["description"] in described
+    # The part names its component's pattern, and its role towards the class explained (the
+    # component's own description names its strongest class, which a dense head need not be).
+    top = reading["evidence_for"][0]
+    words = top["description"].split(", evidence")[0]
+    assert words == described[top["rank"] - 1].split(", evidence")[0]
+    assert top["description"] == f"{words}, evidence for {reading['predicted']}"
     with pytest.raises(bilens.BilensError, match="image holds 10 values; the model takes 784 values"):
         result.explain([0.0] * 10)
     grid = np.asarray(digits.test_x[3]).reshape(28, 28)
