@@ -272,10 +272,10 @@ function votesOn(run, act, c) {
   return Array.from(act, (a, r) => [r, run.H[r * run.classes + c] * a]);
 }
 
-/** Whether a vote [r, v] on class c is large enough to name: at least `negligible_share` of
- *  the class's logit before the bias (Rust's `explain::said`; `strongest` checks the sign). */
-function notNegligible(run, z, c) {
-  const unbiased = z[c] - run.bias[c];
+/** Whether a vote [r, v] on a class whose logit before the bias is `unbiased` is large enough
+ *  to name: at least `negligible_share` of it (Rust's `explain::said`; `strongest` checks the
+ *  sign). */
+function notNegligible(unbiased) {
   return ([, v]) => Math.abs(v / unbiased) >= STUDY.negligible_share;
 }
 
@@ -291,7 +291,7 @@ function strongest(contrib, sign, n) {
  *  `negligible_share` (0% when printed) is left out. Returns the sentence and its parts'
  *  [label, words]. */
 function why(run, x, act, z, c) {
-  const unbiased = z[c] - run.bias[c], contrib = votesOn(run, act, c), said = notNegligible(run, z, c);
+  const unbiased = z[c] - run.bias[c], contrib = votesOn(run, act, c), said = notNegligible(unbiased);
   const share = v => (v >= 0 ? '+' : '\u2212') + Math.abs(100 * v / unbiased).toFixed(0) + '%';
   const part = ([r, v]) => [run.label[r], describeOn(run, r, x, c), share(v)];
   const shown = contrib.slice(0, run.displayed), residual = contrib.slice(run.displayed).reduce((s, [, v]) => s + v, 0);
@@ -353,7 +353,7 @@ function inkOf(x) {
  *  input, as the sentence above words it, the pattern it names first drawn first. Returns the
  *  votes' [label, words, the side drawn first, share of the class's logit before the bias]. */
 function votes(run, act, z, c, box, title) {
-  const contrib = votesOn(run, act, c), ink = inkOf(panel.x), named = notNegligible(run, z, c);
+  const unbiased = z[c] - run.bias[c], contrib = votesOn(run, act, c), ink = inkOf(panel.x), named = notNegligible(unbiased);
   const pos = strongest(contrib, 1, 5).filter(named), neg = strongest(contrib, -1, 5).filter(named);
   title.textContent = 'Components voting on ' + className(run, c) + (panel.selected === null ? ' (the top class)' : ' (selected)');
   const items = [], said = [];
@@ -382,7 +382,7 @@ function votes(run, act, z, c, box, title) {
       link.href = '#' + cardId(run.anchor, r);
       const name = element('span', 'name');
       const words = describeOn(run, r, panel.x, c);
-      said.push([run.label[r], words, order[0], v / (z[c] - run.bias[c])]);
+      said.push([run.label[r], words, order[0], v / unbiased]);
       name.append(link, ' ' + words + (r >= run.displayed ? ' (residual)' : ''));
       item.append(name, element('span', 'val ' + (v >= 0 ? 'pos' : 'neg'), fmt(v)));
       items.push(item);
