@@ -65,6 +65,7 @@ pub struct Context {
     pixel_eigen: OnceLock<Eigen>,
     functional: OnceLock<Option<Functional>>,
     principal: OnceLock<Result<Mat<f64>, String>>,
+    moment: OnceLock<Mat<f32>>,
     base_test_logits: OnceLock<Option<Mat<f32>>>,
 }
 
@@ -117,6 +118,7 @@ impl Context {
             pixel_eigen: OnceLock::new(),
             functional: OnceLock::new(),
             principal: OnceLock::new(),
+            moment: OnceLock::new(),
             base_test_logits: OnceLock::new(),
         })
     }
@@ -166,7 +168,10 @@ impl Context {
     /// without training inputs.
     pub fn functional(&self) -> Option<&Functional> {
         self.functional
-            .get_or_init(|| self.data.as_ref().filter(|s| !s.train.is_empty()).map(|s| Functional::new(&self.inter, s.train.x())))
+            .get_or_init(|| {
+                let init = self.init_context();
+                init.second_moment().zip(init.train).map(|(moment, train)| Functional::of_moment(&self.inter, moment, train.len()))
+            })
             .as_ref()
     }
 
@@ -274,6 +279,7 @@ impl Context {
             train: self.data.as_ref().map(|d| &d.train),
             image: self.image,
             principal: &self.principal,
+            moment: &self.moment,
         }
     }
 }

@@ -247,8 +247,8 @@ mod tests {
     fn build(recipe: &Recipe, inter: &Interaction, train: &Dataset) -> Decomposition {
         let mut rng = linalg::rng(3);
         let model = model();
-        let principal = std::sync::OnceLock::new();
-        let ctx = InitContext { model: &model, inter, train: Some(train), image: train.shape, principal: &principal };
+        let (principal, moment) = (std::sync::OnceLock::new(), std::sync::OnceLock::new());
+        let ctx = InitContext { model: &model, inter, train: Some(train), image: train.shape, principal: &principal, moment: &moment };
         let mut banks: Vec<_> = (0..recipe.banks).map(|i| displayed_bank(recipe, i, &ctx, &mut rng).unwrap()).collect();
         if recipe.residual_rank > 0 {
             banks.push(residual_bank(recipe, 784, 3, &mut rng));

@@ -30,15 +30,24 @@ pub struct InitContext<'a> {
     /// The training inputs' principal directions, computed on first use and kept by the
     /// caller (a [`Context`](super::context::Context) shares them between recipes).
     pub principal: &'a OnceLock<Result<Mat<f64>, String>>,
+    /// The training inputs' second moment `XᵀX`, computed on first use and kept by the caller:
+    /// the principal directions and the functional fidelity read the same product.
+    pub moment: &'a OnceLock<Mat<f32>>,
 }
 
-impl InitContext<'_> {
+impl<'a> InitContext<'a> {
+    /// The training inputs' second moment `XᵀX` (not divided by their number); `None`
+    /// without training inputs.
+    pub fn second_moment(&self) -> Option<&'a Mat<f32>> {
+        let x = self.train.filter(|t| !t.is_empty())?.x();
+        Some(self.moment.get_or_init(|| linalg::mul(x.transpose(), x)))
+    }
+
     /// The eigenvectors of the training inputs' second moment `XᵀX`, ascending.
     fn principal_directions(&self) -> Result<&Mat<f64>> {
-        let train = self.train.filter(|t| !t.is_empty()).context("subspace needs training inputs")?;
+        let moment = self.second_moment().context("subspace needs training inputs")?;
         let directions = self.principal.get_or_init(|| {
-            let x = train.x();
-            let m = linalg::to_f64(linalg::mul(x.transpose(), x).as_ref());
+            let m = linalg::to_f64(moment.as_ref());
             let evd = linalg::decomposed(|| m.self_adjoint_eigen(faer::Side::Lower))
                 .map_err(|e| format!("eigendecomposition of the inputs' second moment: {e:?}"))?;
             Ok(evd.U().to_owned())

@@ -8,7 +8,7 @@
 //! `M∘T` is `T` with factors `M U` and `M W` (because `M sym(u wᵀ) M = sym(Mu (Mw)ᵀ)`) and
 //! `τ_c = tr(T_c M) = Σ_r D_cr u_rᵀ M w_r`.
 
-use faer::{Mat, MatRef};
+use faer::Mat;
 
 use super::{CpGrads, CpTensor, Interaction, to_f64};
 use crate::linalg;
@@ -25,9 +25,16 @@ pub struct Functional {
 
 impl Functional {
     /// `M` from the rows of `x` (`n × I`, at least one row).
-    pub fn new(inter: &Interaction, x: MatRef<'_, f32>) -> Self {
-        assert!(x.nrows() > 0, "the second moment needs at least one input");
-        let m = linalg::mul(x.transpose(), x) * faer::Scale(1.0 / x.nrows() as f32);
+    #[cfg(test)]
+    pub fn new(inter: &Interaction, x: faer::MatRef<'_, f32>) -> Self {
+        Self::of_moment(inter, &linalg::mul(x.transpose(), x), x.nrows())
+    }
+
+    /// `M = XᵀX / n` from the product `XᵀX` of `n` inputs (at least one), which the caller may
+    /// share (the principal directions read it too).
+    pub fn of_moment(inter: &Interaction, moment: &Mat<f32>, n: usize) -> Self {
+        assert!(n > 0, "the second moment needs at least one input");
+        let m = moment * faer::Scale(1.0 / n as f32);
         let g = inter.metric(&to_f64(m.as_ref()));
         let b_traces = inter.output_traces(&g);
         let quads = inter.output_quads(Some(&g));
