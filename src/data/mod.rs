@@ -242,16 +242,19 @@ impl DataSplit {
 /// [`LAYOUTS`] (`MNIST/raw`, `FashionMNIST/raw`, `raw`), each as `name` or `name.gz`; the first
 /// of these folders holding any of them must hold all four. Fashion-MNIST uses the same names.
 pub fn load_dir(dir: &Path) -> Result<DataSplit, DataError> {
+    use rayon::prelude::*;
     let (folder, paths) = locate(dir)?;
-    let mut contents = Vec::with_capacity(4);
+    // The four files are decompressed side by side (most of a load); the first error in file
+    // order is reported, and the bytes are hashed in that order.
+    let read: Vec<_> = paths.par_iter().map(|p| idx::read_file(p)).collect();
+    let contents = read.into_iter().collect::<Result<Vec<_>, _>>()?;
     let mut hasher = Sha256::new();
-    for path in &paths {
-        let bytes = idx::read_file(path)?;
-        hasher.update(&bytes);
-        contents.push(bytes);
-    }
-    let mut train = parse_pair(&contents[0], &paths[0], &contents[1], &paths[1])?;
-    let mut test = parse_pair(&contents[2], &paths[2], &contents[3], &paths[3])?;
+    contents.iter().for_each(|bytes| hasher.update(bytes));
+    let (train, test) = rayon::join(
+        || parse_pair(&contents[0], &paths[0], &contents[1], &paths[1]),
+        || parse_pair(&contents[2], &paths[2], &contents[3], &paths[3]),
+    );
+    let (mut train, mut test) = (train?, test?);
     if train.shape != test.shape {
         let hw = |s: Option<ImageShape>| s.map_or((0, 0), |s| (s.height, s.width));
         return Err(DataError::ShapeMismatch {

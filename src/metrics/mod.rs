@@ -5,4 +5,4 @@ pub mod decomposition;
 pub mod fidelity;
 pub mod patterns;
 
-pub use decomposition::{Metrics, Readout, evaluate, readout};
+pub use decomposition::{Metrics, Readout, evaluate};
