@@ -11,6 +11,7 @@
 
 pub mod matching;
 
+use faer::traits::ComplexField;
 use faer::{Accum, Mat, MatRef, Par};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -54,7 +55,7 @@ fn clear_upper_state() {
 /// faer's `matmul`, then the calling thread's AVX state cleared ([`clear_upper_state`]). A
 /// parallel product's other threads are left as they are (a broadcast per product would cost
 /// more than it saves), as are faer's operator products (`&a * &b`), used outside hot loops.
-pub fn matmul(dst: faer::MatMut<'_, f32>, accum: Accum, lhs: MatRef<'_, f32>, rhs: MatRef<'_, f32>, alpha: f32, par: Par) {
+pub fn matmul<T: ComplexField>(dst: faer::MatMut<'_, T>, accum: Accum, lhs: MatRef<'_, T>, rhs: MatRef<'_, T>, alpha: T, par: Par) {
     faer::linalg::matmul::matmul(dst, accum, lhs, rhs, alpha, par);
     clear_upper_state();
 }
@@ -133,9 +134,9 @@ pub fn side_by_side(a: &Mat<f32>, b: &Mat<f32>) -> Mat<f32> {
 }
 
 /// `lhs · rhs` into a new matrix.
-pub fn mul(lhs: MatRef<'_, f32>, rhs: MatRef<'_, f32>) -> Mat<f32> {
+pub fn mul<T: ComplexField>(lhs: MatRef<'_, T>, rhs: MatRef<'_, T>) -> Mat<T> {
     let mut out = Mat::zeros(lhs.nrows(), rhs.ncols());
-    matmul(out.as_mut(), Accum::Replace, lhs, rhs, 1.0, par());
+    matmul(out.as_mut(), Accum::Replace, lhs, rhs, T::one_impl(), par());
     out
 }
 

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use super::bank::Bank;
 use super::pattern::{Base, Mask};
+use crate::linalg;
 
 /// Kaiser's varimax: the rotation `R` (`k × k`, orthogonal) that maximises
 /// `Σ_j [Σ_i l_ij⁴ − (Σ_i l_ij²)²/n]` over the columns of `L = P R` (the variance of each
@@ -28,33 +29,38 @@ pub fn per_image(activations: MatRef<'_, f64>) -> Mat<f64> {
 }
 
 /// The orthogonal `R` maximising `Σ_j [Σ_i l_ij⁴ − γ (Σ_i l_ij²)²/n]` over `L = A R`, by the
-/// usual SVD iteration (`γ = 1` varimax, `γ = 0` quartimax); each step cannot lower it.
+/// usual SVD iteration (`γ = 1` varimax, `γ = 0` quartimax); each step cannot lower it. Its
+/// products are small (`n × k` by `k × k`) and groups run side by side: sequential, through
+/// [`linalg::mul`], which also clears the AVX state the scalar loop would pay for (a third of
+/// a concept fit's varimax, the same bits).
 fn orthomax(a: MatRef<'_, f64>, gamma: f64) -> Mat<f64> {
-    let (n, k) = (a.nrows(), a.ncols());
-    let mut r = Mat::<f64>::identity(k, k);
-    let mut previous = 0.0;
-    for _ in 0..500 {
-        let l = a * &r;
-        let column_ss: Vec<f64> = (0..k).map(|j| l.col(j).iter().map(|v| v * v).sum()).collect();
-        // Column by column over contiguous slices (an indexed `from_fn` and `powi`, a library
-        // call, took most of a concept fit's set-up); `v·v·v` is `powi(3)` to the bit.
-        let mut t = Mat::<f64>::zeros(n, k);
-        for (j, &ss) in column_ss.iter().enumerate() {
-            for (o, &v) in t.col_mut(j).iter_mut().zip(l.col(j).iter()) {
-                *o = v * v * v - gamma * v * ss / n as f64;
+    linalg::sequential(|| {
+        let (n, k) = (a.nrows(), a.ncols());
+        let mut r = Mat::<f64>::identity(k, k);
+        let mut previous = 0.0;
+        for _ in 0..500 {
+            let l = linalg::mul(a, r.as_ref());
+            let column_ss: Vec<f64> = (0..k).map(|j| l.col(j).iter().map(|v| v * v).sum()).collect();
+            // Column by column over contiguous slices (an indexed `from_fn` and `powi`, a library
+            // call, took most of a concept fit's set-up); `v·v·v` is `powi(3)` to the bit.
+            let mut t = Mat::<f64>::zeros(n, k);
+            for (j, &ss) in column_ss.iter().enumerate() {
+                for (o, &v) in t.col_mut(j).iter_mut().zip(l.col(j).iter()) {
+                    *o = v * v * v - gamma * v * ss / n as f64;
+                }
             }
+            let b = linalg::mul(a.transpose(), t.as_ref());
+            // B is finite whenever A is; an SVD failure leaves the last rotation in place.
+            let Ok(svd) = linalg::decomposed(|| b.thin_svd()) else { break };
+            r = svd.U() * svd.V().transpose();
+            let objective: f64 = svd.S().column_vector().iter().sum();
+            if objective <= previous * (1.0 + 1e-9) {
+                break;
+            }
+            previous = objective;
         }
-        let b = a.transpose() * t;
-        // B is finite whenever A is; an SVD failure leaves the last rotation in place.
-        let Ok(svd) = crate::linalg::decomposed(|| b.thin_svd()) else { break };
-        r = svd.U() * svd.V().transpose();
-        let objective: f64 = svd.S().column_vector().iter().sum();
-        if objective <= previous * (1.0 + 1e-9) {
-            break;
-        }
-        previous = objective;
-    }
-    r
+        r
+    })
 }
 
 /// One class's components whose heads have one sign (columns of the factor matrix), and the
