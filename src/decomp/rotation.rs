@@ -30,9 +30,9 @@ pub fn per_image(activations: MatRef<'_, f64>) -> Mat<f64> {
 
 /// The orthogonal `R` maximising `Σ_j [Σ_i l_ij⁴ − γ (Σ_i l_ij²)²/n]` over `L = A R`, by the
 /// usual SVD iteration (`γ = 1` varimax, `γ = 0` quartimax); each step cannot lower it. Its
-/// products are small (`n × k` by `k × k`) and groups run side by side: sequential, through
-/// [`linalg::mul`], which also clears the AVX state the scalar loop would pay for (a third of
-/// a concept fit's varimax, the same bits).
+/// products are small (`n × k` by `k × k`) and groups run side by side, so they run on the
+/// group's thread, through [`linalg::mul`], which also clears the AVX state the scalar loop
+/// would pay for (the same bits as faer's operator products, in less time).
 fn orthomax(a: MatRef<'_, f64>, gamma: f64) -> Mat<f64> {
     linalg::sequential(|| {
         let (n, k) = (a.nrows(), a.ncols());
