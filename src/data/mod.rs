@@ -510,6 +510,25 @@ mod tests {
         }
     }
 
+    /// The files are read, and the two sets parsed, side by side; with several bad files the
+    /// error still names the first in file order (train before test, images before labels).
+    #[test]
+    fn the_first_bad_file_in_order_is_named() {
+        let tmp = Scratch::new("data-first-bad");
+        let paths = write_set(&tmp, false);
+        for &which in &[1, 2, 3] {
+            let mut bytes = std::fs::read(&paths[which]).unwrap();
+            bytes.pop();
+            std::fs::write(&paths[which], &bytes).unwrap();
+        }
+        assert!(matches!(load_err(&tmp, &paths[1]), DataError::Truncated { .. }));
+        // Both sets read but neither parses: the training set's error.
+        let paths = write_set(&tmp, false);
+        std::fs::copy(&paths[0], &paths[1]).unwrap();
+        std::fs::copy(&paths[2], &paths[3]).unwrap();
+        assert!(matches!(load_err(&tmp, &paths[1]), DataError::BadMagic { .. }));
+    }
+
     #[test]
     fn wrong_magic_is_rejected() {
         let tmp = Scratch::new("data-magic");
