@@ -49,13 +49,10 @@ pub fn explanations(
         for &class in classes.iter().take(CLASSES_PER_IMAGE) {
             let mut order: Vec<usize> = (0..shown.len()).collect();
             order.sort_by(|&a, &b| contrib[(class, b)].total_cmp(&contrib[(class, a)]));
-            let side = |sign: f32, picks: &mut dyn Iterator<Item = &usize>| -> Vec<Option<usize>> {
-                let mut named: Vec<Option<usize>> =
-                    picks.take(m).map(|&r| said(contrib[(class, r)], unbiased[class], sign).then_some(r)).collect();
-                named.sort_by_key(|r| r.is_none());
-                named
-            };
-            let picks = side(1.0, &mut order.iter()).into_iter().chain(side(-1.0, &mut order.iter().rev()));
+            let (contrib, unbiased) = (&contrib, &unbiased);
+            let named = |sign: f32| move |r: usize| said(contrib[(class, r)], unbiased[class], sign);
+            let most_for = named_first(order.iter().copied().take(m), named(1.0));
+            let picks = most_for.into_iter().chain(named_first(order.iter().rev().copied().take(m), named(-1.0)));
             let mut row = vec![Cell::Digit(x.to_vec())];
             let mut t = vec![label.map_or(String::new(), |l| format!("label {}", class_name(names, l as usize)))];
             for pick in picks {
@@ -153,6 +150,13 @@ pub fn check_input(name: &str, values: usize, dims: &[usize], inputs: usize, ima
 /// A part under half a percent of its class's logit (before the bias) prints as 0%: an
 /// explanation leaves it out rather than name a component that did nothing.
 pub const NEGLIGIBLE_SHARE: f32 = 0.005;
+
+/// The cells of one side of a row: `picks` that `named` keeps, then `None` for the rest.
+fn named_first(picks: impl Iterator<Item = usize>, named: impl Fn(usize) -> bool) -> Vec<Option<usize>> {
+    let mut cells: Vec<Option<usize>> = picks.map(|r| named(r).then_some(r)).collect();
+    cells.sort_by_key(Option::is_none);
+    cells
+}
 
 /// Whether an explanation names a part that adds `contribution` to a class whose logit before
 /// the bias is `unbiased`, among the parts of `sign` (1 for, −1 against): of that sign, and
