@@ -354,7 +354,9 @@ def compare(
     ``run_b``'s; ``similarity`` is the strength-weighted mean over classes and signs, and
     ``eigen_rank_matched_similarity`` the same match of the two runs' models' rank-matched
     eigenbases; ``tensor_similarity`` and ``evidence_similarity`` the cosines of the two
-    dictionaries' class tensors and of each class's evidence Gram matrices; where ``run_a``'s
+    dictionaries' class tensors and of each class's evidence Gram matrices;
+    ``span_similarity`` the most ``similarity`` could be were ``run_b``'s patterns re-split
+    within their span (``eigen_rank_matched_span_similarity`` for the eigenbases); where ``run_a``'s
     data can be read again, ``similarity_on_inputs`` and
     ``eigen_rank_matched_similarity_on_inputs`` the same matches by the patterns' responses on
     its training inputs, and ``models_agreement`` and ``models_logit_cosine`` how alike the two

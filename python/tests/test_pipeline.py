@@ -61,9 +61,10 @@ def test_compare_two_runs(tmp_path, small_digit_model):
     same = bilens.compare(a, a)
     assert same["similarity"] == pytest.approx(1.0) and same["eigen_rank_matched_similarity"] == pytest.approx(1.0)
     assert same["tensor_similarity"] == pytest.approx(1.0) and same["evidence_similarity"] == pytest.approx(1.0)
+    assert same["span_similarity"] == pytest.approx(1.0)
     assert same["similarity_on_inputs"] == pytest.approx(1.0) and same["models_agreement"] == 1.0
     other = bilens.compare(a, b, top=2, out=tmp_path / "cmp")
-    assert 0.0 <= other["similarity"] <= 1.0 and other["top"] == 2
+    assert 0.0 <= other["similarity"] <= other["span_similarity"] <= 1.0 and other["top"] == 2
     assert all(g["sign"] in ("+", "−") for g in other["concepts"]["groups"])
     assert (tmp_path / "cmp" / "compare.png").is_file()
     with pytest.raises(bilens.BilensError, match="not a finished run folder"):

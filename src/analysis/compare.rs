@@ -52,6 +52,9 @@ pub struct Group {
     /// Cosine of the two evidence Gram matrices `G = Σ |w| p pᵀ` over all of the class's
     /// patterns of this sign (see [`Comparison::evidence_similarity`]).
     pub evidence_similarity: f64,
+    /// The mean over `a`'s top patterns of the length of each (unit) pattern's projection on
+    /// the span of `b`'s top patterns (see [`Comparison::span_similarity`]).
+    pub span_similarity: f64,
 }
 
 /// The match of two dictionaries.
@@ -69,6 +72,12 @@ pub struct Comparison {
     /// lowers it: a low value beside a high `tensor_similarity` means the class tensors are
     /// alike but split differently into evidence and counter-evidence.
     pub evidence_similarity: f64,
+    /// The groups' `span_similarity`, weighted as `similarity` is: the most `similarity` could
+    /// be if `b`'s top patterns of each class and sign were re-split within their span (any
+    /// rotation or recombination of them), since no unit vector there is closer to one of
+    /// `a`'s patterns than its projection. Near `similarity`, `b` holds other concepts, not the
+    /// same ones split otherwise. In pixels, whatever the `cosine` of [`compare_by`].
+    pub span_similarity: f64,
     pub groups: Vec<Group>,
     /// Every matched pair, by class, sign, then `a`'s weight.
     pub pairs: Vec<Pair>,
@@ -131,7 +140,8 @@ pub fn compare_by(a: &Components, b: &Components, top: usize, cosine: impl Fn(&[
             let weight: f64 = xa.iter().map(|e| e.weight.abs()).sum();
             let similarity = matching::total(score.as_ref(), &matched) / xa.len() as f64;
             let evidence_similarity = grams.cosine(|w| if w * sign > 0.0 { w.abs() } else { 0.0 });
-            groups.push(Group { class, sign: name, similarity, weight, evidence_similarity });
+            let span_similarity = span_share(&xa, &xb);
+            groups.push(Group { class, sign: name, similarity, weight, evidence_similarity, span_similarity });
             pairs.extend(matched.into_iter().map(|(i, j)| Pair {
                 class,
                 sign: name,
@@ -144,9 +154,10 @@ pub fn compare_by(a: &Components, b: &Components, top: usize, cosine: impl Fn(&[
     }
     let total: f64 = groups.iter().map(|g| g.weight).sum();
     let weighted = |f: fn(&Group) -> f64| if total > 0.0 { groups.iter().map(|g| g.weight * f(g)).sum::<f64>() / total } else { 0.0 };
-    let (similarity, evidence_similarity) = (weighted(|g| g.similarity), weighted(|g| g.evidence_similarity));
+    let (similarity, evidence_similarity, span_similarity) =
+        (weighted(|g| g.similarity), weighted(|g| g.evidence_similarity), weighted(|g| g.span_similarity));
     let tensor_similarity = if tensor.is_empty() { 0.0 } else { tensor.iter().sum::<f64>() / tensor.len() as f64 };
-    Ok(Comparison { similarity, tensor_similarity, evidence_similarity, groups, pairs })
+    Ok(Comparison { similarity, tensor_similarity, evidence_similarity, span_similarity, groups, pairs })
 }
 
 /// Cosines of Gram matrices `Σ f(w) p̂ p̂ᵀ` of one class's entries in two dictionaries, from the
@@ -187,6 +198,30 @@ impl ClassGrams {
         let norm = (inner(&self.aa, &self.wa, &self.wa) * inner(&self.bb, &self.wb, &self.wb)).sqrt();
         if norm > 0.0 { inner(&self.ab, &self.wa, &self.wb) / norm } else { 0.0 }
     }
+}
+
+/// The mean over the patterns of `a` of the length of each unit pattern's projection on the
+/// span of the patterns of `b` (0 where `b` has none), in f64: the span's orthonormal basis
+/// from a QR factorisation of `b`'s patterns, each of `a`'s projected on it.
+fn span_share(a: &[Entry<'_>], b: &[Entry<'_>]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let columns = |e: &[Entry<'_>]| Mat::from_fn(e[0].pattern.len(), e.len(), |i, j| e[j].pattern[i] as f64);
+    let (pa, pb) = (columns(a), columns(b));
+    // A pattern of b that the others span adds nothing: keep the basis vectors of its QR
+    // factorisation whose diagonal entry is not negligible.
+    let qr = pb.qr();
+    let (q, r) = (qr.compute_thin_Q(), qr.thin_R());
+    let scale = (0..r.ncols()).map(|j| r[(j, j)].abs()).fold(0.0f64, f64::max);
+    let kept: Vec<usize> = (0..r.ncols()).filter(|&j| r[(j, j)].abs() > 1e-9 * scale).collect();
+    let projected = q.transpose() * &pa;
+    let share = |col: usize| {
+        let norm = pa.col(col).iter().map(|v| v * v).sum::<f64>().sqrt();
+        let inside = kept.iter().map(|&k| projected[(k, col)].powi(2)).sum::<f64>().sqrt();
+        if norm > 0.0 { (inside / norm).min(1.0) } else { 0.0 }
+    };
+    (0..a.len()).map(share).sum::<f64>() / a.len() as f64
 }
 
 /// A model's per-class pixel eigenvectors, the `n_patterns` of largest |λ| overall, as
@@ -285,6 +320,7 @@ mod tests {
         let rotated = symmetric_components(&[(0, 1.0, mix(c, s)), (0, 1.0, mix(-s, c)), (0, -1.0, v3.clone())]);
         let r = compare(&x, &rotated, 4).unwrap();
         assert!(r.similarity < 0.99, "the patterns themselves moved: {}", r.similarity);
+        assert!((r.span_similarity - 1.0).abs() < 1e-6, "but not out of their span: {}", r.span_similarity);
         assert!((r.tensor_similarity - 1.0).abs() < 1e-6, "{}", r.tensor_similarity);
         assert!((r.evidence_similarity - 1.0).abs() < 1e-6, "{}", r.evidence_similarity);
         // A twin pair (the same pattern for and against class 0) leaves the tensor alone but
@@ -297,6 +333,28 @@ mod tests {
         let (p, q) = ([1.0, 0.0, 0.0].to_vec(), [0.6, 0.8, 0.0].to_vec());
         let k = compare(&symmetric_components(&[(3, 2.0, p)]), &symmetric_components(&[(3, 5.0, q)]), 1).unwrap();
         assert!((k.tensor_similarity - 0.36).abs() < 1e-6 && (k.evidence_similarity - 0.36).abs() < 1e-6, "{k:?}");
+        assert!((k.span_similarity - 0.6).abs() < 1e-6, "{k:?}");
+    }
+
+    #[test]
+    fn the_span_bounds_any_re_split_of_the_matched_patterns() {
+        // Known values: p against q at cos 0.6 and a pattern q⊥ of the same class and sign,
+        // orthogonal to q in p's plane, which holds p whole; the third axis is not in p's plane.
+        let (p, q, q_perp, z) = (vec![1.0, 0.0, 0.0], vec![0.6, 0.8, 0.0], vec![0.8, -0.6, 0.0], vec![0.0, 0.0, 1.0]);
+        let a = symmetric_components(&[(3, 1.0, p)]);
+        let plane = compare(&a, &symmetric_components(&[(3, 2.0, q.clone()), (3, 1.0, q_perp)]), 2).unwrap();
+        assert!((plane.similarity - 0.8).abs() < 1e-6 && (plane.span_similarity - 1.0).abs() < 1e-6, "{plane:?}");
+        let off_plane = compare(&a, &symmetric_components(&[(3, 2.0, q.clone()), (3, 1.0, z)]), 2).unwrap();
+        assert!((off_plane.span_similarity - 0.6).abs() < 1e-6, "{off_plane:?}");
+        // A pattern b repeats adds nothing to its span; one of the other sign is not in it.
+        let twice = compare(&a, &symmetric_components(&[(3, 2.0, q.clone()), (3, 1.0, q.clone()), (3, -1.0, vec![1.0, 0.0, 0.0])]), 2);
+        assert!((twice.unwrap().span_similarity - 0.6).abs() < 1e-6);
+        // On random dictionaries the span never falls below the match, group by group.
+        for seed in 0..4 {
+            let c = compare(&random_components(seed, 12, 4), &random_components(seed + 10, 12, 4), 3).unwrap();
+            assert!(c.groups.iter().all(|g| g.span_similarity + 1e-9 >= g.similarity && g.span_similarity <= 1.0 + 1e-9), "{c:?}");
+            assert!(c.span_similarity > c.similarity, "{} against {}", c.span_similarity, c.similarity);
+        }
     }
 
     #[test]

@@ -25,10 +25,11 @@ pub fn run(args: Args) -> Result<()> {
     let eigen = result["eigen_rank_matched_similarity"].as_f64().map_or("–".to_string(), |v| format!("{v:.3}"));
     let num = |key: &str| result[key].as_f64().unwrap_or(f64::NAN);
     eprintln!(
-        "concepts of A matched in B: {:.3} (strength-weighted |cos| of the {} heaviest patterns per class and sign); the models' rank-matched eigenbases: {eigen}; \
-         class tensors alike at {:.3}, their evidence and counter-evidence at {:.3}",
+        "concepts of A matched in B: {:.3} (strength-weighted |cos| of the {} heaviest patterns per class and sign), at most {:.3} for any re-split of B's within their span; \
+         the models' rank-matched eigenbases: {eigen}; class tensors alike at {:.3}, their evidence and counter-evidence at {:.3}",
         num("similarity"),
         args.top,
+        num("span_similarity"),
         num("tensor_similarity"),
         num("evidence_similarity")
     );

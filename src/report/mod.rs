@@ -398,7 +398,7 @@ mod tests {
         std::fs::write(cross.join("compare.json"), "{ not json").unwrap();
         assert!(build(&Options::new(&*dir)).unwrap().contains("parsing"), "an unreadable match is named, the page still built");
         let compared = json!({ "run_a": dir.join("runs/r__seed=0"), "top": 4, "similarity": 0.6436, "eigen_rank_matched_similarity": 0.3885,
-                               "tensor_similarity": 0.644, "evidence_similarity": 0.693, "similarity_on_inputs": 0.7288,
+                               "tensor_similarity": 0.644, "evidence_similarity": 0.693, "span_similarity": 0.7714, "similarity_on_inputs": 0.7288,
                                "eigen_rank_matched_similarity_on_inputs": 0.666, "models_agreement": 0.9652, "models_logit_cosine": 0.927 });
         std::fs::write(cross.join("compare.json"), compared.to_string()).unwrap();
         std::fs::write(cross.join("base/run.json"), json!({ "seed": 1, "metrics": { "test_accuracy": 0.954 } }).to_string()).unwrap();
@@ -411,6 +411,7 @@ mod tests {
             page.contains("eigenbases match at 0.389") && page.contains("cross_model/compare.png"),
             "beside the eigenbases, with its figure"
         );
+        assert!(page.contains("within their span, they could match at most at 0.771"), "with the most a re-split could reach");
         assert!(page.contains("the concepts match at 0.729 and the eigenbases at 0.666"), "and by their responses on the images");
         assert!(page.contains("for 96.52% of the test images"), "with how alike the two models are");
     }

@@ -304,10 +304,12 @@ fn cross_model(h: &mut Html, study: &Study) {
         &format!(
             "Across models: {run} fitted again to a second base model{about}, trained on the same data with another seed, matches this one's concepts at {} \
              (the {} heaviest patterns per class and sign, matched one to one by |cos|, strength-weighted; 1 = the same), where the two models' \
-             rank-matched eigenbases match at {}. The two dictionaries' class tensors are alike at {}, their evidence and counter-evidence at {}.",
+             rank-matched eigenbases match at {}. However the second dictionary's heaviest patterns were re-split within their span, they could match at most at {}. \
+             The two dictionaries' class tensors are alike at {}, their evidence and counter-evidence at {}.",
             num("similarity"),
             compared["top"].as_u64().unwrap_or_default(),
             num("eigen_rank_matched_similarity"),
+            num("span_similarity"),
             num("tensor_similarity"),
             num("evidence_similarity"),
         ),
