@@ -210,11 +210,13 @@ fn span_share(a: &[Entry<'_>], b: &[Entry<'_>]) -> f64 {
     let columns = |e: &[Entry<'_>]| Mat::from_fn(e[0].pattern.len(), e.len(), |i, j| e[j].pattern[i] as f64);
     let (pa, pb) = (columns(a), columns(b));
     // A pattern of b that the others span adds nothing: keep the basis vectors of its QR
-    // factorisation whose diagonal entry is not negligible.
+    // factorisation whose diagonal entry is not negligible (there are at most as many as
+    // pixels, however many patterns b has).
     let qr = pb.qr();
     let (q, r) = (qr.compute_thin_Q(), qr.thin_R());
-    let scale = (0..r.ncols()).map(|j| r[(j, j)].abs()).fold(0.0f64, f64::max);
-    let kept: Vec<usize> = (0..r.ncols()).filter(|&j| r[(j, j)].abs() > 1e-9 * scale).collect();
+    let diagonal: Vec<f64> = (0..r.nrows().min(r.ncols())).map(|j| r[(j, j)].abs()).collect();
+    let scale = diagonal.iter().copied().fold(0.0f64, f64::max);
+    let kept: Vec<usize> = (0..diagonal.len()).filter(|&j| diagonal[j] > 1e-9 * scale).collect();
     let projected = q.transpose() * &pa;
     let share = |col: usize| {
         let norm = pa.col(col).iter().map(|v| v * v).sum::<f64>().sqrt();
@@ -349,6 +351,10 @@ mod tests {
         // A pattern b repeats adds nothing to its span; one of the other sign is not in it.
         let twice = compare(&a, &symmetric_components(&[(3, 2.0, q.clone()), (3, 1.0, q.clone()), (3, -1.0, vec![1.0, 0.0, 0.0])]), 2);
         assert!((twice.unwrap().span_similarity - 0.6).abs() < 1e-6);
+        // More patterns than pixels span them all.
+        let many: Vec<(usize, f32, Vec<f32>)> = (0..4).map(|k| (3, 1.0 + k as f32, vec![1.0, k as f32, (k * k) as f32 - 2.0])).collect();
+        let crowded = compare(&symmetric_components(&[(3, 1.0, vec![0.2, -0.5, 0.9])]), &symmetric_components(&many), 4).unwrap();
+        assert!((crowded.span_similarity - 1.0).abs() < 1e-6, "{crowded:?}");
         // On random dictionaries the span never falls below the match, group by group.
         for seed in 0..4 {
             let c = compare(&random_components(seed, 12, 4), &random_components(seed + 10, 12, 4), 3).unwrap();
