@@ -2,7 +2,7 @@
 the two predict different classes, with the base model's margin on each (its top logit minus
 its second), and the dictionary's logit error on the training and the test digits.
 
-A diagnosis for the README's concept sections, not part of the test suite. It reads the base
+A diagnosis for docs/results.md's concept sections, not part of the test suite. It reads the base
 model (`bilens train`'s `model.safetensors`), a run folder of a dictionary with one bank of
 evidence-split components (`concept_contrast`'s `factors.safetensors`: the logit of class c is
 `Σ_k heads[c, k] ((a_k·x)² − (b_k·x)²) + bias_c`) and an IDX data folder (gzipped or not):

@@ -3,7 +3,7 @@ the training digits (the eigenvectors of their second moment `XᵀX / n`, as the
 and the `subspace` start read them), so that `bilens compare` on two such copies says how alike
 two dictionaries are where digits have ink, without the speckle they never excite.
 
-A probe for the README's *Across models* paragraph on the polished dictionaries, not part of
+A probe for docs/results.md's *Across models* paragraph on the polished dictionaries, not part of
 the test suite:
 
     python3 -m venv /tmp/np && /tmp/np/bin/pip install numpy safetensors

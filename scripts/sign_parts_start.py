@@ -4,7 +4,7 @@
 head `±1` on the pattern's class. The result is a `factors.safetensors` that `--set start=FILE`
 reads in place of a recipe's own start (the same form and rank).
 
-A probe for the README's *Random starts* paragraph, not part of the test suite: does a start
+A probe for docs/results.md's *Random starts* paragraph, not part of the test suite: does a start
 that every seed finds again (`concept_stable_random`) give a contrast dictionary that every seed
 finds again?
 

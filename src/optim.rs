@@ -239,7 +239,7 @@ fn polynomial_of_gram(mut gram: Mat<f32>) -> Mat<f32> {
 
 /// Short sides above this many rows take [`spectral_polynomial_of_gram`]: from about 384 rows
 /// on, one eigendecomposition and one half product cost less than [`polynomial_of_gram`]'s 17
-/// half products (timed on an AMD EPYC; the README's high-rank `provided_sparse` steps show the
+/// half products (timed on an AMD EPYC; docs/speed.md's high-rank `provided_sparse` steps show the
 /// effect). At 256 rows the two cost the same, and the polynomial keeps every `concept_`
 /// preset's fits (patterns of 256 columns) to the bit.
 const SPECTRAL_ABOVE: usize = 256;

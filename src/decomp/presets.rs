@@ -563,7 +563,7 @@ fn concepts(out: &mut Vec<Preset>) {
     // minimality prior 0.8×, and the pairs' fit 200 steps: they end about where 1500 and 500
     // steps did, in 0.4 of the time (issue 20), with explanations a little shorter. The pairs'
     // fit's `coherence_used` prior smooths the patterns the decisions rest on, which the plain
-    // coherence prior leaves speckled unless it costs agreement (the README's frontier); 0.02
+    // coherence prior leaves speckled unless it costs agreement (docs/results.md's frontier); 0.02
     // tuned on e20 and s7 (0.03 lengthens explanations to 4.0).
     let contrast = Recipe {
         steps: 600,
@@ -589,7 +589,7 @@ fn concepts(out: &mut Vec<Preset>) {
         contrast.clone(),
     );
     // Its pairs' priors cost agreement where many test digits are near-ties of the base model
-    // (the README's *Where agreement falls short*): 150 more steps without the plain smoothness
+    // (docs/results.md's *Where agreement falls short*): 150 more steps without the plain smoothness
     // priors buy it back with smoothness, and a light use-weighted coherence prior keeps the
     // patterns the decisions rest on smooth. Chosen on s59, s23 and s47, where concept_contrast
     // fell short.

@@ -185,7 +185,7 @@ pub struct Recipe {
     pub pair_priors: Priors,
     /// Each pattern of the pairs keeps the sign of most of its weight through the pairs' fit
     /// and the polish, the other sign zeroed after every step: exactly one-signed contrasts,
-    /// at the cost of longer explanations (the README's frontier).
+    /// at the cost of longer explanations (docs/results.md's frontier).
     pub pair_one_signed: bool,
     /// After the pairs' fit (0 = none), `polish_steps` more steps at `polish_lr` with
     /// `polish_priors` ([`Recipe::polish_stage`]): lighter priors that buy fidelity with
