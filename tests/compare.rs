@@ -159,8 +159,9 @@ fn a_rotation_after_the_fit_changes_the_patterns_and_nothing_the_model_computes(
 
 /// Contrasts (`pair_steps`): the fitted symmetric patterns become split components, one class
 /// each with head 1, no more of them than patterns; the pairs' fit is stage 2 of the history
-/// and their polish stage 3; recipes it cannot pair, a polish without pairs and unknown pair
-/// priors are refused by name.
+/// and their polish stage 3; contrasts refitted from a run's are polished with the start's
+/// patterns as anchors; recipes it cannot pair, a polish without pairs or a start, and unknown
+/// pair priors are refused by name.
 #[test]
 fn contrasts_pair_the_patterns_and_fit_the_pairs() {
     let root = common::temp_dir("contrasts");
@@ -206,7 +207,33 @@ fn contrasts_pair_the_patterns_and_fit_the_pairs() {
     );
     fails(
         &["decompose", "--model", s(&model), "--preset", "provided_sparse", "--set", "polish_steps=3", "--out", s(&bad)],
-        &["polish_steps > 0 polishes the pairs' fit"],
+        &["polish_steps > 0 polishes the pairs' fit", "start = RUN"],
+    );
+
+    // Contrasts refitted from a run's (`concept_contrast_aligned`): their fit is stage 1 and the
+    // polish stage 2, with the anchor prior on; the polish's anchors are the start's patterns,
+    // so anchored it stays nearer them than free.
+    let rank = format!("rank={}", f.a.ncols());
+    let start = format!("start={}", s(&out));
+    let aligned = |polish: &[&str], name: &str| {
+        let dir = root.join(name);
+        let args = ["decompose", "--model", s(&model), "--preset", "concept_contrast_aligned", "--set", &start, "--set", &rank];
+        ok(&[&args[..], &["--set", "steps=4", "--set", "activation_images=256"], polish, &["--out", s(&dir)]].concat());
+        dir
+    };
+    let held = aligned(&["--set", "polish_steps=40", "--set", "polish_lr=0.02", "--set", "polish_priors.anchor=100"], "held");
+    let free = aligned(&["--set", "polish_steps=40", "--set", "polish_lr=0.02", "--set", "polish_priors.anchor=0"], "free");
+    let history = std::fs::read_to_string(held.join("history.csv")).unwrap();
+    let stages: Vec<&str> = history.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!((stages.iter().filter(|s| **s == "1").count(), stages.iter().filter(|s| **s == "2").count()), (4, 40));
+    assert!(history.lines().next().unwrap().contains("anchor"), "the polish's anchor prior is in the history");
+    let matched = |dir: &Path| similarities(&ok(&["compare", s(dir), s(&out)])).0;
+    let (held, free) = (matched(&held), matched(&free));
+    assert!(held > free + 0.02, "anchored {held}, free {free}");
+    fails(&["decompose", "--model", s(&model), "--preset", "concept_contrast_aligned", "--set", &rank, "--out", s(&bad)], &["start = RUN"]);
+    fails(
+        &["decompose", "--model", s(&model), "--preset", "concept_contrast_aligned", "--set", &start, "--out", s(&bad)],
+        &["start:", "256", &format!("set rank = {}", f.a.ncols())],
     );
     fails(
         &["decompose", "--model", s(&model), "--preset", "concept_contrast", "--set", "pair_priors.nope=1", "--out", s(&bad)],

@@ -345,6 +345,10 @@ pub fn fit_recipe(ctx: &Context, recipe: &Recipe, seed: u64, on_step: &mut dyn F
             let data = if data.serves(&polish, 3) { data } else { ctx.fit_data(&polish, 3, None)? };
             history.extend(fit(&mut decomposition, &polish, &data, 3, on_step)?);
         }
+    } else if recipe.polish_steps > 0 {
+        // Contrasts refitted from a start (validated): the polish follows their fit.
+        let polish = recipe.polish_stage(recipe.rank);
+        history.extend(fit(&mut decomposition, &polish, &ctx.fit_data(&polish, 2, None)?, 2, on_step)?);
     }
     Ok(Fitted { decomposition, history, initial_classes })
 }

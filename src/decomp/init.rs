@@ -226,14 +226,15 @@ fn started_from(recipe: &Recipe, ctx: &InitContext<'_>) -> Result<(Mat<f32>, Mat
     let (inputs, outputs) = (ctx.inter.n_inputs(), ctx.inter.n_classes());
     anyhow::ensure!(
         bank.form == recipe.form && f.a.ncols() == recipe.rank && f.a.nrows() == inputs && f.d.nrows() == outputs,
-        "start: {} holds {} {:?} components on {} inputs and {} outputs; this recipe fits {} {:?} components on {inputs} inputs and {outputs} outputs",
+        "start: {} holds {} {:?} components on {} inputs and {} outputs; this recipe fits {} {:?} components on {inputs} inputs and {outputs} outputs (set rank = {} to refit them)",
         file.display(),
         f.a.ncols(),
         bank.form,
         f.a.nrows(),
         f.d.nrows(),
         recipe.rank,
-        recipe.form
+        recipe.form,
+        f.a.ncols()
     );
     Ok((f.a, f.b, f.d))
 }

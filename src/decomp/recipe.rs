@@ -187,9 +187,9 @@ pub struct Recipe {
     /// and the polish, the other sign zeroed after every step: exactly one-signed contrasts,
     /// at the cost of longer explanations (docs/results.md's frontier).
     pub pair_one_signed: bool,
-    /// After the pairs' fit (0 = none), `polish_steps` more steps at `polish_lr` with
-    /// `polish_priors` ([`Recipe::polish_stage`]): lighter priors that buy fidelity with
-    /// smoothness once the pairs have taken their shape.
+    /// After the pairs' fit, or a fit of contrasts from a start (0 = none), `polish_steps` more
+    /// steps at `polish_lr` with `polish_priors` ([`Recipe::polish_stage`]): lighter priors that
+    /// buy fidelity with smoothness once the pairs have taken their shape.
     pub polish_steps: usize,
     pub polish_lr: f32,
     pub polish_priors: Priors,
@@ -280,6 +280,22 @@ impl Recipe {
         self.steps * self.stages + self.pair_steps + self.polish_steps
     }
 
+    /// Whether the recipe runs only from another run's dictionary (`start`): a polish without
+    /// a pairing polishes contrasts refitted from one.
+    pub fn needs_start(&self) -> bool {
+        self.pair_steps == 0 && self.polish_steps > 0
+    }
+
+    /// A fit of another run's contrasts (`start`), which a polish may follow without a pairing.
+    fn refits_contrasts(&self) -> bool {
+        self.form == Form::Split
+            && self.topk == 1
+            && self.banks == 1
+            && self.stages == 1
+            && self.residual_rank == 0
+            && !self.start.is_empty()
+    }
+
     /// The fit of the paired components (`rank` of them) that follows this recipe's when
     /// `pair_steps > 0`: split, from the pairs, `pair_steps` steps with `pair_priors`, the rest
     /// as this recipe.
@@ -303,10 +319,12 @@ impl Recipe {
         }
     }
 
-    /// The polish that follows the pairs' fit when `polish_steps > 0`: the pairs' fit with
-    /// `polish_steps` steps at `polish_lr` and `polish_priors`.
+    /// The polish that follows the pairs' fit (or a refit of contrasts) when `polish_steps > 0`:
+    /// the pairs' fit with `polish_steps` steps at `polish_lr` and `polish_priors`. A refit's
+    /// polish keeps its start, whose patterns its bank keeps as anchors.
     pub fn polish_stage(&self, rank: usize) -> Recipe {
-        Recipe { steps: self.polish_steps, lr: self.polish_lr, priors: self.polish_priors.clone(), ..self.pair_stage(rank) }
+        let start = if self.pair_steps == 0 { self.start.clone() } else { String::new() };
+        Recipe { steps: self.polish_steps, lr: self.polish_lr, priors: self.polish_priors.clone(), start, ..self.pair_stage(rank) }
     }
 
     /// Rejects settings that cannot run on `limits`, before any work, naming the field and the
@@ -456,8 +474,8 @@ impl Recipe {
             return fail("pair_one_signed = true keeps the pairs' patterns one-signed: it needs pair_steps > 0".into());
         }
         if self.polish_steps > 0 {
-            if self.pair_steps == 0 {
-                return fail("polish_steps > 0 polishes the pairs' fit: it needs pair_steps > 0".into());
+            if self.pair_steps == 0 && !self.refits_contrasts() {
+                return fail("polish_steps > 0 polishes the pairs' fit, or contrasts refitted from another run: it needs pair_steps > 0, or form = \"split\", topk = 1, banks = 1, stages = 1, residual_rank = 0 and a start (start = RUN, rank = its number of components)".into());
             }
             range("polish_steps", self.polish_steps, 1, MAX_STEPS)?;
             self.polish_stage(self.rank)
