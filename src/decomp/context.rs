@@ -309,7 +309,8 @@ pub fn fit_recipe(ctx: &Context, recipe: &Recipe, seed: u64, on_step: &mut dyn F
     let mut rng = linalg::rng(seed);
     let mut decomposition = first_stage(ctx, recipe, &mut rng)?;
     let mut initial_classes = head_classes(&decomposition.banks[0].head.heads());
-    let mut history = fit(&mut decomposition, recipe, &ctx.fit_data(recipe, 1, None)?, 1, on_step)?;
+    let data = ctx.fit_data(recipe, 1, None)?;
+    let mut history = fit(&mut decomposition, recipe, &data, 1, on_step)?;
     if recipe.stages == 2 {
         // Boosting: the second bank fits the tensor and the logits the first one missed.
         let first = decomposition.tensor();
@@ -346,9 +347,11 @@ pub fn fit_recipe(ctx: &Context, recipe: &Recipe, seed: u64, on_step: &mut dyn F
             history.extend(fit(&mut decomposition, &polish, &data, 3, on_step)?);
         }
     } else if recipe.polish_steps > 0 {
-        // Contrasts refitted from a start (validated): the polish follows their fit.
+        // Contrasts refitted from a start (validated): the polish follows their fit, on the
+        // same images.
         let polish = recipe.polish_stage(recipe.rank);
-        history.extend(fit(&mut decomposition, &polish, &ctx.fit_data(&polish, 2, None)?, 2, on_step)?);
+        let data = if data.serves(&polish, 2) { data } else { ctx.fit_data(&polish, 2, None)? };
+        history.extend(fit(&mut decomposition, &polish, &data, 2, on_step)?);
     }
     Ok(Fitted { decomposition, history, initial_classes })
 }

@@ -224,9 +224,10 @@ fn started_from(recipe: &Recipe, ctx: &InitContext<'_>) -> Result<(Mat<f32>, Mat
         .with_context(|| format!("start: {} has no displayed bank", file.display()))?;
     let f = bank.factors();
     let (inputs, outputs) = (ctx.inter.n_inputs(), ctx.inter.n_classes());
+    let fits = bank.form == recipe.form && f.a.nrows() == inputs && f.d.nrows() == outputs;
     anyhow::ensure!(
-        bank.form == recipe.form && f.a.ncols() == recipe.rank && f.a.nrows() == inputs && f.d.nrows() == outputs,
-        "start: {} holds {} {:?} components on {} inputs and {} outputs; this recipe fits {} {:?} components on {inputs} inputs and {outputs} outputs (set rank = {} to refit them)",
+        fits && f.a.ncols() == recipe.rank,
+        "start: {} holds {} {:?} components on {} inputs and {} outputs; this recipe fits {} {:?} components on {inputs} inputs and {outputs} outputs{}",
         file.display(),
         f.a.ncols(),
         bank.form,
@@ -234,7 +235,7 @@ fn started_from(recipe: &Recipe, ctx: &InitContext<'_>) -> Result<(Mat<f32>, Mat
         f.d.nrows(),
         recipe.rank,
         recipe.form,
-        f.a.ncols()
+        if fits { format!(" (set rank = {} to refit them)", f.a.ncols()) } else { String::new() }
     );
     Ok((f.a, f.b, f.d))
 }
