@@ -228,9 +228,50 @@ fn contrasts_pair_the_patterns_and_fit_the_pairs() {
     assert_eq!((stages.iter().filter(|s| **s == "1").count(), stages.iter().filter(|s| **s == "2").count()), (4, 40));
     assert!(history.lines().next().unwrap().contains("anchor"), "the polish's anchor prior is in the history");
     let matched = |dir: &Path| similarities(&ok(&["compare", s(dir), s(&out)])).0;
-    let (held, free) = (matched(&held), matched(&free));
-    assert!(held > free + 0.02, "anchored {held}, free {free}");
+    let (anchored, unanchored) = (matched(&held), matched(&free));
+    assert!(anchored > unanchored + 0.02, "anchored {anchored}, free {unanchored}");
     fails(&["decompose", "--model", s(&model), "--preset", "concept_contrast_aligned", "--set", &rank, "--out", s(&bad)], &["start = RUN"]);
+
+    // Two models' dictionaries refitted from their midpoint (`start_with`): a fit that barely
+    // moves ends where it starts, at each pattern's unit mean of the two runs', whichever of
+    // the two is the start.
+    let still = ["--set", "lr=1e-9", "--set", "polish_steps=1", "--set", "polish_lr=1e-9"];
+    let with = |first: &Path, second: &Path, name: &str| {
+        let (first, second) = (format!("start={}", s(first)), format!("start_with={}", s(second)));
+        let dir = root.join(name);
+        let args = ["decompose", "--model", s(&model), "--preset", "concept_contrast_aligned", "--set", &first, "--set", &second];
+        ok(&[&args[..], &["--set", &rank, "--set", "steps=1", "--set", "activation_images=256"], &still, &["--out", s(&dir)]].concat());
+        load_factors(&dir.join("factors.safetensors")).unwrap().factors().remove(0)
+    };
+    let (x, y) = (
+        load_factors(&out.join("factors.safetensors")).unwrap().factors().remove(0),
+        load_factors(&held.join("factors.safetensors")).unwrap().factors().remove(0),
+    );
+    let (m, swapped) = (with(&out, &held, "midpoint"), with(&held, &out, "midpoint_swapped"));
+    let column = |p: &faer::Mat<f32>, k: usize| -> Vec<f64> { p.col(k).iter().map(|&v| v as f64).collect() };
+    let dot = |u: &[f64], v: &[f64]| u.iter().zip(v).map(|(a, b)| a * b).sum::<f64>();
+    let mut moved = 0.0f64;
+    for (pm, ps, px, py) in [(&m.a, &swapped.a, &x.a, &y.a), (&m.b, &swapped.b, &x.b, &y.b)] {
+        for k in 0..pm.ncols() {
+            let (u, v, got, other) = (column(px, k), column(py, k), column(pm, k), column(ps, k));
+            if dot(&u, &u) == 0.0 {
+                continue;
+            }
+            let sign = dot(&u, &v).signum();
+            let want: Vec<f64> = u.iter().zip(&v).map(|(a, b)| a / dot(&u, &u).sqrt() + sign * b / dot(&v, &v).sqrt()).collect();
+            let cos = dot(&got, &want) / (dot(&got, &got) * dot(&want, &want)).sqrt();
+            assert!(cos > 0.9999, "component {k}: cos {cos} with the unit mean");
+            assert!((dot(&got, &other).abs() / dot(&got, &got) - 1.0).abs() < 1e-4, "component {k}: the order of the two runs matters");
+            moved = moved.max(1.0 - dot(&got, &u).abs() / (dot(&got, &got) * dot(&u, &u)).sqrt());
+        }
+    }
+    assert!(moved > 1e-3, "the midpoint is the start's own dictionary ({moved})");
+    let refused = |sets: &[&str], said: &[&str]| {
+        let args = ["decompose", "--model", s(&model), "--preset", "concept_contrast_aligned", "--out", s(&bad)];
+        fails(&[&args[..], &sets.iter().flat_map(|v| ["--set", v]).collect::<Vec<_>>()].concat(), said);
+    };
+    refused(&[&rank, &format!("start_with={}", s(&held))], &["start_with = RUN", "needs start = RUN"]);
+    refused(&[&start, &rank, &format!("start_with={}", s(&model))], &["start_with = ", "banks"]);
     fails(
         &["decompose", "--model", s(&model), "--preset", "concept_contrast_aligned", "--set", &start, "--out", s(&bad)],
         &["start:", "256", &format!("set rank = {}", f.a.ncols())],

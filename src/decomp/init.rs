@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use faer::Mat;
 
 use super::bank::{Anchors, Bank, Head, HeadRule};
-use super::form::{Form, Role};
+use super::form::{Factors, Form, Role};
 use super::pattern::{Base, Mask, Pattern};
 use super::recipe::{Init, MaskKind, Recipe, Rotation, SUPPORT_LEVEL};
 use super::rotation;
@@ -213,21 +213,33 @@ fn start_anchors(a: &Mat<f32>, b: &Mat<f32>) -> Anchors {
 }
 
 /// The first displayed bank of the run `recipe.start` names: its `a`, `b` and heads, checked
-/// against the recipe's form and rank and the model's inputs and outputs.
+/// against the recipe's form and rank and the model's inputs and outputs; with `start_with`,
+/// the midpoint of the two runs' dictionaries.
 fn started_from(recipe: &Recipe, ctx: &InitContext<'_>) -> Result<(Mat<f32>, Mat<f32>, Mat<f32>)> {
-    let file = recipe.start_file().context("start is empty")?;
-    let d = super::factors::load_factors(&file).with_context(|| format!("start = {:?}", recipe.start))?;
+    let start = run_factors(recipe, ctx, "start", recipe.start_file())?;
+    let f = match recipe.start_with_file() {
+        Some(file) => midpoint(&start, &run_factors(recipe, ctx, "start_with", Some(file))?)?,
+        None => start,
+    };
+    Ok((f.a, f.b, f.d))
+}
+
+/// The first displayed bank of the run in `file` (the recipe's `field`), checked against the
+/// recipe's form and rank and the model's inputs and outputs.
+fn run_factors(recipe: &Recipe, ctx: &InitContext<'_>, field: &str, file: Option<std::path::PathBuf>) -> Result<Factors> {
+    let file = file.with_context(|| format!("{field} is empty"))?;
+    let d = super::factors::load_factors(&file).with_context(|| format!("{field} = {:?}", file.display().to_string()))?;
     let bank = d
         .banks
         .into_iter()
         .find(|b| b.role == Role::Displayed)
-        .with_context(|| format!("start: {} has no displayed bank", file.display()))?;
+        .with_context(|| format!("{field}: {} has no displayed bank", file.display()))?;
     let f = bank.factors();
     let (inputs, outputs) = (ctx.inter.n_inputs(), ctx.inter.n_classes());
     let fits = bank.form == recipe.form && f.a.nrows() == inputs && f.d.nrows() == outputs;
     anyhow::ensure!(
         fits && f.a.ncols() == recipe.rank,
-        "start: {} holds {} {:?} components on {} inputs and {} outputs; this recipe fits {} {:?} components on {inputs} inputs and {outputs} outputs{}",
+        "{field}: {} holds {} {:?} components on {} inputs and {} outputs; this recipe fits {} {:?} components on {inputs} inputs and {outputs} outputs{}",
         file.display(),
         f.a.ncols(),
         bank.form,
@@ -235,9 +247,53 @@ fn started_from(recipe: &Recipe, ctx: &InitContext<'_>) -> Result<(Mat<f32>, Mat
         f.d.nrows(),
         recipe.rank,
         recipe.form,
-        if fits { format!(" (set rank = {} to refit them)", f.a.ncols()) } else { String::new() }
+        match field {
+            "start" if fits => format!(" (set rank = {} to refit them)", f.a.ncols()),
+            "start" => String::new(),
+            _ => " (start_with must be the start refitted to another model)".to_string(),
+        }
     );
-    Ok((f.a, f.b, f.d))
+    Ok(f)
+}
+
+/// The midpoint of two dictionaries of the same components (one refitted from the other, so
+/// component `k` of each is one concept on two models): each pattern the unit mean of the two,
+/// signs aligned, at their mean norm, and the mean heads: the same (up to the patterns' signs)
+/// whichever comes first.
+fn midpoint(x: &Factors, y: &Factors) -> Result<Factors> {
+    let vote = |d: &Mat<f32>, k: usize| {
+        let c = crate::model::argmax(d.col(k).iter().map(|v| v.abs()));
+        (c, d[(c, k)] > 0.0)
+    };
+    for k in 0..x.d.ncols() {
+        let (cx, sx) = vote(&x.d, k);
+        let (cy, sy) = vote(&y.d, k);
+        anyhow::ensure!(
+            (cx, sx) == (cy, sy),
+            "start_with: component {} votes {} class {cy}, the start's {} class {cx}; start_with must be the start refitted to another model (concept_contrast_aligned with start = the same run), so that its components are the start's",
+            k + 1,
+            if sy { "for" } else { "against" },
+            if sx { "for" } else { "against" },
+        );
+    }
+    let mean = |p: &Mat<f32>, q: &Mat<f32>| {
+        let columns: Vec<Vec<f32>> = (0..p.ncols()).map(|k| mean_pattern(linalg::col(p.as_ref(), k), linalg::col(q.as_ref(), k))).collect();
+        Mat::from_fn(p.nrows(), p.ncols(), |i, k| columns[k][i])
+    };
+    Ok(Factors { a: mean(&x.a, &y.a), b: mean(&x.b, &y.b), d: (&x.d + &y.d) * faer::Scale(0.5f32) })
+}
+
+/// The unit mean of patterns `u` and `v` (`v`'s sign turned to `u`'s: a pattern acts through
+/// its square) at their mean norm; a zero pattern adds nothing.
+fn mean_pattern(u: &[f32], v: &[f32]) -> Vec<f32> {
+    let norm = |w: &[f64]| w.iter().map(|e| e * e).sum::<f64>().sqrt();
+    let inverse = |n: f64| if n > 0.0 { 1.0 / n } else { 0.0 };
+    let (u, v): (Vec<f64>, Vec<f64>) = (u.iter().map(|&e| e as f64).collect(), v.iter().map(|&e| e as f64).collect());
+    let (nu, nv) = (norm(&u), norm(&v));
+    let sign = if u.iter().zip(&v).map(|(a, b)| a * b).sum::<f64>() < 0.0 { -1.0 } else { 1.0 };
+    let sum: Vec<f64> = u.iter().zip(&v).map(|(a, b)| a * inverse(nu) + sign * b * inverse(nv)).collect();
+    let scale = inverse(norm(&sum)) * (nu + nv) / 2.0;
+    sum.iter().map(|e| (e * scale) as f32).collect()
 }
 
 /// `m` plus seeded noise of relative size `jitter` (its RMS entry times `jitter`), so that
@@ -308,6 +364,51 @@ mod tests {
         let x = Mat::from_fn(2, 4, |_, j| [1.0, 0.1, 0.099, 0.0][j]);
         assert_eq!(support_of(x.as_ref()), [true, true, false, false]);
         assert_eq!(support_of(Mat::<f32>::zeros(3, 2).as_ref()), [false, false]);
+    }
+
+    #[test]
+    fn the_midpoint_of_two_dictionaries_is_each_patterns_unit_mean_at_the_mean_norm() {
+        // Two components; y's first `a` is x's turned by 90° and doubled, its first `b` is x's
+        // with the sign flipped, and its second `b` is zero (a one-signed component on one model).
+        let x = Factors {
+            a: Mat::from_fn(2, 2, |i, k| [[3.0, 0.0], [0.0, 1.0]][k][i]),
+            b: Mat::from_fn(2, 2, |i, k| [[1.0, 1.0], [2.0, 0.0]][k][i]),
+            d: Mat::from_fn(3, 2, |c, k| [[1.0, 0.0, 0.0], [0.0, -2.0, 0.0]][k][c]),
+        };
+        let y = Factors {
+            a: Mat::from_fn(2, 2, |i, k| [[0.0, 6.0], [0.0, 1.0]][k][i]),
+            b: Mat::from_fn(2, 2, |i, k| [[-2.0, -2.0], [0.0, 0.0]][k][i]),
+            d: Mat::from_fn(3, 2, |c, k| [[3.0, 0.1, 0.0], [0.0, -1.0, 0.0]][k][c]),
+        };
+        let m = midpoint(&x, &y).unwrap();
+        let close = |m: &Mat<f32>, want: [[f32; 2]; 2]| {
+            for (k, w) in want.iter().enumerate() {
+                for (i, v) in w.iter().enumerate() {
+                    assert!((m[(i, k)] - v).abs() < 1e-6, "entry ({i}, {k}): {} against {v}", m[(i, k)]);
+                }
+            }
+        };
+        // (1, 0) and (0, 1) at norms 3 and 6: along (1, 1)/√2 at norm 4.5.
+        let h = 4.5 / 2f32.sqrt();
+        close(&m.a, [[h, h], [0.0, 1.0]]);
+        // The same direction of opposite signs at norms √2 and 2√2; a pattern beside a zero one
+        // at half its norm.
+        close(&m.b, [[1.5, 1.5], [1.0, 0.0]]);
+        assert_eq!((m.d[(0, 0)], m.d[(1, 0)], m.d[(1, 1)], m.d[(2, 1)]), (2.0, 0.05, -1.5, 0.0), "the mean heads");
+        // A dictionary's midpoint with itself is itself; the order does not matter.
+        let same = midpoint(&x, &x).unwrap();
+        assert!((&same.a - &x.a).norm_max() < 1e-6 && (&same.b - &x.b).norm_max() < 1e-6 && (&same.d - &x.d).norm_max() == 0.0);
+        let swapped = midpoint(&y, &x).unwrap();
+        for k in 0..2 {
+            for (p, q) in [(&m.a, &swapped.a), (&m.b, &swapped.b)] {
+                let sign = if p.col(k).iter().zip(q.col(k).iter()).map(|(u, v)| u * v).sum::<f32>() < 0.0 { -1.0 } else { 1.0 };
+                assert!(p.col(k).iter().zip(q.col(k).iter()).all(|(u, v)| (u - sign * v).abs() < 1e-6), "component {k}");
+            }
+        }
+        // Components that vote otherwise are not one concept.
+        let other = Factors { d: Mat::from_fn(3, 2, |c, k| [[1.0, 0.0, 0.0], [0.0, 2.0, 0.0]][k][c]), ..y };
+        let e = midpoint(&x, &other).unwrap_err().to_string();
+        assert!(e.contains("component 2 votes for class 1, the start's against class 1"), "{e}");
     }
 
     #[test]

@@ -610,12 +610,13 @@ fn concepts(out: &mut Vec<Preset>) {
     // models*); refitted from one model's contrasts, the other's keep most of them. The pairs'
     // fit at a sixth of its rate, then a longer polish with the anchor prior holding the start's
     // patterns: tuned on e20's dictionary refitted to s7 (the rate, the steps and the anchor
-    // against the match and agreement).
+    // against the match and agreement). Refitting both models from the midpoint of the start
+    // and its refit (`start_with`) shares the fidelity cost: both keep every goal.
     push(
         out,
         F,
         "concept_contrast_aligned",
-        "another run's contrasts (start = RUN, rank = its components) refitted to this model: the pairs' fit at a sixth of its rate, then a polish anchored to the start's patterns: concepts shared across models (issue 18)",
+        "another run's contrasts (start = RUN, rank = its components; with start_with = their refit to another model, the two dictionaries' midpoint) refitted to this model: the pairs' fit at a sixth of its rate, then a polish anchored to the start's patterns: concepts shared across models (issue 18)",
         Recipe {
             form: Form::Split,
             init: Init::Random,

@@ -117,6 +117,10 @@ pub struct Recipe {
     /// dictionary fitted to one model, refitted to another, keeps the concepts it can (the
     /// same form, rank, inputs and outputs). Empty: the recipe's own start.
     pub start: String,
+    /// A second run of the same components as `start` (`start` refitted to another model):
+    /// the fit starts from, and anchors to, the two dictionaries' midpoint, so that two
+    /// models' dictionaries share concepts without either carrying the other's alone.
+    pub start_with: String,
     pub init_scale: f32,
     /// Softplus factors (nonnegative strokes).
     pub nonnegative: bool,
@@ -209,6 +213,7 @@ impl Default for Recipe {
             final_rotation: Rotation::None,
             subspace: 0,
             start: String::new(),
+            start_with: String::new(),
             init_scale: 0.02,
             nonnegative: false,
             one_signed: false,
@@ -266,12 +271,12 @@ pub struct Limits {
 impl Recipe {
     /// The factors file [`Recipe::start`] names (a run folder's `factors.safetensors`), if any.
     pub fn start_file(&self) -> Option<std::path::PathBuf> {
-        let path = std::path::Path::new(&self.start);
-        match self.start.as_str() {
-            "" => None,
-            _ if path.is_dir() => Some(path.join("factors.safetensors")),
-            _ => Some(path.to_path_buf()),
-        }
+        factors_file(&self.start)
+    }
+
+    /// The factors file [`Recipe::start_with`] names, if any.
+    pub fn start_with_file(&self) -> Option<std::path::PathBuf> {
+        factors_file(&self.start_with)
     }
 
     /// Every optimisation step the recipe takes: each stage's, then the pairs' fit's and the
@@ -307,6 +312,7 @@ impl Recipe {
             rotation: Rotation::None,
             subspace: 0,
             start: String::new(),
+            start_with: String::new(),
             steps: self.pair_steps,
             // It runs as stage 2, where distillation reads `second_distill`.
             second_distill: self.distill,
@@ -323,8 +329,16 @@ impl Recipe {
     /// the pairs' fit with `polish_steps` steps at `polish_lr` and `polish_priors`. A refit's
     /// polish keeps its start, whose patterns its bank keeps as anchors.
     pub fn polish_stage(&self, rank: usize) -> Recipe {
-        let start = if self.pair_steps == 0 { self.start.clone() } else { String::new() };
-        Recipe { steps: self.polish_steps, lr: self.polish_lr, priors: self.polish_priors.clone(), start, ..self.pair_stage(rank) }
+        let (start, start_with) =
+            if self.pair_steps == 0 { (self.start.clone(), self.start_with.clone()) } else { (String::new(), String::new()) };
+        Recipe {
+            steps: self.polish_steps,
+            lr: self.polish_lr,
+            priors: self.polish_priors.clone(),
+            start,
+            start_with,
+            ..self.pair_stage(rank)
+        }
     }
 
     /// Rejects settings that cannot run on `limits`, before any work, naming the field and the
@@ -470,6 +484,9 @@ impl Recipe {
             terms::validate_weights(&self.pair_stage(self.rank))
                 .map_err(|e| Error::Invalid(format!("pair_priors (unused: pair_steps = 0): {e}")))?;
         }
+        if !self.start_with.is_empty() && self.start.is_empty() {
+            return fail("start_with = RUN starts from the midpoint of two runs: it needs start = RUN as well".into());
+        }
         if self.pair_one_signed && self.pair_steps == 0 {
             return fail("pair_one_signed = true keeps the pairs' patterns one-signed: it needs pair_steps > 0".into());
         }
@@ -531,6 +548,17 @@ impl Recipe {
             })
             .collect();
         self.with_overrides(&sets)
+    }
+}
+
+/// The factors file a `start` or `start_with` names: a run folder's `factors.safetensors`, or
+/// the file itself; `None` when empty.
+fn factors_file(run: &str) -> Option<std::path::PathBuf> {
+    let path = std::path::Path::new(run);
+    match run {
+        "" => None,
+        _ if path.is_dir() => Some(path.join("factors.safetensors")),
+        _ => Some(path.to_path_buf()),
     }
 }
 

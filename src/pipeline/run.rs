@@ -50,13 +50,15 @@ pub fn decompose(ctx: &Context, recipe: &Recipe, seed: u64, on_step: &mut dyn Fn
 pub const RUN_OUTPUTS: [&str; 6] =
     ["metrics.json", "components.csv", "history.csv", "factors.safetensors", "components.png", "components_top_pixels.png"];
 
-/// What determines a decomposition run's results (the `start` dictionary's bytes included:
-/// a run started from a refitted dictionary is not the same run).
+/// What determines a decomposition run's results (the `start` and `start_with` dictionaries'
+/// bytes included: a run started from a refitted dictionary is not the same run).
 pub fn run_identity(model_sha256: &str, data_sha256: Option<&str>, options: &ContextOptions, recipe: &Recipe, seed: u64) -> Identity {
     let mut facts = json!({ "model_sha256": model_sha256, "data_sha256": data_sha256, "context": options, "recipe": recipe, "seed": seed });
-    if let Some(file) = recipe.start_file() {
-        // An unreadable start is reported by the fit; here it only has no checksum.
-        facts["start_sha256"] = json!(crate::io::atomic::file_sha256(&file).ok());
+    // An unreadable start is reported by the fit; here it only has no checksum.
+    for (key, file) in [("start_sha256", recipe.start_file()), ("start_with_sha256", recipe.start_with_file())] {
+        if let Some(file) = file {
+            facts[key] = json!(crate::io::atomic::file_sha256(&file).ok());
+        }
     }
     Identity::new("decompose", facts)
 }

@@ -25,6 +25,7 @@ pub fn summary(config: &Value) -> Option<Vec<String>> {
     let mut out = vec![dictionary];
     let jitter = if r.init_jitter > 0.0 { format!(", seed noise {}", r.init_jitter) } else { String::new() };
     out.push(match r.init {
+        _ if !r.start_with.is_empty() => format!("start: the midpoint of the dictionaries of {} and {}{jitter}", r.start, r.start_with),
         _ if !r.start.is_empty() => format!("start: the dictionary of {}{jitter}", r.start),
         Init::Random => format!("random start (scale {})", r.init_scale),
         Init::Eigen => {
@@ -147,6 +148,13 @@ mod tests {
             ),
             "{text}"
         );
+        let aligned = crate::decomp::presets::find("concept_contrast_aligned").unwrap().recipe.clone();
+        let refit = Recipe { start: "runs/a".into(), ..aligned };
+        let text = summary(&serde_json::to_value(&refit).unwrap()).unwrap().join(" · ");
+        assert!(text.contains("start: the dictionary of runs/a ·"), "{text}");
+        let shared = Recipe { start_with: "runs/b".into(), ..refit };
+        let text = summary(&serde_json::to_value(&shared).unwrap()).unwrap().join(" · ");
+        assert!(text.contains("start: the midpoint of the dictionaries of runs/a and runs/b ·"), "{text}");
         assert!(summary(&serde_json::json!({ "no_such_field": 1 })).is_none());
     }
 }
