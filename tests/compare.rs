@@ -222,7 +222,9 @@ fn contrasts_pair_the_patterns_and_fit_the_pairs() {
         dir
     };
     let held = aligned(&["--set", "polish_steps=40", "--set", "polish_lr=0.02", "--set", "polish_priors.anchor=100"], "held");
-    let free = aligned(&["--set", "polish_steps=40", "--set", "polish_lr=0.02", "--set", "polish_priors.anchor=0"], "free");
+    let unanchored = ["--set", "polish_steps=40", "--set", "polish_lr=0.02", "--set", "polish_priors.anchor=0"];
+    let free = aligned(&[&unanchored[..], &["--set", "polish_priors.anchor_strength=0"]].concat(), "free");
+    let strong = aligned(&[&unanchored[..], &["--set", "polish_priors.anchor_strength=100"]].concat(), "strong");
     let history = std::fs::read_to_string(held.join("history.csv")).unwrap();
     let stages: Vec<&str> = history.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
     assert_eq!((stages.iter().filter(|s| **s == "1").count(), stages.iter().filter(|s| **s == "2").count()), (4, 40));
@@ -230,6 +232,19 @@ fn contrasts_pair_the_patterns_and_fit_the_pairs() {
     let matched = |dir: &Path| similarities(&ok(&["compare", s(dir), s(&out)])).0;
     let (anchored, unanchored) = (matched(&held), matched(&free));
     assert!(anchored > unanchored + 0.02, "anchored {anchored}, free {unanchored}");
+    // The anchor_strength prior holds each pattern's strength ‖d‖‖p‖² (how compare ranks it)
+    // where it started: nearer the start's than a polish without it.
+    let strengths = |dir: &Path| -> Vec<f64> {
+        let f = load_factors(&dir.join("factors.safetensors")).unwrap().factors().remove(0);
+        let sq = |m: &faer::Mat<f32>, k: usize| m.col(k).iter().map(|&v| v as f64 * v as f64).sum::<f64>();
+        (0..f.d.ncols()).flat_map(|k| [sq(&f.d, k).sqrt() * sq(&f.a, k), sq(&f.d, k).sqrt() * sq(&f.b, k)]).collect()
+    };
+    let drift = |dir: &Path| {
+        let pairs: Vec<(f64, f64)> = strengths(dir).into_iter().zip(strengths(&out)).filter(|(s, t)| *s > 0.0 && *t > 0.0).collect();
+        pairs.iter().map(|(s, t)| (s / t).ln().abs()).sum::<f64>() / pairs.len() as f64
+    };
+    let (held_strengths, free_strengths) = (drift(&strong), drift(&free));
+    assert!(held_strengths < 0.5 * free_strengths, "strengths drift {held_strengths} held, {free_strengths} free");
     fails(&["decompose", "--model", s(&model), "--preset", "concept_contrast_aligned", "--set", &rank, "--out", s(&bad)], &["start = RUN"]);
 
     // Two models' dictionaries refitted from their midpoint (`start_with`): a fit that barely

@@ -71,6 +71,9 @@ pub struct Anchors {
     pub ids_b: Vec<usize>,
     /// Names of the templates, by index.
     pub names: Vec<String>,
+    /// Each component's display patterns' strengths `‖d‖‖p‖²` as the bank started (plus,
+    /// minus): what the `anchor_strength` prior holds.
+    pub strengths: Vec<[f64; 2]>,
 }
 
 impl Anchors {

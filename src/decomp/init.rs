@@ -162,7 +162,7 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
                 passes: recipe.smooth_passes,
             };
             let (ba, bb) = (anchored(&aa), two_sided.then(|| anchored(&ab)));
-            anchors = Some(Anchors { a: aa, b: ab, ids_a, ids_b, names });
+            anchors = Some(Anchors { a: aa, b: ab, ids_a, ids_b, names, strengths: Vec::new() });
             (ba, bb, linalg::randn(rng, c, r, recipe.head_init_scale))
         }
     };
@@ -184,14 +184,20 @@ pub fn displayed_bank(recipe: &Recipe, index: usize, ctx: &InitContext<'_>, rng:
         Ok(p)
     };
     let rule = if recipe.topk == 0 { HeadRule::Dense } else { HeadRule::TopK { k: recipe.topk, learn_class: recipe.learn_class } };
-    Ok(Bank {
+    let mut bank = Bank {
         form: recipe.form,
         role: Role::Displayed,
         a: with_extras(base_a, 0)?,
         b: base_b.map(|b| with_extras(b, 3)).transpose()?,
         head: Head { raw: head_raw, rule },
         anchors,
-    })
+    };
+    // The strengths it starts with, which the `anchor_strength` prior holds.
+    let strengths = bank.anchors.is_some().then(|| super::terms::pattern_strengths(bank.form, &bank.forward().0));
+    if let (Some(anchors), Some(strengths)) = (&mut bank.anchors, strengths) {
+        anchors.strengths = strengths;
+    }
+    Ok(bank)
 }
 
 /// The start dictionary's unit patterns as the bank's anchors, so that the `anchor` prior keeps
@@ -209,6 +215,7 @@ fn start_anchors(a: &Mat<f32>, b: &Mat<f32>) -> Anchors {
         ids_a: (0..r).collect(),
         ids_b: (0..r).collect(),
         names: (1..=r).map(|k| format!("start component {k}")).collect(),
+        strengths: Vec::new(),
     }
 }
 

@@ -609,9 +609,12 @@ fn concepts(out: &mut Vec<Preset>) {
     // Two models' independent dictionaries hold different concepts (docs/results.md's *Across
     // models*); refitted from one model's contrasts, the other's keep most of them. The pairs'
     // fit at a sixth of its rate, then a longer polish with the anchor prior holding the start's
-    // patterns: tuned on e20's dictionary refitted to s7 (the rate, the steps and the anchor
-    // against the match and agreement). Refitting both models from the midpoint of the start
-    // and its refit (`start_with`) shares the fidelity cost: both keep every goal.
+    // patterns and the anchor_strength prior their order of importance (without it a class's
+    // fourth and fifth concepts trade places on one model: most of what two refits' match
+    // lost). The rate and the steps tuned on e20's dictionary refitted to s7; the polish's
+    // anchor, anchor_strength and spread on e20 and s7, and s7 and s11, refitted from the
+    // midpoint of the start and its refit (`start_with`), which shares the fidelity cost
+    // between the two models.
     push(
         out,
         F,
@@ -628,7 +631,7 @@ fn concepts(out: &mut Vec<Preset>) {
             priors: contrast.pair_priors.clone(),
             pair_steps: 0,
             polish_steps: 300,
-            polish_priors: Priors { anchor: 10.0, ..polished.polish_priors.clone() },
+            polish_priors: Priors { anchor: 5.0, anchor_strength: 1.0, spread: 0.0015, ..polished.polish_priors.clone() },
             ..polished
         },
     );

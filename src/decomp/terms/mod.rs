@@ -12,6 +12,7 @@
 
 mod activation;
 mod anchor;
+mod anchor_strength;
 mod border;
 mod cancellation;
 mod coherence;
@@ -40,6 +41,7 @@ mod tensor;
 mod twins;
 
 pub use activation::LabelledProjections;
+pub use anchor_strength::strengths as pattern_strengths;
 pub use decision::DecisionSet;
 pub use distill::DistillSet;
 pub use tensor::Target;
@@ -76,6 +78,7 @@ pub static REGISTRY: &[&dyn Term] = &[
     &head_l1::HeadL1,
     &head_entropy::HeadEntropy,
     &anchor::Anchor,
+    &anchor_strength::AnchorStrength,
     &activation::Activation,
     &minimality::MINIMALITY,
     &cancellation::CANCELLATION,
@@ -122,6 +125,8 @@ pub struct Priors {
     pub head_entropy: f32,
     /// `MSE(normalize(a), anchor_a) + MSE(normalize(b), anchor_b)`.
     pub anchor: f32,
+    /// `mean (ln s − ln s₀)²` over the anchored patterns' strengths `s = ‖d‖‖p‖²`.
+    pub anchor_strength: f32,
     /// `mean(δ²)` of template deformations.
     pub deform_l2: f32,
     /// `mean(σ)` of learnable masks.
