@@ -243,8 +243,8 @@ fn contrasts_pair_the_patterns_and_fit_the_pairs() {
         let pairs: Vec<(f64, f64)> = strengths(dir).into_iter().zip(strengths(&out)).filter(|(s, t)| *s > 0.0 && *t > 0.0).collect();
         pairs.iter().map(|(s, t)| (s / t).ln().abs()).sum::<f64>() / pairs.len() as f64
     };
-    let (held_strengths, free_strengths) = (drift(&strong), drift(&free));
-    assert!(held_strengths < 0.5 * free_strengths, "strengths drift {held_strengths} held, {free_strengths} free");
+    let (held_drift, free_drift) = (drift(&strong), drift(&free));
+    assert!(held_drift < 0.5 * free_drift, "strengths drift {held_drift} held, {free_drift} free");
     fails(&["decompose", "--model", s(&model), "--preset", "concept_contrast_aligned", "--set", &rank, "--out", s(&bad)], &["start = RUN"]);
 
     // Two models' dictionaries refitted from their midpoint (`start_with`): a fit that barely

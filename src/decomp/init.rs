@@ -291,7 +291,7 @@ fn midpoint(x: &Factors, y: &Factors) -> Result<Factors> {
 }
 
 /// The unit mean of patterns `u` and `v` (`v`'s sign turned to `u`'s: a pattern acts through
-/// its square) at their mean norm; a zero pattern adds nothing.
+/// its square) at their mean norm; beside a zero pattern, the other's direction at half its norm.
 fn mean_pattern(u: &[f32], v: &[f32]) -> Vec<f32> {
     let norm = |w: &[f64]| w.iter().map(|e| e * e).sum::<f64>().sqrt();
     let inverse = |n: f64| if n > 0.0 { 1.0 / n } else { 0.0 };
