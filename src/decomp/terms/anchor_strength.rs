@@ -32,7 +32,7 @@ impl Term for AnchorStrength {
             let Some(anchors) = &bank.anchors else { continue };
             let (plus, minus) = bank.form.display(&f.a, &f.b);
             // (component, side, ln s − ln s₀) for every pattern that has a strength now and at the start.
-            let residuals: Vec<(usize, usize, f64)> = strengths(bank.form, f)
+            let residuals: Vec<(usize, usize, f64)> = strengths_of(&plus, &minus, &f.d)
                 .iter()
                 .zip(&anchors.strengths)
                 .enumerate()
@@ -74,9 +74,14 @@ impl Term for AnchorStrength {
 /// Each component's display patterns' strengths `‖d‖‖p‖²` (plus, minus).
 pub fn strengths(form: Form, f: &Factors) -> Vec<[f64; 2]> {
     let (plus, minus) = form.display(&f.a, &f.b);
-    (0..f.d.ncols())
+    strengths_of(&plus, &minus, &f.d)
+}
+
+/// [`strengths`] from display patterns already formed.
+fn strengths_of(plus: &Mat<f32>, minus: &Mat<f32>, d: &Mat<f32>) -> Vec<[f64; 2]> {
+    (0..d.ncols())
         .map(|k| {
-            let head = norm_sq(f.d.col(k).iter()).sqrt();
+            let head = norm_sq(d.col(k).iter()).sqrt();
             [head * norm_sq(plus.col(k).iter()), head * norm_sq(minus.col(k).iter())]
         })
         .collect()
